@@ -1,0 +1,43 @@
+use serde::{Deserialize, Serialize};
+
+use crate::RecordId;
+
+/// A resident on record (实有人口).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Resident {
+    pub id: RecordId,
+    pub name: String,
+    /// `male` or `female`
+    pub sex: String,
+    /// `YYYY-MM-DD`
+    pub birth_date: String,
+    /// 18-character resident ID number; absent for people without one (overseas residents).
+    #[serde(default)]
+    pub id_number: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
+    #[serde(default)]
+    pub ethnicity: Option<String>,
+    /// Population categories (人口类别), see [`crate::schema::POPULATION_CATEGORIES`].
+    #[serde(default)]
+    pub categories: Vec<String>,
+    /// Relation to the household head (与户主关系).
+    #[serde(default)]
+    pub relation: Option<String>,
+    /// The house they live in (人房关联).
+    #[serde(default)]
+    pub house_id: Option<RecordId>,
+    #[serde(default)]
+    pub notes: Option<String>,
+    /// Set when the resident moved away or died: the record is archived, never erased.
+    #[serde(default)]
+    pub archived_reason: Option<String>,
+    #[serde(default)]
+    pub archived_on: Option<String>,
+}
+
+impl Resident {
+    pub fn is_archived(&self) -> bool {
+        self.archived_reason.is_some()
+    }
+}

@@ -1,0 +1,128 @@
+//! The organisation: county → township (镇/街道) → village or community (村/社区) → grid (网格),
+//! and the roles accounts hold, each scoped to one node.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// A node of the four-level hierarchy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeKind {
+    County,
+    Township,
+    Village,
+    Grid,
+}
+
+/// The level at which a dispute is handled (网格 → 社区 → 镇 → 县).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Level {
+    Grid,
+    Community,
+    Township,
+    County,
+}
+
+impl Level {
+    pub const ALL: [Level; 4] = [
+        Level::Grid,
+        Level::Community,
+        Level::Township,
+        Level::County,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Grid => "grid",
+            Level::Community => "community",
+            Level::Township => "township",
+            Level::County => "county",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Level> {
+        Level::ALL.into_iter().find(|l| l.as_str() == s)
+    }
+}
+
+/// What an account may do, always within the node it is scoped to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// 专职网格员
+    GridWorker,
+    /// 网格协管员
+    GridAssistant,
+    /// 网格长
+    GridLeader,
+    /// 村/社区工作人员
+    VillageStaff,
+    /// 乡镇（街道）综治中心工作人员
+    TownshipStaff,
+    /// 县社会治理中心工作人员
+    CountyStaff,
+    /// 县级系统管理员
+    CountyAdmin,
+}
+
+impl Role {
+    pub const ALL: [Role; 7] = [
+        Role::GridWorker,
+        Role::GridAssistant,
+        Role::GridLeader,
+        Role::VillageStaff,
+        Role::TownshipStaff,
+        Role::CountyStaff,
+        Role::CountyAdmin,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::GridWorker => "grid_worker",
+            Role::GridAssistant => "grid_assistant",
+            Role::GridLeader => "grid_leader",
+            Role::VillageStaff => "village_staff",
+            Role::TownshipStaff => "township_staff",
+            Role::CountyStaff => "county_staff",
+            Role::CountyAdmin => "county_admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    /// The kind of node this role is scoped to.
+    pub fn node_kind(self) -> NodeKind {
+        match self {
+            Role::GridWorker | Role::GridAssistant | Role::GridLeader => NodeKind::Grid,
+            Role::VillageStaff => NodeKind::Village,
+            Role::TownshipStaff => NodeKind::Township,
+            Role::CountyStaff | Role::CountyAdmin => NodeKind::County,
+        }
+    }
+
+    /// The dispute level this role acts at.
+    pub fn level(self) -> Level {
+        match self.node_kind() {
+            NodeKind::Grid => Level::Grid,
+            NodeKind::Village => Level::Community,
+            NodeKind::Township => Level::Township,
+            NodeKind::County => Level::County,
+        }
+    }
+
+    /// Whether this role keeps a grid's base records (residents, houses, visits).
+    pub fn edits_base_records(self) -> bool {
+        self.node_kind() == NodeKind::Grid
+    }
+}
+
+/// Who wrote a change, as the validator needs to know it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Author {
+    pub account: Uuid,
+    pub device: Uuid,
+    pub role: Role,
+}
