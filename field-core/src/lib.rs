@@ -1,1 +1,28 @@
-pub fn x() {}
+//! # field-core
+//!
+//! The device: a local SQLite database holding the grid's records as Automerge documents, the
+//! edits not yet acknowledged, and query tables for fast lists; and the sync client. It runs
+//! headless (the command-line device, tests) and under the Tauri app alike.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), field_core::DeviceError> {
+//! let device = field_core::Device::open(std::path::Path::new("device.db"))?;
+//! device.enrol("http://127.0.0.1:8080", "K7QM-3WXP-9HTA", "张网格员的手持终端").await?;
+//! device.sync().await?; // first sync: a compact snapshot of the grid
+//! let hits = device.residents(&field_core::ResidentQuery { q: Some("zs".into()), ..Default::default() })?;
+//! println!("{} residents match", hits.len());
+//! # Ok(()) }
+//! ```
+
+pub mod client;
+mod device;
+mod error;
+mod store;
+mod sync;
+
+pub use device::{
+    AccountInfo, Device, GridInfo, Identity, NewDispute, NewParty, NewVisit, Quarantined,
+    ResidentQuery, Workbench, month_start_ms, now_ms,
+};
+pub use error::{DeviceError, ErrorBody, Result};
+pub use sync::SyncReport;

@@ -403,6 +403,49 @@ pub fn make_change(
     Ok(change)
 }
 
+/// Creates many records in one change (imports, the demo county). Each record is validated as
+/// a creation by `author`; nothing is written unless all are valid.
+pub fn bulk_create(
+    doc: &Automerge,
+    actor: ActorId,
+    collection: Collection,
+    records: &[(RecordId, Map<String, Json>)],
+    author: &Author,
+    time_ms: i64,
+) -> Result<Option<Change>, DocError> {
+    for (id, fields) in records {
+        if doc.get(ROOT, id.to_string())?.is_some() {
+            return Err(ValidationError::new(
+                ValidationCode::RecordExists,
+                Some(*id),
+                "",
+                "记录已存在",
+            )
+            .into());
+        }
+        schema::validate_record_change(collection, *id, fields, true, author)?;
+    }
+    if records.is_empty() {
+        return Ok(None);
+    }
+    let mut fork = doc.fork().with_actor(actor);
+    let mut tx = fork.transaction();
+    for (id, fields) in records {
+        let obj = tx.put_object(ROOT, id.to_string(), ObjType::Map)?;
+        write_object(&mut tx, &obj, collection.fields(), fields, true)?;
+    }
+    let meta = ChangeMeta {
+        account: author.account,
+        device: author.device,
+    };
+    tx.commit_with(
+        CommitOptions::default()
+            .with_message(meta.message())
+            .with_time(time_ms),
+    );
+    Ok(fork.get_last_local_change())
+}
+
 /// What a valid change does: the records it creates or touches.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ChangeSummary {
@@ -808,7 +851,7 @@ fn conflicts_in(
                 .collect();
             let distinct: BTreeSet<String> = vs.iter().map(|v| v.value.to_string()).collect();
             if distinct.len() > 1 {
-                vs.sort_by(|a, b| a.at.cmp(&b.at));
+                vs.sort_by_key(|v| v.at);
                 out.push(Conflict {
                     collection,
                     record,

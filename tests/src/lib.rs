@@ -1,1 +1,252 @@
-//! Test helpers
+//! Helpers for whole-system tests: a real county server on port 0 over a temporary SQLite
+//! file, a small organisation, devices enrolled through the real HTTP API, and a TCP proxy
+//! that can cut the connection the way a mountain village does.
+
+pub mod proxy;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use county_server::server::{Running, open_storage, spawn};
+use county_server::storage::{Account, Node, Storage};
+use field_core::Device;
+use sync_protocol::org::{NodeKind, Role};
+use uuid::Uuid;
+
+/// The ids of a small county: one township, one village, grids A and B.
+#[derive(Debug, Clone)]
+pub struct Org {
+    pub county: Uuid,
+    pub township: Uuid,
+    pub village: Uuid,
+    pub grid_a: Uuid,
+    pub grid_b: Uuid,
+    pub worker_a: Uuid,
+    pub assistant_a: Uuid,
+    pub leader_a: Uuid,
+    pub worker_b: Uuid,
+    pub township_staff: Uuid,
+    pub admin: Uuid,
+}
+
+pub struct TestServer {
+    pub dir: tempfile::TempDir,
+    pub db: PathBuf,
+    pub running: Option<Running>,
+    pub org: Org,
+}
+
+async fn put_node(
+    s: &dyn Storage,
+    kind: NodeKind,
+    name: &str,
+    parent: Option<Uuid>,
+    township: Option<Uuid>,
+    village: Option<Uuid>,
+) -> Uuid {
+    let id = Uuid::now_v7();
+    s.put_node(&Node {
+        id,
+        kind,
+        name: name.into(),
+        parent,
+        township,
+        village,
+    })
+    .await
+    .unwrap();
+    id
+}
+
+async fn put_account(s: &dyn Storage, name: &str, role: Role, node: Uuid) -> Uuid {
+    let id = Uuid::now_v7();
+    s.put_account(&Account {
+        id,
+        name: name.into(),
+        role,
+        node,
+    })
+    .await
+    .unwrap();
+    id
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("county.db");
+        let storage = open_storage(db.to_str().unwrap()).unwrap();
+        let s = storage.as_ref();
+        let county = put_node(s, NodeKind::County, "沂水县", None, None, None).await;
+        let township = put_node(s, NodeKind::Township, "高庄镇", Some(county), None, None).await;
+        let village = put_node(
+            s,
+            NodeKind::Village,
+            "东坡村",
+            Some(township),
+            Some(township),
+            None,
+        )
+        .await;
+        let grid_a = put_node(
+            s,
+            NodeKind::Grid,
+            "东坡村第1网格",
+            Some(village),
+            Some(township),
+            Some(village),
+        )
+        .await;
+        let grid_b = put_node(
+            s,
+            NodeKind::Grid,
+            "东坡村第2网格",
+            Some(village),
+            Some(township),
+            Some(village),
+        )
+        .await;
+        let org = Org {
+            county,
+            township,
+            village,
+            grid_a,
+            grid_b,
+            worker_a: put_account(s, "张红梅", Role::GridWorker, grid_a).await,
+            assistant_a: put_account(s, "李建国", Role::GridAssistant, grid_a).await,
+            leader_a: put_account(s, "王书记", Role::GridLeader, grid_a).await,
+            worker_b: put_account(s, "刘芳", Role::GridWorker, grid_b).await,
+            township_staff: put_account(s, "赵主任", Role::TownshipStaff, township).await,
+            admin: put_account(s, "县管理员", Role::CountyAdmin, county).await,
+        };
+        let running = spawn(storage, "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        TestServer {
+            dir,
+            db,
+            running: Some(running),
+            org,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        self.running.as_ref().expect("running").url()
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.running.as_ref().expect("running").addr
+    }
+
+    pub fn storage(&self) -> Arc<dyn Storage> {
+        self.running.as_ref().expect("running").storage.clone()
+    }
+
+    /// A fresh enrolment code, issued the way the admin API does.
+    pub async fn code_for(&self, account: Uuid) -> String {
+        county_server::api::issue_code_for(self.storage().as_ref(), account)
+            .await
+            .unwrap()
+            .code
+    }
+
+    /// Stops the server and starts a new process-equivalent on the same database file and port.
+    pub async fn restart(&mut self) {
+        let addr = self.addr();
+        if let Some(r) = self.running.take() {
+            r.stop().await;
+        }
+        let storage = open_storage(self.db.to_str().unwrap()).unwrap();
+        self.running = Some(spawn(storage, addr).await.unwrap());
+    }
+
+    pub async fn stop(&mut self) {
+        if let Some(r) = self.running.take() {
+            r.stop().await;
+        }
+    }
+}
+
+/// A device with its own database file.
+pub struct TestDevice {
+    pub _dir: tempfile::TempDir,
+    pub device: Device,
+    pub name: String,
+}
+
+impl TestDevice {
+    pub async fn enrol(server_url: &str, code: &str, name: &str) -> TestDevice {
+        let dir = tempfile::tempdir().unwrap();
+        let device = Device::open(&dir.path().join("device.db")).unwrap();
+        device.enrol(server_url, code, name).await.unwrap();
+        TestDevice {
+            _dir: dir,
+            device,
+            name: name.into(),
+        }
+    }
+}
+
+impl std::ops::Deref for TestDevice {
+    type Target = Device;
+    fn deref(&self) -> &Device {
+        &self.device
+    }
+}
+
+/// A valid ID number for a birth date (`YYYY-MM-DD`) and a 3-digit sequence.
+pub fn id_number(birth: &str, seq: &str) -> String {
+    let first17 = format!("371323{}{}", birth.replace('-', ""), seq);
+    let c = sync_protocol::validate::id_check_char(&first17).unwrap();
+    format!("{first17}{c}")
+}
+
+pub fn resident(name: &str, birth: &str, seq: &str) -> sync_protocol::model::Resident {
+    sync_protocol::model::Resident {
+        id: Uuid::now_v7(),
+        name: name.into(),
+        sex: if seq.as_bytes()[2] % 2 == 1 {
+            "male".into()
+        } else {
+            "female".into()
+        },
+        birth_date: birth.into(),
+        id_number: Some(id_number(birth, seq)),
+        phone: Some("13812345678".into()),
+        ethnicity: Some("汉族".into()),
+        categories: vec!["registered".into()],
+        relation: Some("head".into()),
+        house_id: None,
+        notes: None,
+        archived_reason: None,
+        archived_on: None,
+    }
+}
+
+pub fn house(door: &str) -> sync_protocol::model::House {
+    sync_protocol::model::House {
+        id: Uuid::now_v7(),
+        township: "高庄镇".into(),
+        village: "东坡村".into(),
+        street: Some("村内".into()),
+        building: None,
+        unit: None,
+        floor: None,
+        door: door.into(),
+        structure: Some("brick_concrete".into()),
+        area: Some(120.0),
+        usage: Some("residential".into()),
+        owner: Some("张三".into()),
+        rented: Some(false),
+        hazards: None,
+        lat: Some(35.79),
+        lng: Some(118.63),
+        archived_reason: None,
+        archived_on: None,
+    }
+}
+
+pub fn fields(v: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
+    v.as_object().cloned().unwrap()
+}

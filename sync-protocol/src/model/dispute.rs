@@ -103,7 +103,7 @@ pub struct DisputeState {
 /// - evaluate: a resolved dispute is closed.
 pub fn derive_state(class: &str, actions: &[Action]) -> DisputeState {
     let mut sorted: Vec<&Action> = actions.iter().collect();
-    sorted.sort_by(|a, b| (a.at, a.id).cmp(&(b.at, b.id)));
+    sorted.sort_by_key(|a| (a.at, a.id));
     let mut st = DisputeState {
         status: DisputeStatus::Reported,
         level: Level::Grid,
@@ -149,11 +149,7 @@ pub fn derive_state(class: &str, actions: &[Action]) -> DisputeState {
                 st.status = DisputeStatus::Resolved;
                 st.resolved_level = Some(st.level);
             }
-            "evaluate" => {
-                if st.status == DisputeStatus::Resolved {
-                    st.status = DisputeStatus::Closed;
-                }
-            }
+            "evaluate" if st.status == DisputeStatus::Resolved => st.status = DisputeStatus::Closed,
             _ => {}
         }
     }

@@ -8,7 +8,7 @@ mod visit;
 
 pub use dispute::{Action, Dispute, DisputeState, DisputeStatus, Party, derive_state};
 pub use house::House;
-pub use resident::Resident;
+pub use resident::{Resident, ResidentSummary};
 pub use visit::{ClearItem, FiveClears, Visit};
 
 use serde::Serialize;

@@ -41,3 +41,34 @@ impl Resident {
         self.archived_reason.is_some()
     }
 }
+
+/// A resident as lists show it: ID number and phone masked (personal data stays out of lists).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResidentSummary {
+    pub id: RecordId,
+    pub name: String,
+    pub sex: String,
+    pub birth_date: String,
+    pub id_number: Option<String>,
+    pub phone: Option<String>,
+    pub categories: Vec<String>,
+    pub house_id: Option<RecordId>,
+    pub archived: bool,
+}
+
+impl From<Resident> for ResidentSummary {
+    fn from(r: Resident) -> Self {
+        use crate::validate::{mask_id_number, mask_phone};
+        ResidentSummary {
+            id: r.id,
+            archived: r.is_archived(),
+            id_number: r.id_number.as_deref().map(mask_id_number),
+            phone: r.phone.as_deref().map(mask_phone),
+            name: r.name,
+            sex: r.sex,
+            birth_date: r.birth_date,
+            categories: r.categories,
+            house_id: r.house_id,
+        }
+    }
+}

@@ -1,0 +1,434 @@
+//! HTTP routes. Handlers are thin: authenticate, check scope, call the sync engine or storage,
+//! shape the answer. Personal data in lists is masked; a full record is read one at a time.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, JsonRejection};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use sync_protocol::doc::{self, HistoryEntry};
+use sync_protocol::model::{Dispute, DisputeState, House, Resident, ResidentSummary};
+use sync_protocol::org::Role;
+use sync_protocol::schema::Collection;
+use sync_protocol::wire::SyncRequest;
+use uuid::Uuid;
+
+use crate::auth::{self, Caller};
+use crate::error::ApiError;
+use crate::storage::{Account, Device, DisputeQuery, GridInfo, Overview, ResidentQuery, Storage};
+
+/// Largest request body accepted (a sync carrying a long offline day stays far below it).
+pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+pub const SYNC_CONTENT_TYPE: &str = "application/x-gridkeeper-sync";
+
+#[derive(Clone)]
+pub struct AppState {
+    pub storage: Arc<dyn Storage>,
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/health", get(|| async { "ok" }))
+        .route("/v1/sync", post(sync))
+        .route("/v1/enrol", post(enrol))
+        .route("/v1/me", get(me))
+        .route("/v1/grids", get(grids))
+        .route("/v1/residents", get(residents))
+        .route("/v1/residents/{id}", get(resident))
+        .route("/v1/houses", get(houses))
+        .route("/v1/disputes", get(disputes))
+        .route("/v1/conflicts", get(conflicts))
+        .route("/v1/history/{collection}/{id}", get(history))
+        .route("/v1/overview", get(overview))
+        .route("/v1/admin/accounts", post(create_account))
+        .route("/v1/admin/enrolment-codes", post(issue_code))
+        .route("/v1/admin/devices", get(list_devices))
+        .route("/v1/admin/devices/{id}/revoke", post(revoke))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+fn body(b: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    b.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::TooLarge
+        } else {
+            ApiError::bad("malformed_body", e.body_text())
+        }
+    })
+}
+
+fn json<T>(j: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
+    match j {
+        Ok(Json(v)) => Ok(v),
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(ApiError::TooLarge),
+        Err(e) => Err(ApiError::bad("malformed_body", e.body_text())),
+    }
+}
+
+async fn sync(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    b: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let caller = auth::authenticate(st.storage.as_ref(), &headers).await?;
+    let bytes = body(b)?;
+    let req = SyncRequest::decode(&bytes).map_err(|e| ApiError::bad(e.code(), e.to_string()))?;
+    let resp = crate::sync::sync(st.storage.as_ref(), &caller, req).await?;
+    Ok(([(header::CONTENT_TYPE, SYNC_CONTENT_TYPE)], resp.encode()).into_response())
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct EnrolRequest {
+    pub code: String,
+    pub device_name: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct EnrolResponse {
+    pub device_id: Uuid,
+    pub token: String,
+    pub account: Account,
+    pub grids: Vec<GridInfo>,
+}
+
+async fn enrol(
+    State(st): State<AppState>,
+    j: Result<Json<EnrolRequest>, JsonRejection>,
+) -> Result<Json<EnrolResponse>, ApiError> {
+    let req = json(j)?;
+    let code_hash = auth::hash_secret(&auth::normalize_code(&req.code));
+    let now = chrono::Utc::now().timestamp_millis();
+    let token = auth::new_device_token();
+    // The account is known only once the code is redeemed; look it up through the code first.
+    let device_id = Uuid::now_v7();
+    let account = st
+        .storage
+        .redeem_enrolment_code(
+            &code_hash,
+            now,
+            &Device {
+                id: device_id,
+                account: Uuid::nil(),
+                name: req.device_name.chars().take(60).collect(),
+                created_at: now,
+                revoked_at: None,
+            },
+            &auth::hash_secret(&token),
+        )
+        .await?;
+    let account = account.ok_or_else(|| {
+        tracing::warn!("enrolment with an unknown, used or expired code refused");
+        ApiError::Forbidden("enrolment code unknown, used or expired".into())
+    })?;
+    let scope = auth::scope_of(st.storage.as_ref(), &account).await?;
+    let grids = match scope {
+        // Handhelds hold the grids of their scope; county staff work from the web instead.
+        crate::storage::Scope::All => Vec::new(),
+        _ => st.storage.grids(&scope).await?,
+    };
+    tracing::info!(device = %device_id, account = %account.id, "device enrolled");
+    Ok(Json(EnrolResponse {
+        device_id,
+        token,
+        account,
+        grids,
+    }))
+}
+
+async fn caller(
+    st: &AppState,
+    headers: &HeaderMap,
+) -> Result<(Caller, crate::storage::Scope), ApiError> {
+    let c = auth::authenticate(st.storage.as_ref(), headers).await?;
+    let scope = auth::scope_of(st.storage.as_ref(), &c.account).await?;
+    Ok((c, scope))
+}
+
+async fn check_grid(
+    st: &AppState,
+    scope: &crate::storage::Scope,
+    grid: Option<Uuid>,
+) -> Result<(), ApiError> {
+    if let Some(g) = grid
+        && !auth::grid_in_scope(st.storage.as_ref(), scope, g).await?
+    {
+        return Err(ApiError::Forbidden("grid outside your scope".into()));
+    }
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct Me {
+    account: Account,
+    device: Device,
+}
+
+async fn me(State(st): State<AppState>, headers: HeaderMap) -> Result<Json<Me>, ApiError> {
+    let (c, _) = caller(&st, &headers).await?;
+    Ok(Json(Me {
+        account: c.account,
+        device: c.device,
+    }))
+}
+
+async fn grids(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Vec<GridInfo>>, ApiError> {
+    let (_, scope) = caller(&st, &headers).await?;
+    Ok(Json(st.storage.grids(&scope).await?))
+}
+
+async fn residents(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<ResidentQuery>,
+) -> Result<Json<Vec<ResidentSummary>>, ApiError> {
+    let (_, scope) = caller(&st, &headers).await?;
+    check_grid(&st, &scope, q.grid).await?;
+    Ok(Json(
+        st.storage
+            .residents(&scope, &q)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+    ))
+}
+
+async fn resident(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Resident>, ApiError> {
+    let (c, scope) = caller(&st, &headers).await?;
+    let (key, r) = st
+        .storage
+        .resident(id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("no such resident".into()))?;
+    check_grid(&st, &scope, Some(key.grid))
+        .await
+        .map_err(|_| ApiError::NotFound("no such resident".into()))?;
+    // Audit: who read which full record (ids only, no personal data).
+    tracing::info!(account = %c.account.id, resident = %id, "full resident record read");
+    Ok(Json(r))
+}
+
+#[derive(Deserialize)]
+struct GridFilter {
+    grid: Option<Uuid>,
+}
+
+async fn houses(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Query(f): Query<GridFilter>,
+) -> Result<Json<Vec<House>>, ApiError> {
+    let (_, scope) = caller(&st, &headers).await?;
+    check_grid(&st, &scope, f.grid).await?;
+    Ok(Json(st.storage.houses(&scope, f.grid).await?))
+}
+
+#[derive(Serialize)]
+struct DisputeView {
+    #[serde(flatten)]
+    dispute: Dispute,
+    state: DisputeState,
+    report_delay_minutes: i64,
+}
+
+async fn disputes(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<DisputeQuery>,
+) -> Result<Json<Vec<serde_json::Value>>, ApiError> {
+    let (_, scope) = caller(&st, &headers).await?;
+    check_grid(&st, &scope, q.grid).await?;
+    let list = st.storage.disputes(&scope, &q).await?;
+    Ok(Json(
+        list.into_iter()
+            .map(|d| {
+                let v = DisputeView {
+                    state: d.state(),
+                    report_delay_minutes: d.report_delay_minutes(),
+                    dispute: d,
+                };
+                serde_json::to_value(v).unwrap_or_default()
+            })
+            .collect(),
+    ))
+}
+
+async fn conflicts(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Query(f): Query<GridFilter>,
+) -> Result<Json<Vec<doc::Conflict>>, ApiError> {
+    let (_, scope) = caller(&st, &headers).await?;
+    check_grid(&st, &scope, f.grid).await?;
+    Ok(Json(st.storage.conflicts(&scope, f.grid).await?))
+}
+
+async fn history(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path((collection, id)): Path<(String, Uuid)>,
+) -> Result<Json<Vec<HistoryEntry>>, ApiError> {
+    let (_, scope) = caller(&st, &headers).await?;
+    let collection = Collection::parse(&collection)
+        .ok_or_else(|| ApiError::bad("unknown_collection", "unknown collection"))?;
+    let key = st
+        .storage
+        .record_doc(collection, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("no such record".into()))?;
+    check_grid(&st, &scope, Some(key.grid))
+        .await
+        .map_err(|_| ApiError::NotFound("no such record".into()))?;
+    let d = crate::sync::load_doc(st.storage.as_ref(), key)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("no such record".into()))?;
+    Ok(Json(doc::history(&d, id)))
+}
+
+async fn overview(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Overview>, ApiError> {
+    let (_, scope) = caller(&st, &headers).await?;
+    Ok(Json(
+        st.storage
+            .overview(
+                &scope,
+                month_start_ms(chrono::Utc::now().timestamp_millis()),
+            )
+            .await?,
+    ))
+}
+
+/// The first millisecond of the current month in China Standard Time.
+pub fn month_start_ms(now_ms: i64) -> i64 {
+    use chrono::{Datelike, TimeZone};
+    let tz = chrono::FixedOffset::east_opt(8 * 3600).expect("valid offset");
+    let now = tz.timestamp_millis_opt(now_ms).single().unwrap_or_default();
+    tz.with_ymd_and_hms(now.year(), now.month(), 1, 0, 0, 0)
+        .single()
+        .map(|d| d.timestamp_millis())
+        .unwrap_or(0)
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct NewAccount {
+    pub name: String,
+    pub role: Role,
+    pub node: Uuid,
+}
+
+async fn create_account(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    j: Result<Json<NewAccount>, JsonRejection>,
+) -> Result<Json<Account>, ApiError> {
+    let (c, _) = caller(&st, &headers).await?;
+    auth::require_admin(&c)?;
+    let n = json(j)?;
+    let node = st
+        .storage
+        .node(n.node)
+        .await?
+        .ok_or_else(|| ApiError::bad("unknown_node", "no such node"))?;
+    if node.kind != n.role.node_kind() {
+        return Err(ApiError::bad(
+            "role_node_mismatch",
+            "this role must be scoped to another kind of node",
+        ));
+    }
+    let account = Account {
+        id: Uuid::now_v7(),
+        name: n.name,
+        role: n.role,
+        node: n.node,
+    };
+    st.storage.put_account(&account).await?;
+    Ok(Json(account))
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CodeRequest {
+    pub account: Uuid,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CodeResponse {
+    pub code: String,
+    pub expires_at: i64,
+}
+
+/// How long an enrolment code stays valid.
+pub const CODE_LIFETIME_MS: i64 = 7 * 24 * 3600 * 1000;
+
+pub async fn issue_code_for(
+    storage: &dyn Storage,
+    account: Uuid,
+) -> Result<CodeResponse, ApiError> {
+    storage
+        .account(account)
+        .await?
+        .ok_or_else(|| ApiError::bad("unknown_account", "no such account"))?;
+    let code = auth::new_enrolment_code();
+    let expires_at = chrono::Utc::now().timestamp_millis() + CODE_LIFETIME_MS;
+    storage
+        .put_enrolment_code(
+            &auth::hash_secret(&auth::normalize_code(&code)),
+            account,
+            expires_at,
+        )
+        .await?;
+    Ok(CodeResponse { code, expires_at })
+}
+
+async fn issue_code(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    j: Result<Json<CodeRequest>, JsonRejection>,
+) -> Result<Json<CodeResponse>, ApiError> {
+    let (c, _) = caller(&st, &headers).await?;
+    auth::require_admin(&c)?;
+    let r = json(j)?;
+    Ok(Json(issue_code_for(st.storage.as_ref(), r.account).await?))
+}
+
+async fn list_devices(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Vec<Device>>, ApiError> {
+    let (c, _) = caller(&st, &headers).await?;
+    auth::require_admin(&c)?;
+    Ok(Json(st.storage.devices(None).await?))
+}
+
+async fn revoke(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+) -> Result<StatusCode, ApiError> {
+    let (c, _) = caller(&st, &headers).await?;
+    auth::require_admin(&c)?;
+    if st
+        .storage
+        .revoke_device(id, chrono::Utc::now().timestamp_millis())
+        .await?
+    {
+        tracing::info!(device = %id, by = %c.account.id, "device revoked");
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound("no such active device".into()))
+    }
+}

@@ -1,0 +1,245 @@
+//! Storage behind one trait that speaks domain types. The SQLite backend is the embedded
+//! default; a PostgreSQL backend will implement the same trait and pass the same test suite.
+//! No driver type, row or transaction crosses this boundary.
+
+mod sqlite;
+
+pub use sqlite::SqliteStorage;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use sync_protocol::doc::{Conflict, DocKey};
+use sync_protocol::model::{Dispute, House, Resident, Visit};
+use sync_protocol::org::{NodeKind, Role};
+use uuid::Uuid;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// Another writer committed to the same document first: reload and retry.
+    #[error("concurrent update of {0}")]
+    Contention(String),
+    #[error("not found: {0}")]
+    NotFound(String),
+    #[error("database: {0}")]
+    Database(String),
+}
+
+impl StorageError {
+    /// Whether trying again may help.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, StorageError::Contention(_))
+    }
+}
+
+pub type Result<T> = std::result::Result<T, StorageError>;
+
+/// A node of the organisation tree, with its ancestors for quick scope checks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Node {
+    pub id: Uuid,
+    pub kind: NodeKind,
+    pub name: String,
+    pub parent: Option<Uuid>,
+    pub township: Option<Uuid>,
+    pub village: Option<Uuid>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    pub id: Uuid,
+    pub name: String,
+    pub role: Role,
+    pub node: Uuid,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Device {
+    pub id: Uuid,
+    pub account: Uuid,
+    pub name: String,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+/// A grid with where it sits, as staff lists show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GridInfo {
+    pub id: Uuid,
+    pub name: String,
+    pub township: String,
+    pub village: String,
+}
+
+/// Which grids an account may see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    All,
+    Township(Uuid),
+    Village(Uuid),
+    Grid(Uuid),
+}
+
+/// A document as stored: its saved bytes and a version that moves on with every commit.
+#[derive(Debug, Clone)]
+pub struct StoredDoc {
+    pub key: DocKey,
+    pub bytes: Vec<u8>,
+    pub version: u64,
+}
+
+/// A change accepted by the server, to be logged.
+#[derive(Debug, Clone)]
+pub struct NewChange {
+    pub doc: DocKey,
+    pub hash: [u8; 32],
+    pub bytes: Vec<u8>,
+    pub device: Uuid,
+    pub account: Uuid,
+}
+
+/// A change read back from a grid's log.
+#[derive(Debug, Clone)]
+pub struct LogChange {
+    pub seq: u64,
+    pub doc: DocKey,
+    pub bytes: Vec<u8>,
+}
+
+/// The query-table rows that follow from a commit, so queries never parse documents.
+#[derive(Debug, Clone, Default)]
+pub struct Rows {
+    pub residents: Vec<(DocKey, Resident)>,
+    pub houses: Vec<(DocKey, House)>,
+    pub visits: Vec<(DocKey, Visit)>,
+    pub disputes: Vec<(DocKey, Dispute)>,
+    /// Open conflicts of every touched record (an empty list clears a record's conflicts).
+    pub conflicts: Vec<(DocKey, Uuid, Vec<Conflict>)>,
+}
+
+/// One atomic write to a grid: new document states (checked against the versions they were
+/// read at), the changes to append to the grid's log, and the query rows.
+#[derive(Debug, Clone)]
+pub struct GridCommit {
+    pub grid: Uuid,
+    pub docs: Vec<(StoredDoc, Option<u64>)>,
+    pub changes: Vec<NewChange>,
+    pub rows: Rows,
+}
+
+/// What a device gets when it catches up on a grid.
+#[derive(Debug, Clone)]
+pub enum CatchUp {
+    Snapshot {
+        seq: u64,
+        docs: Vec<StoredDoc>,
+    },
+    Changes {
+        seq: u64,
+        changes: Vec<LogChange>,
+        more: bool,
+    },
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ResidentQuery {
+    pub grid: Option<Uuid>,
+    /// Name, pinyin initials, or the last digits of the ID number.
+    pub q: Option<String>,
+    pub category: Option<String>,
+    pub include_archived: bool,
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DisputeQuery {
+    pub grid: Option<Uuid>,
+    pub status: Option<String>,
+    pub level: Option<String>,
+    pub open_only: bool,
+}
+
+/// County, township or grid overview figures.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Overview {
+    pub grids: u64,
+    pub residents: u64,
+    pub houses: u64,
+    pub visits_this_month: u64,
+    pub by_category: Vec<(String, u64)>,
+    pub open_disputes_by_level: Vec<(String, u64)>,
+    pub resolved_by_level: Vec<(String, u64)>,
+    pub open_conflicts: u64,
+}
+
+#[async_trait]
+pub trait Storage: Send + Sync + 'static {
+    // Organisation.
+    async fn put_node(&self, node: &Node) -> Result<()>;
+    async fn node(&self, id: Uuid) -> Result<Option<Node>>;
+    async fn grids(&self, scope: &Scope) -> Result<Vec<GridInfo>>;
+    async fn put_account(&self, account: &Account) -> Result<()>;
+    async fn account(&self, id: Uuid) -> Result<Option<Account>>;
+    async fn accounts_at(&self, node: Uuid) -> Result<Vec<Account>>;
+
+    // Enrolment and devices. Codes and tokens are stored hashed only.
+    async fn put_enrolment_code(
+        &self,
+        code_hash: &str,
+        account: Uuid,
+        expires_at: i64,
+    ) -> Result<()>;
+    /// Uses up a code once and registers the device; `None` if the code is unknown, used or
+    /// expired.
+    async fn redeem_enrolment_code(
+        &self,
+        code_hash: &str,
+        now: i64,
+        device: &Device,
+        token_hash: &str,
+    ) -> Result<Option<Account>>;
+    async fn device_by_token(&self, token_hash: &str) -> Result<Option<(Device, Account)>>;
+    async fn revoke_device(&self, id: Uuid, at: i64) -> Result<bool>;
+    async fn devices(&self, account: Option<Uuid>) -> Result<Vec<Device>>;
+
+    // Documents and the change log.
+    async fn load_docs(&self, keys: &[DocKey]) -> Result<Vec<StoredDoc>>;
+    async fn has_changes(&self, hashes: &[[u8; 32]]) -> Result<Vec<bool>>;
+    /// Commits atomically or not at all; `Contention` if a document moved on since it was read.
+    async fn commit(&self, commit: GridCommit) -> Result<u64>;
+    async fn grid_seq(&self, grid: Uuid) -> Result<u64>;
+    /// Everything new in a grid after `after` (a snapshot when `after` is 0), leaving out the
+    /// changes `device` sent itself, at most about `max_bytes`.
+    async fn catch_up(
+        &self,
+        grid: Uuid,
+        after: u64,
+        device: Uuid,
+        max_bytes: usize,
+    ) -> Result<CatchUp>;
+
+    // Queries for staff, from the query tables.
+    async fn residents(&self, scope: &Scope, q: &ResidentQuery) -> Result<Vec<Resident>>;
+    async fn resident(&self, id: Uuid) -> Result<Option<(DocKey, Resident)>>;
+    async fn houses(&self, scope: &Scope, grid: Option<Uuid>) -> Result<Vec<House>>;
+    async fn disputes(&self, scope: &Scope, q: &DisputeQuery) -> Result<Vec<Dispute>>;
+    async fn record_doc(
+        &self,
+        collection: sync_protocol::schema::Collection,
+        id: Uuid,
+    ) -> Result<Option<DocKey>>;
+    async fn conflicts(&self, scope: &Scope, grid: Option<Uuid>) -> Result<Vec<Conflict>>;
+    async fn overview(&self, scope: &Scope, month_start_ms: i64) -> Result<Overview>;
+    /// Counts of log entries and documents, for operators and tests.
+    async fn stats(&self) -> Result<StorageStats>;
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StorageStats {
+    pub changes: u64,
+    pub documents: u64,
+    pub residents: u64,
+    pub houses: u64,
+    pub visits: u64,
+    pub disputes: u64,
+    pub devices: u64,
+}

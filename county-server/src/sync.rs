@@ -1,0 +1,351 @@
+//! The server side of one sync round: check, validate and durably store what a device sends,
+//! then answer with everything new in the device's grids.
+//!
+//! A change is acknowledged only after the commit that stores it returns, and only if every
+//! change it depends on is already stored (Automerge would otherwise queue it silently).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use automerge::{Automerge, Change, ChangeHash, ReadDoc};
+use sync_protocol::doc::{self, ChangeMeta, DocKey};
+use sync_protocol::model::{Dispute, House, Record, Resident, Visit};
+use sync_protocol::schema::Collection;
+use sync_protocol::wire::{
+    DocPayload, GridPosition, PROTOCOL_VERSION, Refusal, SyncRequest, SyncResponse, codes,
+};
+use uuid::Uuid;
+
+use crate::auth::{self, Caller};
+use crate::error::ApiError;
+use crate::storage::{
+    CatchUp, GridCommit, NewChange, Rows, Scope, Storage, StorageError, StoredDoc,
+};
+
+/// Limits of one answer: catch-ups beyond this many bytes are paged.
+pub const MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
+const COMMIT_RETRIES: usize = 8;
+
+struct Incoming {
+    index: u32,
+    key: DocKey,
+    change: Change,
+}
+
+pub async fn sync(
+    storage: &dyn Storage,
+    caller: &Caller,
+    req: SyncRequest,
+) -> Result<SyncResponse, ApiError> {
+    let scope = auth::scope_of(storage, &caller.account).await?;
+    let author = caller.author();
+    let mut refused = Vec::new();
+    let mut by_grid: BTreeMap<Uuid, Vec<Incoming>> = BTreeMap::new();
+    let mut in_scope: HashMap<Uuid, bool> = HashMap::new();
+
+    for (i, out) in req.changes.into_iter().enumerate() {
+        let index = i as u32;
+        let refuse = |code: &str, message: &str| Refusal {
+            index,
+            code: code.into(),
+            record: None,
+            field: String::new(),
+            message: message.into(),
+        };
+        if !out.doc.is_valid() {
+            refused.push(refuse(codes::MALFORMED_CHANGE, "invalid document key"));
+            continue;
+        }
+        let allowed = match in_scope.get(&out.doc.grid) {
+            Some(a) => *a,
+            None => {
+                let a = auth::grid_in_scope(storage, &scope, out.doc.grid).await?;
+                in_scope.insert(out.doc.grid, a);
+                a
+            }
+        };
+        if !allowed {
+            tracing::warn!(device = %caller.device.id, grid = %out.doc.grid, "change for a grid outside the device's scope refused");
+            refused.push(refuse(
+                codes::OUT_OF_SCOPE,
+                "this device may not write to that grid",
+            ));
+            continue;
+        }
+        let change = match Change::from_bytes(out.bytes) {
+            Ok(c) => c,
+            Err(_) => {
+                refused.push(refuse(codes::MALFORMED_CHANGE, "not an Automerge change"));
+                continue;
+            }
+        };
+        if doc::device_of_actor(change.actor_id()) != Some(caller.device.id) {
+            refused.push(refuse(
+                codes::FOREIGN_ACTOR,
+                "a device may only send changes it made itself",
+            ));
+            continue;
+        }
+        let meta = ChangeMeta::parse(change.message());
+        if meta
+            != Some(ChangeMeta {
+                account: caller.account.id,
+                device: caller.device.id,
+            })
+        {
+            refused.push(refuse(
+                "actor_mismatch",
+                "the change's author does not match this device",
+            ));
+            continue;
+        }
+        by_grid.entry(out.doc.grid).or_default().push(Incoming {
+            index,
+            key: out.doc,
+            change,
+        });
+    }
+
+    for (grid, incoming) in by_grid {
+        let mut attempt = 0;
+        loop {
+            match ingest_grid(storage, grid, &incoming, &author, caller).await {
+                Ok(mut r) => {
+                    refused.append(&mut r);
+                    break;
+                }
+                Err(StorageError::Contention(what)) if attempt < COMMIT_RETRIES => {
+                    attempt += 1;
+                    tracing::debug!(%grid, %what, attempt, "retrying after a concurrent commit");
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    refused.sort_by_key(|r| r.index);
+
+    // Catch up: the device's own grid always; other grids when the device asks for them.
+    let mut wanted: Vec<GridPosition> = Vec::new();
+    if let Scope::Grid(g) = scope
+        && !req.positions.iter().any(|p| p.grid == g)
+    {
+        wanted.push(GridPosition { grid: g, seq: 0 });
+    }
+    for p in &req.positions {
+        if !auth::grid_in_scope(storage, &scope, p.grid).await? {
+            return Err(ApiError::Forbidden(format!(
+                "grid {} is outside this device's scope",
+                p.grid
+            )));
+        }
+        wanted.push(*p);
+    }
+    let mut budget = MAX_RESPONSE_BYTES;
+    let (mut docs, mut positions, mut more) = (Vec::new(), Vec::new(), false);
+    for p in wanted {
+        if budget == 0 {
+            more = true;
+            positions.push(p);
+            continue;
+        }
+        match storage
+            .catch_up(p.grid, p.seq, caller.device.id, budget)
+            .await?
+        {
+            CatchUp::Snapshot { seq, docs: stored } => {
+                for d in stored {
+                    budget = budget.saturating_sub(d.bytes.len());
+                    docs.push(DocPayload {
+                        doc: d.key,
+                        snapshot: true,
+                        data: d.bytes,
+                    });
+                }
+                positions.push(GridPosition { grid: p.grid, seq });
+            }
+            CatchUp::Changes {
+                seq,
+                changes,
+                more: m,
+            } => {
+                let mut per_doc: BTreeMap<DocKey, Vec<u8>> = BTreeMap::new();
+                for c in changes {
+                    budget = budget.saturating_sub(c.bytes.len());
+                    per_doc
+                        .entry(c.doc)
+                        .or_default()
+                        .extend_from_slice(&c.bytes);
+                }
+                docs.extend(per_doc.into_iter().map(|(doc, data)| DocPayload {
+                    doc,
+                    snapshot: false,
+                    data,
+                }));
+                positions.push(GridPosition { grid: p.grid, seq });
+                more |= m;
+            }
+        }
+    }
+    Ok(SyncResponse {
+        version: PROTOCOL_VERSION,
+        refused,
+        positions,
+        docs,
+        more,
+    })
+}
+
+fn refusal(index: u32, code: &str, record: Option<Uuid>, field: &str, message: &str) -> Refusal {
+    Refusal {
+        index,
+        code: code.into(),
+        record,
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+/// Validates and stores one grid's share of a request. Returns the refusals.
+async fn ingest_grid(
+    storage: &dyn Storage,
+    grid: Uuid,
+    incoming: &[Incoming],
+    author: &sync_protocol::org::Author,
+    caller: &Caller,
+) -> Result<Vec<Refusal>, StorageError> {
+    let keys: Vec<DocKey> = incoming
+        .iter()
+        .map(|i| i.key)
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let stored = storage.load_docs(&keys).await?;
+    let mut docs: HashMap<DocKey, (Automerge, Option<u64>, Vec<ChangeHash>)> = HashMap::new();
+    for key in &keys {
+        let (doc, version) = match stored.iter().find(|s| s.key == *key) {
+            Some(s) => (
+                Automerge::load(&s.bytes).map_err(|e| {
+                    StorageError::Database(format!("stored document {key} unreadable: {e}"))
+                })?,
+                Some(s.version),
+            ),
+            None => (Automerge::new(), None),
+        };
+        let heads = doc.get_heads();
+        docs.insert(*key, (doc, version, heads));
+    }
+    let mut refused = Vec::new();
+    let mut refused_hashes: HashSet<ChangeHash> = HashSet::new();
+    let mut accepted: Vec<NewChange> = Vec::new();
+    for inc in incoming {
+        let hash = inc.change.hash();
+        let (doc, _, _) = docs.get_mut(&inc.key).expect("loaded above");
+        if doc.get_change_by_hash(&hash).is_some() {
+            continue; // already stored: a retry after a lost answer
+        }
+        if inc.change.deps().iter().any(|d| refused_hashes.contains(d)) {
+            refused_hashes.insert(hash);
+            refused.push(refusal(
+                inc.index,
+                codes::DEPENDENCY_REFUSED,
+                None,
+                "",
+                "built on a refused change",
+            ));
+            continue;
+        }
+        if !doc.get_missing_deps(inc.change.deps()).is_empty() {
+            refused_hashes.insert(hash);
+            refused.push(refusal(
+                inc.index,
+                codes::MISSING_DEPENDENCY,
+                None,
+                "",
+                "the server lacks a change this one depends on",
+            ));
+            continue;
+        }
+        if let Err(e) = doc::validate_change(doc, inc.key.collection, &inc.change, author) {
+            refused_hashes.insert(hash);
+            refused.push(refusal(
+                inc.index,
+                e.code.as_str(),
+                e.record,
+                &e.field,
+                &e.message,
+            ));
+            continue;
+        }
+        doc.apply_changes([inc.change.clone()])
+            .map_err(|e| StorageError::Database(e.to_string()))?;
+        accepted.push(NewChange {
+            doc: inc.key,
+            hash: hash.0,
+            bytes: inc.change.raw_bytes().to_vec(),
+            device: caller.device.id,
+            account: caller.account.id,
+        });
+    }
+    if accepted.is_empty() {
+        return Ok(refused);
+    }
+    let mut rows = Rows::default();
+    let mut new_docs = Vec::new();
+    for (key, (doc, version, before)) in &docs {
+        if !accepted.iter().any(|a| a.doc == *key) {
+            continue;
+        }
+        collect_rows(doc, *key, &doc::touched_records(doc, before), &mut rows);
+        new_docs.push((
+            StoredDoc {
+                key: *key,
+                bytes: doc.save(),
+                version: version.map_or(1, |v| v + 1),
+            },
+            *version,
+        ));
+    }
+    storage
+        .commit(GridCommit {
+            grid,
+            docs: new_docs,
+            changes: accepted,
+            rows,
+        })
+        .await?;
+    Ok(refused)
+}
+
+/// Reads touched records back into typed rows for the query tables.
+pub fn collect_rows(doc: &Automerge, key: DocKey, records: &[Uuid], rows: &mut Rows) {
+    for id in records {
+        let Some(fields) = doc::read_record(doc, key.collection, *id) else {
+            continue;
+        };
+        let parsed = match key.collection {
+            Collection::Residents => {
+                Resident::from_fields(fields).map(|r| rows.residents.push((key, r)))
+            }
+            Collection::Houses => House::from_fields(fields).map(|r| rows.houses.push((key, r))),
+            Collection::Visits => Visit::from_fields(fields).map(|r| rows.visits.push((key, r))),
+            Collection::Disputes => {
+                Dispute::from_fields(fields).map(|r| rows.disputes.push((key, r)))
+            }
+        };
+        if let Err(e) = parsed {
+            tracing::warn!(record = %id, doc = %key, error = %e, "record does not fit its type; query row not updated");
+        }
+        rows.conflicts
+            .push((key, *id, doc::conflicts(doc, key.collection, Some(*id))));
+    }
+}
+
+/// Reads a grid's document for history and similar rare reads.
+pub async fn load_doc(storage: &dyn Storage, key: DocKey) -> Result<Option<Automerge>, ApiError> {
+    let stored = storage.load_docs(&[key]).await?;
+    match stored.into_iter().next() {
+        Some(s) => Ok(Some(
+            Automerge::load(&s.bytes).map_err(|e| ApiError::Internal(e.to_string()))?,
+        )),
+        None => Ok(None),
+    }
+}

@@ -1,0 +1,296 @@
+//! The device side of a sync: one request carrying every unacknowledged change and the
+//! device's positions; the answer acknowledges, refuses (with reasons) and brings what is new.
+//!
+//! Refused edits go to the quarantine; edits that were merely built on a refused change are
+//! re-entered on their own. The documents are then rebuilt without the refused changes, and
+//! the device writes with a new actor epoch from then on.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use automerge::{Automerge, ChangeHash};
+use serde::{Deserialize, Serialize};
+use sync_protocol::doc::{DocKey, Edit};
+use sync_protocol::wire::{GridPosition, PROTOCOL_VERSION, SyncRequest, SyncResponse, codes};
+use uuid::Uuid;
+
+use crate::device::{Device, Inner, now_ms, write_rows};
+use crate::error::{DeviceError, Result};
+use crate::store::{self, OutboxRow};
+
+/// At most this much of the outbox goes in one request.
+const MAX_PUSH_BYTES: usize = 4 * 1024 * 1024;
+/// Catch-up pages followed in one call to [`Device::sync`].
+const MAX_ROUNDS: usize = 64;
+
+/// What a sync did.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SyncReport {
+    pub requests: u32,
+    pub bytes_up: u64,
+    pub bytes_down: u64,
+    pub acknowledged: u32,
+    pub refused: u32,
+    pub quarantined: u32,
+    pub reentered: u32,
+    pub documents_received: u32,
+}
+
+struct Prepared {
+    url: String,
+    token: String,
+    body: Vec<u8>,
+    sent: Vec<OutboxRow>,
+    body_was_capped: bool,
+}
+
+impl Device {
+    /// Syncs with the county server: pushes, is acknowledged, pulls. Network failures leave
+    /// everything queued; call again later.
+    pub async fn sync(&self) -> Result<SyncReport> {
+        let mut report = SyncReport::default();
+        for _ in 0..MAX_ROUNDS {
+            let prepared = self.prepare()?;
+            report.requests += 1;
+            report.bytes_up += prepared.body.len() as u64;
+            let resp = self
+                .http
+                .post(&prepared.url)
+                .bearer_auth(&prepared.token)
+                .header(
+                    reqwest::header::CONTENT_TYPE,
+                    "application/x-gridkeeper-sync",
+                )
+                .body(prepared.body)
+                .send()
+                .await
+                .map_err(|e| DeviceError::Network(e.to_string()))?;
+            let resp = crate::client::check(resp).await?;
+            let bytes = resp
+                .bytes()
+                .await
+                .map_err(|e| DeviceError::Network(e.to_string()))?;
+            report.bytes_down += bytes.len() as u64;
+            let answer = SyncResponse::decode(&bytes).map_err(|e| DeviceError::Server {
+                code: e.code().into(),
+                message: e.to_string(),
+            })?;
+            let more = answer.more;
+            let full_push = !prepared.sent.is_empty() && prepared.body_was_capped;
+            {
+                let mut inner = self.lock();
+                apply_answer(&mut inner, &prepared.sent, answer, &mut report)?;
+            }
+            // Another round only to follow a paged catch-up or to push an outbox that did not
+            // fit in one request.
+            if !more && !full_push {
+                break;
+            }
+        }
+        Ok(report)
+    }
+
+    fn prepare(&self) -> Result<Prepared> {
+        let inner = self.lock();
+        let id = inner.identity()?;
+        let sent = store::outbox(&inner.conn, MAX_PUSH_BYTES)?;
+        let body_was_capped = (sent.len() as u64) < store::pending_count(&inner.conn)?;
+        let mut positions = Vec::new();
+        for g in &id.grids {
+            let seq: Option<i64> = inner
+                .conn
+                .query_row(
+                    "SELECT seq FROM positions WHERE grid = ?1",
+                    [g.id.to_string()],
+                    |r| r.get(0),
+                )
+                .ok();
+            positions.push(GridPosition {
+                grid: g.id,
+                seq: seq.unwrap_or(0) as u64,
+            });
+        }
+        let req = SyncRequest {
+            version: PROTOCOL_VERSION,
+            positions,
+            changes: sent
+                .iter()
+                .map(|r| sync_protocol::wire::OutChange {
+                    doc: r.doc,
+                    bytes: r.bytes.clone(),
+                })
+                .collect(),
+        };
+        Ok(Prepared {
+            url: format!("{}/v1/sync", id.server),
+            token: id.token.clone(),
+            body: req.encode(),
+            sent,
+            body_was_capped,
+        })
+    }
+}
+
+fn apply_answer(
+    inner: &mut Inner,
+    sent: &[OutboxRow],
+    answer: SyncResponse,
+    report: &mut SyncReport,
+) -> Result<()> {
+    let refused: HashMap<u32, &sync_protocol::wire::Refusal> =
+        answer.refused.iter().map(|r| (r.index, r)).collect();
+    report.refused += refused.len() as u32;
+    report.acknowledged += (sent.len() - refused.len().min(sent.len())) as u32;
+
+    // 1. What the server brings.
+    let mut touched: HashMap<DocKey, BTreeSet<Uuid>> = HashMap::new();
+    let mut new_snapshot: HashSet<DocKey> = HashSet::new();
+    let mut chunks: Vec<(DocKey, Vec<u8>)> = Vec::new();
+    for payload in &answer.docs {
+        if !payload.doc.is_valid() {
+            continue;
+        }
+        let d = inner.doc(payload.doc)?;
+        let before = d.get_heads();
+        d.load_incremental(&payload.data)
+            .map_err(|e| DeviceError::Document(e.to_string()))?;
+        let ids = sync_protocol::doc::touched_records(d, &before);
+        touched.entry(payload.doc).or_default().extend(ids);
+        if payload.snapshot {
+            new_snapshot.insert(payload.doc);
+        } else {
+            chunks.push((payload.doc, payload.data.clone()));
+        }
+        report.documents_received += 1;
+    }
+
+    // 2. Refusals: quarantine or re-enter, and rebuild the documents without refused changes.
+    let mut quarantine: Vec<(Edit, String, Option<Uuid>, String, String)> = Vec::new();
+    let mut reenter: Vec<Edit> = Vec::new();
+    let mut dropped: HashSet<ChangeHash> = HashSet::new();
+    let mut rebuilt: HashSet<DocKey> = HashSet::new();
+    if !refused.is_empty() {
+        for (i, row) in sent.iter().enumerate() {
+            if let Some(r) = refused.get(&(i as u32)) {
+                dropped.insert(ChangeHash(row.hash));
+                if r.code == codes::DEPENDENCY_REFUSED {
+                    reenter.push(row.edit.clone());
+                } else {
+                    quarantine.push((
+                        row.edit.clone(),
+                        r.code.clone(),
+                        r.record,
+                        r.field.clone(),
+                        r.message.clone(),
+                    ));
+                }
+                rebuilt.insert(row.doc);
+            }
+        }
+        // Local changes made after the request was sent that build on a dropped change.
+        let later: Vec<OutboxRow> = store::outbox_all(&inner.conn)?
+            .into_iter()
+            .filter(|r| !sent.iter().any(|s| s.id == r.id))
+            .collect();
+        for key in rebuilt.clone() {
+            let d = inner.doc(key)?;
+            let mut kept = Vec::new();
+            for c in d.get_changes(&[]) {
+                if dropped.contains(&c.hash()) || c.deps().iter().any(|h| dropped.contains(h)) {
+                    dropped.insert(c.hash());
+                } else {
+                    kept.push(c);
+                }
+            }
+            let mut fresh = Automerge::new();
+            fresh
+                .apply_changes(kept)
+                .map_err(|e| DeviceError::Document(e.to_string()))?;
+            inner.docs.insert(key, fresh);
+            touched.entry(key).or_default().extend(
+                sent.iter()
+                    .chain(later.iter())
+                    .filter(|r| r.doc == key)
+                    .map(|r| r.edit.record),
+            );
+        }
+        for row in &later {
+            if dropped.contains(&ChangeHash(row.hash)) {
+                reenter.push(row.edit.clone());
+            }
+        }
+    }
+
+    // 3. One transaction for everything.
+    let mut identity = inner.identity()?.clone();
+    let tx = inner.conn.transaction()?;
+    for row in sent {
+        tx.execute("DELETE FROM outbox WHERE id = ?1", [row.id])?;
+    }
+    if !dropped.is_empty() {
+        let mut st = tx.prepare("DELETE FROM outbox WHERE hash = ?1")?;
+        for h in &dropped {
+            st.execute([&h.0[..]])?;
+        }
+    }
+    for (edit, code, record, field, message) in &quarantine {
+        tx.execute(
+            "INSERT INTO quarantine (edit, code, record, field, message, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            rusqlite::params![serde_json::to_string(edit).unwrap_or_default(), code, record.map(|r| r.to_string()), field, message, now_ms()],
+        )?;
+    }
+    for (key, data) in &chunks {
+        if !rebuilt.contains(key) && !new_snapshot.contains(key) {
+            store::append_chunk(&tx, key, data)?;
+        }
+    }
+    for key in new_snapshot.iter().chain(rebuilt.iter()) {
+        let d = inner.docs.get(key).expect("loaded above");
+        store::put_snapshot(&tx, key, &d.save())?;
+    }
+    for (key, ids) in &touched {
+        let d = inner.docs.get(key).expect("loaded above");
+        let ids: Vec<Uuid> = ids.iter().copied().collect();
+        write_rows(&tx, d, *key, &ids)?;
+    }
+    for p in &answer.positions {
+        tx.execute(
+            "INSERT INTO positions (grid, seq) VALUES (?1, ?2) ON CONFLICT (grid) DO UPDATE SET seq = excluded.seq",
+            rusqlite::params![p.grid.to_string(), p.seq as i64],
+        )?;
+    }
+    if !dropped.is_empty() {
+        identity.epoch += 1;
+        store::set_meta(
+            &tx,
+            "identity",
+            &serde_json::to_string(&identity).unwrap_or_default(),
+        )?;
+    }
+    store::set_meta(&tx, "last_sync_at", &now_ms().to_string())?;
+    tx.commit()?;
+    report.quarantined += quarantine.len() as u32;
+
+    if !dropped.is_empty() {
+        inner.identity = Some(identity);
+        let actor = inner.actor()?;
+        for d in inner.docs.values_mut() {
+            d.set_actor(actor.clone());
+        }
+        // Re-enter the edits that were only orphaned; each is validated again, and one that no
+        // longer fits (its record was refused) goes to the quarantine instead.
+        for edit in reenter {
+            match inner.apply_edit(&edit) {
+                Ok(()) => report.reentered += 1,
+                Err(DeviceError::Invalid(v)) => {
+                    inner.conn.execute(
+                        "INSERT INTO quarantine (edit, code, record, field, message, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                        rusqlite::params![serde_json::to_string(&edit).unwrap_or_default(), v.code.as_str(), v.record.map(|r| r.to_string()), v.field, v.message, now_ms()],
+                    )?;
+                    report.quarantined += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(())
+}
