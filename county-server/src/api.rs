@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, JsonRejection};
+use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -61,6 +61,11 @@ fn body(b: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
             ApiError::bad("malformed_body", e.body_text())
         }
     })
+}
+
+fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    q.map(|Query(v)| v)
+        .map_err(|e| ApiError::bad("malformed_query", e.body_text()))
 }
 
 fn json<T>(j: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
@@ -188,8 +193,9 @@ async fn grids(
 async fn residents(
     State(st): State<AppState>,
     headers: HeaderMap,
-    Query(q): Query<ResidentQuery>,
+    q: Result<Query<ResidentQuery>, QueryRejection>,
 ) -> Result<Json<Vec<ResidentSummary>>, ApiError> {
+    let q = query(q)?;
     let (_, scope) = caller(&st, &headers).await?;
     check_grid(&st, &scope, q.grid).await?;
     Ok(Json(
@@ -229,8 +235,9 @@ struct GridFilter {
 async fn houses(
     State(st): State<AppState>,
     headers: HeaderMap,
-    Query(f): Query<GridFilter>,
+    f: Result<Query<GridFilter>, QueryRejection>,
 ) -> Result<Json<Vec<House>>, ApiError> {
+    let f = query(f)?;
     let (_, scope) = caller(&st, &headers).await?;
     check_grid(&st, &scope, f.grid).await?;
     Ok(Json(st.storage.houses(&scope, f.grid).await?))
@@ -247,8 +254,9 @@ struct DisputeView {
 async fn disputes(
     State(st): State<AppState>,
     headers: HeaderMap,
-    Query(q): Query<DisputeQuery>,
+    q: Result<Query<DisputeQuery>, QueryRejection>,
 ) -> Result<Json<Vec<serde_json::Value>>, ApiError> {
+    let q = query(q)?;
     let (_, scope) = caller(&st, &headers).await?;
     check_grid(&st, &scope, q.grid).await?;
     let list = st.storage.disputes(&scope, &q).await?;
@@ -269,8 +277,9 @@ async fn disputes(
 async fn conflicts(
     State(st): State<AppState>,
     headers: HeaderMap,
-    Query(f): Query<GridFilter>,
+    f: Result<Query<GridFilter>, QueryRejection>,
 ) -> Result<Json<Vec<doc::Conflict>>, ApiError> {
+    let f = query(f)?;
     let (_, scope) = caller(&st, &headers).await?;
     check_grid(&st, &scope, f.grid).await?;
     Ok(Json(st.storage.conflicts(&scope, f.grid).await?))

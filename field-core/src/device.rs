@@ -842,7 +842,7 @@ impl Device {
                 .map(|(_, id)| id)
                 .ok_or_else(|| DeviceError::NotFound("record".into()))?
         };
-        for (k, v) in &edit.fields {
+        for (k, v) in edit.fields.iter().filter(|(k, _)| k.as_str() != "id") {
             if let Some(s) = v.as_str() {
                 tx.put(&obj, k.as_str(), s)
                     .map_err(|e| DeviceError::Document(e.to_string()))?;

@@ -6,8 +6,9 @@
 //! the device since those positions. A position of 0 asks for a snapshot: the saved documents,
 //! not a replay of history.
 //!
-//! Every message starts with the protocol version as a varint, so a peer can refuse a version it
-//! does not know before decoding anything else.
+//! Every message starts with the two bytes `GK` and then the protocol version as a varint, so a
+//! peer can tell a body that is not a sync message at all from one of a version it does not
+//! know, before decoding anything else.
 
 use serde::{Deserialize, Serialize};
 
@@ -15,6 +16,8 @@ use crate::GridId;
 use crate::doc::DocKey;
 
 pub const PROTOCOL_VERSION: u16 = 1;
+/// The first bytes of every sync message.
+pub const MAGIC: &[u8; 2] = b"GK";
 
 /// How far a device has read a grid's change log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -110,6 +113,9 @@ fn check_version(bytes: &[u8]) -> Result<(), WireError> {
 }
 
 fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, WireError> {
+    let bytes = bytes
+        .strip_prefix(MAGIC)
+        .ok_or_else(|| WireError::Malformed("not a Gridkeeper sync message".into()))?;
     check_version(bytes)?;
     let (msg, rest) =
         postcard::take_from_bytes::<T>(bytes).map_err(|e| WireError::Malformed(e.to_string()))?;
@@ -122,9 +128,15 @@ fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, WireError> {
     Ok(msg)
 }
 
+fn encode<T: Serialize>(msg: &T) -> Vec<u8> {
+    let mut out = MAGIC.to_vec();
+    out.extend(postcard::to_stdvec(msg).expect("encodable"));
+    out
+}
+
 impl SyncRequest {
     pub fn encode(&self) -> Vec<u8> {
-        postcard::to_stdvec(self).expect("encodable")
+        encode(self)
     }
     pub fn decode(bytes: &[u8]) -> Result<Self, WireError> {
         decode(bytes)
@@ -133,7 +145,7 @@ impl SyncRequest {
 
 impl SyncResponse {
     pub fn encode(&self) -> Vec<u8> {
-        postcard::to_stdvec(self).expect("encodable")
+        encode(self)
     }
     pub fn decode(bytes: &[u8]) -> Result<Self, WireError> {
         decode(bytes)

@@ -141,6 +141,7 @@ pub enum CatchUp {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ResidentQuery {
     pub grid: Option<Uuid>,
     /// Name, pinyin initials, or the last digits of the ID number.
@@ -151,6 +152,7 @@ pub struct ResidentQuery {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct DisputeQuery {
     pub grid: Option<Uuid>,
     pub status: Option<String>,
