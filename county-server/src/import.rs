@@ -77,6 +77,7 @@ pub async fn import_grid(
             ),
             None => (Automerge::new(), None),
         };
+        let t0 = std::time::Instant::now();
         let change = doc::bulk_create(
             &d,
             doc::actor_for(author.device, 0),
@@ -87,10 +88,16 @@ pub async fn import_grid(
         )
         .map_err(|e| ApiError::bad("invalid_record", e.to_string()))?;
         let Some(change) = change else { continue };
+        let t1 = std::time::Instant::now();
         d.apply_changes([change.clone()])
             .map_err(|e| ApiError::Internal(e.to_string()))?;
+        let t2 = std::time::Instant::now();
         let ids: Vec<Uuid> = recs.iter().map(|(id, _)| *id).collect();
         crate::sync::collect_rows(&d, key, &ids, &mut commit.rows);
+        let t3 = std::time::Instant::now();
+        let bytes = d.save();
+        tracing::debug!(doc = %key, records = ids.len(), make_ms = (t1 - t0).as_millis(), apply_ms = (t2 - t1).as_millis(),
+            rows_ms = (t3 - t2).as_millis(), save_ms = t3.elapsed().as_millis(), bytes = bytes.len(), "imported");
         commit.changes.push(NewChange {
             doc: key,
             hash: change.hash().0,
@@ -101,7 +108,7 @@ pub async fn import_grid(
         commit.docs.push((
             StoredDoc {
                 key,
-                bytes: d.save(),
+                bytes,
                 version: version.map_or(1, |v| v + 1),
             },
             version,

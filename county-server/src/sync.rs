@@ -315,12 +315,11 @@ async fn ingest_grid(
     Ok(refused)
 }
 
-/// Reads touched records back into typed rows for the query tables.
+/// Reads touched records back into typed rows for the query tables (one pass over the
+/// document for the records, one for their conflicts).
 pub fn collect_rows(doc: &Automerge, key: DocKey, records: &[Uuid], rows: &mut Rows) {
-    for id in records {
-        let Some(fields) = doc::read_record(doc, key.collection, *id) else {
-            continue;
-        };
+    let only: std::collections::BTreeSet<Uuid> = records.iter().copied().collect();
+    for (id, fields) in doc::read_records(doc, key.collection, Some(&only)) {
         let parsed = match key.collection {
             Collection::Residents => {
                 Resident::from_fields(fields).map(|r| rows.residents.push((key, r)))
@@ -334,8 +333,14 @@ pub fn collect_rows(doc: &Automerge, key: DocKey, records: &[Uuid], rows: &mut R
         if let Err(e) = parsed {
             tracing::warn!(record = %id, doc = %key, error = %e, "record does not fit its type; query row not updated");
         }
+    }
+    let mut by_record: HashMap<Uuid, Vec<doc::Conflict>> = HashMap::new();
+    for c in doc::conflicts_of(doc, key.collection, Some(&only)) {
+        by_record.entry(c.record).or_default().push(c);
+    }
+    for id in records {
         rows.conflicts
-            .push((key, *id, doc::conflicts(doc, key.collection, Some(*id))));
+            .push((key, *id, by_record.remove(id).unwrap_or_default()));
     }
 }
 

@@ -239,22 +239,25 @@ impl Inner {
     }
 }
 
-/// Rewrites the query rows (and open conflicts) of some records from a document.
+/// Rewrites the query rows (and open conflicts) of some records from a document, in one pass
+/// over the document; rows of records the document no longer holds are dropped.
 pub(crate) fn write_rows(
     tx: &rusqlite::Transaction<'_>,
     d: &Automerge,
     key: DocKey,
     ids: &[Uuid],
 ) -> Result<()> {
+    let only: std::collections::BTreeSet<Uuid> = ids.iter().copied().collect();
+    let found = doc::read_records(d, key.collection, Some(&only));
     for id in ids {
-        let Some(fields) = doc::read_record(d, key.collection, *id) else {
+        if !found.iter().any(|(f, _)| f == id) {
             // The record is gone (its creation was refused): drop its rows.
             for t in ["residents", "houses", "visits", "disputes"] {
                 tx.execute(&format!("DELETE FROM {t} WHERE id = ?1"), [id.to_string()])?;
             }
-            tx.execute("DELETE FROM conflicts WHERE record = ?1", [id.to_string()])?;
-            continue;
-        };
+        }
+    }
+    for (id, fields) in found {
         let bad = |e: serde_json::Error| {
             DeviceError::Document(format!("record {id} does not fit its type: {e}"))
         };
@@ -272,7 +275,13 @@ pub(crate) fn write_rows(
                 store::write_dispute(tx, &key, &Dispute::from_fields(fields).map_err(bad)?)?
             }
         }
-        store::write_conflicts(tx, &key, id, &doc::conflicts(d, key.collection, Some(*id)))?;
+    }
+    let mut by_record: HashMap<Uuid, Vec<Conflict>> = HashMap::new();
+    for c in doc::conflicts_of(d, key.collection, Some(&only)) {
+        by_record.entry(c.record).or_default().push(c);
+    }
+    for id in ids {
+        store::write_conflicts(tx, &key, id, &by_record.remove(id).unwrap_or_default())?;
     }
     Ok(())
 }

@@ -153,7 +153,12 @@ fn apply_answer(
         let before = d.get_heads();
         d.load_incremental(&payload.data)
             .map_err(|e| DeviceError::Document(e.to_string()))?;
-        let ids = sync_protocol::doc::touched_records(d, &before);
+        // A snapshot touches every record; a run of changes only what the diff shows.
+        let ids = if before.is_empty() {
+            sync_protocol::doc::record_ids(d)
+        } else {
+            sync_protocol::doc::touched_records(d, &before)
+        };
         touched.entry(payload.doc).or_default().extend(ids);
         if payload.snapshot {
             new_snapshot.insert(payload.doc);
