@@ -29,6 +29,7 @@ pub const SYNC_CONTENT_TYPE: &str = "application/x-gridkeeper-sync";
 #[derive(Clone)]
 pub struct AppState {
     pub storage: Arc<dyn Storage>,
+    pub limits: crate::sync::Limits,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -64,8 +65,7 @@ fn body(b: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
 }
 
 fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
-    q.map(|Query(v)| v)
-        .map_err(|e| ApiError::bad("malformed_query", e.body_text()))
+    q.map(|Query(v)| v).map_err(|e| ApiError::bad("malformed_query", e.body_text()))
 }
 
 fn json<T>(j: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
@@ -84,7 +84,7 @@ async fn sync(
     let caller = auth::authenticate(st.storage.as_ref(), &headers).await?;
     let bytes = body(b)?;
     let req = SyncRequest::decode(&bytes).map_err(|e| ApiError::bad(e.code(), e.to_string()))?;
-    let resp = crate::sync::sync(st.storage.as_ref(), &caller, req).await?;
+    let resp = crate::sync::sync(st.storage.as_ref(), st.limits, &caller, req).await?;
     Ok(([(header::CONTENT_TYPE, SYNC_CONTENT_TYPE)], resp.encode()).into_response())
 }
 
@@ -138,28 +138,16 @@ async fn enrol(
         _ => st.storage.grids(&scope).await?,
     };
     tracing::info!(device = %device_id, account = %account.id, "device enrolled");
-    Ok(Json(EnrolResponse {
-        device_id,
-        token,
-        account,
-        grids,
-    }))
+    Ok(Json(EnrolResponse { device_id, token, account, grids }))
 }
 
-async fn caller(
-    st: &AppState,
-    headers: &HeaderMap,
-) -> Result<(Caller, crate::storage::Scope), ApiError> {
+async fn caller(st: &AppState, headers: &HeaderMap) -> Result<(Caller, crate::storage::Scope), ApiError> {
     let c = auth::authenticate(st.storage.as_ref(), headers).await?;
     let scope = auth::scope_of(st.storage.as_ref(), &c.account).await?;
     Ok((c, scope))
 }
 
-async fn check_grid(
-    st: &AppState,
-    scope: &crate::storage::Scope,
-    grid: Option<Uuid>,
-) -> Result<(), ApiError> {
+async fn check_grid(st: &AppState, scope: &crate::storage::Scope, grid: Option<Uuid>) -> Result<(), ApiError> {
     if let Some(g) = grid
         && !auth::grid_in_scope(st.storage.as_ref(), scope, g).await?
     {
@@ -176,16 +164,10 @@ struct Me {
 
 async fn me(State(st): State<AppState>, headers: HeaderMap) -> Result<Json<Me>, ApiError> {
     let (c, _) = caller(&st, &headers).await?;
-    Ok(Json(Me {
-        account: c.account,
-        device: c.device,
-    }))
+    Ok(Json(Me { account: c.account, device: c.device }))
 }
 
-async fn grids(
-    State(st): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Json<Vec<GridInfo>>, ApiError> {
+async fn grids(State(st): State<AppState>, headers: HeaderMap) -> Result<Json<Vec<GridInfo>>, ApiError> {
     let (_, scope) = caller(&st, &headers).await?;
     Ok(Json(st.storage.grids(&scope).await?))
 }
@@ -198,14 +180,7 @@ async fn residents(
     let q = query(q)?;
     let (_, scope) = caller(&st, &headers).await?;
     check_grid(&st, &scope, q.grid).await?;
-    Ok(Json(
-        st.storage
-            .residents(&scope, &q)
-            .await?
-            .into_iter()
-            .map(Into::into)
-            .collect(),
-    ))
+    Ok(Json(st.storage.residents(&scope, &q).await?.into_iter().map(Into::into).collect()))
 }
 
 async fn resident(
@@ -214,14 +189,8 @@ async fn resident(
     Path(id): Path<Uuid>,
 ) -> Result<Json<Resident>, ApiError> {
     let (c, scope) = caller(&st, &headers).await?;
-    let (key, r) = st
-        .storage
-        .resident(id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound("no such resident".into()))?;
-    check_grid(&st, &scope, Some(key.grid))
-        .await
-        .map_err(|_| ApiError::NotFound("no such resident".into()))?;
+    let (key, r) = st.storage.resident(id).await?.ok_or_else(|| ApiError::NotFound("no such resident".into()))?;
+    check_grid(&st, &scope, Some(key.grid)).await.map_err(|_| ApiError::NotFound("no such resident".into()))?;
     // Audit: who read which full record (ids only, no personal data).
     tracing::info!(account = %c.account.id, resident = %id, "full resident record read");
     Ok(Json(r))
@@ -263,11 +232,7 @@ async fn disputes(
     Ok(Json(
         list.into_iter()
             .map(|d| {
-                let v = DisputeView {
-                    state: d.state(),
-                    report_delay_minutes: d.report_delay_minutes(),
-                    dispute: d,
-                };
+                let v = DisputeView { state: d.state(), report_delay_minutes: d.report_delay_minutes(), dispute: d };
                 serde_json::to_value(v).unwrap_or_default()
             })
             .collect(),
@@ -291,35 +256,20 @@ async fn history(
     Path((collection, id)): Path<(String, Uuid)>,
 ) -> Result<Json<Vec<HistoryEntry>>, ApiError> {
     let (_, scope) = caller(&st, &headers).await?;
-    let collection = Collection::parse(&collection)
-        .ok_or_else(|| ApiError::bad("unknown_collection", "unknown collection"))?;
-    let key = st
-        .storage
-        .record_doc(collection, id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound("no such record".into()))?;
-    check_grid(&st, &scope, Some(key.grid))
-        .await
-        .map_err(|_| ApiError::NotFound("no such record".into()))?;
+    let collection =
+        Collection::parse(&collection).ok_or_else(|| ApiError::bad("unknown_collection", "unknown collection"))?;
+    let key =
+        st.storage.record_doc(collection, id).await?.ok_or_else(|| ApiError::NotFound("no such record".into()))?;
+    check_grid(&st, &scope, Some(key.grid)).await.map_err(|_| ApiError::NotFound("no such record".into()))?;
     let d = crate::sync::load_doc(st.storage.as_ref(), key)
         .await?
         .ok_or_else(|| ApiError::NotFound("no such record".into()))?;
     Ok(Json(doc::history(&d, id)))
 }
 
-async fn overview(
-    State(st): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Json<Overview>, ApiError> {
+async fn overview(State(st): State<AppState>, headers: HeaderMap) -> Result<Json<Overview>, ApiError> {
     let (_, scope) = caller(&st, &headers).await?;
-    Ok(Json(
-        st.storage
-            .overview(
-                &scope,
-                month_start_ms(chrono::Utc::now().timestamp_millis()),
-            )
-            .await?,
-    ))
+    Ok(Json(st.storage.overview(&scope, month_start_ms(chrono::Utc::now().timestamp_millis())).await?))
 }
 
 /// The first millisecond of the current month in China Standard Time.
@@ -327,10 +277,7 @@ pub fn month_start_ms(now_ms: i64) -> i64 {
     use chrono::{Datelike, TimeZone};
     let tz = chrono::FixedOffset::east_opt(8 * 3600).expect("valid offset");
     let now = tz.timestamp_millis_opt(now_ms).single().unwrap_or_default();
-    tz.with_ymd_and_hms(now.year(), now.month(), 1, 0, 0, 0)
-        .single()
-        .map(|d| d.timestamp_millis())
-        .unwrap_or(0)
+    tz.with_ymd_and_hms(now.year(), now.month(), 1, 0, 0, 0).single().map(|d| d.timestamp_millis()).unwrap_or(0)
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -348,23 +295,11 @@ async fn create_account(
     let (c, _) = caller(&st, &headers).await?;
     auth::require_admin(&c)?;
     let n = json(j)?;
-    let node = st
-        .storage
-        .node(n.node)
-        .await?
-        .ok_or_else(|| ApiError::bad("unknown_node", "no such node"))?;
+    let node = st.storage.node(n.node).await?.ok_or_else(|| ApiError::bad("unknown_node", "no such node"))?;
     if node.kind != n.role.node_kind() {
-        return Err(ApiError::bad(
-            "role_node_mismatch",
-            "this role must be scoped to another kind of node",
-        ));
+        return Err(ApiError::bad("role_node_mismatch", "this role must be scoped to another kind of node"));
     }
-    let account = Account {
-        id: Uuid::now_v7(),
-        name: n.name,
-        role: n.role,
-        node: n.node,
-    };
+    let account = Account { id: Uuid::now_v7(), name: n.name, role: n.role, node: n.node };
     st.storage.put_account(&account).await?;
     Ok(Json(account))
 }
@@ -383,23 +318,11 @@ pub struct CodeResponse {
 /// How long an enrolment code stays valid.
 pub const CODE_LIFETIME_MS: i64 = 7 * 24 * 3600 * 1000;
 
-pub async fn issue_code_for(
-    storage: &dyn Storage,
-    account: Uuid,
-) -> Result<CodeResponse, ApiError> {
-    storage
-        .account(account)
-        .await?
-        .ok_or_else(|| ApiError::bad("unknown_account", "no such account"))?;
+pub async fn issue_code_for(storage: &dyn Storage, account: Uuid) -> Result<CodeResponse, ApiError> {
+    storage.account(account).await?.ok_or_else(|| ApiError::bad("unknown_account", "no such account"))?;
     let code = auth::new_enrolment_code();
     let expires_at = chrono::Utc::now().timestamp_millis() + CODE_LIFETIME_MS;
-    storage
-        .put_enrolment_code(
-            &auth::hash_secret(&auth::normalize_code(&code)),
-            account,
-            expires_at,
-        )
-        .await?;
+    storage.put_enrolment_code(&auth::hash_secret(&auth::normalize_code(&code)), account, expires_at).await?;
     Ok(CodeResponse { code, expires_at })
 }
 
@@ -414,27 +337,16 @@ async fn issue_code(
     Ok(Json(issue_code_for(st.storage.as_ref(), r.account).await?))
 }
 
-async fn list_devices(
-    State(st): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Json<Vec<Device>>, ApiError> {
+async fn list_devices(State(st): State<AppState>, headers: HeaderMap) -> Result<Json<Vec<Device>>, ApiError> {
     let (c, _) = caller(&st, &headers).await?;
     auth::require_admin(&c)?;
     Ok(Json(st.storage.devices(None).await?))
 }
 
-async fn revoke(
-    State(st): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<Uuid>,
-) -> Result<StatusCode, ApiError> {
+async fn revoke(State(st): State<AppState>, headers: HeaderMap, Path(id): Path<Uuid>) -> Result<StatusCode, ApiError> {
     let (c, _) = caller(&st, &headers).await?;
     auth::require_admin(&c)?;
-    if st
-        .storage
-        .revoke_device(id, chrono::Utc::now().timestamp_millis())
-        .await?
-    {
+    if st.storage.revoke_device(id, chrono::Utc::now().timestamp_millis()).await? {
         tracing::info!(device = %id, by = %c.account.id, "device revoked");
         Ok(StatusCode::NO_CONTENT)
     } else {

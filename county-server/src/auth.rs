@@ -17,26 +17,18 @@ const CODE_ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
 /// A new enrolment code, e.g. `K7QM-3WXP-9HTA` (60 bits).
 pub fn new_enrolment_code() -> String {
     let mut rng = rand::rng();
-    let raw: String = (0..12)
-        .map(|_| CODE_ALPHABET[rng.random_range(0..CODE_ALPHABET.len())] as char)
-        .collect();
+    let raw: String = (0..12).map(|_| CODE_ALPHABET[rng.random_range(0..CODE_ALPHABET.len())] as char).collect();
     format!("{}-{}-{}", &raw[..4], &raw[4..8], &raw[8..])
 }
 
 /// Codes are compared without dashes, spaces or case.
 pub fn normalize_code(code: &str) -> String {
-    code.chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .map(|c| c.to_ascii_uppercase())
-        .collect()
+    code.chars().filter(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_uppercase()).collect()
 }
 
 pub fn new_device_token() -> String {
     let bytes: [u8; 32] = rand::rng().random();
-    format!(
-        "gk_{}",
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-    )
+    format!("gk_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
 }
 
 pub fn hash_secret(secret: &str) -> String {
@@ -53,11 +45,7 @@ pub struct Caller {
 
 impl Caller {
     pub fn author(&self) -> Author {
-        Author {
-            account: self.account.id,
-            device: self.device.id,
-            role: self.account.role,
-        }
+        Author { account: self.account.id, device: self.device.id, role: self.account.role }
     }
 }
 
@@ -67,10 +55,7 @@ pub async fn authenticate(storage: &dyn Storage, headers: &HeaderMap) -> Result<
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .ok_or(ApiError::Unauthorized)?;
-    let (device, account) = storage
-        .device_by_token(&hash_secret(token.trim()))
-        .await?
-        .ok_or(ApiError::Unauthorized)?;
+    let (device, account) = storage.device_by_token(&hash_secret(token.trim())).await?.ok_or(ApiError::Unauthorized)?;
     if device.revoked_at.is_some() {
         tracing::warn!(device = %device.id, "revoked device refused");
         return Err(ApiError::Revoked);
@@ -80,14 +65,9 @@ pub async fn authenticate(storage: &dyn Storage, headers: &HeaderMap) -> Result<
 
 /// The grids an account may see, from the node it is scoped to.
 pub async fn scope_of(storage: &dyn Storage, account: &Account) -> Result<Scope, ApiError> {
-    let node = storage
-        .node(account.node)
-        .await?
-        .ok_or_else(|| ApiError::Forbidden("account has no node".into()))?;
+    let node = storage.node(account.node).await?.ok_or_else(|| ApiError::Forbidden("account has no node".into()))?;
     if node.kind != account.role.node_kind() {
-        return Err(ApiError::Forbidden(
-            "account's role does not match its node".into(),
-        ));
+        return Err(ApiError::Forbidden("account's role does not match its node".into()));
     }
     Ok(match node.kind {
         NodeKind::County => Scope::All,
@@ -98,25 +78,16 @@ pub async fn scope_of(storage: &dyn Storage, account: &Account) -> Result<Scope,
 }
 
 /// Whether a grid lies within a scope.
-pub async fn grid_in_scope(
-    storage: &dyn Storage,
-    scope: &Scope,
-    grid: Uuid,
-) -> Result<bool, ApiError> {
+pub async fn grid_in_scope(storage: &dyn Storage, scope: &Scope, grid: Uuid) -> Result<bool, ApiError> {
     Ok(match scope {
-        Scope::All => storage
-            .node(grid)
-            .await?
-            .is_some_and(|n| n.kind == NodeKind::Grid),
+        Scope::All => storage.node(grid).await?.is_some_and(|n| n.kind == NodeKind::Grid),
         Scope::Grid(g) => *g == grid,
-        Scope::Township(t) => storage
-            .node(grid)
-            .await?
-            .is_some_and(|n| n.kind == NodeKind::Grid && n.township == Some(*t)),
-        Scope::Village(v) => storage
-            .node(grid)
-            .await?
-            .is_some_and(|n| n.kind == NodeKind::Grid && n.village == Some(*v)),
+        Scope::Township(t) => {
+            storage.node(grid).await?.is_some_and(|n| n.kind == NodeKind::Grid && n.township == Some(*t))
+        }
+        Scope::Village(v) => {
+            storage.node(grid).await?.is_some_and(|n| n.kind == NodeKind::Grid && n.village == Some(*v))
+        }
     })
 }
 

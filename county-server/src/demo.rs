@@ -33,10 +33,7 @@ impl DemoSummary {
     pub fn print(&self, url: &str) {
         println!();
         if self.generated {
-            println!(
-                "演示县已生成 demo county generated in {:.1} s",
-                self.took.as_secs_f64()
-            );
+            println!("演示县已生成 demo county generated in {:.1} s", self.took.as_secs_f64());
         } else {
             println!("演示县已存在 using the existing demo county");
         }
@@ -55,19 +52,13 @@ impl DemoSummary {
         if let Some(code) = &self.admin_code {
             println!("县管理员 county admin: {code}");
         }
-        println!(
-            "Enrol a headless device: cargo run -p field-core --bin gk-device -- enrol {url} <code>"
-        );
+        println!("Enrol a headless device: cargo run -p field-core --bin gk-device -- enrol {url} <code>");
         let _ = std::io::stdout().flush();
     }
 }
 
 /// Builds the demo county unless the database already holds one, then issues fresh codes.
-pub async fn ensure_demo(
-    storage: &dyn Storage,
-    grids: usize,
-    seed: u64,
-) -> anyhow::Result<DemoSummary> {
+pub async fn ensure_demo(storage: &dyn Storage, grids: usize, seed: u64) -> anyhow::Result<DemoSummary> {
     let started = Instant::now();
     let mut summary = DemoSummary::default();
     if storage.grids(&Scope::All).await?.is_empty() {
@@ -78,62 +69,31 @@ pub async fn ensure_demo(
     let stats = storage.stats().await?;
     let all = storage.grids(&Scope::All).await?;
     summary.grids = all.len() as u64;
-    (
-        summary.residents,
-        summary.houses,
-        summary.visits,
-        summary.disputes,
-    ) = (stats.residents, stats.houses, stats.visits, stats.disputes);
+    (summary.residents, summary.houses, summary.visits, summary.disputes) =
+        (stats.residents, stats.houses, stats.visits, stats.disputes);
     for g in all.iter().take(3) {
-        if let Some(worker) = storage
-            .accounts_at(g.id)
-            .await?
-            .into_iter()
-            .find(|a| a.role == Role::GridWorker)
-        {
-            let code = issue_code_for(storage, worker.id)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            summary
-                .worker_codes
-                .push((g.name.clone(), g.township.clone(), worker.name, code.code));
+        if let Some(worker) = storage.accounts_at(g.id).await?.into_iter().find(|a| a.role == Role::GridWorker) {
+            let code = issue_code_for(storage, worker.id).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            summary.worker_codes.push((g.name.clone(), g.township.clone(), worker.name, code.code));
         }
     }
     if let Some(first) = all.first()
         && let Some(node) = storage.node(first.id).await?
         && let Some(township) = node.township
-        && let Some(staff) = storage
-            .accounts_at(township)
-            .await?
-            .into_iter()
-            .find(|a| a.role == Role::TownshipStaff)
+        && let Some(staff) = storage.accounts_at(township).await?.into_iter().find(|a| a.role == Role::TownshipStaff)
     {
-        let code = issue_code_for(storage, staff.id)
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let code = issue_code_for(storage, staff.id).await.map_err(|e| anyhow::anyhow!("{e}"))?;
         summary.township_code = Some((first.township.clone(), code.code));
     }
     if let Some(county) = find_county(storage, &all).await?
-        && let Some(admin) = storage
-            .accounts_at(county)
-            .await?
-            .into_iter()
-            .find(|a| a.role == Role::CountyAdmin)
+        && let Some(admin) = storage.accounts_at(county).await?.into_iter().find(|a| a.role == Role::CountyAdmin)
     {
-        summary.admin_code = Some(
-            issue_code_for(storage, admin.id)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?
-                .code,
-        );
+        summary.admin_code = Some(issue_code_for(storage, admin.id).await.map_err(|e| anyhow::anyhow!("{e}"))?.code);
     }
     Ok(summary)
 }
 
-async fn find_county(
-    storage: &dyn Storage,
-    grids: &[crate::storage::GridInfo],
-) -> anyhow::Result<Option<Uuid>> {
+async fn find_county(storage: &dyn Storage, grids: &[crate::storage::GridInfo]) -> anyhow::Result<Option<Uuid>> {
     let Some(g) = grids.first() else {
         return Ok(None);
     };
@@ -164,18 +124,8 @@ async fn generate(storage: &dyn Storage, grids: usize, seed: u64) -> anyhow::Res
             village: None,
         })
         .await?;
-    for (name, role) in [
-        ("县管理员", Role::CountyAdmin),
-        ("县社会治理中心值班员", Role::CountyStaff),
-    ] {
-        storage
-            .put_account(&Account {
-                id: Uuid::now_v7(),
-                name: name.into(),
-                role,
-                node: county,
-            })
-            .await?;
+    for (name, role) in [("县管理员", Role::CountyAdmin), ("县社会治理中心值班员", Role::CountyStaff)] {
+        storage.put_account(&Account { id: Uuid::now_v7(), name: name.into(), role, node: county }).await?;
     }
     let importer = Uuid::now_v7();
     let mut townships: HashMap<String, Uuid> = HashMap::new();
@@ -251,21 +201,10 @@ async fn generate(storage: &dyn Storage, grids: usize, seed: u64) -> anyhow::Res
         let worker_name = data
             .residents
             .iter()
-            .find(|r| {
-                r.birth_date.as_str() > "1975"
-                    && r.birth_date.as_str() < "1998"
-                    && r.id_number.is_some()
-            })
+            .find(|r| r.birth_date.as_str() > "1975" && r.birth_date.as_str() < "1998" && r.id_number.is_some())
             .map(|r| r.name.clone())
             .unwrap_or_else(|| format!("{grid_name}网格员"));
-        storage
-            .put_account(&Account {
-                id: worker,
-                name: worker_name,
-                role: Role::GridWorker,
-                node: grid,
-            })
-            .await?;
+        storage.put_account(&Account { id: worker, name: worker_name, role: Role::GridWorker, node: grid }).await?;
         storage
             .put_account(&Account {
                 id: Uuid::now_v7(),
@@ -274,11 +213,7 @@ async fn generate(storage: &dyn Storage, grids: usize, seed: u64) -> anyhow::Res
                 node: grid,
             })
             .await?;
-        let author = Author {
-            account: worker,
-            device: importer,
-            role: Role::GridWorker,
-        };
+        let author = Author { account: worker, device: importer, role: Role::GridWorker };
         let records = GridRecords {
             residents: data.residents,
             houses: data.houses,

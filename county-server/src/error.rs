@@ -36,10 +36,7 @@ pub struct ErrorBody {
 
 impl ApiError {
     pub fn bad(code: &'static str, message: impl Into<String>) -> Self {
-        ApiError::BadRequest {
-            code,
-            message: message.into(),
-        }
+        ApiError::BadRequest { code, message: message.into() }
     }
 
     pub fn code(&self) -> &'static str {
@@ -85,10 +82,7 @@ impl IntoResponse for ApiError {
         } else {
             tracing::info!(code = self.code(), "request refused");
         }
-        let body = ErrorBody {
-            code: self.code(),
-            message: self.to_string(),
-        };
+        let body = ErrorBody { code: self.code(), message: self.to_string() };
         (self.status(), Json(body)).into_response()
     }
 }

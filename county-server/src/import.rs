@@ -38,59 +38,31 @@ pub async fn import_grid(
     type Records = Vec<(Uuid, Map<String, Value>)>;
     let mut groups: BTreeMap<DocKey, Records> = BTreeMap::new();
     for r in &records.residents {
-        groups
-            .entry(DocKey::new(grid, Collection::Residents))
-            .or_default()
-            .push((r.id, fields(r)));
+        groups.entry(DocKey::new(grid, Collection::Residents)).or_default().push((r.id, fields(r)));
     }
     for h in &records.houses {
-        groups
-            .entry(DocKey::new(grid, Collection::Houses))
-            .or_default()
-            .push((h.id, fields(h)));
+        groups.entry(DocKey::new(grid, Collection::Houses)).or_default().push((h.id, fields(h)));
     }
     for v in &records.visits {
-        groups
-            .entry(DocKey::visits(grid, DocKey::month_of(v.at)))
-            .or_default()
-            .push((v.id, fields(v)));
+        groups.entry(DocKey::visits(grid, DocKey::month_of(v.at))).or_default().push((v.id, fields(v)));
     }
     for d in &records.disputes {
-        groups
-            .entry(DocKey::new(grid, Collection::Disputes))
-            .or_default()
-            .push((d.id, fields(d)));
+        groups.entry(DocKey::new(grid, Collection::Disputes)).or_default().push((d.id, fields(d)));
     }
     let keys: Vec<DocKey> = groups.keys().copied().collect();
     let stored = storage.load_docs(&keys).await?;
-    let mut commit = GridCommit {
-        grid,
-        docs: Vec::new(),
-        changes: Vec::new(),
-        rows: Rows::default(),
-    };
+    let mut commit = GridCommit { grid, docs: Vec::new(), changes: Vec::new(), rows: Rows::default() };
     for (key, recs) in groups {
         let (mut d, version) = match stored.iter().find(|s| s.key == key) {
-            Some(s) => (
-                Automerge::load(&s.bytes).map_err(|e| ApiError::Internal(e.to_string()))?,
-                Some(s.version),
-            ),
+            Some(s) => (Automerge::load(&s.bytes).map_err(|e| ApiError::Internal(e.to_string()))?, Some(s.version)),
             None => (Automerge::new(), None),
         };
         let t0 = std::time::Instant::now();
-        let change = doc::bulk_create(
-            &d,
-            doc::actor_for(author.device, 0),
-            key.collection,
-            &recs,
-            author,
-            time_ms,
-        )
-        .map_err(|e| ApiError::bad("invalid_record", e.to_string()))?;
+        let change = doc::bulk_create(&d, doc::actor_for(author.device, 0), key.collection, &recs, author, time_ms)
+            .map_err(|e| ApiError::bad("invalid_record", e.to_string()))?;
         let Some(change) = change else { continue };
         let t1 = std::time::Instant::now();
-        d.apply_changes([change.clone()])
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        d.apply_changes([change.clone()]).map_err(|e| ApiError::Internal(e.to_string()))?;
         let t2 = std::time::Instant::now();
         let ids: Vec<Uuid> = recs.iter().map(|(id, _)| *id).collect();
         crate::sync::collect_rows(&d, key, &ids, &mut commit.rows);
@@ -105,14 +77,7 @@ pub async fn import_grid(
             device: author.device,
             account: author.account,
         });
-        commit.docs.push((
-            StoredDoc {
-                key,
-                bytes,
-                version: version.map_or(1, |v| v + 1),
-            },
-            version,
-        ));
+        commit.docs.push((StoredDoc { key, bytes, version: version.map_or(1, |v| v + 1) }, version));
     }
     Ok(storage.commit(commit).await?)
 }

@@ -8,10 +8,7 @@ use county_server::server::{open_storage, spawn};
 use uuid::Uuid;
 
 #[derive(Parser)]
-#[command(
-    version,
-    about = "Gridkeeper county server (网格化服务管理 县级服务端)"
-)]
+#[command(version, about = "Gridkeeper county server (网格化服务管理 县级服务端)")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -61,9 +58,7 @@ enum Command {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
@@ -74,26 +69,13 @@ async fn main() -> anyhow::Result<()> {
             tokio::signal::ctrl_c().await?;
             running.stop().await;
         }
-        Command::Demo {
-            db,
-            addr,
-            grids,
-            seed,
-            no_serve,
-        } => {
+        Command::Demo { db, addr, grids, seed, no_serve } => {
             let storage = open_storage(&db)?;
             let summary = county_server::demo::ensure_demo(storage.as_ref(), grids, seed)
                 .await
                 .context("building the demo county")?;
-            let running = if no_serve {
-                None
-            } else {
-                Some(spawn(storage.clone(), addr).await?)
-            };
-            let url = running
-                .as_ref()
-                .map(|r| r.url())
-                .unwrap_or_else(|| format!("http://{addr}"));
+            let running = if no_serve { None } else { Some(spawn(storage.clone(), addr).await?) };
+            let url = running.as_ref().map(|r| r.url()).unwrap_or_else(|| format!("http://{addr}"));
             summary.print(&url);
             if let Some(running) = running {
                 tokio::signal::ctrl_c().await?;
@@ -109,10 +91,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Revoke { db, device } => {
             let storage = open_storage(&db)?;
-            if storage
-                .revoke_device(device, chrono::Utc::now().timestamp_millis())
-                .await?
-            {
+            if storage.revoke_device(device, chrono::Utc::now().timestamp_millis()).await? {
                 println!("revoked {device}");
             } else {
                 anyhow::bail!("no active device {device}");

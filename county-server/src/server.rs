@@ -56,11 +56,18 @@ impl Drop for Running {
 
 /// Binds `addr` (port 0 picks a free port) and serves in the background.
 pub async fn spawn(storage: Arc<dyn Storage>, addr: SocketAddr) -> anyhow::Result<Running> {
+    spawn_with(storage, addr, crate::sync::Limits::default()).await
+}
+
+/// Like [`spawn`], with explicit limits.
+pub async fn spawn_with(
+    storage: Arc<dyn Storage>,
+    addr: SocketAddr,
+    limits: crate::sync::Limits,
+) -> anyhow::Result<Running> {
     let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
-    let app = router(AppState {
-        storage: storage.clone(),
-    });
+    let app = router(AppState { storage: storage.clone(), limits });
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, app)
@@ -69,10 +76,5 @@ pub async fn spawn(storage: Arc<dyn Storage>, addr: SocketAddr) -> anyhow::Resul
             })
             .await;
     });
-    Ok(Running {
-        addr,
-        storage,
-        shutdown: Some(tx),
-        task: Some(task),
-    })
+    Ok(Running { addr, storage, shutdown: Some(tx), task: Some(task) })
 }

@@ -10,19 +10,26 @@ use automerge::{Automerge, Change, ChangeHash, ReadDoc};
 use sync_protocol::doc::{self, ChangeMeta, DocKey};
 use sync_protocol::model::{Dispute, House, Record, Resident, Visit};
 use sync_protocol::schema::Collection;
-use sync_protocol::wire::{
-    DocPayload, GridPosition, PROTOCOL_VERSION, Refusal, SyncRequest, SyncResponse, codes,
-};
+use sync_protocol::wire::{DocPayload, GridPosition, PROTOCOL_VERSION, Refusal, SyncRequest, SyncResponse, codes};
 use uuid::Uuid;
 
 use crate::auth::{self, Caller};
 use crate::error::ApiError;
-use crate::storage::{
-    CatchUp, GridCommit, NewChange, Rows, Scope, Storage, StorageError, StoredDoc,
-};
+use crate::storage::{CatchUp, GridCommit, NewChange, Rows, Scope, Storage, StorageError, StoredDoc};
 
-/// Limits of one answer: catch-ups beyond this many bytes are paged.
-pub const MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
+/// Limits of one sync answer.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Catch-ups beyond about this many bytes are paged (`more` in the answer). A grid's
+    /// snapshot is never split, so one answer may exceed it by one grid.
+    pub max_response_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_response_bytes: 4 * 1024 * 1024 }
+    }
+}
 const COMMIT_RETRIES: usize = 8;
 
 struct Incoming {
@@ -33,6 +40,7 @@ struct Incoming {
 
 pub async fn sync(
     storage: &dyn Storage,
+    limits: Limits,
     caller: &Caller,
     req: SyncRequest,
 ) -> Result<SyncResponse, ApiError> {
@@ -65,10 +73,7 @@ pub async fn sync(
         };
         if !allowed {
             tracing::warn!(device = %caller.device.id, grid = %out.doc.grid, "change for a grid outside the device's scope refused");
-            refused.push(refuse(
-                codes::OUT_OF_SCOPE,
-                "this device may not write to that grid",
-            ));
+            refused.push(refuse(codes::OUT_OF_SCOPE, "this device may not write to that grid"));
             continue;
         }
         let change = match Change::from_bytes(out.bytes) {
@@ -79,30 +84,15 @@ pub async fn sync(
             }
         };
         if doc::device_of_actor(change.actor_id()) != Some(caller.device.id) {
-            refused.push(refuse(
-                codes::FOREIGN_ACTOR,
-                "a device may only send changes it made itself",
-            ));
+            refused.push(refuse(codes::FOREIGN_ACTOR, "a device may only send changes it made itself"));
             continue;
         }
         let meta = ChangeMeta::parse(change.message());
-        if meta
-            != Some(ChangeMeta {
-                account: caller.account.id,
-                device: caller.device.id,
-            })
-        {
-            refused.push(refuse(
-                "actor_mismatch",
-                "the change's author does not match this device",
-            ));
+        if meta != Some(ChangeMeta { account: caller.account.id, device: caller.device.id }) {
+            refused.push(refuse("actor_mismatch", "the change's author does not match this device"));
             continue;
         }
-        by_grid.entry(out.doc.grid).or_default().push(Incoming {
-            index,
-            key: out.doc,
-            change,
-        });
+        by_grid.entry(out.doc.grid).or_default().push(Incoming { index, key: out.doc, change });
     }
 
     for (grid, incoming) in by_grid {
@@ -132,14 +122,11 @@ pub async fn sync(
     }
     for p in &req.positions {
         if !auth::grid_in_scope(storage, &scope, p.grid).await? {
-            return Err(ApiError::Forbidden(format!(
-                "grid {} is outside this device's scope",
-                p.grid
-            )));
+            return Err(ApiError::Forbidden(format!("grid {} is outside this device's scope", p.grid)));
         }
         wanted.push(*p);
     }
-    let mut budget = MAX_RESPONSE_BYTES;
+    let mut budget = limits.max_response_bytes;
     let (mut docs, mut positions, mut more) = (Vec::new(), Vec::new(), false);
     for p in wanted {
         if budget == 0 {
@@ -147,61 +134,31 @@ pub async fn sync(
             positions.push(p);
             continue;
         }
-        match storage
-            .catch_up(p.grid, p.seq, caller.device.id, budget)
-            .await?
-        {
+        match storage.catch_up(p.grid, p.seq, caller.device.id, budget).await? {
             CatchUp::Snapshot { seq, docs: stored } => {
                 for d in stored {
                     budget = budget.saturating_sub(d.bytes.len());
-                    docs.push(DocPayload {
-                        doc: d.key,
-                        snapshot: true,
-                        data: d.bytes,
-                    });
+                    docs.push(DocPayload { doc: d.key, snapshot: true, data: d.bytes });
                 }
                 positions.push(GridPosition { grid: p.grid, seq });
             }
-            CatchUp::Changes {
-                seq,
-                changes,
-                more: m,
-            } => {
+            CatchUp::Changes { seq, changes, more: m } => {
                 let mut per_doc: BTreeMap<DocKey, Vec<u8>> = BTreeMap::new();
                 for c in changes {
                     budget = budget.saturating_sub(c.bytes.len());
-                    per_doc
-                        .entry(c.doc)
-                        .or_default()
-                        .extend_from_slice(&c.bytes);
+                    per_doc.entry(c.doc).or_default().extend_from_slice(&c.bytes);
                 }
-                docs.extend(per_doc.into_iter().map(|(doc, data)| DocPayload {
-                    doc,
-                    snapshot: false,
-                    data,
-                }));
+                docs.extend(per_doc.into_iter().map(|(doc, data)| DocPayload { doc, snapshot: false, data }));
                 positions.push(GridPosition { grid: p.grid, seq });
                 more |= m;
             }
         }
     }
-    Ok(SyncResponse {
-        version: PROTOCOL_VERSION,
-        refused,
-        positions,
-        docs,
-        more,
-    })
+    Ok(SyncResponse { version: PROTOCOL_VERSION, refused, positions, docs, more })
 }
 
 fn refusal(index: u32, code: &str, record: Option<Uuid>, field: &str, message: &str) -> Refusal {
-    Refusal {
-        index,
-        code: code.into(),
-        record,
-        field: field.into(),
-        message: message.into(),
-    }
+    Refusal { index, code: code.into(), record, field: field.into(), message: message.into() }
 }
 
 /// Validates and stores one grid's share of a request. Returns the refusals.
@@ -212,20 +169,14 @@ async fn ingest_grid(
     author: &sync_protocol::org::Author,
     caller: &Caller,
 ) -> Result<Vec<Refusal>, StorageError> {
-    let keys: Vec<DocKey> = incoming
-        .iter()
-        .map(|i| i.key)
-        .collect::<HashSet<_>>()
-        .into_iter()
-        .collect();
+    let keys: Vec<DocKey> = incoming.iter().map(|i| i.key).collect::<HashSet<_>>().into_iter().collect();
     let stored = storage.load_docs(&keys).await?;
     let mut docs: HashMap<DocKey, (Automerge, Option<u64>, Vec<ChangeHash>)> = HashMap::new();
     for key in &keys {
         let (doc, version) = match stored.iter().find(|s| s.key == *key) {
             Some(s) => (
-                Automerge::load(&s.bytes).map_err(|e| {
-                    StorageError::Database(format!("stored document {key} unreadable: {e}"))
-                })?,
+                Automerge::load(&s.bytes)
+                    .map_err(|e| StorageError::Database(format!("stored document {key} unreadable: {e}")))?,
                 Some(s.version),
             ),
             None => (Automerge::new(), None),
@@ -244,13 +195,7 @@ async fn ingest_grid(
         }
         if inc.change.deps().iter().any(|d| refused_hashes.contains(d)) {
             refused_hashes.insert(hash);
-            refused.push(refusal(
-                inc.index,
-                codes::DEPENDENCY_REFUSED,
-                None,
-                "",
-                "built on a refused change",
-            ));
+            refused.push(refusal(inc.index, codes::DEPENDENCY_REFUSED, None, "", "built on a refused change"));
             continue;
         }
         if !doc.get_missing_deps(inc.change.deps()).is_empty() {
@@ -266,17 +211,10 @@ async fn ingest_grid(
         }
         if let Err(e) = doc::validate_change(doc, inc.key.collection, &inc.change, author) {
             refused_hashes.insert(hash);
-            refused.push(refusal(
-                inc.index,
-                e.code.as_str(),
-                e.record,
-                &e.field,
-                &e.message,
-            ));
+            refused.push(refusal(inc.index, e.code.as_str(), e.record, &e.field, &e.message));
             continue;
         }
-        doc.apply_changes([inc.change.clone()])
-            .map_err(|e| StorageError::Database(e.to_string()))?;
+        doc.apply_changes([inc.change.clone()]).map_err(|e| StorageError::Database(e.to_string()))?;
         accepted.push(NewChange {
             doc: inc.key,
             hash: hash.0,
@@ -295,23 +233,9 @@ async fn ingest_grid(
             continue;
         }
         collect_rows(doc, *key, &doc::touched_records(doc, before), &mut rows);
-        new_docs.push((
-            StoredDoc {
-                key: *key,
-                bytes: doc.save(),
-                version: version.map_or(1, |v| v + 1),
-            },
-            *version,
-        ));
+        new_docs.push((StoredDoc { key: *key, bytes: doc.save(), version: version.map_or(1, |v| v + 1) }, *version));
     }
-    storage
-        .commit(GridCommit {
-            grid,
-            docs: new_docs,
-            changes: accepted,
-            rows,
-        })
-        .await?;
+    storage.commit(GridCommit { grid, docs: new_docs, changes: accepted, rows }).await?;
     Ok(refused)
 }
 
@@ -321,14 +245,10 @@ pub fn collect_rows(doc: &Automerge, key: DocKey, records: &[Uuid], rows: &mut R
     let only: std::collections::BTreeSet<Uuid> = records.iter().copied().collect();
     for (id, fields) in doc::read_records(doc, key.collection, Some(&only)) {
         let parsed = match key.collection {
-            Collection::Residents => {
-                Resident::from_fields(fields).map(|r| rows.residents.push((key, r)))
-            }
+            Collection::Residents => Resident::from_fields(fields).map(|r| rows.residents.push((key, r))),
             Collection::Houses => House::from_fields(fields).map(|r| rows.houses.push((key, r))),
             Collection::Visits => Visit::from_fields(fields).map(|r| rows.visits.push((key, r))),
-            Collection::Disputes => {
-                Dispute::from_fields(fields).map(|r| rows.disputes.push((key, r)))
-            }
+            Collection::Disputes => Dispute::from_fields(fields).map(|r| rows.disputes.push((key, r))),
         };
         if let Err(e) = parsed {
             tracing::warn!(record = %id, doc = %key, error = %e, "record does not fit its type; query row not updated");
@@ -339,8 +259,7 @@ pub fn collect_rows(doc: &Automerge, key: DocKey, records: &[Uuid], rows: &mut R
         by_record.entry(c.record).or_default().push(c);
     }
     for id in records {
-        rows.conflicts
-            .push((key, *id, by_record.remove(id).unwrap_or_default()));
+        rows.conflicts.push((key, *id, by_record.remove(id).unwrap_or_default()));
     }
 }
 
@@ -348,9 +267,7 @@ pub fn collect_rows(doc: &Automerge, key: DocKey, records: &[Uuid], rows: &mut R
 pub async fn load_doc(storage: &dyn Storage, key: DocKey) -> Result<Option<Automerge>, ApiError> {
     let stored = storage.load_docs(&[key]).await?;
     match stored.into_iter().next() {
-        Some(s) => Ok(Some(
-            Automerge::load(&s.bytes).map_err(|e| ApiError::Internal(e.to_string()))?,
-        )),
+        Some(s) => Ok(Some(Automerge::load(&s.bytes).map_err(|e| ApiError::Internal(e.to_string()))?)),
         None => Ok(None),
     }
 }

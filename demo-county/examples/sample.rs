@@ -12,13 +12,7 @@ fn main() {
     let (township, village, grid) = plan.grids().nth(index).expect("grid index");
     let worker = uuid::Uuid::from_u128(1);
     let now = chrono::Utc::now().timestamp_millis();
-    let g = generate_grid(&GridSpec::typical(
-        township,
-        village,
-        worker,
-        now,
-        seed ^ index as u64,
-    ));
+    let g = generate_grid(&GridSpec::typical(township, village, worker, now, seed ^ index as u64));
     println!("# {township} {village} {grid}");
     let line = |v: serde_json::Map<String, serde_json::Value>| {
         println!("{}", serde_json::Value::Object(v));
@@ -29,12 +23,7 @@ fn main() {
             line(r.to_fields());
         }
     }
-    for v in g
-        .visits
-        .iter()
-        .filter(|v| v.dispute_id.is_some() || v.needs.is_some())
-        .take(5)
-    {
+    for v in g.visits.iter().filter(|v| v.dispute_id.is_some() || v.needs.is_some()).take(5) {
         line(v.to_fields());
     }
     for d in &g.disputes {

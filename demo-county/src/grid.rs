@@ -135,10 +135,7 @@ impl<'a> Ctx<'a> {
             // 王家庄村 → 王; otherwise one or two surnames dominate anyway.
             if let Some(pos) = village.find('家') {
                 let s = &village[..pos];
-                let s = names::DIRECTIONS
-                    .iter()
-                    .find_map(|d| s.strip_prefix(d))
-                    .unwrap_or(s);
+                let s = names::DIRECTIONS.iter().find_map(|d| s.strip_prefix(d)).unwrap_or(s);
                 if let Some(&(n, _)) = names::SURNAMES.iter().find(|(n, _)| *n == s) {
                     clans.push(n);
                 }
@@ -150,44 +147,23 @@ impl<'a> Ctx<'a> {
                 }
             }
         }
-        let (tlat, tlng) = TOWNSHIPS
-            .iter()
-            .find(|t| t.name == township)
-            .map(|t| (t.lat, t.lng))
-            .unwrap_or_else(|| {
-                let h = fnv(township);
-                (
-                    COUNTY_LAT + 0.2 * unit(h),
-                    COUNTY_LNG + 0.2 * unit(h.rotate_left(29)),
-                )
-            });
+        let (tlat, tlng) = TOWNSHIPS.iter().find(|t| t.name == township).map(|t| (t.lat, t.lng)).unwrap_or_else(|| {
+            let h = fnv(township);
+            (COUNTY_LAT + 0.2 * unit(h), COUNTY_LNG + 0.2 * unit(h.rotate_left(29)))
+        });
         let hv = fnv(village);
         let spread = if urban { 0.02 } else { 0.045 };
         let lat = (tlat + spread * unit(hv)).clamp(COUNTY_LAT - 0.3, COUNTY_LAT + 0.3);
-        let lng =
-            (tlng + spread * unit(hv.rotate_left(31))).clamp(COUNTY_LNG - 0.3, COUNTY_LNG + 0.3);
+        let lng = (tlng + spread * unit(hv.rotate_left(31))).clamp(COUNTY_LNG - 0.3, COUNTY_LNG + 0.3);
         // Grids of one village lie side by side.
         let lat = lat + rng.random_range(-0.004..0.004);
         let lng = lng + rng.random_range(-0.004..0.004);
-        Ctx {
-            township,
-            village,
-            urban,
-            today,
-            now_ms,
-            clans,
-            lat,
-            lng,
-        }
+        Ctx { township, village, urban, today, now_ms, clans, lat, lng }
     }
 
     fn line_surname(&self, rng: &mut StdRng) -> &'static str {
         if !self.clans.is_empty() && chance(rng, 0.45) {
-            if chance(rng, 0.7) {
-                self.clans[0]
-            } else {
-                pick(rng, &self.clans)
-            }
+            if chance(rng, 0.7) { self.clans[0] } else { pick(rng, &self.clans) }
         } else {
             names::surname(rng)
         }
@@ -222,29 +198,13 @@ pub(crate) fn layout_houses(ctx: &Ctx, count: usize, reg_ms: i64, rng: &mut StdR
     sites
 }
 
-const URBAN_HAZARDS: &[&str] = &[
-    "楼道堆放杂物，堵塞消防通道",
-    "电动车在楼道内充电",
-    "燃气软管老化",
-    "私拉电线给电动车充电",
-];
-const SHOP_HAZARDS: &[&str] = &[
-    "店内灭火器过期",
-    "前店后宅，住人区与经营区未分隔",
-    "门头广告牌松动",
-];
-const RURAL_HAZARDS: &[&str] = &[
-    "私拉乱接电线",
-    "院内存放液化气罐，未固定",
-    "冬季燃煤取暖，未装烟道",
-    "院墙倾斜",
-    "柴草堆紧靠房屋",
-];
-const OLD_HOUSE_HAZARDS: &[&str] = &[
-    "土木结构老房，墙体开裂，雨季需防倒塌",
-    "屋顶漏雨，梁木糟朽",
-    "危房，已建议户主搬离",
-];
+const URBAN_HAZARDS: &[&str] =
+    &["楼道堆放杂物，堵塞消防通道", "电动车在楼道内充电", "燃气软管老化", "私拉电线给电动车充电"];
+const SHOP_HAZARDS: &[&str] = &["店内灭火器过期", "前店后宅，住人区与经营区未分隔", "门头广告牌松动"];
+const RURAL_HAZARDS: &[&str] =
+    &["私拉乱接电线", "院内存放液化气罐，未固定", "冬季燃煤取暖，未装烟道", "院墙倾斜", "柴草堆紧靠房屋"];
+const OLD_HOUSE_HAZARDS: &[&str] =
+    &["土木结构老房，墙体开裂，雨季需防倒塌", "屋顶漏雨，梁木糟朽", "危房，已建议户主搬离"];
 
 fn urban_sites(ctx: &Ctx, count: usize, reg_ms: i64, rng: &mut StdRng, sites: &mut Vec<Site>) {
     let frontage = ((count as f64) * rng.random_range(0.06..0.14)).round() as usize;
@@ -265,18 +225,10 @@ fn urban_sites(ctx: &Ctx, count: usize, reg_ms: i64, rng: &mut StdRng, sites: &m
                 break;
             }
             let high = chance(rng, 0.3);
-            let floors = if high {
-                between(rng, 11, 18)
-            } else {
-                between(rng, 5, 6)
-            };
+            let floors = if high { between(rng, 11, 18) } else { between(rng, 5, 6) };
             let units = if high { 2 } else { between(rng, 2, 3) };
             let per_floor = if high { between(rng, 2, 3) } else { 2 };
-            let structure = if high || chance(rng, 0.45) {
-                "reinforced_concrete"
-            } else {
-                "brick_concrete"
-            };
+            let structure = if high || chance(rng, 0.45) { "reinforced_concrete" } else { "brick_concrete" };
             let blat = clat + rng.random_range(-0.0008..0.0008);
             let blng = clng + rng.random_range(-0.0008..0.0008);
             let base_area = triangular(rng, 60.0, 140.0);
@@ -332,11 +284,7 @@ fn urban_sites(ctx: &Ctx, count: usize, reg_ms: i64, rng: &mut StdRng, sites: &m
             unit: None,
             floor: None,
             door: number.to_string(),
-            structure: if chance(rng, 0.8) {
-                "brick_concrete"
-            } else {
-                "brick_wood"
-            },
+            structure: if chance(rng, 0.8) { "brick_concrete" } else { "brick_wood" },
             area: round2(triangular(rng, 50.0, 220.0)),
             usage,
             rented: chance(rng, 0.35),
@@ -370,11 +318,7 @@ fn rural_sites(ctx: &Ctx, count: usize, reg_ms: i64, rng: &mut StdRng, sites: &m
             91..98 => "reinforced_concrete",
             _ => "other",
         };
-        let area = if structure == "earth_wood" {
-            triangular(rng, 45.0, 120.0)
-        } else {
-            triangular(rng, 80.0, 240.0)
-        };
+        let area = if structure == "earth_wood" { triangular(rng, 45.0, 120.0) } else { triangular(rng, 80.0, 240.0) };
         let usage = match rng.random_range(0..100) {
             0..91 => "residential",
             91..97 => "vacant",
@@ -409,14 +353,7 @@ fn rural_sites(ctx: &Ctx, count: usize, reg_ms: i64, rng: &mut StdRng, sites: &m
 // Households
 
 fn mem(rel: Rel, male: bool, age: i32, line: bool, generation: i8) -> Member {
-    Member {
-        rel,
-        male,
-        age: age.clamp(0, 100) as u8,
-        away: false,
-        line,
-        generation,
-    }
+    Member { rel, male, age: age.clamp(0, 100) as u8, away: false, line, generation }
 }
 
 /// Husband aged `h` and his wife; the husband is head with probability `male_head`.
@@ -434,14 +371,7 @@ fn couple(rng: &mut StdRng, h: i32, male_head: f64, out: &mut Vec<Member>) -> i3
 }
 
 /// Up to `k` children of a mother aged `mother`, eldest first.
-fn children(
-    rng: &mut StdRng,
-    mother: i32,
-    k: u32,
-    rel: Rel,
-    generation: i8,
-    out: &mut Vec<Member>,
-) {
+fn children(rng: &mut StdRng, mother: i32, k: u32, rel: Rel, generation: i8, out: &mut Vec<Member>) {
     let mut age = mother - between(rng, 21, 34);
     for _ in 0..k {
         if age < 0 {
@@ -584,12 +514,8 @@ fn grow(h: &mut Household, rng: &mut StdRng) -> bool {
         .map(|m| i32::from(m.age))
         .next();
     let Some(mother) = mother else { return false };
-    let youngest = h
-        .members
-        .iter()
-        .filter(|m| m.generation == generation && m.rel == rel)
-        .map(|m| i32::from(m.age))
-        .min();
+    let youngest =
+        h.members.iter().filter(|m| m.generation == generation && m.rel == rel).map(|m| i32::from(m.age)).min();
     let age = match youngest {
         Some(y) => y - between(rng, 2, 5),
         None => mother - between(rng, 22, 34),
@@ -597,8 +523,7 @@ fn grow(h: &mut Household, rng: &mut StdRng) -> bool {
     if age < 0 || mother - age < 19 || mother - age > 46 {
         return false;
     }
-    h.members
-        .push(mem(rel, chance(rng, 0.53), age, true, generation));
+    h.members.push(mem(rel, chance(rng, 0.53), age, true, generation));
     true
 }
 
@@ -606,18 +531,14 @@ fn grow(h: &mut Household, rng: &mut StdRng) -> bool {
 fn fit_to(households: &mut [Household], target: usize, rng: &mut StdRng) {
     let mut total: usize = households.iter().map(|h| h.members.len()).sum();
     if total < target {
-        let mut growable: Vec<usize> = (0..households.len())
-            .filter(|&i| households[i].kind != Kind::Tenants)
-            .collect();
+        let mut growable: Vec<usize> = (0..households.len()).filter(|&i| households[i].kind != Kind::Tenants).collect();
         while total < target {
             if growable.is_empty() {
                 // Nothing more fits naturally: a relative moves in.
                 let i = rng.random_range(0..households.len());
                 let age = between(rng, 18, 70);
                 let male = chance(rng, 0.5);
-                households[i]
-                    .members
-                    .push(mem(Rel::Other, male, age, false, 0));
+                households[i].members.push(mem(Rel::Other, male, age, false, 0));
                 total += 1;
                 continue;
             }
@@ -634,8 +555,7 @@ fn fit_to(households: &mut [Household], target: usize, rng: &mut StdRng) {
         for (min_len, tenants) in [(3, false), (2, false), (2, true)] {
             candidates.clear();
             candidates.extend((0..households.len()).filter(|&i| {
-                households[i].members.len() >= min_len
-                    && (households[i].kind == Kind::Tenants) == tenants
+                households[i].members.len() >= min_len && (households[i].kind == Kind::Tenants) == tenants
             }));
             if !candidates.is_empty() {
                 break;
@@ -656,14 +576,9 @@ fn fit_to(households: &mut [Household], target: usize, rng: &mut StdRng) {
 /// Decides who works or studies away from home.
 fn send_away(h: &mut Household, urban: bool, rng: &mut StdRng) {
     let f = if urban { 0.35 } else { 1.0 };
-    let husband = h
-        .members
-        .iter()
-        .position(|m| m.generation == 0 && m.male && matches!(m.rel, Rel::Head | Rel::Spouse));
-    let wife = h
-        .members
-        .iter()
-        .position(|m| m.generation == 0 && !m.male && matches!(m.rel, Rel::Head | Rel::Spouse));
+    let husband =
+        h.members.iter().position(|m| m.generation == 0 && m.male && matches!(m.rel, Rel::Head | Rel::Spouse));
+    let wife = h.members.iter().position(|m| m.generation == 0 && !m.male && matches!(m.rel, Rel::Head | Rel::Spouse));
     let working = |m: &Member| (18..=59).contains(&m.age);
     match h.kind {
         Kind::YoungFamily | Kind::ThreeGen => {
@@ -702,26 +617,15 @@ fn send_away(h: &mut Household, urban: bool, rng: &mut StdRng) {
     }
 }
 
-pub(crate) fn plan_households(
-    ctx: &Ctx,
-    sites: &mut [Site],
-    residents: usize,
-    rng: &mut StdRng,
-) -> Vec<Household> {
+pub(crate) fn plan_households(ctx: &Ctx, sites: &mut [Site], residents: usize, rng: &mut StdRng) -> Vec<Household> {
     if residents == 0 {
         return Vec::new();
     }
-    let mut occupied: Vec<usize> = (0..sites.len())
-        .filter(|&i| sites[i].occupiable())
-        .collect();
+    let mut occupied: Vec<usize> = (0..sites.len()).filter(|&i| sites[i].occupiable()).collect();
     if occupied.is_empty() && !sites.is_empty() {
         // Everyone needs a roof: empty houses are lived in after all.
         for s in sites.iter_mut() {
-            s.usage = if s.usage == "commercial" {
-                "mixed"
-            } else {
-                "residential"
-            };
+            s.usage = if s.usage == "commercial" { "mixed" } else { "residential" };
         }
         occupied = (0..sites.len()).collect();
     }
@@ -737,11 +641,7 @@ pub(crate) fn plan_households(
     }
     let mut households: Vec<Household> = Vec::with_capacity(occupied.len().max(1));
     let mut add = |site: Option<usize>, rented: bool, rng: &mut StdRng| {
-        let kind = if rented {
-            Kind::Tenants
-        } else {
-            pick_kind(rng, ctx.urban)
-        };
+        let kind = if rented { Kind::Tenants } else { pick_kind(rng, ctx.urban) };
         households.push(Household {
             kind,
             members: build_household(kind, rng),
@@ -787,28 +687,15 @@ const KEY_PERSON_NOTES: &[&str] = &[
     "刑满释放人员，已落实安置帮教",
     "信访重点人员，需做好思想疏导",
 ];
-const TENANT_NOTES: &[&str] = &[
-    "租住，在县经济开发区企业务工",
-    "租住，在附近建筑工地务工",
-    "租住，做小生意",
-    "租住，跑运输",
-];
-const ELDER_NOTES: &[&str] = &[
-    "身体状况一般，患高血压",
-    "患糖尿病，需定期随访",
-    "腿脚不便，需关注",
-    "身体硬朗",
-];
+const TENANT_NOTES: &[&str] =
+    &["租住，在县经济开发区企业务工", "租住，在附近建筑工地务工", "租住，做小生意", "租住，跑运输"];
+const ELDER_NOTES: &[&str] = &["身体状况一般，患高血压", "患糖尿病，需定期随访", "腿脚不便，需关注", "身体硬朗"];
 
 /// A given name for a sex and birth year.
 pub(crate) fn given_name(rng: &mut StdRng, male: bool, year: i32) -> &'static str {
     let table = if male { &MALE } else { &FEMALE };
     let t = &table[names::era(year)];
-    if chance(rng, t.single_share) {
-        pick(rng, t.one)
-    } else {
-        pick(rng, t.two)
-    }
+    if chance(rng, t.single_share) { pick(rng, t.one) } else { pick(rng, t.two) }
 }
 
 /// A whole name for an adult not on record (a landlord living elsewhere, a party from outside).
@@ -833,13 +720,7 @@ pub(crate) struct People<'a> {
 
 impl<'a> People<'a> {
     pub fn new(ctx: &'a Ctx<'a>, rng: &'a mut StdRng, reg_ms: i64, residents: usize) -> Self {
-        People {
-            rng,
-            ctx,
-            ids: HashSet::with_capacity(residents),
-            phones: HashSet::with_capacity(residents),
-            reg_ms,
-        }
+        People { rng, ctx, ids: HashSet::with_capacity(residents), phones: HashSet::with_capacity(residents), reg_ms }
     }
 
     pub fn rng(&mut self) -> &mut StdRng {
@@ -849,10 +730,7 @@ impl<'a> People<'a> {
     fn birth_date(&mut self, age: u8) -> NaiveDate {
         let age = u64::from(age);
         let days = age * 365 + age / 4 + self.rng.random_range(1..365);
-        self.ctx
-            .today
-            .checked_sub_days(Days::new(days))
-            .unwrap_or(self.ctx.today)
+        self.ctx.today.checked_sub_days(Days::new(days)).unwrap_or(self.ctx.today)
     }
 
     /// A person's given name for their sex and birth year.
@@ -869,16 +747,7 @@ impl<'a> People<'a> {
         let mut b = [b'0'; 18];
         b[..6].copy_from_slice(&region.as_bytes()[..6]);
         let (y, m, d) = (birth.year() as u32, birth.month(), birth.day());
-        let digits = [
-            y / 1000,
-            y / 100 % 10,
-            y / 10 % 10,
-            y % 10,
-            m / 10,
-            m % 10,
-            d / 10,
-            d % 10,
-        ];
+        let digits = [y / 1000, y / 100 % 10, y / 10 % 10, y % 10, m / 10, m % 10, d / 10, d % 10];
         for (i, v) in digits.into_iter().enumerate() {
             b[6 + i] = b'0' + v as u8;
         }
@@ -928,21 +797,9 @@ impl<'a> People<'a> {
         out: &mut Vec<Resident>,
     ) {
         let tenants = h.kind == Kind::Tenants;
-        let line_surname = if tenants {
-            names::surname(self.rng)
-        } else {
-            self.ctx.line_surname(self.rng)
-        };
-        let hui_household = chance(
-            self.rng,
-            if names::HUI_SURNAMES.contains(&line_surname) {
-                0.12
-            } else {
-                0.003
-            },
-        );
-        let generation_char =
-            chance(self.rng, 0.35).then(|| pick(self.rng, names::GENERATION_CHARS));
+        let line_surname = if tenants { names::surname(self.rng) } else { self.ctx.line_surname(self.rng) };
+        let hui_household = chance(self.rng, if names::HUI_SURNAMES.contains(&line_surname) { 0.12 } else { 0.003 });
+        let generation_char = chance(self.rng, 0.35).then(|| pick(self.rng, names::GENERATION_CHARS));
 
         // Facts about the household that decide categories.
         let present = h.members.iter().filter(|m| !m.away).count();
@@ -950,18 +807,9 @@ impl<'a> People<'a> {
         // ones for the old (留守老人), any for children (留守儿童: both parents away).
         let mut working_all_away = [false; 4];
         let mut adults_all_away = [false; 4];
-        for (g, (working, adults)) in working_all_away
-            .iter_mut()
-            .zip(adults_all_away.iter_mut())
-            .enumerate()
-        {
+        for (g, (working, adults)) in working_all_away.iter_mut().zip(adults_all_away.iter_mut()).enumerate() {
             let of_gen = |m: &&Member| i32::from(m.generation) + 1 == g as i32 && m.age >= 18;
-            let mut w = h
-                .members
-                .iter()
-                .filter(of_gen)
-                .filter(|m| m.age <= 59)
-                .peekable();
+            let mut w = h.members.iter().filter(of_gen).filter(|m| m.age <= 59).peekable();
             *working = w.peek().is_some() && w.all(|m| m.away);
             let mut a = h.members.iter().filter(of_gen).peekable();
             *adults = a.peek().is_some() && a.all(|m| m.away);
@@ -974,9 +822,8 @@ impl<'a> People<'a> {
             let g = usize::try_from(i32::from(m.generation)).unwrap_or(usize::MAX);
             adults_all_away.get(g).copied().unwrap_or(false)
         };
-        let husband_away = h.members.iter().any(|m| {
-            m.generation == 0 && m.male && m.away && matches!(m.rel, Rel::Head | Rel::Spouse)
-        });
+        let husband_away =
+            h.members.iter().any(|m| m.generation == 0 && m.male && m.away && matches!(m.rel, Rel::Head | Rel::Spouse));
         let disabled: [bool; 16] = {
             let mut d = [false; 16];
             for (i, m) in h.members.iter().enumerate().take(16) {
@@ -993,13 +840,7 @@ impl<'a> People<'a> {
         let low_income = !tenants
             && chance(
                 self.rng,
-                0.012
-                    + if single { 0.07 } else { 0.0 }
-                    + if disabled.iter().any(|&d| d) {
-                        0.25
-                    } else {
-                        0.0
-                    },
+                0.012 + if single { 0.07 } else { 0.0 } + if disabled.iter().any(|&d| d) { 0.25 } else { 0.0 },
             );
 
         for (i, m) in h.members.iter().enumerate() {
@@ -1013,11 +854,7 @@ impl<'a> People<'a> {
                 name.push_str(pick(self.rng, names::VIETNAMESE_GIVEN));
                 notes.push("越南籍，婚嫁来华，持外国人居留许可".into());
             } else {
-                let mut s = if m.line {
-                    line_surname
-                } else {
-                    names::surname(self.rng)
-                };
+                let mut s = if m.line { line_surname } else { names::surname(self.rng) };
                 if !m.line && s == line_surname {
                     s = names::surname(self.rng);
                 }
@@ -1064,10 +901,7 @@ impl<'a> People<'a> {
             if registered && !m.away && elder && present == 1 {
                 categories.push("living_alone".into());
                 if chance(self.rng, 0.5) {
-                    notes.push(format!(
-                        "独居，子女在{}",
-                        pick(self.rng, names::AWAY_CITIES)
-                    ));
+                    notes.push(format!("独居，子女在{}", pick(self.rng, names::AWAY_CITIES)));
                 } else {
                     notes.push(format!("独居，{}", pick(self.rng, ELDER_NOTES)));
                 }
@@ -1094,17 +928,10 @@ impl<'a> People<'a> {
                 }
             }
             if m.away {
-                if h.kind == Kind::MiddleCouple
-                    && m.generation == 1
-                    && age <= 22
-                    && chance(self.rng, 0.6)
-                {
+                if h.kind == Kind::MiddleCouple && m.generation == 1 && age <= 22 && chance(self.rng, 0.6) {
                     notes.push(format!("在{}上大学", pick(self.rng, names::STUDY_CITIES)));
                 } else {
-                    notes.push(format!(
-                        "外出务工（{}）",
-                        pick(self.rng, names::AWAY_CITIES)
-                    ));
+                    notes.push(format!("外出务工（{}）", pick(self.rng, names::AWAY_CITIES)));
                 }
             }
             if tenants && i == 0 {
@@ -1116,10 +943,7 @@ impl<'a> People<'a> {
             } else {
                 let region = if tenants {
                     *names::weighted(self.rng, names::FLOATING_REGIONS, names::FLOATING_TOTAL)
-                } else if !m.line
-                    && matches!(m.rel, Rel::Spouse | Rel::Other | Rel::Parent)
-                    && chance(self.rng, 0.18)
-                {
+                } else if !m.line && matches!(m.rel, Rel::Spouse | Rel::Other | Rel::Parent) && chance(self.rng, 0.18) {
                     // Married in from a neighbouring county.
                     pick(self.rng, names::NEIGHBOUR_REGIONS)
                 } else {
@@ -1127,11 +951,7 @@ impl<'a> People<'a> {
                 };
                 Some(self.id_number(region, birth, m.male))
             };
-            let phone_p = if overseas {
-                0.5
-            } else {
-                Self::phone_chance(age)
-            };
+            let phone_p = if overseas { 0.5 } else { Self::phone_chance(age) };
             let phone = chance(self.rng, phone_p).then(|| self.phone());
             let ethnicity = if overseas {
                 None
@@ -1161,11 +981,7 @@ impl<'a> People<'a> {
 }
 
 /// Picks which married-in wives are foreign nationals (境外人员): about 0.2% of residents.
-pub(crate) fn overseas_spouses(
-    households: &[Household],
-    residents: usize,
-    rng: &mut StdRng,
-) -> Vec<Option<usize>> {
+pub(crate) fn overseas_spouses(households: &[Household], residents: usize, rng: &mut StdRng) -> Vec<Option<usize>> {
     let mut out = vec![None; households.len()];
     let expected = residents as f64 * 0.002;
     let mut n = expected.floor() as usize + usize::from(chance(rng, expected.fract()));

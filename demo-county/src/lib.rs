@@ -108,13 +108,7 @@ pub struct GridSpec<'a> {
 impl<'a> GridSpec<'a> {
     /// A grid of Yishui's average size: 814 residents, 301 houses, 12 months of 60 visits,
     /// 3 open disputes.
-    pub fn typical(
-        township: &'a str,
-        village: &'a str,
-        worker: Uuid,
-        now_ms: i64,
-        seed: u64,
-    ) -> Self {
+    pub fn typical(township: &'a str, village: &'a str, worker: Uuid, now_ms: i64, seed: u64) -> Self {
         GridSpec {
             township,
             village,
@@ -137,9 +131,7 @@ impl<'a> GridSpec<'a> {
 /// The output depends only on `spec` (the seed is mixed with the township and village names,
 /// so two villages given the same seed still differ).
 pub fn generate_grid(spec: &GridSpec) -> GridData {
-    let mut rng = StdRng::seed_from_u64(
-        spec.seed ^ util::fnv(spec.township).rotate_left(21) ^ util::fnv(spec.village),
-    );
+    let mut rng = StdRng::seed_from_u64(spec.seed ^ util::fnv(spec.township).rotate_left(21) ^ util::fnv(spec.village));
     let ctx = grid::Ctx::new(spec.township, spec.village, spec.now_ms, &mut rng);
     // Base records were entered a little before the visit history starts.
     let reg_ms = spec.now_ms - (i64::from(spec.visit_months) + 2) * 30 * util::DAY;
@@ -176,27 +168,14 @@ pub fn generate_grid(spec: &GridSpec) -> GridData {
         &mut visits,
         &mut rng,
     );
-    GridData {
-        houses,
-        residents,
-        visits,
-        disputes,
-    }
+    GridData { houses, residents, visits, disputes }
 }
 
 /// Runs the protocol's validator on every record of a grid as if `worker` (a grid worker)
 /// created it; returns the first refusal.
 pub fn validate_grid(data: &GridData, worker: Uuid) -> Result<(), ValidationError> {
-    let author = Author {
-        account: worker,
-        device: worker,
-        role: Role::GridWorker,
-    };
-    fn check<R: Record>(
-        items: &[R],
-        id: impl Fn(&R) -> Uuid,
-        author: &Author,
-    ) -> Result<(), ValidationError> {
+    let author = Author { account: worker, device: worker, role: Role::GridWorker };
+    fn check<R: Record>(items: &[R], id: impl Fn(&R) -> Uuid, author: &Author) -> Result<(), ValidationError> {
         for r in items {
             validate_record_change(R::COLLECTION, id(r), &r.to_fields(), true, author)?;
         }

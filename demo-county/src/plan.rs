@@ -34,21 +34,15 @@ pub struct VillagePlan {
 impl CountyPlan {
     /// How many grids the plan holds.
     pub fn grid_count(&self) -> usize {
-        self.townships
-            .iter()
-            .flat_map(|t| &t.villages)
-            .map(|v| v.grids.len())
-            .sum()
+        self.townships.iter().flat_map(|t| &t.villages).map(|v| v.grids.len()).sum()
     }
 
     /// Every grid as `(township, village, grid)`, in plan order.
     pub fn grids(&self) -> impl Iterator<Item = (&str, &str, &str)> + '_ {
         self.townships.iter().flat_map(|t| {
-            t.villages.iter().flat_map(move |v| {
-                v.grids
-                    .iter()
-                    .map(move |g| (t.name.as_str(), v.name.as_str(), g.as_str()))
-            })
+            t.villages
+                .iter()
+                .flat_map(move |v| v.grids.iter().map(move |g| (t.name.as_str(), v.name.as_str(), g.as_str())))
         })
     }
 }
@@ -65,114 +59,24 @@ pub(crate) struct TownshipDef {
 }
 
 pub(crate) static TOWNSHIPS: [TownshipDef; 18] = [
-    TownshipDef {
-        name: "沂城街道",
-        weight: 230,
-        lat: 35.790,
-        lng: 118.630,
-    },
-    TownshipDef {
-        name: "龙家圈街道",
-        weight: 70,
-        lat: 35.735,
-        lng: 118.605,
-    },
-    TownshipDef {
-        name: "道托镇",
-        weight: 37,
-        lat: 35.900,
-        lng: 118.780,
-    },
-    TownshipDef {
-        name: "高庄镇",
-        weight: 31,
-        lat: 35.845,
-        lng: 118.700,
-    },
-    TownshipDef {
-        name: "许家湖镇",
-        weight: 54,
-        lat: 35.670,
-        lng: 118.550,
-    },
-    TownshipDef {
-        name: "黄山铺镇",
-        weight: 47,
-        lat: 35.745,
-        lng: 118.800,
-    },
-    TownshipDef {
-        name: "诸葛镇",
-        weight: 70,
-        lat: 35.830,
-        lng: 118.895,
-    },
-    TownshipDef {
-        name: "崔家峪镇",
-        weight: 31,
-        lat: 35.680,
-        lng: 118.420,
-    },
-    TownshipDef {
-        name: "四十里堡镇",
-        weight: 62,
-        lat: 35.985,
-        lng: 118.760,
-    },
-    TownshipDef {
-        name: "杨庄镇",
-        weight: 59,
-        lat: 35.620,
-        lng: 118.670,
-    },
-    TownshipDef {
-        name: "夏蔚镇",
-        weight: 43,
-        lat: 35.960,
-        lng: 118.480,
-    },
-    TownshipDef {
-        name: "沙沟镇",
-        weight: 67,
-        lat: 36.050,
-        lng: 118.520,
-    },
-    TownshipDef {
-        name: "高桥镇",
-        weight: 56,
-        lat: 35.900,
-        lng: 118.580,
-    },
-    TownshipDef {
-        name: "富官庄镇",
-        weight: 43,
-        lat: 35.860,
-        lng: 118.440,
-    },
-    TownshipDef {
-        name: "院东头镇",
-        weight: 27,
-        lat: 35.760,
-        lng: 118.380,
-    },
-    TownshipDef {
-        name: "泉庄镇",
-        weight: 32,
-        lat: 35.600,
-        lng: 118.500,
-    },
-    TownshipDef {
-        name: "马站镇",
-        weight: 63,
-        lat: 36.080,
-        lng: 118.680,
-    },
-    TownshipDef {
-        name: "圈里乡",
-        weight: 37,
-        lat: 36.050,
-        lng: 118.850,
-    },
+    TownshipDef { name: "沂城街道", weight: 230, lat: 35.790, lng: 118.630 },
+    TownshipDef { name: "龙家圈街道", weight: 70, lat: 35.735, lng: 118.605 },
+    TownshipDef { name: "道托镇", weight: 37, lat: 35.900, lng: 118.780 },
+    TownshipDef { name: "高庄镇", weight: 31, lat: 35.845, lng: 118.700 },
+    TownshipDef { name: "许家湖镇", weight: 54, lat: 35.670, lng: 118.550 },
+    TownshipDef { name: "黄山铺镇", weight: 47, lat: 35.745, lng: 118.800 },
+    TownshipDef { name: "诸葛镇", weight: 70, lat: 35.830, lng: 118.895 },
+    TownshipDef { name: "崔家峪镇", weight: 31, lat: 35.680, lng: 118.420 },
+    TownshipDef { name: "四十里堡镇", weight: 62, lat: 35.985, lng: 118.760 },
+    TownshipDef { name: "杨庄镇", weight: 59, lat: 35.620, lng: 118.670 },
+    TownshipDef { name: "夏蔚镇", weight: 43, lat: 35.960, lng: 118.480 },
+    TownshipDef { name: "沙沟镇", weight: 67, lat: 36.050, lng: 118.520 },
+    TownshipDef { name: "高桥镇", weight: 56, lat: 35.900, lng: 118.580 },
+    TownshipDef { name: "富官庄镇", weight: 43, lat: 35.860, lng: 118.440 },
+    TownshipDef { name: "院东头镇", weight: 27, lat: 35.760, lng: 118.380 },
+    TownshipDef { name: "泉庄镇", weight: 32, lat: 35.600, lng: 118.500 },
+    TownshipDef { name: "马站镇", weight: 63, lat: 36.080, lng: 118.680 },
+    TownshipDef { name: "圈里乡", weight: 37, lat: 36.050, lng: 118.850 },
 ];
 
 /// The county seat's coordinates.
@@ -225,10 +129,7 @@ pub fn county_plan(grids: usize, seed: u64) -> CountyPlan {
             villages: villages_for(def.name, n, &mut rng, &mut used),
         })
         .collect();
-    CountyPlan {
-        name: "沂水县".into(),
-        townships,
-    }
+    CountyPlan { name: "沂水县".into(), townships }
 }
 
 fn stem(township: &str) -> &str {
@@ -244,12 +145,7 @@ fn village(name: String, grids: usize) -> VillagePlan {
     VillagePlan { name, grids }
 }
 
-fn villages_for(
-    township: &str,
-    mut left: usize,
-    rng: &mut StdRng,
-    used: &mut HashSet<String>,
-) -> Vec<VillagePlan> {
+fn villages_for(township: &str, mut left: usize, rng: &mut StdRng, used: &mut HashSet<String>) -> Vec<VillagePlan> {
     let mut out = Vec::new();
     if left == 0 {
         return out;
@@ -309,21 +205,12 @@ fn village_name(rng: &mut StdRng, used: &mut HashSet<String>) -> String {
         let base = match rng.random_range(0..100) {
             0..40 => format!("{}{}", names::surname(rng), pick(rng, CLAN_SUFFIXES)),
             40..65 => format!("{}{}", pick(rng, DIRECTIONS), pick(rng, PLACE_CORES)),
-            65..80 => format!(
-                "{}{}{}",
-                pick(rng, DIRECTIONS),
-                names::surname(rng),
-                pick(rng, CLAN_SUFFIXES)
-            ),
+            65..80 => format!("{}{}{}", pick(rng, DIRECTIONS), names::surname(rng), pick(rng, CLAN_SUFFIXES)),
             80..90 => pick(rng, DESCRIPTIVE).to_string(),
             _ => format!("{}{}", names::surname(rng), pick(rng, PLACE_CORES)),
         };
         // Split villages are numbered: 沙沟一村, 沙沟二村.
-        let name = if attempt > 48 {
-            format!("{base}{}村", pick(rng, NUMERALS))
-        } else {
-            format!("{base}村")
-        };
+        let name = if attempt > 48 { format!("{base}{}村", pick(rng, NUMERALS)) } else { format!("{base}村") };
         if used.insert(name.clone()) {
             return name;
         }

@@ -29,20 +29,12 @@ pub(crate) fn chance(rng: &mut StdRng, p: f64) -> bool {
 
 /// A uniform integer in `lo..=hi` (`lo` when the range is empty).
 pub(crate) fn between(rng: &mut StdRng, lo: i32, hi: i32) -> i32 {
-    if hi <= lo {
-        lo
-    } else {
-        rng.random_range(lo..=hi)
-    }
+    if hi <= lo { lo } else { rng.random_range(lo..=hi) }
 }
 
 /// A uniform time in `lo..hi` (`lo` when the range is empty).
 pub(crate) fn time_between(rng: &mut StdRng, lo: i64, hi: i64) -> i64 {
-    if hi <= lo {
-        lo
-    } else {
-        rng.random_range(lo..hi)
-    }
+    if hi <= lo { lo } else { rng.random_range(lo..hi) }
 }
 
 /// FNV-1a, to turn names into stable numbers (seeds, coordinate offsets).
@@ -62,18 +54,12 @@ pub(crate) fn unit(h: u64) -> f64 {
 
 /// Wall-clock time in China for an epoch-millisecond instant.
 pub(crate) fn china_time(ms: i64) -> NaiveDateTime {
-    DateTime::from_timestamp_millis(ms + CHINA_OFFSET)
-        .unwrap_or_default()
-        .naive_utc()
+    DateTime::from_timestamp_millis(ms + CHINA_OFFSET).unwrap_or_default().naive_utc()
 }
 
 /// Epoch milliseconds of midnight China time on `date`.
 pub(crate) fn china_midnight_ms(date: NaiveDate) -> i64 {
-    date.and_hms_opt(0, 0, 0)
-        .unwrap_or_default()
-        .and_utc()
-        .timestamp_millis()
-        - CHINA_OFFSET
+    date.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc().timestamp_millis() - CHINA_OFFSET
 }
 
 /// The last `months` calendar months (China time) ending at `now_ms`, oldest first, each as
@@ -82,8 +68,7 @@ pub(crate) fn month_windows(now_ms: i64, months: u32) -> Vec<(i64, i64)> {
     let now = china_time(now_ms).date();
     let current = now.year() * 12 + now.month0() as i32;
     let start_of = |idx: i32| {
-        let d = NaiveDate::from_ymd_opt(idx.div_euclid(12), idx.rem_euclid(12) as u32 + 1, 1)
-            .unwrap_or_default();
+        let d = NaiveDate::from_ymd_opt(idx.div_euclid(12), idx.rem_euclid(12) as u32 + 1, 1).unwrap_or_default();
         china_midnight_ms(d)
     };
     (0..months as i32)
@@ -112,13 +97,7 @@ mod tests {
         let w = month_windows(now, 14);
         assert_eq!(w.len(), 14);
         assert_eq!(w[13].1, now);
-        assert_eq!(
-            china_time(w[0].0),
-            NaiveDate::from_ymd_opt(2024, 2, 1)
-                .unwrap()
-                .and_hms_opt(0, 0, 0)
-                .unwrap()
-        );
+        assert_eq!(china_time(w[0].0), NaiveDate::from_ymd_opt(2024, 2, 1).unwrap().and_hms_opt(0, 0, 0).unwrap());
         for p in w.windows(2) {
             assert_eq!(p[0].1, p[1].0);
         }

@@ -16,11 +16,7 @@ fn worker(n: u128) -> Uuid {
 }
 
 fn author(w: Uuid) -> Author {
-    Author {
-        account: w,
-        device: Uuid::from_u128(42),
-        role: Role::GridWorker,
-    }
+    Author { account: w, device: Uuid::from_u128(42), role: Role::GridWorker }
 }
 
 fn check_all(g: &GridData, w: Uuid) {
@@ -89,27 +85,12 @@ fn full_plan_has_18_townships_and_1358_grids() {
         assert!(names.contains(&expected), "{expected}");
     }
     // Every township has grids; the county seat has the most.
-    let per: Vec<usize> = plan
-        .townships
-        .iter()
-        .map(|t| t.villages.iter().map(|v| v.grids.len()).sum())
-        .collect();
+    let per: Vec<usize> = plan.townships.iter().map(|t| t.villages.iter().map(|v| v.grids.len()).sum()).collect();
     assert!(per.iter().all(|&n| n > 0));
     assert_eq!(per.iter().max(), per.first());
     // Village and grid names are unique county-wide.
-    let villages: HashSet<&str> = plan
-        .townships
-        .iter()
-        .flat_map(|t| &t.villages)
-        .map(|v| v.name.as_str())
-        .collect();
-    assert_eq!(
-        villages.len(),
-        plan.townships
-            .iter()
-            .map(|t| t.villages.len())
-            .sum::<usize>()
-    );
+    let villages: HashSet<&str> = plan.townships.iter().flat_map(|t| &t.villages).map(|v| v.name.as_str()).collect();
+    assert_eq!(villages.len(), plan.townships.iter().map(|t| t.villages.len()).sum::<usize>());
     let grids: HashSet<&str> = plan.grids().map(|(_, _, g)| g).collect();
     assert_eq!(grids.len(), 1358);
     for (_, v, g) in plan.grids() {
@@ -135,10 +116,7 @@ fn typical_grids_pass_the_validator_and_have_the_requested_counts() {
     let plan = county_plan(YISHUI_GRIDS, 1);
     // One urban community grid and one village grid.
     let urban = plan.grids().find(|(_, v, _)| v.ends_with("社区")).unwrap();
-    let rural = plan
-        .grids()
-        .find(|(t, v, _)| t.ends_with('镇') && v.ends_with('村'))
-        .unwrap();
+    let rural = plan.grids().find(|(t, v, _)| t.ends_with('镇') && v.ends_with('村')).unwrap();
     for (i, (t, v, _)) in [urban, rural].into_iter().enumerate() {
         let w = worker(i as u128);
         let spec = GridSpec::typical(t, v, w, NOW, 77 + i as u64);
@@ -148,11 +126,7 @@ fn typical_grids_pass_the_validator_and_have_the_requested_counts() {
         assert_eq!(g.visits.len(), 12 * 60);
         check_all(&g, w);
 
-        let open = g
-            .disputes
-            .iter()
-            .filter(|d| d.state().status.is_open())
-            .count();
+        let open = g.disputes.iter().filter(|d| d.state().status.is_open()).count();
         assert_eq!(open, 3, "{t}{v}");
         assert!(g.disputes.len() > 3, "a few resolved ones too");
 
@@ -172,17 +146,9 @@ fn typical_grids_pass_the_validator_and_have_the_requested_counts() {
         }
         if v.ends_with('村') {
             let doors: HashSet<&str> = g.houses.iter().map(|h| h.door.as_str()).collect();
-            assert_eq!(
-                doors.len(),
-                g.houses.len(),
-                "door numbers unique in a village grid"
-            );
+            assert_eq!(doors.len(), g.houses.len(), "door numbers unique in a village grid");
         } else {
-            assert!(
-                g.houses
-                    .iter()
-                    .any(|h| h.building.is_some() && h.floor.is_some())
-            );
+            assert!(g.houses.iter().any(|h| h.building.is_some() && h.floor.is_some()));
         }
         let rented = g.houses.iter().filter(|h| h.rented == Some(true)).count();
         assert!((15..=60).contains(&rented), "rented {rented}");
@@ -196,19 +162,11 @@ fn residents_are_consistent() {
     let w = worker(7);
     let g = generate_grid(&GridSpec::typical(t, v, w, NOW, 700));
     let house_ids: HashSet<Uuid> = g.houses.iter().map(|h| h.id).collect();
-    let owners: HashMap<Uuid, &str> = g
-        .houses
-        .iter()
-        .map(|h| (h.id, h.owner.as_deref().unwrap()))
-        .collect();
+    let owners: HashMap<Uuid, &str> = g.houses.iter().map(|h| (h.id, h.owner.as_deref().unwrap())).collect();
     let mut ids = HashSet::new();
     let mut by_house: BTreeMap<Uuid, Vec<&Resident>> = BTreeMap::new();
     for r in &g.residents {
-        assert!(
-            r.name.chars().count() >= 2 && r.name.chars().count() <= 4,
-            "{}",
-            r.name
-        );
+        assert!(r.name.chars().count() >= 2 && r.name.chars().count() <= 4, "{}", r.name);
         assert!(schema::RELATIONS.contains(&r.relation.as_deref().unwrap()));
         let hid = r.house_id.unwrap();
         assert!(house_ids.contains(&hid));
@@ -228,13 +186,7 @@ fn residents_are_consistent() {
             None => assert!(r.categories.iter().any(|c| c == "overseas"), "{r:?}"),
         }
         let cats: Vec<&str> = r.categories.iter().map(String::as_str).collect();
-        assert_eq!(
-            cats.iter()
-                .filter(|c| ["registered", "floating", "overseas"].contains(c))
-                .count(),
-            1,
-            "{cats:?}"
-        );
+        assert_eq!(cats.iter().filter(|c| ["registered", "floating", "overseas"].contains(c)).count(), 1, "{cats:?}");
         if cats.contains(&"floating") {
             assert_eq!(r.relation.as_deref(), Some("tenant"));
             assert!(!r.id_number.as_deref().unwrap().starts_with("371323"));
@@ -253,10 +205,7 @@ fn residents_are_consistent() {
             assert_ne!(owners[hid], rs[0].name, "a landlord is not his own tenant");
             continue;
         }
-        let heads: Vec<&&Resident> = rs
-            .iter()
-            .filter(|r| r.relation.as_deref() == Some("head"))
-            .collect();
+        let heads: Vec<&&Resident> = rs.iter().filter(|r| r.relation.as_deref() == Some("head")).collect();
         assert_eq!(heads.len(), 1, "{rs:?}");
         let head = heads[0];
         assert_eq!(owners[hid], head.name);
@@ -275,11 +224,8 @@ fn residents_are_consistent() {
         }
         // Siblings are born at least about a year apart.
         for rel in ["child", "grandchild"] {
-            let kids: Vec<NaiveDate> = rs
-                .iter()
-                .filter(|r| r.relation.as_deref() == Some(rel))
-                .map(|r| birth(r))
-                .collect();
+            let kids: Vec<NaiveDate> =
+                rs.iter().filter(|r| r.relation.as_deref() == Some(rel)).map(|r| birth(r)).collect();
             for (i, a) in kids.iter().enumerate() {
                 for b in &kids[i + 1..] {
                     assert!((*a - *b).num_days().abs() >= 300, "{rs:#?}");
@@ -315,20 +261,12 @@ fn visits_fall_in_their_months_and_disputes_make_sense() {
     assert_eq!(per_month.keys().next_back(), Some(&(2025, 11)));
     assert_eq!(per_month.keys().next(), Some(&(2024, 12)));
     assert!(g.visits.windows(2).all(|p| p[0].at <= p[1].at));
-    let fine = g
-        .visits
-        .iter()
-        .filter(|v| v.clears == sync_protocol::model::FiveClears::all_fine())
-        .count();
+    let fine = g.visits.iter().filter(|v| v.clears == sync_protocol::model::FiveClears::all_fine()).count();
     assert!(fine * 100 / g.visits.len() >= 70, "mostly all fine: {fine}");
     assert!(fine < g.visits.len(), "some attention");
 
     let residents: HashMap<Uuid, &Resident> = g.residents.iter().map(|r| (r.id, r)).collect();
-    let open = g
-        .disputes
-        .iter()
-        .filter(|d| d.state().status.is_open())
-        .count();
+    let open = g.disputes.iter().filter(|d| d.state().status.is_open()).count();
     assert_eq!(open, 6);
     for d in &g.disputes {
         assert!(d.discovered_at <= d.reported_at && d.reported_at <= NOW);
@@ -343,11 +281,7 @@ fn visits_fall_in_their_months_and_disputes_make_sense() {
         assert_eq!(d.actions[0].kind, "report");
         assert_eq!(d.actions[0].at, d.reported_at);
         assert!(d.actions.windows(2).all(|p| p[0].at < p[1].at));
-        assert!(
-            d.actions
-                .iter()
-                .all(|a| a.actor == w && a.level == "grid" && a.at <= NOW)
-        );
+        assert!(d.actions.iter().all(|a| a.actor == w && a.level == "grid" && a.at <= NOW));
         assert!(["ordinary", "coordination"].contains(&d.class.as_str()));
         if !d.state().status.is_open() {
             assert_eq!(d.class, "ordinary");
@@ -357,11 +291,7 @@ fn visits_fall_in_their_months_and_disputes_make_sense() {
     // Some disputes were found on a visit, and point back to it.
     let linked: Vec<_> = g.visits.iter().filter(|v| v.dispute_id.is_some()).collect();
     for v in &linked {
-        let d = g
-            .disputes
-            .iter()
-            .find(|d| Some(d.id) == v.dispute_id)
-            .unwrap();
+        let d = g.disputes.iter().find(|d| Some(d.id) == v.dispute_id).unwrap();
         assert_eq!(d.discovered_at, v.at);
         assert_eq!(v.clears.hazards.status, "attention");
     }
@@ -410,17 +340,9 @@ fn unusual_specs_still_work() {
         let g = generate_grid(&spec);
         assert_eq!(g.residents.len(), residents, "{spec:?}");
         assert_eq!(g.houses.len(), houses, "{spec:?}");
-        let visits = if houses == 0 {
-            0
-        } else {
-            months as usize * per_month
-        };
+        let visits = if houses == 0 { 0 } else { months as usize * per_month };
         assert_eq!(g.visits.len(), visits, "{spec:?}");
-        let open_now = g
-            .disputes
-            .iter()
-            .filter(|d| d.state().status.is_open())
-            .count();
+        let open_now = g.disputes.iter().filter(|d| d.state().status.is_open()).count();
         assert_eq!(open_now, open, "{spec:?}");
         check_all(&g, w);
         if houses > 0 {
@@ -433,8 +355,7 @@ fn unusual_specs_still_work() {
 fn county_wide_shares_are_sane() {
     let plan = county_plan(YISHUI_GRIDS, 5);
     let mut count: HashMap<&str, usize> = HashMap::new();
-    let (mut total, mut adults, mut adults_phone, mut yishui, mut hui, mut houses, mut rented) =
-        (0, 0, 0, 0, 0, 0, 0);
+    let (mut total, mut adults, mut adults_phone, mut yishui, mut hui, mut houses, mut rented) = (0, 0, 0, 0, 0, 0, 0);
     for (i, (t, v, _)) in plan.grids().step_by(45).enumerate() {
         let w = worker(100 + i as u128);
         let g = generate_grid(&GridSpec::typical(t, v, w, NOW, i as u64));
@@ -452,10 +373,7 @@ fn county_wide_shares_are_sane() {
                 adults += 1;
                 adults_phone += usize::from(r.phone.is_some());
             }
-            if r.id_number
-                .as_deref()
-                .is_some_and(|n| n.starts_with("371323"))
-            {
+            if r.id_number.as_deref().is_some_and(|n| n.starts_with("371323")) {
                 yishui += 1;
             }
             if r.ethnicity.as_deref() == Some("回族") {
@@ -464,10 +382,8 @@ fn county_wide_shares_are_sane() {
         }
     }
     let share = |c: &str| count.get(c).copied().unwrap_or(0) as f64 / total as f64;
-    let report: Vec<String> = schema::POPULATION_CATEGORIES
-        .iter()
-        .map(|c| format!("{c} {:.2}%", share(c) * 100.0))
-        .collect();
+    let report: Vec<String> =
+        schema::POPULATION_CATEGORIES.iter().map(|c| format!("{c} {:.2}%", share(c) * 100.0)).collect();
     println!("{total} residents: {}", report.join(", "));
     println!(
         "adults with phone {:.1}%, ID 371323 {:.1}%, 回族 {:.2}%, rented houses {:.1}%",
@@ -476,11 +392,7 @@ fn county_wide_shares_are_sane() {
         hui as f64 * 100.0 / total as f64,
         rented as f64 * 100.0 / houses as f64,
     );
-    assert!(
-        (0.05..0.11).contains(&share("floating")),
-        "floating {}",
-        share("floating")
-    );
+    assert!((0.05..0.11).contains(&share("floating")), "floating {}", share("floating"));
     assert!((0.85..0.95).contains(&share("registered")));
     assert!((0.0005..0.005).contains(&share("overseas")));
     assert!((0.03..0.08).contains(&share("living_alone")));
@@ -511,13 +423,7 @@ fn whole_county_validates() {
             let w = worker(i as u128);
             let g = generate_grid(&GridSpec::typical(t, v, w, NOW, seed * 10_000 + i as u64));
             validate_grid(&g, w).unwrap_or_else(|e| panic!("{t}{v}: {e}"));
-            assert_eq!(
-                g.disputes
-                    .iter()
-                    .filter(|d| d.state().status.is_open())
-                    .count(),
-                3
-            );
+            assert_eq!(g.disputes.iter().filter(|d| d.state().status.is_open()).count(), 3);
             residents += g.residents.len();
             houses += g.houses.len();
         }

@@ -33,14 +33,7 @@ fn time_to_generate_a_typical_grid() {
         mean.as_secs_f64() * 1e3,
         times[times.len() / 2].as_secs_f64() * 1e3,
         times[times.len() - 1].as_secs_f64() * 1e3,
-        if cfg!(debug_assertions) {
-            " (debug build)"
-        } else {
-            ""
-        },
+        if cfg!(debug_assertions) { " (debug build)" } else { "" },
     );
-    println!(
-        "whole county at this rate: {:.1} s",
-        mean.as_secs_f64() * YISHUI_GRIDS as f64
-    );
+    println!("whole county at this rate: {:.1} s", mean.as_secs_f64() * YISHUI_GRIDS as f64);
 }

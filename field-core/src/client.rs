@@ -14,15 +14,9 @@ pub async fn check(resp: reqwest::Response) -> Result<reqwest::Response> {
         return Ok(resp);
     }
     let status = resp.status();
-    let body = resp
-        .bytes()
-        .await
-        .map_err(|e| DeviceError::Network(e.to_string()))?;
+    let body = resp.bytes().await.map_err(|e| DeviceError::Network(e.to_string()))?;
     match serde_json::from_slice::<ErrorBody>(&body) {
-        Ok(e) => Err(DeviceError::Server {
-            code: e.code,
-            message: e.message,
-        }),
+        Ok(e) => Err(DeviceError::Server { code: e.code, message: e.message }),
         Err(_) => Err(DeviceError::Server {
             code: format!("http_{}", status.as_u16()),
             message: String::from_utf8_lossy(&body).chars().take(200).collect(),

@@ -10,9 +10,7 @@ use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use sync_protocol::doc::{self, Conflict, DocKey, Edit, HistoryEntry};
-use sync_protocol::model::{
-    Action, Dispute, FiveClears, House, Party, Record, Resident, ResidentSummary, Visit,
-};
+use sync_protocol::model::{Action, Dispute, FiveClears, House, Party, Record, Resident, ResidentSummary, Visit};
 use sync_protocol::org::{Author, Role};
 use sync_protocol::schema::Collection;
 use uuid::Uuid;
@@ -154,11 +152,7 @@ impl Inner {
 
     pub fn author(&self) -> Result<Author> {
         let id = self.identity()?;
-        Ok(Author {
-            account: id.account.id,
-            device: id.device_id,
-            role: id.account.role,
-        })
+        Ok(Author { account: id.account.id, device: id.device_id, role: id.account.role })
     }
 
     pub fn actor(&self) -> Result<automerge::ActorId> {
@@ -182,12 +176,10 @@ impl Inner {
                     let mut d = if snapshot.is_empty() {
                         Automerge::new()
                     } else {
-                        Automerge::load(&snapshot)
-                            .map_err(|e| DeviceError::Document(e.to_string()))?
+                        Automerge::load(&snapshot).map_err(|e| DeviceError::Document(e.to_string()))?
                     };
                     for c in chunks {
-                        d.load_incremental(&c)
-                            .map_err(|e| DeviceError::Document(e.to_string()))?;
+                        d.load_incremental(&c).map_err(|e| DeviceError::Document(e.to_string()))?;
                     }
                     d
                 }
@@ -212,22 +204,14 @@ impl Inner {
         };
         let result = (|| -> Result<()> {
             let d = self.docs.get_mut(&edit.doc).expect("loaded above");
-            d.apply_changes([change.clone()])
-                .map_err(|e| DeviceError::Document(e.to_string()))?;
+            d.apply_changes([change.clone()]).map_err(|e| DeviceError::Document(e.to_string()))?;
             let d = self.docs.get(&edit.doc).expect("loaded above");
             let tx = self.conn.transaction()?;
             let chunks = store::append_chunk(&tx, &edit.doc, change.raw_bytes())?;
             if chunks > store::COMPACT_AFTER_CHUNKS {
                 store::put_snapshot(&tx, &edit.doc, &d.save())?;
             }
-            store::push_outbox(
-                &tx,
-                &edit.doc,
-                &change.hash().0,
-                change.raw_bytes(),
-                edit,
-                now_ms(),
-            )?;
+            store::push_outbox(&tx, &edit.doc, &change.hash().0, change.raw_bytes(), edit, now_ms())?;
             write_rows(&tx, d, edit.doc, &[edit.record])?;
             tx.commit()?;
             Ok(())
@@ -241,12 +225,7 @@ impl Inner {
 
 /// Rewrites the query rows (and open conflicts) of some records from a document, in one pass
 /// over the document; rows of records the document no longer holds are dropped.
-pub(crate) fn write_rows(
-    tx: &rusqlite::Transaction<'_>,
-    d: &Automerge,
-    key: DocKey,
-    ids: &[Uuid],
-) -> Result<()> {
+pub(crate) fn write_rows(tx: &rusqlite::Transaction<'_>, d: &Automerge, key: DocKey, ids: &[Uuid]) -> Result<()> {
     let only: std::collections::BTreeSet<Uuid> = ids.iter().copied().collect();
     let found = doc::read_records(d, key.collection, Some(&only));
     for id in ids {
@@ -258,22 +237,12 @@ pub(crate) fn write_rows(
         }
     }
     for (id, fields) in found {
-        let bad = |e: serde_json::Error| {
-            DeviceError::Document(format!("record {id} does not fit its type: {e}"))
-        };
+        let bad = |e: serde_json::Error| DeviceError::Document(format!("record {id} does not fit its type: {e}"));
         match key.collection {
-            Collection::Residents => {
-                store::write_resident(tx, &key, &Resident::from_fields(fields).map_err(bad)?)?
-            }
-            Collection::Houses => {
-                store::write_house(tx, &key, &House::from_fields(fields).map_err(bad)?)?
-            }
-            Collection::Visits => {
-                store::write_visit(tx, &key, &Visit::from_fields(fields).map_err(bad)?)?
-            }
-            Collection::Disputes => {
-                store::write_dispute(tx, &key, &Dispute::from_fields(fields).map_err(bad)?)?
-            }
+            Collection::Residents => store::write_resident(tx, &key, &Resident::from_fields(fields).map_err(bad)?)?,
+            Collection::Houses => store::write_house(tx, &key, &House::from_fields(fields).map_err(bad)?)?,
+            Collection::Visits => store::write_visit(tx, &key, &Visit::from_fields(fields).map_err(bad)?)?,
+            Collection::Disputes => store::write_dispute(tx, &key, &Dispute::from_fields(fields).map_err(bad)?)?,
         }
     }
     let mut by_record: HashMap<Uuid, Vec<Conflict>> = HashMap::new();
@@ -290,21 +259,13 @@ impl Device {
     /// Opens (or creates) the device database at `path`.
     pub fn open(path: &Path) -> Result<Device> {
         let conn = store::open(path)?;
-        let identity =
-            store::get_meta(&conn, "identity")?.and_then(|s| serde_json::from_str(&s).ok());
+        let identity = store::get_meta(&conn, "identity")?.and_then(|s| serde_json::from_str(&s).ok());
         let http = reqwest::Client::builder()
             .connect_timeout(std::time::Duration::from_secs(5))
             .timeout(std::time::Duration::from_secs(60))
             .build()
             .map_err(|e| DeviceError::Network(e.to_string()))?;
-        Ok(Device {
-            inner: Mutex::new(Inner {
-                conn,
-                docs: HashMap::new(),
-                identity,
-            }),
-            http,
-        })
+        Ok(Device { inner: Mutex::new(Inner { conn, docs: HashMap::new(), identity }), http })
     }
 
     pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -338,44 +299,20 @@ impl Device {
             account: AccountInfo,
             grids: Vec<GridInfo>,
         }
-        let e: Enrolled = resp
-            .json()
-            .await
-            .map_err(|e| DeviceError::Network(e.to_string()))?;
-        let identity = Identity {
-            server,
-            device_id: e.device_id,
-            token: e.token,
-            account: e.account,
-            grids: e.grids,
-            epoch: 0,
-        };
+        let e: Enrolled = resp.json().await.map_err(|e| DeviceError::Network(e.to_string()))?;
+        let identity =
+            Identity { server, device_id: e.device_id, token: e.token, account: e.account, grids: e.grids, epoch: 0 };
         let mut inner = self.lock();
         let tx = inner.conn.transaction()?;
-        store::set_meta(
-            &tx,
-            "identity",
-            &serde_json::to_string(&identity).unwrap_or_default(),
-        )?;
+        store::set_meta(&tx, "identity", &serde_json::to_string(&identity).unwrap_or_default())?;
         tx.commit()?;
         inner.identity = Some(identity.clone());
         inner.docs.clear();
         Ok(identity)
     }
 
-    fn edit(
-        &self,
-        doc: DocKey,
-        record: Uuid,
-        creating: bool,
-        fields: Map<String, Value>,
-    ) -> Result<()> {
-        self.lock().apply_edit(&Edit {
-            doc,
-            record,
-            creating,
-            fields,
-        })
+    fn edit(&self, doc: DocKey, record: Uuid, creating: bool, fields: Map<String, Value>) -> Result<()> {
+        self.lock().apply_edit(&Edit { doc, record, creating, fields })
     }
 
     fn grid_key(&self, collection: Collection) -> Result<DocKey> {
@@ -385,12 +322,7 @@ impl Device {
     // ---- residents (实有人口) ----
 
     pub fn create_resident(&self, r: &Resident) -> Result<()> {
-        self.edit(
-            self.grid_key(Collection::Residents)?,
-            r.id,
-            true,
-            r.to_fields(),
-        )
+        self.edit(self.grid_key(Collection::Residents)?, r.id, true, r.to_fields())
     }
 
     /// Sets some fields of a resident (`null` clears one).
@@ -400,10 +332,7 @@ impl Device {
 
     /// Archives a resident who moved away or died; the record stays.
     pub fn archive_resident(&self, id: Uuid, reason: &str, on: &str) -> Result<()> {
-        self.update_resident(
-            id,
-            obj(json!({"archived_reason": reason, "archived_on": on})),
-        )
+        self.update_resident(id, obj(json!({"archived_reason": reason, "archived_on": on})))
     }
 
     /// Who lives where (人房关联): moves a resident into a house, or out of any with `None`.
@@ -429,28 +358,16 @@ impl Device {
             add(&mut sql, " AND house_id = ?", h.to_string());
         }
         if let Some(text) = q.q.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-            if text
-                .chars()
-                .all(|c| c.is_ascii_digit() || c == 'x' || c == 'X')
-            {
-                add(
-                    &mut sql,
-                    " AND id_tail LIKE ?",
-                    format!("%{}", text.to_ascii_uppercase()),
-                );
+            if text.chars().all(|c| c.is_ascii_digit() || c == 'x' || c == 'X') {
+                add(&mut sql, " AND id_tail LIKE ?", format!("%{}", text.to_ascii_uppercase()));
             } else if text.chars().all(|c| c.is_ascii_alphabetic()) {
-                add(
-                    &mut sql,
-                    " AND initials LIKE ?",
-                    format!("{}%", text.to_ascii_lowercase()),
-                );
+                add(&mut sql, " AND initials LIKE ?", format!("{}%", text.to_ascii_lowercase()));
             } else {
                 add(&mut sql, " AND name LIKE ?", format!("%{text}%"));
             }
         }
         sql.push_str(" ORDER BY name");
-        let params: Vec<&dyn rusqlite::ToSql> =
-            args.iter().map(|a| a as &dyn rusqlite::ToSql).collect();
+        let params: Vec<&dyn rusqlite::ToSql> = args.iter().map(|a| a as &dyn rusqlite::ToSql).collect();
         let list: Vec<Resident> = store::query_json(&inner.conn, &sql, &params)?;
         Ok(list.into_iter().map(Into::into).collect())
     }
@@ -458,25 +375,16 @@ impl Device {
     /// A full resident record (unmasked), for the detail screen.
     pub fn resident(&self, id: Uuid) -> Result<Resident> {
         let inner = self.lock();
-        store::query_json(
-            &inner.conn,
-            "SELECT data FROM residents WHERE id = ?1",
-            &[&id.to_string()],
-        )?
-        .into_iter()
-        .next()
-        .ok_or_else(|| DeviceError::NotFound(format!("resident {id}")))
+        store::query_json(&inner.conn, "SELECT data FROM residents WHERE id = ?1", &[&id.to_string()])?
+            .into_iter()
+            .next()
+            .ok_or_else(|| DeviceError::NotFound(format!("resident {id}")))
     }
 
     // ---- houses (实有房屋) ----
 
     pub fn create_house(&self, h: &House) -> Result<()> {
-        self.edit(
-            self.grid_key(Collection::Houses)?,
-            h.id,
-            true,
-            h.to_fields(),
-        )
+        self.edit(self.grid_key(Collection::Houses)?, h.id, true, h.to_fields())
     }
 
     pub fn update_house(&self, id: Uuid, fields: Map<String, Value>) -> Result<()> {
@@ -485,23 +393,15 @@ impl Device {
 
     pub fn houses(&self) -> Result<Vec<House>> {
         let inner = self.lock();
-        store::query_json(
-            &inner.conn,
-            "SELECT data FROM houses WHERE archived = 0 ORDER BY address",
-            &[],
-        )
+        store::query_json(&inner.conn, "SELECT data FROM houses WHERE archived = 0 ORDER BY address", &[])
     }
 
     pub fn house(&self, id: Uuid) -> Result<House> {
         let inner = self.lock();
-        store::query_json(
-            &inner.conn,
-            "SELECT data FROM houses WHERE id = ?1",
-            &[&id.to_string()],
-        )?
-        .into_iter()
-        .next()
-        .ok_or_else(|| DeviceError::NotFound(format!("house {id}")))
+        store::query_json(&inner.conn, "SELECT data FROM houses WHERE id = ?1", &[&id.to_string()])?
+            .into_iter()
+            .next()
+            .ok_or_else(|| DeviceError::NotFound(format!("house {id}")))
     }
 
     // ---- visits (入户走访) ----
@@ -524,22 +424,13 @@ impl Device {
             hazards_found: v.hazards_found.clone().filter(|s| !s.is_empty()),
             dispute_id: v.dispute_id,
         };
-        self.edit(
-            DocKey::visits(grid, DocKey::month_of(at)),
-            visit.id,
-            true,
-            visit.to_fields(),
-        )?;
+        self.edit(DocKey::visits(grid, DocKey::month_of(at)), visit.id, true, visit.to_fields())?;
         Ok(visit.id)
     }
 
     pub fn visits(&self, since_ms: i64) -> Result<Vec<Visit>> {
         let inner = self.lock();
-        store::query_json(
-            &inner.conn,
-            "SELECT data FROM visits WHERE at >= ?1 ORDER BY at DESC",
-            &[&since_ms],
-        )
+        store::query_json(&inner.conn, "SELECT data FROM visits WHERE at >= ?1 ORDER BY at DESC", &[&since_ms])
     }
 
     // ---- disputes (矛盾纠纷/事件) ----
@@ -559,11 +450,7 @@ impl Device {
             parties: d
                 .parties
                 .iter()
-                .map(|p| Party {
-                    id: Uuid::now_v7(),
-                    resident_id: p.resident_id,
-                    name: p.name.clone(),
-                })
+                .map(|p| Party { id: Uuid::now_v7(), resident_id: p.resident_id, name: p.name.clone() })
                 .collect(),
             place: d.place.clone(),
             description: d.description.clone(),
@@ -581,12 +468,7 @@ impl Device {
             }],
             photos: d.photos.clone(),
         };
-        self.edit(
-            DocKey::new(grid, Collection::Disputes),
-            dispute.id,
-            true,
-            dispute.to_fields(),
-        )?;
+        self.edit(DocKey::new(grid, Collection::Disputes), dispute.id, true, dispute.to_fields())?;
         Ok(dispute.id)
     }
 
@@ -602,11 +484,7 @@ impl Device {
             let mut inner = self.lock();
             let id = inner.identity()?.clone();
             let grid = self.dispute_grid(&mut inner, dispute)?;
-            (
-                DocKey::new(grid, Collection::Disputes),
-                id.account.id,
-                id.account.role,
-            )
+            (DocKey::new(grid, Collection::Disputes), id.account.id, id.account.role)
         };
         let action = Action {
             id: Uuid::now_v7(),
@@ -621,16 +499,9 @@ impl Device {
     }
 
     fn dispute_grid(&self, inner: &mut Inner, dispute: Uuid) -> Result<Uuid> {
-        let grid: Option<String> = inner
-            .conn
-            .query_row(
-                "SELECT grid FROM disputes WHERE id = ?1",
-                [dispute.to_string()],
-                |r| r.get(0),
-            )
-            .ok();
-        grid.and_then(|g| Uuid::parse_str(&g).ok())
-            .ok_or_else(|| DeviceError::NotFound(format!("dispute {dispute}")))
+        let grid: Option<String> =
+            inner.conn.query_row("SELECT grid FROM disputes WHERE id = ?1", [dispute.to_string()], |r| r.get(0)).ok();
+        grid.and_then(|g| Uuid::parse_str(&g).ok()).ok_or_else(|| DeviceError::NotFound(format!("dispute {dispute}")))
     }
 
     pub fn disputes(&self, open_only: bool) -> Result<Vec<Dispute>> {
@@ -645,25 +516,17 @@ impl Device {
 
     pub fn dispute(&self, id: Uuid) -> Result<Dispute> {
         let inner = self.lock();
-        store::query_json(
-            &inner.conn,
-            "SELECT data FROM disputes WHERE id = ?1",
-            &[&id.to_string()],
-        )?
-        .into_iter()
-        .next()
-        .ok_or_else(|| DeviceError::NotFound(format!("dispute {id}")))
+        store::query_json(&inner.conn, "SELECT data FROM disputes WHERE id = ?1", &[&id.to_string()])?
+            .into_iter()
+            .next()
+            .ok_or_else(|| DeviceError::NotFound(format!("dispute {id}")))
     }
 
     // ---- conflicts, quarantine, history ----
 
     pub fn conflicts(&self) -> Result<Vec<Conflict>> {
         let inner = self.lock();
-        store::query_json(
-            &inner.conn,
-            "SELECT data FROM conflicts ORDER BY record, field",
-            &[],
-        )
+        store::query_json(&inner.conn, "SELECT data FROM conflicts ORDER BY record, field", &[])
     }
 
     /// Settles a conflict by writing the chosen value over all concurrent ones.
@@ -703,9 +566,8 @@ impl Device {
 
     pub fn quarantine(&self) -> Result<Vec<Quarantined>> {
         let inner = self.lock();
-        let mut st = inner.conn.prepare(
-            "SELECT id, edit, code, record, field, message, at FROM quarantine ORDER BY id",
-        )?;
+        let mut st =
+            inner.conn.prepare("SELECT id, edit, code, record, field, message, at FROM quarantine ORDER BY id")?;
         let rows = st
             .query_map([], |r| {
                 Ok((
@@ -747,25 +609,16 @@ impl Device {
         edit.fields = fields;
         let mut inner = self.lock();
         // A refused creation may be re-entered as a creation only if the record is still absent.
-        let exists = inner
-            .doc(edit.doc)?
-            .get(automerge::ROOT, edit.record.to_string())
-            .ok()
-            .flatten()
-            .is_some();
+        let exists = inner.doc(edit.doc)?.get(automerge::ROOT, edit.record.to_string()).ok().flatten().is_some();
         edit.creating = edit.creating && !exists;
         inner.apply_edit(&edit)?;
-        inner
-            .conn
-            .execute("DELETE FROM quarantine WHERE id = ?1", [id])?;
+        inner.conn.execute("DELETE FROM quarantine WHERE id = ?1", [id])?;
         Ok(())
     }
 
     pub fn discard_quarantined(&self, id: i64) -> Result<()> {
         let inner = self.lock();
-        let n = inner
-            .conn
-            .execute("DELETE FROM quarantine WHERE id = ?1", [id])?;
+        let n = inner.conn.execute("DELETE FROM quarantine WHERE id = ?1", [id])?;
         if n == 0 {
             return Err(DeviceError::NotFound(format!("quarantined edit {id}")));
         }
@@ -800,10 +653,7 @@ impl Device {
 
     pub fn workbench(&self) -> Result<Workbench> {
         let inner = self.lock();
-        let grid = inner
-            .identity
-            .as_ref()
-            .and_then(|i| i.grids.first().cloned());
+        let grid = inner.identity.as_ref().and_then(|i| i.grids.first().cloned());
         let c = &inner.conn;
         let n = |sql: &str, args: &[&dyn rusqlite::ToSql]| -> Result<u64> {
             Ok(c.query_row(sql, args, |r| r.get::<_, i64>(0))? as u64)
@@ -838,12 +688,8 @@ impl Device {
         let mut fork = d.fork().with_actor(actor);
         let mut tx = fork.transaction();
         let obj = if edit.creating {
-            tx.put_object(
-                automerge::ROOT,
-                edit.record.to_string(),
-                automerge::ObjType::Map,
-            )
-            .map_err(|e| DeviceError::Document(e.to_string()))?
+            tx.put_object(automerge::ROOT, edit.record.to_string(), automerge::ObjType::Map)
+                .map_err(|e| DeviceError::Document(e.to_string()))?
         } else {
             tx.get(automerge::ROOT, edit.record.to_string())
                 .ok()
@@ -853,43 +699,26 @@ impl Device {
         };
         for (k, v) in edit.fields.iter().filter(|(k, _)| k.as_str() != "id") {
             if let Some(s) = v.as_str() {
-                tx.put(&obj, k.as_str(), s)
-                    .map_err(|e| DeviceError::Document(e.to_string()))?;
+                tx.put(&obj, k.as_str(), s).map_err(|e| DeviceError::Document(e.to_string()))?;
             } else if let Some(a) = v.as_array() {
                 let set = tx
                     .put_object(&obj, k.as_str(), automerge::ObjType::Map)
                     .map_err(|e| DeviceError::Document(e.to_string()))?;
                 for item in a.iter().filter_map(Value::as_str) {
-                    tx.put(&set, item, true)
-                        .map_err(|e| DeviceError::Document(e.to_string()))?;
+                    tx.put(&set, item, true).map_err(|e| DeviceError::Document(e.to_string()))?;
                 }
             }
         }
-        let meta = doc::ChangeMeta {
-            account: author.account,
-            device: author.device,
-        };
+        let meta = doc::ChangeMeta { account: author.account, device: author.device };
         tx.commit_with(
-            automerge::transaction::CommitOptions::default()
-                .with_message(meta.message())
-                .with_time(now_ms()),
+            automerge::transaction::CommitOptions::default().with_message(meta.message()).with_time(now_ms()),
         );
-        let change = fork
-            .get_last_local_change()
-            .ok_or_else(|| DeviceError::Document("nothing changed".into()))?;
-        d.apply_changes([change.clone()])
-            .map_err(|e| DeviceError::Document(e.to_string()))?;
+        let change = fork.get_last_local_change().ok_or_else(|| DeviceError::Document("nothing changed".into()))?;
+        d.apply_changes([change.clone()]).map_err(|e| DeviceError::Document(e.to_string()))?;
         let d = inner.docs.get(&edit.doc).expect("loaded");
         let tx = inner.conn.transaction()?;
         store::append_chunk(&tx, &edit.doc, change.raw_bytes())?;
-        store::push_outbox(
-            &tx,
-            &edit.doc,
-            &change.hash().0,
-            change.raw_bytes(),
-            edit,
-            now_ms(),
-        )?;
+        store::push_outbox(&tx, &edit.doc, &change.hash().0, change.raw_bytes(), edit, now_ms())?;
         write_rows(&tx, d, edit.doc, &[edit.record])?;
         tx.commit()?;
         Ok(())
@@ -920,10 +749,7 @@ pub fn month_start_ms(ms: i64) -> i64 {
     use chrono::{Datelike, TimeZone};
     let tz = chrono::FixedOffset::east_opt(8 * 3600).expect("valid offset");
     let now = tz.timestamp_millis_opt(ms).single().unwrap_or_default();
-    tz.with_ymd_and_hms(now.year(), now.month(), 1, 0, 0, 0)
-        .single()
-        .map(|d| d.timestamp_millis())
-        .unwrap_or(0)
+    tz.with_ymd_and_hms(now.year(), now.month(), 1, 0, 0, 0).single().map(|d| d.timestamp_millis()).unwrap_or(0)
 }
 
 pub(crate) fn obj(v: Value) -> Map<String, Value> {

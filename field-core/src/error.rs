@@ -50,10 +50,7 @@ impl DeviceError {
     }
 
     pub fn to_body(&self) -> ErrorBody {
-        ErrorBody {
-            code: self.code(),
-            message: self.to_string(),
-        }
+        ErrorBody { code: self.code(), message: self.to_string() }
     }
 }
 

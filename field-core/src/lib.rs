@@ -21,8 +21,8 @@ mod store;
 mod sync;
 
 pub use device::{
-    AccountInfo, Device, GridInfo, Identity, NewDispute, NewParty, NewVisit, Quarantined,
-    ResidentQuery, Workbench, month_start_ms, now_ms,
+    AccountInfo, Device, GridInfo, Identity, NewDispute, NewParty, NewVisit, Quarantined, ResidentQuery, Workbench,
+    month_start_ms, now_ms,
 };
 pub use error::{DeviceError, ErrorBody, Result};
 pub use sync::SyncReport;

@@ -61,13 +61,14 @@ pub fn open(path: &Path) -> Result<Connection> {
 }
 
 pub fn get_meta(conn: &Connection, key: &str) -> Result<Option<String>> {
-    Ok(conn
-        .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
-        .optional()?)
+    Ok(conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0)).optional()?)
 }
 
 pub fn set_meta(tx: &Transaction<'_>, key: &str, value: &str) -> Result<()> {
-    tx.execute("INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value", params![key, value])?;
+    tx.execute(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        params![key, value],
+    )?;
     Ok(())
 }
 
@@ -81,28 +82,19 @@ pub struct StoredDoc {
 pub fn load_doc_bytes(conn: &Connection, key: &DocKey) -> Result<Option<StoredDoc>> {
     let k = key.to_string();
     let Some(snapshot) = conn
-        .query_row(
-            "SELECT snapshot FROM documents WHERE doc_key = ?1",
-            [&k],
-            |r| r.get::<_, Vec<u8>>(0),
-        )
+        .query_row("SELECT snapshot FROM documents WHERE doc_key = ?1", [&k], |r| r.get::<_, Vec<u8>>(0))
         .optional()?
     else {
         return Ok(None);
     };
-    let mut st =
-        conn.prepare_cached("SELECT bytes FROM doc_chunks WHERE doc_key = ?1 ORDER BY id")?;
-    let chunks = st
-        .query_map([&k], |r| r.get::<_, Vec<u8>>(0))?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut st = conn.prepare_cached("SELECT bytes FROM doc_chunks WHERE doc_key = ?1 ORDER BY id")?;
+    let chunks = st.query_map([&k], |r| r.get::<_, Vec<u8>>(0))?.collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(Some(StoredDoc { snapshot, chunks }))
 }
 
 pub fn doc_keys(conn: &Connection) -> Result<Vec<DocKey>> {
     let mut st = conn.prepare("SELECT doc_key FROM documents ORDER BY doc_key")?;
-    let keys = st
-        .query_map([], |r| r.get::<_, String>(0))?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let keys = st.query_map([], |r| r.get::<_, String>(0))?.collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(keys.into_iter().filter_map(|k| k.parse().ok()).collect())
 }
 
@@ -124,15 +116,8 @@ pub fn append_chunk(tx: &Transaction<'_>, key: &DocKey, bytes: &[u8]) -> Result<
         "INSERT INTO documents (doc_key, grid, snapshot) VALUES (?1, ?2, x'') ON CONFLICT (doc_key) DO NOTHING",
         params![k, key.grid.to_string()],
     )?;
-    tx.execute(
-        "INSERT INTO doc_chunks (doc_key, bytes) VALUES (?1, ?2)",
-        params![k, bytes],
-    )?;
-    Ok(tx.query_row(
-        "SELECT COUNT(*) FROM doc_chunks WHERE doc_key = ?1",
-        [&k],
-        |r| r.get(0),
-    )?)
+    tx.execute("INSERT INTO doc_chunks (doc_key, bytes) VALUES (?1, ?2)", params![k, bytes])?;
+    Ok(tx.query_row("SELECT COUNT(*) FROM doc_chunks WHERE doc_key = ?1", [&k], |r| r.get(0))?)
 }
 
 #[derive(Debug, Clone)]
@@ -154,20 +139,13 @@ pub fn push_outbox(
 ) -> Result<()> {
     tx.execute(
         "INSERT INTO outbox (doc_key, hash, bytes, edit, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![
-            doc.to_string(),
-            &hash[..],
-            bytes,
-            serde_json::to_string(edit).unwrap_or_default(),
-            at
-        ],
+        params![doc.to_string(), &hash[..], bytes, serde_json::to_string(edit).unwrap_or_default(), at],
     )?;
     Ok(())
 }
 
 pub fn outbox(conn: &Connection, max_bytes: usize) -> Result<Vec<OutboxRow>> {
-    let mut st =
-        conn.prepare_cached("SELECT id, doc_key, hash, bytes, edit FROM outbox ORDER BY id")?;
+    let mut st = conn.prepare_cached("SELECT id, doc_key, hash, bytes, edit FROM outbox ORDER BY id")?;
     let mut rows = st.query([])?;
     let (mut out, mut size) = (Vec::new(), 0usize);
     while let Some(r) = rows.next()? {
@@ -179,20 +157,12 @@ pub fn outbox(conn: &Connection, max_bytes: usize) -> Result<Vec<OutboxRow>> {
         let key: String = r.get(1)?;
         let hash: Vec<u8> = r.get(2)?;
         let edit: String = r.get(4)?;
-        let (Ok(doc), Ok(hash), Ok(edit)) = (
-            key.parse::<DocKey>(),
-            <[u8; 32]>::try_from(hash.as_slice()),
-            serde_json::from_str::<Edit>(&edit),
-        ) else {
+        let (Ok(doc), Ok(hash), Ok(edit)) =
+            (key.parse::<DocKey>(), <[u8; 32]>::try_from(hash.as_slice()), serde_json::from_str::<Edit>(&edit))
+        else {
             continue;
         };
-        out.push(OutboxRow {
-            id: r.get(0)?,
-            doc,
-            hash,
-            bytes,
-            edit,
-        });
+        out.push(OutboxRow { id: r.get(0)?, doc, hash, bytes, edit });
     }
     Ok(out)
 }
@@ -229,27 +199,26 @@ pub fn write_resident(tx: &Transaction<'_>, key: &DocKey, r: &Resident) -> Resul
 }
 
 pub fn write_house(tx: &Transaction<'_>, key: &DocKey, h: &House) -> Result<()> {
-    tx.prepare_cached("INSERT OR REPLACE INTO houses (id, grid, address, archived, data) VALUES (?1, ?2, ?3, ?4, ?5)")?.execute(params![
-        h.id.to_string(),
-        key.grid.to_string(),
-        h.address(),
-        h.archived_reason.is_some(),
-        serde_json::to_string(h).unwrap_or_default()
-    ])?;
+    tx.prepare_cached("INSERT OR REPLACE INTO houses (id, grid, address, archived, data) VALUES (?1, ?2, ?3, ?4, ?5)")?
+        .execute(params![
+            h.id.to_string(),
+            key.grid.to_string(),
+            h.address(),
+            h.archived_reason.is_some(),
+            serde_json::to_string(h).unwrap_or_default()
+        ])?;
     Ok(())
 }
 
 pub fn write_visit(tx: &Transaction<'_>, key: &DocKey, v: &Visit) -> Result<()> {
-    tx.prepare_cached(
-        "INSERT OR REPLACE INTO visits (id, grid, house_id, at, data) VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?
-    .execute(params![
-        v.id.to_string(),
-        key.grid.to_string(),
-        v.house_id.to_string(),
-        v.at,
-        serde_json::to_string(v).unwrap_or_default()
-    ])?;
+    tx.prepare_cached("INSERT OR REPLACE INTO visits (id, grid, house_id, at, data) VALUES (?1, ?2, ?3, ?4, ?5)")?
+        .execute(params![
+            v.id.to_string(),
+            key.grid.to_string(),
+            v.house_id.to_string(),
+            v.at,
+            serde_json::to_string(v).unwrap_or_default()
+        ])?;
     Ok(())
 }
 
@@ -269,25 +238,12 @@ pub fn write_dispute(tx: &Transaction<'_>, key: &DocKey, d: &Dispute) -> Result<
     Ok(())
 }
 
-pub fn write_conflicts(
-    tx: &Transaction<'_>,
-    key: &DocKey,
-    record: &uuid::Uuid,
-    list: &[Conflict],
-) -> Result<()> {
-    tx.execute(
-        "DELETE FROM conflicts WHERE record = ?1",
-        [record.to_string()],
-    )?;
+pub fn write_conflicts(tx: &Transaction<'_>, key: &DocKey, record: &uuid::Uuid, list: &[Conflict]) -> Result<()> {
+    tx.execute("DELETE FROM conflicts WHERE record = ?1", [record.to_string()])?;
     for c in list {
         tx.execute(
             "INSERT INTO conflicts (record, field, doc_key, data) VALUES (?1, ?2, ?3, ?4)",
-            params![
-                record.to_string(),
-                c.field,
-                key.to_string(),
-                serde_json::to_string(c).unwrap_or_default()
-            ],
+            params![record.to_string(), c.field, key.to_string(), serde_json::to_string(c).unwrap_or_default()],
         )?;
     }
     Ok(())
@@ -300,11 +256,6 @@ pub fn query_json<T: serde::de::DeserializeOwned>(
     args: &[&dyn rusqlite::ToSql],
 ) -> Result<Vec<T>> {
     let mut st = conn.prepare_cached(sql)?;
-    let rows = st
-        .query_map(args, |r| r.get::<_, String>(0))?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|s| serde_json::from_str(&s).ok())
-        .collect())
+    let rows = st.query_map(args, |r| r.get::<_, String>(0))?.collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows.into_iter().filter_map(|s| serde_json::from_str(&s).ok()).collect())
 }

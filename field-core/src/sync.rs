@@ -56,24 +56,16 @@ impl Device {
                 .http
                 .post(&prepared.url)
                 .bearer_auth(&prepared.token)
-                .header(
-                    reqwest::header::CONTENT_TYPE,
-                    "application/x-gridkeeper-sync",
-                )
+                .header(reqwest::header::CONTENT_TYPE, "application/x-gridkeeper-sync")
                 .body(prepared.body)
                 .send()
                 .await
                 .map_err(|e| DeviceError::Network(e.to_string()))?;
             let resp = crate::client::check(resp).await?;
-            let bytes = resp
-                .bytes()
-                .await
-                .map_err(|e| DeviceError::Network(e.to_string()))?;
+            let bytes = resp.bytes().await.map_err(|e| DeviceError::Network(e.to_string()))?;
             report.bytes_down += bytes.len() as u64;
-            let answer = SyncResponse::decode(&bytes).map_err(|e| DeviceError::Server {
-                code: e.code().into(),
-                message: e.to_string(),
-            })?;
+            let answer = SyncResponse::decode(&bytes)
+                .map_err(|e| DeviceError::Server { code: e.code().into(), message: e.to_string() })?;
             let more = answer.more;
             let full_push = !prepared.sent.is_empty() && prepared.body_was_capped;
             {
@@ -98,26 +90,16 @@ impl Device {
         for g in &id.grids {
             let seq: Option<i64> = inner
                 .conn
-                .query_row(
-                    "SELECT seq FROM positions WHERE grid = ?1",
-                    [g.id.to_string()],
-                    |r| r.get(0),
-                )
+                .query_row("SELECT seq FROM positions WHERE grid = ?1", [g.id.to_string()], |r| r.get(0))
                 .ok();
-            positions.push(GridPosition {
-                grid: g.id,
-                seq: seq.unwrap_or(0) as u64,
-            });
+            positions.push(GridPosition { grid: g.id, seq: seq.unwrap_or(0) as u64 });
         }
         let req = SyncRequest {
             version: PROTOCOL_VERSION,
             positions,
             changes: sent
                 .iter()
-                .map(|r| sync_protocol::wire::OutChange {
-                    doc: r.doc,
-                    bytes: r.bytes.clone(),
-                })
+                .map(|r| sync_protocol::wire::OutChange { doc: r.doc, bytes: r.bytes.clone() })
                 .collect(),
         };
         Ok(Prepared {
@@ -130,14 +112,8 @@ impl Device {
     }
 }
 
-fn apply_answer(
-    inner: &mut Inner,
-    sent: &[OutboxRow],
-    answer: SyncResponse,
-    report: &mut SyncReport,
-) -> Result<()> {
-    let refused: HashMap<u32, &sync_protocol::wire::Refusal> =
-        answer.refused.iter().map(|r| (r.index, r)).collect();
+fn apply_answer(inner: &mut Inner, sent: &[OutboxRow], answer: SyncResponse, report: &mut SyncReport) -> Result<()> {
+    let refused: HashMap<u32, &sync_protocol::wire::Refusal> = answer.refused.iter().map(|r| (r.index, r)).collect();
     report.refused += refused.len() as u32;
     report.acknowledged += (sent.len() - refused.len().min(sent.len())) as u32;
 
@@ -151,8 +127,7 @@ fn apply_answer(
         }
         let d = inner.doc(payload.doc)?;
         let before = d.get_heads();
-        d.load_incremental(&payload.data)
-            .map_err(|e| DeviceError::Document(e.to_string()))?;
+        d.load_incremental(&payload.data).map_err(|e| DeviceError::Document(e.to_string()))?;
         // A snapshot touches every record; a run of changes only what the diff shows.
         let ids = if before.is_empty() {
             sync_protocol::doc::record_ids(d)
@@ -180,22 +155,14 @@ fn apply_answer(
                 if r.code == codes::DEPENDENCY_REFUSED {
                     reenter.push(row.edit.clone());
                 } else {
-                    quarantine.push((
-                        row.edit.clone(),
-                        r.code.clone(),
-                        r.record,
-                        r.field.clone(),
-                        r.message.clone(),
-                    ));
+                    quarantine.push((row.edit.clone(), r.code.clone(), r.record, r.field.clone(), r.message.clone()));
                 }
                 rebuilt.insert(row.doc);
             }
         }
         // Local changes made after the request was sent that build on a dropped change.
-        let later: Vec<OutboxRow> = store::outbox_all(&inner.conn)?
-            .into_iter()
-            .filter(|r| !sent.iter().any(|s| s.id == r.id))
-            .collect();
+        let later: Vec<OutboxRow> =
+            store::outbox_all(&inner.conn)?.into_iter().filter(|r| !sent.iter().any(|s| s.id == r.id)).collect();
         for key in rebuilt.clone() {
             let d = inner.doc(key)?;
             let mut kept = Vec::new();
@@ -207,16 +174,12 @@ fn apply_answer(
                 }
             }
             let mut fresh = Automerge::new();
-            fresh
-                .apply_changes(kept)
-                .map_err(|e| DeviceError::Document(e.to_string()))?;
+            fresh.apply_changes(kept).map_err(|e| DeviceError::Document(e.to_string()))?;
             inner.docs.insert(key, fresh);
-            touched.entry(key).or_default().extend(
-                sent.iter()
-                    .chain(later.iter())
-                    .filter(|r| r.doc == key)
-                    .map(|r| r.edit.record),
-            );
+            touched
+                .entry(key)
+                .or_default()
+                .extend(sent.iter().chain(later.iter()).filter(|r| r.doc == key).map(|r| r.edit.record));
         }
         for row in &later {
             if dropped.contains(&ChangeHash(row.hash)) {
@@ -240,7 +203,14 @@ fn apply_answer(
     for (edit, code, record, field, message) in &quarantine {
         tx.execute(
             "INSERT INTO quarantine (edit, code, record, field, message, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            rusqlite::params![serde_json::to_string(edit).unwrap_or_default(), code, record.map(|r| r.to_string()), field, message, now_ms()],
+            rusqlite::params![
+                serde_json::to_string(edit).unwrap_or_default(),
+                code,
+                record.map(|r| r.to_string()),
+                field,
+                message,
+                now_ms()
+            ],
         )?;
     }
     for (key, data) in &chunks {
@@ -265,11 +235,7 @@ fn apply_answer(
     }
     if !dropped.is_empty() {
         identity.epoch += 1;
-        store::set_meta(
-            &tx,
-            "identity",
-            &serde_json::to_string(&identity).unwrap_or_default(),
-        )?;
+        store::set_meta(&tx, "identity", &serde_json::to_string(&identity).unwrap_or_default())?;
     }
     store::set_meta(&tx, "last_sync_at", &now_ms().to_string())?;
     tx.commit()?;

@@ -77,12 +77,7 @@ impl ValidationError {
         field: impl Into<String>,
         message: impl Into<String>,
     ) -> Self {
-        Self {
-            code,
-            record,
-            field: field.into(),
-            message: message.into(),
-        }
+        Self { code, record, field: field.into(), message: message.into() }
     }
 }
 
@@ -119,10 +114,7 @@ mod tests {
             ValidationCode::ActorMismatch,
             ValidationCode::AppendOnly,
         ] {
-            assert_eq!(
-                serde_json::to_value(c).unwrap(),
-                serde_json::Value::String(c.as_str().into())
-            );
+            assert_eq!(serde_json::to_value(c).unwrap(), serde_json::Value::String(c.as_str().into()));
         }
     }
 }

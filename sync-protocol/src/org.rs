@@ -25,12 +25,7 @@ pub enum Level {
 }
 
 impl Level {
-    pub const ALL: [Level; 4] = [
-        Level::Grid,
-        Level::Community,
-        Level::Township,
-        Level::County,
-    ];
+    pub const ALL: [Level; 4] = [Level::Grid, Level::Community, Level::Township, Level::County];
 
     pub fn as_str(self) -> &'static str {
         match self {

@@ -24,12 +24,8 @@ pub enum Collection {
 }
 
 impl Collection {
-    pub const ALL: [Collection; 4] = [
-        Collection::Residents,
-        Collection::Houses,
-        Collection::Visits,
-        Collection::Disputes,
-    ];
+    pub const ALL: [Collection; 4] =
+        [Collection::Residents, Collection::Houses, Collection::Visits, Collection::Disputes];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -100,18 +96,10 @@ pub struct FieldDef {
 }
 
 const fn req(name: &'static str, kind: Kind) -> FieldDef {
-    FieldDef {
-        name,
-        kind,
-        required: true,
-    }
+    FieldDef { name, kind, required: true }
 }
 const fn opt(name: &'static str, kind: Kind) -> FieldDef {
-    FieldDef {
-        name,
-        kind,
-        required: false,
-    }
+    FieldDef { name, kind, required: false }
 }
 
 pub const SEXES: &[&str] = &["male", "female"];
@@ -130,27 +118,12 @@ pub const POPULATION_CATEGORIES: &[&str] = &[
     "veteran",              // 退役军人
 ];
 /// 与户主关系
-pub const RELATIONS: &[&str] = &[
-    "head",
-    "spouse",
-    "child",
-    "parent",
-    "grandchild",
-    "grandparent",
-    "sibling",
-    "tenant",
-    "other",
-];
+pub const RELATIONS: &[&str] =
+    &["head", "spouse", "child", "parent", "grandchild", "grandparent", "sibling", "tenant", "other"];
 pub const RESIDENT_ARCHIVE_REASONS: &[&str] = &["moved_away", "deceased", "duplicate", "other"];
 pub const HOUSE_ARCHIVE_REASONS: &[&str] = &["demolished", "merged", "duplicate", "other"];
-pub const STRUCTURES: &[&str] = &[
-    "brick_concrete",
-    "reinforced_concrete",
-    "brick_wood",
-    "earth_wood",
-    "steel",
-    "other",
-];
+pub const STRUCTURES: &[&str] =
+    &["brick_concrete", "reinforced_concrete", "brick_wood", "earth_wood", "steel", "other"];
 pub const HOUSE_USES: &[&str] = &["residential", "commercial", "mixed", "vacant", "other"];
 pub const CLEAR_STATUS: &[&str] = &["fine", "attention"];
 /// The five clears (五个清) checked on a household visit.
@@ -170,22 +143,12 @@ pub const DISPUTE_CATEGORIES: &[&str] = &[
     "safety",
     "other",
 ];
-pub const ACTION_KINDS: &[&str] = &[
-    "report",
-    "intervene",
-    "mediate",
-    "escalate",
-    "assign",
-    "supervise",
-    "resolve",
-    "evaluate",
-];
+pub const ACTION_KINDS: &[&str] =
+    &["report", "intervene", "mediate", "escalate", "assign", "supervise", "resolve", "evaluate"];
 pub const LEVELS: &[&str] = &["grid", "community", "township", "county"];
 
-const ARCHIVE_FIELDS_RESIDENT: [FieldDef; 2] = [
-    opt("archived_reason", Kind::Enum(RESIDENT_ARCHIVE_REASONS)),
-    opt("archived_on", Kind::Date),
-];
+const ARCHIVE_FIELDS_RESIDENT: [FieldDef; 2] =
+    [opt("archived_reason", Kind::Enum(RESIDENT_ARCHIVE_REASONS)), opt("archived_on", Kind::Date)];
 
 pub const RESIDENT_FIELDS: &[FieldDef] = &[
     req("name", Kind::Str(40)),
@@ -211,39 +174,18 @@ pub const HOUSE_FIELDS: &[FieldDef] = &[
     opt("floor", Kind::Str(20)),
     req("door", Kind::Str(20)),
     opt("structure", Kind::Enum(STRUCTURES)),
-    opt(
-        "area",
-        Kind::Float {
-            min: 0.0,
-            max: 100_000.0,
-        },
-    ),
+    opt("area", Kind::Float { min: 0.0, max: 100_000.0 }),
     opt("use", Kind::Enum(HOUSE_USES)),
     opt("owner", Kind::Str(40)),
     opt("rented", Kind::Bool),
     opt("hazards", Kind::Str(2000)),
-    opt(
-        "lat",
-        Kind::Float {
-            min: -90.0,
-            max: 90.0,
-        },
-    ),
-    opt(
-        "lng",
-        Kind::Float {
-            min: -180.0,
-            max: 180.0,
-        },
-    ),
+    opt("lat", Kind::Float { min: -90.0, max: 90.0 }),
+    opt("lng", Kind::Float { min: -180.0, max: 180.0 }),
     opt("archived_reason", Kind::Enum(HOUSE_ARCHIVE_REASONS)),
     opt("archived_on", Kind::Date),
 ];
 
-const CLEAR_ITEM: &[FieldDef] = &[
-    req("status", Kind::Enum(CLEAR_STATUS)),
-    opt("note", Kind::Str(500)),
-];
+const CLEAR_ITEM: &[FieldDef] = &[req("status", Kind::Enum(CLEAR_STATUS)), opt("note", Kind::Str(500))];
 const CLEARS: &[FieldDef] = &[
     req("household", Kind::Object(CLEAR_ITEM)),
     req("population", Kind::Object(CLEAR_ITEM)),
@@ -286,63 +228,30 @@ pub const DISPUTE_FIELDS: &[FieldDef] = &[
     opt("photos", Kind::Set(&[])),
 ];
 
-fn err(
-    code: ValidationCode,
-    record: RecordId,
-    field: &str,
-    msg: impl Into<String>,
-) -> ValidationError {
+fn err(code: ValidationCode, record: RecordId, field: &str, msg: impl Into<String>) -> ValidationError {
     ValidationError::new(code, Some(record), field, msg)
 }
 
 /// Checks one scalar value against its kind. `Null` means "clear the field".
-pub fn check_value(
-    record: RecordId,
-    path: &str,
-    def: &FieldDef,
-    value: &Value,
-) -> Result<(), ValidationError> {
+pub fn check_value(record: RecordId, path: &str, def: &FieldDef, value: &Value) -> Result<(), ValidationError> {
     if value.is_null() {
         return if def.required {
-            Err(err(
-                ValidationCode::Required,
-                record,
-                path,
-                format!("{path} 为必填项"),
-            ))
+            Err(err(ValidationCode::Required, record, path, format!("{path} 为必填项")))
         } else {
             Ok(())
         };
     }
-    let wrong = || {
-        err(
-            ValidationCode::WrongType,
-            record,
-            path,
-            format!("{path} 的类型不对"),
-        )
-    };
+    let wrong = || err(ValidationCode::WrongType, record, path, format!("{path} 的类型不对"));
     let as_str = || value.as_str().ok_or_else(wrong);
-    let with =
-        |r: Result<(), (ValidationCode, String)>| r.map_err(|(c, m)| err(c, record, path, m));
+    let with = |r: Result<(), (ValidationCode, String)>| r.map_err(|(c, m)| err(c, record, path, m));
     match def.kind {
         Kind::Str(max) => {
             let s = as_str()?;
             if s.chars().count() > max {
-                return Err(err(
-                    ValidationCode::TooLong,
-                    record,
-                    path,
-                    format!("{path} 最多{max}个字"),
-                ));
+                return Err(err(ValidationCode::TooLong, record, path, format!("{path} 最多{max}个字")));
             }
             if def.required && s.trim().is_empty() {
-                return Err(err(
-                    ValidationCode::Required,
-                    record,
-                    path,
-                    format!("{path} 为必填项"),
-                ));
+                return Err(err(ValidationCode::Required, record, path, format!("{path} 为必填项")));
             }
             Ok(())
         }
@@ -351,24 +260,14 @@ pub fn check_value(
             let t = value.as_i64().ok_or_else(wrong)?;
             // 2000-01-01 .. 2100-01-01
             if !(946_684_800_000..4_102_444_800_000).contains(&t) {
-                return Err(err(
-                    ValidationCode::OutOfRange,
-                    record,
-                    path,
-                    format!("{path} 时间不合理"),
-                ));
+                return Err(err(ValidationCode::OutOfRange, record, path, format!("{path} 时间不合理")));
             }
             Ok(())
         }
         Kind::Float { min, max } => {
             let f = value.as_f64().ok_or_else(wrong)?;
             if !(min..=max).contains(&f) || !f.is_finite() {
-                return Err(err(
-                    ValidationCode::OutOfRange,
-                    record,
-                    path,
-                    format!("{path} 超出范围 {min}–{max}"),
-                ));
+                return Err(err(ValidationCode::OutOfRange, record, path, format!("{path} 超出范围 {min}–{max}")));
             }
             Ok(())
         }
@@ -378,38 +277,23 @@ pub fn check_value(
             if allowed.contains(&s) {
                 Ok(())
             } else {
-                Err(err(
-                    ValidationCode::UnknownValue,
-                    record,
-                    path,
-                    format!("{path} 不允许取值“{s}”"),
-                ))
+                Err(err(ValidationCode::UnknownValue, record, path, format!("{path} 不允许取值“{s}”")))
             }
         }
         Kind::IdNumber => with(validate::id_number(as_str()?).map(|_| ())),
         Kind::Mobile => with(validate::mobile(as_str()?)),
         Kind::Ref => {
             let s = as_str()?;
-            uuid::Uuid::parse_str(s).map(|_| ()).map_err(|_| {
-                err(
-                    ValidationCode::WrongType,
-                    record,
-                    path,
-                    format!("{path} 不是有效的记录编号"),
-                )
-            })
+            uuid::Uuid::parse_str(s)
+                .map(|_| ())
+                .map_err(|_| err(ValidationCode::WrongType, record, path, format!("{path} 不是有效的记录编号")))
         }
         Kind::Set(_) | Kind::Object(_) | Kind::Entries(_) => Err(wrong()),
     }
 }
 
 /// Checks a set's items.
-pub fn check_set_item(
-    record: RecordId,
-    path: &str,
-    allowed: &[&str],
-    item: &str,
-) -> Result<(), ValidationError> {
+pub fn check_set_item(record: RecordId, path: &str, allowed: &[&str], item: &str) -> Result<(), ValidationError> {
     // An empty list means free-form keys (photo content hashes): hex only, bounded.
     let ok = if allowed.is_empty() {
         !item.is_empty() && item.len() <= 128 && item.bytes().all(|b| b.is_ascii_hexdigit())
@@ -419,12 +303,7 @@ pub fn check_set_item(
     if ok {
         Ok(())
     } else {
-        Err(err(
-            ValidationCode::UnknownValue,
-            record,
-            path,
-            format!("{path} 不允许取值“{item}”"),
-        ))
+        Err(err(ValidationCode::UnknownValue, record, path, format!("{path} 不允许取值“{item}”")))
     }
 }
 
@@ -438,81 +317,43 @@ pub fn check_object(
     complete: bool,
 ) -> Result<(), ValidationError> {
     for (k, v) in obj {
-        let path = if prefix.is_empty() {
-            k.clone()
-        } else {
-            format!("{prefix}.{k}")
-        };
+        let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
         if k == "id" && prefix.is_empty() {
             continue;
         }
-        let def = defs.iter().find(|d| d.name == k).ok_or_else(|| {
-            err(
-                ValidationCode::UnknownField,
-                record,
-                &path,
-                format!("未知字段 {path}"),
-            )
-        })?;
+        let def = defs
+            .iter()
+            .find(|d| d.name == k)
+            .ok_or_else(|| err(ValidationCode::UnknownField, record, &path, format!("未知字段 {path}")))?;
         match def.kind {
             Kind::Set(allowed) => {
-                let items = v.as_array().ok_or_else(|| {
-                    err(
-                        ValidationCode::WrongType,
-                        record,
-                        &path,
-                        format!("{path} 应为列表"),
-                    )
-                })?;
+                let items = v
+                    .as_array()
+                    .ok_or_else(|| err(ValidationCode::WrongType, record, &path, format!("{path} 应为列表")))?;
                 for item in items {
-                    let s = item.as_str().ok_or_else(|| {
-                        err(
-                            ValidationCode::WrongType,
-                            record,
-                            &path,
-                            format!("{path} 应为文字列表"),
-                        )
-                    })?;
+                    let s = item
+                        .as_str()
+                        .ok_or_else(|| err(ValidationCode::WrongType, record, &path, format!("{path} 应为文字列表")))?;
                     check_set_item(record, &path, allowed, s)?;
                 }
             }
             Kind::Object(sub) => {
-                let o = v.as_object().ok_or_else(|| {
-                    err(
-                        ValidationCode::WrongType,
-                        record,
-                        &path,
-                        format!("{path} 应为对象"),
-                    )
-                })?;
+                let o = v
+                    .as_object()
+                    .ok_or_else(|| err(ValidationCode::WrongType, record, &path, format!("{path} 应为对象")))?;
                 check_object(record, &path, sub, o, complete)?;
             }
             Kind::Entries(sub) => {
-                let items = v.as_array().ok_or_else(|| {
-                    err(
-                        ValidationCode::WrongType,
-                        record,
-                        &path,
-                        format!("{path} 应为列表"),
-                    )
-                })?;
+                let items = v
+                    .as_array()
+                    .ok_or_else(|| err(ValidationCode::WrongType, record, &path, format!("{path} 应为列表")))?;
                 for item in items {
                     let o = item.as_object().ok_or_else(|| {
-                        err(
-                            ValidationCode::WrongType,
-                            record,
-                            &path,
-                            format!("{path} 的每一项应为对象"),
-                        )
+                        err(ValidationCode::WrongType, record, &path, format!("{path} 的每一项应为对象"))
                     })?;
                     let id = o.get("id").and_then(Value::as_str).unwrap_or("");
                     if uuid::Uuid::parse_str(id).is_err() {
-                        return Err(err(
-                            ValidationCode::WrongType,
-                            record,
-                            &path,
-                            format!("{path} 的每一项需要编号"),
-                        ));
+                        return Err(err(ValidationCode::WrongType, record, &path, format!("{path} 的每一项需要编号")));
                     }
                     let mut body = o.clone();
                     body.remove("id");
@@ -526,17 +367,8 @@ pub fn check_object(
         for d in defs.iter().filter(|d| d.required) {
             let present = obj.get(d.name).is_some_and(|v| !v.is_null());
             if !present {
-                let path = if prefix.is_empty() {
-                    d.name.to_string()
-                } else {
-                    format!("{prefix}.{}", d.name)
-                };
-                return Err(err(
-                    ValidationCode::Required,
-                    record,
-                    &path,
-                    format!("{path} 为必填项"),
-                ));
+                let path = if prefix.is_empty() { d.name.to_string() } else { format!("{prefix}.{}", d.name) };
+                return Err(err(ValidationCode::Required, record, &path, format!("{path} 为必填项")));
             }
         }
     }
@@ -558,19 +390,13 @@ pub fn validate_record_change(
     check_object(record, "", collection.fields(), fields, creating)?;
     let role = author.role;
     if collection != Collection::Disputes && !role.edits_base_records() {
-        return Err(err(
-            ValidationCode::NotPermitted,
-            record,
-            "",
-            format!("{} 不能修改网格基础信息", role.as_str()),
-        ));
+        return Err(err(ValidationCode::NotPermitted, record, "", format!("{} 不能修改网格基础信息", role.as_str())));
     }
     match collection {
         Collection::Residents => {
             // The birth date must agree with the ID number whenever the change writes either.
             if let Some(id) = fields.get("id_number").and_then(Value::as_str) {
-                let info =
-                    validate::id_number(id).map_err(|(c, m)| err(c, record, "id_number", m))?;
+                let info = validate::id_number(id).map_err(|(c, m)| err(c, record, "id_number", m))?;
                 let birth = fields.get("birth_date").and_then(Value::as_str);
                 if birth != Some(info.birth_date.format("%Y-%m-%d").to_string().as_str()) {
                     return Err(err(
@@ -586,12 +412,7 @@ pub fn validate_record_change(
             if let Some(by) = fields.get("by").and_then(Value::as_str)
                 && by != author.account.to_string()
             {
-                return Err(err(
-                    ValidationCode::ActorMismatch,
-                    record,
-                    "by",
-                    "走访人必须是提交者本人",
-                ));
+                return Err(err(ValidationCode::ActorMismatch, record, "by", "走访人必须是提交者本人"));
             }
         }
         Collection::Disputes => {
@@ -606,22 +427,12 @@ pub fn validate_record_change(
                         | Role::CountyStaff
                 )
             {
-                return Err(err(
-                    ValidationCode::NotPermitted,
-                    record,
-                    "",
-                    "该角色不能登记事件",
-                ));
+                return Err(err(ValidationCode::NotPermitted, record, "", "该角色不能登记事件"));
             }
             if let Some(by) = fields.get("reported_by").and_then(Value::as_str)
                 && by != author.account.to_string()
             {
-                return Err(err(
-                    ValidationCode::ActorMismatch,
-                    record,
-                    "reported_by",
-                    "上报人必须是提交者本人",
-                ));
+                return Err(err(ValidationCode::ActorMismatch, record, "reported_by", "上报人必须是提交者本人"));
             }
             if let Some(actions) = fields.get("actions").and_then(Value::as_array) {
                 for a in actions {
@@ -634,10 +445,7 @@ pub fn validate_record_change(
                             "处置人必须是提交者本人",
                         ));
                     }
-                    let level = a
-                        .get("level")
-                        .and_then(Value::as_str)
-                        .and_then(Level::parse);
+                    let level = a.get("level").and_then(Value::as_str).and_then(Level::parse);
                     if level != Some(role.level()) {
                         return Err(err(
                             ValidationCode::NotPermitted,

@@ -14,11 +14,7 @@ pub fn id_check_char(first17: &str) -> Option<char> {
     if first17.len() != 17 || !first17.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    let sum: u32 = first17
-        .bytes()
-        .zip(WEIGHTS)
-        .map(|(b, w)| u32::from(b - b'0') * w)
-        .sum();
+    let sum: u32 = first17.bytes().zip(WEIGHTS).map(|(b, w)| u32::from(b - b'0') * w).sum();
     Some(CHECK_CHARS[(sum % 11) as usize])
 }
 
@@ -35,44 +31,24 @@ pub struct IdNumberInfo {
 pub fn id_number(value: &str) -> Result<IdNumberInfo, (ValidationCode, String)> {
     let v = value.trim();
     if v.chars().count() != 18 {
-        return Err((
-            ValidationCode::IdNumberLength,
-            format!("身份证号码应为18位，实际为{}位", v.chars().count()),
-        ));
+        return Err((ValidationCode::IdNumberLength, format!("身份证号码应为18位，实际为{}位", v.chars().count())));
     }
     let (first17, last) = v.split_at(17);
     if !first17.bytes().all(|b| b.is_ascii_digit()) {
-        return Err((
-            ValidationCode::IdNumberFormat,
-            "身份证号码前17位必须是数字".into(),
-        ));
+        return Err((ValidationCode::IdNumberFormat, "身份证号码前17位必须是数字".into()));
     }
     let last = last.chars().next().unwrap_or(' ').to_ascii_uppercase();
-    let birth = NaiveDate::parse_from_str(&first17[6..14], "%Y%m%d").map_err(|_| {
-        (
-            ValidationCode::IdNumberBirthDate,
-            format!("身份证号码中的出生日期{}无效", &first17[6..14]),
-        )
-    })?;
+    let birth = NaiveDate::parse_from_str(&first17[6..14], "%Y%m%d")
+        .map_err(|_| (ValidationCode::IdNumberBirthDate, format!("身份证号码中的出生日期{}无效", &first17[6..14])))?;
     if birth.format("%Y").to_string().as_str() < "1900" || birth > chrono::Utc::now().date_naive() {
-        return Err((
-            ValidationCode::IdNumberBirthDate,
-            format!("身份证号码中的出生日期{}不合理", &first17[6..14]),
-        ));
+        return Err((ValidationCode::IdNumberBirthDate, format!("身份证号码中的出生日期{}不合理", &first17[6..14])));
     }
     let expected = id_check_char(first17).unwrap_or('?');
     if last != expected {
-        return Err((
-            ValidationCode::IdNumberCheckDigit,
-            format!("身份证号码校验位应为{expected}，实际为{last}"),
-        ));
+        return Err((ValidationCode::IdNumberCheckDigit, format!("身份证号码校验位应为{expected}，实际为{last}")));
     }
     let male = (first17.as_bytes()[16] - b'0') % 2 == 1;
-    Ok(IdNumberInfo {
-        region: first17[..6].to_string(),
-        birth_date: birth,
-        male,
-    })
+    Ok(IdNumberInfo { region: first17[..6].to_string(), birth_date: birth, male })
 }
 
 /// Mainland mobile numbers: 11 digits starting with 1 and a network digit 3–9.
@@ -85,21 +61,14 @@ pub fn mobile(value: &str) -> Result<(), (ValidationCode, String)> {
     if ok {
         Ok(())
     } else {
-        Err((
-            ValidationCode::Mobile,
-            format!("手机号码“{v}”无效，应为1开头的11位数字"),
-        ))
+        Err((ValidationCode::Mobile, format!("手机号码“{v}”无效，应为1开头的11位数字")))
     }
 }
 
 /// A calendar date written as `YYYY-MM-DD`.
 pub fn date(value: &str) -> Result<NaiveDate, (ValidationCode, String)> {
-    NaiveDate::parse_from_str(value, "%Y-%m-%d").map_err(|_| {
-        (
-            ValidationCode::Date,
-            format!("日期“{value}”无效，应为YYYY-MM-DD"),
-        )
-    })
+    NaiveDate::parse_from_str(value, "%Y-%m-%d")
+        .map_err(|_| (ValidationCode::Date, format!("日期“{value}”无效，应为YYYY-MM-DD")))
 }
 
 /// Masks an ID number for lists: region and last four stay, the birth date is hidden.
@@ -134,10 +103,7 @@ mod tests {
         let first17 = "37132319850312001";
         let c = id_check_char(first17).unwrap();
         let info = id_number(&format!("{first17}{c}")).unwrap();
-        assert_eq!(
-            info.birth_date,
-            NaiveDate::from_ymd_opt(1985, 3, 12).unwrap()
-        );
+        assert_eq!(info.birth_date, NaiveDate::from_ymd_opt(1985, 3, 12).unwrap());
         assert!(info.male);
         assert_eq!(info.region, "371323");
     }
@@ -147,26 +113,14 @@ mod tests {
         // The standard's worked example: 11010519491231002X.
         assert!(id_number("11010519491231002X").is_ok());
         assert!(id_number("11010519491231002x").is_ok());
-        assert_eq!(
-            id_number("110105194912310021").unwrap_err().0,
-            ValidationCode::IdNumberCheckDigit
-        );
+        assert_eq!(id_number("110105194912310021").unwrap_err().0, ValidationCode::IdNumberCheckDigit);
     }
 
     #[test]
     fn refuses_bad_id_numbers() {
-        assert_eq!(
-            id_number("1234").unwrap_err().0,
-            ValidationCode::IdNumberLength
-        );
-        assert_eq!(
-            id_number("37132319851332001X").unwrap_err().0,
-            ValidationCode::IdNumberBirthDate
-        );
-        assert_eq!(
-            id_number("3713231985031200AX").unwrap_err().0,
-            ValidationCode::IdNumberFormat
-        );
+        assert_eq!(id_number("1234").unwrap_err().0, ValidationCode::IdNumberLength);
+        assert_eq!(id_number("37132319851332001X").unwrap_err().0, ValidationCode::IdNumberBirthDate);
+        assert_eq!(id_number("3713231985031200AX").unwrap_err().0, ValidationCode::IdNumberFormat);
     }
 
     #[test]

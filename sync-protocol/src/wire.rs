@@ -104,8 +104,7 @@ impl WireError {
 }
 
 fn check_version(bytes: &[u8]) -> Result<(), WireError> {
-    let (v, _) =
-        postcard::take_from_bytes::<u64>(bytes).map_err(|e| WireError::Malformed(e.to_string()))?;
+    let (v, _) = postcard::take_from_bytes::<u64>(bytes).map_err(|e| WireError::Malformed(e.to_string()))?;
     if v != u64::from(PROTOCOL_VERSION) {
         return Err(WireError::UnsupportedVersion { got: v });
     }
@@ -113,17 +112,12 @@ fn check_version(bytes: &[u8]) -> Result<(), WireError> {
 }
 
 fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, WireError> {
-    let bytes = bytes
-        .strip_prefix(MAGIC)
-        .ok_or_else(|| WireError::Malformed("not a Gridkeeper sync message".into()))?;
+    let bytes =
+        bytes.strip_prefix(MAGIC).ok_or_else(|| WireError::Malformed("not a Gridkeeper sync message".into()))?;
     check_version(bytes)?;
-    let (msg, rest) =
-        postcard::take_from_bytes::<T>(bytes).map_err(|e| WireError::Malformed(e.to_string()))?;
+    let (msg, rest) = postcard::take_from_bytes::<T>(bytes).map_err(|e| WireError::Malformed(e.to_string()))?;
     if !rest.is_empty() {
-        return Err(WireError::Malformed(format!(
-            "{} trailing bytes",
-            rest.len()
-        )));
+        return Err(WireError::Malformed(format!("{} trailing bytes", rest.len())));
     }
     Ok(msg)
 }
@@ -173,10 +167,7 @@ mod serde_bytes_compat {
             fn visit_byte_buf<E>(self, v: Vec<u8>) -> Result<Vec<u8>, E> {
                 Ok(v)
             }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(
-                self,
-                mut seq: A,
-            ) -> Result<Vec<u8>, A::Error> {
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<u8>, A::Error> {
                 let mut out = Vec::new();
                 while let Some(b) = seq.next_element()? {
                     out.push(b);
@@ -197,10 +188,7 @@ mod tests {
     fn nothing_new_is_small() {
         let req = SyncRequest {
             version: PROTOCOL_VERSION,
-            positions: vec![GridPosition {
-                grid: Uuid::now_v7(),
-                seq: 123_456,
-            }],
+            positions: vec![GridPosition { grid: Uuid::now_v7(), seq: 123_456 }],
             changes: vec![],
         };
         let bytes = req.encode();
@@ -210,20 +198,9 @@ mod tests {
 
     #[test]
     fn unknown_version_is_refused_before_decoding() {
-        let mut bytes = SyncRequest {
-            version: 7,
-            positions: vec![],
-            changes: vec![],
-        }
-        .encode();
-        assert_eq!(
-            SyncRequest::decode(&bytes),
-            Err(WireError::UnsupportedVersion { got: 7 })
-        );
+        let mut bytes = SyncRequest { version: 7, positions: vec![], changes: vec![] }.encode();
+        assert_eq!(SyncRequest::decode(&bytes), Err(WireError::UnsupportedVersion { got: 7 }));
         bytes.truncate(0);
-        assert!(matches!(
-            SyncRequest::decode(&bytes),
-            Err(WireError::Malformed(_))
-        ));
+        assert!(matches!(SyncRequest::decode(&bytes), Err(WireError::Malformed(_))));
     }
 }

@@ -10,11 +10,7 @@ use sync_protocol::{ValidationCode, validate};
 use uuid::Uuid;
 
 fn author(role: Role) -> Author {
-    Author {
-        account: Uuid::now_v7(),
-        device: Uuid::now_v7(),
-        role,
-    }
+    Author { account: Uuid::now_v7(), device: Uuid::now_v7(), role }
 }
 
 fn id_number(birth: &str, seq: &str) -> String {
@@ -48,10 +44,7 @@ struct Device {
 
 impl Device {
     fn new(role: Role) -> Self {
-        Self {
-            author: author(role),
-            doc: Automerge::new(),
-        }
+        Self { author: author(role), doc: Automerge::new() }
     }
     fn edit(
         &mut self,
@@ -60,19 +53,9 @@ impl Device {
         creating: bool,
         fields: serde_json::Value,
     ) -> Result<(), sync_protocol::DocError> {
-        let edit = Edit {
-            doc: key,
-            record,
-            creating,
-            fields: fields.as_object().unwrap().clone(),
-        };
-        let change = doc::make_change(
-            &self.doc,
-            doc::actor_for(self.author.device, 0),
-            &edit,
-            &self.author,
-            1_764_000_000_000,
-        )?;
+        let edit = Edit { doc: key, record, creating, fields: fields.as_object().unwrap().clone() };
+        let change =
+            doc::make_change(&self.doc, doc::actor_for(self.author.device, 0), &edit, &self.author, 1_764_000_000_000)?;
         self.doc.apply_changes([change]).unwrap();
         Ok(())
     }
@@ -89,30 +72,22 @@ fn different_fields_merge_and_same_field_keeps_both_values() {
     let key = DocKey::new(grid, Collection::Residents);
     let r = resident("李秀英");
     let mut a = Device::new(Role::GridWorker);
-    a.edit(
-        key,
-        r.id,
-        true,
-        serde_json::to_value(r.to_fields()).unwrap(),
-    )
-    .unwrap();
+    a.edit(key, r.id, true, serde_json::to_value(r.to_fields()).unwrap()).unwrap();
     let mut b = Device::new(Role::GridAssistant);
     b.doc = a.doc.fork();
     b.doc.set_actor(doc::actor_for(b.author.device, 0));
 
-    a.edit(
+    a.edit(key, r.id, false, json!({"phone": "13700000001", "notes": "在外务工"})).unwrap();
+    b.edit(
         key,
         r.id,
         false,
-        json!({"phone": "13700000001", "notes": "在外务工"}),
+        json!({"phone": "13700000002", "ethnicity": "回族", "categories": ["registered", "left_behind_women"]}),
     )
     .unwrap();
-    b.edit(key, r.id, false, json!({"phone": "13700000002", "ethnicity": "回族", "categories": ["registered", "left_behind_women"]})).unwrap();
     merge(&mut a.doc, &mut b.doc);
 
-    let merged =
-        Resident::from_fields(doc::read_record(&a.doc, Collection::Residents, r.id).unwrap())
-            .unwrap();
+    let merged = Resident::from_fields(doc::read_record(&a.doc, Collection::Residents, r.id).unwrap()).unwrap();
     assert_eq!(merged.notes.as_deref(), Some("在外务工"));
     assert_eq!(merged.ethnicity.as_deref(), Some("回族"));
     assert!(merged.categories.contains(&"left_behind_women".to_string()));
@@ -120,28 +95,14 @@ fn different_fields_merge_and_same_field_keeps_both_values() {
     let conflicts = doc::conflicts(&a.doc, Collection::Residents, None);
     assert_eq!(conflicts.len(), 1, "{conflicts:?}");
     assert_eq!(conflicts[0].field, "phone");
-    let values: Vec<_> = conflicts[0]
-        .values
-        .iter()
-        .map(|v| v.value.as_str().unwrap().to_string())
-        .collect();
-    assert!(
-        values.contains(&"13700000001".to_string()) && values.contains(&"13700000002".to_string())
-    );
-    let accounts: Vec<_> = conflicts[0]
-        .values
-        .iter()
-        .map(|v| v.account.unwrap())
-        .collect();
+    let values: Vec<_> = conflicts[0].values.iter().map(|v| v.value.as_str().unwrap().to_string()).collect();
+    assert!(values.contains(&"13700000001".to_string()) && values.contains(&"13700000002".to_string()));
+    let accounts: Vec<_> = conflicts[0].values.iter().map(|v| v.account.unwrap()).collect();
     assert!(accounts.contains(&a.author.account) && accounts.contains(&b.author.account));
-    assert_eq!(
-        doc::conflicts(&b.doc, Collection::Residents, None),
-        conflicts
-    );
+    assert_eq!(doc::conflicts(&b.doc, Collection::Residents, None), conflicts);
 
     // Settling writes the chosen value over both; after merging, the conflict is gone everywhere.
-    a.edit(key, r.id, false, json!({"phone": "13700000002"}))
-        .unwrap();
+    a.edit(key, r.id, false, json!({"phone": "13700000002"})).unwrap();
     merge(&mut a.doc, &mut b.doc);
     assert!(doc::conflicts(&a.doc, Collection::Residents, None).is_empty());
     assert!(doc::conflicts(&b.doc, Collection::Residents, None).is_empty());
@@ -150,12 +111,7 @@ fn different_fields_merge_and_same_field_keeps_both_values() {
     assert_eq!(history[0].field, "created");
     let phones: Vec<_> = history.iter().filter(|h| h.field == "phone").collect();
     assert_eq!(phones.len(), 4, "{history:?}");
-    assert!(
-        history
-            .iter()
-            .any(|h| h.field == "categories.left_behind_women"
-                && h.account == Some(b.author.account))
-    );
+    assert!(history.iter().any(|h| h.field == "categories.left_behind_women" && h.account == Some(b.author.account)));
 }
 
 #[test]
@@ -165,35 +121,19 @@ fn invalid_values_are_refused_before_any_change_is_made() {
     let mut r = resident("王强");
     r.id_number = Some("371323199005060021".into());
     let before = a.doc.get_heads();
-    let err = a
-        .edit(
-            key,
-            r.id,
-            true,
-            serde_json::to_value(r.to_fields()).unwrap(),
-        )
-        .unwrap_err();
+    let err = a.edit(key, r.id, true, serde_json::to_value(r.to_fields()).unwrap()).unwrap_err();
     assert_eq!(err.code(), "id_number_check_digit");
     assert_eq!(a.doc.get_heads(), before);
 
     let r = resident("王强");
-    a.edit(
-        key,
-        r.id,
-        true,
-        serde_json::to_value(r.to_fields()).unwrap(),
-    )
-    .unwrap();
+    a.edit(key, r.id, true, serde_json::to_value(r.to_fields()).unwrap()).unwrap();
     for (fields, code) in [
         (json!({"phone": "12345"}), "mobile"),
         (json!({"sex": "x"}), "unknown_value"),
         (json!({"name": null}), "required"),
         (json!({"shoe_size": 42}), "unknown_field"),
         (json!({"categories": ["vip"]}), "unknown_value"),
-        (
-            json!({"id_number": id_number("1991-01-01", "003")}),
-            "birth_date_mismatch",
-        ),
+        (json!({"id_number": id_number("1991-01-01", "003")}), "birth_date_mismatch"),
     ] {
         let err = a.edit(key, r.id, false, fields.clone()).unwrap_err();
         assert_eq!(err.code(), code, "{fields}");
@@ -206,13 +146,7 @@ fn validator_refuses_hand_made_changes_that_break_the_layout() {
     let key = DocKey::new(Uuid::now_v7(), Collection::Residents);
     let mut a = Device::new(Role::GridWorker);
     let r = resident("赵敏");
-    a.edit(
-        key,
-        r.id,
-        true,
-        serde_json::to_value(r.to_fields()).unwrap(),
-    )
-    .unwrap();
+    a.edit(key, r.id, true, serde_json::to_value(r.to_fields()).unwrap()).unwrap();
     let base = a.doc.clone();
 
     // Deleting a record outright.
@@ -222,26 +156,19 @@ fn validator_refuses_hand_made_changes_that_break_the_layout() {
     tx.commit();
     let change = evil.get_last_local_change().unwrap();
     assert_eq!(
-        doc::validate_change(&base, Collection::Residents, &change, &a.author)
-            .unwrap_err()
-            .code,
+        doc::validate_change(&base, Collection::Residents, &change, &a.author).unwrap_err().code,
         ValidationCode::DeleteNotAllowed
     );
 
     // Writing a bad phone straight into the document.
     let mut evil = base.fork();
-    let (_, obj) = automerge::ReadDoc::get(&evil, automerge::ROOT, r.id.to_string())
-        .unwrap()
-        .unwrap();
+    let (_, obj) = automerge::ReadDoc::get(&evil, automerge::ROOT, r.id.to_string()).unwrap().unwrap();
     let mut tx = evil.transaction();
     tx.put(&obj, "phone", "110").unwrap();
     tx.commit();
     let change = evil.get_last_local_change().unwrap();
     let e = doc::validate_change(&base, Collection::Residents, &change, &a.author).unwrap_err();
-    assert_eq!(
-        (e.code, e.record, e.field.as_str()),
-        (ValidationCode::Mobile, Some(r.id), "phone")
-    );
+    assert_eq!((e.code, e.record, e.field.as_str()), (ValidationCode::Mobile, Some(r.id), "phone"));
 
     // A township account may not edit base records.
     let township = author(Role::TownshipStaff);
@@ -251,9 +178,7 @@ fn validator_refuses_hand_made_changes_that_break_the_layout() {
     tx.commit();
     let change = evil.get_last_local_change().unwrap();
     assert_eq!(
-        doc::validate_change(&base, Collection::Residents, &change, &township)
-            .unwrap_err()
-            .code,
+        doc::validate_change(&base, Collection::Residents, &change, &township).unwrap_err().code,
         ValidationCode::NotPermitted
     );
 }
@@ -275,9 +200,7 @@ fn dispute_actions_append_and_status_derives_the_same_everywhere() {
     worker.edit(key, id, true, report).unwrap();
     let mut township = Device::new(Role::TownshipStaff);
     township.doc = worker.doc.fork();
-    township
-        .doc
-        .set_actor(doc::actor_for(township.author.device, 0));
+    township.doc.set_actor(doc::actor_for(township.author.device, 0));
 
     // Concurrent: the worker escalates to the township, the township assigns it back down.
     let esc = json!({"actions": [{"id": Uuid::now_v7().to_string(), "kind": "escalate", "actor": worker.author.account.to_string(), "level": "grid", "to_level": "township", "at": 1_764_001_000_000i64}]});
@@ -286,17 +209,11 @@ fn dispute_actions_append_and_status_derives_the_same_everywhere() {
     township.edit(key, id, false, res).unwrap();
     // A township account cannot act at grid level.
     let wrong = json!({"actions": [{"id": Uuid::now_v7().to_string(), "kind": "mediate", "actor": township.author.account.to_string(), "level": "grid", "at": 1_764_002_000_000i64}]});
-    assert_eq!(
-        township.edit(key, id, false, wrong).unwrap_err().code(),
-        "not_permitted"
-    );
+    assert_eq!(township.edit(key, id, false, wrong).unwrap_err().code(), "not_permitted");
     merge(&mut worker.doc, &mut township.doc);
 
-    let d1 = Dispute::from_fields(doc::read_record(&worker.doc, Collection::Disputes, id).unwrap())
-        .unwrap();
-    let d2 =
-        Dispute::from_fields(doc::read_record(&township.doc, Collection::Disputes, id).unwrap())
-            .unwrap();
+    let d1 = Dispute::from_fields(doc::read_record(&worker.doc, Collection::Disputes, id).unwrap()).unwrap();
+    let d2 = Dispute::from_fields(doc::read_record(&township.doc, Collection::Disputes, id).unwrap()).unwrap();
     assert_eq!(d1.actions.len(), 3);
     assert_eq!(d1.state(), d2.state());
     assert_eq!(d1.state().status, DisputeStatus::Resolved);

@@ -8,8 +8,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use county_server::server::{Running, open_storage, spawn};
+use county_server::server::{Running, open_storage, spawn_with};
 use county_server::storage::{Account, Node, Storage};
+use county_server::sync::Limits;
 use field_core::Device;
 use sync_protocol::org::{NodeKind, Role};
 use uuid::Uuid;
@@ -35,6 +36,7 @@ pub struct TestServer {
     pub db: PathBuf,
     pub running: Option<Running>,
     pub org: Org,
+    pub limits: Limits,
 }
 
 async fn put_node(
@@ -46,67 +48,32 @@ async fn put_node(
     village: Option<Uuid>,
 ) -> Uuid {
     let id = Uuid::now_v7();
-    s.put_node(&Node {
-        id,
-        kind,
-        name: name.into(),
-        parent,
-        township,
-        village,
-    })
-    .await
-    .unwrap();
+    s.put_node(&Node { id, kind, name: name.into(), parent, township, village }).await.unwrap();
     id
 }
 
 async fn put_account(s: &dyn Storage, name: &str, role: Role, node: Uuid) -> Uuid {
     let id = Uuid::now_v7();
-    s.put_account(&Account {
-        id,
-        name: name.into(),
-        role,
-        node,
-    })
-    .await
-    .unwrap();
+    s.put_account(&Account { id, name: name.into(), role, node }).await.unwrap();
     id
 }
 
 impl TestServer {
     pub async fn start() -> TestServer {
+        Self::start_with(Limits::default()).await
+    }
+
+    /// A server whose answers page after `max_response_bytes`.
+    pub async fn start_with(limits: Limits) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("county.db");
         let storage = open_storage(db.to_str().unwrap()).unwrap();
         let s = storage.as_ref();
         let county = put_node(s, NodeKind::County, "沂水县", None, None, None).await;
         let township = put_node(s, NodeKind::Township, "高庄镇", Some(county), None, None).await;
-        let village = put_node(
-            s,
-            NodeKind::Village,
-            "东坡村",
-            Some(township),
-            Some(township),
-            None,
-        )
-        .await;
-        let grid_a = put_node(
-            s,
-            NodeKind::Grid,
-            "东坡村第1网格",
-            Some(village),
-            Some(township),
-            Some(village),
-        )
-        .await;
-        let grid_b = put_node(
-            s,
-            NodeKind::Grid,
-            "东坡村第2网格",
-            Some(village),
-            Some(township),
-            Some(village),
-        )
-        .await;
+        let village = put_node(s, NodeKind::Village, "东坡村", Some(township), Some(township), None).await;
+        let grid_a = put_node(s, NodeKind::Grid, "东坡村第1网格", Some(village), Some(township), Some(village)).await;
+        let grid_b = put_node(s, NodeKind::Grid, "东坡村第2网格", Some(village), Some(township), Some(village)).await;
         let org = Org {
             county,
             township,
@@ -120,15 +87,8 @@ impl TestServer {
             township_staff: put_account(s, "赵主任", Role::TownshipStaff, township).await,
             admin: put_account(s, "县管理员", Role::CountyAdmin, county).await,
         };
-        let running = spawn(storage, "127.0.0.1:0".parse().unwrap())
-            .await
-            .unwrap();
-        TestServer {
-            dir,
-            db,
-            running: Some(running),
-            org,
-        }
+        let running = spawn_with(storage, "127.0.0.1:0".parse().unwrap(), limits).await.unwrap();
+        TestServer { dir, db, running: Some(running), org, limits }
     }
 
     pub fn url(&self) -> String {
@@ -145,10 +105,7 @@ impl TestServer {
 
     /// A fresh enrolment code, issued the way the admin API does.
     pub async fn code_for(&self, account: Uuid) -> String {
-        county_server::api::issue_code_for(self.storage().as_ref(), account)
-            .await
-            .unwrap()
-            .code
+        county_server::api::issue_code_for(self.storage().as_ref(), account).await.unwrap().code
     }
 
     /// Stops the server and starts a new process-equivalent on the same database file and port.
@@ -158,7 +115,7 @@ impl TestServer {
             r.stop().await;
         }
         let storage = open_storage(self.db.to_str().unwrap()).unwrap();
-        self.running = Some(spawn(storage, addr).await.unwrap());
+        self.running = Some(spawn_with(storage, addr, self.limits).await.unwrap());
     }
 
     pub async fn stop(&mut self) {
@@ -180,11 +137,7 @@ impl TestDevice {
         let dir = tempfile::tempdir().unwrap();
         let device = Device::open(&dir.path().join("device.db")).unwrap();
         device.enrol(server_url, code, name).await.unwrap();
-        TestDevice {
-            _dir: dir,
-            device,
-            name: name.into(),
-        }
+        TestDevice { _dir: dir, device, name: name.into() }
     }
 }
 
@@ -206,11 +159,7 @@ pub fn resident(name: &str, birth: &str, seq: &str) -> sync_protocol::model::Res
     sync_protocol::model::Resident {
         id: Uuid::now_v7(),
         name: name.into(),
-        sex: if seq.as_bytes()[2] % 2 == 1 {
-            "male".into()
-        } else {
-            "female".into()
-        },
+        sex: if seq.as_bytes()[2] % 2 == 1 { "male".into() } else { "female".into() },
         birth_date: birth.into(),
         id_number: Some(id_number(birth, seq)),
         phone: Some("13812345678".into()),

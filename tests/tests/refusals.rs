@@ -10,9 +10,7 @@ use sync_protocol::schema::Collection;
 use sync_protocol::wire::{GridPosition, OutChange, PROTOCOL_VERSION, SyncRequest, SyncResponse};
 
 /// Everything the server holds that a refused request must not touch.
-async fn fingerprint(
-    server: &TestServer,
-) -> (county_server::storage::StorageStats, Vec<(String, Vec<u8>)>) {
+async fn fingerprint(server: &TestServer) -> (county_server::storage::StorageStats, Vec<(String, Vec<u8>)>) {
     let s = server.storage();
     let o = &server.org;
     let keys = [
@@ -20,13 +18,7 @@ async fn fingerprint(
         DocKey::new(o.grid_a, Collection::Disputes),
         DocKey::new(o.grid_b, Collection::Residents),
     ];
-    let docs = s
-        .load_docs(&keys)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|d| (d.key.to_string(), d.bytes))
-        .collect();
+    let docs = s.load_docs(&keys).await.unwrap().into_iter().map(|d| (d.key.to_string(), d.bytes)).collect();
     (s.stats().await.unwrap(), docs)
 }
 
@@ -42,12 +34,9 @@ async fn post_sync(server: &TestServer, token: &str, body: Vec<u8>) -> (u16, Vec
 }
 
 fn error_code(body: &[u8]) -> String {
-    let v: Value = serde_json::from_slice(body)
-        .unwrap_or_else(|_| panic!("not a JSON error: {}", String::from_utf8_lossy(body)));
-    assert!(
-        v["message"].as_str().is_some_and(|m| !m.is_empty()),
-        "error without a message: {v}"
-    );
+    let v: Value =
+        serde_json::from_slice(body).unwrap_or_else(|_| panic!("not a JSON error: {}", String::from_utf8_lossy(body)));
+    assert!(v["message"].as_str().is_some_and(|m| !m.is_empty()), "error without a message: {v}");
     v["code"].as_str().unwrap().to_string()
 }
 
@@ -61,62 +50,31 @@ struct Setup {
 async fn setup() -> Setup {
     let server = TestServer::start().await;
     let o = server.org.clone();
-    let a = TestDevice::enrol(
-        &server.url(),
-        &server.code_for(o.worker_a).await,
-        "worker A",
-    )
-    .await;
-    let b = TestDevice::enrol(
-        &server.url(),
-        &server.code_for(o.worker_b).await,
-        "worker B",
-    )
-    .await;
-    a.create_resident(&resident("陈立", "1970-03-03", "011"))
-        .unwrap();
-    b.create_resident(&resident("郑华", "1971-04-04", "022"))
-        .unwrap();
+    let a = TestDevice::enrol(&server.url(), &server.code_for(o.worker_a).await, "worker A").await;
+    let b = TestDevice::enrol(&server.url(), &server.code_for(o.worker_b).await, "worker B").await;
+    a.create_resident(&resident("陈立", "1970-03-03", "011")).unwrap();
+    b.create_resident(&resident("郑华", "1971-04-04", "022")).unwrap();
     a.sync().await.unwrap();
     b.sync().await.unwrap();
     let token_a = a.identity().unwrap().token;
-    Setup {
-        server,
-        a,
-        b,
-        token_a,
-    }
+    Setup { server, a, b, token_a }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_device_of_grid_a_is_refused_grid_b() {
-    let Setup {
-        server,
-        a,
-        b,
-        token_a,
-    } = setup().await;
+    let Setup { server, a, b, token_a } = setup().await;
     let o = server.org.clone();
     let before = fingerprint(&server).await;
 
     // A change to grid B's residents, made and signed by device A.
     let id = a.identity().unwrap();
-    let author = Author {
-        account: id.account.id,
-        device: id.device_id,
-        role: Role::GridWorker,
-    };
+    let author = Author { account: id.account.id, device: id.device_id, role: Role::GridWorker };
     let stranger = resident("外人", "1990-01-01", "033");
     let key_b = DocKey::new(o.grid_b, Collection::Residents);
     let change = doc::make_change(
         &Automerge::new(),
         doc::actor_for(id.device_id, 0),
-        &Edit {
-            doc: key_b,
-            record: stranger.id,
-            creating: true,
-            fields: stranger.to_fields(),
-        },
+        &Edit { doc: key_b, record: stranger.id, creating: true, fields: stranger.to_fields() },
         &author,
         1_764_000_000_000,
     )
@@ -124,10 +82,7 @@ async fn a_device_of_grid_a_is_refused_grid_b() {
     let req = SyncRequest {
         version: PROTOCOL_VERSION,
         positions: vec![],
-        changes: vec![OutChange {
-            doc: key_b,
-            bytes: change.raw_bytes().to_vec(),
-        }],
+        changes: vec![OutChange { doc: key_b, bytes: change.raw_bytes().to_vec() }],
     };
     let (status, body) = post_sync(&server, &token_a, req.encode()).await;
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
@@ -138,19 +93,11 @@ async fn a_device_of_grid_a_is_refused_grid_b() {
     // Asking for grid B's records is refused too.
     let req = SyncRequest {
         version: PROTOCOL_VERSION,
-        positions: vec![GridPosition {
-            grid: o.grid_b,
-            seq: 0,
-        }],
+        positions: vec![GridPosition { grid: o.grid_b, seq: 0 }],
         changes: vec![],
     };
     let (status, body) = post_sync(&server, &token_a, req.encode()).await;
-    assert_eq!(
-        (status, error_code(&body).as_str()),
-        (403, "forbidden"),
-        "{}",
-        String::from_utf8_lossy(&body)
-    );
+    assert_eq!((status, error_code(&body).as_str()), (403, "forbidden"), "{}", String::from_utf8_lossy(&body));
     let http = reqwest::Client::new();
     let resp = http
         .get(format!("{}/v1/residents?grid={}", server.url(), o.grid_b))
@@ -160,17 +107,9 @@ async fn a_device_of_grid_a_is_refused_grid_b() {
         .unwrap();
     assert_eq!(resp.status().as_u16(), 403);
     let b_resident = b.residents(&Default::default()).unwrap()[0].id;
-    let resp = http
-        .get(format!("{}/v1/residents/{b_resident}", server.url()))
-        .bearer_auth(&token_a)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        resp.status().as_u16(),
-        404,
-        "a foreign record is not even admitted to exist"
-    );
+    let resp =
+        http.get(format!("{}/v1/residents/{b_resident}", server.url())).bearer_auth(&token_a).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 404, "a foreign record is not even admitted to exist");
     // Staff lists are masked; the grid's own list works.
     let list: Vec<Value> = http
         .get(format!("{}/v1/residents", server.url()))
@@ -189,54 +128,34 @@ async fn a_device_of_grid_a_is_refused_grid_b() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revoked_token_is_refused() {
-    let Setup {
-        server, a, token_a, ..
-    } = setup().await;
-    let admin = TestDevice::enrol(
-        &server.url(),
-        &server.code_for(server.org.admin).await,
-        "admin",
-    )
-    .await;
+    let Setup { server, a, token_a, .. } = setup().await;
+    let admin = TestDevice::enrol(&server.url(), &server.code_for(server.org.admin).await, "admin").await;
     let admin_token = admin.identity().unwrap().token;
     let http = reqwest::Client::new();
     let device_a = a.identity().unwrap().device_id;
 
     // Only an administrator may revoke.
     let resp = http
-        .post(format!(
-            "{}/v1/admin/devices/{device_a}/revoke",
-            server.url()
-        ))
+        .post(format!("{}/v1/admin/devices/{device_a}/revoke", server.url()))
         .bearer_auth(&token_a)
         .send()
         .await
         .unwrap();
     assert_eq!(resp.status().as_u16(), 403);
     let resp = http
-        .post(format!(
-            "{}/v1/admin/devices/{device_a}/revoke",
-            server.url()
-        ))
+        .post(format!("{}/v1/admin/devices/{device_a}/revoke", server.url()))
         .bearer_auth(&admin_token)
         .send()
         .await
         .unwrap();
     assert_eq!(resp.status().as_u16(), 204);
 
-    a.update_resident(
-        a.residents(&Default::default()).unwrap()[0].id,
-        fields(json!({"notes": "丢失前的最后一笔"})),
-    )
-    .unwrap();
+    a.update_resident(a.residents(&Default::default()).unwrap()[0].id, fields(json!({"notes": "丢失前的最后一笔"})))
+        .unwrap();
     let before = fingerprint(&server).await;
     let err = a.sync().await.unwrap_err();
     assert_eq!(err.code(), "device_revoked");
-    assert_eq!(
-        a.pending_count().unwrap(),
-        1,
-        "the device keeps what it has; nothing is lost locally"
-    );
+    assert_eq!(a.pending_count().unwrap(), 1, "the device keeps what it has; nothing is lost locally");
     assert_eq!(fingerprint(&server).await, before);
 
     // No token at all, or a made-up one.
@@ -263,29 +182,17 @@ async fn a_revoked_token_is_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_bodies_versions_oversize_and_garbage_are_refused_with_codes() {
-    let Setup {
-        server, b, token_a, ..
-    } = setup().await;
+    let Setup { server, b, token_a, .. } = setup().await;
     let o = server.org.clone();
     let before = fingerprint(&server).await;
 
     // Not a sync message at all.
     let (status, body) = post_sync(&server, &token_a, b"{\"hello\": 1}".to_vec()).await;
-    assert_eq!(
-        (status, error_code(&body).as_str()),
-        (400, "malformed_body")
-    );
+    assert_eq!((status, error_code(&body).as_str()), (400, "malformed_body"));
     // A protocol version the server does not speak.
-    let future = SyncRequest {
-        version: 99,
-        positions: vec![],
-        changes: vec![],
-    };
+    let future = SyncRequest { version: 99, positions: vec![], changes: vec![] };
     let (status, body) = post_sync(&server, &token_a, future.encode()).await;
-    assert_eq!(
-        (status, error_code(&body).as_str()),
-        (400, "unsupported_protocol_version")
-    );
+    assert_eq!((status, error_code(&body).as_str()), (400, "unsupported_protocol_version"));
     // A query string that does not parse.
     let resp = reqwest::Client::new()
         .get(format!("{}/v1/residents?limit=many", server.url()))
@@ -296,52 +203,26 @@ async fn malformed_bodies_versions_oversize_and_garbage_are_refused_with_codes()
     assert_eq!(resp.status().as_u16(), 400);
     assert_eq!(error_code(&resp.bytes().await.unwrap()), "malformed_query");
     // Too large.
-    let (status, body) = post_sync(
-        &server,
-        &token_a,
-        vec![1u8; county_server::api::MAX_BODY_BYTES + 1],
-    )
-    .await;
-    assert_eq!(
-        (status, error_code(&body).as_str()),
-        (413, "body_too_large")
-    );
+    let (status, body) = post_sync(&server, &token_a, vec![1u8; county_server::api::MAX_BODY_BYTES + 1]).await;
+    assert_eq!((status, error_code(&body).as_str()), (413, "body_too_large"));
     // Garbage where an Automerge change should be, and a change that another device made.
     let key_a = DocKey::new(o.grid_a, Collection::Residents);
-    let theirs = b
-        .documents()
-        .unwrap()
-        .into_iter()
-        .find(|(k, _)| k.collection == Collection::Residents)
-        .unwrap()
-        .1;
+    let theirs = b.documents().unwrap().into_iter().find(|(k, _)| k.collection == Collection::Residents).unwrap().1;
     let foreign = theirs.get_changes(&[]).pop().unwrap();
     let req = SyncRequest {
         version: PROTOCOL_VERSION,
         positions: vec![],
         changes: vec![
-            OutChange {
-                doc: key_a,
-                bytes: vec![0x85, 0x6f, 0x4a, 0x83, 1, 2, 3, 4, 5, 6],
-            },
-            OutChange {
-                doc: key_a,
-                bytes: b"garbage".to_vec(),
-            },
-            OutChange {
-                doc: key_a,
-                bytes: foreign.raw_bytes().to_vec(),
-            },
+            OutChange { doc: key_a, bytes: vec![0x85, 0x6f, 0x4a, 0x83, 1, 2, 3, 4, 5, 6] },
+            OutChange { doc: key_a, bytes: b"garbage".to_vec() },
+            OutChange { doc: key_a, bytes: foreign.raw_bytes().to_vec() },
         ],
     };
     let (status, body) = post_sync(&server, &token_a, req.encode()).await;
     assert_eq!(status, 200);
     let resp = SyncResponse::decode(&body).unwrap();
     let codes: Vec<&str> = resp.refused.iter().map(|r| r.code.as_str()).collect();
-    assert_eq!(
-        codes,
-        ["malformed_change", "malformed_change", "foreign_actor"]
-    );
+    assert_eq!(codes, ["malformed_change", "malformed_change", "foreign_actor"]);
 
     assert_eq!(fingerprint(&server).await, before);
 }
@@ -359,16 +240,9 @@ async fn an_invalid_id_number_is_refused_quarantined_and_reentered() {
     let wrong_check = if good.ends_with('0') { '1' } else { '0' };
     bad.id_number = Some(format!("{}{wrong_check}", &good[..17]));
     let key = DocKey::new(o.grid_a, Collection::Residents);
-    a.push_unvalidated(&Edit {
-        doc: key,
-        record: bad.id,
-        creating: true,
-        fields: bad.to_fields(),
-    })
-    .unwrap();
+    a.push_unvalidated(&Edit { doc: key, record: bad.id, creating: true, fields: bad.to_fields() }).unwrap();
     // ...and then a perfectly good edit, which Automerge chains onto the bad change.
-    a.update_resident(existing, fields(json!({"notes": "有效的修改"})))
-        .unwrap();
+    a.update_resident(existing, fields(json!({"notes": "有效的修改"}))).unwrap();
     assert_eq!(a.pending_count().unwrap(), 2);
 
     let report = a.sync().await.unwrap();
@@ -378,10 +252,7 @@ async fn an_invalid_id_number_is_refused_quarantined_and_reentered() {
     let q = a.quarantine().unwrap();
     assert_eq!(q.len(), 1);
     assert_eq!(q[0].code, "id_number_check_digit");
-    assert_eq!(
-        (q[0].record, q[0].field.as_str()),
-        (Some(bad.id), "id_number")
-    );
+    assert_eq!((q[0].record, q[0].field.as_str()), (Some(bad.id), "id_number"));
     assert!(!q[0].message.is_empty());
     // The refused record is gone from the device's lists; the server never stored anything.
     assert!(a.resident(bad.id).is_err());
@@ -396,23 +267,49 @@ async fn an_invalid_id_number_is_refused_quarantined_and_reentered() {
 
     // The worker corrects the ID number and re-enters the quarantined edit.
     let mut fixed = q[0].edit.fields.clone();
-    fixed.insert(
-        "id_number".into(),
-        json!(gridkeeper_tests::id_number("1985-07-07", "044")),
-    );
+    fixed.insert("id_number".into(), json!(gridkeeper_tests::id_number("1985-07-07", "044")));
     a.reenter_quarantined(q[0].id, fixed).unwrap();
     assert!(a.quarantine().unwrap().is_empty());
     a.sync().await.unwrap();
     assert_eq!(a.pending_count().unwrap(), 0);
-    assert_eq!(
-        server
-            .storage()
-            .resident(bad.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .1
-            .name,
-        "吴敏"
-    );
+    assert_eq!(server.storage().resident(bad.id).await.unwrap().unwrap().1.name, "吴敏");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_whose_dependencies_are_missing_is_not_acknowledged() {
+    let Setup { server, a, token_a, .. } = setup().await;
+    let o = server.org.clone();
+    let id = a.residents(&Default::default()).unwrap()[0].id;
+    a.update_resident(id, fields(json!({"phone": "13600000001"}))).unwrap();
+    a.update_resident(id, fields(json!({"phone": "13600000002"}))).unwrap();
+    let before = fingerprint(&server).await;
+    let key = DocKey::new(o.grid_a, Collection::Residents);
+    let doc = a.documents().unwrap().into_iter().find(|(k, _)| *k == key).unwrap().1;
+    let last = doc.get_changes(&[]).pop().unwrap();
+    let req = SyncRequest {
+        version: PROTOCOL_VERSION,
+        positions: vec![],
+        changes: vec![OutChange { doc: key, bytes: last.raw_bytes().to_vec() }],
+    };
+    let (status, body) = post_sync(&server, &token_a, req.encode()).await;
+    assert_eq!(status, 200);
+    let resp = SyncResponse::decode(&body).unwrap();
+    assert_eq!(resp.refused.len(), 1);
+    assert_eq!(resp.refused[0].code, "missing_dependency");
+    assert_eq!(fingerprint(&server).await, before);
+
+    // The device sends both in order and both are taken; the server's history shows them.
+    a.sync().await.unwrap();
+    let history: Vec<Value> = reqwest::Client::new()
+        .get(format!("{}/v1/history/residents/{id}", server.url()))
+        .bearer_auth(&token_a)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let phones: Vec<&str> = history.iter().filter(|h| h["field"] == "phone").filter_map(|h| h["value"].as_str()).collect();
+    assert_eq!(phones, ["13812345678", "13600000001", "13600000002"]);
+    assert!(history.iter().all(|h| h["account"] == json!(o.worker_a.to_string())));
 }

@@ -9,9 +9,7 @@ use sync_protocol::schema::Collection;
 
 async fn sync_all(devices: &[&TestDevice]) {
     for d in devices {
-        d.sync()
-            .await
-            .unwrap_or_else(|e| panic!("{} sync failed: {e}", d.name));
+        d.sync().await.unwrap_or_else(|e| panic!("{} sync failed: {e}", d.name));
     }
 }
 
@@ -20,12 +18,7 @@ fn assert_same_documents(devices: &[&TestDevice]) {
     let first = devices[0].documents().unwrap();
     for d in &devices[1..] {
         let other = d.documents().unwrap();
-        assert_eq!(
-            first.len(),
-            other.len(),
-            "{} holds a different number of documents",
-            d.name
-        );
+        assert_eq!(first.len(), other.len(), "{} holds a different number of documents", d.name);
         for ((k1, d1), (k2, d2)) in first.iter().zip(other.iter()) {
             assert_eq!(k1, k2);
             let (mut h1, mut h2) = (d1.get_heads(), d2.get_heads());
@@ -56,22 +49,10 @@ async fn three_devices_edit_offline_and_converge_in_every_order() {
     for order in permutations(4) {
         let server = TestServer::start().await;
         let o = server.org.clone();
-        let a =
-            TestDevice::enrol(&server.url(), &server.code_for(o.worker_a).await, "worker").await;
-        let b = TestDevice::enrol(
-            &server.url(),
-            &server.code_for(o.assistant_a).await,
-            "assistant",
-        )
-        .await;
-        let c =
-            TestDevice::enrol(&server.url(), &server.code_for(o.leader_a).await, "leader").await;
-        let t = TestDevice::enrol(
-            &server.url(),
-            &server.code_for(o.township_staff).await,
-            "township",
-        )
-        .await;
+        let a = TestDevice::enrol(&server.url(), &server.code_for(o.worker_a).await, "worker").await;
+        let b = TestDevice::enrol(&server.url(), &server.code_for(o.assistant_a).await, "assistant").await;
+        let c = TestDevice::enrol(&server.url(), &server.code_for(o.leader_a).await, "leader").await;
+        let t = TestDevice::enrol(&server.url(), &server.code_for(o.township_staff).await, "township").await;
 
         // Shared starting point: a resident in a house, and an open dispute.
         let h = house("12");
@@ -85,14 +66,8 @@ async fn three_devices_edit_offline_and_converge_in_every_order() {
                 class: "coordination".into(),
                 category: "neighbour".into(),
                 parties: vec![
-                    field_core::NewParty {
-                        resident_id: Some(r.id),
-                        name: r.name.clone(),
-                    },
-                    field_core::NewParty {
-                        resident_id: None,
-                        name: "邻居老李".into(),
-                    },
+                    field_core::NewParty { resident_id: Some(r.id), name: r.name.clone() },
+                    field_core::NewParty { resident_id: None, name: "邻居老李".into() },
                 ],
                 place: "东坡村12号门前".into(),
                 description: "排水沟堵塞引发邻里争执".into(),
@@ -103,42 +78,17 @@ async fn three_devices_edit_offline_and_converge_in_every_order() {
             .unwrap();
         sync_all(&[&a, &b, &c, &t]).await;
         assert_eq!(b.resident(r.id).unwrap().name, "孙玉兰");
-        assert_eq!(
-            t.dispute(dispute).unwrap().actions.len(),
-            1,
-            "the township device holds its grids' disputes"
-        );
+        assert_eq!(t.dispute(dispute).unwrap().actions.len(), 1, "the township device holds its grids' disputes");
 
         // Offline: the same field on two devices, different fields, a clear against an edit,
         // an archive, and dispute actions at grid and township level.
-        a.update_resident(
-            r.id,
-            fields(json!({"phone": "13700000001", "notes": "独居，儿子在青岛务工"})),
-        )
-        .unwrap();
-        b.update_resident(
-            r.id,
-            fields(json!({"phone": "13700000002", "ethnicity": "回族"})),
-        )
-        .unwrap();
-        c.update_resident(
-            r.id,
-            fields(json!({"notes": null, "categories": ["registered", "living_alone"]})),
-        )
-        .unwrap();
-        c.archive_resident(r.id, "moved_away", "2026-11-20")
-            .unwrap();
-        b.add_dispute_action(dispute, "mediate", None, Some("现场调解，双方同意疏通"))
-            .unwrap();
-        c.add_dispute_action(
-            dispute,
-            "escalate",
-            Some("township"),
-            Some("涉及村集体排水工程"),
-        )
-        .unwrap();
-        t.add_dispute_action(dispute, "supervise", None, Some("镇综治中心跟踪督办"))
-            .unwrap();
+        a.update_resident(r.id, fields(json!({"phone": "13700000001", "notes": "独居，儿子在青岛务工"}))).unwrap();
+        b.update_resident(r.id, fields(json!({"phone": "13700000002", "ethnicity": "回族"}))).unwrap();
+        c.update_resident(r.id, fields(json!({"notes": null, "categories": ["registered", "living_alone"]}))).unwrap();
+        c.archive_resident(r.id, "moved_away", "2026-11-20").unwrap();
+        b.add_dispute_action(dispute, "mediate", None, Some("现场调解，双方同意疏通")).unwrap();
+        c.add_dispute_action(dispute, "escalate", Some("township"), Some("涉及村集体排水工程")).unwrap();
+        t.add_dispute_action(dispute, "supervise", None, Some("镇综治中心跟踪督办")).unwrap();
 
         let devices = [&a, &b, &c, &t];
         for i in &order {
@@ -150,12 +100,7 @@ async fn three_devices_edit_offline_and_converge_in_every_order() {
         }
         assert_same_documents(&devices);
         for d in devices {
-            assert_eq!(
-                d.pending_count().unwrap(),
-                0,
-                "{} still has pending changes",
-                d.name
-            );
+            assert_eq!(d.pending_count().unwrap(), 0, "{} still has pending changes", d.name);
         }
 
         let merged = a.resident(r.id).unwrap();
@@ -171,32 +116,19 @@ async fn three_devices_edit_offline_and_converge_in_every_order() {
             let conflicts = d.conflicts().unwrap();
             assert_eq!(conflicts.len(), 1, "{}: {conflicts:?}", d.name);
             assert_eq!(conflicts[0].field, "phone");
-            let mut values: Vec<String> = conflicts[0]
-                .values
-                .iter()
-                .map(|v| v.value.as_str().unwrap().to_string())
-                .collect();
+            let mut values: Vec<String> =
+                conflicts[0].values.iter().map(|v| v.value.as_str().unwrap().to_string()).collect();
             values.sort();
             assert_eq!(values, ["13700000001", "13700000002"]);
-            let writers: Vec<_> = conflicts[0]
-                .values
-                .iter()
-                .map(|v| v.account.unwrap())
-                .collect();
+            let writers: Vec<_> = conflicts[0].values.iter().map(|v| v.account.unwrap()).collect();
             assert!(writers.contains(&o.worker_a) && writers.contains(&o.assistant_a));
         }
-        let server_conflicts = server
-            .storage()
-            .conflicts(&county_server::storage::Scope::Grid(o.grid_a), None)
-            .await
-            .unwrap();
+        let server_conflicts =
+            server.storage().conflicts(&county_server::storage::Scope::Grid(o.grid_a), None).await.unwrap();
         assert_eq!(server_conflicts.len(), 1);
 
         // Both dispute actions are there, and every device derives the same state.
-        let states: Vec<_> = devices
-            .iter()
-            .map(|d| d.dispute(dispute).unwrap())
-            .collect();
+        let states: Vec<_> = devices.iter().map(|d| d.dispute(dispute).unwrap()).collect();
         assert_eq!(states[0].actions.len(), 4);
         for s in &states {
             assert_eq!(s.state(), states[0].state());
@@ -208,10 +140,7 @@ async fn three_devices_edit_offline_and_converge_in_every_order() {
             .storage()
             .disputes(
                 &county_server::storage::Scope::Township(o.township),
-                &county_server::storage::DisputeQuery {
-                    open_only: true,
-                    ..Default::default()
-                },
+                &county_server::storage::DisputeQuery { open_only: true, ..Default::default() },
             )
             .await
             .unwrap();
@@ -222,35 +151,17 @@ async fn three_devices_edit_offline_and_converge_in_every_order() {
         b.settle_conflict(&conflict, json!("13700000002")).unwrap();
         sync_all(&[&b, &a, &c, &t]).await;
         for d in devices {
-            assert!(
-                d.conflicts().unwrap().is_empty(),
-                "{} still lists the conflict",
-                d.name
-            );
-            assert_eq!(
-                d.resident(r.id).unwrap().phone.as_deref(),
-                Some("13700000002")
-            );
+            assert!(d.conflicts().unwrap().is_empty(), "{} still lists the conflict", d.name);
+            assert_eq!(d.resident(r.id).unwrap().phone.as_deref(), Some("13700000002"));
         }
         assert!(
-            server
-                .storage()
-                .conflicts(&county_server::storage::Scope::Grid(o.grid_a), None)
-                .await
-                .unwrap()
-                .is_empty()
+            server.storage().conflicts(&county_server::storage::Scope::Grid(o.grid_a), None).await.unwrap().is_empty()
         );
 
         // History names each field change with its account.
         let hist = a.history(Collection::Residents, r.id).unwrap();
-        assert!(
-            hist.iter()
-                .any(|h| h.field == "ethnicity" && h.account == Some(o.assistant_a))
-        );
-        assert!(
-            hist.iter()
-                .any(|h| h.field == "archived_reason" && h.account == Some(o.leader_a))
-        );
+        assert!(hist.iter().any(|h| h.field == "ethnicity" && h.account == Some(o.assistant_a)));
+        assert!(hist.iter().any(|h| h.field == "archived_reason" && h.account == Some(o.leader_a)));
     }
 }
 
@@ -260,17 +171,11 @@ async fn a_cut_answer_then_retry_neither_duplicates_nor_loses() {
     let o = server.org.clone();
     let proxy = Proxy::start(server.addr()).await;
     let a = TestDevice::enrol(&proxy.url(), &server.code_for(o.worker_a).await, "worker").await;
-    let b = TestDevice::enrol(
-        &server.url(),
-        &server.code_for(o.assistant_a).await,
-        "assistant",
-    )
-    .await;
+    let b = TestDevice::enrol(&server.url(), &server.code_for(o.assistant_a).await, "assistant").await;
     a.sync().await.unwrap();
 
-    let residents: Vec<_> = (0..5)
-        .map(|i| resident(&format!("测试{i}"), &format!("1980-01-0{}", i + 1), "013"))
-        .collect();
+    let residents: Vec<_> =
+        (0..5).map(|i| resident(&format!("测试{i}"), &format!("1980-01-0{}", i + 1), "013")).collect();
     for r in &residents {
         a.create_resident(r).unwrap();
     }
@@ -282,16 +187,8 @@ async fn a_cut_answer_then_retry_neither_duplicates_nor_loses() {
     let err = a.sync().await.unwrap_err();
     assert!(err.is_transient(), "{err}");
     let after_cut = server.storage().stats().await.unwrap();
-    assert_eq!(
-        after_cut.changes,
-        before.changes + 5,
-        "the server should have committed before answering"
-    );
-    assert_eq!(
-        a.pending_count().unwrap(),
-        5,
-        "unacknowledged changes stay queued"
-    );
+    assert_eq!(after_cut.changes, before.changes + 5, "the server should have committed before answering");
+    assert_eq!(a.pending_count().unwrap(), 5, "unacknowledged changes stay queued");
 
     // With no connection at all, nothing changes anywhere.
     proxy.set(Mode::Down);
@@ -303,19 +200,11 @@ async fn a_cut_answer_then_retry_neither_duplicates_nor_loses() {
     assert_eq!(report.acknowledged, 5);
     assert_eq!(a.pending_count().unwrap(), 0);
     let after_retry = server.storage().stats().await.unwrap();
-    assert_eq!(
-        after_retry.changes, after_cut.changes,
-        "the retry must not store anything twice"
-    );
+    assert_eq!(after_retry.changes, after_cut.changes, "the retry must not store anything twice");
     assert_eq!(after_retry.residents, before.residents + 5);
 
     b.sync().await.unwrap();
-    let names: Vec<String> = b
-        .residents(&Default::default())
-        .unwrap()
-        .into_iter()
-        .map(|r| r.name)
-        .collect();
+    let names: Vec<String> = b.residents(&Default::default()).unwrap().into_iter().map(|r| r.name).collect();
     for r in &residents {
         assert_eq!(names.iter().filter(|n| **n == r.name).count(), 1);
     }
@@ -324,14 +213,8 @@ async fn a_cut_answer_then_retry_neither_duplicates_nor_loses() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sync_with_nothing_new_is_one_small_request() {
     let server = TestServer::start().await;
-    let a = TestDevice::enrol(
-        &server.url(),
-        &server.code_for(server.org.worker_a).await,
-        "worker",
-    )
-    .await;
-    a.create_resident(&resident("周婷", "1992-02-02", "026"))
-        .unwrap();
+    let a = TestDevice::enrol(&server.url(), &server.code_for(server.org.worker_a).await, "worker").await;
+    a.create_resident(&resident("周婷", "1992-02-02", "026")).unwrap();
     a.sync().await.unwrap();
     let r = a.sync().await.unwrap();
     assert_eq!(r.requests, 1);
@@ -341,23 +224,11 @@ async fn a_sync_with_nothing_new_is_one_small_request() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn search_by_name_initials_and_id_digits() {
     let server = TestServer::start().await;
-    let a = TestDevice::enrol(
-        &server.url(),
-        &server.code_for(server.org.worker_a).await,
-        "worker",
-    )
-    .await;
+    let a = TestDevice::enrol(&server.url(), &server.code_for(server.org.worker_a).await, "worker").await;
     let zs = resident("张三", "1975-04-09", "035");
     a.create_resident(&zs).unwrap();
-    a.create_resident(&resident("李四", "1979-12-30", "046"))
-        .unwrap();
-    let by = |q: &str| {
-        a.residents(&field_core::ResidentQuery {
-            q: Some(q.into()),
-            ..Default::default()
-        })
-        .unwrap()
-    };
+    a.create_resident(&resident("李四", "1979-12-30", "046")).unwrap();
+    let by = |q: &str| a.residents(&field_core::ResidentQuery { q: Some(q.into()), ..Default::default() }).unwrap();
     assert_eq!(by("zs").len(), 1);
     assert_eq!(by("张").len(), 1);
     let tail: String = zs.id_number.clone().unwrap().chars().skip(14).collect();
@@ -367,22 +238,12 @@ async fn search_by_name_initials_and_id_digits() {
     assert_eq!(by("zs")[0].phone.as_deref(), Some("138****5678"));
     // A new device of the same grid finds the same after its first sync (a snapshot).
     a.sync().await.unwrap();
-    let b = TestDevice::enrol(
-        &server.url(),
-        &server.code_for(server.org.assistant_a).await,
-        "assistant",
-    )
-    .await;
+    let b = TestDevice::enrol(&server.url(), &server.code_for(server.org.assistant_a).await, "assistant").await;
     let report = b.sync().await.unwrap();
     assert_eq!(report.requests, 1);
     assert!(report.documents_received >= 1);
     assert_eq!(
-        b.residents(&field_core::ResidentQuery {
-            q: Some("ls".into()),
-            ..Default::default()
-        })
-        .unwrap()
-        .len(),
+        b.residents(&field_core::ResidentQuery { q: Some("ls".into()), ..Default::default() }).unwrap().len(),
         1
     );
 }
@@ -399,32 +260,47 @@ async fn a_restart_keeps_everything() {
 
     server.restart().await;
     assert_eq!(server.storage().stats().await.unwrap(), before);
-    a.update_resident(r.id, fields(json!({"phone": "15900001111"})))
-        .unwrap();
+    a.update_resident(r.id, fields(json!({"phone": "15900001111"}))).unwrap();
     a.sync().await.unwrap();
-    let b = TestDevice::enrol(
-        &server.url(),
-        &server.code_for(o.assistant_a).await,
-        "assistant",
-    )
-    .await;
+    let b = TestDevice::enrol(&server.url(), &server.code_for(o.assistant_a).await, "assistant").await;
     b.sync().await.unwrap();
-    assert_eq!(
-        b.resident(r.id).unwrap().phone.as_deref(),
-        Some("15900001111")
-    );
+    assert_eq!(b.resident(r.id).unwrap().phone.as_deref(), Some("15900001111"));
     // And the device side survives a reopen of its own database.
     let path = a._dir.path().join("device.db");
     let reopened = field_core::Device::open(&path).unwrap();
-    assert_eq!(
-        reopened.resident(r.id).unwrap().phone.as_deref(),
-        Some("15900001111")
-    );
+    assert_eq!(reopened.resident(r.id).unwrap().phone.as_deref(), Some("15900001111"));
     assert_eq!(reopened.pending_count().unwrap(), 0);
-    assert!(
-        reopened
-            .record_json(DocKey::new(o.grid_a, Collection::Residents), r.id)
-            .unwrap()
-            .is_some()
-    );
+    assert!(reopened.record_json(DocKey::new(o.grid_a, Collection::Residents), r.id).unwrap().is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_catch_up_is_paged_and_nothing_is_missed() {
+    let server = TestServer::start_with(county_server::sync::Limits { max_response_bytes: 1000 }).await;
+    let o = server.org.clone();
+    let a = TestDevice::enrol(&server.url(), &server.code_for(o.worker_a).await, "worker A").await;
+    let b = TestDevice::enrol(&server.url(), &server.code_for(o.worker_b).await, "worker B").await;
+    for i in 0..20 {
+        a.create_resident(&resident(&format!("甲{i}"), "1960-02-02", "011")).unwrap();
+        b.create_resident(&resident(&format!("乙{i}"), "1961-03-03", "022")).unwrap();
+    }
+    a.sync().await.unwrap();
+    b.sync().await.unwrap();
+    // Twenty separate edits after the snapshot, each its own change in the log.
+    let ids: Vec<_> = a.residents(&Default::default()).unwrap().into_iter().map(|r| r.id).collect();
+    let t = TestDevice::enrol(&server.url(), &server.code_for(o.township_staff).await, "township").await;
+    let first = t.sync().await.unwrap();
+    assert!(first.requests >= 2, "two grids' snapshots over a 1 KB budget take two answers: {first:?}");
+    for (i, id) in ids.iter().enumerate() {
+        a.update_resident(*id, fields(json!({"notes": format!("第{i}次走访补记，情况已核实")}))).unwrap();
+        a.sync().await.unwrap();
+    }
+    let report = t.sync().await.unwrap();
+    assert!(report.requests >= 3, "the catch-up should have been paged: {report:?}");
+    let all = t.residents(&Default::default()).unwrap();
+    assert_eq!(all.len(), 40);
+    for id in &ids {
+        assert!(t.resident(*id).unwrap().notes.is_some(), "an edit was missed");
+    }
+    let again = t.sync().await.unwrap();
+    assert_eq!(again.requests, 1);
 }

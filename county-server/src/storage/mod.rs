@@ -129,15 +129,8 @@ pub struct GridCommit {
 /// What a device gets when it catches up on a grid.
 #[derive(Debug, Clone)]
 pub enum CatchUp {
-    Snapshot {
-        seq: u64,
-        docs: Vec<StoredDoc>,
-    },
-    Changes {
-        seq: u64,
-        changes: Vec<LogChange>,
-        more: bool,
-    },
+    Snapshot { seq: u64, docs: Vec<StoredDoc> },
+    Changes { seq: u64, changes: Vec<LogChange>, more: bool },
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -184,12 +177,7 @@ pub trait Storage: Send + Sync + 'static {
     async fn accounts_at(&self, node: Uuid) -> Result<Vec<Account>>;
 
     // Enrolment and devices. Codes and tokens are stored hashed only.
-    async fn put_enrolment_code(
-        &self,
-        code_hash: &str,
-        account: Uuid,
-        expires_at: i64,
-    ) -> Result<()>;
+    async fn put_enrolment_code(&self, code_hash: &str, account: Uuid, expires_at: i64) -> Result<()>;
     /// Uses up a code once and registers the device; `None` if the code is unknown, used or
     /// expired.
     async fn redeem_enrolment_code(
@@ -211,24 +199,14 @@ pub trait Storage: Send + Sync + 'static {
     async fn grid_seq(&self, grid: Uuid) -> Result<u64>;
     /// Everything new in a grid after `after` (a snapshot when `after` is 0), leaving out the
     /// changes `device` sent itself, at most about `max_bytes`.
-    async fn catch_up(
-        &self,
-        grid: Uuid,
-        after: u64,
-        device: Uuid,
-        max_bytes: usize,
-    ) -> Result<CatchUp>;
+    async fn catch_up(&self, grid: Uuid, after: u64, device: Uuid, max_bytes: usize) -> Result<CatchUp>;
 
     // Queries for staff, from the query tables.
     async fn residents(&self, scope: &Scope, q: &ResidentQuery) -> Result<Vec<Resident>>;
     async fn resident(&self, id: Uuid) -> Result<Option<(DocKey, Resident)>>;
     async fn houses(&self, scope: &Scope, grid: Option<Uuid>) -> Result<Vec<House>>;
     async fn disputes(&self, scope: &Scope, q: &DisputeQuery) -> Result<Vec<Dispute>>;
-    async fn record_doc(
-        &self,
-        collection: sync_protocol::schema::Collection,
-        id: Uuid,
-    ) -> Result<Option<DocKey>>;
+    async fn record_doc(&self, collection: sync_protocol::schema::Collection, id: Uuid) -> Result<Option<DocKey>>;
     async fn conflicts(&self, scope: &Scope, grid: Option<Uuid>) -> Result<Vec<Conflict>>;
     async fn overview(&self, scope: &Scope, month_start_ms: i64) -> Result<Overview>;
     /// Counts of log entries and documents, for operators and tests.

@@ -80,15 +80,13 @@ fn db_err(e: impl std::fmt::Display) -> StorageError {
 }
 
 fn uuid_col(s: String) -> rusqlite::Result<Uuid> {
-    Uuid::parse_str(&s).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
-    })
+    Uuid::parse_str(&s)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
 }
 
 fn json_col<T: serde::de::DeserializeOwned>(s: String) -> rusqlite::Result<T> {
-    serde_json::from_str(&s).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
-    })
+    serde_json::from_str(&s)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
 }
 
 fn kind_str(k: NodeKind) -> &'static str {
@@ -113,14 +111,12 @@ fn parse_kind(s: &str) -> NodeKind {
 fn scope_sql(scope: &Scope, column: &str) -> (String, Option<String>) {
     match scope {
         Scope::All => ("1=1".into(), None),
-        Scope::Township(t) => (
-            format!("{column} IN (SELECT id FROM nodes WHERE kind='grid' AND township=?1)"),
-            Some(t.to_string()),
-        ),
-        Scope::Village(v) => (
-            format!("{column} IN (SELECT id FROM nodes WHERE kind='grid' AND village=?1)"),
-            Some(v.to_string()),
-        ),
+        Scope::Township(t) => {
+            (format!("{column} IN (SELECT id FROM nodes WHERE kind='grid' AND township=?1)"), Some(t.to_string()))
+        }
+        Scope::Village(v) => {
+            (format!("{column} IN (SELECT id FROM nodes WHERE kind='grid' AND village=?1)"), Some(v.to_string()))
+        }
         Scope::Grid(g) => (format!("{column} = ?1"), Some(g.to_string())),
     }
 }
@@ -136,27 +132,18 @@ impl SqliteStorage {
     }
 
     fn init(mut conn: Connection) -> Result<Self> {
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(db_err)?;
-        conn.pragma_update(None, "synchronous", "FULL")
-            .map_err(db_err)?;
-        conn.pragma_update(None, "foreign_keys", "ON")
-            .map_err(db_err)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(db_err)?;
-        let version: i64 = conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(db_err)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(db_err)?;
+        conn.pragma_update(None, "synchronous", "FULL").map_err(db_err)?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(db_err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(db_err)?;
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(db_err)?;
         for (i, m) in MIGRATIONS.iter().enumerate().skip(version as usize) {
             let tx = conn.transaction().map_err(db_err)?;
             tx.execute_batch(m).map_err(db_err)?;
-            tx.pragma_update(None, "user_version", i as i64 + 1)
-                .map_err(db_err)?;
+            tx.pragma_update(None, "user_version", i as i64 + 1).map_err(db_err)?;
             tx.commit().map_err(db_err)?;
         }
-        Ok(Self {
-            conn: Arc::new(Mutex::new(conn)),
-        })
+        Ok(Self { conn: Arc::new(Mutex::new(conn)) })
     }
 
     async fn run<T, F>(&self, f: F) -> Result<T>
@@ -166,9 +153,7 @@ impl SqliteStorage {
     {
         let conn = self.conn.clone();
         tokio::task::spawn_blocking(move || {
-            let mut guard = conn
-                .lock()
-                .map_err(|_| StorageError::Database("connection lock poisoned".into()))?;
+            let mut guard = conn.lock().map_err(|_| StorageError::Database("connection lock poisoned".into()))?;
             f(&mut guard)
         })
         .await
@@ -182,17 +167,8 @@ fn write_rows(tx: &rusqlite::Transaction<'_>, grid: &str, rows: &Rows) -> rusqli
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )?;
     for (key, r) in &rows.residents {
-        let tail: String = r
-            .id_number
-            .as_deref()
-            .unwrap_or("")
-            .chars()
-            .rev()
-            .take(6)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect();
+        let tail: String =
+            r.id_number.as_deref().unwrap_or("").chars().rev().take(6).collect::<Vec<_>>().into_iter().rev().collect();
         st.execute(params![
             r.id.to_string(),
             grid,
@@ -225,16 +201,10 @@ fn write_rows(tx: &rusqlite::Transaction<'_>, grid: &str, rows: &Rows) -> rusqli
     )?;
     for (key, v) in &rows.visits {
         let c = &v.clears;
-        let attention = [
-            &c.household,
-            &c.population,
-            &c.hazards,
-            &c.needs,
-            &c.attitude,
-        ]
-        .iter()
-        .filter(|i| i.status == "attention")
-        .count();
+        let attention = [&c.household, &c.population, &c.hazards, &c.needs, &c.attitude]
+            .iter()
+            .filter(|i| i.status == "attention")
+            .count();
         st.execute(params![
             v.id.to_string(),
             grid,
@@ -268,9 +238,8 @@ fn write_rows(tx: &rusqlite::Transaction<'_>, grid: &str, rows: &Rows) -> rusqli
         ])?;
     }
     let mut del = tx.prepare_cached("DELETE FROM conflicts WHERE record = ?1")?;
-    let mut ins = tx.prepare_cached(
-        "INSERT INTO conflicts (record, field, grid, doc_key, data) VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?;
+    let mut ins =
+        tx.prepare_cached("INSERT INTO conflicts (record, field, grid, doc_key, data) VALUES (?1, ?2, ?3, ?4, ?5)")?;
     for (key, record, list) in &rows.conflicts {
         del.execute(params![record.to_string()])?;
         for c in list {
@@ -341,22 +310,11 @@ impl Storage for SqliteStorage {
             );
             let mut st = c.prepare(&sql).map_err(db_err)?;
             let map = |r: &rusqlite::Row<'_>| {
-                Ok(GridInfo {
-                    id: uuid_col(r.get(0)?)?,
-                    name: r.get(1)?,
-                    township: r.get(2)?,
-                    village: r.get(3)?,
-                })
+                Ok(GridInfo { id: uuid_col(r.get(0)?)?, name: r.get(1)?, township: r.get(2)?, village: r.get(3)? })
             };
             let rows = match arg {
-                Some(a) => st
-                    .query_map([a], map)
-                    .map_err(db_err)?
-                    .collect::<rusqlite::Result<Vec<_>>>(),
-                None => st
-                    .query_map([], map)
-                    .map_err(db_err)?
-                    .collect::<rusqlite::Result<Vec<_>>>(),
+                Some(a) => st.query_map([a], map).map_err(db_err)?.collect::<rusqlite::Result<Vec<_>>>(),
+                None => st.query_map([], map).map_err(db_err)?.collect::<rusqlite::Result<Vec<_>>>(),
             };
             rows.map_err(db_err)
         })
@@ -368,12 +326,7 @@ impl Storage for SqliteStorage {
         self.run(move |c| {
             c.execute(
                 "INSERT OR REPLACE INTO accounts (id, name, role, node) VALUES (?1, ?2, ?3, ?4)",
-                params![
-                    a.id.to_string(),
-                    a.name,
-                    a.role.as_str(),
-                    a.node.to_string()
-                ],
+                params![a.id.to_string(), a.name, a.role.as_str(), a.node.to_string()],
             )
             .map_err(db_err)?;
             Ok(())
@@ -383,37 +336,25 @@ impl Storage for SqliteStorage {
 
     async fn account(&self, id: Uuid) -> Result<Option<Account>> {
         self.run(move |c| {
-            c.query_row(
-                "SELECT id, name, role, node FROM accounts WHERE id = ?1",
-                [id.to_string()],
-                account_row,
-            )
-            .optional()
-            .map_err(db_err)
+            c.query_row("SELECT id, name, role, node FROM accounts WHERE id = ?1", [id.to_string()], account_row)
+                .optional()
+                .map_err(db_err)
         })
         .await
     }
 
     async fn accounts_at(&self, node: Uuid) -> Result<Vec<Account>> {
         self.run(move |c| {
-            let mut st = c
-                .prepare("SELECT id, name, role, node FROM accounts WHERE node = ?1 ORDER BY name")
-                .map_err(db_err)?;
-            let rows = st
-                .query_map([node.to_string()], account_row)
-                .map_err(db_err)?
-                .collect::<rusqlite::Result<Vec<_>>>();
+            let mut st =
+                c.prepare("SELECT id, name, role, node FROM accounts WHERE node = ?1 ORDER BY name").map_err(db_err)?;
+            let rows =
+                st.query_map([node.to_string()], account_row).map_err(db_err)?.collect::<rusqlite::Result<Vec<_>>>();
             rows.map_err(db_err)
         })
         .await
     }
 
-    async fn put_enrolment_code(
-        &self,
-        code_hash: &str,
-        account: Uuid,
-        expires_at: i64,
-    ) -> Result<()> {
+    async fn put_enrolment_code(&self, code_hash: &str, account: Uuid, expires_at: i64) -> Result<()> {
         let h = code_hash.to_string();
         self.run(move |c| {
             c.execute(
@@ -433,11 +374,7 @@ impl Storage for SqliteStorage {
         device: &Device,
         token_hash: &str,
     ) -> Result<Option<Account>> {
-        let (h, d, t) = (
-            code_hash.to_string(),
-            device.clone(),
-            token_hash.to_string(),
-        );
+        let (h, d, t) = (code_hash.to_string(), device.clone(), token_hash.to_string());
         self.run(move |c| {
             let tx = c.transaction().map_err(db_err)?;
             let account: Option<String> = tx
@@ -470,7 +407,13 @@ impl Storage for SqliteStorage {
                 [t],
                 |r| {
                     Ok((
-                        Device { id: uuid_col(r.get(0)?)?, account: uuid_col(r.get(1)?)?, name: r.get(2)?, created_at: r.get(3)?, revoked_at: r.get(4)? },
+                        Device {
+                            id: uuid_col(r.get(0)?)?,
+                            account: uuid_col(r.get(1)?)?,
+                            name: r.get(2)?,
+                            created_at: r.get(3)?,
+                            revoked_at: r.get(4)?,
+                        },
                         Account {
                             id: uuid_col(r.get(5)?)?,
                             name: r.get(6)?,
@@ -518,23 +461,15 @@ impl Storage for SqliteStorage {
     async fn load_docs(&self, keys: &[DocKey]) -> Result<Vec<StoredDoc>> {
         let keys = keys.to_vec();
         self.run(move |c| {
-            let mut st = c
-                .prepare_cached("SELECT bytes, version FROM documents WHERE doc_key = ?1")
-                .map_err(db_err)?;
+            let mut st = c.prepare_cached("SELECT bytes, version FROM documents WHERE doc_key = ?1").map_err(db_err)?;
             let mut out = Vec::new();
             for key in keys {
                 if let Some((bytes, version)) = st
-                    .query_row([key.to_string()], |r| {
-                        Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?))
-                    })
+                    .query_row([key.to_string()], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?)))
                     .optional()
                     .map_err(db_err)?
                 {
-                    out.push(StoredDoc {
-                        key,
-                        bytes,
-                        version: version as u64,
-                    });
+                    out.push(StoredDoc { key, bytes, version: version as u64 });
                 }
             }
             Ok(out)
@@ -545,13 +480,8 @@ impl Storage for SqliteStorage {
     async fn has_changes(&self, hashes: &[[u8; 32]]) -> Result<Vec<bool>> {
         let hashes = hashes.to_vec();
         self.run(move |c| {
-            let mut st = c
-                .prepare_cached("SELECT 1 FROM changes WHERE hash = ?1")
-                .map_err(db_err)?;
-            hashes
-                .iter()
-                .map(|h| st.exists([&h[..]]).map_err(db_err))
-                .collect()
+            let mut st = c.prepare_cached("SELECT 1 FROM changes WHERE hash = ?1").map_err(db_err)?;
+            hashes.iter().map(|h| st.exists([&h[..]]).map_err(db_err)).collect()
         })
         .await
     }
@@ -605,11 +535,7 @@ impl Storage for SqliteStorage {
     async fn grid_seq(&self, grid: Uuid) -> Result<u64> {
         self.run(move |c| {
             let s: Option<i64> = c
-                .query_row(
-                    "SELECT seq FROM grid_log WHERE grid = ?1",
-                    [grid.to_string()],
-                    |r| r.get(0),
-                )
+                .query_row("SELECT seq FROM grid_log WHERE grid = ?1", [grid.to_string()], |r| r.get(0))
                 .optional()
                 .map_err(db_err)?;
             Ok(s.unwrap_or(0) as u64)
@@ -617,19 +543,19 @@ impl Storage for SqliteStorage {
         .await
     }
 
-    async fn catch_up(
-        &self,
-        grid: Uuid,
-        after: u64,
-        device: Uuid,
-        max_bytes: usize,
-    ) -> Result<CatchUp> {
+    async fn catch_up(&self, grid: Uuid, after: u64, device: Uuid, max_bytes: usize) -> Result<CatchUp> {
         self.run(move |c| {
             let g = grid.to_string();
             let tx = c.transaction().map_err(db_err)?;
-            let seq: u64 = tx.query_row("SELECT seq FROM grid_log WHERE grid = ?1", [&g], |r| r.get::<_, i64>(0)).optional().map_err(db_err)?.unwrap_or(0) as u64;
+            let seq: u64 = tx
+                .query_row("SELECT seq FROM grid_log WHERE grid = ?1", [&g], |r| r.get::<_, i64>(0))
+                .optional()
+                .map_err(db_err)?
+                .unwrap_or(0) as u64;
             if after == 0 {
-                let mut st = tx.prepare_cached("SELECT doc_key, bytes, version FROM documents WHERE grid = ?1 ORDER BY doc_key").map_err(db_err)?;
+                let mut st = tx
+                    .prepare_cached("SELECT doc_key, bytes, version FROM documents WHERE grid = ?1 ORDER BY doc_key")
+                    .map_err(db_err)?;
                 let docs = st
                     .query_map([&g], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, i64>(2)?)))
                     .map_err(db_err)?
@@ -642,7 +568,9 @@ impl Storage for SqliteStorage {
                 return Ok(CatchUp::Changes { seq, changes: vec![], more: false });
             }
             let mut st = tx
-                .prepare_cached("SELECT seq, doc_key, bytes, device FROM changes WHERE grid = ?1 AND seq > ?2 ORDER BY seq")
+                .prepare_cached(
+                    "SELECT seq, doc_key, bytes, device FROM changes WHERE grid = ?1 AND seq > ?2 ORDER BY seq",
+                )
                 .map_err(db_err)?;
             let mut rows = st.query(params![g, after as i64]).map_err(db_err)?;
             let me = device.to_string();
@@ -686,34 +614,18 @@ impl Storage for SqliteStorage {
                 push(&mut sql, " AND categories LIKE ?", format!("%,{cat},%"));
             }
             if let Some(text) = q.q.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-                if text
-                    .chars()
-                    .all(|ch| ch.is_ascii_digit() || ch == 'X' || ch == 'x')
-                {
-                    push(
-                        &mut sql,
-                        " AND id_tail LIKE ?",
-                        format!("%{}", text.to_ascii_uppercase()),
-                    );
+                if text.chars().all(|ch| ch.is_ascii_digit() || ch == 'X' || ch == 'x') {
+                    push(&mut sql, " AND id_tail LIKE ?", format!("%{}", text.to_ascii_uppercase()));
                 } else if text.chars().all(|ch| ch.is_ascii_alphabetic()) {
-                    push(
-                        &mut sql,
-                        " AND initials LIKE ?",
-                        format!("{}%", text.to_ascii_lowercase()),
-                    );
+                    push(&mut sql, " AND initials LIKE ?", format!("{}%", text.to_ascii_lowercase()));
                 } else {
                     push(&mut sql, " AND name LIKE ?", format!("%{text}%"));
                 }
             }
-            sql.push_str(&format!(
-                " ORDER BY name LIMIT {}",
-                q.limit.unwrap_or(1000).min(10_000)
-            ));
+            sql.push_str(&format!(" ORDER BY name LIMIT {}", q.limit.unwrap_or(1000).min(10_000)));
             let mut st = c.prepare(&sql).map_err(db_err)?;
             let rows = st
-                .query_map(rusqlite::params_from_iter(args.iter()), |r| {
-                    json_col::<Resident>(r.get(0)?)
-                })
+                .query_map(rusqlite::params_from_iter(args.iter()), |r| json_col::<Resident>(r.get(0)?))
                 .map_err(db_err)?
                 .collect::<rusqlite::Result<Vec<_>>>();
             rows.map_err(db_err)
@@ -723,18 +635,13 @@ impl Storage for SqliteStorage {
 
     async fn resident(&self, id: Uuid) -> Result<Option<(DocKey, Resident)>> {
         self.run(move |c| {
-            c.query_row(
-                "SELECT doc_key, data FROM residents WHERE id = ?1",
-                [id.to_string()],
-                |r| {
-                    let key: String = r.get(0)?;
-                    Ok((
-                        key.parse::<DocKey>()
-                            .map_err(rusqlite::Error::InvalidParameterName)?,
-                        json_col::<Resident>(r.get(1)?)?,
-                    ))
-                },
-            )
+            c.query_row("SELECT doc_key, data FROM residents WHERE id = ?1", [id.to_string()], |r| {
+                let key: String = r.get(0)?;
+                Ok((
+                    key.parse::<DocKey>().map_err(rusqlite::Error::InvalidParameterName)?,
+                    json_col::<Resident>(r.get(1)?)?,
+                ))
+            })
             .optional()
             .map_err(db_err)
         })
@@ -753,9 +660,7 @@ impl Storage for SqliteStorage {
             sql.push_str(" ORDER BY address LIMIT 5000");
             let mut st = c.prepare(&sql).map_err(db_err)?;
             let rows = st
-                .query_map(rusqlite::params_from_iter(args.iter()), |r| {
-                    json_col::<House>(r.get(0)?)
-                })
+                .query_map(rusqlite::params_from_iter(args.iter()), |r| json_col::<House>(r.get(0)?))
                 .map_err(db_err)?
                 .collect::<rusqlite::Result<Vec<_>>>();
             rows.map_err(db_err)
@@ -769,11 +674,9 @@ impl Storage for SqliteStorage {
         self.run(move |c| {
             let mut args: Vec<String> = arg.into_iter().collect();
             let mut sql = format!("SELECT data FROM disputes WHERE {cond}");
-            for (col, v) in [
-                ("grid", q.grid.map(|g| g.to_string())),
-                ("status", q.status.clone()),
-                ("level", q.level.clone()),
-            ] {
+            for (col, v) in
+                [("grid", q.grid.map(|g| g.to_string())), ("status", q.status.clone()), ("level", q.level.clone())]
+            {
                 if let Some(v) = v {
                     args.push(v);
                     sql.push_str(&format!(" AND {col} = ?{}", args.len()));
@@ -785,9 +688,7 @@ impl Storage for SqliteStorage {
             sql.push_str(" ORDER BY reported_at DESC LIMIT 2000");
             let mut st = c.prepare(&sql).map_err(db_err)?;
             let rows = st
-                .query_map(rusqlite::params_from_iter(args.iter()), |r| {
-                    json_col::<Dispute>(r.get(0)?)
-                })
+                .query_map(rusqlite::params_from_iter(args.iter()), |r| json_col::<Dispute>(r.get(0)?))
                 .map_err(db_err)?
                 .collect::<rusqlite::Result<Vec<_>>>();
             rows.map_err(db_err)
@@ -798,10 +699,7 @@ impl Storage for SqliteStorage {
     async fn record_doc(&self, collection: Collection, id: Uuid) -> Result<Option<DocKey>> {
         self.run(move |c| {
             let sql = format!("SELECT doc_key FROM {} WHERE id = ?1", collection.as_str());
-            let key: Option<String> = c
-                .query_row(&sql, [id.to_string()], |r| r.get(0))
-                .optional()
-                .map_err(db_err)?;
+            let key: Option<String> = c.query_row(&sql, [id.to_string()], |r| r.get(0)).optional().map_err(db_err)?;
             Ok(key.and_then(|k| k.parse().ok()))
         })
         .await
@@ -818,9 +716,7 @@ impl Storage for SqliteStorage {
             }
             let mut st = c.prepare(&sql).map_err(db_err)?;
             let rows = st
-                .query_map(rusqlite::params_from_iter(args.iter()), |r| {
-                    json_col::<Conflict>(r.get(0)?)
-                })
+                .query_map(rusqlite::params_from_iter(args.iter()), |r| json_col::<Conflict>(r.get(0)?))
                 .map_err(db_err)?
                 .collect::<rusqlite::Result<Vec<_>>>();
             rows.map_err(db_err)
@@ -834,23 +730,34 @@ impl Storage for SqliteStorage {
         self.run(move |c| {
             let args: Vec<String> = arg.into_iter().collect();
             let p = || rusqlite::params_from_iter(args.iter());
-            let count = |sql: String| -> Result<u64> { c.query_row(&sql, p(), |r| r.get::<_, i64>(0)).map(|n| n as u64).map_err(db_err) };
+            let count = |sql: String| -> Result<u64> {
+                c.query_row(&sql, p(), |r| r.get::<_, i64>(0)).map(|n| n as u64).map_err(db_err)
+            };
             let mut o = Overview {
                 grids: count(format!("SELECT COUNT(*) FROM nodes WHERE kind = 'grid' AND {gcond}"))?,
                 residents: count(format!("SELECT COUNT(*) FROM residents WHERE archived = 0 AND {cond}"))?,
                 houses: count(format!("SELECT COUNT(*) FROM houses WHERE archived = 0 AND {cond}"))?,
-                visits_this_month: count(format!("SELECT COUNT(*) FROM visits WHERE at >= {month_start_ms} AND {cond}"))?,
+                visits_this_month: count(format!(
+                    "SELECT COUNT(*) FROM visits WHERE at >= {month_start_ms} AND {cond}"
+                ))?,
                 open_conflicts: count(format!("SELECT COUNT(DISTINCT record || field) FROM conflicts WHERE {cond}"))?,
                 ..Default::default()
             };
             for cat in sync_protocol::schema::POPULATION_CATEGORIES {
-                let n = count(format!("SELECT COUNT(*) FROM residents WHERE archived = 0 AND categories LIKE '%,{cat},%' AND {cond}"))?;
+                let n = count(format!(
+                    "SELECT COUNT(*) FROM residents WHERE archived = 0 AND categories LIKE '%,{cat},%' AND {cond}"
+                ))?;
                 o.by_category.push((cat.to_string(), n));
             }
             for level in sync_protocol::schema::LEVELS {
-                o.open_disputes_by_level.push((level.to_string(), count(format!("SELECT COUNT(*) FROM disputes WHERE open = 1 AND level = '{level}' AND {cond}"))?));
-                o.resolved_by_level
-                    .push((level.to_string(), count(format!("SELECT COUNT(*) FROM disputes WHERE resolved_level = '{level}' AND {cond}"))?));
+                o.open_disputes_by_level.push((
+                    level.to_string(),
+                    count(format!("SELECT COUNT(*) FROM disputes WHERE open = 1 AND level = '{level}' AND {cond}"))?,
+                ));
+                o.resolved_by_level.push((
+                    level.to_string(),
+                    count(format!("SELECT COUNT(*) FROM disputes WHERE resolved_level = '{level}' AND {cond}"))?,
+                ));
             }
             Ok(o)
         })
@@ -860,11 +767,9 @@ impl Storage for SqliteStorage {
     async fn stats(&self) -> Result<StorageStats> {
         self.run(|c| {
             let n = |t: &str| -> Result<u64> {
-                c.query_row(&format!("SELECT COUNT(*) FROM {t}"), [], |r| {
-                    r.get::<_, i64>(0)
-                })
-                .map(|n| n as u64)
-                .map_err(db_err)
+                c.query_row(&format!("SELECT COUNT(*) FROM {t}"), [], |r| r.get::<_, i64>(0))
+                    .map(|n| n as u64)
+                    .map_err(db_err)
             };
             Ok(StorageStats {
                 changes: n("changes")?,

@@ -123,11 +123,7 @@ enum Command {
     /// Open conflicts.
     Conflicts,
     /// Settle a conflict: record, field, chosen value (JSON or text).
-    Settle {
-        record: Uuid,
-        field: String,
-        value: String,
-    },
+    Settle { record: Uuid, field: String, value: String },
     /// Quarantined edits, refused by the server.
     Quarantine,
     /// Drop a quarantined edit.

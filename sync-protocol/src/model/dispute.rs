@@ -104,12 +104,8 @@ pub struct DisputeState {
 pub fn derive_state(class: &str, actions: &[Action]) -> DisputeState {
     let mut sorted: Vec<&Action> = actions.iter().collect();
     sorted.sort_by_key(|a| (a.at, a.id));
-    let mut st = DisputeState {
-        status: DisputeStatus::Reported,
-        level: Level::Grid,
-        resolved_level: None,
-        supervised: false,
-    };
+    let mut st =
+        DisputeState { status: DisputeStatus::Reported, level: Level::Grid, resolved_level: None, supervised: false };
     let up = |l: Level| match l {
         Level::Grid => Level::Community,
         Level::Community => Level::Township,
@@ -194,10 +190,7 @@ mod tests {
         ];
         let mut b = a.clone();
         b.reverse();
-        assert_eq!(
-            derive_state("coordination", &a),
-            derive_state("coordination", &b)
-        );
+        assert_eq!(derive_state("coordination", &a), derive_state("coordination", &b));
         let s = derive_state("coordination", &a);
         assert_eq!(s.status, DisputeStatus::Resolved);
         assert_eq!(s.resolved_level, Some(Level::Township));
@@ -205,10 +198,7 @@ mod tests {
 
     #[test]
     fn emergency_goes_to_county_and_escalation_never_goes_down() {
-        let a = vec![
-            act("report", "grid", 1, None),
-            act("escalate", "grid", 2, Some("community")),
-        ];
+        let a = vec![act("report", "grid", 1, None), act("escalate", "grid", 2, Some("community"))];
         let s = derive_state("emergency", &a);
         assert_eq!(s.level, Level::County);
     }

@@ -13,16 +13,10 @@ pub struct ClearItem {
 
 impl ClearItem {
     pub fn fine() -> Self {
-        Self {
-            status: "fine".into(),
-            note: None,
-        }
+        Self { status: "fine".into(), note: None }
     }
     pub fn attention(note: impl Into<String>) -> Self {
-        Self {
-            status: "attention".into(),
-            note: Some(note.into()),
-        }
+        Self { status: "attention".into(), note: Some(note.into()) }
     }
 }
 

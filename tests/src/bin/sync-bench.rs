@@ -36,9 +36,7 @@ fn stock_sync(pairs: &mut [(Automerge, Automerge, State, State)]) -> Stock {
                 messages += 1;
                 quiet = false;
                 hops += 1;
-                server
-                    .receive_sync_message(ss, automerge::sync::Message::decode(&b).unwrap())
-                    .unwrap();
+                server.receive_sync_message(ss, automerge::sync::Message::decode(&b).unwrap()).unwrap();
             }
             if let Some(m) = server.generate_sync_message(ss) {
                 let b = m.encode();
@@ -46,9 +44,7 @@ fn stock_sync(pairs: &mut [(Automerge, Automerge, State, State)]) -> Stock {
                 messages += 1;
                 quiet = false;
                 hops += 1;
-                device
-                    .receive_sync_message(ds, automerge::sync::Message::decode(&b).unwrap())
-                    .unwrap();
+                device.receive_sync_message(ds, automerge::sync::Message::decode(&b).unwrap()).unwrap();
             }
             if quiet {
                 break;
@@ -56,21 +52,11 @@ fn stock_sync(pairs: &mut [(Automerge, Automerge, State, State)]) -> Stock {
         }
         max_hops = max_hops.max(hops);
     }
-    Stock {
-        round_trips: max_hops.div_ceil(2),
-        messages,
-        up,
-        down,
-        ms: started.elapsed().as_secs_f64() * 1000.0,
-    }
+    Stock { round_trips: max_hops.div_ceil(2), messages, up, down, ms: started.elapsed().as_secs_f64() * 1000.0 }
 }
 
 fn kb(b: u64) -> String {
-    if b < 2048 {
-        format!("{b} B")
-    } else {
-        format!("{:.1} KB", b as f64 / 1024.0)
-    }
+    if b < 2048 { format!("{b} B") } else { format!("{:.1} KB", b as f64 / 1024.0) }
 }
 
 #[tokio::main]
@@ -88,14 +74,8 @@ async fn main() {
         disputes: data.disputes.clone(),
     };
     let t = Instant::now();
-    let author = Author {
-        account: o.worker_a,
-        device: uuid::Uuid::now_v7(),
-        role: Role::GridWorker,
-    };
-    county_server::import::import_grid(storage.as_ref(), o.grid_a, &author, &records, now)
-        .await
-        .unwrap();
+    let author = Author { account: o.worker_a, device: uuid::Uuid::now_v7(), role: Role::GridWorker };
+    county_server::import::import_grid(storage.as_ref(), o.grid_a, &author, &records, now).await.unwrap();
     let import_ms = t.elapsed().as_secs_f64() * 1000.0;
     println!(
         "grid: {} residents, {} houses, {} visits, {} disputes (imported in {import_ms:.0} ms)",
@@ -110,10 +90,7 @@ async fn main() {
     let t = Instant::now();
     let first = dev.sync().await.unwrap();
     let first_ms = t.elapsed().as_secs_f64() * 1000.0;
-    assert_eq!(
-        dev.residents(&Default::default()).unwrap().len(),
-        data.residents.len()
-    );
+    assert_eq!(dev.residents(&Default::default()).unwrap().len(), data.residents.len());
 
     // Nothing new, averaged.
     let n = 50;
@@ -126,71 +103,58 @@ async fn main() {
 
     // One edited field.
     let r = &data.residents[17];
-    dev.update_resident(r.id, fields(json!({"phone": "13912340000"})))
-        .unwrap();
+    dev.update_resident(r.id, fields(json!({"phone": "13912340000"}))).unwrap();
     let t = Instant::now();
     let edit = dev.sync().await.unwrap();
     let edit_ms = t.elapsed().as_secs_f64() * 1000.0;
     // And how that edit reaches a second device.
-    let other = TestDevice::enrol(
-        &server.url(),
-        &server.code_for(o.assistant_a).await,
-        "bench 2",
-    )
-    .await;
+    let other = TestDevice::enrol(&server.url(), &server.code_for(o.assistant_a).await, "bench 2").await;
     other.sync().await.unwrap();
-    dev.update_resident(r.id, fields(json!({"phone": "13912340001"})))
-        .unwrap();
+    dev.update_resident(r.id, fields(json!({"phone": "13912340001"}))).unwrap();
     dev.sync().await.unwrap();
     let recv = other.sync().await.unwrap();
 
     // Stock Automerge sync protocol, same documents.
     let docs: Vec<Automerge> = storage
-        .load_docs(
-            &dev.documents()
-                .unwrap()
-                .iter()
-                .map(|(k, _)| *k)
-                .collect::<Vec<_>>(),
-        )
+        .load_docs(&dev.documents().unwrap().iter().map(|(k, _)| *k).collect::<Vec<_>>())
         .await
         .unwrap()
         .into_iter()
         .map(|d| Automerge::load(&d.bytes).unwrap())
         .collect();
-    let mut pairs: Vec<_> = docs
-        .iter()
-        .map(|s| (Automerge::new(), s.clone(), State::new(), State::new()))
-        .collect();
+    let mut pairs: Vec<_> = docs.iter().map(|s| (Automerge::new(), s.clone(), State::new(), State::new())).collect();
     let s_first = stock_sync(&mut pairs);
+    // Devices keep their sync state between syncs as its persisted form (`encode`/`decode`),
+    // which keeps the shared heads and drops what was in flight: the next sync must ask.
+    let persist = |pairs: &mut [(Automerge, Automerge, State, State)]| {
+        for (_, _, ds, ss) in pairs.iter_mut() {
+            *ds = State::decode(&ds.encode()).unwrap();
+            *ss = State::decode(&ss.encode()).unwrap();
+        }
+    };
+    persist(&mut pairs);
     let s_idle = stock_sync(&mut pairs);
+    persist(&mut pairs);
     // Edit one field on the device copy of the residents document.
     let idx = pairs
         .iter()
-        .position(|(_, s, _, _)| {
-            automerge::ReadDoc::get(s, automerge::ROOT, r.id.to_string())
-                .unwrap()
-                .is_some()
-        })
+        .position(|(_, s, _, _)| automerge::ReadDoc::get(s, automerge::ROOT, r.id.to_string()).unwrap().is_some())
         .unwrap();
     {
         let dev_doc = &mut pairs[idx].0;
-        let (_, obj) = automerge::ReadDoc::get(dev_doc, automerge::ROOT, r.id.to_string())
-            .unwrap()
-            .unwrap();
+        let (_, obj) = automerge::ReadDoc::get(dev_doc, automerge::ROOT, r.id.to_string()).unwrap().unwrap();
         let mut tx = dev_doc.transaction();
         tx.put(&obj, "phone", "13912340002").unwrap();
         tx.commit();
     }
     let s_edit = stock_sync(&mut pairs);
     // A fresh stock sync state each time (a device that did not keep it, as after a restart).
-    let mut fresh: Vec<_> = pairs
-        .iter()
-        .map(|(d, s, _, _)| (d.clone(), s.clone(), State::new(), State::new()))
-        .collect();
+    let mut fresh: Vec<_> =
+        pairs.iter().map(|(d, s, _, _)| (d.clone(), s.clone(), State::new(), State::new())).collect();
     let s_idle_fresh = stock_sync(&mut fresh);
 
     println!();
+    println!("documents in the grid: {}", pairs.len());
     println!("| work | Gridkeeper | stock Automerge sync | target |");
     println!("|---|---|---|---|");
     println!(
@@ -205,7 +169,7 @@ async fn main() {
         s_first.ms
     );
     println!(
-        "| nothing new | {} request, {} up, {} down, {idle_ms:.2} ms | {} round trips, {} up, {} down (sync state kept); {} round trips, {} up, {} down (fresh state) | 1 request, ≤ 200 B each way |",
+        "| nothing new | {} request, {} up, {} down, {idle_ms:.2} ms | {} round trips, {} up, {} down (sync state persisted); {} round trips, {} up, {} down (fresh state) | 1 request, ≤ 200 B each way |",
         idle.requests,
         kb(idle.bytes_up),
         kb(idle.bytes_down),
