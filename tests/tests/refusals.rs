@@ -309,7 +309,8 @@ async fn a_change_whose_dependencies_are_missing_is_not_acknowledged() {
         .json()
         .await
         .unwrap();
-    let phones: Vec<&str> = history.iter().filter(|h| h["field"] == "phone").filter_map(|h| h["value"].as_str()).collect();
+    let phones: Vec<&str> =
+        history.iter().filter(|h| h["field"] == "phone").filter_map(|h| h["value"].as_str()).collect();
     assert_eq!(phones, ["13812345678", "13600000001", "13600000002"]);
     assert!(history.iter().all(|h| h["account"] == json!(o.worker_a.to_string())));
 }
