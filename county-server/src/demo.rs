@@ -10,7 +10,7 @@ use sync_protocol::org::{Author, NodeKind, Role};
 use uuid::Uuid;
 
 use crate::api::issue_code_for;
-use crate::import::{GridRecords, import_grid};
+use crate::import::GridRecords;
 use crate::storage::{Account, Node, Scope, Storage};
 
 /// What the demo holds and how to get in.
@@ -110,6 +110,9 @@ async fn find_county(storage: &dyn Storage, grids: &[crate::storage::GridInfo]) 
     Ok(None)
 }
 
+/// One grid waiting for its commit.
+type Prepared = tokio::task::JoinHandle<Result<crate::storage::GridCommit, crate::error::ApiError>>;
+
 async fn generate(storage: &dyn Storage, grids: usize, seed: u64) -> anyhow::Result<()> {
     let plan = demo_county::county_plan(grids, seed);
     let now = chrono::Utc::now().timestamp_millis();
@@ -132,6 +135,11 @@ async fn generate(storage: &dyn Storage, grids: usize, seed: u64) -> anyhow::Res
     let mut villages: HashMap<(String, String), Uuid> = HashMap::new();
     let total = plan.grid_count();
     let started = Instant::now();
+    // Grids are generated and prepared on the blocking pool, a few at a time (one per core),
+    // and committed here one by one: SQLite has one writer.
+    let in_flight = std::thread::available_parallelism().map_or(2, |n| n.get()) + 1;
+    let mut pending: std::collections::VecDeque<(String, Prepared)> = std::collections::VecDeque::new();
+    let mut done = 0usize;
     for (i, (township, village, grid_name)) in plan.grids().enumerate() {
         let t = match townships.get(township) {
             Some(t) => *t,
@@ -189,13 +197,8 @@ async fn generate(storage: &dyn Storage, grids: usize, seed: u64) -> anyhow::Res
             })
             .await?;
         let worker = Uuid::now_v7();
-        let spec = demo_county::GridSpec::typical(
-            township,
-            village,
-            worker,
-            now,
-            seed.wrapping_mul(1_000_003).wrapping_add(i as u64),
-        );
+        let grid_seed = seed.wrapping_mul(1_000_003).wrapping_add(i as u64);
+        let spec = demo_county::GridSpec::typical(township, village, worker, now, grid_seed);
         let data = demo_county::generate_grid(&spec);
         // The grid worker is one of the grid's own adults, as in Yishui's recruitment rules.
         let worker_name = data
@@ -220,17 +223,23 @@ async fn generate(storage: &dyn Storage, grids: usize, seed: u64) -> anyhow::Res
             visits: data.visits,
             disputes: data.disputes,
         };
-        import_grid(storage, grid, &author, &records, now)
-            .await
-            .map_err(|e| anyhow::anyhow!("grid {grid_name}: {e}"))?;
-        let done = i + 1;
-        if done == total || done % (total / 100).max(1) == 0 {
-            let rate = done as f64 / started.elapsed().as_secs_f64().max(0.001);
-            let eta = (total - done) as f64 / rate;
-            eprint!(
-                "\r生成演示县 generating: {done}/{total} grids ({:.0}%), {rate:.1} grids/s, about {eta:.0} s left   ",
-                100.0 * done as f64 / total as f64
-            );
+        pending.push_back((
+            grid_name.to_string(),
+            tokio::task::spawn_blocking(move || crate::import::prepare(grid, &author, &records, now, &[])),
+        ));
+        while pending.len() >= in_flight || (i + 1 == total && !pending.is_empty()) {
+            let (name, task) = pending.pop_front().expect("not empty");
+            let commit = task.await?.map_err(|e| anyhow::anyhow!("grid {name}: {e}"))?;
+            storage.commit(commit).await?;
+            done += 1;
+            if done == total || done.is_multiple_of((total / 100).max(1)) {
+                let rate = done as f64 / started.elapsed().as_secs_f64().max(0.001);
+                let eta = (total - done) as f64 / rate;
+                eprint!(
+                    "\r生成演示县 generating: {done}/{total} grids ({:.0}%), {rate:.1} grids/s, about {eta:.0} s left   ",
+                    100.0 * done as f64 / total as f64
+                );
+            }
         }
     }
     eprintln!();

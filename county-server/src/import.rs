@@ -1,6 +1,9 @@
 //! Bulk creation of a grid's records (the demo county; later CSV and Excel imports). Records
 //! are validated with the same rules as a device's edits and written as ordinary changes in the
 //! grid's log, so devices already holding the grid receive them like any other edit.
+//!
+//! [`prepare`] does the CPU work (validation, Automerge, query rows) without touching storage,
+//! so callers can prepare several grids in parallel and commit them one by one.
 
 use std::collections::BTreeMap;
 
@@ -23,36 +26,42 @@ pub struct GridRecords {
     pub disputes: Vec<Dispute>,
 }
 
-fn fields<R: Record>(r: &R) -> Map<String, Value> {
-    r.to_fields()
+type Records = Vec<(Uuid, Map<String, Value>)>;
+
+fn group(grid: Uuid, records: &GridRecords) -> BTreeMap<DocKey, Records> {
+    let mut groups: BTreeMap<DocKey, Records> = BTreeMap::new();
+    let mut add = |key: DocKey, id: Uuid, fields: Map<String, Value>| groups.entry(key).or_default().push((id, fields));
+    for r in &records.residents {
+        add(DocKey::new(grid, Collection::Residents), r.id, r.to_fields());
+    }
+    for h in &records.houses {
+        add(DocKey::new(grid, Collection::Houses), h.id, h.to_fields());
+    }
+    for v in &records.visits {
+        add(DocKey::visits(grid, DocKey::month_of(v.at)), v.id, v.to_fields());
+    }
+    for d in &records.disputes {
+        add(DocKey::new(grid, Collection::Disputes), d.id, d.to_fields());
+    }
+    groups
 }
 
-/// Writes a grid's records in one commit: one change per document.
-pub async fn import_grid(
-    storage: &dyn Storage,
+/// The documents an import of `records` into `grid` will write.
+pub fn doc_keys(grid: Uuid, records: &GridRecords) -> Vec<DocKey> {
+    group(grid, records).into_keys().collect()
+}
+
+/// Builds the commit for an import: one change per document, on top of the stored documents
+/// (`stored` must hold every existing document among [`doc_keys`]).
+pub fn prepare(
     grid: Uuid,
     author: &Author,
     records: &GridRecords,
     time_ms: i64,
-) -> Result<u64, ApiError> {
-    type Records = Vec<(Uuid, Map<String, Value>)>;
-    let mut groups: BTreeMap<DocKey, Records> = BTreeMap::new();
-    for r in &records.residents {
-        groups.entry(DocKey::new(grid, Collection::Residents)).or_default().push((r.id, fields(r)));
-    }
-    for h in &records.houses {
-        groups.entry(DocKey::new(grid, Collection::Houses)).or_default().push((h.id, fields(h)));
-    }
-    for v in &records.visits {
-        groups.entry(DocKey::visits(grid, DocKey::month_of(v.at))).or_default().push((v.id, fields(v)));
-    }
-    for d in &records.disputes {
-        groups.entry(DocKey::new(grid, Collection::Disputes)).or_default().push((d.id, fields(d)));
-    }
-    let keys: Vec<DocKey> = groups.keys().copied().collect();
-    let stored = storage.load_docs(&keys).await?;
+    stored: &[StoredDoc],
+) -> Result<GridCommit, ApiError> {
     let mut commit = GridCommit { grid, docs: Vec::new(), changes: Vec::new(), rows: Rows::default() };
-    for (key, recs) in groups {
+    for (key, recs) in group(grid, records) {
         let (mut d, version) = match stored.iter().find(|s| s.key == key) {
             Some(s) => (Automerge::load(&s.bytes).map_err(|e| ApiError::Internal(e.to_string()))?, Some(s.version)),
             None => (Automerge::new(), None),
@@ -69,7 +78,7 @@ pub async fn import_grid(
         let t3 = std::time::Instant::now();
         let bytes = d.save();
         tracing::debug!(doc = %key, records = ids.len(), make_ms = (t1 - t0).as_millis(), apply_ms = (t2 - t1).as_millis(),
-            rows_ms = (t3 - t2).as_millis(), save_ms = t3.elapsed().as_millis(), bytes = bytes.len(), "imported");
+            rows_ms = (t3 - t2).as_millis(), save_ms = t3.elapsed().as_millis(), bytes = bytes.len(), "import prepared");
         commit.changes.push(NewChange {
             doc: key,
             hash: change.hash().0,
@@ -79,5 +88,19 @@ pub async fn import_grid(
         });
         commit.docs.push((StoredDoc { key, bytes, version: version.map_or(1, |v| v + 1) }, version));
     }
+    Ok(commit)
+}
+
+/// Writes a grid's records in one commit: one change per document. Returns the grid's new
+/// log position.
+pub async fn import_grid(
+    storage: &dyn Storage,
+    grid: Uuid,
+    author: &Author,
+    records: &GridRecords,
+    time_ms: i64,
+) -> Result<u64, ApiError> {
+    let stored = storage.load_docs(&doc_keys(grid, records)).await?;
+    let commit = prepare(grid, author, records, time_ms, &stored)?;
     Ok(storage.commit(commit).await?)
 }

@@ -139,6 +139,9 @@ pub(crate) struct Inner {
 pub struct Device {
     pub(crate) inner: Mutex<Inner>,
     pub(crate) http: reqwest::Client,
+    /// One sync at a time: a background sync and a tap on "sync now" must not interleave their
+    /// answers (positions would move backwards).
+    pub(crate) sync_lock: tokio::sync::Mutex<()>,
 }
 
 pub fn now_ms() -> i64 {
@@ -265,7 +268,11 @@ impl Device {
             .timeout(std::time::Duration::from_secs(60))
             .build()
             .map_err(|e| DeviceError::Network(e.to_string()))?;
-        Ok(Device { inner: Mutex::new(Inner { conn, docs: HashMap::new(), identity }), http })
+        Ok(Device {
+            inner: Mutex::new(Inner { conn, docs: HashMap::new(), identity }),
+            http,
+            sync_lock: tokio::sync::Mutex::new(()),
+        })
     }
 
     pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {

@@ -47,6 +47,7 @@ impl Device {
     /// Syncs with the county server: pushes, is acknowledged, pulls. Network failures leave
     /// everything queued; call again later.
     pub async fn sync(&self) -> Result<SyncReport> {
+        let _one_at_a_time = self.sync_lock.lock().await;
         let mut report = SyncReport::default();
         for _ in 0..MAX_ROUNDS {
             let prepared = self.prepare()?;

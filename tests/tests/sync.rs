@@ -304,3 +304,17 @@ async fn a_large_catch_up_is_paged_and_nothing_is_missed() {
     let again = t.sync().await.unwrap();
     assert_eq!(again.requests, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_syncs_at_once_on_one_device_neither_duplicate_nor_lose() {
+    let server = TestServer::start().await;
+    let a = TestDevice::enrol(&server.url(), &server.code_for(server.org.worker_a).await, "worker").await;
+    for i in 0..10 {
+        a.create_resident(&resident(&format!("并发{i}"), "1990-09-09", "017")).unwrap();
+    }
+    let (r1, r2) = tokio::join!(a.sync(), a.sync());
+    let (r1, r2) = (r1.unwrap(), r2.unwrap());
+    assert_eq!(r1.acknowledged + r2.acknowledged, 10, "{r1:?} {r2:?}");
+    assert_eq!(a.pending_count().unwrap(), 0);
+    assert_eq!(server.storage().stats().await.unwrap().residents, 10);
+}
