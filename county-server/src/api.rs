@@ -239,6 +239,17 @@ async fn disputes(
     ))
 }
 
+/// ID numbers and phones are masked in conflicts and history as in lists; the full value is
+/// read one record at a time.
+fn mask_value(field: &str, v: &mut serde_json::Value) {
+    let masked = match (field.rsplit('.').next(), v.as_str()) {
+        (Some("id_number"), Some(s)) => sync_protocol::validate::mask_id_number(s),
+        (Some("phone"), Some(s)) => sync_protocol::validate::mask_phone(s),
+        _ => return,
+    };
+    *v = serde_json::Value::String(masked);
+}
+
 async fn conflicts(
     State(st): State<AppState>,
     headers: HeaderMap,
@@ -247,7 +258,13 @@ async fn conflicts(
     let f = query(f)?;
     let (_, scope) = caller(&st, &headers).await?;
     check_grid(&st, &scope, f.grid).await?;
-    Ok(Json(st.storage.conflicts(&scope, f.grid).await?))
+    let mut list = st.storage.conflicts(&scope, f.grid).await?;
+    for c in &mut list {
+        for v in &mut c.values {
+            mask_value(&c.field, &mut v.value);
+        }
+    }
+    Ok(Json(list))
 }
 
 async fn history(
@@ -255,7 +272,7 @@ async fn history(
     headers: HeaderMap,
     Path((collection, id)): Path<(String, Uuid)>,
 ) -> Result<Json<Vec<HistoryEntry>>, ApiError> {
-    let (_, scope) = caller(&st, &headers).await?;
+    let (c, scope) = caller(&st, &headers).await?;
     let collection =
         Collection::parse(&collection).ok_or_else(|| ApiError::bad("unknown_collection", "unknown collection"))?;
     let key =
@@ -264,7 +281,12 @@ async fn history(
     let d = crate::sync::load_doc(st.storage.as_ref(), key)
         .await?
         .ok_or_else(|| ApiError::NotFound("no such record".into()))?;
-    Ok(Json(doc::history(&d, id)))
+    tracing::info!(account = %c.account.id, record = %id, "record history read");
+    let mut entries = doc::history(&d, id);
+    for e in &mut entries {
+        mask_value(&e.field, &mut e.value);
+    }
+    Ok(Json(entries))
 }
 
 async fn overview(State(st): State<AppState>, headers: HeaderMap) -> Result<Json<Overview>, ApiError> {

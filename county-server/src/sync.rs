@@ -49,6 +49,8 @@ pub async fn sync(
     let mut refused = Vec::new();
     let mut by_grid: BTreeMap<Uuid, Vec<Incoming>> = BTreeMap::new();
     let mut in_scope: HashMap<Uuid, bool> = HashMap::new();
+    // Changes refused before validation: what builds on them is refused as orphaned too.
+    let mut pre_refused: HashSet<ChangeHash> = HashSet::new();
 
     for (i, out) in req.changes.into_iter().enumerate() {
         let index = i as u32;
@@ -84,11 +86,13 @@ pub async fn sync(
             }
         };
         if doc::device_of_actor(change.actor_id()) != Some(caller.device.id) {
+            pre_refused.insert(change.hash());
             refused.push(refuse(codes::FOREIGN_ACTOR, "a device may only send changes it made itself"));
             continue;
         }
         let meta = ChangeMeta::parse(change.message());
         if meta != Some(ChangeMeta { account: caller.account.id, device: caller.device.id }) {
+            pre_refused.insert(change.hash());
             refused.push(refuse("actor_mismatch", "the change's author does not match this device"));
             continue;
         }
@@ -98,7 +102,7 @@ pub async fn sync(
     for (grid, incoming) in by_grid {
         let mut attempt = 0;
         loop {
-            match ingest_grid(storage, grid, &incoming, &author, caller).await {
+            match ingest_grid(storage, grid, &incoming, &author, caller, &pre_refused).await {
                 Ok(mut r) => {
                     refused.append(&mut r);
                     break;
@@ -168,6 +172,7 @@ async fn ingest_grid(
     incoming: &[Incoming],
     author: &sync_protocol::org::Author,
     caller: &Caller,
+    pre_refused: &HashSet<ChangeHash>,
 ) -> Result<Vec<Refusal>, StorageError> {
     let keys: Vec<DocKey> = incoming.iter().map(|i| i.key).collect::<HashSet<_>>().into_iter().collect();
     let stored = storage.load_docs(&keys).await?;
@@ -185,7 +190,7 @@ async fn ingest_grid(
         docs.insert(*key, (doc, version, heads));
     }
     let mut refused = Vec::new();
-    let mut refused_hashes: HashSet<ChangeHash> = HashSet::new();
+    let mut refused_hashes: HashSet<ChangeHash> = pre_refused.clone();
     let mut accepted: Vec<NewChange> = Vec::new();
     for inc in incoming {
         let hash = inc.change.hash();

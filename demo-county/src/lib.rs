@@ -177,7 +177,7 @@ pub fn validate_grid(data: &GridData, worker: Uuid) -> Result<(), ValidationErro
     let author = Author { account: worker, device: worker, role: Role::GridWorker };
     fn check<R: Record>(items: &[R], id: impl Fn(&R) -> Uuid, author: &Author) -> Result<(), ValidationError> {
         for r in items {
-            validate_record_change(R::COLLECTION, id(r), &r.to_fields(), true, author)?;
+            validate_record_change(R::COLLECTION, id(r), &r.to_fields(), None, author)?;
         }
         Ok(())
     }

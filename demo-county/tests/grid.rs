@@ -22,19 +22,19 @@ fn author(w: Uuid) -> Author {
 fn check_all(g: &GridData, w: Uuid) {
     let a = author(w);
     for r in &g.residents {
-        validate_record_change(Collection::Residents, r.id, &r.to_fields(), true, &a)
+        validate_record_change(Collection::Residents, r.id, &r.to_fields(), None, &a)
             .unwrap_or_else(|e| panic!("resident {r:?}: {e}"));
     }
     for h in &g.houses {
-        validate_record_change(Collection::Houses, h.id, &h.to_fields(), true, &a)
+        validate_record_change(Collection::Houses, h.id, &h.to_fields(), None, &a)
             .unwrap_or_else(|e| panic!("house {h:?}: {e}"));
     }
     for v in &g.visits {
-        validate_record_change(Collection::Visits, v.id, &v.to_fields(), true, &a)
+        validate_record_change(Collection::Visits, v.id, &v.to_fields(), None, &a)
             .unwrap_or_else(|e| panic!("visit {v:?}: {e}"));
     }
     for d in &g.disputes {
-        validate_record_change(Collection::Disputes, d.id, &d.to_fields(), true, &a)
+        validate_record_change(Collection::Disputes, d.id, &d.to_fields(), None, &a)
             .unwrap_or_else(|e| panic!("dispute {d:?}: {e}"));
     }
     validate_grid(g, w).unwrap();

@@ -144,6 +144,9 @@ pub struct Device {
     pub(crate) sync_lock: tokio::sync::Mutex<()>,
 }
 
+/// Quarantine code of an edit waiting to be re-entered after its change was orphaned.
+pub(crate) const REENTERING: &str = "reentering";
+
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
@@ -199,11 +202,24 @@ impl Inner {
     /// Validates an edit, makes its change and stores it with the query rows, in one
     /// transaction. On any failure nothing is stored and the cached document is dropped.
     pub fn apply_edit(&mut self, edit: &Edit) -> Result<()> {
+        self.apply_edit_clearing(edit, None)
+    }
+
+    /// Like [`Inner::apply_edit`], and in the same transaction removes a quarantine row (an
+    /// edit being re-entered), so the edit is never both lost and never stored twice.
+    pub fn apply_edit_clearing(&mut self, edit: &Edit, quarantine_row: Option<i64>) -> Result<()> {
         let author = self.author()?;
         let actor = self.actor()?;
         let change = {
             let d = self.doc(edit.doc)?;
             doc::make_change(d, actor, edit, &author, now_ms())?
+        };
+        let Some(change) = change else {
+            // Nothing to change: the record already holds these values.
+            if let Some(id) = quarantine_row {
+                self.conn.execute("DELETE FROM quarantine WHERE id = ?1", [id])?;
+            }
+            return Ok(());
         };
         let result = (|| -> Result<()> {
             let d = self.docs.get_mut(&edit.doc).expect("loaded above");
@@ -216,6 +232,9 @@ impl Inner {
             }
             store::push_outbox(&tx, &edit.doc, &change.hash().0, change.raw_bytes(), edit, now_ms())?;
             write_rows(&tx, d, edit.doc, &[edit.record])?;
+            if let Some(id) = quarantine_row {
+                tx.execute("DELETE FROM quarantine WHERE id = ?1", [id])?;
+            }
             tx.commit()?;
             Ok(())
         })();
@@ -223,6 +242,31 @@ impl Inner {
             self.docs.remove(&edit.doc);
         }
         result
+    }
+
+    /// Re-enters the edits that a refusal orphaned (kept in the quarantine as `reentering` so a
+    /// crash in between loses none). One that no longer fits stays in the quarantine with its
+    /// reason; one that fails for another reason is tried again at the next sync.
+    pub fn resume_reentries(&mut self) -> Result<u32> {
+        let rows: Vec<(i64, String)> = {
+            let mut st = self.conn.prepare("SELECT id, edit FROM quarantine WHERE code = ?1 ORDER BY id")?;
+            st.query_map([REENTERING], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<Vec<_>>>()?
+        };
+        let mut done = 0;
+        for (id, edit) in rows {
+            let Ok(edit) = serde_json::from_str::<Edit>(&edit) else { continue };
+            match self.apply_edit_clearing(&edit, Some(id)) {
+                Ok(()) => done += 1,
+                Err(DeviceError::Invalid(v)) => {
+                    self.conn.execute(
+                        "UPDATE quarantine SET code = ?2, record = ?3, field = ?4, message = ?5 WHERE id = ?1",
+                        rusqlite::params![id, v.code.as_str(), v.record.map(|r| r.to_string()), v.field, v.message],
+                    )?;
+                }
+                Err(e) => tracing::warn!(error = %e, "re-entry postponed"),
+            }
+        }
+        Ok(done)
     }
 }
 
@@ -573,8 +617,9 @@ impl Device {
 
     pub fn quarantine(&self) -> Result<Vec<Quarantined>> {
         let inner = self.lock();
-        let mut st =
-            inner.conn.prepare("SELECT id, edit, code, record, field, message, at FROM quarantine ORDER BY id")?;
+        let mut st = inner.conn.prepare(
+            "SELECT id, edit, code, record, field, message, at FROM quarantine WHERE code != 'reentering' ORDER BY id",
+        )?;
         let rows = st
             .query_map([], |r| {
                 Ok((
@@ -618,9 +663,7 @@ impl Device {
         // A refused creation may be re-entered as a creation only if the record is still absent.
         let exists = inner.doc(edit.doc)?.get(automerge::ROOT, edit.record.to_string()).ok().flatten().is_some();
         edit.creating = edit.creating && !exists;
-        inner.apply_edit(&edit)?;
-        inner.conn.execute("DELETE FROM quarantine WHERE id = ?1", [id])?;
-        Ok(())
+        inner.apply_edit_clearing(&edit, Some(id))
     }
 
     pub fn discard_quarantined(&self, id: i64) -> Result<()> {
@@ -677,7 +720,7 @@ impl Device {
             open_disputes: n("SELECT COUNT(*) FROM disputes WHERE open = 1", &[])?,
             pending_changes: n("SELECT COUNT(*) FROM outbox", &[])?,
             open_conflicts: n("SELECT COUNT(*) FROM conflicts", &[])?,
-            quarantined: n("SELECT COUNT(*) FROM quarantine", &[])?,
+            quarantined: n("SELECT COUNT(*) FROM quarantine WHERE code != 'reentering'", &[])?,
             last_sync_at: store::get_meta(c, "last_sync_at")?.and_then(|s| s.parse().ok()),
         })
     }

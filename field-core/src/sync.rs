@@ -13,7 +13,7 @@ use sync_protocol::doc::{DocKey, Edit};
 use sync_protocol::wire::{GridPosition, PROTOCOL_VERSION, SyncRequest, SyncResponse, codes};
 use uuid::Uuid;
 
-use crate::device::{Device, Inner, now_ms, write_rows};
+use crate::device::{Device, Inner, REENTERING, now_ms, write_rows};
 use crate::error::{DeviceError, Result};
 use crate::store::{self, OutboxRow};
 
@@ -49,6 +49,8 @@ impl Device {
     pub async fn sync(&self) -> Result<SyncReport> {
         let _one_at_a_time = self.sync_lock.lock().await;
         let mut report = SyncReport::default();
+        // Edits orphaned by a refusal whose re-entry a crash or an error interrupted.
+        report.reentered += self.lock().resume_reentries()?;
         for _ in 0..MAX_ROUNDS {
             let prepared = self.prepare()?;
             report.requests += 1;
@@ -71,7 +73,12 @@ impl Device {
             let full_push = !prepared.sent.is_empty() && prepared.body_was_capped;
             {
                 let mut inner = self.lock();
-                apply_answer(&mut inner, &prepared.sent, answer, &mut report)?;
+                if let Err(e) = apply_answer(&mut inner, &prepared.sent, answer, &mut report) {
+                    // The cached documents may hold what the failed transaction did not store:
+                    // drop them so they are read back from the database as it is.
+                    inner.docs.clear();
+                    return Err(e);
+                }
             }
             // Another round only to follow a paged catch-up or to push an outbox that did not
             // fit in one request.
@@ -238,6 +245,18 @@ fn apply_answer(inner: &mut Inner, sent: &[OutboxRow], answer: SyncResponse, rep
         identity.epoch += 1;
         store::set_meta(&tx, "identity", &serde_json::to_string(&identity).unwrap_or_default())?;
     }
+    // The orphaned edits are kept durably, in this same transaction, until each is re-entered.
+    for edit in &reenter {
+        tx.execute(
+            "INSERT INTO quarantine (edit, code, record, field, message, at) VALUES (?1, ?2, ?3, '', '', ?4)",
+            rusqlite::params![
+                serde_json::to_string(edit).unwrap_or_default(),
+                REENTERING,
+                edit.record.to_string(),
+                now_ms()
+            ],
+        )?;
+    }
     store::set_meta(&tx, "last_sync_at", &now_ms().to_string())?;
     tx.commit()?;
     report.quarantined += quarantine.len() as u32;
@@ -248,21 +267,18 @@ fn apply_answer(inner: &mut Inner, sent: &[OutboxRow], answer: SyncResponse, rep
         for d in inner.docs.values_mut() {
             d.set_actor(actor.clone());
         }
-        // Re-enter the edits that were only orphaned; each is validated again, and one that no
-        // longer fits (its record was refused) goes to the quarantine instead.
-        for edit in reenter {
-            match inner.apply_edit(&edit) {
-                Ok(()) => report.reentered += 1,
-                Err(DeviceError::Invalid(v)) => {
-                    inner.conn.execute(
-                        "INSERT INTO quarantine (edit, code, record, field, message, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                        rusqlite::params![serde_json::to_string(&edit).unwrap_or_default(), v.code.as_str(), v.record.map(|r| r.to_string()), v.field, v.message, now_ms()],
-                    )?;
-                    report.quarantined += 1;
-                }
-                Err(e) => return Err(e),
-            }
-        }
     }
+    // Re-enter the edits that were only orphaned; each is validated again, and one that no
+    // longer fits (its record was refused) stays in the quarantine with its reason.
+    let waiting = |inner: &Inner| -> Result<u32> {
+        Ok(inner
+            .conn
+            .query_row("SELECT COUNT(*) FROM quarantine WHERE code = ?1", [REENTERING], |r| r.get::<_, i64>(0))?
+            as u32)
+    };
+    let before = waiting(inner)?;
+    let done = inner.resume_reentries()?;
+    report.reentered += done;
+    report.quarantined += before.saturating_sub(done).saturating_sub(waiting(inner)?);
     Ok(())
 }

@@ -262,6 +262,12 @@ fn record_tree(defs: &[FieldDef], fields: &Map<String, Json>) -> Result<automerg
         };
         map.insert(k.clone(), value);
     }
+    // Every container exists from the start, so later edits only write inside it.
+    for def in defs {
+        if matches!(def.kind, Kind::Set(_) | Kind::Entries(_)) && !map.contains_key(def.name) {
+            map.insert(def.name.to_string(), H::map());
+        }
+    }
     Ok(H::Map(automerge::hydrate::Map::from(map)))
 }
 
@@ -362,7 +368,7 @@ pub fn make_change(
     edit: &Edit,
     author: &Author,
     time_ms: i64,
-) -> Result<Change, DocError> {
+) -> Result<Option<Change>, DocError> {
     if !edit.doc.is_valid() {
         return Err(ValidationError::new(ValidationCode::ForeignDocument, Some(edit.record), "", "文档键无效").into());
     }
@@ -373,7 +379,8 @@ pub fn make_change(
     if !edit.creating && !exists {
         return Err(ValidationError::new(ValidationCode::RecordMissing, Some(edit.record), "", "记录不存在").into());
     }
-    schema::validate_record_change(edit.doc.collection, edit.record, &edit.fields, edit.creating, author)?;
+    let current = if edit.creating { None } else { read_record(doc, edit.doc.collection, edit.record) };
+    schema::validate_record_change(edit.doc.collection, edit.record, &edit.fields, current.as_ref(), author)?;
     let mut fork = doc.fork().with_actor(actor);
     let key = edit.record.to_string();
     let mut tx = fork.transaction();
@@ -386,10 +393,13 @@ pub fn make_change(
         write_object(&mut tx, &obj, edit.doc.collection.fields(), &edit.fields, false)?;
     }
     let meta = ChangeMeta { account: author.account, device: author.device };
-    tx.commit_with(CommitOptions::default().with_message(meta.message()).with_time(time_ms));
-    let change = fork.get_last_local_change().ok_or_else(|| DocError::Corrupt("the edit changed nothing".into()))?;
+    let (hash, _) = tx.commit_with(CommitOptions::default().with_message(meta.message()).with_time(time_ms));
+    // Writing values a record already has makes no change at all: nothing to store or send.
+    let Some(hash) = hash else { return Ok(None) };
+    let change =
+        fork.get_change_by_hash(&hash).ok_or_else(|| DocError::Corrupt("committed change not found".into()))?;
     validate_change(doc, edit.doc.collection, &change, author)?;
-    Ok(change)
+    Ok(Some(change))
 }
 
 /// Creates many records in one change (imports, the demo county). Each record is validated as
@@ -406,7 +416,7 @@ pub fn bulk_create(
         if doc.get(ROOT, id.to_string())?.is_some() {
             return Err(ValidationError::new(ValidationCode::RecordExists, Some(*id), "", "记录已存在").into());
         }
-        schema::validate_record_change(collection, *id, fields, true, author)?;
+        schema::validate_record_change(collection, *id, fields, None, author)?;
     }
     if records.is_empty() {
         return Ok(None);
@@ -462,10 +472,35 @@ pub fn validate_change(
     let mut proposed: BTreeMap<RecordId, (bool, Map<String, Json>)> = BTreeMap::new();
     let mut resolve_cache: HashMap<String, Place> = HashMap::new();
 
+    // Each (object, key) may be written once per change: a second write would hide the first
+    // from the document while the validator had judged it.
+    let mut written: std::collections::HashSet<(String, String)> = std::collections::HashSet::new();
     for (i, op) in expanded.operations.iter().enumerate() {
         let opid = start + i as u64;
         if op.insert {
             return Err(bad(ValidationCode::UnsupportedOperation, "list insertions are not part of the layout"));
+        }
+        if let automerge::legacy::Key::Map(k) = &op.key {
+            let obj = match &op.obj {
+                automerge::legacy::ObjectId::Root => "_root".to_string(),
+                automerge::legacy::ObjectId::Id(id) => format!("{}@{}", id.0, id.1.to_hex_string()),
+            };
+            if !written.insert((obj, k.to_string())) {
+                return Err(bad(ValidationCode::UnsupportedOperation, "a change writes the same key twice"));
+            }
+        }
+        if let automerge::legacy::OpType::Put(v) = &op.action
+            && !matches!(
+                v,
+                ScalarValue::Str(_)
+                    | ScalarValue::Timestamp(_)
+                    | ScalarValue::Boolean(_)
+                    | ScalarValue::Int(_)
+                    | ScalarValue::Uint(_)
+            )
+            && !matches!(v, ScalarValue::F64(f) if f.is_finite())
+        {
+            return Err(bad(ValidationCode::WrongType, "only strings, numbers, booleans and times are stored"));
         }
         let place = match &op.obj {
             automerge::legacy::ObjectId::Root => Place::Root,
@@ -519,14 +554,23 @@ pub fn validate_change(
                 let entry = proposed.entry(*rid).or_insert((false, Map::new()));
                 match action {
                     OpType::Put(v) if !def.kind.is_container() => {
+                        if !scalar_fits(def.kind, v) {
+                            return Err(ValidationError::new(
+                                ValidationCode::WrongType,
+                                Some(*rid),
+                                key.clone(),
+                                format!("{key} 的类型不对"),
+                            ));
+                        }
                         entry.1.insert(key.clone(), scalar_to_json(v));
                     }
                     OpType::Delete if !def.kind.is_container() => {
                         entry.1.insert(key.clone(), Json::Null);
                     }
                     OpType::Make(ObjType::Map) if def.kind.is_container() => {
-                        if !entry.0 && !matches!(def.kind, Kind::Set(_)) {
-                            // Sets may be replaced by an edit; objects and entries only at creation.
+                        if !entry.0 {
+                            // Every container is made with its record; a new one on an existing
+                            // record would hide the old one and what others added to it.
                             return Err(ValidationError::new(
                                 ValidationCode::AppendOnly,
                                 Some(*rid),
@@ -566,7 +610,7 @@ pub fn validate_change(
                                 "未知字段",
                             )
                         })?;
-                        if sd.kind.is_container() {
+                        if sd.kind.is_container() || !scalar_fits(sd.kind, v) {
                             return Err(ValidationError::new(
                                 ValidationCode::WrongType,
                                 Some(*rid),
@@ -595,6 +639,14 @@ pub fn validate_change(
                         local.insert(opid, Place::Sub(*rid, def, key.clone(), true));
                     }
                     (Kind::Entries(_), OpType::Make(ObjType::Map)) => {
+                        if entry_exists(doc, *rid, def.name, &key) {
+                            return Err(ValidationError::new(
+                                ValidationCode::AppendOnly,
+                                Some(*rid),
+                                def.name,
+                                "已有的处置记录不能改写",
+                            ));
+                        }
                         Uuid::parse_str(&key).map_err(|_| {
                             ValidationError::new(ValidationCode::WrongType, Some(*rid), def.name, "条目编号必须是UUID")
                         })?;
@@ -640,6 +692,26 @@ pub fn validate_change(
                         "不支持的操作",
                     ));
                 };
+                let defs: &[FieldDef] = match def.kind {
+                    Kind::Entries(sub) => sub,
+                    Kind::Object(sub) => match sub.iter().find(|d| d.name == sub_key.as_str()).map(|d| d.kind) {
+                        Some(Kind::Object(inner)) => inner,
+                        _ => &[],
+                    },
+                    _ => &[],
+                };
+                let fits = defs
+                    .iter()
+                    .find(|d| d.name == key)
+                    .is_some_and(|d| !d.kind.is_container() && scalar_fits(d.kind, v));
+                if !fits {
+                    return Err(ValidationError::new(
+                        ValidationCode::WrongType,
+                        Some(*rid),
+                        format!("{}.{key}", def.name),
+                        "未知字段或类型不对",
+                    ));
+                }
                 let entry = proposed.entry(*rid).or_insert((false, Map::new()));
                 let slot = entry.1.entry(def.name.to_string()).or_insert_with(|| empty_container(def.kind));
                 let target = match slot {
@@ -662,13 +734,35 @@ pub fn validate_change(
 
     let mut summary = ChangeSummary::default();
     for (rid, (creating, fields)) in proposed {
-        schema::validate_record_change(collection, rid, &fields, creating, author)?;
+        let current = if creating { None } else { read_record(doc, collection, rid) };
+        if !creating && current.is_none() {
+            return Err(ValidationError::new(ValidationCode::RecordMissing, Some(rid), "", "记录不存在"));
+        }
+        schema::validate_record_change(collection, rid, &fields, current.as_ref(), author)?;
         if creating {
             summary.created.push(rid);
         }
         summary.touched.push(rid);
     }
     Ok(summary)
+}
+
+/// Whether a stored scalar has the type its field's kind requires.
+fn scalar_fits(kind: Kind, v: &ScalarValue) -> bool {
+    match kind {
+        Kind::Timestamp => matches!(v, ScalarValue::Timestamp(_)),
+        Kind::Float { .. } => matches!(v, ScalarValue::F64(f) if f.is_finite()),
+        Kind::Bool => matches!(v, ScalarValue::Boolean(_)),
+        Kind::Set(_) | Kind::Object(_) | Kind::Entries(_) => false,
+        _ => matches!(v, ScalarValue::Str(_)),
+    }
+}
+
+/// Whether an entry (a dispute action or party) already exists.
+fn entry_exists(doc: &Automerge, record: RecordId, field: &str, key: &str) -> bool {
+    let Ok(Some((_, rec))) = doc.get(ROOT, record.to_string()) else { return false };
+    let Ok(Some((_, entries))) = doc.get(&rec, field) else { return false };
+    doc.get_all(&entries, key).is_ok_and(|all| !all.is_empty())
 }
 
 fn empty_container(kind: Kind) -> Json {
@@ -684,9 +778,18 @@ fn resolve_existing(doc: &Automerge, collection: Collection, opid: &str) -> Resu
         ValidationError::new(ValidationCode::RecordMissing, None, "", "change refers to an object the document lacks")
     };
     let obj = doc.import_obj(opid).map_err(|_| unknown())?;
-    let mut path: Vec<String> = doc
-        .parents(&obj)
-        .map_err(|_| unknown())?
+    let parents: Vec<automerge::Parent> = doc.parents(&obj).map_err(|_| unknown())?.collect();
+    // An object that a later write replaced is not part of the record any more.
+    if parents.iter().any(|p| !p.visible) {
+        return Err(ValidationError::new(
+            ValidationCode::UnsupportedOperation,
+            None,
+            "",
+            "change writes into a replaced object",
+        ));
+    }
+    let mut path: Vec<String> = parents
+        .into_iter()
         .map(|p| match p.prop {
             automerge::Prop::Map(k) => k,
             automerge::Prop::Seq(i) => i.to_string(),
@@ -702,7 +805,8 @@ fn resolve_existing(doc: &Automerge, collection: Collection, opid: &str) -> Resu
         }
         3 => {
             let def = collection.field(&path[1]).ok_or_else(unknown)?;
-            // An existing sub-object: five-clears items may be amended; entries never.
+            // An existing sub-object: five-clears items are the visit's evidence and entries are
+            // append-only, so neither is written after creation.
             match def.kind {
                 Kind::Object(_) => Ok(Place::Leaf),
                 _ => Ok(Place::Sub(rid, def, path[2].clone(), false)),

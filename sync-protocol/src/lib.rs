@@ -20,7 +20,7 @@
 //! };
 //! let edit = doc::Edit { doc: doc::DocKey::new(grid, Collection::Residents), record: zhang.id, creating: true, fields: zhang.to_fields() };
 //! // The device validates and makes the change; the server would run `doc::validate_change` on it.
-//! let change = doc::make_change(&residents, doc::actor_for(author.device, 0), &edit, &author, 1_764_000_000_000).unwrap();
+//! let change = doc::make_change(&residents, doc::actor_for(author.device, 0), &edit, &author, 1_764_000_000_000).unwrap().expect("a new record is a change");
 //! residents.apply_changes([change]).unwrap();
 //! let back = Resident::from_fields(doc::read_record(&residents, Collection::Residents, zhang.id).unwrap()).unwrap();
 //! assert_eq!(back, zhang);

@@ -380,24 +380,52 @@ pub fn check_object(
 ///
 /// `fields` holds what the change writes: the whole record when `creating`, otherwise only the
 /// fields it sets (`null` clears one; for sets, the items added; for entries, the new entries).
+/// Fields written once, when the record is created: who and when are evidence (the report
+/// delay is a measured figure), and an escalation goes through actions, not a new class.
+pub fn write_once(collection: Collection) -> &'static [&'static str] {
+    match collection {
+        Collection::Disputes => &["class", "reported_by", "reported_at", "discovered_at"],
+        Collection::Visits => &["house_id", "resident_id", "at", "by", "clears"],
+        _ => &[],
+    }
+}
+
+/// Dispute fields that staff above the grid may write after creation (the rest of a dispute
+/// is the grid's record of what was found).
+const DISPUTE_FIELDS_FOR_ALL_LEVELS: &[&str] = &["actions", "photos"];
+
+/// `current` is the record as the document holds it before the change, or `None` when the
+/// change creates it. Cross-field rules are checked on the record as it will be.
 pub fn validate_record_change(
     collection: Collection,
     record: RecordId,
     fields: &Map<String, Value>,
-    creating: bool,
+    current: Option<&Map<String, Value>>,
     author: &Author,
 ) -> Result<(), ValidationError> {
+    let creating = current.is_none();
     check_object(record, "", collection.fields(), fields, creating)?;
     let role = author.role;
     if collection != Collection::Disputes && !role.edits_base_records() {
         return Err(err(ValidationCode::NotPermitted, record, "", format!("{} 不能修改网格基础信息", role.as_str())));
     }
+    if !creating && let Some(f) = write_once(collection).iter().find(|f| fields.contains_key(**f)) {
+        return Err(err(ValidationCode::AppendOnly, record, f, format!("{f} 只能在登记时填写")));
+    }
+    // The value a field will have after the change.
+    let after = |name: &str| -> Option<&str> {
+        match fields.get(name) {
+            Some(v) => v.as_str(),
+            None => current.and_then(|c| c.get(name)).and_then(Value::as_str),
+        }
+    };
     match collection {
         Collection::Residents => {
-            // The birth date must agree with the ID number whenever the change writes either.
-            if let Some(id) = fields.get("id_number").and_then(Value::as_str) {
+            // The birth date must agree with the ID number, on the record as it will be.
+            let touches = fields.contains_key("id_number") || fields.contains_key("birth_date");
+            if touches && let Some(id) = after("id_number") {
                 let info = validate::id_number(id).map_err(|(c, m)| err(c, record, "id_number", m))?;
-                let birth = fields.get("birth_date").and_then(Value::as_str);
+                let birth = after("birth_date");
                 if birth != Some(info.birth_date.format("%Y-%m-%d").to_string().as_str()) {
                     return Err(err(
                         ValidationCode::BirthDateMismatch,
@@ -416,6 +444,21 @@ pub fn validate_record_change(
             }
         }
         Collection::Disputes => {
+            if !creating
+                && !role.edits_base_records()
+                && let Some(f) = fields.keys().find(|k| !DISPUTE_FIELDS_FOR_ALL_LEVELS.contains(&k.as_str()))
+            {
+                return Err(err(ValidationCode::NotPermitted, record, f, "只能追加处置记录"));
+            }
+            if creating {
+                let discovered = fields.get("discovered_at").and_then(Value::as_i64);
+                let reported = fields.get("reported_at").and_then(Value::as_i64);
+                if let (Some(d), Some(r)) = (discovered, reported)
+                    && d > r
+                {
+                    return Err(err(ValidationCode::OutOfRange, record, "discovered_at", "发现时间不能晚于上报时间"));
+                }
+            }
             if creating
                 && !matches!(
                     role,

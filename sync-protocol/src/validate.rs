@@ -40,7 +40,7 @@ pub fn id_number(value: &str) -> Result<IdNumberInfo, (ValidationCode, String)> 
     let last = last.chars().next().unwrap_or(' ').to_ascii_uppercase();
     let birth = NaiveDate::parse_from_str(&first17[6..14], "%Y%m%d")
         .map_err(|_| (ValidationCode::IdNumberBirthDate, format!("身份证号码中的出生日期{}无效", &first17[6..14])))?;
-    if birth.format("%Y").to_string().as_str() < "1900" || birth > chrono::Utc::now().date_naive() {
+    if birth.format("%Y").to_string().as_str() < "1900" || birth > today_in_china() {
         return Err((ValidationCode::IdNumberBirthDate, format!("身份证号码中的出生日期{}不合理", &first17[6..14])));
     }
     let expected = id_check_char(first17).unwrap_or('?');
@@ -49,6 +49,12 @@ pub fn id_number(value: &str) -> Result<IdNumberInfo, (ValidationCode, String)> 
     }
     let male = (first17.as_bytes()[16] - b'0') % 2 == 1;
     Ok(IdNumberInfo { region: first17[..6].to_string(), birth_date: birth, male })
+}
+
+/// Today's date in China Standard Time (a newborn registered at 07:00 is born "today").
+fn today_in_china() -> NaiveDate {
+    let tz = chrono::FixedOffset::east_opt(8 * 3600).expect("valid offset");
+    chrono::Utc::now().with_timezone(&tz).date_naive()
 }
 
 /// Mainland mobile numbers: 11 digits starting with 1 and a network digit 3–9.
@@ -71,15 +77,15 @@ pub fn date(value: &str) -> Result<NaiveDate, (ValidationCode, String)> {
         .map_err(|_| (ValidationCode::Date, format!("日期“{value}”无效，应为YYYY-MM-DD")))
 }
 
-/// Masks an ID number for lists: region and last four stay, the birth date is hidden.
+/// Masks an ID number for lists: only the last four characters stay (with the birth year shown
+/// beside it, a longer visible part would let region and date be guessed back).
 pub fn mask_id_number(value: &str) -> String {
     let chars: Vec<char> = value.chars().collect();
     if chars.len() < 8 {
         return "*".repeat(chars.len());
     }
-    let head: String = chars[..3].iter().collect();
     let tail: String = chars[chars.len() - 4..].iter().collect();
-    format!("{head}{}{tail}", "*".repeat(chars.len() - 7))
+    format!("{}{tail}", "*".repeat(chars.len() - 4))
 }
 
 /// Masks a phone number for lists: 138****5678.
@@ -134,6 +140,6 @@ mod tests {
     #[test]
     fn masks() {
         assert_eq!(mask_phone("13812345678"), "138****5678");
-        assert_eq!(mask_id_number("11010519491231002X"), "110***********002X");
+        assert_eq!(mask_id_number("11010519491231002X"), "**************002X");
     }
 }

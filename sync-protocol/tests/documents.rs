@@ -56,7 +56,9 @@ impl Device {
         let edit = Edit { doc: key, record, creating, fields: fields.as_object().unwrap().clone() };
         let change =
             doc::make_change(&self.doc, doc::actor_for(self.author.device, 0), &edit, &self.author, 1_764_000_000_000)?;
-        self.doc.apply_changes([change]).unwrap();
+        if let Some(change) = change {
+            self.doc.apply_changes([change]).unwrap();
+        }
         Ok(())
     }
 }

@@ -48,7 +48,8 @@ pub struct ResidentSummary {
     pub id: RecordId,
     pub name: String,
     pub sex: String,
-    pub birth_date: String,
+    /// The year only: with the full date a masked ID number could be guessed back.
+    pub birth_year: String,
     pub id_number: Option<String>,
     pub phone: Option<String>,
     pub categories: Vec<String>,
@@ -66,7 +67,7 @@ impl From<Resident> for ResidentSummary {
             phone: r.phone.as_deref().map(mask_phone),
             name: r.name,
             sex: r.sex,
-            birth_date: r.birth_date,
+            birth_year: r.birth_date.chars().take(4).collect(),
             categories: r.categories,
             house_id: r.house_id,
         }
