@@ -222,3 +222,111 @@ fn dispute_actions_append_and_status_derives_the_same_everywhere() {
     assert_eq!(d1.state().resolved_level, Some(Level::Township));
     assert_eq!(d1.report_delay_minutes(), 10);
 }
+
+/// A device with a valid dispute and a valid resident, and its document for hand-made changes.
+fn with_records() -> (Device, Uuid, Uuid, DocKey, DocKey) {
+    let grid = Uuid::now_v7();
+    let rkey = DocKey::new(grid, Collection::Residents);
+    let dkey = DocKey::new(grid, Collection::Disputes);
+    let mut a = Device::new(Role::GridWorker);
+    let r = resident("钱芳");
+    a.edit(rkey, r.id, true, serde_json::to_value(r.to_fields()).unwrap()).unwrap();
+    let d = Uuid::now_v7();
+    let acc = a.author.account.to_string();
+    a.edit(
+        dkey,
+        d,
+        true,
+        json!({
+            "class": "ordinary", "category": "family", "place": "村委会", "description": "家庭矛盾",
+            "discovered_at": 1_764_000_000_000i64, "reported_at": 1_764_000_060_000i64, "reported_by": acc,
+            "parties": [{"id": Uuid::now_v7().to_string(), "name": "甲"}],
+            "actions": [{"id": Uuid::now_v7().to_string(), "kind": "report", "actor": acc, "level": "grid", "at": 1_764_000_060_000i64}],
+        }),
+    )
+    .unwrap();
+    (a, r.id, d, rkey, dkey)
+}
+
+fn hand_made(base: &Automerge, f: impl FnOnce(&mut automerge::transaction::Transaction<'_>)) -> automerge::Change {
+    let mut fork = base.fork();
+    let mut tx = fork.transaction();
+    f(&mut tx);
+    tx.commit();
+    fork.get_last_local_change().unwrap()
+}
+
+#[test]
+fn entries_and_containers_cannot_be_overwritten_or_made_twice() {
+    use automerge::ReadDoc;
+    use automerge::transaction::Transactable;
+    let (a, rid, did, _, _) = with_records();
+    let base = a.doc.clone();
+    let (_, disp) = base.get(automerge::ROOT, did.to_string()).unwrap().unwrap();
+    let (_, actions) = base.get(&disp, "actions").unwrap().unwrap();
+    let existing = base.keys(&actions).next().unwrap();
+    // Replacing the report action with a "resolve" of one's own.
+    let c = hand_made(&base, |tx| {
+        let m = tx.put_object(&actions, existing.as_str(), automerge::ObjType::Map).unwrap();
+        for (k, v) in [("kind", "resolve"), ("actor", &a.author.account.to_string()), ("level", "grid")] {
+            tx.put(&m, k, v).unwrap();
+        }
+        tx.put(&m, "at", automerge::ScalarValue::Timestamp(1_764_000_100_000)).unwrap();
+    });
+    assert_eq!(
+        doc::validate_change(&base, Collection::Disputes, &c, &a.author).unwrap_err().code,
+        ValidationCode::AppendOnly
+    );
+    // A new categories map on an existing resident would hide the old one.
+    let (_, rec) = base.get(automerge::ROOT, rid.to_string()).unwrap().unwrap();
+    let c = hand_made(&base, |tx| {
+        let m = tx.put_object(&rec, "categories", automerge::ObjType::Map).unwrap();
+        tx.put(&m, "floating", true).unwrap();
+    });
+    assert_eq!(
+        doc::validate_change(&base, Collection::Residents, &c, &a.author).unwrap_err().code,
+        ValidationCode::AppendOnly
+    );
+    // Writing the same key twice in one change.
+    let c = hand_made(&base, |tx| {
+        tx.put(&rec, "notes", "一").unwrap();
+        tx.put(&rec, "notes", "二").unwrap();
+    });
+    assert_eq!(
+        doc::validate_change(&base, Collection::Residents, &c, &a.author).unwrap_err().code,
+        ValidationCode::UnsupportedOperation
+    );
+    // Values of the wrong type: bytes, a number for a string, NaN for a coordinate.
+    for v in [automerge::ScalarValue::Bytes(vec![0; 5000]), automerge::ScalarValue::Int(5)] {
+        let c = hand_made(&base, |tx| tx.put(&rec, "notes", v).unwrap());
+        assert_eq!(
+            doc::validate_change(&base, Collection::Residents, &c, &a.author).unwrap_err().code,
+            ValidationCode::WrongType
+        );
+    }
+}
+
+#[test]
+fn evidence_is_write_once_and_the_merged_record_is_checked() {
+    let (mut a, rid, did, rkey, dkey) = with_records();
+    // The report time and reporter are evidence.
+    assert_eq!(
+        a.edit(dkey, did, false, json!({"reported_at": 1_764_000_000_001i64})).unwrap_err().code(),
+        "append_only"
+    );
+    // A township account may add actions but not rewrite the grid's description.
+    let mut t = Device::new(Role::TownshipStaff);
+    t.doc = a.doc.fork();
+    assert_eq!(t.edit(dkey, did, false, json!({"description": "改写"})).unwrap_err().code(), "not_permitted");
+    // A birth date alone that contradicts the stored ID number is refused...
+    assert_eq!(
+        a.edit(rkey, rid, false, json!({"birth_date": "1991-01-01"})).unwrap_err().code(),
+        "birth_date_mismatch"
+    );
+    // ...and an ID number alone that agrees with the stored birth date is accepted.
+    a.edit(rkey, rid, false, json!({"id_number": id_number("1990-05-06", "004")})).unwrap();
+    // Saving a value the record already has changes nothing and stores nothing.
+    let heads = a.doc.get_heads();
+    a.edit(rkey, rid, false, json!({"phone": "13912345678"})).unwrap();
+    assert_eq!(a.doc.get_heads(), heads);
+}
