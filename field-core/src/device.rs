@@ -305,13 +305,20 @@ pub(crate) fn write_rows(tx: &rusqlite::Transaction<'_>, d: &Automerge, key: Doc
 impl Device {
     /// Opens (or creates) the device database at `path`.
     pub fn open(path: &Path) -> Result<Device> {
-        let conn = store::open(path)?;
+        Self::open_with(path, None)
+    }
+
+    /// Opens the device database encrypted with a key derived from the worker's PIN (created on
+    /// first use). A wrong PIN gives [`DeviceError::WrongPin`] and changes nothing.
+    pub fn open_encrypted(path: &Path, pin: &str) -> Result<Device> {
+        let key = crate::crypto::derive_key(path, pin)?;
+        Self::open_with(path, Some(&key))
+    }
+
+    fn open_with(path: &Path, key: Option<&crate::crypto::DbKey>) -> Result<Device> {
+        let conn = store::open(path, key)?;
         let identity = store::get_meta(&conn, "identity")?.and_then(|s| serde_json::from_str(&s).ok());
-        let http = reqwest::Client::builder()
-            .connect_timeout(std::time::Duration::from_secs(5))
-            .timeout(std::time::Duration::from_secs(60))
-            .build()
-            .map_err(|e| DeviceError::Network(e.to_string()))?;
+        let http = http_client()?;
         Ok(Device {
             inner: Mutex::new(Inner { conn, docs: HashMap::new(), identity }),
             http,
@@ -334,32 +341,24 @@ impl Device {
         if self.lock().identity.is_some() {
             return Err(DeviceError::AlreadyEnrolled);
         }
-        let server = server.trim_end_matches('/').to_string();
-        let resp = self
-            .http
-            .post(format!("{server}/v1/enrol"))
-            .json(&json!({"code": code, "device_name": device_name}))
-            .send()
-            .await
-            .map_err(|e| DeviceError::Network(e.to_string()))?;
-        let resp = crate::client::check(resp).await?;
-        #[derive(Deserialize)]
-        struct Enrolled {
-            device_id: Uuid,
-            token: String,
-            account: AccountInfo,
-            grids: Vec<GridInfo>,
-        }
-        let e: Enrolled = resp.json().await.map_err(|e| DeviceError::Network(e.to_string()))?;
-        let identity =
-            Identity { server, device_id: e.device_id, token: e.token, account: e.account, grids: e.grids, epoch: 0 };
+        let identity = request_enrolment(&self.http, server, code, device_name).await?;
+        self.adopt(identity.clone())?;
+        Ok(identity)
+    }
+
+    /// Stores an identity obtained with [`request_enrolment`] (the app enrols before the worker
+    /// has chosen the PIN that opens the database).
+    pub fn adopt(&self, identity: Identity) -> Result<()> {
         let mut inner = self.lock();
+        if inner.identity.is_some() {
+            return Err(DeviceError::AlreadyEnrolled);
+        }
         let tx = inner.conn.transaction()?;
         store::set_meta(&tx, "identity", &serde_json::to_string(&identity).unwrap_or_default())?;
         tx.commit()?;
-        inner.identity = Some(identity.clone());
+        inner.identity = Some(identity);
         inner.docs.clear();
-        Ok(identity)
+        Ok(())
     }
 
     fn edit(&self, doc: DocKey, record: Uuid, creating: bool, fields: Map<String, Value>) -> Result<()> {
@@ -792,6 +791,41 @@ impl Device {
         }
         Ok(out)
     }
+}
+
+/// Exchanges a one-time enrolment code for a device token, without storing anything.
+pub async fn request_enrolment(
+    http: &reqwest::Client,
+    server: &str,
+    code: &str,
+    device_name: &str,
+) -> Result<Identity> {
+    let server = server.trim().trim_end_matches('/').to_string();
+    let resp = http
+        .post(format!("{server}/v1/enrol"))
+        .json(&json!({"code": code, "device_name": device_name}))
+        .send()
+        .await
+        .map_err(|e| DeviceError::Network(e.to_string()))?;
+    let resp = crate::client::check(resp).await?;
+    #[derive(Deserialize)]
+    struct Enrolled {
+        device_id: Uuid,
+        token: String,
+        account: AccountInfo,
+        grids: Vec<GridInfo>,
+    }
+    let e: Enrolled = resp.json().await.map_err(|e| DeviceError::Network(e.to_string()))?;
+    Ok(Identity { server, device_id: e.device_id, token: e.token, account: e.account, grids: e.grids, epoch: 0 })
+}
+
+/// An HTTP client with the device's timeouts.
+pub fn http_client() -> Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .timeout(std::time::Duration::from_secs(60))
+        .build()
+        .map_err(|e| DeviceError::Network(e.to_string()))
 }
 
 /// The first millisecond of the month (China Standard Time) containing `ms`.

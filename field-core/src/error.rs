@@ -12,6 +12,10 @@ pub enum DeviceError {
     NotEnrolled,
     #[error("already enrolled")]
     AlreadyEnrolled,
+    #[error("PIN 不正确 (wrong PIN)")]
+    WrongPin,
+    #[error("PIN 须为至少6位数字 (the PIN must be at least 6 digits)")]
+    WeakPin,
     #[error("not found: {0}")]
     NotFound(String),
     /// No connection, or it broke: everything stays queued, try again later.
@@ -32,6 +36,8 @@ impl DeviceError {
             DeviceError::Invalid(v) => v.code.as_str().to_string(),
             DeviceError::NotEnrolled => "not_enrolled".into(),
             DeviceError::AlreadyEnrolled => "already_enrolled".into(),
+            DeviceError::WrongPin => "wrong_pin".into(),
+            DeviceError::WeakPin => "weak_pin".into(),
             DeviceError::NotFound(_) => "not_found".into(),
             DeviceError::Network(_) => "network".into(),
             DeviceError::Server { code, .. } => code.clone(),

@@ -15,6 +15,7 @@
 //! ```
 
 pub mod client;
+mod crypto;
 mod device;
 mod error;
 mod store;
@@ -22,7 +23,7 @@ mod sync;
 
 pub use device::{
     AccountInfo, Device, GridInfo, Identity, NewDispute, NewParty, NewVisit, Quarantined, ResidentQuery, Workbench,
-    month_start_ms, now_ms,
+    http_client, month_start_ms, now_ms, request_enrolment,
 };
 pub use error::{DeviceError, ErrorBody, Result};
 pub use sync::SyncReport;

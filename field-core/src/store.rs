@@ -45,8 +45,20 @@ CREATE TABLE conflicts (record TEXT NOT NULL, field TEXT NOT NULL, doc_key TEXT 
 /// Appended chunks are folded into the snapshot once there are this many.
 pub const COMPACT_AFTER_CHUNKS: i64 = 64;
 
-pub fn open(path: &Path) -> Result<Connection> {
+pub fn open(path: &Path, key: Option<&crate::crypto::DbKey>) -> Result<Connection> {
     let mut conn = Connection::open(path)?;
+    if let Some(k) = key {
+        conn.execute_batch(&format!("PRAGMA key = {};", k.pragma_value()))?;
+        // The first read tells a wrong key: SQLCipher cannot decrypt the first page.
+        if let Err(e) = conn.query_row("SELECT COUNT(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0)) {
+            return Err(match e {
+                rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::NotADatabase => {
+                    crate::error::DeviceError::WrongPin
+                }
+                e => e.into(),
+            });
+        }
+    }
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
