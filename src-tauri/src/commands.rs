@@ -1,0 +1,273 @@
+//! Tauri commands: one line each over `field-core`. Writes wake the background sync.
+
+use std::sync::Arc;
+
+use field_core::{Device, NewDispute, NewVisit, Quarantined, ResidentQuery, SyncReport, Workbench};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+use sync_protocol::doc::{Conflict, HistoryEntry};
+use sync_protocol::model::{Dispute, DisputeState, House, Resident, ResidentSummary, Visit};
+use sync_protocol::schema::Collection;
+use tauri::State;
+use uuid::Uuid;
+
+use crate::error::CmdError;
+use crate::state::{AppState, SyncStatus};
+
+type R<T> = Result<T, CmdError>;
+
+fn written<T>(st: &AppState, r: Result<T, field_core::DeviceError>) -> R<T> {
+    let v = r?;
+    st.kick.notify_one();
+    Ok(v)
+}
+
+/// Identity without the token: the web view never sees the device's secret.
+#[derive(Serialize)]
+pub struct IdentityView {
+    device_id: Uuid,
+    server: String,
+    account: field_core::AccountInfo,
+    grids: Vec<field_core::GridInfo>,
+}
+
+impl From<field_core::Identity> for IdentityView {
+    fn from(i: field_core::Identity) -> Self {
+        IdentityView { device_id: i.device_id, server: i.server, account: i.account, grids: i.grids }
+    }
+}
+
+#[derive(Serialize)]
+pub struct LockState {
+    enrolled: bool,
+    locked: bool,
+    awaiting_pin: bool,
+}
+
+#[tauri::command]
+pub async fn lock_state(st: State<'_, AppState>) -> R<LockState> {
+    Ok(LockState {
+        enrolled: st.db_path.exists(),
+        locked: st.device().is_err(),
+        awaiting_pin: st.pending_identity.lock().map(|p| p.is_some()).unwrap_or(false),
+    })
+}
+
+#[derive(Serialize)]
+pub struct EnrolHint {
+    server: Option<String>,
+    code: Option<String>,
+}
+
+/// A server address and enrolment code handed over at launch (`GRIDKEEPER_ENROL_SERVER`,
+/// `GRIDKEEPER_ENROL_CODE`), to prefill the enrolment form; the demo script uses it.
+#[tauri::command]
+pub async fn enrol_hint() -> R<EnrolHint> {
+    Ok(EnrolHint {
+        server: std::env::var("GRIDKEEPER_ENROL_SERVER").ok(),
+        code: std::env::var("GRIDKEEPER_ENROL_CODE").ok(),
+    })
+}
+
+#[tauri::command]
+pub async fn identity(st: State<'_, AppState>) -> R<Option<IdentityView>> {
+    Ok(st.device().ok().and_then(|d| d.identity()).map(Into::into))
+}
+
+#[tauri::command]
+pub async fn enrol(st: State<'_, AppState>, server: String, code: String, device_name: String) -> R<IdentityView> {
+    if st.db_path.exists() {
+        return Err(CmdError::new("already_enrolled", "本机已注册 (this device is already enrolled)"));
+    }
+    let identity = field_core::request_enrolment(&field_core::http_client()?, &server, &code, &device_name).await?;
+    *st.pending_identity.lock().map_err(|_| CmdError::new("internal", "state lock"))? = Some(identity.clone());
+    Ok(identity.into())
+}
+
+#[tauri::command]
+pub async fn set_pin(st: State<'_, AppState>, pin: String) -> R<()> {
+    let identity = st
+        .pending_identity
+        .lock()
+        .map_err(|_| CmdError::new("internal", "state lock"))?
+        .take()
+        .ok_or_else(|| CmdError::new("not_enrolled", "请先用注册码注册 (enrol first)"))?;
+    if let Some(dir) = st.db_path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| CmdError::new("local_storage", e.to_string()))?;
+    }
+    let device = Device::open_encrypted(&st.db_path, &pin)?;
+    device.adopt(identity)?;
+    st.set_device(Some(Arc::new(device)));
+    st.kick.notify_one();
+    Ok(())
+}
+
+#[tauri::command]
+pub async fn unlock(st: State<'_, AppState>, pin: String) -> R<()> {
+    let device = Device::open_encrypted(&st.db_path, &pin)?;
+    st.set_device(Some(Arc::new(device)));
+    st.kick.notify_one();
+    Ok(())
+}
+
+#[tauri::command]
+pub async fn lock(st: State<'_, AppState>) -> R<()> {
+    st.set_device(None);
+    Ok(())
+}
+
+#[tauri::command]
+pub async fn workbench(st: State<'_, AppState>) -> R<Workbench> {
+    Ok(st.device()?.workbench()?)
+}
+
+#[tauri::command]
+pub async fn list_residents(st: State<'_, AppState>, query: ResidentQuery) -> R<Vec<ResidentSummary>> {
+    Ok(st.device()?.residents(&query)?)
+}
+
+#[tauri::command]
+pub async fn get_resident(st: State<'_, AppState>, id: Uuid) -> R<Resident> {
+    Ok(st.device()?.resident(id)?)
+}
+
+#[tauri::command]
+pub async fn create_resident(st: State<'_, AppState>, resident: Resident) -> R<()> {
+    written(&st, st.device()?.create_resident(&resident))
+}
+
+#[tauri::command]
+pub async fn update_resident(st: State<'_, AppState>, id: Uuid, fields: Map<String, Value>) -> R<()> {
+    written(&st, st.device()?.update_resident(id, fields))
+}
+
+#[tauri::command]
+pub async fn archive_resident(st: State<'_, AppState>, id: Uuid, reason: String, on: String) -> R<()> {
+    written(&st, st.device()?.archive_resident(id, &reason, &on))
+}
+
+#[tauri::command]
+pub async fn move_resident(st: State<'_, AppState>, id: Uuid, house: Option<Uuid>) -> R<()> {
+    written(&st, st.device()?.move_resident(id, house))
+}
+
+#[tauri::command]
+pub async fn list_houses(st: State<'_, AppState>) -> R<Vec<House>> {
+    Ok(st.device()?.houses()?)
+}
+
+#[tauri::command]
+pub async fn get_house(st: State<'_, AppState>, id: Uuid) -> R<House> {
+    Ok(st.device()?.house(id)?)
+}
+
+#[tauri::command]
+pub async fn create_house(st: State<'_, AppState>, house: House) -> R<()> {
+    written(&st, st.device()?.create_house(&house))
+}
+
+#[tauri::command]
+pub async fn update_house(st: State<'_, AppState>, id: Uuid, fields: Map<String, Value>) -> R<()> {
+    written(&st, st.device()?.update_house(id, fields))
+}
+
+#[tauri::command]
+pub async fn record_visit(st: State<'_, AppState>, visit: NewVisit) -> R<Uuid> {
+    written(&st, st.device()?.record_visit(&visit))
+}
+
+#[tauri::command]
+pub async fn list_visits(st: State<'_, AppState>, since_ms: i64) -> R<Vec<Visit>> {
+    Ok(st.device()?.visits(since_ms)?)
+}
+
+#[tauri::command]
+pub async fn report_dispute(st: State<'_, AppState>, dispute: NewDispute) -> R<Uuid> {
+    written(&st, st.device()?.report_dispute(&dispute))
+}
+
+#[tauri::command]
+pub async fn list_disputes(st: State<'_, AppState>, open_only: bool) -> R<Vec<Dispute>> {
+    Ok(st.device()?.disputes(open_only)?)
+}
+
+#[derive(Serialize)]
+pub struct DisputeView {
+    dispute: Dispute,
+    state: DisputeState,
+    report_delay_minutes: i64,
+}
+
+#[tauri::command]
+pub async fn get_dispute(st: State<'_, AppState>, id: Uuid) -> R<DisputeView> {
+    let d = st.device()?.dispute(id)?;
+    Ok(DisputeView { state: d.state(), report_delay_minutes: d.report_delay_minutes(), dispute: d })
+}
+
+#[tauri::command]
+pub async fn add_dispute_action(
+    st: State<'_, AppState>,
+    dispute: Uuid,
+    kind: String,
+    to_level: Option<String>,
+    note: Option<String>,
+) -> R<()> {
+    written(&st, st.device()?.add_dispute_action(dispute, &kind, to_level.as_deref(), note.as_deref()))
+}
+
+#[tauri::command]
+pub async fn sync_now(st: State<'_, AppState>) -> R<SyncReport> {
+    let r = crate::sync_loop::sync_once(&st).await;
+    r.map_err(Into::into)
+}
+
+#[tauri::command]
+pub async fn sync_status(st: State<'_, AppState>) -> R<SyncStatus> {
+    Ok(st.status())
+}
+
+#[tauri::command]
+pub async fn list_conflicts(st: State<'_, AppState>) -> R<Vec<Conflict>> {
+    Ok(st.device()?.conflicts()?)
+}
+
+#[tauri::command]
+pub async fn settle_conflict(st: State<'_, AppState>, conflict: Conflict, value: Value) -> R<()> {
+    written(&st, st.device()?.settle_conflict(&conflict, value))
+}
+
+#[tauri::command]
+pub async fn list_quarantine(st: State<'_, AppState>) -> R<Vec<Quarantined>> {
+    Ok(st.device()?.quarantine()?)
+}
+
+#[tauri::command]
+pub async fn discard_quarantined(st: State<'_, AppState>, id: i64) -> R<()> {
+    Ok(st.device()?.discard_quarantined(id)?)
+}
+
+#[tauri::command]
+pub async fn reenter_quarantined(st: State<'_, AppState>, id: i64, fields: Map<String, Value>) -> R<()> {
+    written(&st, st.device()?.reenter_quarantined(id, fields))
+}
+
+#[tauri::command]
+pub async fn history(st: State<'_, AppState>, collection: String, id: Uuid) -> R<Vec<HistoryEntry>> {
+    let c = Collection::parse(&collection).ok_or_else(|| CmdError::new("unknown_collection", "unknown collection"))?;
+    Ok(st.device()?.history(c, id)?)
+}
+
+/// Keeps a photo on the device under its content hash and returns the hash. Uploading photos
+/// to the county server as blobs is not built yet.
+#[tauri::command]
+pub async fn add_photo(st: State<'_, AppState>, bytes: Vec<u8>, mime: String) -> R<String> {
+    st.device()?;
+    if !mime.starts_with("image/") || bytes.is_empty() || bytes.len() > 20 * 1024 * 1024 {
+        return Err(CmdError::new("bad_photo", "照片格式或大小不对 (not an image, or larger than 20 MB)"));
+    }
+    let hash: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+    std::fs::create_dir_all(&st.photos_dir).map_err(|e| CmdError::new("local_storage", e.to_string()))?;
+    std::fs::write(st.photos_dir.join(&hash), &bytes).map_err(|e| CmdError::new("local_storage", e.to_string()))?;
+    Ok(hash)
+}

@@ -1,0 +1,59 @@
+//! What the app holds between commands: the device (present only while unlocked), an
+//! enrolment waiting for its PIN, and the background sync's status.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+
+use field_core::{Device, Identity};
+use serde::Serialize;
+use tokio::sync::Notify;
+
+use crate::error::CmdError;
+
+/// The sync state the UI always shows.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SyncStatus {
+    pub running: bool,
+    pub last_success_at: Option<i64>,
+    pub last_error: Option<field_core::ErrorBody>,
+    pub pending: u64,
+    pub next_attempt_at: Option<i64>,
+}
+
+pub struct AppState {
+    pub db_path: PathBuf,
+    pub photos_dir: PathBuf,
+    pub device: RwLock<Option<Arc<Device>>>,
+    pub pending_identity: Mutex<Option<Identity>>,
+    pub sync_status: Mutex<SyncStatus>,
+    /// Wakes the background sync (after a local write, on "sync now", after unlocking).
+    pub kick: Notify,
+}
+
+impl AppState {
+    pub fn new(data_dir: PathBuf) -> Self {
+        AppState {
+            db_path: data_dir.join("gridkeeper-device.db"),
+            photos_dir: data_dir.join("photos"),
+            device: RwLock::new(None),
+            pending_identity: Mutex::new(None),
+            sync_status: Mutex::new(SyncStatus::default()),
+            kick: Notify::new(),
+        }
+    }
+
+    /// The unlocked device, or `locked`.
+    pub fn device(&self) -> Result<Arc<Device>, CmdError> {
+        self.device.read().ok().and_then(|d| d.clone()).ok_or_else(CmdError::locked)
+    }
+
+    pub fn set_device(&self, d: Option<Arc<Device>>) {
+        if let Ok(mut slot) = self.device.write() {
+            *slot = d;
+        }
+    }
+
+    pub fn status(&self) -> SyncStatus {
+        self.sync_status.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+}

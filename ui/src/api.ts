@@ -1,0 +1,169 @@
+// The one door to the device backend. Inside the Tauri webview every call is `invoke` of a
+// Tauri command (field-core behind it); in a plain browser (`npm run dev`) and in Vitest the
+// calls go to the in-memory mock backend (src/mock.ts), which is loaded only then, so the
+// real app never contains a path to it.
+//
+// Argument keys of the commands themselves are camelCase (Tauri maps them to the Rust
+// snake_case parameters); records inside them are snake_case JSON, as the Rust structs are.
+
+import { invoke } from '@tauri-apps/api/core'
+import type {
+  ApiError,
+  Conflict,
+  DisputeAction,
+  DisputeDetail,
+  Dispute,
+  FieldChanges,
+  HistoryEntry,
+  House,
+  Identity,
+  LockState,
+  NewDispute,
+  NewVisit,
+  QuarantinedEdit,
+  Resident,
+  ResidentQuery,
+  ResidentSummary,
+  SyncReport,
+  SyncStatus,
+  Uuid,
+  Visit,
+  Workbench,
+  Collection,
+  Level,
+} from './types'
+
+export type Invoke = (cmd: string, args?: Record<string, unknown>) => Promise<unknown>
+
+/** True inside the Tauri webview. */
+export function inTauri(): boolean {
+  return typeof window !== 'undefined' && window.__TAURI_INTERNALS__ !== undefined
+}
+
+/**
+ * The mock is part of dev servers and tests only. A production build leaves it out (the
+ * bundler drops the dead branch), unless built with VITE_MOCK=1 for a browser demo.
+ */
+const MOCK_ALLOWED = import.meta.env.DEV || import.meta.env.VITE_MOCK === '1'
+
+const noBackend: Invoke = () =>
+  Promise.reject({ code: 'no_backend', message: 'This build runs only inside the Gridkeeper app (Tauri).' })
+
+let backend: Promise<Invoke> | null = null
+
+function getBackend(): Promise<Invoke> {
+  if (!backend) {
+    backend = inTauri()
+      ? Promise.resolve<Invoke>((cmd, args) => invoke(cmd, args))
+      : !MOCK_ALLOWED
+        ? Promise.resolve(noBackend)
+        : import('./mock').then((m) => {
+          if (import.meta.env.DEV && typeof window !== 'undefined') {
+            // For trying offline, errors and the like by hand in the dev console.
+            ;(window as unknown as { __gkMock: unknown }).__gkMock = m.mockBackend
+          }
+          return (cmd: string, args?: Record<string, unknown>) => m.mockBackend.handle(cmd, args)
+        })
+  }
+  return backend
+}
+
+/** Whatever a command rejected with, as `{code, message, field?, record?}`. */
+export function toApiError(e: unknown): ApiError {
+  if (e && typeof e === 'object' && 'code' in e) {
+    const o = e as Record<string, unknown>
+    const err: ApiError = { code: String(o.code), message: String(o.message ?? o.code) }
+    if (typeof o.field === 'string' && o.field) err.field = o.field
+    if (typeof o.record === 'string' && o.record) err.record = o.record
+    return err
+  }
+  if (typeof e === 'string') return { code: 'unknown', message: e }
+  if (e instanceof Error) return { code: 'unknown', message: e.message }
+  return { code: 'unknown', message: String(e) }
+}
+
+export function isApiError(e: unknown): e is ApiError {
+  return !!e && typeof e === 'object' && 'code' in e && 'message' in e
+}
+
+let onLockedHandler: (() => void) | null = null
+
+/** Called when any command answers that the device is locked (e.g. locked by the backend). */
+export function onLocked(handler: () => void) {
+  onLockedHandler = handler
+}
+
+async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> {
+  const run = await getBackend()
+  try {
+    return (await run(cmd, args)) as T
+  } catch (e) {
+    const err = toApiError(e)
+    if (err.code === 'locked' && onLockedHandler) onLockedHandler()
+    throw err
+  }
+}
+
+export const api = {
+  // ---- device, enrolment, PIN ----
+  identity: () => call<Identity | null>('identity'),
+  lockState: () => call<LockState>('lock_state'),
+  /** A server address and code handed to the app at launch (the demo script does this). */
+  enrolHint: () => call<{ server: string | null; code: string | null }>('enrol_hint'),
+  enrol: (server: string, code: string, deviceName: string) =>
+    call<Identity | null>('enrol', { server, code, deviceName }),
+  setPin: (pin: string) => call<void>('set_pin', { pin }),
+  unlock: (pin: string) => call<void>('unlock', { pin }),
+  lock: () => call<void>('lock'),
+
+  workbench: () => call<Workbench>('workbench'),
+
+  // ---- residents 实有人口 ----
+  listResidents: (query: ResidentQuery = {}) => call<ResidentSummary[]>('list_residents', { query }),
+  getResident: (id: Uuid) => call<Resident>('get_resident', { id }),
+  createResident: (resident: Resident) => call<Uuid | null>('create_resident', { resident }),
+  updateResident: (id: Uuid, fields: FieldChanges) => call<void>('update_resident', { id, fields }),
+  archiveResident: (id: Uuid, reason: string, on: string) => call<void>('archive_resident', { id, reason, on }),
+  moveResident: (id: Uuid, house: Uuid | null) => call<void>('move_resident', { id, house }),
+
+  // ---- houses 实有房屋 ----
+  listHouses: () => call<House[]>('list_houses'),
+  getHouse: (id: Uuid) => call<House>('get_house', { id }),
+  createHouse: (house: House) => call<Uuid | null>('create_house', { house }),
+  updateHouse: (id: Uuid, fields: FieldChanges) => call<void>('update_house', { id, fields }),
+
+  // ---- visits 入户走访 ----
+  recordVisit: (visit: NewVisit) => call<Uuid>('record_visit', { visit }),
+  listVisits: (sinceMs: number) => call<Visit[]>('list_visits', { sinceMs }),
+
+  // ---- disputes 矛盾纠纷 ----
+  reportDispute: (dispute: NewDispute) => call<Uuid>('report_dispute', { dispute }),
+  listDisputes: (openOnly = false) => call<Dispute[]>('list_disputes', { openOnly }),
+  getDispute: (id: Uuid) => call<DisputeDetail>('get_dispute', { id }),
+  addDisputeAction: (dispute: Uuid, kind: DisputeAction['kind'], toLevel: Level | null, note: string | null) =>
+    call<void>('add_dispute_action', { dispute, kind, toLevel, note }),
+
+  // ---- sync, conflicts, quarantine ----
+  syncNow: () => call<SyncReport>('sync_now'),
+  syncStatus: () => call<SyncStatus>('sync_status'),
+  listConflicts: () => call<Conflict[]>('list_conflicts'),
+  settleConflict: (conflict: Conflict, value: unknown) => call<void>('settle_conflict', { conflict, value }),
+  listQuarantine: () => call<QuarantinedEdit[]>('list_quarantine'),
+  discardQuarantined: (id: number) => call<void>('discard_quarantined', { id }),
+  reenterQuarantined: (id: number, fields: FieldChanges) => call<void>('reenter_quarantined', { id, fields }),
+  history: (collection: Collection, id: Uuid) => call<HistoryEntry[]>('history', { collection, id }),
+
+  /** Stores a photo on the device; answers its content hash, which goes into `photos`. */
+  addPhoto: (bytes: number[], mime: string) => call<string>('add_photo', { bytes, mime }),
+}
+
+/** Subscribes to the backend's `sync-status` event; resolves to the unsubscribe function. */
+export async function onSyncStatus(handler: (s: SyncStatus) => void): Promise<() => void> {
+  if (inTauri()) {
+    const { listen } = await import('@tauri-apps/api/event')
+    return listen<SyncStatus>('sync-status', (e) => handler(e.payload))
+  }
+  if (!MOCK_ALLOWED) return () => {}
+  const { mockBackend } = await import('./mock')
+  return mockBackend.onSyncStatus(handler)
+}

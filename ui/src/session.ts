@@ -1,0 +1,70 @@
+// Who is using the device and whether it is locked. The router consults this before every
+// screen: not enrolled → enrolment; locked → unlock; otherwise the app.
+
+import { reactive } from 'vue'
+import { api, onLocked } from './api'
+import type { Identity } from './types'
+
+export const session = reactive({
+  loaded: false,
+  enrolled: false,
+  locked: false,
+  /** Enrolled in this run but no PIN set yet (the backend's `awaiting_pin`). */
+  needsPin: false,
+  identity: null as Identity | null,
+})
+
+let loading: Promise<void> | null = null
+
+/** Reads enrolment and lock state from the backend (once; `force` to re-read). */
+export function loadSession(force = false): Promise<void> {
+  if (loading && !force) return loading
+  loading = (async () => {
+    const ls = await api.lockState()
+    session.enrolled = ls.enrolled
+    session.needsPin = !ls.enrolled && !!ls.awaiting_pin
+    session.locked = ls.enrolled && ls.locked
+    session.identity = ls.enrolled && !session.locked ? await api.identity() : null
+    session.loaded = true
+  })()
+  loading.catch(() => {
+    loading = null
+  })
+  return loading
+}
+
+/** Enrolment answered; the device database is created only when the PIN is set. */
+export function afterEnrol(identity: Identity | null) {
+  session.needsPin = true
+  session.identity = identity
+}
+
+export async function afterPinSet() {
+  session.needsPin = false
+  session.enrolled = true
+  session.locked = false
+  session.identity = await api.identity()
+}
+
+export async function afterUnlock() {
+  session.locked = false
+  session.identity = await api.identity()
+}
+
+export async function lockNow() {
+  await api.lock()
+  session.locked = true
+  session.identity = null
+}
+
+/** The grid the worker keeps: township · village · grid. */
+export function gridLabel(): string {
+  const g = session.identity?.grids[0]
+  return g ? `${g.township} · ${g.village} · ${g.name}` : ''
+}
+
+// A command answered "locked": the backend locked itself (e.g. after being idle).
+onLocked(() => {
+  session.locked = true
+  session.identity = null
+})
