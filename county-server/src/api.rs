@@ -46,6 +46,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/conflicts", get(conflicts))
         .route("/v1/history/{collection}/{id}", get(history))
         .route("/v1/overview", get(overview))
+        .route("/v1/blobs/{hash}", axum::routing::put(put_blob).get(get_blob))
+        .route("/v1/blobs/{hash}/status", get(blob_status))
         .route("/v1/admin/accounts", post(create_account))
         .route("/v1/admin/enrolment-codes", post(issue_code))
         .route("/v1/admin/devices", get(list_devices))
@@ -374,4 +376,76 @@ async fn revoke(State(st): State<AppState>, headers: HeaderMap, Path(id): Path<U
     } else {
         Err(ApiError::NotFound("no such active device".into()))
     }
+}
+
+/// Largest photo accepted.
+pub const MAX_BLOB_BYTES: u64 = 20 * 1024 * 1024;
+
+fn check_hash(hash: &str) -> Result<(), ApiError> {
+    if hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        Ok(())
+    } else {
+        Err(ApiError::bad("bad_blob_hash", "a blob is named by the lower-case hex SHA-256 of its bytes"))
+    }
+}
+
+fn header_u64(headers: &HeaderMap, name: &str) -> Result<u64, ApiError> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| ApiError::bad("missing_header", format!("header {name} is required")))
+}
+
+/// Uploads a chunk of a photo: `Gridkeeper-Grid`, `Gridkeeper-Total` and `Gridkeeper-Offset`
+/// headers, the bytes in the body. An upload cut off anywhere resumes from the `received`
+/// count that this answer and `GET /v1/blobs/{hash}/status` report.
+async fn put_blob(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(hash): Path<String>,
+    b: Result<Bytes, BytesRejection>,
+) -> Result<Json<crate::storage::BlobState>, ApiError> {
+    let (_, scope) = caller(&st, &headers).await?;
+    check_hash(&hash)?;
+    let bytes = body(b)?;
+    let grid = headers
+        .get("Gridkeeper-Grid")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| Uuid::parse_str(v).ok())
+        .ok_or_else(|| ApiError::bad("missing_header", "header Gridkeeper-Grid is required"))?;
+    check_grid(&st, &scope, Some(grid)).await?;
+    let total = header_u64(&headers, "Gridkeeper-Total")?;
+    let offset = header_u64(&headers, "Gridkeeper-Offset")?;
+    if total == 0 || total > MAX_BLOB_BYTES {
+        return Err(ApiError::bad("blob_too_large", "a photo must be between 1 byte and 20 MB"));
+    }
+    if offset + bytes.len() as u64 > total {
+        return Err(ApiError::bad("bad_chunk", "the chunk goes past the declared size"));
+    }
+    Ok(Json(st.storage.put_blob_chunk(&hash, grid, total, offset, &bytes).await?))
+}
+
+async fn blob_status(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(hash): Path<String>,
+) -> Result<Json<crate::storage::BlobState>, ApiError> {
+    let (_, scope) = caller(&st, &headers).await?;
+    check_hash(&hash)?;
+    let state = st.storage.blob_state(&hash).await?.ok_or_else(|| ApiError::NotFound("no such blob".into()))?;
+    check_grid(&st, &scope, Some(state.grid)).await.map_err(|_| ApiError::NotFound("no such blob".into()))?;
+    Ok(Json(state))
+}
+
+async fn get_blob(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(hash): Path<String>,
+) -> Result<Response, ApiError> {
+    let (_, scope) = caller(&st, &headers).await?;
+    check_hash(&hash)?;
+    let (grid, bytes) = st.storage.blob(&hash).await?.ok_or_else(|| ApiError::NotFound("no such blob".into()))?;
+    check_grid(&st, &scope, Some(grid)).await.map_err(|_| ApiError::NotFound("no such blob".into()))?;
+    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
 }

@@ -16,6 +16,8 @@ pub enum DeviceError {
     WrongPin,
     #[error("PIN 须为至少6位数字 (the PIN must be at least 6 digits)")]
     WeakPin,
+    #[error("照片格式或大小不对 (not an image, or larger than 20 MB)")]
+    BadPhoto,
     #[error("not found: {0}")]
     NotFound(String),
     /// No connection, or it broke: everything stays queued, try again later.
@@ -38,6 +40,7 @@ impl DeviceError {
             DeviceError::AlreadyEnrolled => "already_enrolled".into(),
             DeviceError::WrongPin => "wrong_pin".into(),
             DeviceError::WeakPin => "weak_pin".into(),
+            DeviceError::BadPhoto => "bad_photo".into(),
             DeviceError::NotFound(_) => "not_found".into(),
             DeviceError::Network(_) => "network".into(),
             DeviceError::Server { code, .. } => code.clone(),

@@ -18,6 +18,7 @@ pub mod client;
 mod crypto;
 mod device;
 mod error;
+mod photos;
 mod store;
 mod sync;
 
@@ -26,4 +27,5 @@ pub use device::{
     http_client, month_start_ms, now_ms, request_enrolment,
 };
 pub use error::{DeviceError, ErrorBody, Result};
+pub use photos::{CHUNK_BYTES, MAX_PHOTO_BYTES, hash_of};
 pub use sync::SyncReport;

@@ -11,7 +11,8 @@ use sync_protocol::model::{Dispute, House, Resident, Visit};
 
 use crate::error::Result;
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE documents (doc_key TEXT PRIMARY KEY, grid TEXT NOT NULL, snapshot BLOB NOT NULL);
 CREATE TABLE doc_chunks (id INTEGER PRIMARY KEY AUTOINCREMENT, doc_key TEXT NOT NULL, bytes BLOB NOT NULL);
@@ -40,7 +41,14 @@ CREATE TABLE disputes (
     open INTEGER NOT NULL, reported_at INTEGER NOT NULL, data TEXT NOT NULL
 );
 CREATE TABLE conflicts (record TEXT NOT NULL, field TEXT NOT NULL, doc_key TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (record, field));
-"#];
+"#,
+    r#"
+CREATE TABLE photos (
+    hash TEXT PRIMARY KEY, grid TEXT NOT NULL, mime TEXT NOT NULL, data BLOB NOT NULL,
+    uploaded INTEGER NOT NULL
+);
+"#,
+];
 
 /// Appended chunks are folded into the snapshot once there are this many.
 pub const COMPACT_AFTER_CHUNKS: i64 = 64;

@@ -33,6 +33,9 @@ pub struct SyncReport {
     pub quarantined: u32,
     pub reentered: u32,
     pub documents_received: u32,
+    pub photos_uploaded: u32,
+    /// Photo bytes sent in this sync (an interrupted upload resumes: only the rest is sent).
+    pub photo_bytes_up: u64,
 }
 
 struct Prepared {
@@ -86,6 +89,10 @@ impl Device {
                 break;
             }
         }
+        // Photos go after the records, so a report is never held back by a large picture.
+        let (photos, bytes) = self.upload_photos().await?;
+        report.photos_uploaded += photos;
+        report.photo_bytes_up += bytes;
         Ok(report)
     }
 

@@ -5,7 +5,6 @@ use std::sync::Arc;
 use field_core::{Device, NewDispute, NewVisit, Quarantined, ResidentQuery, SyncReport, Workbench};
 use serde::Serialize;
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
 use sync_protocol::doc::{Conflict, HistoryEntry};
 use sync_protocol::model::{Dispute, DisputeState, House, Resident, ResidentSummary, Visit};
 use sync_protocol::schema::Collection;
@@ -258,16 +257,15 @@ pub async fn history(st: State<'_, AppState>, collection: String, id: Uuid) -> R
     Ok(st.device()?.history(c, id)?)
 }
 
-/// Keeps a photo on the device under its content hash and returns the hash. Uploading photos
-/// to the county server as blobs is not built yet.
+/// Keeps a photo in the encrypted device database and returns its content hash; the next sync
+/// uploads it to the county server.
 #[tauri::command]
 pub async fn add_photo(st: State<'_, AppState>, bytes: Vec<u8>, mime: String) -> R<String> {
-    st.device()?;
-    if !mime.starts_with("image/") || bytes.is_empty() || bytes.len() > 20 * 1024 * 1024 {
-        return Err(CmdError::new("bad_photo", "照片格式或大小不对 (not an image, or larger than 20 MB)"));
-    }
-    let hash: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
-    std::fs::create_dir_all(&st.photos_dir).map_err(|e| CmdError::new("local_storage", e.to_string()))?;
-    std::fs::write(st.photos_dir.join(&hash), &bytes).map_err(|e| CmdError::new("local_storage", e.to_string()))?;
-    Ok(hash)
+    Ok(st.device()?.add_photo(&bytes, &mime)?)
+}
+
+/// A photo's bytes, from the device or fetched from the county server.
+#[tauri::command]
+pub async fn get_photo(st: State<'_, AppState>, hash: String) -> R<tauri::ipc::Response> {
+    Ok(tauri::ipc::Response::new(st.device()?.photo(&hash).await?))
 }

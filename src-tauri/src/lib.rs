@@ -62,6 +62,7 @@ pub fn run() {
             commands::reenter_quarantined,
             commands::history,
             commands::add_photo,
+            commands::get_photo,
         ])
         .run(tauri::generate_context!())
         .expect("error while running the Gridkeeper field app");

@@ -22,7 +22,6 @@ pub struct SyncStatus {
 
 pub struct AppState {
     pub db_path: PathBuf,
-    pub photos_dir: PathBuf,
     pub device: RwLock<Option<Arc<Device>>>,
     pub pending_identity: Mutex<Option<Identity>>,
     pub sync_status: Mutex<SyncStatus>,
@@ -34,7 +33,6 @@ impl AppState {
     pub fn new(data_dir: PathBuf) -> Self {
         AppState {
             db_path: data_dir.join("gridkeeper-device.db"),
-            photos_dir: data_dir.join("photos"),
             device: RwLock::new(None),
             pending_identity: Mutex::new(None),
             sync_status: Mutex::new(SyncStatus::default()),

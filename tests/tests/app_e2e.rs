@@ -25,10 +25,8 @@ struct Driver(Child);
 
 impl Drop for Driver {
     fn drop(&mut self) {
-        // tauri-driver runs WebKitWebDriver, which runs the app: end the whole process group.
-        let _ = Command::new("kill").args(["-TERM", &format!("-{}", self.0.id())]).status();
-        // WebKitWebDriver leaves the group; it listens on tauri-driver's native port.
-        let _ = Command::new("pkill").args(["-f", "WebKitWebDriver --port=4445"]).status();
+        // tauri-driver runs WebKitWebDriver, which runs the app: end its children, then it.
+        let _ = Command::new("pkill").args(["-TERM", "-P", &self.0.id().to_string()]).status();
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
@@ -199,7 +197,7 @@ async fn a_worker_enrols_edits_visits_and_reports_offline_then_syncs() {
     // The app, through tauri-driver, with its files in a temporary folder.
     let data_dir = tempfile::tempdir().unwrap();
     let driver = Driver(
-        std::os::unix::process::CommandExt::process_group(&mut Command::new("tauri-driver"), 0)
+        Command::new("tauri-driver")
             .env("GRIDKEEPER_DATA_DIR", data_dir.path())
             .env("RUST_LOG", "warn,gridkeeper_app=debug,field_core=debug")
             .stdout(Stdio::null())
@@ -351,6 +349,8 @@ async fn a_worker_enrols_edits_visits_and_reports_offline_then_syncs() {
     assert_eq!(reported.reported_by, o.worker_a);
     assert!(reported.discovered_at <= reported.reported_at);
     assert_eq!(reported.photos.len(), 1, "the photo's hash travels with the report");
+    let (_, blob) = server.storage().blob(&reported.photos[0]).await.unwrap().expect("the photo was uploaded");
+    assert_eq!(blob, std::fs::read(&photo).unwrap(), "the photo arrived byte for byte");
     let stats = server.storage().stats().await.unwrap();
     assert_eq!(stats.visits as usize, data.visits.len() + 1, "the visit arrived");
 

@@ -155,6 +155,8 @@ export const api = {
 
   /** Stores a photo on the device; answers its content hash, which goes into `photos`. */
   addPhoto: (bytes: number[], mime: string) => call<string>('add_photo', { bytes, mime }),
+  /** A photo's bytes, from the device or fetched from the county server. */
+  getPhoto: (hash: string) => call<ArrayBuffer>('get_photo', { hash }),
 }
 
 /** Subscribes to the backend's `sync-status` event; resolves to the unsubscribe function. */

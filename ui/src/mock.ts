@@ -55,7 +55,7 @@ interface State {
   conflicts: Conflict[]
   quarantine: QuarantinedEdit[]
   history: Map<string, HistoryEntry[]>
-  photos: Map<string, { mime: string; size: number }>
+  photos: Map<string, { mime: string; size: number; bytes?: Uint8Array }>
   pending: number
   lastSuccessAt: number | null
   lastError: { code: string; message: string } | null
@@ -763,8 +763,13 @@ export class MockBackend {
         if (bytes.length > 20 * 1024 * 1024) fail('too_large', '照片不能超过20MB')
         const digest = await crypto.subtle.digest('SHA-256', new Uint8Array(bytes))
         const hash = [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('')
-        st.photos.set(hash, { mime, size: bytes.length })
+        st.photos.set(hash, { mime, size: bytes.length, bytes: new Uint8Array(bytes) })
         return hash
+      }
+      case 'get_photo': {
+        const p = st.photos.get(String(a.hash))
+        if (!p || !p.bytes) fail('not_found', '照片尚未同步到本机')
+        return p!.bytes!.buffer
       }
     }
     return fail('unknown_command', `command ${cmd} not found`)

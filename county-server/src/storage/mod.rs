@@ -209,8 +209,25 @@ pub trait Storage: Send + Sync + 'static {
     async fn record_doc(&self, collection: sync_protocol::schema::Collection, id: Uuid) -> Result<Option<DocKey>>;
     async fn conflicts(&self, scope: &Scope, grid: Option<Uuid>) -> Result<Vec<Conflict>>;
     async fn overview(&self, scope: &Scope, month_start_ms: i64) -> Result<Overview>;
+    // Photos and other attachments: content-addressed blobs, uploaded in chunks.
+    /// Appends a chunk at `offset` (which must equal what was received so far) and returns the
+    /// blob's state; the blob is complete, and its hash verified, when `total` bytes are in.
+    async fn put_blob_chunk(&self, hash: &str, grid: Uuid, total: u64, offset: u64, bytes: &[u8]) -> Result<BlobState>;
+    async fn blob_state(&self, hash: &str) -> Result<Option<BlobState>>;
+    /// A complete blob's bytes.
+    async fn blob(&self, hash: &str) -> Result<Option<(Uuid, Vec<u8>)>>;
+
     /// Counts of log entries and documents, for operators and tests.
     async fn stats(&self) -> Result<StorageStats>;
+}
+
+/// How far an upload has come.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlobState {
+    pub grid: Uuid,
+    pub total: u64,
+    pub received: u64,
+    pub complete: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
