@@ -293,15 +293,11 @@ async fn history(
 
 async fn overview(State(st): State<AppState>, headers: HeaderMap) -> Result<Json<Overview>, ApiError> {
     let (_, scope) = caller(&st, &headers).await?;
-    Ok(Json(st.storage.overview(&scope, month_start_ms(chrono::Utc::now().timestamp_millis())).await?))
-}
-
-/// The first millisecond of the current month in China Standard Time.
-pub fn month_start_ms(now_ms: i64) -> i64 {
-    use chrono::{Datelike, TimeZone};
-    let tz = chrono::FixedOffset::east_opt(8 * 3600).expect("valid offset");
-    let now = tz.timestamp_millis_opt(now_ms).single().unwrap_or_default();
-    tz.with_ymd_and_hms(now.year(), now.month(), 1, 0, 0, 0).single().map(|d| d.timestamp_millis()).unwrap_or(0)
+    Ok(Json(
+        st.storage
+            .overview(&scope, sync_protocol::doc::DocKey::month_start_ms(chrono::Utc::now().timestamp_millis()))
+            .await?,
+    ))
 }
 
 #[derive(Debug, Serialize, Deserialize)]

@@ -707,7 +707,7 @@ impl Device {
         let n = |sql: &str, args: &[&dyn rusqlite::ToSql]| -> Result<u64> {
             Ok(c.query_row(sql, args, |r| r.get::<_, i64>(0))? as u64)
         };
-        let month_start = month_start_ms(now_ms());
+        let month_start = DocKey::month_start_ms(now_ms());
         Ok(Workbench {
             grid,
             residents: n("SELECT COUNT(*) FROM residents WHERE archived = 0", &[])?,
@@ -826,14 +826,6 @@ pub fn http_client() -> Result<reqwest::Client> {
         .timeout(std::time::Duration::from_secs(60))
         .build()
         .map_err(|e| DeviceError::Network(e.to_string()))
-}
-
-/// The first millisecond of the month (China Standard Time) containing `ms`.
-pub fn month_start_ms(ms: i64) -> i64 {
-    use chrono::{Datelike, TimeZone};
-    let tz = chrono::FixedOffset::east_opt(8 * 3600).expect("valid offset");
-    let now = tz.timestamp_millis_opt(ms).single().unwrap_or_default();
-    tz.with_ymd_and_hms(now.year(), now.month(), 1, 0, 0, 0).single().map(|d| d.timestamp_millis()).unwrap_or(0)
 }
 
 pub(crate) fn obj(v: Value) -> Map<String, Value> {

@@ -49,6 +49,15 @@ impl DocKey {
         dt.year() as u32 * 100 + dt.month()
     }
 
+    /// The first millisecond of the month (China Standard Time) containing `ms`: the start of
+    /// "this month" for visit counts.
+    pub fn month_start_ms(ms: i64) -> i64 {
+        use chrono::{Datelike, TimeZone};
+        let tz = chrono::FixedOffset::east_opt(8 * 3600).expect("valid offset");
+        let now = tz.timestamp_millis_opt(ms).single().unwrap_or_default();
+        tz.with_ymd_and_hms(now.year(), now.month(), 1, 0, 0, 0).single().map(|d| d.timestamp_millis()).unwrap_or(0)
+    }
+
     /// Whether the key is well formed: visits need a month, others must not have one.
     pub fn is_valid(&self) -> bool {
         match (self.collection, self.month) {

@@ -330,3 +330,13 @@ fn evidence_is_write_once_and_the_merged_record_is_checked() {
     a.edit(rkey, rid, false, json!({"phone": "13912345678"})).unwrap();
     assert_eq!(a.doc.get_heads(), heads);
 }
+
+#[test]
+fn months_follow_china_time() {
+    // 2026-11-30 23:30 UTC is already 2026-12-01 07:30 in China.
+    let t = 1_796_081_400_000;
+    assert_eq!(DocKey::month_of(t), 202612);
+    // The month starts at 2026-12-01 00:00 China time, 2026-11-30 16:00 UTC.
+    assert_eq!(DocKey::month_start_ms(t), 1_796_054_400_000);
+    assert_eq!(DocKey::month_start_ms(1_796_054_400_000), 1_796_054_400_000);
+}
