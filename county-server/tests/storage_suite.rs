@@ -1,0 +1,184 @@
+//! One suite of storage semantics that every backend must pass. Today it runs on SQLite (a real
+//! file); the PostgreSQL backend will be added to `backends()` and must pass the same checks.
+
+use std::sync::Arc;
+
+use county_server::storage::{
+    Account, CatchUp, Device, GridCommit, NewChange, Node, Rows, Scope, SqliteStorage, Storage, StorageError, StoredDoc,
+};
+use sync_protocol::doc::DocKey;
+use sync_protocol::org::{NodeKind, Role};
+use sync_protocol::schema::Collection;
+use uuid::Uuid;
+
+fn backends(dir: &tempfile::TempDir) -> Vec<(&'static str, Arc<dyn Storage>)> {
+    vec![("sqlite", Arc::new(SqliteStorage::open(&dir.path().join("suite.db")).unwrap()))]
+}
+
+async fn grid(s: &dyn Storage) -> (Uuid, Uuid) {
+    let township = Uuid::now_v7();
+    let grid = Uuid::now_v7();
+    s.put_node(&Node {
+        id: township,
+        kind: NodeKind::Township,
+        name: "镇".into(),
+        parent: None,
+        township: None,
+        village: None,
+    })
+    .await
+    .unwrap();
+    s.put_node(&Node {
+        id: grid,
+        kind: NodeKind::Grid,
+        name: "网格".into(),
+        parent: Some(township),
+        township: Some(township),
+        village: None,
+    })
+    .await
+    .unwrap();
+    (township, grid)
+}
+
+fn change(doc: DocKey, n: u8, device: Uuid) -> NewChange {
+    NewChange { doc, hash: [n; 32], bytes: vec![n; 10], device, account: Uuid::nil() }
+}
+
+#[tokio::test]
+async fn every_backend_keeps_the_same_promises() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, s) in backends(&dir) {
+        let s = s.as_ref();
+        let (township, g) = grid(s).await;
+        assert_eq!(s.grids(&Scope::Township(township)).await.unwrap().len(), 1, "{name}");
+        assert!(s.grids(&Scope::Township(Uuid::now_v7())).await.unwrap().is_empty(), "{name}");
+
+        // Enrolment codes: single use, and never after they expire.
+        let acc = Account { id: Uuid::now_v7(), name: "网格员".into(), role: Role::GridWorker, node: g };
+        s.put_account(&acc).await.unwrap();
+        s.put_enrolment_code("code-a", acc.id, 2_000).await.unwrap();
+        s.put_enrolment_code("code-b", acc.id, 2_000).await.unwrap();
+        let dev = |id| Device { id, account: acc.id, name: "d".into(), created_at: 1_000, revoked_at: None };
+        let d1 = Uuid::now_v7();
+        assert_eq!(
+            s.redeem_enrolment_code("code-a", 1_000, &dev(d1), "token-1").await.unwrap(),
+            Some(acc.clone()),
+            "{name}"
+        );
+        assert_eq!(
+            s.redeem_enrolment_code("code-a", 1_000, &dev(Uuid::now_v7()), "token-2").await.unwrap(),
+            None,
+            "{name}: reused"
+        );
+        assert_eq!(
+            s.redeem_enrolment_code("code-b", 2_000, &dev(Uuid::now_v7()), "token-3").await.unwrap(),
+            None,
+            "{name}: expired"
+        );
+        assert_eq!(
+            s.redeem_enrolment_code("nope", 1_000, &dev(Uuid::now_v7()), "token-4").await.unwrap(),
+            None,
+            "{name}"
+        );
+        let (found, who) = s.device_by_token("token-1").await.unwrap().unwrap();
+        assert_eq!((found.id, who.id), (d1, acc.id));
+        assert!(s.device_by_token("token-2").await.unwrap().is_none());
+        assert!(s.revoke_device(d1, 5).await.unwrap());
+        assert!(!s.revoke_device(d1, 6).await.unwrap(), "{name}: revoking twice reports nothing to do");
+        assert_eq!(s.device_by_token("token-1").await.unwrap().unwrap().0.revoked_at, Some(5));
+
+        // Commits: atomic, versioned, sequenced per grid.
+        let key = DocKey::new(g, Collection::Residents);
+        let me = Uuid::now_v7();
+        let other = Uuid::now_v7();
+        let doc = |bytes: &[u8], version| StoredDoc { key, bytes: bytes.to_vec(), version };
+        let seq = s
+            .commit(GridCommit {
+                grid: g,
+                docs: vec![(doc(b"v1", 1), None)],
+                changes: vec![change(key, 1, me), change(key, 2, other)],
+                rows: Rows::default(),
+            })
+            .await
+            .unwrap();
+        assert_eq!(seq, 2, "{name}");
+        // A writer that read version 0 (none) again loses: nothing of its commit is kept.
+        let lost = s
+            .commit(GridCommit {
+                grid: g,
+                docs: vec![(doc(b"stale", 1), None)],
+                changes: vec![change(key, 3, me)],
+                rows: Rows::default(),
+            })
+            .await;
+        assert!(matches!(lost, Err(StorageError::Contention(_))), "{name}: {lost:?}");
+        assert_eq!(s.has_changes(&[[3; 32], [1; 32]]).await.unwrap(), vec![false, true]);
+        assert_eq!(s.grid_seq(g).await.unwrap(), 2);
+        // The same change twice is refused as contention too (never duplicated).
+        let dup = s
+            .commit(GridCommit {
+                grid: g,
+                docs: vec![(doc(b"v2", 2), Some(1))],
+                changes: vec![change(key, 2, other)],
+                rows: Rows::default(),
+            })
+            .await;
+        assert!(matches!(dup, Err(StorageError::Contention(_))), "{name}");
+        assert_eq!(s.load_docs(&[key]).await.unwrap()[0].bytes, b"v1", "{name}: a failed commit leaves the document");
+        s.commit(GridCommit {
+            grid: g,
+            docs: vec![(doc(b"v2", 2), Some(1))],
+            changes: vec![change(key, 4, other)],
+            rows: Rows::default(),
+        })
+        .await
+        .unwrap();
+
+        // Catch-up: a snapshot at position 0, then only others' changes, paged.
+        match s.catch_up(g, 0, me, 1 << 20).await.unwrap() {
+            CatchUp::Snapshot { seq, docs } => {
+                assert_eq!(seq, 3);
+                assert_eq!(docs.len(), 1);
+                assert_eq!(docs[0].bytes, b"v2");
+            }
+            other => panic!("{name}: {other:?}"),
+        }
+        match s.catch_up(g, 1, me, 1 << 20).await.unwrap() {
+            CatchUp::Changes { seq, changes, more } => {
+                assert_eq!((seq, more), (3, false));
+                assert_eq!(changes.iter().map(|c| c.seq).collect::<Vec<_>>(), vec![2, 3]);
+            }
+            other => panic!("{name}: {other:?}"),
+        }
+        match s.catch_up(g, 1, me, 5).await.unwrap() {
+            CatchUp::Changes { seq, changes, more } => {
+                assert!(more, "{name}: a small budget pages");
+                assert_eq!(changes.len(), 1);
+                assert_eq!(seq, 2);
+            }
+            other => panic!("{name}: {other:?}"),
+        }
+        match s.catch_up(g, 3, me, 5).await.unwrap() {
+            CatchUp::Changes { seq, changes, more } => assert_eq!((seq, changes.len(), more), (3, 0, false)),
+            other => panic!("{name}: {other:?}"),
+        }
+
+        // Blobs: chunks only at the reached offset, hash checked at the end.
+        let bytes = b"a photo, in three parts".to_vec();
+        let hash = field_hash(&bytes);
+        let st = s.put_blob_chunk(&hash, g, bytes.len() as u64, 0, &bytes[..8]).await.unwrap();
+        assert_eq!((st.received, st.complete), (8, false));
+        let st = s.put_blob_chunk(&hash, g, bytes.len() as u64, 0, &bytes[..8]).await.unwrap();
+        assert_eq!(st.received, 8, "{name}: a repeated chunk is not appended twice");
+        s.put_blob_chunk(&hash, g, bytes.len() as u64, 8, &bytes[8..16]).await.unwrap();
+        let st = s.put_blob_chunk(&hash, g, bytes.len() as u64, 16, &bytes[16..]).await.unwrap();
+        assert!(st.complete);
+        assert_eq!(s.blob(&hash).await.unwrap().unwrap().1, bytes);
+    }
+}
+
+fn field_hash(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
