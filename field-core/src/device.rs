@@ -407,14 +407,9 @@ impl Device {
         if let Some(h) = q.house {
             add(&mut sql, " AND house_id = ?", h.to_string());
         }
-        if let Some(text) = q.q.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-            if text.chars().all(|c| c.is_ascii_digit() || c == 'x' || c == 'X') {
-                add(&mut sql, " AND id_tail LIKE ?", format!("%{}", text.to_ascii_uppercase()));
-            } else if text.chars().all(|c| c.is_ascii_alphabetic()) {
-                add(&mut sql, " AND initials LIKE ?", format!("{}%", text.to_ascii_lowercase()));
-            } else {
-                add(&mut sql, " AND name LIKE ?", format!("%{text}%"));
-            }
+        if let Some(term) = q.q.as_deref().and_then(sync_protocol::search::SearchTerm::parse) {
+            let (column, pattern) = term.column_and_pattern();
+            add(&mut sql, &format!(" AND {column} LIKE ?"), pattern);
         }
         sql.push_str(" ORDER BY name");
         let params: Vec<&dyn rusqlite::ToSql> = args.iter().map(|a| a as &dyn rusqlite::ToSql).collect();

@@ -196,11 +196,7 @@ pub fn pending_count(conn: &Connection) -> Result<u64> {
 }
 
 pub fn write_resident(tx: &Transaction<'_>, key: &DocKey, r: &Resident) -> Result<()> {
-    let tail: String = {
-        let id = r.id_number.as_deref().unwrap_or("");
-        let n = id.chars().count();
-        id.chars().skip(n.saturating_sub(6)).collect()
-    };
+    let tail = sync_protocol::search::id_tail(r.id_number.as_deref());
     tx.prepare_cached(
         "INSERT OR REPLACE INTO residents (id, grid, name, initials, id_tail, categories, house_id, archived, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?

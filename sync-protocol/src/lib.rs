@@ -32,6 +32,7 @@ pub mod model;
 pub mod org;
 pub mod pinyin;
 pub mod schema;
+pub mod search;
 pub mod validate;
 pub mod wire;
 

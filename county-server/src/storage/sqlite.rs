@@ -178,8 +178,7 @@ fn write_rows(tx: &rusqlite::Transaction<'_>, grid: &str, rows: &Rows) -> rusqli
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )?;
     for (key, r) in &rows.residents {
-        let tail: String =
-            r.id_number.as_deref().unwrap_or("").chars().rev().take(6).collect::<Vec<_>>().into_iter().rev().collect();
+        let tail = sync_protocol::search::id_tail(r.id_number.as_deref());
         st.execute(params![
             r.id.to_string(),
             grid,
@@ -624,14 +623,9 @@ impl Storage for SqliteStorage {
             if let Some(cat) = q.category.as_deref().filter(|s| !s.is_empty()) {
                 push(&mut sql, " AND categories LIKE ?", format!("%,{cat},%"));
             }
-            if let Some(text) = q.q.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-                if text.chars().all(|ch| ch.is_ascii_digit() || ch == 'X' || ch == 'x') {
-                    push(&mut sql, " AND id_tail LIKE ?", format!("%{}", text.to_ascii_uppercase()));
-                } else if text.chars().all(|ch| ch.is_ascii_alphabetic()) {
-                    push(&mut sql, " AND initials LIKE ?", format!("{}%", text.to_ascii_lowercase()));
-                } else {
-                    push(&mut sql, " AND name LIKE ?", format!("%{text}%"));
-                }
+            if let Some(term) = q.q.as_deref().and_then(sync_protocol::search::SearchTerm::parse) {
+                let (column, pattern) = term.column_and_pattern();
+                push(&mut sql, &format!(" AND {column} LIKE ?"), pattern);
             }
             sql.push_str(&format!(" ORDER BY name LIMIT {}", q.limit.unwrap_or(1000).min(10_000)));
             let mut st = c.prepare(&sql).map_err(db_err)?;

@@ -1,0 +1,62 @@
+//! How a worker's search box matches residents, in one place for the device and the server:
+//! digits (and X) match the end of the ID number, Latin letters match pinyin initials ("zs" for
+//! 张三), anything else matches the name. Both sides keep the same two search columns in their
+//! query tables: `initials` ([`crate::pinyin::initials`]) and `id_tail` ([`id_tail`]).
+
+/// How many trailing ID-number characters are kept for search.
+pub const ID_TAIL_LEN: usize = 6;
+
+/// The searchable end of an ID number.
+pub fn id_tail(id_number: Option<&str>) -> String {
+    let id = id_number.unwrap_or("");
+    let n = id.chars().count();
+    id.chars().skip(n.saturating_sub(ID_TAIL_LEN)).collect()
+}
+
+/// What a search text means.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SearchTerm {
+    IdTail(String),
+    Initials(String),
+    Name(String),
+}
+
+impl SearchTerm {
+    /// `None` for an empty search.
+    pub fn parse(text: &str) -> Option<SearchTerm> {
+        let t = text.trim();
+        if t.is_empty() {
+            None
+        } else if t.chars().all(|c| c.is_ascii_digit() || c == 'x' || c == 'X') {
+            Some(SearchTerm::IdTail(t.to_ascii_uppercase()))
+        } else if t.chars().all(|c| c.is_ascii_alphabetic()) {
+            Some(SearchTerm::Initials(t.to_ascii_lowercase()))
+        } else {
+            Some(SearchTerm::Name(t.to_string()))
+        }
+    }
+
+    /// The query-table column and the `LIKE` pattern that implement the match.
+    pub fn column_and_pattern(&self) -> (&'static str, String) {
+        match self {
+            SearchTerm::IdTail(d) => ("id_tail", format!("%{d}")),
+            SearchTerm::Initials(i) => ("initials", format!("{i}%")),
+            SearchTerm::Name(n) => ("name", format!("%{n}%")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terms() {
+        assert_eq!(SearchTerm::parse(" 002x "), Some(SearchTerm::IdTail("002X".into())));
+        assert_eq!(SearchTerm::parse("ZS"), Some(SearchTerm::Initials("zs".into())));
+        assert_eq!(SearchTerm::parse("张"), Some(SearchTerm::Name("张".into())));
+        assert_eq!(SearchTerm::parse("  "), None);
+        assert_eq!(id_tail(Some("11010519491231002X")), "31002X");
+        assert_eq!(id_tail(None), "");
+    }
+}
