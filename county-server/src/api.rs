@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -30,6 +30,10 @@ pub const SYNC_CONTENT_TYPE: &str = "application/x-gridkeeper-sync";
 pub struct AppState {
     pub storage: Arc<dyn Storage>,
     pub limits: crate::sync::Limits,
+    /// Limits on guessing enrolment codes.
+    pub enrolment: Arc<crate::throttle::EnrolmentGuard>,
+    /// Documents kept loaded between syncs (not state: checked against stored versions).
+    pub docs: Arc<crate::cache::DocCache>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -52,7 +56,9 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/admin/enrolment-codes", post(issue_code))
         .route("/v1/admin/devices", get(list_devices))
         .route("/v1/admin/devices/{id}/revoke", post(revoke))
+        .route("/v1/admin/grids/{grid}/roster", post(import_roster).get(export_roster))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(crate::audit::log_refusals))
         .with_state(state)
 }
 
@@ -86,7 +92,7 @@ async fn sync(
     let caller = auth::authenticate(st.storage.as_ref(), &headers).await?;
     let bytes = body(b)?;
     let req = SyncRequest::decode(&bytes).map_err(|e| ApiError::bad(e.code(), e.to_string()))?;
-    let resp = crate::sync::sync(st.storage.as_ref(), st.limits, &caller, req).await?;
+    let resp = crate::sync::sync(st.storage.as_ref(), st.limits, &st.docs, &caller, req).await?;
     Ok(([(header::CONTENT_TYPE, SYNC_CONTENT_TYPE)], resp.encode()).into_response())
 }
 
@@ -106,11 +112,16 @@ pub struct EnrolResponse {
 
 async fn enrol(
     State(st): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<crate::throttle::PeerAddr>,
+    headers: HeaderMap,
     j: Result<Json<EnrolRequest>, JsonRejection>,
 ) -> Result<Json<EnrolResponse>, ApiError> {
     let req = json(j)?;
     let code_hash = auth::hash_secret(&auth::normalize_code(&req.code));
     let now = chrono::Utc::now().timestamp_millis();
+    // Counted and limited before the code is looked up: a right guess during a lock-out fails.
+    let client = st.enrolment.client_ip(peer.0, &headers);
+    st.enrolment.check(st.storage.as_ref(), client, &code_hash, now).await?;
     let token = auth::new_device_token();
     // The account is known only once the code is redeemed; look it up through the code first.
     let device_id = Uuid::now_v7();
@@ -129,10 +140,7 @@ async fn enrol(
             &auth::hash_secret(&token),
         )
         .await?;
-    let account = account.ok_or_else(|| {
-        tracing::warn!("enrolment with an unknown, used or expired code refused");
-        ApiError::Forbidden("enrolment code unknown, used or expired".into())
-    })?;
+    let account = account.ok_or_else(|| ApiError::Forbidden("enrolment code unknown, used or expired".into()))?;
     let scope = auth::scope_of(st.storage.as_ref(), &account).await?;
     let grids = match scope {
         // Handhelds hold the grids of their scope; county staff work from the web instead.
@@ -372,6 +380,51 @@ async fn revoke(State(st): State<AppState>, headers: HeaderMap, Path(id): Path<U
     } else {
         Err(ApiError::NotFound("no such active device".into()))
     }
+}
+
+#[derive(Deserialize)]
+struct RosterQuery {
+    format: Option<String>,
+}
+
+/// Imports a roster file (the body; CSV or .xlsx by `?format=` or Content-Type) into a grid:
+/// 200 with counts, or 422 with every rejected row and nothing written. County administrators
+/// only; the body limit is [`MAX_BODY_BYTES`].
+async fn import_roster(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(grid): Path<Uuid>,
+    q: Result<Query<RosterQuery>, QueryRejection>,
+    b: Result<Bytes, BytesRejection>,
+) -> Result<Json<crate::roster::ImportSummary>, crate::roster::RosterError> {
+    let (c, scope) = caller(&st, &headers).await?;
+    auth::require_admin(&c)?;
+    check_grid(&st, &scope, Some(grid)).await?;
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let format = crate::roster::Format::pick(query(q)?.format.as_deref(), content_type)?;
+    let bytes = body(b)?.to_vec();
+    let author = crate::roster::importer(c.account.id, c.device.id);
+    let now = chrono::Utc::now().timestamp_millis();
+    Ok(Json(crate::roster::import_file(st.storage.as_ref(), grid, &author, format, bytes, now).await?))
+}
+
+/// Exports a grid's roster (`?format=csv|xlsx`, CSV by default): in full for the county
+/// administrator, masked for township and county centre staff.
+async fn export_roster(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(grid): Path<Uuid>,
+    q: Result<Query<RosterQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let (c, scope) = caller(&st, &headers).await?;
+    let reveal = crate::roster::Reveal::for_role(c.account.role)
+        .ok_or_else(|| ApiError::Forbidden("roster export is for township and county staff".into()))?;
+    check_grid(&st, &scope, Some(grid)).await?;
+    let format = crate::roster::Format::pick(Some(query(q)?.format.as_deref().unwrap_or("csv")), None)?;
+    let bytes = crate::roster::export(st.storage.as_ref(), grid, format, reveal, c.account.id).await?;
+    let disposition = format!("attachment; filename=\"roster-{grid}.{}\"", format.extension());
+    Ok(([(header::CONTENT_TYPE, format.content_type().to_string()), (header::CONTENT_DISPOSITION, disposition)], bytes)
+        .into_response())
 }
 
 /// Largest photo accepted.

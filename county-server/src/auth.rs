@@ -56,6 +56,7 @@ pub async fn authenticate(storage: &dyn Storage, headers: &HeaderMap) -> Result<
         .and_then(|v| v.strip_prefix("Bearer "))
         .ok_or(ApiError::Unauthorized)?;
     let (device, account) = storage.device_by_token(&hash_secret(token.trim())).await?.ok_or(ApiError::Unauthorized)?;
+    crate::audit::record_caller(device.id, account.id);
     if device.revoked_at.is_some() {
         tracing::warn!(device = %device.id, "revoked device refused");
         return Err(ApiError::Revoked);

@@ -24,6 +24,9 @@ pub enum ApiError {
     TooLarge,
     #[error("server busy, try again")]
     Busy,
+    /// Too many attempts (enrolment codes): wait `retry_after_secs`.
+    #[error("too many attempts; try again later")]
+    TooManyAttempts { retry_after_secs: u64 },
     #[error("internal error")]
     Internal(String),
 }
@@ -48,6 +51,7 @@ impl ApiError {
             ApiError::NotFound(_) => "not_found",
             ApiError::TooLarge => "body_too_large",
             ApiError::Busy => "busy",
+            ApiError::TooManyAttempts { .. } => "too_many_attempts",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -60,6 +64,7 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -79,10 +84,14 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if let ApiError::Internal(detail) = &self {
             tracing::error!(%detail, "internal error");
-        } else {
-            tracing::info!(code = self.code(), "request refused");
         }
+        // Refusals are logged once, with their route, by [`crate::audit::log_refusals`].
         let body = ErrorBody { code: self.code(), message: self.to_string() };
-        (self.status(), Json(body)).into_response()
+        let mut resp = (self.status(), Json(body)).into_response();
+        if let ApiError::TooManyAttempts { retry_after_secs } = &self {
+            resp.headers_mut().insert(axum::http::header::RETRY_AFTER, (*retry_after_secs).into());
+        }
+        resp.extensions_mut().insert(crate::audit::ErrorCode(self.code()));
+        resp
     }
 }

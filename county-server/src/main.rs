@@ -1,10 +1,13 @@
 //! `county-server`: serve a county, or build and serve the demo county.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use county_server::server::{open_storage, spawn};
+use county_server::server::{ServeOptions, open_storage, spawn_opts};
+use county_server::throttle::EnrolmentGuard;
+use county_server::tls::TlsFiles;
 use uuid::Uuid;
 
 #[derive(Parser)]
@@ -23,6 +26,8 @@ enum Command {
         db: String,
         #[arg(long, env = "GRIDKEEPER_ADDR", default_value = "127.0.0.1:8080")]
         addr: SocketAddr,
+        #[command(flatten)]
+        net: NetOptions,
     },
     /// Create (if needed) and serve a demo county shaped like Yishui, printing enrolment codes.
     Demo {
@@ -38,6 +43,8 @@ enum Command {
         /// Generate, print the codes and exit instead of serving.
         #[arg(long)]
         no_serve: bool,
+        #[command(flatten)]
+        net: NetOptions,
     },
     /// Issue a one-time enrolment code for an account.
     IssueCode {
@@ -53,6 +60,61 @@ enum Command {
         #[arg(long)]
         device: Uuid,
     },
+    /// Import a grid's roster (花名册) from a .csv or .xlsx file: all rows or none. Prints every
+    /// rejected row (row, column, reason) and exits non-zero when any is rejected.
+    ImportRoster {
+        #[arg(long, env = "GRIDKEEPER_DB", default_value = "gridkeeper.db")]
+        db: String,
+        #[arg(long)]
+        grid: Uuid,
+        /// `.csv` (UTF-8 or GB18030) or `.xlsx`.
+        #[arg(long)]
+        file: PathBuf,
+        /// The account the records' history names (default: none, the operator at the console).
+        #[arg(long)]
+        account: Option<Uuid>,
+    },
+    /// Export a grid's roster to a .csv or .xlsx file, with full ID numbers and phones unless
+    /// `--masked`.
+    ExportRoster {
+        #[arg(long, env = "GRIDKEEPER_DB", default_value = "gridkeeper.db")]
+        db: String,
+        #[arg(long)]
+        grid: Uuid,
+        /// Where to write; the extension picks the format.
+        #[arg(long)]
+        file: PathBuf,
+        #[arg(long)]
+        masked: bool,
+    },
+}
+
+/// HTTPS and the client address (see docs/security.md).
+#[derive(clap::Args)]
+struct NetOptions {
+    /// Serve HTTPS with this certificate chain (PEM); plain HTTP without it.
+    #[arg(long, env = "GRIDKEEPER_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, env = "GRIDKEEPER_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// A reverse proxy whose X-Forwarded-For is believed (repeat, or comma-separated).
+    #[arg(long, env = "GRIDKEEPER_TRUSTED_PROXIES", value_delimiter = ',')]
+    trusted_proxy: Vec<IpAddr>,
+}
+
+impl NetOptions {
+    fn serve_options(self, addr: SocketAddr) -> ServeOptions {
+        let tls = match (self.tls_cert, self.tls_key) {
+            (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+            _ => None,
+        };
+        if tls.is_none() && !addr.ip().is_loopback() && self.trusted_proxy.is_empty() {
+            tracing::warn!(%addr, "serving plain HTTP on a network address: devices refuse http:// except to loopback; give --tls-cert and --tls-key");
+        }
+        let enrolment = EnrolmentGuard { trusted_proxies: self.trusted_proxy, ..Default::default() };
+        ServeOptions { tls, enrolment, ..Default::default() }
+    }
 }
 
 #[tokio::main]
@@ -62,19 +124,20 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
-        Command::Serve { db, addr } => {
-            let storage = open_storage(&db)?;
-            let running = spawn(storage, addr).await?;
+        Command::Serve { db, addr, net } => {
+            let storage = open_storage(&db).await?;
+            let running = spawn_opts(storage, addr, net.serve_options(addr)).await?;
             println!("county server listening on {}", running.url());
             tokio::signal::ctrl_c().await?;
             running.stop().await;
         }
-        Command::Demo { db, addr, grids, seed, no_serve } => {
-            let storage = open_storage(&db)?;
+        Command::Demo { db, addr, grids, seed, no_serve, net } => {
+            let storage = open_storage(&db).await?;
             let summary = county_server::demo::ensure_demo(storage.as_ref(), grids, seed)
                 .await
                 .context("building the demo county")?;
-            let running = if no_serve { None } else { Some(spawn(storage.clone(), addr).await?) };
+            let running =
+                if no_serve { None } else { Some(spawn_opts(storage.clone(), addr, net.serve_options(addr)).await?) };
             let url = running.as_ref().map(|r| r.url()).unwrap_or_else(|| format!("http://{addr}"));
             summary.print(&url);
             if let Some(running) = running {
@@ -83,19 +146,54 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         Command::IssueCode { db, account } => {
-            let storage = open_storage(&db)?;
+            let storage = open_storage(&db).await?;
             let code = county_server::api::issue_code_for(storage.as_ref(), account)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("{}", code.code);
         }
         Command::Revoke { db, device } => {
-            let storage = open_storage(&db)?;
+            let storage = open_storage(&db).await?;
             if storage.revoke_device(device, chrono::Utc::now().timestamp_millis()).await? {
                 println!("revoked {device}");
             } else {
                 anyhow::bail!("no active device {device}");
             }
+        }
+        Command::ImportRoster { db, grid, file, account } => {
+            use county_server::roster::{self, Format, RosterError};
+            let format = Format::from_path(&file).context("the file must end in .csv or .xlsx")?;
+            let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let storage = open_storage(&db).await?;
+            let author = roster::importer(account.unwrap_or(Uuid::nil()), Uuid::now_v7());
+            let now = chrono::Utc::now().timestamp_millis();
+            match roster::import_file(storage.as_ref(), grid, &author, format, bytes, now).await {
+                Ok(done) => {
+                    println!(
+                        "已导入 imported {} rows: {} residents, {} new houses (grid log at {})",
+                        done.rows, done.residents, done.houses, done.seq
+                    );
+                    if !done.ignored_columns.is_empty() {
+                        println!("未读取的列 ignored columns: {}", done.ignored_columns.join(", "));
+                    }
+                }
+                Err(RosterError::Rejected(report)) => {
+                    print!("{report}");
+                    anyhow::bail!("roster rejected; nothing was imported");
+                }
+                Err(e) => anyhow::bail!("{} ({})", e, e.code()),
+            }
+        }
+        Command::ExportRoster { db, grid, file, masked } => {
+            use county_server::roster::{self, Format, Reveal};
+            let format = Format::from_path(&file).context("the file must end in .csv or .xlsx")?;
+            let storage = open_storage(&db).await?;
+            let reveal = if masked { Reveal::Masked } else { Reveal::Full };
+            let bytes = roster::export(storage.as_ref(), grid, format, reveal, Uuid::nil())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e} ({})", e.code()))?;
+            std::fs::write(&file, &bytes).with_context(|| format!("writing {}", file.display()))?;
+            println!("已导出 exported {} ({} bytes)", file.display(), bytes.len());
         }
     }
     Ok(())

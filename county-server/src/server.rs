@@ -6,33 +6,46 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 
 use crate::api::{AppState, router};
-use crate::storage::{SqliteStorage, Storage};
+use crate::storage::{PostgresStorage, SqliteStorage, Storage};
+use crate::throttle::PeerAddr;
 
-/// Opens storage from a URL: `sqlite:///path/to/file.db`, `sqlite::memory:`, or a bare path.
-pub fn open_storage(url: &str) -> anyhow::Result<Arc<dyn Storage>> {
+/// Opens storage from a URL: `postgres://user@host/db` (or `postgresql://`) for PostgreSQL;
+/// `sqlite:///path/to/file.db`, `sqlite::memory:`, or a bare path for the embedded SQLite default.
+pub async fn open_storage(url: &str) -> anyhow::Result<Arc<dyn Storage>> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(Arc::new(PostgresStorage::connect(url).await?));
+    }
     if url == "sqlite::memory:" {
         return Ok(Arc::new(SqliteStorage::open_in_memory()?));
     }
-    if let Some(path) = url.strip_prefix("sqlite://") {
-        return Ok(Arc::new(SqliteStorage::open(std::path::Path::new(path))?));
-    }
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        anyhow::bail!("the PostgreSQL backend is not built yet; use a sqlite:// URL");
-    }
-    Ok(Arc::new(SqliteStorage::open(std::path::Path::new(url))?))
+    let path = url.strip_prefix("sqlite://").unwrap_or(url);
+    Ok(Arc::new(SqliteStorage::open(std::path::Path::new(path))?))
+}
+
+/// How to serve: limits, and HTTPS when a certificate is given.
+#[derive(Debug, Clone, Default)]
+pub struct ServeOptions {
+    pub limits: crate::sync::Limits,
+    /// Limits on guessing enrolment codes, and the reverse proxies whose `X-Forwarded-For` is
+    /// believed.
+    pub enrolment: crate::throttle::EnrolmentGuard,
+    /// Serve HTTPS with this certificate and key; plain HTTP without (loopback, development).
+    pub tls: Option<crate::tls::TlsFiles>,
 }
 
 /// A running server: its address, and a handle that stops it when dropped.
 pub struct Running {
     pub addr: SocketAddr,
     pub storage: Arc<dyn Storage>,
+    tls: bool,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Running {
+    /// `https://addr` when serving TLS, else `http://addr`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", if self.tls { "https" } else { "http" }, self.addr)
     }
 
     /// Stops accepting requests and waits for the server task to finish.
@@ -54,9 +67,9 @@ impl Drop for Running {
     }
 }
 
-/// Binds `addr` (port 0 picks a free port) and serves in the background.
+/// Binds `addr` (port 0 picks a free port) and serves plain HTTP in the background.
 pub async fn spawn(storage: Arc<dyn Storage>, addr: SocketAddr) -> anyhow::Result<Running> {
-    spawn_with(storage, addr, crate::sync::Limits::default()).await
+    spawn_opts(storage, addr, ServeOptions::default()).await
 }
 
 /// Like [`spawn`], with explicit limits.
@@ -65,16 +78,46 @@ pub async fn spawn_with(
     addr: SocketAddr,
     limits: crate::sync::Limits,
 ) -> anyhow::Result<Running> {
+    spawn_opts(storage, addr, ServeOptions { limits, ..Default::default() }).await
+}
+
+/// Like [`spawn`], serving HTTPS with a certificate and key.
+pub async fn spawn_tls(
+    storage: Arc<dyn Storage>,
+    addr: SocketAddr,
+    tls: crate::tls::TlsFiles,
+) -> anyhow::Result<Running> {
+    spawn_opts(storage, addr, ServeOptions { tls: Some(tls), ..Default::default() }).await
+}
+
+/// Binds `addr` and serves in the background as `options` say.
+pub async fn spawn_opts(storage: Arc<dyn Storage>, addr: SocketAddr, options: ServeOptions) -> anyhow::Result<Running> {
+    // A bad certificate or key stops the start, before the port is taken.
+    let tls = options.tls.as_ref().map(crate::tls::server_config).transpose()?;
     let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
-    let app = router(AppState { storage: storage.clone(), limits });
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = rx.await;
-            })
-            .await;
+    let app = router(AppState {
+        storage: storage.clone(),
+        limits: options.limits,
+        enrolment: Arc::new(options.enrolment),
+        docs: Arc::new(crate::cache::DocCache::from_env()),
     });
-    Ok(Running { addr, storage, shutdown: Some(tx), task: Some(task) })
+    // The enrolment limits count attempts per client address.
+    let app = app.into_make_service_with_connect_info::<PeerAddr>();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let stopped = async {
+        let _ = rx.await;
+    };
+    let task = match tls.clone() {
+        None => tokio::spawn(async move {
+            let _ = axum::serve(listener, app).with_graceful_shutdown(stopped).await;
+        }),
+        Some(config) => {
+            let listener = crate::tls::TlsListener::new(listener, config)?;
+            tokio::spawn(async move {
+                let _ = axum::serve(listener, app).with_graceful_shutdown(stopped).await;
+            })
+        }
+    };
+    Ok(Running { addr, storage, tls: tls.is_some(), shutdown: Some(tx), task: Some(task) })
 }

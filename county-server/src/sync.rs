@@ -14,6 +14,7 @@ use sync_protocol::wire::{DocPayload, GridPosition, PROTOCOL_VERSION, Refusal, S
 use uuid::Uuid;
 
 use crate::auth::{self, Caller};
+use crate::cache::DocCache;
 use crate::error::ApiError;
 use crate::storage::{CatchUp, GridCommit, NewChange, Rows, Scope, Storage, StorageError, StoredDoc};
 
@@ -41,6 +42,7 @@ struct Incoming {
 pub async fn sync(
     storage: &dyn Storage,
     limits: Limits,
+    cache: &DocCache,
     caller: &Caller,
     req: SyncRequest,
 ) -> Result<SyncResponse, ApiError> {
@@ -102,7 +104,7 @@ pub async fn sync(
     for (grid, incoming) in by_grid {
         let mut attempt = 0;
         loop {
-            match ingest_grid(storage, grid, &incoming, &author, caller, &pre_refused).await {
+            match ingest_grid(storage, cache, grid, &incoming, &author, caller, &pre_refused).await {
                 Ok(mut r) => {
                     refused.append(&mut r);
                     break;
@@ -168,6 +170,7 @@ fn refusal(index: u32, code: &str, record: Option<Uuid>, field: &str, message: &
 /// Validates and stores one grid's share of a request. Returns the refusals.
 async fn ingest_grid(
     storage: &dyn Storage,
+    cache: &DocCache,
     grid: Uuid,
     incoming: &[Incoming],
     author: &sync_protocol::org::Author,
@@ -175,19 +178,34 @@ async fn ingest_grid(
     pre_refused: &HashSet<ChangeHash>,
 ) -> Result<Vec<Refusal>, StorageError> {
     let keys: Vec<DocKey> = incoming.iter().map(|i| i.key).collect::<HashSet<_>>().into_iter().collect();
-    let stored = storage.load_docs(&keys).await?;
+    // Documents still cached at their stored version need no loading.
+    let versions: HashMap<DocKey, u64> = storage.doc_versions(&keys).await?.into_iter().collect();
     let mut docs: HashMap<DocKey, (Automerge, Option<u64>, Vec<ChangeHash>)> = HashMap::new();
+    let mut missing = Vec::new();
     for key in &keys {
-        let (doc, version) = match stored.iter().find(|s| s.key == *key) {
-            Some(s) => (
-                Automerge::load(&s.bytes)
-                    .map_err(|e| StorageError::Database(format!("stored document {key} unreadable: {e}")))?,
-                Some(s.version),
-            ),
-            None => (Automerge::new(), None),
-        };
+        match versions.get(key) {
+            Some(v) => match cache.take(key, *v) {
+                Some(doc) => {
+                    let heads = doc.get_heads();
+                    docs.insert(*key, (doc, Some(*v), heads));
+                }
+                None => missing.push(*key),
+            },
+            None => {
+                docs.insert(*key, (Automerge::new(), None, Vec::new()));
+            }
+        }
+    }
+    for s in storage.load_docs(&missing).await? {
+        let doc = Automerge::load(&s.bytes)
+            .map_err(|e| StorageError::Database(format!("stored document {} unreadable: {e}", s.key)))?;
         let heads = doc.get_heads();
-        docs.insert(*key, (doc, version, heads));
+        docs.insert(s.key, (doc, Some(s.version), heads));
+    }
+    if let Some(gone) = keys.iter().find(|k| !docs.contains_key(k)) {
+        // Only a document deleted between the two reads could do this; documents are never
+        // deleted, so say so loudly rather than start it afresh.
+        return Err(StorageError::Database(format!("document {gone} vanished while loading")));
     }
     let mut refused = Vec::new();
     let mut refused_hashes: HashSet<ChangeHash> = pre_refused.clone();
@@ -229,6 +247,11 @@ async fn ingest_grid(
         });
     }
     if accepted.is_empty() {
+        for (key, (doc, version, _)) in docs {
+            if let Some(v) = version {
+                cache.put(key, v, doc);
+            }
+        }
         return Ok(refused);
     }
     let mut rows = Rows::default();
@@ -240,7 +263,14 @@ async fn ingest_grid(
         collect_rows(doc, *key, &doc::touched_records(doc, before), &mut rows);
         new_docs.push((StoredDoc { key: *key, bytes: doc.save(), version: version.map_or(1, |v| v + 1) }, *version));
     }
+    let stored: Vec<(DocKey, u64)> = new_docs.iter().map(|(d, _)| (d.key, d.version)).collect();
     storage.commit(GridCommit { grid, docs: new_docs, changes: accepted, rows }).await?;
+    // Committed: the documents are now stored at their new versions.
+    for (key, version) in stored {
+        if let Some((doc, _, _)) = docs.remove(&key) {
+            cache.put(key, version, doc);
+        }
+    }
     Ok(refused)
 }
 

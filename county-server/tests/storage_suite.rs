@@ -1,18 +1,24 @@
-//! One suite of storage semantics that every backend must pass. Today it runs on SQLite (a real
-//! file); the PostgreSQL backend will be added to `backends()` and must pass the same checks.
+//! One suite of storage semantics that every backend must pass: SQLite (a real file) and
+//! PostgreSQL (a fresh database on the server named by `GRIDKEEPER_TEST_PG`, by default
+//! `postgres://postgres@127.0.0.1:5432/test`).
 
 use std::sync::Arc;
 
 use county_server::storage::{
-    Account, CatchUp, Device, GridCommit, NewChange, Node, Rows, Scope, SqliteStorage, Storage, StorageError, StoredDoc,
+    Account, CatchUp, Device, GridCommit, NewChange, Node, PostgresStorage, Rows, Scope, SqliteStorage, Storage,
+    StorageError, StoredDoc,
 };
 use sync_protocol::doc::DocKey;
 use sync_protocol::org::{NodeKind, Role};
 use sync_protocol::schema::Collection;
 use uuid::Uuid;
 
-fn backends(dir: &tempfile::TempDir) -> Vec<(&'static str, Arc<dyn Storage>)> {
-    vec![("sqlite", Arc::new(SqliteStorage::open(&dir.path().join("suite.db")).unwrap()))]
+async fn backends(dir: &tempfile::TempDir) -> Vec<(&'static str, Arc<dyn Storage>)> {
+    let pg = county_server::testing::scratch_postgres("suite").await.expect("PostgreSQL for the storage suite");
+    vec![
+        ("sqlite", Arc::new(SqliteStorage::open(&dir.path().join("suite.db")).unwrap())),
+        ("postgres", Arc::new(PostgresStorage::connect(&pg).await.unwrap())),
+    ]
 }
 
 async fn grid(s: &dyn Storage) -> (Uuid, Uuid) {
@@ -48,7 +54,7 @@ fn change(doc: DocKey, n: u8, device: Uuid) -> NewChange {
 #[tokio::test]
 async fn every_backend_keeps_the_same_promises() {
     let dir = tempfile::tempdir().unwrap();
-    for (name, s) in backends(&dir) {
+    for (name, s) in backends(&dir).await {
         let s = s.as_ref();
         let (township, g) = grid(s).await;
         assert_eq!(s.grids(&Scope::Township(township)).await.unwrap().len(), 1, "{name}");
@@ -175,6 +181,13 @@ async fn every_backend_keeps_the_same_promises() {
         let st = s.put_blob_chunk(&hash, g, bytes.len() as u64, 16, &bytes[16..]).await.unwrap();
         assert!(st.complete);
         assert_eq!(s.blob(&hash).await.unwrap().unwrap().1, bytes);
+
+        // Attempts: counted per key within the window; older ones fall out of it.
+        let key = format!("enrol:addr:{}", Uuid::now_v7());
+        assert_eq!(s.count_attempt(&key, 1_000, 0).await.unwrap(), 1, "{name}");
+        assert_eq!(s.count_attempt(&key, 2_000, 0).await.unwrap(), 2, "{name}");
+        assert_eq!(s.count_attempt(&format!("{key}:other"), 2_000, 0).await.unwrap(), 1, "{name}");
+        assert_eq!(s.count_attempt(&key, 10_000, 1_500).await.unwrap(), 2, "{name}: the first fell out of the window");
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Mutex, RwLock};
 
 use automerge::{Automerge, ReadDoc};
 use rusqlite::Connection;
@@ -28,6 +28,10 @@ pub struct Identity {
     pub grids: Vec<GridInfo>,
     /// Moves on after each realignment so a refused change's sequence numbers are not reused.
     pub epoch: u32,
+    /// The county's own certificate authority (PEM) when its server's certificate is not from
+    /// a public one; trusted in addition to the usual roots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_ca: Option<String>,
 }
 
 impl std::fmt::Debug for Identity {
@@ -39,6 +43,7 @@ impl std::fmt::Debug for Identity {
             .field("account", &self.account)
             .field("grids", &self.grids)
             .field("epoch", &self.epoch)
+            .field("server_ca", &self.server_ca.is_some())
             .finish()
     }
 }
@@ -138,7 +143,8 @@ pub(crate) struct Inner {
 /// The device library's entry point. Cheap to share behind an `Arc`.
 pub struct Device {
     pub(crate) inner: Mutex<Inner>,
-    pub(crate) http: reqwest::Client,
+    /// Replaced when an identity trusting a county's own CA is adopted.
+    http: RwLock<reqwest::Client>,
     /// One sync at a time: a background sync and a tap on "sync now" must not interleave their
     /// answers (positions would move backwards).
     pub(crate) sync_lock: tokio::sync::Mutex<()>,
@@ -317,11 +323,12 @@ impl Device {
 
     fn open_with(path: &Path, key: Option<&crate::crypto::DbKey>) -> Result<Device> {
         let conn = store::open(path, key)?;
-        let identity = store::get_meta(&conn, "identity")?.and_then(|s| serde_json::from_str(&s).ok());
-        let http = http_client()?;
+        let identity: Option<Identity> =
+            store::get_meta(&conn, "identity")?.and_then(|s| serde_json::from_str(&s).ok());
+        let http = crate::client::http_client_trusting(identity.as_ref().and_then(|i| i.server_ca.as_deref()))?;
         Ok(Device {
             inner: Mutex::new(Inner { conn, docs: HashMap::new(), identity }),
-            http,
+            http: RwLock::new(http),
             sync_lock: tokio::sync::Mutex::new(()),
         })
     }
@@ -332,16 +339,33 @@ impl Device {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// The HTTP client for the county server (cheap to clone).
+    pub(crate) fn http(&self) -> reqwest::Client {
+        self.http.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
     pub fn identity(&self) -> Option<Identity> {
         self.lock().identity.clone()
     }
 
     /// Exchanges a one-time enrolment code for a device token.
     pub async fn enrol(&self, server: &str, code: &str, device_name: &str) -> Result<Identity> {
+        self.enrol_with_ca(server, code, device_name, None).await
+    }
+
+    /// Like [`Device::enrol`], for a county whose server certificate comes from its own
+    /// certificate authority: `server_ca` (PEM) is trusted for this and every later request.
+    pub async fn enrol_with_ca(
+        &self,
+        server: &str,
+        code: &str,
+        device_name: &str,
+        server_ca: Option<&str>,
+    ) -> Result<Identity> {
         if self.lock().identity.is_some() {
             return Err(DeviceError::AlreadyEnrolled);
         }
-        let identity = request_enrolment(&self.http, server, code, device_name).await?;
+        let identity = request_enrolment_with_ca(server, code, device_name, server_ca).await?;
         self.adopt(identity.clone())?;
         Ok(identity)
     }
@@ -349,10 +373,13 @@ impl Device {
     /// Stores an identity obtained with [`request_enrolment`] (the app enrols before the worker
     /// has chosen the PIN that opens the database).
     pub fn adopt(&self, identity: Identity) -> Result<()> {
+        crate::client::check_server_url(&identity.server)?;
+        let http = crate::client::http_client_trusting(identity.server_ca.as_deref())?;
         let mut inner = self.lock();
         if inner.identity.is_some() {
             return Err(DeviceError::AlreadyEnrolled);
         }
+        *self.http.write().unwrap_or_else(|p| p.into_inner()) = http;
         let tx = inner.conn.transaction()?;
         store::set_meta(&tx, "identity", &serde_json::to_string(&identity).unwrap_or_default())?;
         tx.commit()?;
@@ -788,20 +815,21 @@ impl Device {
     }
 }
 
-/// Exchanges a one-time enrolment code for a device token, without storing anything.
+/// Exchanges a one-time enrolment code for a device token, without storing anything. The
+/// address must be `https://`, or `http://` to this machine ([`crate::client::check_server_url`]).
 pub async fn request_enrolment(
     http: &reqwest::Client,
     server: &str,
     code: &str,
     device_name: &str,
 ) -> Result<Identity> {
-    let server = server.trim().trim_end_matches('/').to_string();
+    let server = crate::client::check_server_url(server)?;
     let resp = http
         .post(format!("{server}/v1/enrol"))
         .json(&json!({"code": code, "device_name": device_name}))
         .send()
         .await
-        .map_err(|e| DeviceError::Network(e.to_string()))?;
+        .map_err(DeviceError::from)?;
     let resp = crate::client::check(resp).await?;
     #[derive(Deserialize)]
     struct Enrolled {
@@ -811,16 +839,36 @@ pub async fn request_enrolment(
         grids: Vec<GridInfo>,
     }
     let e: Enrolled = resp.json().await.map_err(|e| DeviceError::Network(e.to_string()))?;
-    Ok(Identity { server, device_id: e.device_id, token: e.token, account: e.account, grids: e.grids, epoch: 0 })
+    Ok(Identity {
+        server,
+        device_id: e.device_id,
+        token: e.token,
+        account: e.account,
+        grids: e.grids,
+        epoch: 0,
+        server_ca: None,
+    })
+}
+
+/// Like [`request_enrolment`], trusting a county's own certificate authority (PEM) as well as
+/// the usual roots; the identity keeps it for later requests.
+pub async fn request_enrolment_with_ca(
+    server: &str,
+    code: &str,
+    device_name: &str,
+    server_ca: Option<&str>,
+) -> Result<Identity> {
+    // The address is checked before the client is even built: nothing goes out over plain http.
+    crate::client::check_server_url(server)?;
+    let http = crate::client::http_client_trusting(server_ca)?;
+    let mut identity = request_enrolment(&http, server, code, device_name).await?;
+    identity.server_ca = server_ca.map(str::to_string);
+    Ok(identity)
 }
 
 /// An HTTP client with the device's timeouts.
 pub fn http_client() -> Result<reqwest::Client> {
-    reqwest::Client::builder()
-        .connect_timeout(std::time::Duration::from_secs(5))
-        .timeout(std::time::Duration::from_secs(60))
-        .build()
-        .map_err(|e| DeviceError::Network(e.to_string()))
+    crate::client::http_client_trusting(None)
 }
 
 pub(crate) fn obj(v: Value) -> Map<String, Value> {

@@ -23,6 +23,20 @@ pub enum DeviceError {
     /// No connection, or it broke: everything stays queued, try again later.
     #[error("network: {0}")]
     Network(String),
+    /// A plain `http://` address for a server that is not on this machine: tokens and records
+    /// would cross the network unencrypted. Nothing was sent.
+    #[error("refusing plain http:// to {host}: use https:// (plain http is only for a server on this machine)")]
+    InsecureServerUrl { host: String },
+    /// Not an `https://` (or loopback `http://`) address.
+    #[error("not a server address ({reason})")]
+    BadServerUrl { reason: String },
+    /// The configured root certificate (PEM) cannot be read.
+    #[error("the county's root certificate cannot be read: {0}")]
+    BadCertificate(String),
+    /// The server's certificate is not signed by an authority this device trusts (or is
+    /// expired, or names another host). Trying again will not help; configure the county's CA.
+    #[error("the server's certificate is not trusted: {0}")]
+    UntrustedServer(String),
     /// The server refused the request as a whole.
     #[error("server refused ({code}): {message}")]
     Server { code: String, message: String },
@@ -43,6 +57,10 @@ impl DeviceError {
             DeviceError::BadPhoto => "bad_photo".into(),
             DeviceError::NotFound(_) => "not_found".into(),
             DeviceError::Network(_) => "network".into(),
+            DeviceError::InsecureServerUrl { .. } => "insecure_server_url".into(),
+            DeviceError::BadServerUrl { .. } => "bad_server_url".into(),
+            DeviceError::BadCertificate(_) => "bad_certificate".into(),
+            DeviceError::UntrustedServer(_) => "untrusted_server".into(),
             DeviceError::Server { code, .. } => code.clone(),
             DeviceError::Storage(_) => "local_storage".into(),
             DeviceError::Document(_) => "document".into(),
@@ -67,6 +85,26 @@ impl DeviceError {
 pub struct ErrorBody {
     pub code: String,
     pub message: String,
+}
+
+impl From<reqwest::Error> for DeviceError {
+    /// A failed request: a certificate the device does not trust is told apart from a
+    /// connection that may work later.
+    fn from(e: reqwest::Error) -> Self {
+        // The causes, not the top message (it holds the URL, which could contain anything).
+        let mut causes = Vec::new();
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            causes.push(s.to_string());
+            source = s.source();
+        }
+        let detail = std::iter::once(e.to_string()).chain(causes.iter().cloned()).collect::<Vec<_>>().join(": ");
+        if causes.iter().any(|m| m.contains("certificate")) {
+            DeviceError::UntrustedServer(detail)
+        } else {
+            DeviceError::Network(detail)
+        }
+    }
 }
 
 impl From<rusqlite::Error> for DeviceError {

@@ -24,7 +24,7 @@ mod sync;
 
 pub use device::{
     AccountInfo, Device, GridInfo, Identity, NewDispute, NewParty, NewVisit, Quarantined, ResidentQuery, Workbench,
-    http_client, now_ms, request_enrolment,
+    http_client, now_ms, request_enrolment, request_enrolment_with_ca,
 };
 pub use error::{DeviceError, ErrorBody, Result};
 pub use photos::{CHUNK_BYTES, MAX_PHOTO_BYTES, hash_of};

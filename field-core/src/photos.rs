@@ -57,8 +57,9 @@ impl Device {
         if let Some(b) = local {
             return Ok(b);
         }
+        let server = crate::client::check_server_url(&server)?;
         let resp = self
-            .http
+            .http()
             .get(format!("{server}/v1/blobs/{hash}"))
             .bearer_auth(&token)
             .send()
@@ -93,7 +94,7 @@ impl Device {
             let data: Vec<u8> =
                 self.lock().conn.query_row("SELECT data FROM photos WHERE hash = ?1", [&hash], |r| r.get(0))?;
             let status = self
-                .http
+                .http()
                 .get(format!("{server}/v1/blobs/{hash}/status"))
                 .bearer_auth(&token)
                 .send()
@@ -109,7 +110,7 @@ impl Device {
                 let from = state.received as usize;
                 let to = (from + CHUNK_BYTES).min(data.len());
                 let resp = self
-                    .http
+                    .http()
                     .put(format!("{server}/v1/blobs/{hash}"))
                     .bearer_auth(&token)
                     .header("Gridkeeper-Grid", &grid)

@@ -59,14 +59,14 @@ impl Device {
             report.requests += 1;
             report.bytes_up += prepared.body.len() as u64;
             let resp = self
-                .http
+                .http()
                 .post(&prepared.url)
                 .bearer_auth(&prepared.token)
                 .header(reqwest::header::CONTENT_TYPE, "application/x-gridkeeper-sync")
                 .body(prepared.body)
                 .send()
                 .await
-                .map_err(|e| DeviceError::Network(e.to_string()))?;
+                .map_err(DeviceError::from)?;
             let resp = crate::client::check(resp).await?;
             let bytes = resp.bytes().await.map_err(|e| DeviceError::Network(e.to_string()))?;
             report.bytes_down += bytes.len() as u64;
@@ -117,8 +117,10 @@ impl Device {
                 .map(|r| sync_protocol::wire::OutChange { doc: r.doc, bytes: r.bytes.clone() })
                 .collect(),
         };
+        // An identity from before the address rule (or edited by hand) is checked here too.
+        let server = crate::client::check_server_url(&id.server)?;
         Ok(Prepared {
-            url: format!("{}/v1/sync", id.server),
+            url: format!("{server}/v1/sync"),
             token: id.token.clone(),
             body: req.encode(),
             sent,

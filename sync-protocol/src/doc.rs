@@ -472,7 +472,21 @@ pub fn validate_change(
     if !missing.is_empty() {
         return Err(bad(ValidationCode::RecordMissing, "change depends on changes the document lacks"));
     }
-    let expanded = change.decode();
+    // A device clock centuries off is wrong, and automerge's column encoding overflows on
+    // timestamps far from their neighbours' (found by fuzzing): 2000-01-01 .. 2100-01-01.
+    if !(946_684_800_000..4_102_444_800_000).contains(&change.timestamp()) {
+        return Err(bad(ValidationCode::OutOfRange, "the change's time is not plausible"));
+    }
+    // automerge 0.12's `decode` unwraps actor indices that `Change::try_from` never checked, so
+    // crafted bytes panic there (found by fuzzing): such a change is refused, not a crash.
+    let expanded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| change.decode()))
+        .map_err(|_| bad(ValidationCode::UnsupportedOperation, "the change's operations cannot be decoded"))?;
+    // The bytes must be Automerge's own encoding of what they hold, checksum included: a saved
+    // document re-encodes its changes, so other bytes would come back under another hash and
+    // orphan every change built on them, and a bad checksum stops other devices loading them.
+    if Change::from(expanded.clone()).raw_bytes() != change.raw_bytes() {
+        return Err(bad(ValidationCode::UnsupportedOperation, "the change is not in Automerge's own encoding"));
+    }
     let actor = expanded.actor_id.clone();
     let start = expanded.start_op.get();
     // Objects created by this change: op id → where they live.

@@ -28,6 +28,9 @@
 
 pub mod doc;
 pub mod error;
+/// The fuzz targets' harness (`fuzz/`), also replayed by `tests/fuzz_corpus.rs`. Not an API.
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod model;
 pub mod org;
 pub mod pinyin;

@@ -33,7 +33,10 @@ pub struct Org {
 
 pub struct TestServer {
     pub dir: tempfile::TempDir,
+    /// The SQLite file (empty for PostgreSQL).
     pub db: PathBuf,
+    /// The database URL the server was opened with.
+    pub db_url: String,
     pub running: Option<Running>,
     pub org: Org,
     pub limits: Limits,
@@ -58,6 +61,28 @@ async fn put_account(s: &dyn Storage, name: &str, role: Role, node: Uuid) -> Uui
     id
 }
 
+/// Creates the small county of [`Org`] in a storage (the org every test server starts with).
+pub async fn seed_org(s: &dyn Storage) -> Org {
+    let county = put_node(s, NodeKind::County, "沂水县", None, None, None).await;
+    let township = put_node(s, NodeKind::Township, "高庄镇", Some(county), None, None).await;
+    let village = put_node(s, NodeKind::Village, "东坡村", Some(township), Some(township), None).await;
+    let grid_a = put_node(s, NodeKind::Grid, "东坡村第1网格", Some(village), Some(township), Some(village)).await;
+    let grid_b = put_node(s, NodeKind::Grid, "东坡村第2网格", Some(village), Some(township), Some(village)).await;
+    Org {
+        county,
+        township,
+        village,
+        grid_a,
+        grid_b,
+        worker_a: put_account(s, "张红梅", Role::GridWorker, grid_a).await,
+        assistant_a: put_account(s, "李建国", Role::GridAssistant, grid_a).await,
+        leader_a: put_account(s, "王书记", Role::GridLeader, grid_a).await,
+        worker_b: put_account(s, "刘芳", Role::GridWorker, grid_b).await,
+        township_staff: put_account(s, "赵主任", Role::TownshipStaff, township).await,
+        admin: put_account(s, "县管理员", Role::CountyAdmin, county).await,
+    }
+}
+
 impl TestServer {
     pub async fn start() -> TestServer {
         Self::start_with(Limits::default()).await
@@ -67,28 +92,29 @@ impl TestServer {
     pub async fn start_with(limits: Limits) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("county.db");
-        let storage = open_storage(db.to_str().unwrap()).unwrap();
-        let s = storage.as_ref();
-        let county = put_node(s, NodeKind::County, "沂水县", None, None, None).await;
-        let township = put_node(s, NodeKind::Township, "高庄镇", Some(county), None, None).await;
-        let village = put_node(s, NodeKind::Village, "东坡村", Some(township), Some(township), None).await;
-        let grid_a = put_node(s, NodeKind::Grid, "东坡村第1网格", Some(village), Some(township), Some(village)).await;
-        let grid_b = put_node(s, NodeKind::Grid, "东坡村第2网格", Some(village), Some(township), Some(village)).await;
-        let org = Org {
-            county,
-            township,
-            village,
-            grid_a,
-            grid_b,
-            worker_a: put_account(s, "张红梅", Role::GridWorker, grid_a).await,
-            assistant_a: put_account(s, "李建国", Role::GridAssistant, grid_a).await,
-            leader_a: put_account(s, "王书记", Role::GridLeader, grid_a).await,
-            worker_b: put_account(s, "刘芳", Role::GridWorker, grid_b).await,
-            township_staff: put_account(s, "赵主任", Role::TownshipStaff, township).await,
-            admin: put_account(s, "县管理员", Role::CountyAdmin, county).await,
-        };
+        let url = db.to_str().unwrap().to_string();
+        Self::start_in(dir, db, url, limits).await
+    }
+
+    /// A server on a new scratch database of the test PostgreSQL server.
+    pub async fn start_postgres() -> TestServer {
+        let url = county_server::testing::scratch_postgres("it").await.expect("PostgreSQL for tests");
+        let dir = tempfile::tempdir().unwrap();
+        Self::start_in(dir, PathBuf::new(), url, Limits::default()).await
+    }
+
+    async fn start_in(dir: tempfile::TempDir, db: PathBuf, db_url: String, limits: Limits) -> TestServer {
+        let storage = open_storage(&db_url).await.unwrap();
+        let org = seed_org(storage.as_ref()).await;
         let running = spawn_with(storage, "127.0.0.1:0".parse().unwrap(), limits).await.unwrap();
-        TestServer { dir, db, running: Some(running), org, limits }
+        TestServer { dir, db, db_url, running: Some(running), org, limits }
+    }
+
+    /// Another server on the same database, as a county adds servers behind a load balancer:
+    /// its own storage connections, its own port, no state shared in memory.
+    pub async fn another_server(&self) -> Running {
+        let storage = open_storage(&self.db_url).await.unwrap();
+        spawn_with(storage, "127.0.0.1:0".parse().unwrap(), self.limits).await.unwrap()
     }
 
     pub fn url(&self) -> String {
@@ -114,7 +140,7 @@ impl TestServer {
         if let Some(r) = self.running.take() {
             r.stop().await;
         }
-        let storage = open_storage(self.db.to_str().unwrap()).unwrap();
+        let storage = open_storage(&self.db_url).await.unwrap();
         self.running = Some(spawn_with(storage, addr, self.limits).await.unwrap());
     }
 
@@ -198,4 +224,41 @@ pub fn house(door: &str) -> sync_protocol::model::House {
 
 pub fn fields(v: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
     v.as_object().cloned().unwrap()
+}
+
+/// The path of one of this workspace's binaries (`county-server`, `gk-device`), for tests that
+/// run the real program as a child process (to kill it with SIGKILL, say). A test cannot use
+/// `CARGO_BIN_EXE_*` for another package's binary, so under cargo this asks cargo to build it
+/// into the target directory and profile the running test was built in (whole workspace
+/// selected, as `scripts/test` builds, so it shares the test build's artifacts and honours a
+/// custom `CARGO_TARGET_DIR`); outside cargo it takes the binary found there. Each binary is
+/// built at most once per test process.
+pub fn workspace_bin(name: &str) -> PathBuf {
+    static BUILT: std::sync::Mutex<Vec<(String, PathBuf)>> = std::sync::Mutex::new(Vec::new());
+    let mut built = BUILT.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((_, path)) = built.iter().find(|(n, _)| n == name) {
+        return path.clone();
+    }
+    let exe = std::env::current_exe().expect("the test executable's path");
+    // <target>/<profile>/deps/<test>-<hash>
+    let profile_dir = exe.parent().and_then(std::path::Path::parent).expect("<target>/<profile>").to_path_buf();
+    let target_dir = profile_dir.parent().expect("<target>").to_path_buf();
+    let bin = profile_dir.join(name);
+    if let Ok(cargo) = std::env::var("CARGO") {
+        let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
+            Some("debug") | None => "dev".to_string(),
+            Some(other) => other.to_string(),
+        };
+        let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root");
+        let status = std::process::Command::new(cargo)
+            .args(["build", "--workspace", "--bin", name, "--profile", &profile])
+            .current_dir(workspace)
+            .env("CARGO_TARGET_DIR", &target_dir)
+            .status()
+            .expect("running cargo build");
+        assert!(status.success(), "cargo build --bin {name} failed");
+    }
+    assert!(bin.exists(), "{} is missing: build it with `cargo build --workspace --bin {name}`", bin.display());
+    built.push((name.to_string(), bin.clone()));
+    bin
 }

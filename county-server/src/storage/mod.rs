@@ -1,9 +1,12 @@
 //! Storage behind one trait that speaks domain types. The SQLite backend is the embedded
-//! default; a PostgreSQL backend will implement the same trait and pass the same test suite.
-//! No driver type, row or transaction crosses this boundary.
+//! default; the PostgreSQL backend is for production (several stateless servers on one
+//! database). Both pass the same test suite (`tests/storage_suite.rs`). No driver type, row or
+//! transaction crosses this boundary.
 
+mod postgres;
 mod sqlite;
 
+pub use postgres::PostgresStorage;
 pub use sqlite::SqliteStorage;
 
 use async_trait::async_trait;
@@ -193,6 +196,8 @@ pub trait Storage: Send + Sync + 'static {
 
     // Documents and the change log.
     async fn load_docs(&self, keys: &[DocKey]) -> Result<Vec<StoredDoc>>;
+    /// The stored versions of those of `keys` that exist, without their bytes.
+    async fn doc_versions(&self, keys: &[DocKey]) -> Result<Vec<(DocKey, u64)>>;
     async fn has_changes(&self, hashes: &[[u8; 32]]) -> Result<Vec<bool>>;
     /// Commits atomically or not at all; `Contention` if a document moved on since it was read.
     async fn commit(&self, commit: GridCommit) -> Result<u64>;
@@ -216,6 +221,12 @@ pub trait Storage: Send + Sync + 'static {
     async fn blob_state(&self, hash: &str) -> Result<Option<BlobState>>;
     /// A complete blob's bytes.
     async fn blob(&self, hash: &str) -> Result<Option<(Uuid, Vec<u8>)>>;
+
+    // Guarding against guessing (enrolment codes): attempts are kept in storage, not in a
+    // server's memory, so every server behind a load balancer sees the same counts.
+    /// Records one attempt under `key` at `now` and returns how many attempts under `key` were
+    /// made at or after `since`, this one included. Attempts older than `since` may be pruned.
+    async fn count_attempt(&self, key: &str, now: i64, since: i64) -> Result<u64>;
 
     /// Counts of log entries and documents, for operators and tests.
     async fn stats(&self) -> Result<StorageStats>;

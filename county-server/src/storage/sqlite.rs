@@ -79,6 +79,10 @@ CREATE TABLE blobs (
 );
 CREATE TABLE blob_chunks (hash TEXT NOT NULL, offset INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (hash, offset));
 "#,
+    r#"
+CREATE TABLE attempts (key TEXT NOT NULL, at INTEGER NOT NULL);
+CREATE INDEX attempts_key_at ON attempts(key, at);
+"#,
 ];
 
 #[derive(Clone)]
@@ -487,6 +491,21 @@ impl Storage for SqliteStorage {
         .await
     }
 
+    async fn doc_versions(&self, keys: &[DocKey]) -> Result<Vec<(DocKey, u64)>> {
+        let keys = keys.to_vec();
+        self.run(move |c| {
+            let mut st = c.prepare_cached("SELECT version FROM documents WHERE doc_key = ?1").map_err(db_err)?;
+            let mut out = Vec::new();
+            for key in keys {
+                if let Some(v) = st.query_row([key.to_string()], |r| r.get::<_, i64>(0)).optional().map_err(db_err)? {
+                    out.push((key, v as u64));
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
     async fn has_changes(&self, hashes: &[[u8; 32]]) -> Result<Vec<bool>> {
         let hashes = hashes.to_vec();
         self.run(move |c| {
@@ -860,6 +879,26 @@ impl Storage for SqliteStorage {
             })
             .optional()
             .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn count_attempt(&self, key: &str, now: i64, since: i64) -> Result<u64> {
+        let key = key.to_owned();
+        self.run(move |c| {
+            let run = |c: &mut Connection| -> rusqlite::Result<i64> {
+                let tx = c.transaction()?;
+                tx.execute("DELETE FROM attempts WHERE key = ?1 AND at < ?2", params![key, since])?;
+                tx.execute("INSERT INTO attempts (key, at) VALUES (?1, ?2)", params![key, now])?;
+                let n = tx.query_row(
+                    "SELECT COUNT(*) FROM attempts WHERE key = ?1 AND at >= ?2",
+                    params![key, since],
+                    |r| r.get(0),
+                )?;
+                tx.commit()?;
+                Ok(n)
+            };
+            Ok(run(c).map_err(db_err)? as u64)
         })
         .await
     }

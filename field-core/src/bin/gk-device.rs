@@ -24,10 +24,14 @@ struct Cli {
 enum Command {
     /// Exchange an enrolment code for a device token.
     Enrol {
+        /// `https://...`; plain `http://` only to this machine.
         server: String,
         code: String,
         #[arg(long, default_value = "gk-device")]
         name: String,
+        /// The county's own certificate authority (PEM file), if its certificate is not public.
+        #[arg(long, env = "GK_SERVER_CA")]
+        ca: Option<PathBuf>,
     },
     /// Push pending edits and pull what is new.
     Sync,
@@ -130,6 +134,15 @@ enum Command {
     Discard { id: i64 },
     /// A record's history.
     History { collection: String, id: Uuid },
+    /// For crash tests and load runs: writes edits in a loop (adds a resident, and every third
+    /// write sets the notes of the last one added), printing one JSON line per write only after
+    /// its local commit has returned; with `--sync-every N`, syncs after every N writes.
+    Churn {
+        #[arg(long, default_value_t = u64::MAX)]
+        writes: u64,
+        #[arg(long, default_value_t = 0)]
+        sync_every: u64,
+    },
 }
 
 fn value(s: &str) -> Value {
@@ -157,8 +170,12 @@ async fn main() -> anyhow::Result<()> {
 
 async fn run(device: &Device, command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Enrol { server, code, name } => {
-            let id = device.enrol(&server, &code, &name).await?;
+        Command::Enrol { server, code, name, ca } => {
+            let ca = match ca {
+                Some(path) => Some(std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?),
+                None => None,
+            };
+            let id = device.enrol_with_ca(&server, &code, &name, ca.as_deref()).await?;
             print(json!({"device": id.device_id, "account": id.account, "grids": id.grids}))
         }
         Command::Sync => print(device.sync().await?),
@@ -249,5 +266,56 @@ async fn run(device: &Device, command: Command) -> anyhow::Result<()> {
             let c = Collection::parse(&collection).context("collection: residents, houses, visits or disputes")?;
             print(device.history(c, id)?)
         }
+        Command::Churn { writes, sync_every } => churn(device, writes, sync_every).await,
     }
+}
+
+/// One compact JSON line, flushed at once (stdout is line-buffered), so a reader that sees it
+/// knows the write before it had returned.
+fn line(v: Value) {
+    println!("{v}");
+}
+
+async fn churn(device: &Device, writes: u64, sync_every: u64) -> anyhow::Result<()> {
+    let mut last: Option<Uuid> = None;
+    for i in 0..writes {
+        match last {
+            Some(id) if i % 3 == 2 => {
+                let note = format!("压测备注{}", Uuid::now_v7().simple());
+                let mut fields = Map::new();
+                fields.insert("notes".into(), Value::String(note.clone()));
+                device.update_resident(id, fields)?;
+                line(json!({"event": "saved", "record": id, "field": "notes", "value": note}));
+            }
+            _ => {
+                let r = Resident {
+                    id: Uuid::now_v7(),
+                    name: format!("压测{i}"),
+                    sex: "female".into(),
+                    birth_date: "1980-01-01".into(),
+                    id_number: None,
+                    phone: None,
+                    ethnicity: None,
+                    categories: vec!["registered".into()],
+                    relation: None,
+                    house_id: None,
+                    notes: None,
+                    archived_reason: None,
+                    archived_on: None,
+                };
+                device.create_resident(&r)?;
+                last = Some(r.id);
+                line(json!({"event": "saved", "record": r.id, "field": "created"}));
+            }
+        }
+        if sync_every > 0 && (i + 1) % sync_every == 0 {
+            line(json!({"event": "syncing"}));
+            match device.sync().await {
+                Ok(r) => line(json!({"event": "synced", "acknowledged": r.acknowledged})),
+                Err(e) if e.is_transient() => line(json!({"event": "sync_failed", "code": e.code()})),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    Ok(())
 }

@@ -1,0 +1,521 @@
+//! The access matrix: every role calls every endpoint on a scope that is not its own (another
+//! grid, another township, a record or photo of a foreign grid, the admin endpoints), and every
+//! endpoint is called with no token and with a revoked one; each call must be refused with the
+//! status and structured code the API defines, and nothing stored may change. One allowed call
+//! per role shows the refusals come from scope, not from a broken setup.
+//!
+//! The routes are read from the router in `county-server/src/api.rs`: a route the matrix does
+//! not cover fails the test.
+
+use std::collections::BTreeSet;
+
+use county_server::server::{Running, spawn};
+use county_server::storage::{Account, Node, Storage};
+use gridkeeper_tests::{Org, TestDevice, house, resident, seed_org};
+use reqwest::Method;
+use serde_json::{Value, json};
+use sync_protocol::doc::{self, DocKey, Edit};
+use sync_protocol::model::Record;
+use sync_protocol::org::{Author, NodeKind, Role};
+use sync_protocol::schema::Collection;
+use sync_protocol::wire::{GridPosition, OutChange, PROTOCOL_VERSION, SyncRequest, SyncResponse};
+use uuid::Uuid;
+
+/// Every route of the router as (method, pattern), read from its source.
+fn router_routes() -> BTreeSet<(String, String)> {
+    let src = include_str!("../../county-server/src/api.rs");
+    let start = src.find("pub fn router(").expect("the router function");
+    let end = start + src[start..].find(".with_state(").expect("the end of the router");
+    let mut routes = BTreeSet::new();
+    for chunk in src[start..end].split(".route(").skip(1) {
+        let path = chunk.split('"').nth(1).expect("a route path").to_string();
+        for m in ["get", "post", "put", "delete", "patch"] {
+            let needle = format!("{m}(");
+            let found = chunk.match_indices(&needle).any(|(i, _)| {
+                i == 0 || !chunk.as_bytes()[i - 1].is_ascii_alphanumeric() && chunk.as_bytes()[i - 1] != b'_'
+            });
+            if found {
+                routes.insert((m.to_uppercase(), path.clone()));
+            }
+        }
+    }
+    routes
+}
+
+/// The data of one grid, made by its worker and synced.
+struct GridData {
+    grid: Uuid,
+    resident: Uuid,
+    house: Uuid,
+    dispute: Uuid,
+    photo: String,
+}
+
+async fn fill_grid(device: &TestDevice, grid: Uuid, tag: &str) -> GridData {
+    let r = resident(&format!("居民{tag}"), "1970-01-01", "101");
+    let h = house(&format!("{tag}号"));
+    device.create_resident(&r).unwrap();
+    device.create_house(&h).unwrap();
+    let photo = device.add_photo(format!("photo of {tag}").as_bytes(), "image/jpeg").unwrap();
+    let dispute = device
+        .report_dispute(&field_core::NewDispute {
+            class: "ordinary".into(),
+            category: "neighbour".into(),
+            parties: vec![field_core::NewParty { resident_id: Some(r.id), name: r.name.clone() }],
+            place: "村口".into(),
+            description: "宅基地边界争执".into(),
+            discovered_at: None,
+            photos: vec![photo.clone()],
+            note: None,
+        })
+        .unwrap();
+    let report = device.sync().await.unwrap();
+    assert_eq!(report.refused, 0, "{report:?}");
+    assert_eq!(report.photos_uploaded, 1);
+    GridData { grid, resident: r.id, house: h.id, dispute, photo }
+}
+
+struct Matrix {
+    _dir: tempfile::TempDir,
+    running: Running,
+    org: Org,
+    /// A second township with one grid and its worker.
+    grid_c: Uuid,
+    worker_c: Uuid,
+    a: GridData,
+    b: GridData,
+    c: GridData,
+    /// Tokens by role name.
+    tokens: Vec<(&'static str, Role, String, Uuid)>,
+    revoked_token: String,
+    /// A device no one but the admin may revoke.
+    bystander_device: Uuid,
+}
+
+async fn put_node(s: &dyn Storage, kind: NodeKind, name: &str, parent: Uuid, township: Option<Uuid>) -> Uuid {
+    let id = Uuid::now_v7();
+    let village = if kind == NodeKind::Grid { Some(parent) } else { None };
+    s.put_node(&Node { id, kind, name: name.into(), parent: Some(parent), township, village }).await.unwrap();
+    id
+}
+
+async fn put_account(s: &dyn Storage, name: &str, role: Role, node: Uuid) -> Uuid {
+    let id = Uuid::now_v7();
+    s.put_account(&Account { id, name: name.into(), role, node }).await.unwrap();
+    id
+}
+
+impl Matrix {
+    async fn start() -> Matrix {
+        let dir = tempfile::tempdir().unwrap();
+        let storage =
+            county_server::server::open_storage(dir.path().join("county.db").to_str().unwrap()).await.unwrap();
+        let s = storage.as_ref();
+        let org = seed_org(s).await;
+        // 许家湖镇: another township, its village and grid, and their people.
+        let township2 = put_node(s, NodeKind::Township, "许家湖镇", org.county, None).await;
+        let village2 = put_node(s, NodeKind::Village, "西岭村", township2, Some(township2)).await;
+        let grid_c = put_node(s, NodeKind::Grid, "西岭村第1网格", village2, Some(township2)).await;
+        let worker_c = put_account(s, "孟凡", Role::GridWorker, grid_c).await;
+        let village_staff = put_account(s, "村干部", Role::VillageStaff, org.village).await;
+        let county_staff = put_account(s, "县中心值班员", Role::CountyStaff, org.county).await;
+        let running = spawn(storage, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let url = running.url();
+        let code = |account: Uuid| {
+            let storage = running.storage.clone();
+            async move { county_server::api::issue_code_for(storage.as_ref(), account).await.unwrap().code }
+        };
+        let dev_a = TestDevice::enrol(&url, &code(org.worker_a).await, "A").await;
+        let dev_b = TestDevice::enrol(&url, &code(org.worker_b).await, "B").await;
+        let dev_c = TestDevice::enrol(&url, &code(worker_c).await, "C").await;
+        let a = fill_grid(&dev_a, org.grid_a, "甲").await;
+        let b = fill_grid(&dev_b, org.grid_b, "乙").await;
+        let c = fill_grid(&dev_c, grid_c, "丙").await;
+        let mut tokens = Vec::new();
+        for (name, role, account) in [
+            ("grid worker A", Role::GridWorker, org.worker_a),
+            ("grid assistant A", Role::GridAssistant, org.assistant_a),
+            ("grid leader A", Role::GridLeader, org.leader_a),
+            ("grid worker B", Role::GridWorker, org.worker_b),
+            ("village staff", Role::VillageStaff, village_staff),
+            ("township staff", Role::TownshipStaff, org.township_staff),
+            ("county staff", Role::CountyStaff, county_staff),
+            ("county admin", Role::CountyAdmin, org.admin),
+        ] {
+            let d = TestDevice::enrol(&url, &code(account).await, name).await;
+            let id = d.identity().unwrap();
+            tokens.push((name, role, id.token, id.device_id));
+        }
+        let lost = TestDevice::enrol(&url, &code(org.worker_a).await, "lost").await;
+        let lost = lost.identity().unwrap();
+        assert!(running.storage.revoke_device(lost.device_id, chrono::Utc::now().timestamp_millis()).await.unwrap());
+        let bystander_device = dev_c.identity().unwrap().device_id;
+        Matrix {
+            _dir: dir,
+            running,
+            org,
+            grid_c,
+            worker_c,
+            a,
+            b,
+            c,
+            tokens,
+            revoked_token: lost.token,
+            bystander_device,
+        }
+    }
+}
+
+/// One HTTP call.
+#[derive(Clone)]
+struct Call {
+    method: Method,
+    /// The route pattern as the router names it.
+    route: &'static str,
+    path: String,
+    headers: Vec<(&'static str, String)>,
+    body: Option<Vec<u8>>,
+    json: Option<Value>,
+}
+
+impl Call {
+    fn new(method: Method, route: &'static str, path: impl Into<String>) -> Call {
+        Call { method, route, path: path.into(), headers: Vec::new(), body: None, json: None }
+    }
+    fn header(mut self, name: &'static str, value: impl Into<String>) -> Call {
+        self.headers.push((name, value.into()));
+        self
+    }
+    fn body(mut self, b: Vec<u8>) -> Call {
+        self.body = Some(b);
+        self
+    }
+    fn json(mut self, v: Value) -> Call {
+        self.json = Some(v);
+        self
+    }
+    fn describe(&self) -> String {
+        format!("{} {}", self.method, self.path)
+    }
+}
+
+/// The answer: status, error code (if JSON with a code), raw body.
+async fn send(url: &str, call: &Call, token: Option<&str>) -> (u16, Option<String>, Vec<u8>) {
+    let mut req = reqwest::Client::new().request(call.method.clone(), format!("{url}{}", call.path));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    for (k, v) in &call.headers {
+        req = req.header(*k, v);
+    }
+    if let Some(b) = &call.body {
+        req = req.body(b.clone());
+    }
+    if let Some(j) = &call.json {
+        req = req.json(j);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    let bytes = resp.bytes().await.unwrap().to_vec();
+    let code = serde_json::from_slice::<Value>(&bytes).ok().and_then(|v| {
+        let has_message = v["message"].as_str().is_some_and(|m| !m.is_empty());
+        v["code"].as_str().filter(|_| has_message).map(str::to_string)
+    });
+    (status, code, bytes)
+}
+
+fn sync_body(positions: Vec<GridPosition>, changes: Vec<OutChange>) -> Vec<u8> {
+    SyncRequest { version: PROTOCOL_VERSION, positions, changes }.encode()
+}
+
+/// Calls on `foreign` (a grid outside the caller's scope) and its records, with the answer each
+/// must get. `own_grid` lets a photo upload name a real grid of the caller's where needed.
+fn foreign_calls(f: &GridData) -> Vec<(Call, u16, &'static str)> {
+    let g = f.grid;
+    let photo = "0".repeat(64);
+    vec![
+        (
+            Call::new(Method::POST, "/v1/sync", "/v1/sync")
+                .header("content-type", "application/x-gridkeeper-sync")
+                .body(sync_body(vec![GridPosition { grid: g, seq: 0 }], vec![])),
+            403,
+            "forbidden",
+        ),
+        (Call::new(Method::GET, "/v1/residents", format!("/v1/residents?grid={g}")), 403, "forbidden"),
+        (Call::new(Method::GET, "/v1/residents/{id}", format!("/v1/residents/{}", f.resident)), 404, "not_found"),
+        (Call::new(Method::GET, "/v1/houses", format!("/v1/houses?grid={g}")), 403, "forbidden"),
+        (Call::new(Method::GET, "/v1/disputes", format!("/v1/disputes?grid={g}")), 403, "forbidden"),
+        (Call::new(Method::GET, "/v1/conflicts", format!("/v1/conflicts?grid={g}")), 403, "forbidden"),
+        (
+            Call::new(Method::GET, "/v1/history/{collection}/{id}", format!("/v1/history/residents/{}", f.resident)),
+            404,
+            "not_found",
+        ),
+        (
+            Call::new(Method::GET, "/v1/history/{collection}/{id}", format!("/v1/history/houses/{}", f.house)),
+            404,
+            "not_found",
+        ),
+        (
+            Call::new(Method::GET, "/v1/history/{collection}/{id}", format!("/v1/history/disputes/{}", f.dispute)),
+            404,
+            "not_found",
+        ),
+        (
+            Call::new(Method::PUT, "/v1/blobs/{hash}", format!("/v1/blobs/{photo}"))
+                .header("Gridkeeper-Grid", g.to_string())
+                .header("Gridkeeper-Total", "4")
+                .header("Gridkeeper-Offset", "0")
+                .body(b"fake".to_vec()),
+            403,
+            "forbidden",
+        ),
+        (Call::new(Method::GET, "/v1/blobs/{hash}", format!("/v1/blobs/{}", f.photo)), 404, "not_found"),
+        (Call::new(Method::GET, "/v1/blobs/{hash}/status", format!("/v1/blobs/{}/status", f.photo)), 404, "not_found"),
+    ]
+}
+
+/// The admin endpoints, for anyone who is not a county administrator.
+fn admin_calls(m: &Matrix) -> Vec<(Call, u16, &'static str)> {
+    vec![
+        (
+            Call::new(Method::POST, "/v1/admin/accounts", "/v1/admin/accounts")
+                .json(json!({"name": "冒名", "role": "county_admin", "node": m.org.county})),
+            403,
+            "forbidden",
+        ),
+        (
+            Call::new(Method::POST, "/v1/admin/enrolment-codes", "/v1/admin/enrolment-codes")
+                .json(json!({"account": m.worker_c})),
+            403,
+            "forbidden",
+        ),
+        (Call::new(Method::GET, "/v1/admin/devices", "/v1/admin/devices"), 403, "forbidden"),
+        (
+            Call::new(
+                Method::POST,
+                "/v1/admin/devices/{id}/revoke",
+                format!("/v1/admin/devices/{}/revoke", m.bystander_device),
+            ),
+            403,
+            "forbidden",
+        ),
+    ]
+}
+
+/// Every authenticated call, with harmless own-scope arguments (for no token / revoked).
+fn every_authenticated_call(m: &Matrix) -> Vec<Call> {
+    let mut calls: Vec<Call> = foreign_calls(&m.a).into_iter().map(|(c, ..)| c).collect();
+    calls.extend(admin_calls(m).into_iter().map(|(c, ..)| c));
+    for (route, path) in [
+        ("/v1/me", "/v1/me"),
+        ("/v1/grids", "/v1/grids"),
+        ("/v1/overview", "/v1/overview"),
+        ("/v1/residents", "/v1/residents"),
+        ("/v1/houses", "/v1/houses"),
+        ("/v1/disputes", "/v1/disputes"),
+        ("/v1/conflicts", "/v1/conflicts"),
+    ] {
+        calls.push(Call::new(Method::GET, route, path));
+    }
+    calls.push(
+        Call::new(Method::POST, "/v1/sync", "/v1/sync")
+            .header("content-type", "application/x-gridkeeper-sync")
+            .body(sync_body(vec![], vec![])),
+    );
+    calls
+}
+
+/// A change to `grid`'s residents, made and signed by the caller's own device.
+fn foreign_change(device: Uuid, account: Uuid, role: Role, grid: Uuid) -> OutChange {
+    let stranger = resident("外人", "1990-01-01", "033");
+    let key = DocKey::new(grid, Collection::Residents);
+    let change = doc::make_change(
+        &automerge::Automerge::new(),
+        doc::actor_for(device, 0),
+        &Edit { doc: key, record: stranger.id, creating: true, fields: stranger.to_fields() },
+        &Author { account, device, role },
+        chrono::Utc::now().timestamp_millis(),
+    )
+    .unwrap()
+    .unwrap();
+    OutChange { doc: key, bytes: change.raw_bytes().to_vec() }
+}
+
+/// What the matrix found wrong, and which routes it called.
+#[derive(Default)]
+struct Tally {
+    failures: Vec<String>,
+    covered: BTreeSet<(String, String)>,
+}
+
+impl Tally {
+    fn check(&mut self, who: &str, call: &Call, got: (u16, Option<String>, Vec<u8>), status: u16, code: &str) {
+        self.covered.insert((call.method.to_string(), call.route.to_string()));
+        if got.0 != status || got.1.as_deref() != Some(code) {
+            self.failures.push(format!(
+                "{who}: {} gave {} {:?} ({}), expected {status} {code}",
+                call.describe(),
+                got.0,
+                got.1,
+                String::from_utf8_lossy(&got.2).chars().take(120).collect::<String>()
+            ));
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_role_is_refused_every_endpoint_outside_its_scope() {
+    let m = Matrix::start().await;
+    let url = m.running.url();
+    let storage = m.running.storage.clone();
+    let before = storage.stats().await.unwrap();
+    let mut t = Tally::default();
+    let mut refusals = 0;
+    let roles: BTreeSet<&str> = m.tokens.iter().map(|t| t.1.as_str()).collect();
+    assert_eq!(roles, Role::ALL.iter().map(|r| r.as_str()).collect(), "every role is in the matrix");
+
+    for (who, role, token, device) in &m.tokens {
+        let account = storage.device_by_token(&county_server::auth::hash_secret(token)).await.unwrap().unwrap().1.id;
+        // The foreign grid for each role: the other grid of the village for grid roles, a grid
+        // of another township for village and township staff. A county admin has no foreign grid.
+        let foreign = match (role, *who) {
+            (Role::TownshipStaff | Role::VillageStaff, _) => Some(&m.c),
+            (Role::CountyAdmin | Role::CountyStaff, _) => None,
+            (_, "grid worker B") => Some(&m.a),
+            _ => Some(&m.b),
+        };
+        let mut calls = foreign.map(foreign_calls).unwrap_or_default();
+        if *role != Role::CountyAdmin {
+            calls.extend(admin_calls(&m));
+        }
+        for (call, status, code) in &calls {
+            let got = send(&url, call, Some(token)).await;
+            t.check(who, call, got, *status, code);
+            refusals += 1;
+        }
+        if let Some(f) = foreign {
+            // Writing into the foreign grid: the sync answers, refusing the change itself.
+            let body = sync_body(vec![], vec![foreign_change(*device, account, *role, f.grid)]);
+            let call = Call::new(Method::POST, "/v1/sync", "/v1/sync").body(body);
+            let (status, _, bytes) = send(&url, &call, Some(token)).await;
+            let answer = SyncResponse::decode(&bytes).ok();
+            let refused = answer.as_ref().map(|a| a.refused.iter().map(|r| r.code.clone()).collect::<Vec<_>>());
+            if status != 200 || refused != Some(vec!["out_of_scope".to_string()]) {
+                t.failures.push(format!("{who}: a change to a foreign grid gave {status} {refused:?}"));
+            }
+            refusals += 1;
+
+            // The lists without a filter hold nothing of the foreign grid.
+            for (path, id) in [("/v1/residents", f.resident), ("/v1/houses", f.house), ("/v1/disputes", f.dispute)] {
+                let (status, _, bytes) = send(&url, &Call::new(Method::GET, "", path), Some(token)).await;
+                let text = String::from_utf8_lossy(&bytes);
+                if status != 200 || text.contains(&id.to_string()) {
+                    t.failures.push(format!("{who}: {path} gave {status} or lists a foreign record"));
+                }
+            }
+            let (_, _, bytes) = send(&url, &Call::new(Method::GET, "", "/v1/grids"), Some(token)).await;
+            if String::from_utf8_lossy(&bytes).contains(&f.grid.to_string()) {
+                t.failures.push(format!("{who}: /v1/grids lists a foreign grid"));
+            }
+        }
+    }
+
+    // No token, a malformed one, an unknown one, and a revoked device's: every endpoint.
+    for call in every_authenticated_call(&m) {
+        for (label, token) in [("no token", None), ("unknown token", Some("gk_not-a-real-token"))] {
+            let got = send(&url, &call, token).await;
+            t.check(label, &call, got, 401, "unauthorized");
+            refusals += 1;
+        }
+        let got = send(&url, &call.clone().header("authorization", "Basic Zm9vOmJhcg=="), None).await;
+        t.check("basic auth", &call, got, 401, "unauthorized");
+        let got = send(&url, &call, Some(&m.revoked_token)).await;
+        t.check("revoked device", &call, got, 401, "device_revoked");
+        refusals += 2;
+    }
+
+    // Public routes: the health check, and enrolment (its refusal is a wrong code).
+    let enrol =
+        Call::new(Method::POST, "/v1/enrol", "/v1/enrol").json(json!({"code": "NONE-SUCH-CODE", "device_name": "x"}));
+    let got = send(&url, &enrol, None).await;
+    t.check("enrolment with a wrong code", &enrol, got, 403, "forbidden");
+    let health = Call::new(Method::GET, "/health", "/health");
+    let (status, ..) = send(&url, &health, None).await;
+    assert_eq!(status, 200);
+    t.covered.insert(("GET".into(), "/health".into()));
+
+    // Nothing stored changed, and the bystander device is still active.
+    assert_eq!(format!("{:?}", storage.stats().await.unwrap()), format!("{before:?}"));
+    let devices = storage.devices(None).await.unwrap();
+    assert!(devices.iter().any(|d| d.id == m.bystander_device && d.revoked_at.is_none()));
+    assert!(storage.accounts_at(m.org.county).await.unwrap().iter().all(|a| a.name != "冒名"));
+
+    assert!(t.failures.is_empty(), "{} of {refusals} refusals wrong:\n{}", t.failures.len(), t.failures.join("\n"));
+    let routes = router_routes();
+    assert!(routes.len() >= 19, "the router source was not read: {routes:?}");
+    let uncovered: Vec<_> = routes.difference(&t.covered).collect();
+    assert!(uncovered.is_empty(), "routes the access matrix does not cover: {uncovered:?}");
+    let unknown: Vec<_> = t.covered.difference(&routes).collect();
+    assert!(unknown.is_empty(), "the matrix names routes the router does not have: {unknown:?}");
+    println!("access matrix: {refusals} refusals over {} routes", routes.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_role_can_do_its_own_work() {
+    // The other half of the matrix: the same calls inside each role's scope succeed, so the
+    // refusals above come from scope checks and not from a broken setup.
+    let m = Matrix::start().await;
+    let url = m.running.url();
+    let ok = |who: &str, call: &Call, got: &(u16, Option<String>, Vec<u8>)| {
+        assert!(
+            (200..300).contains(&got.0),
+            "{who}: {} gave {} {}",
+            call.describe(),
+            got.0,
+            String::from_utf8_lossy(&got.2)
+        );
+    };
+    for (who, role, token, _) in &m.tokens {
+        let own = match (role, *who) {
+            (Role::CountyAdmin | Role::CountyStaff, _) => &m.c,
+            (_, "grid worker B") => &m.b,
+            _ => &m.a,
+        };
+        let mut calls: Vec<Call> = foreign_calls(own)
+            .into_iter()
+            .map(|(c, ..)| c)
+            // A made-up photo upload and grid positions for staff are not own work.
+            .filter(|c| c.route != "/v1/blobs/{hash}" || c.method == Method::GET)
+            .filter(|c| c.route != "/v1/sync")
+            .collect();
+        calls.push(Call::new(Method::GET, "/v1/me", "/v1/me"));
+        calls.push(Call::new(Method::GET, "/v1/overview", "/v1/overview"));
+        for call in &calls {
+            let got = send(&url, call, Some(token)).await;
+            ok(who, call, &got);
+        }
+        // The records of the own grid are really there.
+        let (_, _, bytes) =
+            send(&url, &Call::new(Method::GET, "", format!("/v1/residents?grid={}", own.grid)), Some(token)).await;
+        let list: Value = serde_json::from_slice(&bytes).unwrap();
+        assert!(list.as_array().unwrap().iter().any(|r| r["id"] == json!(own.resident)), "{who}: {list}");
+        if *role == Role::CountyAdmin {
+            let call = Call::new(Method::POST, "/v1/admin/enrolment-codes", "/v1/admin/enrolment-codes")
+                .json(json!({"account": m.worker_c}));
+            ok(who, &call, &send(&url, &call, Some(token)).await);
+            let call = Call::new(Method::GET, "/v1/admin/devices", "/v1/admin/devices");
+            ok(who, &call, &send(&url, &call, Some(token)).await);
+        }
+    }
+    // The township staff sees both grids of its township and none of the other township.
+    let staff = &m.tokens.iter().find(|t| t.1 == Role::TownshipStaff).unwrap().2;
+    let (_, _, bytes) = send(&url, &Call::new(Method::GET, "", "/v1/grids"), Some(staff)).await;
+    let grids: Vec<Uuid> = serde_json::from_slice::<Vec<Value>>(&bytes)
+        .unwrap()
+        .iter()
+        .map(|g| serde_json::from_value(g["id"].clone()).unwrap())
+        .collect();
+    assert!(grids.contains(&m.org.grid_a) && grids.contains(&m.org.grid_b), "{grids:?}");
+    assert!(!grids.contains(&m.grid_c));
+}
