@@ -16,7 +16,7 @@ use sync_protocol::schema::Collection;
 use uuid::Uuid;
 
 use crate::error::ApiError;
-use crate::storage::{GridCommit, NewChange, Rows, Storage, StoredDoc};
+use crate::storage::{DocWrite, GridCommit, NewChange, Rows, Storage, StoredDoc};
 
 #[derive(Debug, Clone, Default)]
 pub struct GridRecords {
@@ -86,7 +86,7 @@ pub fn prepare(
             device: author.device,
             account: author.account,
         });
-        commit.docs.push((StoredDoc { key, bytes, version: version.map_or(1, |v| v + 1) }, version));
+        commit.docs.push(DocWrite::full(key, version, bytes));
     }
     Ok(commit)
 }

@@ -16,7 +16,7 @@ use uuid::Uuid;
 use crate::auth::{self, Caller};
 use crate::cache::DocCache;
 use crate::error::ApiError;
-use crate::storage::{CatchUp, GridCommit, NewChange, Rows, Scope, Storage, StorageError, StoredDoc};
+use crate::storage::{CatchUp, DocWrite, GridCommit, NewChange, Rows, Scope, Storage, StorageError};
 
 /// Limits of one sync answer.
 #[derive(Debug, Clone, Copy)]
@@ -32,6 +32,8 @@ impl Default for Limits {
     }
 }
 const COMMIT_RETRIES: usize = 8;
+/// A document is saved whole at every this many versions, and appended to in between.
+const COMPACT_EVERY: u64 = 32;
 
 struct Incoming {
     index: u32,
@@ -261,9 +263,14 @@ async fn ingest_grid(
             continue;
         }
         collect_rows(doc, *key, &doc::touched_records(doc, before), &mut rows);
-        new_docs.push((StoredDoc { key: *key, bytes: doc.save(), version: version.map_or(1, |v| v + 1) }, *version));
+        new_docs.push(match version {
+            // Most syncs append their changes to the stored bytes; every COMPACT_EVERY-th
+            // version saves the whole document again, so loading stays quick.
+            Some(v) if (v + 1) % COMPACT_EVERY != 0 => DocWrite::append(*key, *v, doc.save_after(before)),
+            _ => DocWrite::full(*key, *version, doc.save()),
+        });
     }
-    let stored: Vec<(DocKey, u64)> = new_docs.iter().map(|(d, _)| (d.key, d.version)).collect();
+    let stored: Vec<(DocKey, u64)> = new_docs.iter().map(|d| (d.key, d.version)).collect();
     storage.commit(GridCommit { grid, docs: new_docs, changes: accepted, rows }).await?;
     // Committed: the documents are now stored at their new versions.
     for (key, version) in stored {

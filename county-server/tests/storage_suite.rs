@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use county_server::storage::{
-    Account, CatchUp, Device, GridCommit, NewChange, Node, PostgresStorage, Rows, Scope, SqliteStorage, Storage,
-    StorageError, StoredDoc,
+    Account, CatchUp, Device, DocWrite, GridCommit, NewChange, Node, PostgresStorage, Rows, Scope, SqliteStorage,
+    Storage, StorageError,
 };
 use sync_protocol::doc::DocKey;
 use sync_protocol::org::{NodeKind, Role};
@@ -98,11 +98,11 @@ async fn every_backend_keeps_the_same_promises() {
         let key = DocKey::new(g, Collection::Residents);
         let me = Uuid::now_v7();
         let other = Uuid::now_v7();
-        let doc = |bytes: &[u8], version| StoredDoc { key, bytes: bytes.to_vec(), version };
+        let doc = |bytes: &[u8], expected: Option<u64>| DocWrite::full(key, expected, bytes.to_vec());
         let seq = s
             .commit(GridCommit {
                 grid: g,
-                docs: vec![(doc(b"v1", 1), None)],
+                docs: vec![doc(b"v1", None)],
                 changes: vec![change(key, 1, me), change(key, 2, other)],
                 rows: Rows::default(),
             })
@@ -113,7 +113,7 @@ async fn every_backend_keeps_the_same_promises() {
         let lost = s
             .commit(GridCommit {
                 grid: g,
-                docs: vec![(doc(b"stale", 1), None)],
+                docs: vec![doc(b"stale", None)],
                 changes: vec![change(key, 3, me)],
                 rows: Rows::default(),
             })
@@ -125,7 +125,7 @@ async fn every_backend_keeps_the_same_promises() {
         let dup = s
             .commit(GridCommit {
                 grid: g,
-                docs: vec![(doc(b"v2", 2), Some(1))],
+                docs: vec![doc(b"v2", Some(1))],
                 changes: vec![change(key, 2, other)],
                 rows: Rows::default(),
             })
@@ -134,7 +134,7 @@ async fn every_backend_keeps_the_same_promises() {
         assert_eq!(s.load_docs(&[key]).await.unwrap()[0].bytes, b"v1", "{name}: a failed commit leaves the document");
         s.commit(GridCommit {
             grid: g,
-            docs: vec![(doc(b"v2", 2), Some(1))],
+            docs: vec![doc(b"v2", Some(1))],
             changes: vec![change(key, 4, other)],
             rows: Rows::default(),
         })
@@ -181,6 +181,24 @@ async fn every_backend_keeps_the_same_promises() {
         let st = s.put_blob_chunk(&hash, g, bytes.len() as u64, 16, &bytes[16..]).await.unwrap();
         assert!(st.complete);
         assert_eq!(s.blob(&hash).await.unwrap().unwrap().1, bytes);
+
+        // Appends: a document's new changes go after its stored bytes, under the same checks.
+        let houses = DocKey::new(g, Collection::Houses);
+        let write = |docs: Vec<DocWrite>, n: u8| GridCommit {
+            grid: g,
+            docs,
+            changes: vec![change(houses, n, me)],
+            rows: Rows::default(),
+        };
+        let missing = s.commit(write(vec![DocWrite::append(houses, 1, b"+1".to_vec())], 40)).await;
+        assert!(matches!(missing, Err(StorageError::Contention(_))), "{name}: nothing to append to");
+        s.commit(write(vec![DocWrite::full(houses, None, b"base".to_vec())], 41)).await.unwrap();
+        s.commit(write(vec![DocWrite::append(houses, 1, b"+1".to_vec())], 42)).await.unwrap();
+        let stale = s.commit(write(vec![DocWrite::append(houses, 1, b"+x".to_vec())], 43)).await;
+        assert!(matches!(stale, Err(StorageError::Contention(_))), "{name}: {stale:?}");
+        let stored = s.load_docs(&[houses]).await.unwrap();
+        assert_eq!((stored[0].bytes.as_slice(), stored[0].version), (&b"base+1"[..], 2), "{name}");
+        assert_eq!(s.doc_versions(&[houses, key]).await.unwrap(), vec![(houses, 2), (key, 2)], "{name}");
 
         // Attempts: counted per key within the window; older ones fall out of it.
         let key = format!("enrol:addr:{}", Uuid::now_v7());

@@ -125,12 +125,21 @@ fn an_implausible_change_time_is_refused() {
     let seed = fuzzing::seed();
     let d = seed.doc(sync_protocol::schema::Collection::Houses);
     let mut fork = d.fork().with_actor(sync_protocol::doc::actor_for(seed.worker.device, 0));
-    let house = fork.get(automerge::ROOT, d.keys(automerge::ROOT).next().unwrap()).unwrap();
+    let house = d.get(automerge::ROOT, d.keys(automerge::ROOT).next().unwrap()).unwrap().unwrap().1;
     let mut tx = fork.transaction();
-    tx.put(house.unwrap().1, "rented", true).unwrap();
+    tx.put(house, "rented", true).unwrap();
     let meta = sync_protocol::doc::ChangeMeta { account: seed.worker.account, device: seed.worker.device };
     let (hash, _) = tx.commit_with(CommitOptions::default().with_message(meta.message()).with_time(-1));
     let change = fork.get_change_by_hash(&hash.unwrap()).unwrap();
     let e = sync_protocol::doc::validate_change(d, sync_protocol::schema::Collection::Houses, &change, &seed.worker);
     assert_eq!(e.unwrap_err().code, sync_protocol::ValidationCode::OutOfRange);
+}
+
+/// Found by fuzzing: an operation counter beyond 32 bits panicked inside automerge's own
+/// `Change::try_from`; `doc::parse_change` turns that into "not a change".
+#[test]
+fn bytes_that_panic_automerge_s_parser_are_not_a_change() {
+    let data =
+        std::fs::read(fuzz_dir().join("regressions/validate_change/pred-actor-index-out-of-range-aborts-decode"));
+    assert!(sync_protocol::doc::parse_change(&data.unwrap()[1..]).is_none());
 }

@@ -272,7 +272,26 @@ fn foreign_calls(f: &GridData) -> Vec<(Call, u16, &'static str)> {
         ),
         (Call::new(Method::GET, "/v1/blobs/{hash}", format!("/v1/blobs/{}", f.photo)), 404, "not_found"),
         (Call::new(Method::GET, "/v1/blobs/{hash}/status", format!("/v1/blobs/{}/status", f.photo)), 404, "not_found"),
+        (
+            Call::new(Method::GET, "/v1/admin/grids/{grid}/roster", format!("/v1/admin/grids/{g}/roster?format=csv")),
+            403,
+            "forbidden",
+        ),
     ]
+}
+
+/// May export a roster (masked or in full), as `roster::Reveal::for_role` says.
+fn exports_rosters(role: Role) -> bool {
+    matches!(role, Role::TownshipStaff | Role::CountyStaff | Role::CountyAdmin)
+}
+
+/// The grid whose records a role works on in these tests.
+fn own_grid<'m>(m: &'m Matrix, role: Role, who: &str) -> &'m GridData {
+    match (role, who) {
+        (Role::CountyAdmin | Role::CountyStaff, _) => &m.c,
+        (_, "grid worker B") => &m.b,
+        _ => &m.a,
+    }
 }
 
 /// The admin endpoints, for anyone who is not a county administrator.
@@ -291,6 +310,17 @@ fn admin_calls(m: &Matrix) -> Vec<(Call, u16, &'static str)> {
             "forbidden",
         ),
         (Call::new(Method::GET, "/v1/admin/devices", "/v1/admin/devices"), 403, "forbidden"),
+        (
+            Call::new(
+                Method::POST,
+                "/v1/admin/grids/{grid}/roster",
+                format!("/v1/admin/grids/{}/roster?format=csv", m.c.grid),
+            )
+            .header("content-type", "text/csv")
+            .body("姓名,性别,出生日期\n冒名,男,1980-01-01\n".as_bytes().to_vec()),
+            403,
+            "forbidden",
+        ),
         (
             Call::new(
                 Method::POST,
@@ -326,15 +356,17 @@ fn every_authenticated_call(m: &Matrix) -> Vec<Call> {
     calls
 }
 
-/// A change to `grid`'s residents, made and signed by the caller's own device.
-fn foreign_change(device: Uuid, account: Uuid, role: Role, grid: Uuid) -> OutChange {
+/// A change to `grid`'s residents, made and signed by the caller's own device. It is built as a
+/// grid worker's edit so that it is well-formed for every role; the server takes the role from
+/// the token and must refuse the change for its grid before anything else.
+fn foreign_change(device: Uuid, account: Uuid, grid: Uuid) -> OutChange {
     let stranger = resident("外人", "1990-01-01", "033");
     let key = DocKey::new(grid, Collection::Residents);
     let change = doc::make_change(
         &automerge::Automerge::new(),
         doc::actor_for(device, 0),
         &Edit { doc: key, record: stranger.id, creating: true, fields: stranger.to_fields() },
-        &Author { account, device, role },
+        &Author { account, device, role: Role::GridWorker },
         chrono::Utc::now().timestamp_millis(),
     )
     .unwrap()
@@ -389,6 +421,12 @@ async fn every_role_is_refused_every_endpoint_outside_its_scope() {
         if *role != Role::CountyAdmin {
             calls.extend(admin_calls(&m));
         }
+        if !exports_rosters(*role) {
+            // Not even the own grid's roster.
+            let g = own_grid(&m, *role, who).grid;
+            let path = format!("/v1/admin/grids/{g}/roster");
+            calls.push((Call::new(Method::GET, "/v1/admin/grids/{grid}/roster", path), 403, "forbidden"));
+        }
         for (call, status, code) in &calls {
             let got = send(&url, call, Some(token)).await;
             t.check(who, call, got, *status, code);
@@ -396,7 +434,7 @@ async fn every_role_is_refused_every_endpoint_outside_its_scope() {
         }
         if let Some(f) = foreign {
             // Writing into the foreign grid: the sync answers, refusing the change itself.
-            let body = sync_body(vec![], vec![foreign_change(*device, account, *role, f.grid)]);
+            let body = sync_body(vec![], vec![foreign_change(*device, account, f.grid)]);
             let call = Call::new(Method::POST, "/v1/sync", "/v1/sync").body(body);
             let (status, _, bytes) = send(&url, &call, Some(token)).await;
             let answer = SyncResponse::decode(&bytes).ok();
@@ -477,17 +515,14 @@ async fn every_role_can_do_its_own_work() {
         );
     };
     for (who, role, token, _) in &m.tokens {
-        let own = match (role, *who) {
-            (Role::CountyAdmin | Role::CountyStaff, _) => &m.c,
-            (_, "grid worker B") => &m.b,
-            _ => &m.a,
-        };
+        let own = own_grid(&m, *role, who);
         let mut calls: Vec<Call> = foreign_calls(own)
             .into_iter()
             .map(|(c, ..)| c)
             // A made-up photo upload and grid positions for staff are not own work.
             .filter(|c| c.route != "/v1/blobs/{hash}" || c.method == Method::GET)
             .filter(|c| c.route != "/v1/sync")
+            .filter(|c| !c.route.ends_with("/roster") || exports_rosters(*role))
             .collect();
         calls.push(Call::new(Method::GET, "/v1/me", "/v1/me"));
         calls.push(Call::new(Method::GET, "/v1/overview", "/v1/overview"));

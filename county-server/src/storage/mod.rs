@@ -119,12 +119,38 @@ pub struct Rows {
     pub conflicts: Vec<(DocKey, Uuid, Vec<Conflict>)>,
 }
 
+/// A document's new state in a commit, checked against the version it was read at.
+#[derive(Debug, Clone)]
+pub struct DocWrite {
+    pub key: DocKey,
+    /// The version the writer read; `None` for a document that did not exist.
+    pub expected: Option<u64>,
+    pub version: u64,
+    pub bytes: Vec<u8>,
+    /// `bytes` are to be appended to the stored bytes rather than replace them: Automerge loads
+    /// a saved document followed by further changes, so a sync stores only its new changes
+    /// instead of saving the whole document again (a full save now and then compacts it).
+    pub append: bool,
+}
+
+impl DocWrite {
+    /// The whole saved document.
+    pub fn full(key: DocKey, expected: Option<u64>, bytes: Vec<u8>) -> Self {
+        DocWrite { key, expected, version: expected.map_or(1, |v| v + 1), bytes, append: false }
+    }
+
+    /// Bytes to append to the stored document read at version `expected`.
+    pub fn append(key: DocKey, expected: u64, bytes: Vec<u8>) -> Self {
+        DocWrite { key, expected: Some(expected), version: expected + 1, bytes, append: true }
+    }
+}
+
 /// One atomic write to a grid: new document states (checked against the versions they were
 /// read at), the changes to append to the grid's log, and the query rows.
 #[derive(Debug, Clone)]
 pub struct GridCommit {
     pub grid: Uuid,
-    pub docs: Vec<(StoredDoc, Option<u64>)>,
+    pub docs: Vec<DocWrite>,
     pub changes: Vec<NewChange>,
     pub rows: Rows,
 }

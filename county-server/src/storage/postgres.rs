@@ -664,7 +664,7 @@ impl Storage for PostgresStorage {
             .await
             .map_err(write_err)?;
         if !commit.docs.is_empty() {
-            let names: Vec<String> = commit.docs.iter().map(|(d, _)| d.key.to_string()).collect();
+            let names: Vec<String> = commit.docs.iter().map(|d| d.key.to_string()).collect();
             let current: std::collections::HashMap<String, i64> =
                 sqlx_core::query::query("SELECT doc_key, version FROM documents WHERE doc_key = ANY($1)")
                     .bind(&names)
@@ -674,24 +674,36 @@ impl Storage for PostgresStorage {
                     .iter()
                     .map(|r| Ok((r.try_get(0).map_err(db_err)?, r.try_get(1).map_err(db_err)?)))
                     .collect::<Result<_>>()?;
-            for ((doc, expected), name) in commit.docs.iter().zip(&names) {
-                if current.get(name).map(|v| *v as u64) != *expected {
+            for (doc, name) in commit.docs.iter().zip(&names) {
+                let found = current.get(name).map(|v| *v as u64);
+                if found != doc.expected || (doc.append && found.is_none()) || doc.key.grid != commit.grid {
                     return Err(StorageError::Contention(name.clone()));
                 }
-                debug_assert_eq!(doc.key.grid, commit.grid);
             }
-            sqlx_core::query::query(
-                "INSERT INTO documents (doc_key, grid, bytes, version)
-                 SELECT doc_key, $1, bytes, version FROM UNNEST($2::text[], $3::bytea[], $4::int8[]) AS t(doc_key, bytes, version)
-                 ON CONFLICT (doc_key) DO UPDATE SET bytes = excluded.bytes, version = excluded.version",
-            )
-            .bind(commit.grid)
-            .bind(&names)
-            .bind(commit.docs.iter().map(|(d, _)| d.bytes.as_slice()).collect::<Vec<_>>())
-            .bind(commit.docs.iter().map(|(d, _)| d.version as i64).collect::<Vec<_>>())
-            .execute(&mut *tx)
-            .await
-            .map_err(write_err)?;
+            let (appends, full): (Vec<_>, Vec<_>) = commit.docs.iter().zip(&names).partition(|(d, _)| d.append);
+            if !full.is_empty() {
+                sqlx_core::query::query(
+                    "INSERT INTO documents (doc_key, grid, bytes, version)
+                     SELECT doc_key, $1, bytes, version FROM UNNEST($2::text[], $3::bytea[], $4::int8[]) AS t(doc_key, bytes, version)
+                     ON CONFLICT (doc_key) DO UPDATE SET bytes = excluded.bytes, version = excluded.version",
+                )
+                .bind(commit.grid)
+                .bind(full.iter().map(|(_, n)| n.as_str()).collect::<Vec<_>>())
+                .bind(full.iter().map(|(d, _)| d.bytes.as_slice()).collect::<Vec<_>>())
+                .bind(full.iter().map(|(d, _)| d.version as i64).collect::<Vec<_>>())
+                .execute(&mut *tx)
+                .await
+                .map_err(write_err)?;
+            }
+            for (d, name) in appends {
+                sqlx_core::query::query("UPDATE documents SET bytes = bytes || $2, version = $3 WHERE doc_key = $1")
+                    .bind(name)
+                    .bind(d.bytes.as_slice())
+                    .bind(d.version as i64)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(write_err)?;
+            }
         }
         if !commit.changes.is_empty() {
             let first = seq + 1;
@@ -736,6 +748,13 @@ impl Storage for PostgresStorage {
     }
 
     async fn catch_up(&self, grid: Uuid, after: u64, device: Uuid, max_bytes: usize) -> Result<CatchUp> {
+        if after > 0 {
+            // Most syncs find nothing new: one query answers them, without a transaction.
+            let seq = self.grid_seq(grid).await?;
+            if after >= seq {
+                return Ok(CatchUp::Changes { seq, changes: vec![], more: false });
+            }
+        }
         let mut tx = self.begin().await?;
         sqlx_core::query::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             .execute(&mut *tx)

@@ -520,17 +520,27 @@ impl Storage for SqliteStorage {
             let grid = commit.grid.to_string();
             let now = chrono::Utc::now().timestamp_millis();
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(db_err)?;
-            for (doc, expected) in &commit.docs {
+            for doc in &commit.docs {
                 let key = doc.key.to_string();
                 let current: Option<i64> =
                     tx.query_row("SELECT version FROM documents WHERE doc_key = ?1", [&key], |r| r.get(0)).optional().map_err(db_err)?;
-                if current.map(|v| v as u64) != *expected {
+                if current.map(|v| v as u64) != doc.expected || (doc.append && current.is_none()) {
                     return Err(StorageError::Contention(key));
                 }
+                // SQLite's `||` makes text of blobs, so an append is spliced here.
+                let bytes = if doc.append {
+                    let mut stored: Vec<u8> = tx
+                        .query_row("SELECT bytes FROM documents WHERE doc_key = ?1", [&key], |r| r.get(0))
+                        .map_err(db_err)?;
+                    stored.extend_from_slice(&doc.bytes);
+                    std::borrow::Cow::Owned(stored)
+                } else {
+                    std::borrow::Cow::Borrowed(&doc.bytes)
+                };
                 tx.execute(
                     "INSERT INTO documents (doc_key, grid, bytes, version) VALUES (?1, ?2, ?3, ?4)
                      ON CONFLICT (doc_key) DO UPDATE SET bytes = excluded.bytes, version = excluded.version",
-                    params![key, grid, doc.bytes, doc.version as i64],
+                    params![key, grid, bytes.as_ref(), doc.version as i64],
                 )
                 .map_err(db_err)?;
             }

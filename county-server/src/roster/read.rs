@@ -1,0 +1,218 @@
+//! Files into a [`Table`]: CSV (UTF-8, UTF-16, GB18030) and .xlsx workbooks, the header row found
+//! among the first rows, blank rows left out. Nothing is validated here.
+
+use super::*;
+
+/// One spreadsheet cell as read.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Cell {
+    Empty,
+    Text(String),
+    Number(f64),
+    Date(chrono::NaiveDate),
+    Bool(bool),
+    Error,
+}
+
+impl Cell {
+    pub(super) fn is_empty(&self) -> bool {
+        match self {
+            Cell::Empty => true,
+            Cell::Text(s) => s.trim().is_empty(),
+            _ => false,
+        }
+    }
+
+    pub(super) fn text(&self) -> String {
+        match self {
+            Cell::Empty | Cell::Error => String::new(),
+            Cell::Text(s) => s.trim().to_string(),
+            Cell::Number(f) => fmt_number(*f),
+            Cell::Date(d) => d.format("%Y-%m-%d").to_string(),
+            Cell::Bool(b) => if *b { "是" } else { "否" }.to_string(),
+        }
+    }
+}
+
+pub(super) fn fmt_number(f: f64) -> String {
+    if f.fract() == 0.0 && f.abs() < 1e15 { format!("{}", f as i64) } else { format!("{f}") }
+}
+
+pub(super) struct Sheet {
+    pub(super) name: String,
+    /// For each file column: the roster column it maps to, and its header as written.
+    pub(super) columns: Vec<(Option<usize>, String)>,
+    /// (row number in the file, cells)
+    pub(super) rows: Vec<(u32, Vec<Cell>)>,
+}
+
+impl Sheet {
+    pub(super) fn cell<'a>(&self, cells: &'a [Cell], col: usize) -> Option<&'a Cell> {
+        let i = self.columns.iter().position(|(c, _)| *c == Some(col))?;
+        cells.get(i)
+    }
+
+    /// The header of a roster column as the file writes it, or the roster's own.
+    pub(super) fn header(&self, col: usize) -> String {
+        self.columns
+            .iter()
+            .find(|(c, _)| *c == Some(col))
+            .map_or_else(|| COLUMNS[col].header.to_string(), |(_, h)| h.clone())
+    }
+}
+
+/// A roster file read into rows under known columns, not yet validated.
+pub struct Table {
+    pub(super) sheets: Vec<Sheet>,
+    pub(super) ignored_columns: Vec<String>,
+}
+
+/// Finds the header among the first rows: the first with at least two roster columns, one of
+/// them a name, door or house code.
+pub(super) fn build_sheet(name: &str, raw: Vec<(u32, Vec<Cell>)>) -> Result<Option<(Sheet, Vec<String>)>, RosterError> {
+    let keys = [col_index(R("name")), col_index(H("door")), col_index(Target::HouseCode)];
+    let header_at = raw.iter().take(HEADER_SCAN_ROWS).position(|(_, cells)| {
+        let found: Vec<usize> = cells.iter().filter_map(|c| column_for(&c.text())).collect();
+        found.len() >= 2 && found.iter().any(|f| keys.contains(f))
+    });
+    let Some(header_at) = header_at else { return Ok(None) };
+    let mut columns = Vec::new();
+    let mut ignored = Vec::new();
+    for cell in &raw[header_at].1 {
+        let h = cell.text();
+        let col = column_for(&h);
+        if let Some(ci) = col
+            && columns.iter().any(|(c, _)| *c == Some(ci))
+        {
+            return Err(RosterError::DuplicateColumn { sheet: name.to_string(), column: h });
+        }
+        if col.is_none() && !h.is_empty() {
+            ignored.push(h.clone());
+        }
+        columns.push((col, h));
+    }
+    // Rows with nothing in a roster column are blank lines (templates number empty rows).
+    let counts = |i: usize| columns.get(i).is_some_and(|(c, _)| c.is_some_and(|c| COLUMNS[c].target != Target::Serial));
+    let rows: Vec<(u32, Vec<Cell>)> = raw
+        .into_iter()
+        .skip(header_at + 1)
+        .filter(|(_, cells)| cells.iter().enumerate().any(|(i, c)| counts(i) && !c.is_empty()))
+        .collect();
+    if rows.len() > MAX_ROWS {
+        return Err(RosterError::TooManyRows);
+    }
+    Ok(Some((Sheet { name: name.to_string(), columns, rows }, ignored)))
+}
+
+pub(super) fn table_of(sheets: Vec<(String, Vec<(u32, Vec<Cell>)>)>) -> Result<Table, RosterError> {
+    let mut table = Table { sheets: Vec::new(), ignored_columns: Vec::new() };
+    for (name, raw) in sheets {
+        if let Some((sheet, ignored)) = build_sheet(&name, raw)? {
+            for h in ignored {
+                if !table.ignored_columns.contains(&h) {
+                    table.ignored_columns.push(h);
+                }
+            }
+            table.sheets.push(sheet);
+        }
+    }
+    if table.sheets.is_empty() {
+        return Err(RosterError::NoHeader);
+    }
+    if table.sheets.iter().map(|s| s.rows.len()).sum::<usize>() > MAX_ROWS {
+        return Err(RosterError::TooManyRows);
+    }
+    Ok(table)
+}
+
+/// Text of a CSV file: UTF-8 (with or without BOM), UTF-16 with a BOM, or GB18030 — a superset
+/// of GBK, which Excel on Chinese Windows writes when saving “CSV (逗号分隔)”.
+pub(super) fn decode(bytes: &[u8]) -> Result<String, RosterError> {
+    if let Some((enc, bom)) = encoding_rs::Encoding::for_bom(bytes) {
+        let (text, had_errors) = enc.decode_without_bom_handling(&bytes[bom..]);
+        return if had_errors { Err(RosterError::Encoding) } else { Ok(text.into_owned()) };
+    }
+    if let Ok(s) = std::str::from_utf8(bytes) {
+        return Ok(s.to_string());
+    }
+    let (text, had_errors) = encoding_rs::GB18030.decode_without_bom_handling(bytes);
+    if had_errors { Err(RosterError::Encoding) } else { Ok(text.into_owned()) }
+}
+
+impl Table {
+    /// Reads a CSV file (comma- or tab-separated).
+    pub fn from_csv(bytes: &[u8]) -> Result<Table, RosterError> {
+        let text = decode(bytes)?;
+        let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+        let delimiter = if first.matches('\t').count() > first.matches(',').count() { b'\t' } else { b',' };
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .delimiter(delimiter)
+            .from_reader(text.as_bytes());
+        let mut raw = Vec::new();
+        for (i, record) in reader.records().enumerate() {
+            // Valid UTF-8 by construction; a broken quote is the only other failure.
+            let record = record.map_err(|_| RosterError::Encoding)?;
+            if i > MAX_ROWS + HEADER_SCAN_ROWS {
+                return Err(RosterError::TooManyRows);
+            }
+            raw.push((i as u32 + 1, record.iter().map(|s| Cell::Text(s.to_string())).collect()));
+        }
+        table_of(vec![(String::new(), raw)])
+    }
+
+    /// Reads every worksheet of an .xlsx workbook that has a roster header; others (a sheet of
+    /// instructions, 填表说明) are skipped.
+    pub fn from_xlsx(bytes: &[u8]) -> Result<Table, RosterError> {
+        use calamine::{Data, Reader};
+        let mut wb: calamine::Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes))
+            .map_err(|e: calamine::XlsxError| RosterError::Workbook(e.to_string()))?;
+        let mut sheets = Vec::new();
+        for name in wb.sheet_names() {
+            let range = wb.worksheet_range(&name).map_err(|e| RosterError::Workbook(e.to_string()))?;
+            let Some((row0, col0)) = range.start() else { continue };
+            if range.height() > MAX_ROWS + HEADER_SCAN_ROWS {
+                return Err(RosterError::TooManyRows);
+            }
+            let mut raw = Vec::with_capacity(range.height());
+            for (i, row) in range.rows().enumerate() {
+                // Cells left of the used range are empty; keep column positions aligned.
+                let mut cells = vec![Cell::Empty; col0 as usize];
+                cells.extend(row.iter().map(|d| match d {
+                    Data::Empty => Cell::Empty,
+                    Data::String(s) => Cell::Text(s.clone()),
+                    Data::Int(i) => Cell::Number(*i as f64),
+                    Data::Float(f) => Cell::Number(*f),
+                    Data::Bool(b) => Cell::Bool(*b),
+                    Data::DateTime(dt) if dt.is_datetime() => {
+                        let (y, m, d, ..) = dt.to_ymd_hms_milli();
+                        chrono::NaiveDate::from_ymd_opt(y.into(), m.into(), d.into()).map_or(Cell::Error, Cell::Date)
+                    }
+                    Data::DateTime(dt) => Cell::Number(dt.as_f64()),
+                    Data::DateTimeIso(s) | Data::DurationIso(s) => Cell::Text(s.chars().take(10).collect()),
+                    Data::Error(_) => Cell::Error,
+                }));
+                raw.push((row0 + i as u32 + 1, cells));
+            }
+            sheets.push((name, raw));
+        }
+        table_of(sheets)
+    }
+
+    pub fn read(format: Format, bytes: &[u8]) -> Result<Table, RosterError> {
+        match format {
+            Format::Csv => Table::from_csv(bytes),
+            Format::Xlsx => Table::from_xlsx(bytes),
+        }
+    }
+
+    /// Data rows in the file.
+    pub fn rows(&self) -> usize {
+        self.sheets.iter().map(|s| s.rows.len()).sum()
+    }
+
+    pub fn ignored_columns(&self) -> &[String] {
+        &self.ignored_columns
+    }
+}
