@@ -16,7 +16,7 @@ use uuid::Uuid;
 use crate::auth::{self, Caller};
 use crate::cache::DocCache;
 use crate::error::ApiError;
-use crate::storage::{CatchUp, DocWrite, GridCommit, NewChange, Rows, Scope, Storage, StorageError};
+use crate::storage::{CatchUp, DocWrite, GridCommit, NewChange, Rows, Scope, Storage, StorageError, StoredDoc};
 
 /// Limits of one sync answer.
 #[derive(Debug, Clone, Copy)]
@@ -35,6 +35,7 @@ const COMMIT_RETRIES: usize = 8;
 /// A document is saved whole at every this many versions, and appended to in between.
 const COMPACT_EVERY: u64 = 32;
 
+#[derive(Clone)]
 struct Incoming {
     index: u32,
     key: DocKey,
@@ -82,12 +83,11 @@ pub async fn sync(
             refused.push(refuse(codes::OUT_OF_SCOPE, "this device may not write to that grid"));
             continue;
         }
-        let change = match Change::from_bytes(out.bytes) {
-            Ok(c) => c,
-            Err(_) => {
-                refused.push(refuse(codes::MALFORMED_CHANGE, "not an Automerge change"));
-                continue;
-            }
+        // Through the shared parser: Automerge's own panics on some crafted bytes (found by
+        // fuzzing) and those bytes are refused like any other non-change.
+        let Some(change) = doc::parse_change(&out.bytes) else {
+            refused.push(refuse(codes::MALFORMED_CHANGE, "not an Automerge change"));
+            continue;
         };
         if doc::device_of_actor(change.actor_id()) != Some(caller.device.id) {
             pre_refused.insert(change.hash());
@@ -182,7 +182,7 @@ async fn ingest_grid(
     let keys: Vec<DocKey> = incoming.iter().map(|i| i.key).collect::<HashSet<_>>().into_iter().collect();
     // Documents still cached at their stored version need no loading.
     let versions: HashMap<DocKey, u64> = storage.doc_versions(&keys).await?.into_iter().collect();
-    let mut docs: HashMap<DocKey, (Automerge, Option<u64>, Vec<ChangeHash>)> = HashMap::new();
+    let mut docs: LoadedDocs = HashMap::new();
     let mut missing = Vec::new();
     for key in &keys {
         match versions.get(key) {
@@ -198,56 +198,27 @@ async fn ingest_grid(
             }
         }
     }
-    for s in storage.load_docs(&missing).await? {
-        let doc = Automerge::load(&s.bytes)
-            .map_err(|e| StorageError::Database(format!("stored document {} unreadable: {e}", s.key)))?;
-        let heads = doc.get_heads();
-        docs.insert(s.key, (doc, Some(s.version), heads));
-    }
-    if let Some(gone) = keys.iter().find(|k| !docs.contains_key(k)) {
+    let to_load = storage.load_docs(&missing).await?;
+    if let Some(gone) = missing.iter().find(|k| !to_load.iter().any(|s| s.key == **k)) {
         // Only a document deleted between the two reads could do this; documents are never
         // deleted, so say so loudly rather than start it afresh.
         return Err(StorageError::Database(format!("document {gone} vanished while loading")));
     }
-    let mut refused = Vec::new();
-    let mut refused_hashes: HashSet<ChangeHash> = pre_refused.clone();
-    let mut accepted: Vec<NewChange> = Vec::new();
-    for inc in incoming {
-        let hash = inc.change.hash();
-        let (doc, _, _) = docs.get_mut(&inc.key).expect("loaded above");
-        if doc.get_change_by_hash(&hash).is_some() {
-            continue; // already stored: a retry after a lost answer
-        }
-        if inc.change.deps().iter().any(|d| refused_hashes.contains(d)) {
-            refused_hashes.insert(hash);
-            refused.push(refusal(inc.index, codes::DEPENDENCY_REFUSED, None, "", "built on a refused change"));
-            continue;
-        }
-        if !doc.get_missing_deps(inc.change.deps()).is_empty() {
-            refused_hashes.insert(hash);
-            refused.push(refusal(
-                inc.index,
-                codes::MISSING_DEPENDENCY,
-                None,
-                "",
-                "the server lacks a change this one depends on",
-            ));
-            continue;
-        }
-        if let Err(e) = doc::validate_change(doc, inc.key.collection, &inc.change, author) {
-            refused_hashes.insert(hash);
-            refused.push(refusal(inc.index, e.code.as_str(), e.record, &e.field, &e.message));
-            continue;
-        }
-        doc.apply_changes([inc.change.clone()]).map_err(|e| StorageError::Database(e.to_string()))?;
-        accepted.push(NewChange {
-            doc: inc.key,
-            hash: hash.0,
-            bytes: inc.change.raw_bytes().to_vec(),
-            device: caller.device.id,
-            account: caller.account.id,
-        });
-    }
+    // Loading, validating, applying and reading back rows is CPU work: it runs on the blocking
+    // pool so the server keeps answering other requests meanwhile.
+    let work = Work {
+        docs,
+        to_load,
+        incoming: incoming.to_vec(),
+        author: author.clone(),
+        device: caller.device.id,
+        account: caller.account.id,
+        pre_refused: pre_refused.clone(),
+    };
+    let done = tokio::task::spawn_blocking(move || work.run())
+        .await
+        .map_err(|e| StorageError::Database(format!("sync worker failed: {e}")))??;
+    let Done { mut docs, refused, accepted, writes, rows } = done;
     if accepted.is_empty() {
         for (key, (doc, version, _)) in docs {
             if let Some(v) = version {
@@ -256,22 +227,8 @@ async fn ingest_grid(
         }
         return Ok(refused);
     }
-    let mut rows = Rows::default();
-    let mut new_docs = Vec::new();
-    for (key, (doc, version, before)) in &docs {
-        if !accepted.iter().any(|a| a.doc == *key) {
-            continue;
-        }
-        collect_rows(doc, *key, &doc::touched_records(doc, before), &mut rows);
-        new_docs.push(match version {
-            // Most syncs append their changes to the stored bytes; every COMPACT_EVERY-th
-            // version saves the whole document again, so loading stays quick.
-            Some(v) if (v + 1) % COMPACT_EVERY != 0 => DocWrite::append(*key, *v, doc.save_after(before)),
-            _ => DocWrite::full(*key, *version, doc.save()),
-        });
-    }
-    let stored: Vec<(DocKey, u64)> = new_docs.iter().map(|d| (d.key, d.version)).collect();
-    storage.commit(GridCommit { grid, docs: new_docs, changes: accepted, rows }).await?;
+    let stored: Vec<(DocKey, u64)> = writes.iter().map(|d| (d.key, d.version)).collect();
+    storage.commit(GridCommit { grid, docs: writes, changes: accepted, rows }).await?;
     // Committed: the documents are now stored at their new versions.
     for (key, version) in stored {
         if let Some((doc, _, _)) = docs.remove(&key) {
@@ -279,6 +236,94 @@ async fn ingest_grid(
         }
     }
     Ok(refused)
+}
+
+type LoadedDocs = HashMap<DocKey, (Automerge, Option<u64>, Vec<ChangeHash>)>;
+
+/// One grid's share of a request, ready for the CPU-bound part of ingesting it.
+struct Work {
+    docs: LoadedDocs,
+    /// Documents not in the cache, as stored.
+    to_load: Vec<StoredDoc>,
+    incoming: Vec<Incoming>,
+    author: sync_protocol::org::Author,
+    device: Uuid,
+    account: Uuid,
+    pre_refused: HashSet<ChangeHash>,
+}
+
+struct Done {
+    docs: LoadedDocs,
+    refused: Vec<Refusal>,
+    accepted: Vec<NewChange>,
+    writes: Vec<DocWrite>,
+    rows: Rows,
+}
+
+impl Work {
+    fn run(self) -> Result<Done, StorageError> {
+        let Work { mut docs, to_load, incoming, author, device, account, pre_refused } = self;
+        for s in to_load {
+            let doc = Automerge::load(&s.bytes)
+                .map_err(|e| StorageError::Database(format!("stored document {} unreadable: {e}", s.key)))?;
+            let heads = doc.get_heads();
+            docs.insert(s.key, (doc, Some(s.version), heads));
+        }
+        let mut refused = Vec::new();
+        let mut refused_hashes: HashSet<ChangeHash> = pre_refused;
+        let mut accepted: Vec<NewChange> = Vec::new();
+        for inc in &incoming {
+            let hash = inc.change.hash();
+            let (doc, _, _) = docs.get_mut(&inc.key).expect("loaded before");
+            if doc.get_change_by_hash(&hash).is_some() {
+                continue; // already stored: a retry after a lost answer
+            }
+            if inc.change.deps().iter().any(|d| refused_hashes.contains(d)) {
+                refused_hashes.insert(hash);
+                refused.push(refusal(inc.index, codes::DEPENDENCY_REFUSED, None, "", "built on a refused change"));
+                continue;
+            }
+            if !doc.get_missing_deps(inc.change.deps()).is_empty() {
+                refused_hashes.insert(hash);
+                refused.push(refusal(
+                    inc.index,
+                    codes::MISSING_DEPENDENCY,
+                    None,
+                    "",
+                    "the server lacks a change this one depends on",
+                ));
+                continue;
+            }
+            if let Err(e) = doc::validate_change(doc, inc.key.collection, &inc.change, &author) {
+                refused_hashes.insert(hash);
+                refused.push(refusal(inc.index, e.code.as_str(), e.record, &e.field, &e.message));
+                continue;
+            }
+            doc.apply_changes([inc.change.clone()]).map_err(|e| StorageError::Database(e.to_string()))?;
+            accepted.push(NewChange {
+                doc: inc.key,
+                hash: hash.0,
+                bytes: inc.change.raw_bytes().to_vec(),
+                device,
+                account,
+            });
+        }
+        let mut rows = Rows::default();
+        let mut writes = Vec::new();
+        for (key, (doc, version, before)) in &docs {
+            if !accepted.iter().any(|a| a.doc == *key) {
+                continue;
+            }
+            collect_rows(doc, *key, &doc::touched_records(doc, before), &mut rows);
+            writes.push(match version {
+                // Most syncs append their changes to the stored bytes; every COMPACT_EVERY-th
+                // version saves the whole document again, so loading stays quick.
+                Some(v) if (v + 1) % COMPACT_EVERY != 0 => DocWrite::append(*key, *v, doc.save_after(before)),
+                _ => DocWrite::full(*key, *version, doc.save()),
+            });
+        }
+        Ok(Done { docs, refused, accepted, writes, rows })
+    }
 }
 
 /// Reads touched records back into typed rows for the query tables (one pass over the

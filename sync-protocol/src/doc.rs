@@ -1031,5 +1031,30 @@ pub fn touched_records(doc: &Automerge, before: &[ChangeHash]) -> Vec<RecordId> 
             out.insert(id);
         }
     }
+    // A value written concurrently with others that does not win leaves the visible document as
+    // it was, so the diff shows nothing when a field already in conflict gets one more value;
+    // yet the record's conflict grew. The new changes' own operations name every record written.
+    for change in doc.get_changes(before) {
+        for op in change.decode().operations {
+            let record = match &op.obj {
+                automerge::legacy::ObjectId::Root => match &op.key {
+                    automerge::legacy::Key::Map(k) => Some(k.to_string()),
+                    automerge::legacy::Key::Seq(_) => None,
+                },
+                automerge::legacy::ObjectId::Id(id) => doc
+                    .import_obj(&format!("{}@{}", id.0, id.1.to_hex_string()))
+                    .ok()
+                    .and_then(|obj| doc.parents(&obj).ok())
+                    .and_then(|parents| parents.last())
+                    .and_then(|p| match p.prop {
+                        automerge::Prop::Map(k) => Some(k),
+                        automerge::Prop::Seq(_) => None,
+                    }),
+            };
+            if let Some(id) = record.and_then(|k| Uuid::parse_str(&k).ok()) {
+                out.insert(id);
+            }
+        }
+    }
     out.into_iter().collect()
 }

@@ -340,3 +340,47 @@ fn months_follow_china_time() {
     assert_eq!(DocKey::month_start_ms(t), 1_796_054_400_000);
     assert_eq!(DocKey::month_start_ms(1_796_054_400_000), 1_796_054_400_000);
 }
+
+/// A third concurrent value of a field already in conflict may lose the ordering and leave the
+/// visible record as it was, so a diff shows nothing; the record must still count as touched,
+/// or the query tables keep a conflict that hides the new value (found by the convergence
+/// property test: the server listed two of three concurrent notes).
+#[test]
+fn a_further_concurrent_value_touches_its_record_even_when_it_does_not_win() {
+    let key = DocKey::new(Uuid::now_v7(), Collection::Residents);
+    let r = resident("赵桂兰");
+    let mut base = Device::new(Role::GridWorker);
+    base.edit(key, r.id, true, serde_json::to_value(r.to_fields()).unwrap()).unwrap();
+    let other = resident("钱玉珍");
+    let mut changes = Vec::new();
+    for (i, role) in [Role::GridWorker, Role::GridAssistant, Role::GridLeader].into_iter().enumerate() {
+        let mut d = Device::new(role);
+        d.doc = base.doc.fork();
+        d.doc.set_actor(doc::actor_for(d.author.device, 0));
+        d.edit(key, r.id, false, json!({ "notes": format!("第{i}次走访") })).unwrap();
+        changes.push(d.doc.get_changes(&base.doc.get_heads()).remove(0).clone());
+    }
+    // Every order: two values first, then the third, alone or beside a change to another record.
+    for order in [[0, 1, 2], [0, 2, 1], [1, 2, 0], [1, 0, 2], [2, 0, 1], [2, 1, 0]] {
+        for with_other in [false, true] {
+            let mut d = base.doc.fork();
+            d.apply_changes([changes[order[0]].clone(), changes[order[1]].clone()]).unwrap();
+            let before = d.get_heads();
+            d.apply_changes([changes[order[2]].clone()]).unwrap();
+            if with_other {
+                let mut e = Device::new(Role::GridWorker);
+                e.doc = d.fork();
+                e.doc.set_actor(doc::actor_for(e.author.device, 0));
+                e.edit(key, other.id, true, serde_json::to_value(other.to_fields()).unwrap()).unwrap();
+                let created = e.doc.get_changes(&d.get_heads()).remove(0).clone();
+                d.apply_changes([created]).unwrap();
+            }
+            let touched = doc::touched_records(&d, &before);
+            assert!(touched.contains(&r.id), "order {order:?}: the record with the new value is touched");
+            assert_eq!(touched.contains(&other.id), with_other, "order {order:?}: only written records are touched");
+            let conflicts = doc::conflicts(&d, Collection::Residents, Some(r.id));
+            assert_eq!(conflicts.len(), 1);
+            assert_eq!(conflicts[0].values.len(), 3, "order {order:?}: all three values are kept");
+        }
+    }
+}

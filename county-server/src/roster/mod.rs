@@ -43,7 +43,7 @@ use serde_json::{Map, Value};
 use sync_protocol::doc::{self, DocKey};
 use sync_protocol::model::{House, Record, Resident};
 use sync_protocol::org::{Author, NodeKind, Role};
-use sync_protocol::schema::{self, Collection, FieldDef, Kind};
+use sync_protocol::schema::{self, Collection, Kind};
 use sync_protocol::{ValidationCode, ValidationError, validate};
 use uuid::Uuid;
 
@@ -68,7 +68,6 @@ mod read;
 use check::*;
 pub use check::{Existing, doc_keys, importer, parse_csv, parse_xlsx};
 use columns::*;
-use export::*;
 pub use export::{Reveal, export_csv, export_xlsx};
 pub use read::Table;
 use read::*;

@@ -38,12 +38,15 @@ pub(super) fn fmt_number(f: f64) -> String {
     if f.fract() == 0.0 && f.abs() < 1e15 { format!("{}", f as i64) } else { format!("{f}") }
 }
 
+/// Rows as read: (row number in the file, cells).
+pub(super) type RawRows = Vec<(u32, Vec<Cell>)>;
+
 pub(super) struct Sheet {
     pub(super) name: String,
     /// For each file column: the roster column it maps to, and its header as written.
     pub(super) columns: Vec<(Option<usize>, String)>,
     /// (row number in the file, cells)
-    pub(super) rows: Vec<(u32, Vec<Cell>)>,
+    pub(super) rows: RawRows,
 }
 
 impl Sheet {
@@ -69,7 +72,7 @@ pub struct Table {
 
 /// Finds the header among the first rows: the first with at least two roster columns, one of
 /// them a name, door or house code.
-pub(super) fn build_sheet(name: &str, raw: Vec<(u32, Vec<Cell>)>) -> Result<Option<(Sheet, Vec<String>)>, RosterError> {
+pub(super) fn build_sheet(name: &str, raw: RawRows) -> Result<Option<(Sheet, Vec<String>)>, RosterError> {
     let keys = [col_index(R("name")), col_index(H("door")), col_index(Target::HouseCode)];
     let header_at = raw.iter().take(HEADER_SCAN_ROWS).position(|(_, cells)| {
         let found: Vec<usize> = cells.iter().filter_map(|c| column_for(&c.text())).collect();
@@ -93,7 +96,7 @@ pub(super) fn build_sheet(name: &str, raw: Vec<(u32, Vec<Cell>)>) -> Result<Opti
     }
     // Rows with nothing in a roster column are blank lines (templates number empty rows).
     let counts = |i: usize| columns.get(i).is_some_and(|(c, _)| c.is_some_and(|c| COLUMNS[c].target != Target::Serial));
-    let rows: Vec<(u32, Vec<Cell>)> = raw
+    let rows: RawRows = raw
         .into_iter()
         .skip(header_at + 1)
         .filter(|(_, cells)| cells.iter().enumerate().any(|(i, c)| counts(i) && !c.is_empty()))
@@ -104,7 +107,7 @@ pub(super) fn build_sheet(name: &str, raw: Vec<(u32, Vec<Cell>)>) -> Result<Opti
     Ok(Some((Sheet { name: name.to_string(), columns, rows }, ignored)))
 }
 
-pub(super) fn table_of(sheets: Vec<(String, Vec<(u32, Vec<Cell>)>)>) -> Result<Table, RosterError> {
+pub(super) fn table_of(sheets: Vec<(String, RawRows)>) -> Result<Table, RosterError> {
     let mut table = Table { sheets: Vec::new(), ignored_columns: Vec::new() };
     for (name, raw) in sheets {
         if let Some((sheet, ignored)) = build_sheet(&name, raw)? {

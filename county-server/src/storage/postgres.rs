@@ -615,11 +615,7 @@ impl Storage for PostgresStorage {
             .iter()
             .zip(names)
             .filter_map(|(key, name)| {
-                found.remove(&name).map(|(bytes, version)| StoredDoc {
-                    key: key.clone(),
-                    bytes,
-                    version: version as u64,
-                })
+                found.remove(&name).map(|(bytes, version)| StoredDoc { key: *key, bytes, version: version as u64 })
             })
             .collect())
     }

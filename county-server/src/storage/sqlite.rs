@@ -88,6 +88,8 @@ CREATE INDEX attempts_key_at ON attempts(key, at);
 #[derive(Clone)]
 pub struct SqliteStorage {
     conn: Arc<Mutex<Connection>>,
+    /// Commits waiting for the connection, written together (see `commit`).
+    queue: Arc<Mutex<Vec<Queued>>>,
 }
 
 fn db_err(e: impl std::fmt::Display) -> StorageError {
@@ -158,7 +160,7 @@ impl SqliteStorage {
             tx.pragma_update(None, "user_version", i as i64 + 1).map_err(db_err)?;
             tx.commit().map_err(db_err)?;
         }
-        Ok(Self { conn: Arc::new(Mutex::new(conn)) })
+        Ok(Self { conn: Arc::new(Mutex::new(conn)), queue: Arc::new(Mutex::new(Vec::new())) })
     }
 
     async fn run<T, F>(&self, f: F) -> Result<T>
@@ -176,7 +178,117 @@ impl SqliteStorage {
     }
 }
 
-fn write_rows(tx: &rusqlite::Transaction<'_>, grid: &str, rows: &Rows) -> rusqlite::Result<()> {
+type Queued = (GridCommit, tokio::sync::oneshot::Sender<Result<u64>>);
+
+/// Writes a batch of grid commits in one transaction, each in a savepoint.
+fn commit_batch(c: &mut Connection, batch: Vec<Queued>) {
+    let now = chrono::Utc::now().timestamp_millis();
+    let mut tx = match c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(e) => {
+            for (_, done) in batch {
+                let _ = done.send(Err(db_err(&e)));
+            }
+            return;
+        }
+    };
+    let mut results = Vec::with_capacity(batch.len());
+    for (commit, done) in batch {
+        let outcome = match tx.savepoint() {
+            Ok(mut sp) => {
+                sp.set_drop_behavior(rusqlite::DropBehavior::Rollback);
+                match commit_one(&sp, &commit, now) {
+                    Ok(seq) => sp.commit().map(|_| seq).map_err(db_err),
+                    Err(e) => Err(e), // dropped: rolled back to the savepoint
+                }
+            }
+            Err(e) => Err(db_err(e)),
+        };
+        results.push((done, outcome));
+    }
+    match tx.commit() {
+        Ok(()) => {
+            for (done, outcome) in results {
+                let _ = done.send(outcome);
+            }
+        }
+        Err(e) => {
+            for (done, _) in results {
+                let _ = done.send(Err(db_err(&e)));
+            }
+        }
+    }
+}
+
+/// One grid commit inside a batch's transaction.
+fn commit_one(tx: &Connection, commit: &GridCommit, now: i64) -> Result<u64> {
+    let grid = commit.grid.to_string();
+    for doc in &commit.docs {
+        let key = doc.key.to_string();
+        let current: Option<i64> = tx
+            .query_row("SELECT version FROM documents WHERE doc_key = ?1", [&key], |r| r.get(0))
+            .optional()
+            .map_err(db_err)?;
+        if current.map(|v| v as u64) != doc.expected || (doc.append && current.is_none()) {
+            return Err(StorageError::Contention(key));
+        }
+        // SQLite's `||` makes text of blobs, so an append is spliced here.
+        let bytes = if doc.append {
+            let mut stored: Vec<u8> =
+                tx.query_row("SELECT bytes FROM documents WHERE doc_key = ?1", [&key], |r| r.get(0)).map_err(db_err)?;
+            stored.extend_from_slice(&doc.bytes);
+            std::borrow::Cow::Owned(stored)
+        } else {
+            std::borrow::Cow::Borrowed(&doc.bytes)
+        };
+        tx.execute(
+            "INSERT INTO documents (doc_key, grid, bytes, version) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (doc_key) DO UPDATE SET bytes = excluded.bytes, version = excluded.version",
+            params![key, grid, bytes.as_ref(), doc.version as i64],
+        )
+        .map_err(db_err)?;
+    }
+    let mut seq: i64 = tx
+        .query_row("SELECT seq FROM grid_log WHERE grid = ?1", [&grid], |r| r.get(0))
+        .optional()
+        .map_err(db_err)?
+        .unwrap_or(0);
+    {
+        let mut st = tx
+            .prepare_cached(
+                "INSERT INTO changes (hash, grid, seq, doc_key, bytes, device, account, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )
+            .map_err(db_err)?;
+        for ch in &commit.changes {
+            seq += 1;
+            st.execute(params![
+                &ch.hash[..],
+                grid,
+                seq,
+                ch.doc.to_string(),
+                ch.bytes,
+                ch.device.to_string(),
+                ch.account.to_string(),
+                now
+            ])
+            .map_err(|e| match e {
+                rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
+                    StorageError::Contention("change already stored".into())
+                }
+                e => db_err(e),
+            })?;
+        }
+    }
+    tx.execute(
+        "INSERT INTO grid_log (grid, seq) VALUES (?1, ?2) ON CONFLICT (grid) DO UPDATE SET seq = excluded.seq",
+        params![grid, seq],
+    )
+    .map_err(db_err)?;
+    write_rows(tx, &grid, &commit.rows).map_err(db_err)?;
+    Ok(seq as u64)
+}
+
+fn write_rows(tx: &Connection, grid: &str, rows: &Rows) -> rusqlite::Result<()> {
     let mut st = tx.prepare_cached(
         "INSERT OR REPLACE INTO residents (id, grid, doc_key, name, initials, id_tail, categories, house_id, archived, data)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
@@ -516,59 +628,23 @@ impl Storage for SqliteStorage {
     }
 
     async fn commit(&self, commit: GridCommit) -> Result<u64> {
+        // Group commit: the request joins the queue; whoever holds the connection next writes
+        // everything queued in one transaction (one fsync), each commit in its own savepoint so
+        // one that loses (contention) takes nothing else with it. Answers go out only after
+        // the transaction is durable.
+        let (done, answer) = tokio::sync::oneshot::channel();
+        self.queue.lock().map_err(|_| StorageError::Database("commit queue poisoned".into()))?.push((commit, done));
+        let queue = self.queue.clone();
         self.run(move |c| {
-            let grid = commit.grid.to_string();
-            let now = chrono::Utc::now().timestamp_millis();
-            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(db_err)?;
-            for doc in &commit.docs {
-                let key = doc.key.to_string();
-                let current: Option<i64> =
-                    tx.query_row("SELECT version FROM documents WHERE doc_key = ?1", [&key], |r| r.get(0)).optional().map_err(db_err)?;
-                if current.map(|v| v as u64) != doc.expected || (doc.append && current.is_none()) {
-                    return Err(StorageError::Contention(key));
-                }
-                // SQLite's `||` makes text of blobs, so an append is spliced here.
-                let bytes = if doc.append {
-                    let mut stored: Vec<u8> = tx
-                        .query_row("SELECT bytes FROM documents WHERE doc_key = ?1", [&key], |r| r.get(0))
-                        .map_err(db_err)?;
-                    stored.extend_from_slice(&doc.bytes);
-                    std::borrow::Cow::Owned(stored)
-                } else {
-                    std::borrow::Cow::Borrowed(&doc.bytes)
-                };
-                tx.execute(
-                    "INSERT INTO documents (doc_key, grid, bytes, version) VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT (doc_key) DO UPDATE SET bytes = excluded.bytes, version = excluded.version",
-                    params![key, grid, bytes.as_ref(), doc.version as i64],
-                )
-                .map_err(db_err)?;
+            let batch =
+                std::mem::take(&mut *queue.lock().map_err(|_| StorageError::Database("commit queue poisoned".into()))?);
+            if !batch.is_empty() {
+                commit_batch(c, batch);
             }
-            let mut seq: i64 = tx.query_row("SELECT seq FROM grid_log WHERE grid = ?1", [&grid], |r| r.get(0)).optional().map_err(db_err)?.unwrap_or(0);
-            {
-                let mut st = tx
-                    .prepare_cached(
-                        "INSERT INTO changes (hash, grid, seq, doc_key, bytes, device, account, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                    )
-                    .map_err(db_err)?;
-                for ch in &commit.changes {
-                    seq += 1;
-                    st.execute(params![&ch.hash[..], grid, seq, ch.doc.to_string(), ch.bytes, ch.device.to_string(), ch.account.to_string(), now])
-                        .map_err(|e| match e {
-                            rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
-                                StorageError::Contention("change already stored".into())
-                            }
-                            e => db_err(e),
-                        })?;
-                }
-            }
-            tx.execute("INSERT INTO grid_log (grid, seq) VALUES (?1, ?2) ON CONFLICT (grid) DO UPDATE SET seq = excluded.seq", params![grid, seq])
-                .map_err(db_err)?;
-            write_rows(&tx, &grid, &commit.rows).map_err(db_err)?;
-            tx.commit().map_err(db_err)?;
-            Ok(seq as u64)
+            Ok(())
         })
-        .await
+        .await?;
+        answer.await.map_err(|_| StorageError::Database("commit abandoned".into()))?
     }
 
     async fn grid_seq(&self, grid: Uuid) -> Result<u64> {

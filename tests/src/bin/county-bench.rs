@@ -182,11 +182,22 @@ async fn main() -> anyhow::Result<()> {
     println!("database size: {:.1} MB", size as f64 / 1e6);
     drop(storage);
 
+    // The servers get a runtime of their own (two worker threads, as on this machine), so the
+    // simulated devices waiting for answers are not starved by the servers' work.
+    let server_rt = Arc::new(tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?);
     let t = Instant::now();
     let mut servers: Vec<Running> = Vec::new();
     for _ in 0..args.servers {
-        let storage = open_storage(&url).await?;
-        servers.push(spawn(storage, "127.0.0.1:0".parse()?).await?);
+        let (url, rt) = (url.clone(), server_rt.clone());
+        // Started from a plain thread: `block_on` needs no `Send` future and may not run
+        // inside another runtime.
+        let start = std::thread::spawn(move || {
+            rt.block_on(async {
+                let storage = open_storage(&url).await?;
+                spawn(storage, "127.0.0.1:0".parse()?).await
+            })
+        });
+        servers.push(tokio::task::spawn_blocking(move || start.join()).await?.expect("server start thread")?);
     }
     let http = reqwest::Client::builder().pool_max_idle_per_host(4096).build()?;
     http.get(format!("{}/v1/me", servers[0].url())).send().await?;
@@ -375,7 +386,10 @@ async fn main() -> anyhow::Result<()> {
     println!("peak memory of this process (servers and simulated devices): {:.0} MB", peak_rss_mb());
 
     for s in servers {
-        s.stop().await;
+        server_rt.spawn(s.stop()).await?;
+    }
+    if let Ok(rt) = Arc::try_unwrap(server_rt) {
+        rt.shutdown_background();
     }
     if scratch && !args.keep {
         county_server::testing::drop_scratch_postgres(&url).await?;
