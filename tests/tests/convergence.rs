@@ -400,9 +400,17 @@ async fn run_op(devs: &mut [Dev], model: &mut Model, op: &Op) {
             if a == b || devs[a].grid != devs[b].grid {
                 return;
             }
-            let seen_b: BTreeSet<Uuid> = model.seen(b, devs[b].grid, Kind::Resident).into_iter().collect();
-            let both: Vec<Uuid> =
-                model.seen(a, devs[a].grid, Kind::Resident).into_iter().filter(|id| seen_b.contains(id)).collect();
+            let both = |model: &Model| -> Vec<Uuid> {
+                let seen_b: BTreeSet<Uuid> = model.seen(b, devs[b].grid, Kind::Resident).into_iter().collect();
+                model.seen(a, devs[a].grid, Kind::Resident).into_iter().filter(|id| seen_b.contains(id)).collect()
+            };
+            if both(model).is_empty() {
+                // No record both have seen yet: both sync first (if their networks let them).
+                sync(devs, model, a).await;
+                sync(devs, model, b).await;
+                sync(devs, model, a).await;
+            }
+            let both = both(model);
             let Some(record) = both.get(r % both.len().max(1)).copied() else { return };
             edit_resident(devs, model, a, record, f);
             edit_resident(devs, model, b, record, f);
