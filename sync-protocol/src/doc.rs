@@ -202,6 +202,16 @@ pub fn read_records<D: ReadDoc>(
     only: Option<&BTreeSet<RecordId>>,
 ) -> Vec<(RecordId, Map<String, Json>)> {
     let mut out = Vec::new();
+    if let Some(ids) = only.filter(|o| o.len() <= FEW_RECORDS) {
+        for id in ids {
+            if let Ok(Some((_, obj))) = doc.get(ROOT, id.to_string()) {
+                let mut fields = read_object(doc, &obj, collection.fields());
+                fields.insert("id".into(), Json::String(id.to_string()));
+                out.push((*id, fields));
+            }
+        }
+        return out;
+    }
     for item in doc.map_range(ROOT, ..) {
         let Ok(id) = Uuid::parse_str(&item.key) else {
             continue;
@@ -917,6 +927,14 @@ fn conflicts_in(
 /// Open conflicts of many records in one pass over the root: all, or those in `only`.
 pub fn conflicts_of(doc: &Automerge, collection: Collection, only: Option<&BTreeSet<RecordId>>) -> Vec<Conflict> {
     let mut out = Vec::new();
+    if let Some(ids) = only.filter(|o| o.len() <= FEW_RECORDS) {
+        for id in ids {
+            if let Ok(Some((_, obj))) = doc.get(ROOT, id.to_string()) {
+                conflicts_in(doc, collection, *id, &obj, "", collection.fields(), &mut out);
+            }
+        }
+        return out;
+    }
     for item in doc.map_range(ROOT, ..) {
         let Ok(id) = Uuid::parse_str(&item.key) else {
             continue;
@@ -928,6 +946,9 @@ pub fn conflicts_of(doc: &Automerge, collection: Collection, only: Option<&BTree
     }
     out
 }
+
+/// Up to this many wanted records are looked up one by one; more are read in one pass.
+const FEW_RECORDS: usize = 64;
 
 /// Open conflicts of one record, or of the whole document.
 pub fn conflicts(doc: &Automerge, collection: Collection, record: Option<RecordId>) -> Vec<Conflict> {
@@ -1014,26 +1035,14 @@ pub fn history(doc: &Automerge, record: RecordId) -> Vec<HistoryEntry> {
     out
 }
 
-/// The records a set of newly applied changes touched: compares two sets of heads.
+/// The records a set of newly applied changes touched (those applied after `before`): every
+/// operation names the record it writes, either as a root key or through the object it writes
+/// into. Reading the operations, rather than diffing the document between the two heads, costs
+/// in proportion to the new changes instead of the whole document, and also catches a value
+/// written concurrently that does not win (which leaves the visible record as it was, yet adds
+/// to its conflict).
 pub fn touched_records(doc: &Automerge, before: &[ChangeHash]) -> Vec<RecordId> {
-    let after = doc.get_heads();
     let mut out = BTreeSet::new();
-    for patch in doc.diff(before, &after) {
-        let key = patch.path.first().map(|(_, p)| p.clone()).or(match &patch.action {
-            automerge::PatchAction::PutMap { key, .. } | automerge::PatchAction::DeleteMap { key } => {
-                Some(automerge::Prop::Map(key.clone()))
-            }
-            _ => None,
-        });
-        if let Some(automerge::Prop::Map(k)) = key
-            && let Ok(id) = Uuid::parse_str(&k)
-        {
-            out.insert(id);
-        }
-    }
-    // A value written concurrently with others that does not win leaves the visible document as
-    // it was, so the diff shows nothing when a field already in conflict gets one more value;
-    // yet the record's conflict grew. The new changes' own operations name every record written.
     for change in doc.get_changes(before) {
         for op in change.decode().operations {
             let record = match &op.obj {

@@ -208,6 +208,8 @@ async fn a_worker_enrols_edits_visits_and_reports_offline_then_syncs() {
     let mut caps = serde_json::Map::new();
     caps.insert("browserName".into(), "wry".into());
     caps.insert("tauri:options".into(), serde_json::json!({ "application": app_binary() }));
+    // Both rustls providers are linked into this binary: name one for the WebDriver client.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let c = ClientBuilder::rustls()
         .unwrap()
         .capabilities(caps)
