@@ -34,6 +34,17 @@ pub struct AppState {
     pub enrolment: Arc<crate::throttle::EnrolmentGuard>,
     /// Documents kept loaded between syncs (not state: checked against stored versions).
     pub docs: Arc<crate::cache::DocCache>,
+    /// How many syncs run at once (`GRIDKEEPER_SYNC_SLOTS`, default twice the cores).
+    pub sync_slots: Arc<tokio::sync::Semaphore>,
+}
+
+/// Syncs a server runs at once: `GRIDKEEPER_SYNC_SLOTS`, or twice the number of cores.
+pub fn sync_slots_from_env() -> usize {
+    std::env::var("GRIDKEEPER_SYNC_SLOTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or_else(|| 2 * std::thread::available_parallelism().map_or(2, |n| n.get()))
 }
 
 pub fn router(state: AppState) -> Router {
@@ -92,6 +103,10 @@ async fn sync(
     let caller = auth::authenticate(st.storage.as_ref(), &headers).await?;
     let bytes = body(b)?;
     let req = SyncRequest::decode(&bytes).map_err(|e| ApiError::bad(e.code(), e.to_string()))?;
+    // Syncs are admitted a few at a time, first come first served: when a whole county syncs
+    // at once, early arrivals finish early instead of all of them sharing the machine until the
+    // last is done.
+    let _slot = st.sync_slots.acquire().await.map_err(|_| ApiError::Internal("server shutting down".into()))?;
     let resp = crate::sync::sync(st.storage.as_ref(), st.limits, &st.docs, &caller, req).await?;
     Ok(([(header::CONTENT_TYPE, SYNC_CONTENT_TYPE)], resp.encode()).into_response())
 }

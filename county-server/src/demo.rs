@@ -198,7 +198,10 @@ async fn generate(storage: &dyn Storage, grids: usize, seed: u64) -> anyhow::Res
             .await?;
         let worker = Uuid::now_v7();
         let grid_seed = seed.wrapping_mul(1_000_003).wrapping_add(i as u64);
-        let spec = demo_county::GridSpec::typical(township, village, worker, now, grid_seed);
+        let mut spec = demo_county::GridSpec::typical(township, village, worker, now, grid_seed);
+        // The whole county comes to Yishui's own totals: 1,105,685 residents, 409,376 houses.
+        spec.residents = demo_county::share_of(demo_county::YISHUI_RESIDENTS, i);
+        spec.houses = demo_county::share_of(demo_county::YISHUI_HOUSES, i);
         let data = demo_county::generate_grid(&spec);
         // The grid worker is one of the grid's own adults, as in Yishui's recruitment rules.
         let worker_name = data

@@ -101,6 +101,7 @@ pub async fn spawn_opts(storage: Arc<dyn Storage>, addr: SocketAddr, options: Se
         limits: options.limits,
         enrolment: Arc::new(options.enrolment),
         docs: Arc::new(crate::cache::DocCache::from_env()),
+        sync_slots: Arc::new(tokio::sync::Semaphore::new(crate::api::sync_slots_from_env())),
     });
     // The enrolment limits count attempts per client address.
     let app = app.into_make_service_with_connect_info::<PeerAddr>();

@@ -64,6 +64,18 @@ pub use plan::{CountyPlan, TownshipPlan, VillagePlan, YISHUI_GRIDS, county_plan}
 pub const TYPICAL_RESIDENTS: usize = 814;
 /// Houses per grid in Yishui (409,376 / 1,358).
 pub const TYPICAL_HOUSES: usize = 301;
+/// Yishui's residents and houses in all (the county's own figures).
+pub const YISHUI_RESIDENTS: usize = 1_105_685;
+pub const YISHUI_HOUSES: usize = 409_376;
+
+/// Grid `i`'s share of a county-wide total spread evenly over [`YISHUI_GRIDS`] grids: the shares
+/// of all of Yishui's grids add up to the total exactly (814 or 815 residents, 301 or 302 houses).
+pub fn share_of(total: usize, i: usize) -> usize {
+    let n = YISHUI_GRIDS;
+    let i = i % n;
+    total * (i + 1) / n - total * i / n
+}
+
 /// Months of visit history in a typical grid.
 pub const TYPICAL_VISIT_MONTHS: u32 = 12;
 /// Household visits a grid worker makes in a month.
@@ -186,4 +198,17 @@ pub fn validate_grid(data: &GridData, worker: Uuid) -> Result<(), ValidationErro
     check(&data.visits, |r| r.id, &author)?;
     check(&data.disputes, |r| r.id, &author)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod share_tests {
+    use super::*;
+
+    #[test]
+    fn the_grids_shares_add_up_to_yishuis_totals() {
+        let sum = |total| (0..YISHUI_GRIDS).map(|i| share_of(total, i)).sum::<usize>();
+        assert_eq!(sum(YISHUI_RESIDENTS), 1_105_685);
+        assert_eq!(sum(YISHUI_HOUSES), 409_376);
+        assert!((0..YISHUI_GRIDS).all(|i| (814..=815).contains(&share_of(YISHUI_RESIDENTS, i))));
+    }
 }

@@ -117,7 +117,8 @@ fn edits(doc: &Automerge, records: &[String], account: Uuid, device: Uuid, salt:
     for (i, id) in records.iter().enumerate() {
         let mut tx = fork.transaction();
         let Some((_, obj)) = tx.get(ROOT, id.as_str()).ok().flatten() else { continue };
-        let phone = format!("139{:08}", (salt * 31 + i as u64) % 100_000_000);
+        // Salted with the clock too, so a rerun on the same database writes new values.
+        let phone = format!("139{:08}", (salt * 31 + i as u64 + now as u64 / 1000) % 100_000_000);
         tx.put(&obj, "phone", phone).expect("put");
         let (hash, _) = tx.commit_with(CommitOptions::default().with_message(meta.clone()).with_time(now));
         let hash = hash.expect("a change");
