@@ -13,11 +13,10 @@ use sync_protocol::org::{NodeKind, Role};
 use sync_protocol::schema::Collection;
 use uuid::Uuid;
 
-async fn backends(dir: &tempfile::TempDir) -> Vec<(&'static str, Arc<dyn Storage>)> {
-    let pg = county_server::testing::scratch_postgres("suite").await.expect("PostgreSQL for the storage suite");
+async fn backends(dir: &tempfile::TempDir, pg: &str) -> Vec<(&'static str, Arc<dyn Storage>)> {
     vec![
         ("sqlite", Arc::new(SqliteStorage::open(&dir.path().join("suite.db")).unwrap())),
-        ("postgres", Arc::new(PostgresStorage::connect(&pg).await.unwrap())),
+        ("postgres", Arc::new(PostgresStorage::connect(pg).await.unwrap())),
     ]
 }
 
@@ -54,7 +53,8 @@ fn change(doc: DocKey, n: u8, device: Uuid) -> NewChange {
 #[tokio::test]
 async fn every_backend_keeps_the_same_promises() {
     let dir = tempfile::tempdir().unwrap();
-    for (name, s) in backends(&dir).await {
+    let pg = county_server::testing::scratch_postgres("suite").await.expect("PostgreSQL for the storage suite");
+    for (name, s) in backends(&dir, &pg).await {
         let s = s.as_ref();
         let (township, g) = grid(s).await;
         assert_eq!(s.grids(&Scope::Township(township)).await.unwrap().len(), 1, "{name}");
@@ -207,6 +207,7 @@ async fn every_backend_keeps_the_same_promises() {
         assert_eq!(s.count_attempt(&format!("{key}:other"), 2_000, 0).await.unwrap(), 1, "{name}");
         assert_eq!(s.count_attempt(&key, 10_000, 1_500).await.unwrap(), 2, "{name}: the first fell out of the window");
     }
+    county_server::testing::drop_scratch_postgres(&pg).await.unwrap();
 }
 
 fn field_hash(bytes: &[u8]) -> String {
