@@ -214,3 +214,57 @@ fn field_hash(bytes: &[u8]) -> String {
     use sha2::Digest;
     sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// The staff overview (counts by category, open and settled disputes by level, visits this
+/// month) agrees with the records themselves, on every backend.
+#[tokio::test]
+async fn every_backend_counts_the_overview_from_the_records() {
+    use sync_protocol::org::Author;
+    let dir = tempfile::tempdir().unwrap();
+    let pg = county_server::testing::scratch_postgres("overview").await.expect("PostgreSQL for the storage suite");
+    let now = chrono::Utc::now().timestamp_millis();
+    let worker = Uuid::now_v7();
+    let mut spec = demo_county::GridSpec::typical("高庄镇", "东坡村", worker, now, 7);
+    (spec.residents, spec.houses, spec.visit_months, spec.visits_per_month, spec.open_disputes) = (120, 45, 3, 20, 4);
+    let data = demo_county::generate_grid(&spec);
+    let records = county_server::import::GridRecords {
+        residents: data.residents.clone(),
+        houses: data.houses.clone(),
+        visits: data.visits.clone(),
+        disputes: data.disputes.clone(),
+    };
+    let month = DocKey::month_start_ms(now);
+    // What the overview must say, counted from the records.
+    let live: Vec<_> = data.residents.iter().filter(|r| !r.is_archived()).collect();
+    let by_level = |f: &dyn Fn(&sync_protocol::model::Dispute, &str) -> bool| -> Vec<(String, u64)> {
+        sync_protocol::schema::LEVELS
+            .iter()
+            .map(|l| (l.to_string(), data.disputes.iter().filter(|d| f(d, l)).count() as u64))
+            .collect()
+    };
+    let open = by_level(&|d, l| d.state().status.is_open() && d.state().level.as_str() == l);
+    let settled = by_level(&|d, l| d.state().resolved_level.is_some_and(|r| r.as_str() == l));
+    assert!(open.iter().any(|(_, n)| *n > 0), "the data has open disputes to count");
+
+    for (name, s) in backends(&dir, &pg).await {
+        let s = s.as_ref();
+        let (township, g) = grid(s).await;
+        let author = Author { account: worker, device: Uuid::now_v7(), role: Role::GridWorker };
+        county_server::import::import_grid(s, g, &author, &records, now).await.unwrap();
+        let o = s.overview(&Scope::Township(township), month).await.unwrap();
+        assert_eq!(o.grids, 1, "{name}");
+        assert_eq!(o.residents, live.len() as u64, "{name}");
+        assert_eq!(o.houses, data.houses.iter().filter(|h| h.archived_reason.is_none()).count() as u64, "{name}");
+        assert_eq!(o.visits_this_month, data.visits.iter().filter(|v| v.at >= month).count() as u64, "{name}");
+        for (cat, n) in &o.by_category {
+            let expected = live.iter().filter(|r| r.categories.iter().any(|c| c == cat)).count() as u64;
+            assert_eq!(*n, expected, "{name}: category {cat}");
+        }
+        assert_eq!(o.by_category.len(), sync_protocol::schema::POPULATION_CATEGORIES.len(), "{name}");
+        assert_eq!(o.open_disputes_by_level, open, "{name}");
+        assert_eq!(o.resolved_by_level, settled, "{name}");
+        // A scope that does not hold the grid sees nothing of it.
+        assert_eq!(s.overview(&Scope::Township(Uuid::now_v7()), month).await.unwrap().residents, 0, "{name}");
+    }
+    county_server::testing::drop_scratch_postgres(&pg).await.unwrap();
+}

@@ -853,11 +853,19 @@ impl Storage for SqliteStorage {
                 open_conflicts: count(format!("SELECT COUNT(DISTINCT record || field) FROM conflicts WHERE {cond}"))?,
                 ..Default::default()
             };
-            for cat in sync_protocol::schema::POPULATION_CATEGORIES {
-                let n = count(format!(
-                    "SELECT COUNT(*) FROM residents WHERE archived = 0 AND categories LIKE '%,{cat},%' AND {cond}"
-                ))?;
-                o.by_category.push((cat.to_string(), n));
+            // Every category in one pass over the residents (the names are the schema's own
+            // constants, never input).
+            let cats = sync_protocol::schema::POPULATION_CATEGORIES;
+            let sums: Vec<String> =
+                cats.iter().map(|c| format!("COALESCE(SUM(categories LIKE '%,{c},%'), 0)")).collect();
+            let sql = format!("SELECT {} FROM residents WHERE archived = 0 AND {cond}", sums.join(", "));
+            let counts = c
+                .query_row(&sql, p(), |r| {
+                    (0..cats.len()).map(|i| r.get::<_, i64>(i)).collect::<rusqlite::Result<Vec<_>>>()
+                })
+                .map_err(db_err)?;
+            for (cat, n) in cats.iter().zip(counts) {
+                o.by_category.push((cat.to_string(), n as u64));
             }
             for level in sync_protocol::schema::LEVELS {
                 o.open_disputes_by_level.push((
