@@ -195,6 +195,25 @@ pub struct Overview {
     pub open_conflicts: u64,
 }
 
+/// How a node kind is written in both backends' `nodes.kind` column.
+fn kind_str(k: NodeKind) -> &'static str {
+    match k {
+        NodeKind::County => "county",
+        NodeKind::Township => "township",
+        NodeKind::Village => "village",
+        NodeKind::Grid => "grid",
+    }
+}
+
+fn parse_kind(s: &str) -> NodeKind {
+    match s {
+        "county" => NodeKind::County,
+        "township" => NodeKind::Township,
+        "village" => NodeKind::Village,
+        _ => NodeKind::Grid,
+    }
+}
+
 #[async_trait]
 pub trait Storage: Send + Sync + 'static {
     // Organisation.

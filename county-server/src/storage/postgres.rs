@@ -21,7 +21,7 @@ use sqlx_core::transaction::Transaction;
 use sqlx_postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow, Postgres};
 use sync_protocol::doc::{Conflict, DocKey};
 use sync_protocol::model::{Dispute, House, Resident};
-use sync_protocol::org::{NodeKind, Role};
+use sync_protocol::org::Role;
 use sync_protocol::schema::Collection;
 use uuid::Uuid;
 
@@ -105,24 +105,6 @@ fn write_err(e: sqlx_core::Error) -> StorageError {
         return StorageError::Contention(d.message().to_string());
     }
     db_err(e)
-}
-
-fn kind_str(k: NodeKind) -> &'static str {
-    match k {
-        NodeKind::County => "county",
-        NodeKind::Township => "township",
-        NodeKind::Village => "village",
-        NodeKind::Grid => "grid",
-    }
-}
-
-fn parse_kind(s: &str) -> NodeKind {
-    match s {
-        "county" => NodeKind::County,
-        "township" => NodeKind::Township,
-        "village" => NodeKind::Village,
-        _ => NodeKind::Grid,
-    }
 }
 
 fn json<T: serde::de::DeserializeOwned>(r: &PgRow, i: usize) -> Result<T> {

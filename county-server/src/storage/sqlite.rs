@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 use sync_protocol::doc::{Conflict, DocKey};
 use sync_protocol::model::{Dispute, House, Resident};
-use sync_protocol::org::{NodeKind, Role};
+use sync_protocol::org::Role;
 use sync_protocol::schema::Collection;
 use uuid::Uuid;
 
@@ -104,24 +104,6 @@ fn uuid_col(s: String) -> rusqlite::Result<Uuid> {
 fn json_col<T: serde::de::DeserializeOwned>(s: String) -> rusqlite::Result<T> {
     serde_json::from_str(&s)
         .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
-}
-
-fn kind_str(k: NodeKind) -> &'static str {
-    match k {
-        NodeKind::County => "county",
-        NodeKind::Township => "township",
-        NodeKind::Village => "village",
-        NodeKind::Grid => "grid",
-    }
-}
-
-fn parse_kind(s: &str) -> NodeKind {
-    match s {
-        "county" => NodeKind::County,
-        "township" => NodeKind::Township,
-        "village" => NodeKind::Village,
-        _ => NodeKind::Grid,
-    }
 }
 
 /// SQL condition selecting the grids of a scope, on a column holding a grid id.

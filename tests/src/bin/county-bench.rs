@@ -240,7 +240,7 @@ async fn main() -> anyhow::Result<()> {
         let key = DocKey::new(grid, Collection::Residents);
         let stored = storage.load_docs(&[key]).await?.pop().expect("a residents document");
         let seq = storage.grid_seq(grid).await?;
-        let (n_edits, n_overnight, seed) = (args.edits, args.overnight, args.seed);
+        let (n_edits, n_overnight, seed, n_servers) = (args.edits, args.overnight, args.seed, args.servers);
         let permit = prep.clone().acquire_owned().await?;
         tasks.push(tokio::task::spawn_blocking(move || {
             let doc = Automerge::load(&stored.bytes).expect("stored document loads");
@@ -250,7 +250,7 @@ async fn main() -> anyhow::Result<()> {
             drop(permit);
             Sim {
                 grid,
-                server: 0,
+                server: i % n_servers,
                 token,
                 assistant_token,
                 overnight: request(grid, seq, overnight),
@@ -259,10 +259,8 @@ async fn main() -> anyhow::Result<()> {
             }
         }));
     }
-    for (i, task) in tasks.into_iter().enumerate() {
-        let mut s = task.await?;
-        s.server = i % args.servers;
-        sims.push(s);
+    for task in tasks {
+        sims.push(task.await?);
     }
     println!("prepared {} devices in {:.1} s", sims.len(), t.elapsed().as_secs_f64());
 
