@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use county_server::storage::{
     Account, CatchUp, Device, DocWrite, GridCommit, NewChange, Node, PostgresStorage, Rows, Scope, SqliteStorage,
-    Storage, StorageError,
+    Storage, StorageError, StoredDoc,
 };
 use sync_protocol::doc::DocKey;
+use sync_protocol::model::Resident;
 use sync_protocol::org::{NodeKind, Role};
 use sync_protocol::schema::Collection;
 use uuid::Uuid;
@@ -199,6 +200,48 @@ async fn every_backend_keeps_the_same_promises() {
         let stored = s.load_docs(&[houses]).await.unwrap();
         assert_eq!((stored[0].bytes.as_slice(), stored[0].version), (&b"base+1"[..], 2), "{name}");
         assert_eq!(s.doc_versions(&[houses, key]).await.unwrap(), vec![(houses, 2), (key, 2)], "{name}");
+        // More appends come back in order, in loads and in a snapshot catch-up alike; a full save
+        // replaces the saved bytes and everything appended to them.
+        s.commit(write(vec![DocWrite::append(houses, 2, b"+2".to_vec())], 44)).await.unwrap();
+        s.commit(write(vec![DocWrite::append(houses, 3, b"+3".to_vec())], 45)).await.unwrap();
+        let whole = |docs: Vec<StoredDoc>| docs.into_iter().find(|d| d.key == houses).map(|d| (d.bytes, d.version));
+        assert_eq!(whole(s.load_docs(&[houses]).await.unwrap()), Some((b"base+1+2+3".to_vec(), 4)), "{name}");
+        let CatchUp::Snapshot { docs, .. } = s.catch_up(g, 0, me, usize::MAX).await.unwrap() else {
+            panic!("{name}: a first catch-up is a snapshot")
+        };
+        assert_eq!(whole(docs), Some((b"base+1+2+3".to_vec(), 4)), "{name}");
+        s.commit(write(vec![DocWrite::full(houses, Some(4), b"compacted".to_vec())], 46)).await.unwrap();
+        s.commit(write(vec![DocWrite::append(houses, 5, b"+6".to_vec())], 47)).await.unwrap();
+        assert_eq!(whole(s.load_docs(&[houses]).await.unwrap()), Some((b"compacted+6".to_vec(), 6)), "{name}");
+
+        // A record id already held by another grid: that grid's query row is left alone (a
+        // device cannot overwrite a foreign grid's resident by reusing its id).
+        let (_, other) = grid(s).await;
+        let person = |name: &str| Resident {
+            id: Uuid::from_u128(0x1234),
+            name: name.into(),
+            sex: "female".into(),
+            birth_date: "1980-01-01".into(),
+            id_number: None,
+            phone: None,
+            ethnicity: None,
+            categories: vec![],
+            relation: None,
+            house_id: None,
+            notes: None,
+            archived_reason: None,
+            archived_on: None,
+        };
+        let with_row = |grid: Uuid, r: Resident, n: u8| {
+            let doc = DocKey::new(grid, Collection::Residents);
+            let mut rows = Rows::default();
+            rows.residents.push((doc, r));
+            GridCommit { grid, docs: vec![], changes: vec![change(doc, n, me)], rows }
+        };
+        s.commit(with_row(g, person("王芳"), 50)).await.unwrap();
+        s.commit(with_row(other, person("冒名"), 51)).await.unwrap();
+        let kept = s.resident(Uuid::from_u128(0x1234)).await.unwrap().map(|(k, r)| (k.grid, r.name));
+        assert_eq!(kept, Some((g, "王芳".to_string())), "{name}");
 
         // Attempts: counted per key within the window; older ones fall out of it.
         let key = format!("enrol:addr:{}", Uuid::now_v7());

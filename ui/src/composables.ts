@@ -2,7 +2,7 @@
 
 import { useI18n } from 'vue-i18n'
 import type { Invalid } from './lib/validate'
-import type { ApiError } from './types'
+import { WORDED_ERRORS, type ApiError } from './types'
 
 /** Fields whose values are enumerations, with the message group that names them. */
 const ENUM_GROUPS: Record<string, string> = {
@@ -23,9 +23,10 @@ export function useMessages() {
   const invalidText = (inv: Invalid | null | undefined, label = ''): string =>
     inv ? t(`validation.${inv.code}`, { label, ...(inv.params ?? {}) }) : ''
 
-  /** A backend error in words: the backend's own message, except where ours says more. */
+  /** A backend error in words: ours for the codes we word (in the screen's language), else the
+   * backend's own message. */
   const errorText = (e: ApiError): string => {
-    if (e.code === 'network') return t('errors.network')
+    if ((WORDED_ERRORS as readonly string[]).includes(e.code)) return t(`errors.${e.code}`)
     return e.message || t('errors.generic', { message: e.code })
   }
 

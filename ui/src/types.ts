@@ -56,6 +56,20 @@ export interface Workbench {
   last_sync_at: number | null
 }
 
+/** Error codes the screens word themselves (`errors.<code>`) rather than show the backend's text:
+ * the device's own English messages for connection set-up, and the server's refusals. */
+export const WORDED_ERRORS = [
+  'network',
+  'not_enrolled',
+  'locked',
+  'insecure_server_url',
+  'bad_server_url',
+  'bad_certificate',
+  'untrusted_server',
+  'too_many_attempts',
+  'device_revoked',
+] as const
+
 export const POPULATION_CATEGORIES = [
   'registered',
   'floating',

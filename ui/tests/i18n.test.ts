@@ -13,6 +13,7 @@ import {
   RELATIONS,
   RESIDENT_ARCHIVE_REASONS,
   STRUCTURES,
+  WORDED_ERRORS,
 } from '../src/types'
 
 type Tree = { [k: string]: string | Tree }
@@ -41,6 +42,13 @@ describe('message files', () => {
     for (const [k, v] of zh) {
       expect(v.trim(), k).not.toBe('')
       expect(params(enL.get(k) ?? ''), k).toEqual(params(v))
+    }
+  })
+
+  it('word every error code the screens word themselves, in both languages', () => {
+    for (const code of WORDED_ERRORS) {
+      expect(zh.get(`errors.${code}`), code).toBeTruthy()
+      expect(enL.get(`errors.${code}`), code).toBeTruthy()
     }
   })
 

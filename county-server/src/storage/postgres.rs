@@ -27,7 +27,8 @@ use uuid::Uuid;
 
 use super::*;
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE nodes (
     id uuid PRIMARY KEY, kind text NOT NULL, name text NOT NULL, parent uuid, township uuid, village uuid
 );
@@ -82,7 +83,22 @@ CREATE TABLE blobs (
 CREATE TABLE blob_chunks (hash text NOT NULL, "offset" bigint NOT NULL, data bytea NOT NULL, PRIMARY KEY (hash, "offset"));
 CREATE TABLE attempts (key text NOT NULL, at bigint NOT NULL);
 CREATE INDEX attempts_key_at ON attempts(key, at);
-"#];
+"#,
+    // A document's appended changes, one row per version after its last full save: appending
+    // to the saved bytes rewrote their whole TOAST value on every sync.
+    r#"
+CREATE TABLE doc_tail (
+    doc_key text NOT NULL, version bigint NOT NULL, bytes bytea NOT NULL, PRIMARY KEY (doc_key, version)
+);
+"#,
+];
+
+/// A document as Automerge loads it: its last full save followed by the changes appended since.
+const WHOLE_DOCS_BY_KEY: &str =
+    "SELECT d.doc_key, d.bytes || COALESCE((SELECT string_agg(t.bytes, ''::bytea ORDER BY t.version)
+    FROM doc_tail t WHERE t.doc_key = d.doc_key), ''::bytea), d.version FROM documents d WHERE d.doc_key = ANY($1)";
+const WHOLE_DOCS_OF_GRID: &str = "SELECT d.doc_key, d.bytes || COALESCE((SELECT string_agg(t.bytes, ''::bytea ORDER BY t.version)
+    FROM doc_tail t WHERE t.doc_key = d.doc_key), ''::bytea), d.version FROM documents d WHERE d.grid = $1 ORDER BY d.doc_key";
 
 /// Connections per server process; PostgreSQL's default `max_connections` is 100, so a handful
 /// of servers fit.
@@ -245,6 +261,15 @@ impl PostgresStorage {
     }
 }
 
+/// Locks a grid's log row for the rest of the transaction and reads its sequence number.
+async fn lock_grid(tx: &mut Transaction<'static, Postgres>, grid: Uuid) -> Result<Option<i64>> {
+    sqlx_core::query_scalar::query_scalar("SELECT seq FROM grid_log WHERE grid = $1 FOR UPDATE")
+        .bind(grid)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(write_err)
+}
+
 async fn write_rows(tx: &mut Transaction<'static, Postgres>, grid: Uuid, rows: &Rows) -> Result<()> {
     if !rows.residents.is_empty() {
         let r = &rows.residents;
@@ -253,9 +278,10 @@ async fn write_rows(tx: &mut Transaction<'static, Postgres>, grid: Uuid, rows: &
              SELECT id, $1, doc_key, name, initials, id_tail, string_to_array(categories, ','), house_id, archived, data::jsonb
              FROM UNNEST($2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::uuid[], $9::bool[], $10::text[])
                AS t(id, doc_key, name, initials, id_tail, categories, house_id, archived, data)
-             ON CONFLICT (id) DO UPDATE SET grid = excluded.grid, doc_key = excluded.doc_key, name = excluded.name,
+             ON CONFLICT (id) DO UPDATE SET doc_key = excluded.doc_key, name = excluded.name,
                initials = excluded.initials, id_tail = excluded.id_tail, categories = excluded.categories,
-               house_id = excluded.house_id, archived = excluded.archived, data = excluded.data",
+               house_id = excluded.house_id, archived = excluded.archived, data = excluded.data
+             WHERE residents.grid = excluded.grid",
         )
         .bind(grid)
         .bind(r.iter().map(|(_, x)| x.id).collect::<Vec<_>>())
@@ -278,8 +304,9 @@ async fn write_rows(tx: &mut Transaction<'static, Postgres>, grid: Uuid, rows: &
              SELECT id, $1, doc_key, address, rented, archived, data::jsonb
              FROM UNNEST($2::uuid[], $3::text[], $4::text[], $5::bool[], $6::bool[], $7::text[])
                AS t(id, doc_key, address, rented, archived, data)
-             ON CONFLICT (id) DO UPDATE SET grid = excluded.grid, doc_key = excluded.doc_key,
-               address = excluded.address, rented = excluded.rented, archived = excluded.archived, data = excluded.data",
+             ON CONFLICT (id) DO UPDATE SET doc_key = excluded.doc_key,
+               address = excluded.address, rented = excluded.rented, archived = excluded.archived, data = excluded.data
+             WHERE houses.grid = excluded.grid",
         )
         .bind(grid)
         .bind(h.iter().map(|(_, x)| x.id).collect::<Vec<_>>())
@@ -306,9 +333,10 @@ async fn write_rows(tx: &mut Transaction<'static, Postgres>, grid: Uuid, rows: &
              SELECT id, $1, doc_key, house_id, at, by_account, attention, data::jsonb
              FROM UNNEST($2::uuid[], $3::text[], $4::uuid[], $5::int8[], $6::uuid[], $7::int4[], $8::text[])
                AS t(id, doc_key, house_id, at, by_account, attention, data)
-             ON CONFLICT (id) DO UPDATE SET grid = excluded.grid, doc_key = excluded.doc_key,
+             ON CONFLICT (id) DO UPDATE SET doc_key = excluded.doc_key,
                house_id = excluded.house_id, at = excluded.at, by_account = excluded.by_account,
-               attention = excluded.attention, data = excluded.data",
+               attention = excluded.attention, data = excluded.data
+             WHERE visits.grid = excluded.grid",
         )
         .bind(grid)
         .bind(v.iter().map(|(_, x)| x.id).collect::<Vec<_>>())
@@ -333,10 +361,11 @@ async fn write_rows(tx: &mut Transaction<'static, Postgres>, grid: Uuid, rows: &
              FROM UNNEST($2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
                          $9::bool[], $10::int8[], $11::int8[], $12::text[])
                AS t(id, doc_key, class, category, status, level, resolved_level, open, discovered_at, reported_at, data)
-             ON CONFLICT (id) DO UPDATE SET grid = excluded.grid, doc_key = excluded.doc_key, class = excluded.class,
+             ON CONFLICT (id) DO UPDATE SET doc_key = excluded.doc_key, class = excluded.class,
                category = excluded.category, status = excluded.status, level = excluded.level,
                resolved_level = excluded.resolved_level, open = excluded.open,
-               discovered_at = excluded.discovered_at, reported_at = excluded.reported_at, data = excluded.data",
+               discovered_at = excluded.discovered_at, reported_at = excluded.reported_at, data = excluded.data
+             WHERE disputes.grid = excluded.grid",
         )
         .bind(grid)
         .bind(d.iter().map(|(_, x)| x.id).collect::<Vec<_>>())
@@ -581,11 +610,8 @@ impl Storage for PostgresStorage {
 
     async fn load_docs(&self, keys: &[DocKey]) -> Result<Vec<StoredDoc>> {
         let names: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
-        let rows = sqlx_core::query::query("SELECT doc_key, bytes, version FROM documents WHERE doc_key = ANY($1)")
-            .bind(&names)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err)?;
+        let rows =
+            sqlx_core::query::query(WHOLE_DOCS_BY_KEY).bind(&names).fetch_all(&self.pool).await.map_err(db_err)?;
         let mut found: std::collections::HashMap<String, (Vec<u8>, i64)> = rows
             .into_iter()
             .map(|r| {
@@ -630,18 +656,25 @@ impl Storage for PostgresStorage {
     async fn commit(&self, commit: GridCommit) -> Result<u64> {
         let now = chrono::Utc::now().timestamp_millis();
         let mut tx = self.begin().await?;
-        // The grid's row is the lock every writer to this grid takes, on every server.
-        sqlx_core::query::query("INSERT INTO grid_log (grid, seq) VALUES ($1, 0) ON CONFLICT (grid) DO NOTHING")
-            .bind(commit.grid)
-            .execute(&mut *tx)
-            .await
-            .map_err(write_err)?;
-        let mut seq: i64 = sqlx_core::query_scalar::query_scalar("SELECT seq FROM grid_log WHERE grid = $1 FOR UPDATE")
-            .bind(commit.grid)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(write_err)?;
+        // The grid's row is the lock every writer to this grid takes, on every server. It exists
+        // after the grid's first commit, so one round trip usually takes it.
+        let mut seq = match lock_grid(&mut tx, commit.grid).await? {
+            Some(seq) => seq,
+            None => {
+                sqlx_core::query::query(
+                    "INSERT INTO grid_log (grid, seq) VALUES ($1, 0) ON CONFLICT (grid) DO NOTHING",
+                )
+                .bind(commit.grid)
+                .execute(&mut *tx)
+                .await
+                .map_err(write_err)?;
+                lock_grid(&mut tx, commit.grid).await?.ok_or_else(|| db_err("grid log row missing"))?
+            }
+        };
         if !commit.docs.is_empty() {
+            // Read after the lock, in a statement of its own: under READ COMMITTED it sees every
+            // commit that held the lock before this one (a join in the locking statement would
+            // not re-read the documents after waiting).
             let names: Vec<String> = commit.docs.iter().map(|d| d.key.to_string()).collect();
             let current: std::collections::HashMap<String, i64> =
                 sqlx_core::query::query("SELECT doc_key, version FROM documents WHERE doc_key = ANY($1)")
@@ -672,15 +705,25 @@ impl Storage for PostgresStorage {
                 .execute(&mut *tx)
                 .await
                 .map_err(write_err)?;
-            }
-            for (d, name) in appends {
-                sqlx_core::query::query("UPDATE documents SET bytes = bytes || $2, version = $3 WHERE doc_key = $1")
-                    .bind(name)
-                    .bind(d.bytes.as_slice())
-                    .bind(d.version as i64)
+                sqlx_core::query::query("DELETE FROM doc_tail WHERE doc_key = ANY($1)")
+                    .bind(full.iter().map(|(_, n)| n.as_str()).collect::<Vec<_>>())
                     .execute(&mut *tx)
                     .await
                     .map_err(write_err)?;
+            }
+            for (d, name) in appends {
+                // The saved bytes stay (an update that leaves them alone keeps their TOAST value);
+                // the new changes go into a row of their own.
+                sqlx_core::query::query(
+                    "WITH v AS (UPDATE documents SET version = $3 WHERE doc_key = $1)
+                     INSERT INTO doc_tail (doc_key, version, bytes) VALUES ($1, $3, $2)",
+                )
+                .bind(name)
+                .bind(d.bytes.as_slice())
+                .bind(d.version as i64)
+                .execute(&mut *tx)
+                .await
+                .map_err(write_err)?;
             }
         }
         if !commit.changes.is_empty() {
@@ -688,7 +731,8 @@ impl Storage for PostgresStorage {
             seq += commit.changes.len() as i64;
             let c = &commit.changes;
             sqlx_core::query::query(
-                "INSERT INTO changes (hash, grid, seq, doc_key, bytes, device, account, received_at)
+                "WITH advanced AS (UPDATE grid_log SET seq = $9 WHERE grid = $1)
+                 INSERT INTO changes (hash, grid, seq, doc_key, bytes, device, account, received_at)
                  SELECT hash, $1, seq, doc_key, bytes, device, account, $2
                  FROM UNNEST($3::bytea[], $4::int8[], $5::text[], $6::bytea[], $7::uuid[], $8::uuid[])
                    AS t(hash, seq, doc_key, bytes, device, account)",
@@ -701,15 +745,10 @@ impl Storage for PostgresStorage {
             .bind(c.iter().map(|x| x.bytes.as_slice()).collect::<Vec<_>>())
             .bind(c.iter().map(|x| x.device).collect::<Vec<_>>())
             .bind(c.iter().map(|x| x.account).collect::<Vec<_>>())
+            .bind(seq)
             .execute(&mut *tx)
             .await
             .map_err(write_err)?;
-            sqlx_core::query::query("UPDATE grid_log SET seq = $2 WHERE grid = $1")
-                .bind(commit.grid)
-                .bind(seq)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
         }
         write_rows(&mut tx, commit.grid, &commit.rows).await?;
         tx.commit().await.map_err(write_err)?;
@@ -733,11 +772,7 @@ impl Storage for PostgresStorage {
                 return Ok(CatchUp::Changes { seq, changes: vec![], more: false });
             }
         }
-        let mut tx = self.begin().await?;
-        sqlx_core::query::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
+        let mut tx = self.pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY").await.map_err(db_err)?;
         let seq: Option<i64> = sqlx_core::query_scalar::query_scalar("SELECT seq FROM grid_log WHERE grid = $1")
             .bind(grid)
             .fetch_optional(&mut *tx)
@@ -745,13 +780,8 @@ impl Storage for PostgresStorage {
             .map_err(db_err)?;
         let seq = seq.unwrap_or(0) as u64;
         if after == 0 {
-            let rows = sqlx_core::query::query(
-                "SELECT doc_key, bytes, version FROM documents WHERE grid = $1 ORDER BY doc_key",
-            )
-            .bind(grid)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(db_err)?;
+            let rows =
+                sqlx_core::query::query(WHOLE_DOCS_OF_GRID).bind(grid).fetch_all(&mut *tx).await.map_err(db_err)?;
             let mut docs = Vec::with_capacity(rows.len());
             for r in rows {
                 let key: String = r.try_get(0).map_err(db_err)?;

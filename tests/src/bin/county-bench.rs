@@ -3,7 +3,8 @@
 //! 1. Scale: builds (or reuses) a Yishui-shaped demo county of `--devices` grids through the
 //!    real import path, and measures generation time, database size, server start time and
 //!    the county and township overview queries.
-//! 2. Morning: one device per grid, each holding its grid at the position it synced last night.
+//! 2. Morning: one device per grid, each holding its grid at the position it synced last night
+//!    (a device in daily use: it sent an edit yesterday, unless `--fresh-devices`).
 //!    Overnight the grid's assistant pushed `--overnight` edits. At the same moment every
 //!    device syncs: it pushes `--edits` edits and pulls everything new. Reported: wall time,
 //!    throughput, p50/p99/max latency, errors (HTTP failures or refused changes).
@@ -57,12 +58,21 @@ struct Args {
     /// Edits each grid's assistant pushed overnight (pulled in the morning).
     #[arg(long, default_value_t = 5)]
     overnight: usize,
+    /// Devices that have never written before: their first change this morning also adds
+    /// their actor to the grid's documents (by default each worker's device made one edit
+    /// yesterday, as a device in daily use has).
+    #[arg(long)]
+    fresh_devices: bool,
     #[arg(long, default_value_t = 5.0)]
     idle_secs: f64,
     #[arg(long, default_value_t = 64)]
     idle_concurrency: usize,
     #[arg(long, default_value_t = 2023)]
     seed: u64,
+    /// A `perf record --control fifo:…` control FIFO: profiling is enabled for the morning sync
+    /// only (`perf record -D -1 --control fifo:ctl county-bench --perf-ctl ctl`).
+    #[arg(long)]
+    perf_ctl: Option<std::path::PathBuf>,
 }
 
 struct Sim {
@@ -71,6 +81,8 @@ struct Sim {
     token: String,
     assistant_token: String,
     overnight: Vec<u8>,
+    /// The worker device's edit of yesterday, if any (sent before the assistant's).
+    yesterday: Option<Vec<u8>>,
     morning: Vec<u8>,
     position: u64,
 }
@@ -241,12 +253,15 @@ async fn main() -> anyhow::Result<()> {
         let stored = storage.load_docs(&[key]).await?.pop().expect("a residents document");
         let seq = storage.grid_seq(grid).await?;
         let (n_edits, n_overnight, seed, n_servers) = (args.edits, args.overnight, args.seed, args.servers);
+        let n_yesterday = usize::from(!args.fresh_devices);
         let permit = prep.clone().acquire_owned().await?;
         tasks.push(tokio::task::spawn_blocking(move || {
             let doc = Automerge::load(&stored.bytes).expect("stored document loads");
-            let ids: Vec<String> = doc.keys(ROOT).take(n_edits + n_overnight).collect();
+            let ids: Vec<String> = doc.keys(ROOT).take(n_overnight + n_yesterday + n_edits).collect();
             let overnight = edits(&doc, &ids[..n_overnight], assistant, adev, seed + i as u64);
-            let morning = edits(&doc, &ids[n_overnight..], worker, wdev, seed * 7 + i as u64);
+            // Yesterday's edit and this morning's, made one after the other on the same device.
+            let mut morning = edits(&doc, &ids[n_overnight..], worker, wdev, seed * 7 + i as u64);
+            let yesterday: Vec<Vec<u8>> = morning.drain(..n_yesterday).collect();
             drop(permit);
             Sim {
                 grid,
@@ -254,6 +269,7 @@ async fn main() -> anyhow::Result<()> {
                 token,
                 assistant_token,
                 overnight: request(grid, seq, overnight),
+                yesterday: (!yesterday.is_empty()).then(|| request(grid, seq, yesterday)),
                 morning: request(grid, seq, morning),
                 position: seq,
             }
@@ -264,17 +280,24 @@ async fn main() -> anyhow::Result<()> {
     }
     println!("prepared {} devices in {:.1} s", sims.len(), t.elapsed().as_secs_f64());
 
-    // Overnight: the assistants' edits (not timed).
+    // Yesterday and overnight: the worker's edit of yesterday, then the assistant's edits (not
+    // timed).
     let urls: Vec<String> = servers.iter().map(|s| s.url()).collect();
     let gate = Arc::new(tokio::sync::Semaphore::new(32));
     let mut tasks = Vec::new();
     for s in &sims {
-        let (http, url, token, body, gate) =
-            (http.clone(), urls[s.server].clone(), s.assistant_token.clone(), s.overnight.clone(), gate.clone());
+        let mut bodies = Vec::new();
+        if let Some(y) = &s.yesterday {
+            bodies.push((s.token.clone(), y.clone()));
+        }
+        bodies.push((s.assistant_token.clone(), s.overnight.clone()));
+        let (http, url, gate) = (http.clone(), urls[s.server].clone(), gate.clone());
         tasks.push(tokio::spawn(async move {
             let _p = gate.acquire_owned().await?;
-            let r = post(&http, &url, &token, body).await?;
-            anyhow::ensure!(r.refused.is_empty(), "overnight edits refused: {:?}", r.refused);
+            for (token, body) in bodies {
+                let r = post(&http, &url, &token, body).await?;
+                anyhow::ensure!(r.refused.is_empty(), "yesterday's or overnight edits refused: {:?}", r.refused);
+            }
             Ok(())
         }));
     }
@@ -310,6 +333,9 @@ async fn main() -> anyhow::Result<()> {
             (took, outcome)
         }));
     }
+    if let Some(ctl) = &args.perf_ctl {
+        std::fs::write(ctl, "enable\n")?;
+    }
     let t = Instant::now();
     start.wait().await;
     let mut lat = Vec::new();
@@ -323,6 +349,9 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     let wall = t.elapsed();
+    if let Some(ctl) = &args.perf_ctl {
+        std::fs::write(ctl, "disable\n")?;
+    }
     lat.sort();
     println!(
         "morning sync, {} devices at once (push {} edits, pull {} overnight edits): all done in {:.2} s, {:.0} syncs/s, p50 {}, p99 {}, max {}, errors {}",

@@ -523,6 +523,12 @@ const en: Messages<typeof zhCN> = {
     network: 'No connection: check the signal and try again',
     not_enrolled: 'This device is not enrolled',
     locked: 'Device locked',
+    insecure_server_url: 'The server address must start with https:// (http:// only for a server on this device); nothing was sent',
+    bad_server_url: 'Not a server address',
+    bad_certificate: "The county's root certificate cannot be read",
+    untrusted_server: "The server's certificate is not trusted: ask the county administrator for the root certificate",
+    too_many_attempts: 'Too many attempts: try again later',
+    device_revoked: 'This device has been revoked: contact the administrator',
     generic: 'Failed: {message}',
   },
   generic: {

@@ -521,6 +521,12 @@ export default {
     network: '网络不通，请检查信号后重试',
     not_enrolled: '本机尚未注册',
     locked: '设备已锁定',
+    insecure_server_url: '服务器地址须以 https:// 开头（http:// 只用于本机上的服务器），未发送任何数据',
+    bad_server_url: '服务器地址不正确',
+    bad_certificate: '县里的根证书无法读取',
+    untrusted_server: '服务器证书不受信任，请向县里管理员索取根证书',
+    too_many_attempts: '尝试次数过多，请稍后再试',
+    device_revoked: '本机已被停用，请联系管理员',
     generic: '操作失败：{message}',
   },
   generic: {
