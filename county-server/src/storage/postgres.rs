@@ -765,21 +765,15 @@ impl Storage for PostgresStorage {
     }
 
     async fn catch_up(&self, grid: Uuid, after: u64, device: Uuid, max_bytes: usize) -> Result<CatchUp> {
-        if after > 0 {
-            // Most syncs find nothing new: one query answers them, without a transaction.
-            let seq = self.grid_seq(grid).await?;
-            if after >= seq {
-                return Ok(CatchUp::Changes { seq, changes: vec![], more: false });
-            }
-        }
-        let mut tx = self.pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY").await.map_err(db_err)?;
-        let seq: Option<i64> = sqlx_core::query_scalar::query_scalar("SELECT seq FROM grid_log WHERE grid = $1")
-            .bind(grid)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        let seq = seq.unwrap_or(0) as u64;
         if after == 0 {
+            // A snapshot: the documents and the position they stand at, from one snapshot.
+            let mut tx =
+                self.pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY").await.map_err(db_err)?;
+            let seq: Option<i64> = sqlx_core::query_scalar::query_scalar("SELECT seq FROM grid_log WHERE grid = $1")
+                .bind(grid)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err)?;
             let rows =
                 sqlx_core::query::query(WHOLE_DOCS_OF_GRID).bind(grid).fetch_all(&mut *tx).await.map_err(db_err)?;
             let mut docs = Vec::with_capacity(rows.len());
@@ -792,43 +786,66 @@ impl Storage for PostgresStorage {
                     version: version as u64,
                 });
             }
-            return Ok(CatchUp::Snapshot { seq, docs });
+            return Ok(CatchUp::Snapshot { seq: seq.unwrap_or(0) as u64, docs });
         }
-        if after >= seq {
-            return Ok(CatchUp::Changes { seq, changes: vec![], more: false });
-        }
-        // Pages of the log; a device's own changes are skipped without reading their bytes.
+        // One statement reads the grid's position and the first page of the log after the
+        // device's, from one snapshot: a sync with nothing new, or with the night's few changes,
+        // is one round trip. Changes at or below that position are committed and never change,
+        // so further pages (bounded by it) need no transaction. A device's own changes are
+        // skipped without reading their bytes.
         const PAGE: i64 = 500;
+        let mut rows = sqlx_core::query::query(
+            "SELECT g.seq, c.seq, c.doc_key, CASE WHEN c.device = $3 THEN NULL ELSE c.bytes END
+             FROM grid_log g LEFT JOIN LATERAL (
+                 SELECT seq, doc_key, device, bytes FROM changes
+                 WHERE grid = g.grid AND seq > $2 AND seq <= g.seq ORDER BY seq LIMIT $4
+             ) c ON true
+             WHERE g.grid = $1 ORDER BY c.seq",
+        )
+        .bind(grid)
+        .bind(after as i64)
+        .bind(device)
+        .bind(PAGE)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        let Some(top) = rows.first().map(|r| r.try_get::<i64, _>(0)).transpose().map_err(db_err)? else {
+            return Ok(CatchUp::Changes { seq: 0, changes: vec![], more: false });
+        };
+        if after >= top as u64 {
+            return Ok(CatchUp::Changes { seq: top as u64, changes: vec![], more: false });
+        }
         let (mut out, mut size, mut last) = (Vec::new(), 0usize, after);
         loop {
-            let rows = sqlx_core::query::query(
-                "SELECT seq, doc_key, CASE WHEN device = $3 THEN NULL ELSE bytes END FROM changes
-                 WHERE grid = $1 AND seq > $2 ORDER BY seq LIMIT $4",
-            )
-            .bind(grid)
-            .bind(last as i64)
-            .bind(device)
-            .bind(PAGE)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(db_err)?;
             let n = rows.len();
             for r in rows {
-                let s: i64 = r.try_get(0).map_err(db_err)?;
-                let bytes: Option<Vec<u8>> = r.try_get(2).map_err(db_err)?;
+                let Some(s) = r.try_get::<Option<i64>, _>(1).map_err(db_err)? else { continue };
+                let bytes: Option<Vec<u8>> = r.try_get(3).map_err(db_err)?;
                 if let Some(bytes) = bytes {
                     if size >= max_bytes && !out.is_empty() {
                         return Ok(CatchUp::Changes { seq: last, changes: out, more: true });
                     }
-                    let key: String = r.try_get(1).map_err(db_err)?;
+                    let key: String = r.try_get(2).map_err(db_err)?;
                     size += bytes.len();
                     out.push(LogChange { seq: s as u64, doc: key.parse().map_err(db_err)?, bytes });
                 }
                 last = s as u64;
             }
-            if (n as i64) < PAGE {
+            if (n as i64) < PAGE || last >= top as u64 {
                 break;
             }
+            rows = sqlx_core::query::query(
+                "SELECT $5::int8, seq, doc_key, CASE WHEN device = $3 THEN NULL ELSE bytes END FROM changes
+                 WHERE grid = $1 AND seq > $2 AND seq <= $5 ORDER BY seq LIMIT $4",
+            )
+            .bind(grid)
+            .bind(last as i64)
+            .bind(device)
+            .bind(PAGE)
+            .bind(top)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
         }
         Ok(CatchUp::Changes { seq: last.max(after), changes: out, more: false })
     }
