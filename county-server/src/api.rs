@@ -177,7 +177,7 @@ async fn enrol(
 
 async fn caller(st: &AppState, headers: &HeaderMap) -> Result<(Caller, crate::storage::Scope), ApiError> {
     let c = auth::authenticate(st.storage.as_ref(), headers).await?;
-    let scope = auth::scope_of(st.storage.as_ref(), &c.account).await?;
+    let scope = auth::caller_scope(&c)?;
     Ok((c, scope))
 }
 

@@ -9,7 +9,7 @@ use sync_protocol::org::{Author, NodeKind, Role};
 use uuid::Uuid;
 
 use crate::error::ApiError;
-use crate::storage::{Account, Device, Scope, Storage};
+use crate::storage::{Account, Device, Node, Scope, Storage, TokenHolder};
 
 /// Letters and digits that cannot be mistaken for each other when read aloud or typed.
 const CODE_ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
@@ -36,11 +36,13 @@ pub fn hash_secret(secret: &str) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The device behind a request, with its account.
+/// The device behind a request, with its account and the node the account is scoped to.
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub device: Device,
     pub account: Account,
+    /// Read with the token (`None` if the account's node is missing: no scope).
+    pub node: Option<Node>,
 }
 
 impl Caller {
@@ -55,18 +57,28 @@ pub async fn authenticate(storage: &dyn Storage, headers: &HeaderMap) -> Result<
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .ok_or(ApiError::Unauthorized)?;
-    let (device, account) = storage.device_by_token(&hash_secret(token.trim())).await?.ok_or(ApiError::Unauthorized)?;
+    let TokenHolder { device, account, node } =
+        storage.device_by_token(&hash_secret(token.trim())).await?.ok_or(ApiError::Unauthorized)?;
     crate::audit::record_caller(device.id, account.id);
     if device.revoked_at.is_some() {
         tracing::warn!(device = %device.id, "revoked device refused");
         return Err(ApiError::Revoked);
     }
-    Ok(Caller { device, account })
+    Ok(Caller { device, account, node })
+}
+
+/// The grids a caller may see, from the node its account is scoped to (read with its token).
+pub fn caller_scope(caller: &Caller) -> Result<Scope, ApiError> {
+    scope_at(&caller.account, caller.node.as_ref())
 }
 
 /// The grids an account may see, from the node it is scoped to.
 pub async fn scope_of(storage: &dyn Storage, account: &Account) -> Result<Scope, ApiError> {
-    let node = storage.node(account.node).await?.ok_or_else(|| ApiError::Forbidden("account has no node".into()))?;
+    scope_at(account, storage.node(account.node).await?.as_ref())
+}
+
+fn scope_at(account: &Account, node: Option<&Node>) -> Result<Scope, ApiError> {
+    let node = node.ok_or_else(|| ApiError::Forbidden("account has no node".into()))?;
     if node.kind != account.role.node_kind() {
         return Err(ApiError::Forbidden("account's role does not match its node".into()));
     }

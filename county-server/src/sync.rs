@@ -49,7 +49,7 @@ pub async fn sync(
     caller: &Caller,
     req: SyncRequest,
 ) -> Result<SyncResponse, ApiError> {
-    let scope = auth::scope_of(storage, &caller.account).await?;
+    let scope = auth::caller_scope(caller)?;
     let author = caller.author();
     let mut refused = Vec::new();
     let mut by_grid: BTreeMap<Uuid, Vec<Incoming>> = BTreeMap::new();

@@ -88,12 +88,17 @@ async fn every_backend_keeps_the_same_promises() {
             None,
             "{name}"
         );
-        let (found, who) = s.device_by_token("token-1").await.unwrap().unwrap();
-        assert_eq!((found.id, who.id), (d1, acc.id));
+        let holder = s.device_by_token("token-1").await.unwrap().unwrap();
+        assert_eq!((holder.device.id, holder.account.id), (d1, acc.id), "{name}");
+        assert_eq!(
+            holder.node.map(|n| (n.id, n.kind)),
+            Some((g, NodeKind::Grid)),
+            "{name}: the account's node comes along"
+        );
         assert!(s.device_by_token("token-2").await.unwrap().is_none());
         assert!(s.revoke_device(d1, 5).await.unwrap());
         assert!(!s.revoke_device(d1, 6).await.unwrap(), "{name}: revoking twice reports nothing to do");
-        assert_eq!(s.device_by_token("token-1").await.unwrap().unwrap().0.revoked_at, Some(5));
+        assert_eq!(s.device_by_token("token-1").await.unwrap().unwrap().device.revoked_at, Some(5));
 
         // Commits: atomic, versioned, sequenced per grid.
         let key = DocKey::new(g, Collection::Residents);
@@ -266,6 +271,22 @@ async fn every_backend_keeps_the_same_promises() {
         s.commit(with_row(other, person("冒名"), 51)).await.unwrap();
         let kept = s.resident(Uuid::from_u128(0x1234)).await.unwrap().map(|(k, r)| (k.grid, r.name));
         assert_eq!(kept, Some((g, "王芳".to_string())), "{name}");
+
+        // A record's conflict rows follow its latest commit: kept while open, gone once settled.
+        let conflict = sync_protocol::doc::Conflict {
+            collection: Collection::Residents,
+            record: Uuid::from_u128(0x1234),
+            field: "phone".into(),
+            values: vec![],
+        };
+        let mut open = with_row(g, person("王芳"), 52);
+        open.rows.conflicts.push((DocKey::new(g, Collection::Residents), conflict.record, vec![conflict.clone()]));
+        s.commit(open).await.unwrap();
+        assert_eq!(s.conflicts(&Scope::Grid(g), None).await.unwrap(), vec![conflict.clone()], "{name}");
+        let mut settled = with_row(g, person("王芳"), 53);
+        settled.rows.conflicts.push((DocKey::new(g, Collection::Residents), conflict.record, vec![]));
+        s.commit(settled).await.unwrap();
+        assert!(s.conflicts(&Scope::Grid(g), None).await.unwrap().is_empty(), "{name}: settled");
 
         // Attempts: counted per key within the window; older ones fall out of it.
         let key = format!("enrol:addr:{}", Uuid::now_v7());

@@ -408,7 +408,8 @@ async fn every_role_is_refused_every_endpoint_outside_its_scope() {
     assert_eq!(roles, Role::ALL.iter().map(|r| r.as_str()).collect(), "every role is in the matrix");
 
     for (who, role, token, device) in &m.tokens {
-        let account = storage.device_by_token(&county_server::auth::hash_secret(token)).await.unwrap().unwrap().1.id;
+        let account =
+            storage.device_by_token(&county_server::auth::hash_secret(token)).await.unwrap().unwrap().account.id;
         // The foreign grid for each role: the other grid of the village for grid roles, a grid
         // of another township for village and township staff. A county admin has no foreign grid.
         let foreign = match (role, *who) {

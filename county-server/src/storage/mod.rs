@@ -47,6 +47,14 @@ pub struct Node {
     pub village: Option<Uuid>,
 }
 
+/// Who holds a device token (see [`Storage::device_by_token`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenHolder {
+    pub device: Device,
+    pub account: Account,
+    pub node: Option<Node>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Account {
     pub id: Uuid,
@@ -235,7 +243,10 @@ pub trait Storage: Send + Sync + 'static {
         device: &Device,
         token_hash: &str,
     ) -> Result<Option<Account>>;
-    async fn device_by_token(&self, token_hash: &str) -> Result<Option<(Device, Account)>>;
+    /// The device holding a token, its account, and the node the account is scoped to (`None`
+    /// if that node is missing): everything a request's authentication and scope need, in one
+    /// read.
+    async fn device_by_token(&self, token_hash: &str) -> Result<Option<TokenHolder>>;
     async fn revoke_device(&self, id: Uuid, at: i64) -> Result<bool>;
     async fn devices(&self, account: Option<Uuid>) -> Result<Vec<Device>>;
 

@@ -508,11 +508,11 @@ fn write_rows(tx: &Connection, grid: &str, rows: &Rows) -> rusqlite::Result<()> 
             serde_json::to_string(d).unwrap_or_default()
         ])?;
     }
-    let mut del = tx.prepare_cached("DELETE FROM conflicts WHERE record = ?1")?;
+    let mut del = tx.prepare_cached("DELETE FROM conflicts WHERE record = ?1 AND grid = ?2")?;
     let mut ins =
         tx.prepare_cached("INSERT INTO conflicts (record, field, grid, doc_key, data) VALUES (?1, ?2, ?3, ?4, ?5)")?;
     for (key, record, list) in &rows.conflicts {
-        del.execute(params![record.to_string()])?;
+        del.execute(params![record.to_string(), grid])?;
         for c in list {
             ins.execute(params![
                 record.to_string(),
@@ -669,29 +669,45 @@ impl Storage for SqliteStorage {
         .await
     }
 
-    async fn device_by_token(&self, token_hash: &str) -> Result<Option<(Device, Account)>> {
+    async fn device_by_token(&self, token_hash: &str) -> Result<Option<TokenHolder>> {
         let t = token_hash.to_string();
         self.read(move |c| {
             c.query_row(
-                "SELECT d.id, d.account, d.name, d.created_at, d.revoked_at, a.id, a.name, a.role, a.node
-                 FROM devices d JOIN accounts a ON a.id = d.account WHERE d.token_hash = ?1",
+                "SELECT d.id, d.account, d.name, d.created_at, d.revoked_at, a.id, a.name, a.role, a.node,
+                        n.kind, n.name, n.parent, n.township, n.village
+                 FROM devices d JOIN accounts a ON a.id = d.account LEFT JOIN nodes n ON n.id = a.node
+                 WHERE d.token_hash = ?1",
                 [t],
                 |r| {
-                    Ok((
-                        Device {
+                    let account = Account {
+                        id: uuid_col(r.get(5)?)?,
+                        name: r.get(6)?,
+                        role: Role::parse(&r.get::<_, String>(7)?).unwrap_or(Role::GridAssistant),
+                        node: uuid_col(r.get(8)?)?,
+                    };
+                    let opt = |s: Option<String>| s.and_then(|s| Uuid::parse_str(&s).ok());
+                    let node = match r.get::<_, Option<String>>(9)? {
+                        Some(kind) => Some(Node {
+                            id: account.node,
+                            kind: parse_kind(&kind),
+                            name: r.get(10)?,
+                            parent: opt(r.get(11)?),
+                            township: opt(r.get(12)?),
+                            village: opt(r.get(13)?),
+                        }),
+                        None => None,
+                    };
+                    Ok(TokenHolder {
+                        device: Device {
                             id: uuid_col(r.get(0)?)?,
                             account: uuid_col(r.get(1)?)?,
                             name: r.get(2)?,
                             created_at: r.get(3)?,
                             revoked_at: r.get(4)?,
                         },
-                        Account {
-                            id: uuid_col(r.get(5)?)?,
-                            name: r.get(6)?,
-                            role: Role::parse(&r.get::<_, String>(7)?).unwrap_or(Role::GridAssistant),
-                            node: uuid_col(r.get(8)?)?,
-                        },
-                    ))
+                        account,
+                        node,
+                    })
                 },
             )
             .optional()
