@@ -95,12 +95,18 @@ CREATE TABLE doc_tail (
 "#,
 ];
 
-/// A document as Automerge loads it: its last full save followed by the changes appended since.
-const WHOLE_DOCS_BY_KEY: &str =
-    "SELECT d.doc_key, d.bytes || COALESCE((SELECT string_agg(t.bytes, ''::bytea ORDER BY t.version)
-    FROM doc_tail t WHERE t.doc_key = d.doc_key), ''::bytea), d.version FROM documents d WHERE d.doc_key = ANY($1)";
-const WHOLE_DOCS_OF_GRID: &str = "SELECT d.doc_key, d.bytes || COALESCE((SELECT string_agg(t.bytes, ''::bytea ORDER BY t.version)
-    FROM doc_tail t WHERE t.doc_key = d.doc_key), ''::bytea), d.version FROM documents d WHERE d.grid = $1 ORDER BY d.doc_key";
+/// Documents as Automerge loads them: the last full save followed by the changes appended since.
+macro_rules! whole_docs_where {
+    ($condition:literal) => {
+        concat!(
+            "SELECT d.doc_key, d.bytes || COALESCE((SELECT string_agg(t.bytes, ''::bytea ORDER BY t.version)
+             FROM doc_tail t WHERE t.doc_key = d.doc_key), ''::bytea), d.version FROM documents d WHERE ",
+            $condition
+        )
+    };
+}
+const WHOLE_DOCS_BY_KEY: &str = whole_docs_where!("d.doc_key = ANY($1)");
+const WHOLE_DOCS_OF_GRID: &str = whole_docs_where!("d.grid = $1 ORDER BY d.doc_key");
 
 /// Connections per server process; PostgreSQL's default `max_connections` is 100, so a handful
 /// of servers fit.
@@ -137,6 +143,20 @@ fn account_row(r: &PgRow) -> Result<Account> {
         name: r.try_get("name").map_err(db_err)?,
         role: Role::parse(&role).unwrap_or(Role::GridAssistant),
         node: r.try_get("node").map_err(db_err)?,
+    })
+}
+
+/// A node from its columns, named with `prefix` (`n_kind` …) where a query joins it in.
+fn node_row(r: &PgRow, prefix: &str) -> Result<Node> {
+    let col = |name: &str| format!("{prefix}{name}");
+    let kind: String = r.try_get(col("kind").as_str()).map_err(db_err)?;
+    Ok(Node {
+        id: r.try_get(col("id").as_str()).map_err(db_err)?,
+        kind: parse_kind(&kind),
+        name: r.try_get(col("name").as_str()).map_err(db_err)?,
+        parent: r.try_get(col("parent").as_str()).map_err(db_err)?,
+        township: r.try_get(col("township").as_str()).map_err(db_err)?,
+        village: r.try_get(col("village").as_str()).map_err(db_err)?,
     })
 }
 
@@ -276,7 +296,7 @@ async fn write_rows(tx: &mut Transaction<'static, Postgres>, grid: Uuid, rows: &
     // The touched records' conflicts are cleared (and the current ones written below); with
     // residents, in the same statement, one round trip less for most syncs.
     let records: Vec<Uuid> = rows.conflicts.iter().map(|(_, r, _)| *r).collect();
-    let mut cleared = false;
+    let cleared_with_residents = !rows.residents.is_empty();
     if !rows.residents.is_empty() {
         let r = &rows.residents;
         sqlx_core::query::query(
@@ -304,7 +324,6 @@ async fn write_rows(tx: &mut Transaction<'static, Postgres>, grid: Uuid, rows: &
         .execute(&mut **tx)
         .await
         .map_err(db_err)?;
-        cleared = true;
     }
     if !rows.houses.is_empty() {
         let h = &rows.houses;
@@ -393,7 +412,7 @@ async fn write_rows(tx: &mut Transaction<'static, Postgres>, grid: Uuid, rows: &
         .map_err(db_err)?;
     }
     if !rows.conflicts.is_empty() {
-        if !cleared {
+        if !cleared_with_residents {
             sqlx_core::query::query("DELETE FROM conflicts WHERE record = ANY($1) AND grid = $2")
                 .bind(&records)
                 .bind(grid)
@@ -449,18 +468,7 @@ impl Storage for PostgresStorage {
             .fetch_optional(&self.pool)
             .await
             .map_err(db_err)?;
-        row.map(|r| {
-            let kind: String = r.try_get("kind").map_err(db_err)?;
-            Ok(Node {
-                id: r.try_get("id").map_err(db_err)?,
-                kind: parse_kind(&kind),
-                name: r.try_get("name").map_err(db_err)?,
-                parent: r.try_get("parent").map_err(db_err)?,
-                township: r.try_get("township").map_err(db_err)?,
-                village: r.try_get("village").map_err(db_err)?,
-            })
-        })
-        .transpose()
+        row.map(|r| node_row(&r, "")).transpose()
     }
 
     async fn grids(&self, scope: &Scope) -> Result<Vec<GridInfo>> {
@@ -575,7 +583,8 @@ impl Storage for PostgresStorage {
     async fn device_by_token(&self, token_hash: &str) -> Result<Option<TokenHolder>> {
         let row = sqlx_core::query::query(
             "SELECT d.id, d.account, d.name, d.created_at, d.revoked_at, a.name AS a_name, a.role, a.node,
-                    n.kind AS n_kind, n.name AS n_name, n.parent, n.township, n.village
+                    n.id AS n_id, n.kind AS n_kind, n.name AS n_name, n.parent AS n_parent,
+                    n.township AS n_township, n.village AS n_village
              FROM devices d JOIN accounts a ON a.id = d.account LEFT JOIN nodes n ON n.id = a.node
              WHERE d.token_hash = $1",
         )
@@ -592,15 +601,9 @@ impl Storage for PostgresStorage {
                 role: Role::parse(&role).unwrap_or(Role::GridAssistant),
                 node: r.try_get("node").map_err(db_err)?,
             };
-            let node = match r.try_get::<Option<String>, _>("n_kind").map_err(db_err)? {
-                Some(kind) => Some(Node {
-                    id: account.node,
-                    kind: parse_kind(&kind),
-                    name: r.try_get("n_name").map_err(db_err)?,
-                    parent: r.try_get("parent").map_err(db_err)?,
-                    township: r.try_get("township").map_err(db_err)?,
-                    village: r.try_get("village").map_err(db_err)?,
-                }),
+            // A missing node leaves its columns NULL (the LEFT JOIN).
+            let node = match r.try_get::<Option<Uuid>, _>("n_id").map_err(db_err)? {
+                Some(_) => Some(node_row(&r, "n_")?),
                 None => None,
             };
             Ok(TokenHolder { device, account, node })
@@ -742,10 +745,9 @@ impl Storage for PostgresStorage {
                     .map_err(write_err)?;
             }
             for (d, name) in appends {
-                // The saved bytes stay (an update that leaves them alone keeps their TOAST value);
-                // the new changes go into a row of their own.
-                // The version moves on only from the one the writer read (under the grid's lock, so
-                // nothing moves it meanwhile); otherwise nothing is written and the sync retries.
+                // The saved bytes stay (an update that leaves them alone keeps their TOAST value)
+                // and the new changes go into a row of their own, only if the version is still the
+                // one the writer read; otherwise nothing is written and the sync retries.
                 let written = sqlx_core::query::query(
                     "WITH v AS (UPDATE documents SET version = $3 WHERE doc_key = $1 AND version = $4 RETURNING 1)
                      INSERT INTO doc_tail (doc_key, version, bytes) SELECT $1, $3, $2 FROM v",

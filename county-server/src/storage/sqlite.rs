@@ -163,41 +163,20 @@ impl SqliteStorage {
     pub fn open(path: &Path) -> Result<Self> {
         let conn = Connection::open(path).map_err(db_err)?;
         let mut storage = Self::init(conn)?;
+        // Opened after the writer has switched the file to WAL and migrated it.
         let n = std::env::var("GRIDKEEPER_DB_POOL").ok().and_then(|v| v.parse().ok()).unwrap_or(DEFAULT_READERS);
-        let mut idle = Vec::with_capacity(n);
-        for _ in 0..n.max(1) {
-            // Opened after the writer has switched the file to WAL and migrated it.
-            let c = Connection::open_with_flags(
-                path,
-                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-            )
-            .map_err(db_err)?;
-            c.busy_timeout(std::time::Duration::from_secs(10)).map_err(db_err)?;
-            c.pragma_update(None, "query_only", true).map_err(db_err)?;
-            c.pragma_update(None, "cache_size", READER_CACHE_KIB).map_err(db_err)?;
-            c.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-            idle.push(c);
-        }
+        let idle = (0..n.max(1)).map(|_| open_reader(path)).collect::<Result<Vec<_>>>()?;
         storage.readers =
             Some(Arc::new(Readers { free: Arc::new(tokio::sync::Semaphore::new(idle.len())), idle: Mutex::new(idle) }));
         // Checkpoints move off the writer: copying WAL pages into the database file and syncing
         // it took a third of the writer's time in a morning sync storm (measured with perf).
-        // A checkpoint from another connection is safe at any moment; PASSIVE never blocks
-        // the writer or the readers.
         storage
             .conn
             .lock()
             .map_err(|_| db_err("connection lock poisoned"))?
             .pragma_update(None, "wal_autocheckpoint", WRITER_CHECKPOINT_PAGES)
             .map_err(db_err)?;
-        let checkpointer = Connection::open(path).map_err(db_err)?;
-        checkpointer.busy_timeout(std::time::Duration::from_secs(10)).map_err(db_err)?;
-        let (stop, stopped) = std::sync::mpsc::channel::<()>();
-        std::thread::Builder::new()
-            .name("sqlite-checkpoint".into())
-            .spawn(move || checkpoint_loop(checkpointer, stopped))
-            .map_err(db_err)?;
-        storage._checkpoints = Some(Arc::new(CheckpointGuard { _stop: stop }));
+        storage._checkpoints = Some(Arc::new(start_checkpoints(path)?));
         Ok(storage)
     }
 
@@ -268,6 +247,33 @@ impl SqliteStorage {
     }
 }
 
+/// A read-only connection for the reader pool.
+fn open_reader(path: &Path) -> Result<Connection> {
+    let c = Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(db_err)?;
+    c.busy_timeout(std::time::Duration::from_secs(10)).map_err(db_err)?;
+    c.pragma_update(None, "query_only", true).map_err(db_err)?;
+    c.pragma_update(None, "cache_size", READER_CACHE_KIB).map_err(db_err)?;
+    c.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    Ok(c)
+}
+
+/// Starts the background checkpoint thread on a connection of its own. A checkpoint from
+/// another connection is safe at any moment; PASSIVE never blocks the writer or the readers.
+fn start_checkpoints(path: &Path) -> Result<CheckpointGuard> {
+    let conn = Connection::open(path).map_err(db_err)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(db_err)?;
+    let (stop, stopped) = std::sync::mpsc::channel::<()>();
+    std::thread::Builder::new()
+        .name("sqlite-checkpoint".into())
+        .spawn(move || checkpoint_loop(conn, stopped))
+        .map_err(db_err)?;
+    Ok(CheckpointGuard { _stop: stop })
+}
+
 /// Copies committed WAL pages into the database file every `CHECKPOINT_EVERY` until the
 /// storage is dropped.
 fn checkpoint_loop(conn: Connection, stop: std::sync::mpsc::Receiver<()>) {
@@ -326,8 +332,8 @@ fn commit_one(tx: &Connection, commit: &GridCommit, now: i64) -> Result<u64> {
     for doc in &commit.docs {
         let key = doc.key.to_string();
         let current: Option<i64> = tx
-            .cached_row("SELECT version FROM documents WHERE doc_key = ?1", [&key], |r| r.get(0))
-            .optional()
+            .prepare_cached("SELECT version FROM documents WHERE doc_key = ?1")
+            .and_then(|mut st| st.query_row([&key], |r| r.get(0)).optional())
             .map_err(db_err)?;
         if current.map(|v| v as u64) != doc.expected || (doc.append && current.is_none()) {
             return Err(StorageError::Contention(key));
@@ -354,8 +360,8 @@ fn commit_one(tx: &Connection, commit: &GridCommit, now: i64) -> Result<u64> {
         }
     }
     let mut seq: i64 = tx
-        .cached_row("SELECT seq FROM grid_log WHERE grid = ?1", [&grid], |r| r.get(0))
-        .optional()
+        .prepare_cached("SELECT seq FROM grid_log WHERE grid = ?1")
+        .and_then(|mut st| st.query_row([&grid], |r| r.get(0)).optional())
         .map_err(db_err)?
         .unwrap_or(0);
     {
@@ -391,28 +397,6 @@ fn commit_one(tx: &Connection, commit: &GridCommit, now: i64) -> Result<u64> {
     .map_err(db_err)?;
     write_rows(tx, &grid, &commit.rows).map_err(db_err)?;
     Ok(seq as u64)
-}
-
-/// `query_row` through the connection's statement cache, for the writer's commits: parsing
-/// their statements anew each time was a few per cent of the writer's time.
-trait CachedRow {
-    fn cached_row<T, P: rusqlite::Params, F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>>(
-        &self,
-        sql: &str,
-        params: P,
-        f: F,
-    ) -> rusqlite::Result<T>;
-}
-
-impl CachedRow for Connection {
-    fn cached_row<T, P: rusqlite::Params, F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>>(
-        &self,
-        sql: &str,
-        params: P,
-        f: F,
-    ) -> rusqlite::Result<T> {
-        self.prepare_cached(sql)?.query_row(params, f)
-    }
 }
 
 /// Appends a document's tail (the changes stored since its last full save) to its saved bytes.
@@ -553,17 +537,7 @@ impl Storage for SqliteStorage {
             c.query_row(
                 "SELECT id, kind, name, parent, township, village FROM nodes WHERE id = ?1",
                 [id.to_string()],
-                |r| {
-                    let opt = |s: Option<String>| s.and_then(|s| Uuid::parse_str(&s).ok());
-                    Ok(Node {
-                        id: uuid_col(r.get(0)?)?,
-                        kind: parse_kind(&r.get::<_, String>(1)?),
-                        name: r.get(2)?,
-                        parent: opt(r.get(3)?),
-                        township: opt(r.get(4)?),
-                        village: opt(r.get(5)?),
-                    })
-                },
+                |r| node_at(r, 0),
             )
             .optional()
             .map_err(db_err)
@@ -674,7 +648,7 @@ impl Storage for SqliteStorage {
         self.read(move |c| {
             c.query_row(
                 "SELECT d.id, d.account, d.name, d.created_at, d.revoked_at, a.id, a.name, a.role, a.node,
-                        n.kind, n.name, n.parent, n.township, n.village
+                        n.id, n.kind, n.name, n.parent, n.township, n.village
                  FROM devices d JOIN accounts a ON a.id = d.account LEFT JOIN nodes n ON n.id = a.node
                  WHERE d.token_hash = ?1",
                 [t],
@@ -685,16 +659,9 @@ impl Storage for SqliteStorage {
                         role: Role::parse(&r.get::<_, String>(7)?).unwrap_or(Role::GridAssistant),
                         node: uuid_col(r.get(8)?)?,
                     };
-                    let opt = |s: Option<String>| s.and_then(|s| Uuid::parse_str(&s).ok());
+                    // A missing node leaves its columns NULL (the LEFT JOIN).
                     let node = match r.get::<_, Option<String>>(9)? {
-                        Some(kind) => Some(Node {
-                            id: account.node,
-                            kind: parse_kind(&kind),
-                            name: r.get(10)?,
-                            parent: opt(r.get(11)?),
-                            township: opt(r.get(12)?),
-                            village: opt(r.get(13)?),
-                        }),
+                        Some(_) => Some(node_at(r, 9)?),
                         None => None,
                     };
                     Ok(TokenHolder {
@@ -1186,6 +1153,19 @@ impl Storage for SqliteStorage {
         })
         .await
     }
+}
+
+/// A node from six columns (id, kind, name, parent, township, village) starting at `at`.
+fn node_at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Node> {
+    let opt = |s: Option<String>| s.and_then(|s| Uuid::parse_str(&s).ok());
+    Ok(Node {
+        id: uuid_col(r.get(at)?)?,
+        kind: parse_kind(&r.get::<_, String>(at + 1)?),
+        name: r.get(at + 2)?,
+        parent: opt(r.get(at + 3)?),
+        township: opt(r.get(at + 4)?),
+        village: opt(r.get(at + 5)?),
+    })
 }
 
 fn account_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Account> {
