@@ -1,17 +1,18 @@
-//! Errors as HTTP clients see them: a status and a body `{"code": ..., "message": ...}` with a
-//! stable code. Messages never carry personal data.
+//! The server's domain error: what a service answers when it refuses or fails. Each carries a
+//! stable [`ErrorCode`] and says whether trying again can help; how it is shown (an HTTP status,
+//! a command-line message) is decided where it is shown (`api::error`, `main.rs`). Messages
+//! never carry personal data.
 
-use axum::Json;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use serde::Serialize;
+use sync_protocol::api::RosterReport;
+use sync_protocol::{Code, ErrorBody, ErrorCode};
 
 use crate::storage::StorageError;
 
 #[derive(Debug, thiserror::Error)]
-pub enum ApiError {
+pub enum Error {
+    /// The request itself is wrong (a malformed body, an unknown node …).
     #[error("{message}")]
-    BadRequest { code: &'static str, message: String },
+    BadRequest { code: Code, message: String },
     #[error("missing or invalid device token")]
     Unauthorized,
     #[error("this device has been revoked")]
@@ -22,76 +23,74 @@ pub enum ApiError {
     NotFound(String),
     #[error("request body too large")]
     TooLarge,
+    /// Commits kept meeting concurrent ones: try again.
     #[error("server busy, try again")]
     Busy,
     /// Too many attempts (enrolment codes): wait `retry_after_secs`.
     #[error("too many attempts; try again later")]
     TooManyAttempts { retry_after_secs: u64 },
+    /// A roster file with rejected rows: the report names every one; nothing was written.
+    #[error("{} of {} rows rejected; nothing was imported", .0.rejected_rows, .0.rows)]
+    RosterRejected(RosterReport),
+    /// Something failed inside the server. The detail goes to the log, never to the client.
     #[error("internal error")]
     Internal(String),
 }
 
-#[derive(Serialize)]
-pub struct ErrorBody {
-    pub code: &'static str,
-    pub message: String,
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    pub fn bad(code: Code, message: impl Into<String>) -> Self {
+        Error::BadRequest { code, message: message.into() }
+    }
+
+    pub fn internal(e: impl std::fmt::Display) -> Self {
+        Error::Internal(e.to_string())
+    }
+
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Error::BadRequest { code, .. } => *code,
+            Error::Unauthorized => Code::Unauthorized,
+            Error::Revoked => Code::DeviceRevoked,
+            Error::Forbidden(_) => Code::Forbidden,
+            Error::NotFound(_) => Code::NotFound,
+            Error::TooLarge => Code::BodyTooLarge,
+            Error::Busy => Code::Busy,
+            Error::TooManyAttempts { .. } => Code::TooManyAttempts,
+            Error::RosterRejected(_) => Code::RosterRejected,
+            Error::Internal(_) => Code::Internal,
+        }
+        .into()
+    }
+
+    /// Whether the same request may succeed later as it is.
+    pub fn is_retryable(&self) -> bool {
+        self.code().is_retryable()
+    }
+
+    /// The body a client receives: code and message, and a rejected roster's report.
+    pub fn body(&self) -> ErrorBody {
+        let mut body = ErrorBody::new(self.code(), self.to_string());
+        if let Error::RosterRejected(report) = self {
+            body.report = Some(Box::new(report.clone()));
+        }
+        body
+    }
 }
 
-impl ApiError {
-    pub fn bad(code: &'static str, message: impl Into<String>) -> Self {
-        ApiError::BadRequest { code, message: message.into() }
-    }
-
-    pub fn code(&self) -> &'static str {
-        match self {
-            ApiError::BadRequest { code, .. } => code,
-            ApiError::Unauthorized => "unauthorized",
-            ApiError::Revoked => "device_revoked",
-            ApiError::Forbidden(_) => "forbidden",
-            ApiError::NotFound(_) => "not_found",
-            ApiError::TooLarge => "body_too_large",
-            ApiError::Busy => "busy",
-            ApiError::TooManyAttempts { .. } => "too_many_attempts",
-            ApiError::Internal(_) => "internal",
-        }
-    }
-
-    fn status(&self) -> StatusCode {
-        match self {
-            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            ApiError::Unauthorized | ApiError::Revoked => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::Busy => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-}
-
-impl From<StorageError> for ApiError {
+impl From<StorageError> for Error {
     fn from(e: StorageError) -> Self {
         match e {
-            StorageError::Contention(_) => ApiError::Busy,
-            StorageError::NotFound(m) => ApiError::NotFound(m),
-            StorageError::Database(m) => ApiError::Internal(m),
+            StorageError::Contention(_) => Error::Busy,
+            StorageError::NotFound(m) => Error::NotFound(m),
+            StorageError::Database(m) => Error::Internal(m),
         }
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        if let ApiError::Internal(detail) = &self {
-            tracing::error!(%detail, "internal error");
-        }
-        // Refusals are logged once, with their route, by [`crate::audit::log_refusals`].
-        let body = ErrorBody { code: self.code(), message: self.to_string() };
-        let mut resp = (self.status(), Json(body)).into_response();
-        if let ApiError::TooManyAttempts { retry_after_secs } = &self {
-            resp.headers_mut().insert(axum::http::header::RETRY_AFTER, (*retry_after_secs).into());
-        }
-        resp.extensions_mut().insert(crate::audit::ErrorCode(self.code()));
-        resp
+impl From<sync_protocol::wire::WireError> for Error {
+    fn from(e: sync_protocol::wire::WireError) -> Self {
+        Error::bad(e.code(), e.to_string())
     }
 }

@@ -1,29 +1,28 @@
 //! # county-server
 //!
 //! Merges every device's changes with Automerge, enforces who may see and change what, and
-//! serves township and county staff. Storage sits behind [`storage::Storage`]; SQLite is the
-//! embedded default, PostgreSQL the production backend.
+//! serves township and county staff. Layers, from the bottom:
 //!
-//! - [`sync`]: one sync round (validate, store durably, acknowledge, catch up)
-//! - [`auth`]: enrolment codes, device tokens, scopes
-//! - [`throttle`]: limits on guessing enrolment codes; [`audit`]: logging refusals
-//! - [`tls`]: HTTPS served by the server itself
-//! - [`api`]: the HTTP routes
-//! - [`import`]: bulk creation of records (demo county, rosters)
-//! - [`roster`]: rosters (花名册) read from and written to CSV and Excel files
-//! - [`demo`]: the demo county shaped like Yishui
+//! - [`storage`]: one trait in domain types; SQLite is the embedded default, PostgreSQL the
+//!   production backend
+//! - [`service`]: everything the server does, behind [`service::County`], returning [`Error`]
+//!   (a stable code, and whether a retry can help); [`roster`] reads and writes roster files
+//! - [`api`]: HTTP routes that call services and map errors to statuses, nothing else
+//! - [`server`]: opening storage from a URL, binding, serving (HTTPS through [`tls`])
+//!
+//! The command line (`main.rs`) and the demo county ([`demo`], feature `demo`) call services,
+//! never routes. The contracts every side shares live in `sync-protocol`.
 
 pub mod api;
-pub mod audit;
-pub mod auth;
-pub mod cache;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod error;
-pub mod import;
 pub mod roster;
 pub mod server;
+pub mod service;
 pub mod storage;
-pub mod sync;
+#[cfg(feature = "testing")]
 pub mod testing;
-pub mod throttle;
 pub mod tls;
+
+pub use error::{Error, Result};

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use county_server::server::{ServeOptions, open_storage, spawn_opts};
-use county_server::throttle::EnrolmentGuard;
+use county_server::service::enrolment;
 use county_server::tls::TlsFiles;
 use uuid::Uuid;
 
@@ -30,6 +30,9 @@ enum Command {
         net: NetOptions,
     },
     /// Create (if needed) and serve a demo county shaped like Yishui, printing enrolment codes.
+    /// (Only in builds with the `demo` feature: a production server does not carry the
+    /// generator.)
+    #[cfg(feature = "demo")]
     Demo {
         #[arg(long, env = "GRIDKEEPER_DB", default_value = "gridkeeper-demo.db")]
         db: String,
@@ -112,8 +115,7 @@ impl NetOptions {
         if tls.is_none() && !addr.ip().is_loopback() && self.trusted_proxy.is_empty() {
             tracing::warn!(%addr, "serving plain HTTP on a network address: devices refuse http:// except to loopback; give --tls-cert and --tls-key");
         }
-        let enrolment = EnrolmentGuard { trusted_proxies: self.trusted_proxy, ..Default::default() };
-        ServeOptions { tls, enrolment, ..Default::default() }
+        ServeOptions { tls, trusted_proxies: self.trusted_proxy, ..Default::default() }
     }
 }
 
@@ -131,6 +133,7 @@ async fn main() -> anyhow::Result<()> {
             tokio::signal::ctrl_c().await?;
             running.stop().await;
         }
+        #[cfg(feature = "demo")]
         Command::Demo { db, addr, grids, seed, no_serve, net } => {
             let storage = open_storage(&db).await?;
             let summary = county_server::demo::ensure_demo(storage.as_ref(), grids, seed)
@@ -147,21 +150,16 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::IssueCode { db, account } => {
             let storage = open_storage(&db).await?;
-            let code = county_server::api::issue_code_for(storage.as_ref(), account)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let code = enrolment::issue_code(storage.as_ref(), account).await.map_err(cli_error)?;
             println!("{}", code.code);
         }
         Command::Revoke { db, device } => {
             let storage = open_storage(&db).await?;
-            if storage.revoke_device(device, chrono::Utc::now().timestamp_millis()).await? {
-                println!("revoked {device}");
-            } else {
-                anyhow::bail!("no active device {device}");
-            }
+            enrolment::revoke_device(storage.as_ref(), device).await.map_err(cli_error)?;
+            println!("revoked {device}");
         }
         Command::ImportRoster { db, grid, file, account } => {
-            use county_server::roster::{self, Format, RosterError};
+            use county_server::roster::{self, Format};
             let format = Format::from_path(&file).context("the file must end in .csv or .xlsx")?;
             let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
             let storage = open_storage(&db).await?;
@@ -177,11 +175,11 @@ async fn main() -> anyhow::Result<()> {
                         println!("未读取的列 ignored columns: {}", done.ignored_columns.join(", "));
                     }
                 }
-                Err(RosterError::Rejected(report)) => {
+                Err(county_server::Error::RosterRejected(report)) => {
                     print!("{report}");
                     anyhow::bail!("roster rejected; nothing was imported");
                 }
-                Err(e) => anyhow::bail!("{} ({})", e, e.code()),
+                Err(e) => return Err(cli_error(e)),
             }
         }
         Command::ExportRoster { db, grid, file, masked } => {
@@ -189,12 +187,15 @@ async fn main() -> anyhow::Result<()> {
             let format = Format::from_path(&file).context("the file must end in .csv or .xlsx")?;
             let storage = open_storage(&db).await?;
             let reveal = if masked { Reveal::Masked } else { Reveal::Full };
-            let bytes = roster::export(storage.as_ref(), grid, format, reveal, Uuid::nil())
-                .await
-                .map_err(|e| anyhow::anyhow!("{e} ({})", e.code()))?;
+            let bytes = roster::export(storage.as_ref(), grid, format, reveal, Uuid::nil()).await.map_err(cli_error)?;
             std::fs::write(&file, &bytes).with_context(|| format!("writing {}", file.display()))?;
             println!("已导出 exported {} ({} bytes)", file.display(), bytes.len());
         }
     }
     Ok(())
+}
+
+/// A service's refusal as the command line says it: the message and its stable code.
+fn cli_error(e: county_server::Error) -> anyhow::Error {
+    anyhow::anyhow!("{e} ({})", e.code())
 }

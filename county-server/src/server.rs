@@ -5,9 +5,10 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 
+use crate::api::client_addr::{PeerAddr, TrustedProxies};
 use crate::api::{AppState, router};
+use crate::service::County;
 use crate::storage::{PostgresStorage, SqliteStorage, Storage};
-use crate::throttle::PeerAddr;
 
 /// Opens storage from a URL: `postgres://user@host/db` (or `postgresql://`) for PostgreSQL;
 /// `sqlite:///path/to/file.db`, `sqlite::memory:`, or a bare path for the embedded SQLite default.
@@ -25,10 +26,11 @@ pub async fn open_storage(url: &str) -> anyhow::Result<Arc<dyn Storage>> {
 /// How to serve: limits, and HTTPS when a certificate is given.
 #[derive(Debug, Clone, Default)]
 pub struct ServeOptions {
-    pub limits: crate::sync::Limits,
-    /// Limits on guessing enrolment codes, and the reverse proxies whose `X-Forwarded-For` is
-    /// believed.
-    pub enrolment: crate::throttle::EnrolmentGuard,
+    pub limits: crate::service::sync::Limits,
+    /// Limits on guessing enrolment codes.
+    pub enrolment: crate::service::enrolment::EnrolmentLimits,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (for the enrolment limits).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Serve HTTPS with this certificate and key; plain HTTP without (loopback, development).
     pub tls: Option<crate::tls::TlsFiles>,
 }
@@ -37,6 +39,8 @@ pub struct ServeOptions {
 pub struct Running {
     pub addr: SocketAddr,
     pub storage: Arc<dyn Storage>,
+    /// The services this server calls (the same a command line or a test may call directly).
+    pub county: Arc<County>,
     tls: bool,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
@@ -76,18 +80,9 @@ pub async fn spawn(storage: Arc<dyn Storage>, addr: SocketAddr) -> anyhow::Resul
 pub async fn spawn_with(
     storage: Arc<dyn Storage>,
     addr: SocketAddr,
-    limits: crate::sync::Limits,
+    limits: crate::service::sync::Limits,
 ) -> anyhow::Result<Running> {
     spawn_opts(storage, addr, ServeOptions { limits, ..Default::default() }).await
-}
-
-/// Like [`spawn`], serving HTTPS with a certificate and key.
-pub async fn spawn_tls(
-    storage: Arc<dyn Storage>,
-    addr: SocketAddr,
-    tls: crate::tls::TlsFiles,
-) -> anyhow::Result<Running> {
-    spawn_opts(storage, addr, ServeOptions { tls: Some(tls), ..Default::default() }).await
 }
 
 /// Binds `addr` and serves in the background as `options` say.
@@ -96,13 +91,9 @@ pub async fn spawn_opts(storage: Arc<dyn Storage>, addr: SocketAddr, options: Se
     let tls = options.tls.as_ref().map(crate::tls::server_config).transpose()?;
     let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
-    let app = router(AppState {
-        storage: storage.clone(),
-        limits: options.limits,
-        enrolment: Arc::new(options.enrolment),
-        docs: Arc::new(crate::cache::DocCache::from_env()),
-        sync_slots: Arc::new(tokio::sync::Semaphore::new(crate::api::sync_slots_from_env())),
-    });
+    let county = Arc::new(County::with_limits(storage.clone(), options.limits, options.enrolment));
+    let app =
+        router(AppState { county: county.clone(), trusted_proxies: Arc::new(TrustedProxies(options.trusted_proxies)) });
     // The enrolment limits count attempts per client address.
     let app = app.into_make_service_with_connect_info::<PeerAddr>();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -120,5 +111,5 @@ pub async fn spawn_opts(storage: Arc<dyn Storage>, addr: SocketAddr, options: Se
             })
         }
     };
-    Ok(Running { addr, storage, tls: tls.is_some(), shutdown: Some(tx), task: Some(task) })
+    Ok(Running { addr, storage, county, tls: tls.is_some(), shutdown: Some(tx), task: Some(task) })
 }

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use county_server::import::GridRecords;
-use county_server::roster::{self, Existing, Format, Reason, Reveal, RosterCode, RosterError, RosterReport};
+use county_server::roster::{self, Existing, Format, Reason, Reveal, RosterCode, RosterReport};
+use county_server::service::import::GridRecords;
 use county_server::storage::{Account, Node, SqliteStorage, Storage};
 use rust_xlsxwriter::{ExcelDateTime, Format as CellFormat, Workbook};
 use sync_protocol::ValidationCode;
@@ -60,7 +60,7 @@ impl County {
         id
     }
 
-    async fn import(&self, grid: Uuid, format: Format, bytes: Vec<u8>) -> Result<roster::ImportSummary, RosterError> {
+    async fn import(&self, grid: Uuid, format: Format, bytes: Vec<u8>) -> county_server::Result<roster::ImportSummary> {
         let author = roster::importer(Uuid::now_v7(), Uuid::now_v7());
         roster::import_file(self.storage.as_ref(), grid, &author, format, bytes, NOW_MS).await
     }
@@ -71,9 +71,10 @@ impl County {
     }
 }
 
-fn rejected(r: Result<impl std::fmt::Debug, RosterError>) -> RosterReport {
-    match r {
-        Err(RosterError::Rejected(report)) => report,
+/// The report of a rejected file, whether from reading it (`RosterError`) or importing it.
+fn rejected<T: std::fmt::Debug, E: Into<county_server::Error>>(r: Result<T, E>) -> RosterReport {
+    match r.map_err(Into::into) {
+        Err(county_server::Error::RosterRejected(report)) => report,
         other => panic!("expected a rejected roster, got {other:?}"),
     }
 }
@@ -208,9 +209,12 @@ fn files_that_cannot_be_read_get_a_stable_code() {
     ];
     for (bytes, code) in cases {
         let e = roster::parse_csv(bytes, &Existing::default()).unwrap_err();
-        assert_eq!(e.code(), code, "{e}");
+        assert_eq!(e.code().as_str(), code, "{e}");
     }
-    assert_eq!(roster::parse_xlsx(b"PK\x03\x04 not a zip", &Existing::default()).unwrap_err().code(), "bad_workbook");
+    assert_eq!(
+        roster::parse_xlsx(b"PK\x03\x04 not a zip", &Existing::default()).unwrap_err().code().as_str(),
+        "bad_workbook"
+    );
 }
 
 /// An .xlsx like a township template: a title row, a header with `*` marks, a date cell, a
@@ -347,7 +351,9 @@ async fn round_trip(format: Format) {
     records.residents[0].archived_reason = Some("moved_away".into());
     records.residents[0].archived_on = Some("2024-05-01".into());
     let author = roster::importer(Uuid::now_v7(), Uuid::now_v7());
-    county_server::import::import_grid(county.storage.as_ref(), from, &author, &records, NOW_MS).await.unwrap();
+    county_server::service::import::import_grid(county.storage.as_ref(), from, &author, &records, NOW_MS)
+        .await
+        .unwrap();
     let file = roster::export(county.storage.as_ref(), from, format, Reveal::Full, Uuid::nil()).await.unwrap();
 
     let to = county.grid("东坡村第2网格").await;
@@ -446,7 +452,7 @@ async fn import_of_a_thousand_residents_timed() {
 // ---------------------------------------------------------------------------------------------
 
 async fn enrol(url: &str, storage: &dyn Storage, account: Uuid) -> String {
-    let code = county_server::api::issue_code_for(storage, account).await.unwrap().code;
+    let code = county_server::service::enrolment::issue_code(storage, account).await.unwrap().code;
     let resp: serde_json::Value = reqwest::Client::new()
         .post(format!("{url}/v1/enrol"))
         .json(&serde_json::json!({"code": code, "device_name": "测试"}))

@@ -315,7 +315,7 @@ async fn every_backend_counts_the_overview_from_the_records() {
     let mut spec = demo_county::GridSpec::typical("高庄镇", "东坡村", worker, now, 7);
     (spec.residents, spec.houses, spec.visit_months, spec.visits_per_month, spec.open_disputes) = (120, 45, 3, 20, 4);
     let data = demo_county::generate_grid(&spec);
-    let records = county_server::import::GridRecords {
+    let records = county_server::service::import::GridRecords {
         residents: data.residents.clone(),
         houses: data.houses.clone(),
         visits: data.visits.clone(),
@@ -338,7 +338,7 @@ async fn every_backend_counts_the_overview_from_the_records() {
         let s = s.as_ref();
         let (township, g) = grid(s).await;
         let author = Author { account: worker, device: Uuid::now_v7(), role: Role::GridWorker };
-        county_server::import::import_grid(s, g, &author, &records, now).await.unwrap();
+        county_server::service::import::import_grid(s, g, &author, &records, now).await.unwrap();
         let o = s.overview(&Scope::Township(township), month).await.unwrap();
         assert_eq!(o.grids, 1, "{name}");
         assert_eq!(o.residents, live.len() as u64, "{name}");

@@ -4,6 +4,7 @@ use rand::Rng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use sync_protocol::model::{Action, ClearItem, Dispute, FiveClears, House, Party, Resident, Visit};
+use sync_protocol::org::Level;
 use uuid::Uuid;
 
 use crate::grid::{Ctx, Household, Kind, Rel, stranger_name};
@@ -279,9 +280,9 @@ fn act(rng: &mut StdRng, worker: Uuid, kind: &str, at: i64, to: Option<&str>, no
         id: uuid_at(rng, at),
         kind: kind.into(),
         actor: worker,
-        level: "grid".into(),
+        level: Level::Grid,
         at,
-        to_level: to.map(Into::into),
+        to_level: to.and_then(Level::parse),
         note: Some(note.into()),
     }
 }

@@ -281,7 +281,7 @@ fn visits_fall_in_their_months_and_disputes_make_sense() {
         assert_eq!(d.actions[0].kind, "report");
         assert_eq!(d.actions[0].at, d.reported_at);
         assert!(d.actions.windows(2).all(|p| p[0].at < p[1].at));
-        assert!(d.actions.iter().all(|a| a.actor == w && a.level == "grid" && a.at <= NOW));
+        assert!(d.actions.iter().all(|a| a.actor == w && a.level == sync_protocol::org::Level::Grid && a.at <= NOW));
         assert!(["ordinary", "coordination"].contains(&d.class.as_str()));
         if !d.state().status.is_open() {
             assert_eq!(d.class, "ordinary");

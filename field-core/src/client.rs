@@ -1,5 +1,5 @@
 //! HTTP to the county server: which addresses may be used, which certificates are trusted,
-//! and refusals as typed errors.
+//! refusals as typed errors, and enrolment. (The sync round is `sync.rs`, photos `photos.rs`.)
 //!
 //! Tokens and personal records must never cross a network in clear text, so a server address is
 //! `https://`, or plain `http://` only to this machine (127.0.0.0/8, `::1`, `localhost`): a
@@ -8,6 +8,10 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
+use sync_protocol::api::{EnrolRequest, EnrolResponse};
+use sync_protocol::{Code, ErrorBody};
+
+use crate::device::Identity;
 use crate::error::{DeviceError, Result};
 
 /// A server address the device may talk to, without a trailing `/`; or why it may not.
@@ -59,13 +63,10 @@ pub fn http_client_trusting(ca_pem: Option<&str>) -> Result<reqwest::Client> {
     })
 }
 
-#[derive(serde::Deserialize)]
-struct ErrorBody {
-    code: String,
-    message: String,
-}
-
-/// Passes a successful response through; turns an error status into [`DeviceError::Server`].
+/// Passes a successful response through; turns an error status into [`DeviceError::Server`]
+/// with the server's code. An answer without a Gridkeeper error body (a proxy's page) is
+/// `unavailable` when the status says the server side failed (worth retrying), else
+/// `unexpected_response`.
 pub async fn check(resp: reqwest::Response) -> Result<reqwest::Response> {
     if resp.status().is_success() {
         return Ok(resp);
@@ -75,10 +76,68 @@ pub async fn check(resp: reqwest::Response) -> Result<reqwest::Response> {
     match serde_json::from_slice::<ErrorBody>(&body) {
         Ok(e) => Err(DeviceError::Server { code: e.code, message: e.message }),
         Err(_) => Err(DeviceError::Server {
-            code: format!("http_{}", status.as_u16()),
-            message: String::from_utf8_lossy(&body).chars().take(200).collect(),
+            code: if status.is_server_error() { Code::Unavailable } else { Code::UnexpectedResponse }.into(),
+            message: format!(
+                "HTTP {}: {}",
+                status.as_u16(),
+                String::from_utf8_lossy(&body).chars().take(200).collect::<String>()
+            ),
         }),
     }
+}
+
+/// Reads a successful JSON answer into its contract type.
+pub async fn json<T: serde::de::DeserializeOwned>(resp: reqwest::Response) -> Result<T> {
+    let resp = check(resp).await?;
+    let bytes = resp.bytes().await.map_err(|e| DeviceError::Network(e.to_string()))?;
+    serde_json::from_slice(&bytes).map_err(|e| DeviceError::Server {
+        code: Code::UnexpectedResponse.into(),
+        message: format!("the server's answer does not read as expected: {e}"),
+    })
+}
+
+/// Exchanges a one-time enrolment code for a device token, without storing anything. The
+/// address must be `https://`, or `http://` to this machine ([`check_server_url`]).
+pub async fn request_enrolment(
+    http: &reqwest::Client,
+    server: &str,
+    code: &str,
+    device_name: &str,
+) -> Result<Identity> {
+    let server = check_server_url(server)?;
+    let req = EnrolRequest { code: code.to_string(), device_name: device_name.to_string() };
+    let resp = http.post(format!("{server}/v1/enrol")).json(&req).send().await.map_err(DeviceError::from)?;
+    let e: EnrolResponse = json(resp).await?;
+    Ok(Identity {
+        server,
+        device_id: e.device_id,
+        token: e.token,
+        account: e.account,
+        grids: e.grids,
+        epoch: 0,
+        server_ca: None,
+    })
+}
+
+/// Like [`request_enrolment`], trusting a county's own certificate authority (PEM) as well as
+/// the usual roots; the identity keeps it for later requests.
+pub async fn request_enrolment_with_ca(
+    server: &str,
+    code: &str,
+    device_name: &str,
+    server_ca: Option<&str>,
+) -> Result<Identity> {
+    // The address is checked before the client is even built: nothing goes out over plain http.
+    check_server_url(server)?;
+    let http = http_client_trusting(server_ca)?;
+    let mut identity = request_enrolment(&http, server, code, device_name).await?;
+    identity.server_ca = server_ca.map(str::to_string);
+    Ok(identity)
+}
+
+/// An HTTP client with the device's timeouts.
+pub fn http_client() -> Result<reqwest::Client> {
+    http_client_trusting(None)
 }
 
 #[cfg(test)]
@@ -107,16 +166,16 @@ mod tests {
             "http://localhost.example.org",
             "http://127.0.0.1.nip.io",
         ] {
-            assert_eq!(check_server_url(insecure).unwrap_err().code(), "insecure_server_url", "{insecure}");
+            assert_eq!(check_server_url(insecure).unwrap_err().code(), Code::InsecureServerUrl, "{insecure}");
         }
         for bad in ["county.example.org", "ftp://county.example.org", "", "https://user:pw@county.example.org"] {
-            assert_eq!(check_server_url(bad).unwrap_err().code(), "bad_server_url", "{bad:?}");
+            assert_eq!(check_server_url(bad).unwrap_err().code(), Code::BadServerUrl, "{bad:?}");
         }
     }
 
     #[test]
     fn a_root_certificate_that_is_not_pem_is_refused() {
-        assert_eq!(http_client_trusting(Some("not a certificate")).unwrap_err().code(), "bad_certificate");
+        assert_eq!(http_client_trusting(Some("not a certificate")).unwrap_err().code(), Code::BadCertificate);
         assert!(http_client_trusting(None).is_ok());
     }
 }

@@ -1,7 +1,6 @@
-//! Device errors with stable codes, as the app shows them (`{code, message}`).
+//! Device errors with stable codes ([`ErrorCode`]), as the app shows them ([`ErrorBody`]).
 
-use serde::Serialize;
-use sync_protocol::{DocError, ValidationError};
+use sync_protocol::{Code, DocError, ErrorBody, ErrorCode, ValidationError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeviceError {
@@ -39,7 +38,7 @@ pub enum DeviceError {
     UntrustedServer(String),
     /// The server refused the request as a whole.
     #[error("server refused ({code}): {message}")]
-    Server { code: String, message: String },
+    Server { code: ErrorCode, message: String },
     #[error("local database: {0}")]
     Storage(String),
     #[error("document: {0}")]
@@ -47,44 +46,38 @@ pub enum DeviceError {
 }
 
 impl DeviceError {
-    pub fn code(&self) -> String {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            DeviceError::Invalid(v) => v.code.as_str().to_string(),
-            DeviceError::NotEnrolled => "not_enrolled".into(),
-            DeviceError::AlreadyEnrolled => "already_enrolled".into(),
-            DeviceError::WrongPin => "wrong_pin".into(),
-            DeviceError::WeakPin => "weak_pin".into(),
-            DeviceError::BadPhoto => "bad_photo".into(),
-            DeviceError::NotFound(_) => "not_found".into(),
-            DeviceError::Network(_) => "network".into(),
-            DeviceError::InsecureServerUrl { .. } => "insecure_server_url".into(),
-            DeviceError::BadServerUrl { .. } => "bad_server_url".into(),
-            DeviceError::BadCertificate(_) => "bad_certificate".into(),
-            DeviceError::UntrustedServer(_) => "untrusted_server".into(),
-            DeviceError::Server { code, .. } => code.clone(),
-            DeviceError::Storage(_) => "local_storage".into(),
-            DeviceError::Document(_) => "document".into(),
+            DeviceError::Invalid(v) => v.code.into(),
+            DeviceError::Server { code, .. } => *code,
+            DeviceError::NotEnrolled => Code::NotEnrolled.into(),
+            DeviceError::AlreadyEnrolled => Code::AlreadyEnrolled.into(),
+            DeviceError::WrongPin => Code::WrongPin.into(),
+            DeviceError::WeakPin => Code::WeakPin.into(),
+            DeviceError::BadPhoto => Code::BadPhoto.into(),
+            DeviceError::NotFound(_) => Code::NotFound.into(),
+            DeviceError::Network(_) => Code::Network.into(),
+            DeviceError::InsecureServerUrl { .. } => Code::InsecureServerUrl.into(),
+            DeviceError::BadServerUrl { .. } => Code::BadServerUrl.into(),
+            DeviceError::BadCertificate(_) => Code::BadCertificate.into(),
+            DeviceError::UntrustedServer(_) => Code::UntrustedServer.into(),
+            DeviceError::Storage(_) => Code::LocalStorage.into(),
+            DeviceError::Document(_) => Code::Document.into(),
         }
     }
 
-    /// Whether trying again later may succeed without changing anything.
-    pub fn is_transient(&self) -> bool {
-        match self {
-            DeviceError::Network(_) => true,
-            DeviceError::Server { code, .. } => code == "busy" || code == "internal",
-            _ => false,
-        }
+    /// Whether trying again later may succeed without changing anything (the code says).
+    pub fn is_retryable(&self) -> bool {
+        self.code().is_retryable()
     }
 
+    /// The error as the app receives it: a validation error names its field and record.
     pub fn to_body(&self) -> ErrorBody {
-        ErrorBody { code: self.code(), message: self.to_string() }
+        match self {
+            DeviceError::Invalid(v) => ErrorBody::from(v),
+            other => ErrorBody::new(other.code(), other.to_string()),
+        }
     }
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct ErrorBody {
-    pub code: String,
-    pub message: String,
 }
 
 impl From<reqwest::Error> for DeviceError {
@@ -129,3 +122,9 @@ impl From<ValidationError> for DeviceError {
 }
 
 pub type Result<T> = std::result::Result<T, DeviceError>;
+
+impl From<DeviceError> for ErrorBody {
+    fn from(e: DeviceError) -> Self {
+        e.to_body()
+    }
+}

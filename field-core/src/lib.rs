@@ -22,10 +22,12 @@ mod photos;
 mod store;
 mod sync;
 
-pub use device::{
-    AccountInfo, Device, GridInfo, Identity, NewDispute, NewParty, NewVisit, Quarantined, ResidentQuery, Workbench,
-    http_client, now_ms, request_enrolment, request_enrolment_with_ca,
-};
-pub use error::{DeviceError, ErrorBody, Result};
+pub use client::{http_client, request_enrolment, request_enrolment_with_ca};
+pub use device::{Device, Identity, now_ms};
+pub use error::{DeviceError, Result};
 pub use photos::{CHUNK_BYTES, MAX_PHOTO_BYTES, hash_of};
-pub use sync::SyncReport;
+// The contract types the device speaks, re-exported for its callers.
+pub use sync_protocol::ErrorBody;
+pub use sync_protocol::api::ResidentQuery;
+pub use sync_protocol::app::{NewDispute, NewParty, NewVisit, Quarantined, SyncReport, Workbench};
+pub use sync_protocol::org::{Account, GridInfo};

@@ -4,9 +4,12 @@
 //! the Automerge documents.
 
 use sha2::{Digest, Sha256};
+use sync_protocol::Code;
+use sync_protocol::api::{BLOB_GRID_HEADER, BLOB_OFFSET_HEADER, BLOB_TOTAL_HEADER, BlobState};
 
 use crate::device::{Device, now_ms};
 use crate::error::{DeviceError, Result};
+use crate::store;
 
 /// Bytes per upload request: small enough to get through a weak signal.
 pub const CHUNK_BYTES: usize = 256 * 1024;
@@ -17,12 +20,6 @@ pub fn hash_of(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-#[derive(serde::Deserialize)]
-struct BlobState {
-    received: u64,
-    complete: bool,
-}
-
 impl Device {
     /// Keeps a photo on the device and returns its hash, to put in a dispute's `photos`.
     pub fn add_photo(&self, bytes: &[u8], mime: &str) -> Result<String> {
@@ -30,27 +27,21 @@ impl Device {
             return Err(DeviceError::BadPhoto);
         }
         let inner = self.lock();
-        let grid = inner.grid()?;
         let hash = hash_of(bytes);
-        inner.conn.execute(
-            "INSERT INTO photos (hash, grid, mime, data, uploaded) VALUES (?1, ?2, ?3, ?4, 0) ON CONFLICT (hash) DO NOTHING",
-            rusqlite::params![hash, grid.to_string(), mime, bytes],
-        )?;
+        store::put_photo(&inner.conn, &hash, inner.grid()?, mime, bytes, false)?;
         Ok(hash)
     }
 
     /// Photos taken here and not yet fully on the server.
     pub fn photos_pending(&self) -> Result<u64> {
-        Ok(self.lock().conn.query_row("SELECT COUNT(*) FROM photos WHERE uploaded = 0", [], |r| r.get::<_, i64>(0))?
-            as u64)
+        store::photos_pending(&self.lock().conn)
     }
 
     /// A photo's bytes: from the device, or fetched from the county server (and kept).
     pub async fn photo(&self, hash: &str) -> Result<Vec<u8>> {
         let (local, server, token, grid) = {
             let inner = self.lock();
-            let local: Option<Vec<u8>> =
-                inner.conn.query_row("SELECT data FROM photos WHERE hash = ?1", [hash], |r| r.get(0)).ok();
+            let local = store::photo(&inner.conn, hash)?;
             let id = inner.identity()?;
             (local, id.server.clone(), id.token.clone(), inner.grid()?)
         };
@@ -68,14 +59,11 @@ impl Device {
         let bytes = crate::client::check(resp).await?.bytes().await.map_err(|e| DeviceError::Network(e.to_string()))?;
         if hash_of(&bytes) != hash {
             return Err(DeviceError::Server {
-                code: "blob_mismatch".into(),
+                code: Code::BlobMismatch.into(),
                 message: "the photo's bytes do not match its name".into(),
             });
         }
-        self.lock().conn.execute(
-            "INSERT INTO photos (hash, grid, mime, data, uploaded) VALUES (?1, ?2, 'image/*', ?3, 1) ON CONFLICT (hash) DO NOTHING",
-            rusqlite::params![hash, grid.to_string(), bytes.as_ref()],
-        )?;
+        store::put_photo(&self.lock().conn, hash, grid, "image/*", &bytes, true)?;
         Ok(bytes.to_vec())
     }
 
@@ -85,14 +73,11 @@ impl Device {
         let (pending, server, token): (Vec<(String, String)>, String, String) = {
             let inner = self.lock();
             let id = inner.identity()?;
-            let mut st = inner.conn.prepare("SELECT hash, grid FROM photos WHERE uploaded = 0 ORDER BY rowid")?;
-            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<Vec<_>>>()?;
-            (rows, id.server.clone(), id.token.clone())
+            (store::photos_to_upload(&inner.conn)?, id.server.clone(), id.token.clone())
         };
         let (mut done, mut sent) = (0, 0u64);
         for (hash, grid) in pending {
-            let data: Vec<u8> =
-                self.lock().conn.query_row("SELECT data FROM photos WHERE hash = ?1", [&hash], |r| r.get(0))?;
+            let Some(data) = store::photo(&self.lock().conn, &hash)? else { continue };
             let status = self
                 .http()
                 .get(format!("{server}/v1/blobs/{hash}/status"))
@@ -100,40 +85,40 @@ impl Device {
                 .send()
                 .await
                 .map_err(|e| DeviceError::Network(e.to_string()))?;
-            let mut state = if status.status() == reqwest::StatusCode::NOT_FOUND {
-                BlobState { received: 0, complete: false }
+            let (mut received, mut complete) = if status.status() == reqwest::StatusCode::NOT_FOUND {
+                (0, false)
             } else {
-                crate::client::check(status).await?.json().await.map_err(|e| DeviceError::Network(e.to_string()))?
+                let s: BlobState = crate::client::json(status).await?;
+                (s.received, s.complete)
             };
             let started = now_ms();
-            while !state.complete {
-                let from = state.received as usize;
+            while !complete {
+                let from = (received as usize).min(data.len());
                 let to = (from + CHUNK_BYTES).min(data.len());
                 let resp = self
                     .http()
                     .put(format!("{server}/v1/blobs/{hash}"))
                     .bearer_auth(&token)
-                    .header("Gridkeeper-Grid", &grid)
-                    .header("Gridkeeper-Total", data.len().to_string())
-                    .header("Gridkeeper-Offset", from.to_string())
+                    .header(BLOB_GRID_HEADER, &grid)
+                    .header(BLOB_TOTAL_HEADER, data.len().to_string())
+                    .header(BLOB_OFFSET_HEADER, from.to_string())
                     .body(data[from..to].to_vec())
                     .send()
                     .await
                     .map_err(|e| DeviceError::Network(e.to_string()))?;
                 sent += (to - from) as u64;
-                let next: BlobState =
-                    crate::client::check(resp).await?.json().await.map_err(|e| DeviceError::Network(e.to_string()))?;
-                if !next.complete && next.received <= state.received {
+                let next: BlobState = crate::client::json(resp).await?;
+                if !next.complete && next.received <= received {
                     // The server did not take the chunk (or threw the bytes away as not matching
                     // their hash): try again at the next sync rather than loop here.
                     return Err(DeviceError::Server {
-                        code: "upload_stalled".into(),
+                        code: Code::UploadStalled.into(),
                         message: "photo upload made no progress".into(),
                     });
                 }
-                state = next;
+                (received, complete) = (next.received, next.complete);
             }
-            self.lock().conn.execute("UPDATE photos SET uploaded = 1 WHERE hash = ?1", [&hash])?;
+            store::mark_uploaded(&self.lock().conn, &hash)?;
             tracing::debug!(ms = now_ms() - started, bytes = data.len(), "photo uploaded");
             done += 1;
         }

@@ -8,12 +8,14 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use automerge::{Automerge, ChangeHash};
-use serde::{Deserialize, Serialize};
+use sync_protocol::Code;
+use sync_protocol::app::SyncReport;
 use sync_protocol::doc::{DocKey, Edit};
-use sync_protocol::wire::{GridPosition, PROTOCOL_VERSION, SyncRequest, SyncResponse, codes};
+use sync_protocol::pipeline::Rows;
+use sync_protocol::wire::{CONTENT_TYPE, GridPosition, PROTOCOL_VERSION, Refusal, SyncRequest, SyncResponse};
 use uuid::Uuid;
 
-use crate::device::{Device, Inner, REENTERING, now_ms, write_rows};
+use crate::device::{Device, Inner, now_ms, project};
 use crate::error::{DeviceError, Result};
 use crate::store::{self, OutboxRow};
 
@@ -21,22 +23,6 @@ use crate::store::{self, OutboxRow};
 const MAX_PUSH_BYTES: usize = 4 * 1024 * 1024;
 /// Catch-up pages followed in one call to [`Device::sync`].
 const MAX_ROUNDS: usize = 64;
-
-/// What a sync did.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct SyncReport {
-    pub requests: u32,
-    pub bytes_up: u64,
-    pub bytes_down: u64,
-    pub acknowledged: u32,
-    pub refused: u32,
-    pub quarantined: u32,
-    pub reentered: u32,
-    pub documents_received: u32,
-    pub photos_uploaded: u32,
-    /// Photo bytes sent in this sync (an interrupted upload resumes: only the rest is sent).
-    pub photo_bytes_up: u64,
-}
 
 struct Prepared {
     url: String,
@@ -62,7 +48,7 @@ impl Device {
                 .http()
                 .post(&prepared.url)
                 .bearer_auth(&prepared.token)
-                .header(reqwest::header::CONTENT_TYPE, "application/x-gridkeeper-sync")
+                .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
                 .body(prepared.body)
                 .send()
                 .await
@@ -71,7 +57,7 @@ impl Device {
             let bytes = resp.bytes().await.map_err(|e| DeviceError::Network(e.to_string()))?;
             report.bytes_down += bytes.len() as u64;
             let answer = SyncResponse::decode(&bytes)
-                .map_err(|e| DeviceError::Server { code: e.code().into(), message: e.to_string() })?;
+                .map_err(|e| DeviceError::Server { code: Code::UnexpectedResponse.into(), message: e.to_string() })?;
             let more = answer.more;
             let full_push = !prepared.sent.is_empty() && prepared.body_was_capped;
             {
@@ -101,14 +87,12 @@ impl Device {
         let id = inner.identity()?;
         let sent = store::outbox(&inner.conn, MAX_PUSH_BYTES)?;
         let body_was_capped = (sent.len() as u64) < store::pending_count(&inner.conn)?;
-        let mut positions = Vec::new();
-        for g in &id.grids {
-            let seq: Option<i64> = inner
-                .conn
-                .query_row("SELECT seq FROM positions WHERE grid = ?1", [g.id.to_string()], |r| r.get(0))
-                .ok();
-            positions.push(GridPosition { grid: g.id, seq: seq.unwrap_or(0) as u64 });
-        }
+        // A position that cannot be read is an error, never a request for a whole snapshot.
+        let positions = id
+            .grids
+            .iter()
+            .map(|g| Ok(GridPosition { grid: g.id, seq: store::position(&inner.conn, g.id)? }))
+            .collect::<Result<Vec<_>>>()?;
         let req = SyncRequest {
             version: PROTOCOL_VERSION,
             positions,
@@ -130,7 +114,7 @@ impl Device {
 }
 
 fn apply_answer(inner: &mut Inner, sent: &[OutboxRow], answer: SyncResponse, report: &mut SyncReport) -> Result<()> {
-    let refused: HashMap<u32, &sync_protocol::wire::Refusal> = answer.refused.iter().map(|r| (r.index, r)).collect();
+    let refused: HashMap<u32, &Refusal> = answer.refused.iter().map(|r| (r.index, r)).collect();
     report.refused += refused.len() as u32;
     report.acknowledged += (sent.len() - refused.len().min(sent.len())) as u32;
 
@@ -161,7 +145,7 @@ fn apply_answer(inner: &mut Inner, sent: &[OutboxRow], answer: SyncResponse, rep
     }
 
     // 2. Refusals: quarantine or re-enter, and rebuild the documents without refused changes.
-    let mut quarantine: Vec<(Edit, String, Option<Uuid>, String, String)> = Vec::new();
+    let mut quarantine: Vec<(Edit, &Refusal)> = Vec::new();
     let mut reenter: Vec<Edit> = Vec::new();
     let mut dropped: HashSet<ChangeHash> = HashSet::new();
     let mut rebuilt: HashSet<DocKey> = HashSet::new();
@@ -169,10 +153,10 @@ fn apply_answer(inner: &mut Inner, sent: &[OutboxRow], answer: SyncResponse, rep
         for (i, row) in sent.iter().enumerate() {
             if let Some(r) = refused.get(&(i as u32)) {
                 dropped.insert(ChangeHash(row.hash));
-                if r.code == codes::DEPENDENCY_REFUSED {
+                if r.code == Code::DependencyRefused {
                     reenter.push(row.edit.clone());
                 } else {
-                    quarantine.push((row.edit.clone(), r.code.clone(), r.record, r.field.clone(), r.message.clone()));
+                    quarantine.push((row.edit.clone(), r));
                 }
                 rebuilt.insert(row.doc);
             }
@@ -205,30 +189,27 @@ fn apply_answer(inner: &mut Inner, sent: &[OutboxRow], answer: SyncResponse, rep
         }
     }
 
-    // 3. One transaction for everything.
+    // 3. The query rows, read back once, before anything is written.
+    let mut rows = Rows::default();
+    for (key, ids) in &touched {
+        let ids: Vec<Uuid> = ids.iter().copied().collect();
+        let r = project(&inner.docs[key], *key, &ids)?;
+        rows.residents.extend(r.residents);
+        rows.houses.extend(r.houses);
+        rows.visits.extend(r.visits);
+        rows.disputes.extend(r.disputes);
+        rows.conflicts.extend(r.conflicts);
+        rows.gone.extend(r.gone);
+    }
+
+    // 4. One transaction for everything.
     let mut identity = inner.identity()?.clone();
+    let now = now_ms();
     let tx = inner.conn.transaction()?;
-    for row in sent {
-        tx.execute("DELETE FROM outbox WHERE id = ?1", [row.id])?;
-    }
-    if !dropped.is_empty() {
-        let mut st = tx.prepare("DELETE FROM outbox WHERE hash = ?1")?;
-        for h in &dropped {
-            st.execute([&h.0[..]])?;
-        }
-    }
-    for (edit, code, record, field, message) in &quarantine {
-        tx.execute(
-            "INSERT INTO quarantine (edit, code, record, field, message, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            rusqlite::params![
-                serde_json::to_string(edit).unwrap_or_default(),
-                code,
-                record.map(|r| r.to_string()),
-                field,
-                message,
-                now_ms()
-            ],
-        )?;
+    store::delete_outbox(&tx, sent.iter().map(|r| r.id))?;
+    store::delete_outbox_hashes(&tx, dropped.iter().map(|h| &h.0))?;
+    for (edit, r) in &quarantine {
+        store::quarantine_edit(&tx, edit, r.code, r.record, &r.field, &r.message, now)?;
     }
     for (key, data) in &chunks {
         if !rebuilt.contains(key) && !new_snapshot.contains(key) {
@@ -236,19 +217,11 @@ fn apply_answer(inner: &mut Inner, sent: &[OutboxRow], answer: SyncResponse, rep
         }
     }
     for key in new_snapshot.iter().chain(rebuilt.iter()) {
-        let d = inner.docs.get(key).expect("loaded above");
-        store::put_snapshot(&tx, key, &d.save())?;
+        store::put_snapshot(&tx, key, &inner.docs[key].save())?;
     }
-    for (key, ids) in &touched {
-        let d = inner.docs.get(key).expect("loaded above");
-        let ids: Vec<Uuid> = ids.iter().copied().collect();
-        write_rows(&tx, d, *key, &ids)?;
-    }
+    store::write_rows(&tx, &rows)?;
     for p in &answer.positions {
-        tx.execute(
-            "INSERT INTO positions (grid, seq) VALUES (?1, ?2) ON CONFLICT (grid) DO UPDATE SET seq = excluded.seq",
-            rusqlite::params![p.grid.to_string(), p.seq as i64],
-        )?;
+        store::set_position(&tx, p.grid, p.seq)?;
     }
     if !dropped.is_empty() {
         identity.epoch += 1;
@@ -256,17 +229,9 @@ fn apply_answer(inner: &mut Inner, sent: &[OutboxRow], answer: SyncResponse, rep
     }
     // The orphaned edits are kept durably, in this same transaction, until each is re-entered.
     for edit in &reenter {
-        tx.execute(
-            "INSERT INTO quarantine (edit, code, record, field, message, at) VALUES (?1, ?2, ?3, '', '', ?4)",
-            rusqlite::params![
-                serde_json::to_string(edit).unwrap_or_default(),
-                REENTERING,
-                edit.record.to_string(),
-                now_ms()
-            ],
-        )?;
+        store::keep_for_reentry(&tx, edit, now)?;
     }
-    store::set_meta(&tx, "last_sync_at", &now_ms().to_string())?;
+    store::set_meta(&tx, "last_sync_at", &now.to_string())?;
     tx.commit()?;
     report.quarantined += quarantine.len() as u32;
 
@@ -279,12 +244,7 @@ fn apply_answer(inner: &mut Inner, sent: &[OutboxRow], answer: SyncResponse, rep
     }
     // Re-enter the edits that were only orphaned; each is validated again, and one that no
     // longer fits (its record was refused) stays in the quarantine with its reason.
-    let waiting = |inner: &Inner| -> Result<u32> {
-        Ok(inner
-            .conn
-            .query_row("SELECT COUNT(*) FROM quarantine WHERE code = ?1", [REENTERING], |r| r.get::<_, i64>(0))?
-            as u32)
-    };
+    let waiting = |inner: &Inner| -> Result<u32> { Ok(store::reentering_count(&inner.conn)? as u32) };
     let before = waiting(inner)?;
     let done = inner.resume_reentries()?;
     report.reentered += done;

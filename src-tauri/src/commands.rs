@@ -2,17 +2,22 @@
 
 use std::sync::Arc;
 
-use field_core::{Device, NewDispute, NewVisit, Quarantined, ResidentQuery, SyncReport, Workbench};
-use serde::Serialize;
+use field_core::Device;
 use serde_json::{Map, Value};
+use sync_protocol::Code;
+use sync_protocol::api::{DisputeView, ResidentQuery};
+use sync_protocol::app::{
+    EnrolHint, IdentityView, LockState, NewDispute, NewVisit, Quarantined, SyncReport, SyncStatus, Workbench,
+};
 use sync_protocol::doc::{Conflict, HistoryEntry};
-use sync_protocol::model::{Dispute, DisputeState, House, Resident, ResidentSummary, Visit};
+use sync_protocol::model::{Dispute, House, Resident, ResidentSummary, Visit};
+use sync_protocol::org::Level;
 use sync_protocol::schema::Collection;
 use tauri::State;
 use uuid::Uuid;
 
-use crate::error::CmdError;
-use crate::state::{AppState, SyncStatus};
+use crate::error::{self, CmdError};
+use crate::state::AppState;
 
 type R<T> = Result<T, CmdError>;
 
@@ -23,25 +28,8 @@ fn written<T>(st: &AppState, r: Result<T, field_core::DeviceError>) -> R<T> {
 }
 
 /// Identity without the token: the web view never sees the device's secret.
-#[derive(Serialize)]
-pub struct IdentityView {
-    device_id: Uuid,
-    server: String,
-    account: field_core::AccountInfo,
-    grids: Vec<field_core::GridInfo>,
-}
-
-impl From<field_core::Identity> for IdentityView {
-    fn from(i: field_core::Identity) -> Self {
-        IdentityView { device_id: i.device_id, server: i.server, account: i.account, grids: i.grids }
-    }
-}
-
-#[derive(Serialize)]
-pub struct LockState {
-    enrolled: bool,
-    locked: bool,
-    awaiting_pin: bool,
+fn view(i: field_core::Identity) -> IdentityView {
+    IdentityView { device_id: i.device_id, server: i.server, account: i.account, grids: i.grids }
 }
 
 #[tauri::command]
@@ -51,12 +39,6 @@ pub async fn lock_state(st: State<'_, AppState>) -> R<LockState> {
         locked: st.device().is_err(),
         awaiting_pin: st.pending_identity.lock().map(|p| p.is_some()).unwrap_or(false),
     })
-}
-
-#[derive(Serialize)]
-pub struct EnrolHint {
-    server: Option<String>,
-    code: Option<String>,
 }
 
 /// A server address and enrolment code handed over at launch (`GRIDKEEPER_ENROL_SERVER`,
@@ -71,17 +53,17 @@ pub async fn enrol_hint() -> R<EnrolHint> {
 
 #[tauri::command]
 pub async fn identity(st: State<'_, AppState>) -> R<Option<IdentityView>> {
-    Ok(st.device().ok().and_then(|d| d.identity()).map(Into::into))
+    Ok(st.device().ok().and_then(|d| d.identity()).map(view))
 }
 
 #[tauri::command]
 pub async fn enrol(st: State<'_, AppState>, server: String, code: String, device_name: String) -> R<IdentityView> {
     if st.db_path.exists() {
-        return Err(CmdError::new("already_enrolled", "本机已注册 (this device is already enrolled)"));
+        return Err(error::already_enrolled());
     }
     let identity = field_core::request_enrolment(&field_core::http_client()?, &server, &code, &device_name).await?;
-    *st.pending_identity.lock().map_err(|_| CmdError::new("internal", "state lock"))? = Some(identity.clone());
-    Ok(identity.into())
+    *st.pending_identity.lock().map_err(|_| error::internal("state lock"))? = Some(identity.clone());
+    Ok(view(identity))
 }
 
 #[tauri::command]
@@ -89,11 +71,11 @@ pub async fn set_pin(st: State<'_, AppState>, pin: String) -> R<()> {
     let identity = st
         .pending_identity
         .lock()
-        .map_err(|_| CmdError::new("internal", "state lock"))?
+        .map_err(|_| error::internal("state lock"))?
         .take()
-        .ok_or_else(|| CmdError::new("not_enrolled", "请先用注册码注册 (enrol first)"))?;
+        .ok_or_else(error::not_enrolled)?;
     if let Some(dir) = st.db_path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| CmdError::new("local_storage", e.to_string()))?;
+        std::fs::create_dir_all(dir).map_err(|e| CmdError::new(Code::LocalStorage, e.to_string()))?;
     }
     let device = Device::open_encrypted(&st.db_path, &pin)?;
     device.adopt(identity)?;
@@ -191,17 +173,9 @@ pub async fn list_disputes(st: State<'_, AppState>, open_only: bool) -> R<Vec<Di
     Ok(st.device()?.disputes(open_only)?)
 }
 
-#[derive(Serialize)]
-pub struct DisputeView {
-    dispute: Dispute,
-    state: DisputeState,
-    report_delay_minutes: i64,
-}
-
 #[tauri::command]
 pub async fn get_dispute(st: State<'_, AppState>, id: Uuid) -> R<DisputeView> {
-    let d = st.device()?.dispute(id)?;
-    Ok(DisputeView { state: d.state(), report_delay_minutes: d.report_delay_minutes(), dispute: d })
+    Ok(st.device()?.dispute(id)?.into())
 }
 
 #[tauri::command]
@@ -209,10 +183,10 @@ pub async fn add_dispute_action(
     st: State<'_, AppState>,
     dispute: Uuid,
     kind: String,
-    to_level: Option<String>,
+    to_level: Option<Level>,
     note: Option<String>,
 ) -> R<()> {
-    written(&st, st.device()?.add_dispute_action(dispute, &kind, to_level.as_deref(), note.as_deref()))
+    written(&st, st.device()?.add_dispute_action(dispute, &kind, to_level, note.as_deref()))
 }
 
 #[tauri::command]
@@ -252,9 +226,8 @@ pub async fn reenter_quarantined(st: State<'_, AppState>, id: i64, fields: Map<S
 }
 
 #[tauri::command]
-pub async fn history(st: State<'_, AppState>, collection: String, id: Uuid) -> R<Vec<HistoryEntry>> {
-    let c = Collection::parse(&collection).ok_or_else(|| CmdError::new("unknown_collection", "unknown collection"))?;
-    Ok(st.device()?.history(c, id)?)
+pub async fn history(st: State<'_, AppState>, collection: Collection, id: Uuid) -> R<Vec<HistoryEntry>> {
+    Ok(st.device()?.history(collection, id)?)
 }
 
 /// Keeps a photo in the encrypted device database and returns its content hash; the next sync

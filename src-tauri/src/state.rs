@@ -5,20 +5,10 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 
 use field_core::{Device, Identity};
-use serde::Serialize;
+pub use sync_protocol::app::SyncStatus;
 use tokio::sync::Notify;
 
 use crate::error::CmdError;
-
-/// The sync state the UI always shows.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct SyncStatus {
-    pub running: bool,
-    pub last_success_at: Option<i64>,
-    pub last_error: Option<field_core::ErrorBody>,
-    pub pending: u64,
-    pub next_attempt_at: Option<i64>,
-}
 
 pub struct AppState {
     pub db_path: PathBuf,
@@ -42,7 +32,7 @@ impl AppState {
 
     /// The unlocked device, or `locked`.
     pub fn device(&self) -> Result<Arc<Device>, CmdError> {
-        self.device.read().ok().and_then(|d| d.clone()).ok_or_else(CmdError::locked)
+        self.device.read().ok().and_then(|d| d.clone()).ok_or_else(crate::error::locked)
     }
 
     pub fn set_device(&self, d: Option<Arc<Device>>) {

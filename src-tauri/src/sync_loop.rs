@@ -67,7 +67,7 @@ pub fn start(app: AppHandle) {
                     backoff = FIRST_BACKOFF;
                     wait = PERIOD;
                 }
-                Err(e) if e.is_transient() => {
+                Err(e) if e.is_retryable() => {
                     wait = backoff;
                     backoff = (backoff * 2).min(MAX_BACKOFF);
                 }

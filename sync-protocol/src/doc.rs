@@ -381,7 +381,23 @@ pub struct Edit {
 
 /// Makes the change for an edit without touching `doc`: validates the edit, writes it on a fork
 /// and validates the resulting change with [`validate_change`], exactly as the server will.
+/// (The device goes through [`crate::pipeline::commit_edit`], which validates the change once,
+/// in the pipeline's own order.)
 pub fn make_change(
+    doc: &Automerge,
+    actor: ActorId,
+    edit: &Edit,
+    author: &Author,
+    time_ms: i64,
+) -> Result<Option<Change>, DocError> {
+    let Some(change) = write_edit(doc, actor, edit, author, time_ms)? else { return Ok(None) };
+    validate_change(doc, edit.doc.collection, &change, author)?;
+    Ok(Some(change))
+}
+
+/// Validates an edit's fields and writes it on a fork of `doc` into a change, which is not yet
+/// validated as a change (see [`make_change`]). `None` when the record already holds the values.
+pub fn write_edit(
     doc: &Automerge,
     actor: ActorId,
     edit: &Edit,
@@ -417,7 +433,6 @@ pub fn make_change(
     let Some(hash) = hash else { return Ok(None) };
     let change =
         fork.get_change_by_hash(&hash).ok_or_else(|| DocError::Corrupt("committed change not found".into()))?;
-    validate_change(doc, edit.doc.collection, &change, author)?;
     Ok(Some(change))
 }
 

@@ -1,61 +1,258 @@
 //! Typed errors with stable codes. Codes are part of the protocol: never rename one.
+//!
+//! [`ValidationCode`] says why the validator refused a value, a record or a change;
+//! [`ErrorCode`] is the one list of every code that crosses a boundary (the sync endpoint's
+//! refusals, HTTP error bodies, the device's errors as the app shows them), validation codes
+//! included, each with whether trying again can help. Both travel as plain snake_case strings,
+//! so the wire bytes are those of a string and an older peer reads them unchanged.
 
 use serde::{Deserialize, Serialize};
 
 use crate::RecordId;
 
-/// Why a value, a record or a change was refused. Serialized as a stable snake_case code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ValidationCode {
-    Required,
-    TooLong,
-    WrongType,
-    UnknownField,
-    UnknownValue,
-    IdNumberLength,
-    IdNumberFormat,
-    IdNumberBirthDate,
-    IdNumberCheckDigit,
-    BirthDateMismatch,
-    Mobile,
-    Date,
-    OutOfRange,
-    RecordExists,
-    RecordMissing,
-    AppendOnly,
-    DeleteNotAllowed,
-    UnsupportedOperation,
-    ForeignDocument,
-    NotPermitted,
-    ActorMismatch,
+/// Declares a code enum whose variants are written once, with their wire string: `as_str`,
+/// `parse` and `ALL` follow from the one list.
+macro_rules! codes {
+    ($(#[$meta:meta])* $vis:vis enum $name:ident { $($(#[$vmeta:meta])* $variant:ident = $s:literal,)* }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        $vis enum $name { $($(#[$vmeta])* $variant,)* }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant,)*];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $s,)* }
+            }
+
+            pub fn parse(s: &str) -> Option<$name> {
+                match s { $($s => Some($name::$variant),)* _ => None }
+            }
+        }
+    };
 }
 
-impl ValidationCode {
+codes! {
+    /// Why a value, a record or a change was refused by the validator.
+    pub enum ValidationCode {
+        Required = "required",
+        TooLong = "too_long",
+        WrongType = "wrong_type",
+        UnknownField = "unknown_field",
+        UnknownValue = "unknown_value",
+        IdNumberLength = "id_number_length",
+        IdNumberFormat = "id_number_format",
+        IdNumberBirthDate = "id_number_birth_date",
+        IdNumberCheckDigit = "id_number_check_digit",
+        BirthDateMismatch = "birth_date_mismatch",
+        Mobile = "mobile",
+        Date = "date",
+        OutOfRange = "out_of_range",
+        RecordExists = "record_exists",
+        RecordMissing = "record_missing",
+        AppendOnly = "append_only",
+        DeleteNotAllowed = "delete_not_allowed",
+        UnsupportedOperation = "unsupported_operation",
+        ForeignDocument = "foreign_document",
+        NotPermitted = "not_permitted",
+        ActorMismatch = "actor_mismatch",
+    }
+}
+
+codes! {
+    /// Every other stable code: refusals of single changes, refusals of whole requests, and
+    /// the device's own failures. See [`ErrorCode`].
+    pub enum Code {
+        // One change of a sync request.
+        /// Built on a refused change: re-enter the edit, it may be valid on its own.
+        DependencyRefused = "dependency_refused",
+        /// The server lacks a change this one depends on.
+        MissingDependency = "missing_dependency",
+        /// Not an Automerge change, or for a document key that is not well formed.
+        MalformedChange = "malformed_change",
+        /// A device may only send changes it made itself.
+        ForeignActor = "foreign_actor",
+        /// For a grid outside the device's scope.
+        OutOfScope = "out_of_scope",
+
+        // A whole request.
+        MalformedBody = "malformed_body",
+        MalformedQuery = "malformed_query",
+        UnsupportedProtocolVersion = "unsupported_protocol_version",
+        BodyTooLarge = "body_too_large",
+        MissingHeader = "missing_header",
+        Unauthorized = "unauthorized",
+        DeviceRevoked = "device_revoked",
+        Forbidden = "forbidden",
+        NotFound = "not_found",
+        TooManyAttempts = "too_many_attempts",
+        /// The server is busy (a commit kept meeting concurrent ones): try again.
+        Busy = "busy",
+        /// Something failed inside the server; the details are in its log, not here.
+        Internal = "internal",
+        UnknownCollection = "unknown_collection",
+        UnknownNode = "unknown_node",
+        UnknownAccount = "unknown_account",
+        RoleNodeMismatch = "role_node_mismatch",
+        /// A record of an import does not pass the validator.
+        InvalidRecord = "invalid_record",
+        BadBlobHash = "bad_blob_hash",
+        BlobTooLarge = "blob_too_large",
+        BadChunk = "bad_chunk",
+
+        // Rosters.
+        UnknownFormat = "unknown_format",
+        /// Rows were rejected; the body's report names every one. Nothing was written.
+        RosterRejected = "roster_rejected",
+        BadEncoding = "bad_encoding",
+        BadWorkbook = "bad_workbook",
+        NoHeader = "no_header",
+        DuplicateColumn = "duplicate_column",
+        TooManyRows = "too_many_rows",
+        EmptyRoster = "empty_roster",
+
+        // The device.
+        /// No connection, or it broke: everything stays queued.
+        Network = "network",
+        /// The server (or something in front of it) answered 5xx without a Gridkeeper body.
+        Unavailable = "unavailable",
+        /// An answer that is not a Gridkeeper answer (a captive portal's page, say).
+        UnexpectedResponse = "unexpected_response",
+        NotEnrolled = "not_enrolled",
+        AlreadyEnrolled = "already_enrolled",
+        Locked = "locked",
+        WrongPin = "wrong_pin",
+        WeakPin = "weak_pin",
+        BadPhoto = "bad_photo",
+        InsecureServerUrl = "insecure_server_url",
+        BadServerUrl = "bad_server_url",
+        BadCertificate = "bad_certificate",
+        UntrustedServer = "untrusted_server",
+        LocalStorage = "local_storage",
+        Document = "document",
+        BlobMismatch = "blob_mismatch",
+        UploadStalled = "upload_stalled",
+    }
+}
+
+/// The one list of stable error codes: the validator's ([`ValidationCode`]) and every other
+/// ([`Code`]). Serialized as its plain snake_case string; a string this version does not know
+/// (from a newer peer) reads as [`ErrorCode::Unrecognised`] rather than failing the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    Invalid(ValidationCode),
+    Other(Code),
+    Unrecognised,
+}
+
+impl ErrorCode {
     pub fn as_str(self) -> &'static str {
-        // Mirrors the serde names above (checked by a test); explicit so it is a &'static str.
         match self {
-            Self::Required => "required",
-            Self::TooLong => "too_long",
-            Self::WrongType => "wrong_type",
-            Self::UnknownField => "unknown_field",
-            Self::UnknownValue => "unknown_value",
-            Self::IdNumberLength => "id_number_length",
-            Self::IdNumberFormat => "id_number_format",
-            Self::IdNumberBirthDate => "id_number_birth_date",
-            Self::IdNumberCheckDigit => "id_number_check_digit",
-            Self::BirthDateMismatch => "birth_date_mismatch",
-            Self::Mobile => "mobile",
-            Self::Date => "date",
-            Self::OutOfRange => "out_of_range",
-            Self::RecordExists => "record_exists",
-            Self::RecordMissing => "record_missing",
-            Self::AppendOnly => "append_only",
-            Self::DeleteNotAllowed => "delete_not_allowed",
-            Self::UnsupportedOperation => "unsupported_operation",
-            Self::ForeignDocument => "foreign_document",
-            Self::NotPermitted => "not_permitted",
-            Self::ActorMismatch => "actor_mismatch",
+            ErrorCode::Invalid(v) => v.as_str(),
+            ErrorCode::Other(c) => c.as_str(),
+            ErrorCode::Unrecognised => "unrecognised",
+        }
+    }
+
+    pub fn parse(s: &str) -> ErrorCode {
+        ValidationCode::parse(s)
+            .map(ErrorCode::Invalid)
+            .or_else(|| Code::parse(s).map(ErrorCode::Other))
+            .unwrap_or(ErrorCode::Unrecognised)
+    }
+
+    /// Whether trying the same thing again later may succeed without anything being changed:
+    /// the network, a busy or failing server, a wait imposed on guessing.
+    pub fn is_retryable(self) -> bool {
+        matches!(
+            self,
+            ErrorCode::Other(Code::Network | Code::Unavailable | Code::Busy | Code::Internal | Code::TooManyAttempts)
+        )
+    }
+}
+
+impl From<ValidationCode> for ErrorCode {
+    fn from(v: ValidationCode) -> Self {
+        ErrorCode::Invalid(v)
+    }
+}
+
+impl From<Code> for ErrorCode {
+    fn from(c: Code) -> Self {
+        ErrorCode::Other(c)
+    }
+}
+
+impl PartialEq<Code> for ErrorCode {
+    fn eq(&self, other: &Code) -> bool {
+        *self == ErrorCode::Other(*other)
+    }
+}
+
+impl PartialEq<ValidationCode> for ErrorCode {
+    fn eq(&self, other: &ValidationCode) -> bool {
+        *self == ErrorCode::Invalid(*other)
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Codes are written as their strings, in JSON and in postcard alike.
+macro_rules! string_serde {
+    ($name:ty, $parse:expr) => {
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+                #[allow(clippy::redundant_closure_call)]
+                ($parse)(&s).ok_or_else(|| serde::de::Error::unknown_variant(&s, &[]))
+            }
+        }
+    };
+}
+
+string_serde!(ValidationCode, ValidationCode::parse);
+string_serde!(Code, Code::parse);
+string_serde!(ErrorCode, |s: &str| Some(ErrorCode::parse(s)));
+
+/// An error as it crosses to a client: an HTTP error body, a Tauri command's rejection.
+/// `field` and `record` name the offending value when there is one; `report` carries a
+/// rejected roster's row-by-row report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub code: ErrorCode,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<RecordId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<Box<crate::api::RosterReport>>,
+}
+
+impl ErrorBody {
+    pub fn new(code: impl Into<ErrorCode>, message: impl Into<String>) -> Self {
+        ErrorBody { code: code.into(), message: message.into(), field: None, record: None, report: None }
+    }
+}
+
+impl From<&ValidationError> for ErrorBody {
+    fn from(v: &ValidationError) -> Self {
+        ErrorBody {
+            code: v.code.into(),
+            message: v.message.clone(),
+            field: Some(v.field.clone()).filter(|f| !f.is_empty()),
+            record: v.record,
+            report: None,
         }
     }
 }
@@ -93,11 +290,10 @@ pub enum DocError {
 }
 
 impl DocError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::Invalid(v) => v.code.as_str(),
-            Self::Automerge(_) => "automerge_error",
-            Self::Corrupt(_) => "document_corrupt",
+            Self::Invalid(v) => v.code.into(),
+            Self::Automerge(_) | Self::Corrupt(_) => Code::Document.into(),
         }
     }
 }
@@ -107,14 +303,47 @@ mod tests {
     use super::*;
 
     #[test]
-    fn as_str_matches_serde_names() {
-        for c in [
-            ValidationCode::Required,
-            ValidationCode::IdNumberCheckDigit,
-            ValidationCode::ActorMismatch,
-            ValidationCode::AppendOnly,
-        ] {
-            assert_eq!(serde_json::to_value(c).unwrap(), serde_json::Value::String(c.as_str().into()));
+    fn every_code_is_its_string_both_ways_and_no_string_is_used_twice() {
+        let mut seen = std::collections::HashSet::new();
+        let all = ValidationCode::ALL
+            .iter()
+            .map(|&v| ErrorCode::from(v))
+            .chain(Code::ALL.iter().map(|&c| ErrorCode::from(c)));
+        for code in all {
+            assert!(seen.insert(code.as_str()), "{} is used twice", code.as_str());
+            let json = serde_json::to_value(code).unwrap();
+            assert_eq!(json, serde_json::Value::String(code.as_str().into()));
+            assert_eq!(serde_json::from_value::<ErrorCode>(json).unwrap(), code);
+            assert_eq!(ErrorCode::parse(code.as_str()), code);
         }
+        assert_eq!(seen.len(), ValidationCode::ALL.len() + Code::ALL.len());
+    }
+
+    #[test]
+    fn a_code_from_a_newer_peer_is_read_not_refused() {
+        let c: ErrorCode = serde_json::from_str("\"quota_exceeded\"").unwrap();
+        assert_eq!(c, ErrorCode::Unrecognised);
+        assert!(!c.is_retryable());
+        assert!(serde_json::from_str::<Code>("\"quota_exceeded\"").is_err());
+    }
+
+    #[test]
+    fn codes_travel_in_postcard_as_the_strings_they_replaced() {
+        let typed = postcard::to_stdvec(&ErrorCode::from(Code::DependencyRefused)).unwrap();
+        let string = postcard::to_stdvec("dependency_refused").unwrap();
+        assert_eq!(typed, string);
+        let back: ErrorCode = postcard::from_bytes(&string).unwrap();
+        assert_eq!(back, Code::DependencyRefused);
+    }
+
+    #[test]
+    fn only_waiting_can_help_with_retryable_codes() {
+        for c in [Code::Network, Code::Busy, Code::Internal, Code::Unavailable, Code::TooManyAttempts] {
+            assert!(ErrorCode::from(c).is_retryable(), "{c:?}");
+        }
+        for c in [Code::Unauthorized, Code::DeviceRevoked, Code::MalformedBody, Code::UntrustedServer] {
+            assert!(!ErrorCode::from(c).is_retryable(), "{c:?}");
+        }
+        assert!(!ErrorCode::from(ValidationCode::IdNumberCheckDigit).is_retryable());
     }
 }

@@ -30,9 +30,10 @@ use uuid::Uuid;
 use crate::doc::{self, ChangeMeta, ChangeSummary, DocKey, Edit};
 use crate::model::{Dispute, House, Record, Resident, Visit};
 use crate::org::{Author, Role};
+use crate::pipeline::{Ingest, Outcome, Refused};
 use crate::schema::{self, Collection, FieldDef, Kind};
+use crate::validate;
 use crate::wire::{SyncRequest, SyncResponse};
-use crate::{ValidationError, validate};
 
 /// The time every seeded change carries (late 2025).
 pub const SEED_TIME_MS: i64 = 1_764_000_000_000;
@@ -297,42 +298,24 @@ pub fn seed() -> &'static Seed {
 // ---------------------------------------------------------------------------------------------
 // The server's path for one change
 
-/// Why [`ingest`] refused a change: the refusal code the server would send.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Refused {
-    ForeignActor,
-    ActorMismatch,
-    AlreadyStored,
-    MissingDependency,
-    Invalid(ValidationError),
-}
-
-/// The checks `county-server`'s sync applies to one change from `author`'s device, in its order,
-/// then the invariants every accepted change must keep. Applies the change to `doc` when valid.
+/// The server's path for one change: the pipeline's [`Ingest::admit`] and [`Ingest::offer`],
+/// as the server's sync calls them (not a copy of their order), then the invariants every
+/// accepted change must keep. Applies the change to `doc` when valid.
 pub fn ingest(
     doc: &mut Automerge,
     collection: Collection,
     change: &Change,
     author: &Author,
-) -> Result<ChangeSummary, Refused> {
-    if doc::device_of_actor(change.actor_id()) != Some(author.device) {
-        return Err(Refused::ForeignActor);
-    }
-    if ChangeMeta::parse(change.message()) != Some(ChangeMeta { account: author.account, device: author.device }) {
-        return Err(Refused::ActorMismatch);
-    }
-    if doc.get_change_by_hash(&change.hash()).is_some() {
-        return Err(Refused::AlreadyStored);
-    }
-    if !doc.get_missing_deps(change.deps()).is_empty() {
-        return Err(Refused::MissingDependency);
-    }
-    let summary = doc::validate_change(doc, collection, change, author).map_err(Refused::Invalid)?;
+) -> Result<Outcome, Refused> {
+    let mut pipeline = Ingest::default();
+    let change = pipeline.admit(change.raw_bytes(), author)?;
     let before_doc = doc.clone();
     let before: Vec<ChangeHash> = doc.get_heads();
-    doc.apply_changes([change.clone()]).expect("a validated change applies");
-    check_accepted(&before_doc, doc, collection, change, &before, &summary);
-    Ok(summary)
+    let outcome = pipeline.offer(doc, collection, &change, author).expect("a validated change applies");
+    if let Outcome::Applied(summary) = &outcome {
+        check_accepted(&before_doc, doc, collection, &change, &before, summary);
+    }
+    Ok(outcome)
 }
 
 fn check_accepted(
@@ -448,8 +431,9 @@ fn edit_step(src: &mut Source, d: &mut Automerge, collection: Collection, author
     let fields = gen_fields(src, collection.fields(), author, creating, 0);
     let edit = Edit { doc: key, record, creating, fields };
     let Ok(Some(change)) = doc::make_change(d, actor, &edit, author, time) else { return };
-    if let Err(r) = ingest(d, collection, &change, author) {
-        panic!("a change the device made and validated was refused: {r:?}\nedit: {edit:?}");
+    match ingest(d, collection, &change, author) {
+        Ok(Outcome::Applied(_)) => {}
+        other => panic!("a change the device made and validated was not accepted: {other:?}\nedit: {edit:?}"),
     }
 }
 
@@ -707,7 +691,7 @@ pub fn corpus_seeds() -> Vec<(&'static str, Vec<u8>)> {
     let docs = seeded.docs.iter().map(|(k, d)| DocPayload { doc: *k, snapshot: true, data: d.save() }).collect();
     let refused = vec![Refusal {
         index: 0,
-        code: "id_number_check_digit".into(),
+        code: crate::ValidationCode::IdNumberCheckDigit.into(),
         record: Some(RESIDENTS[0]),
         field: "id_number".into(),
         message: "身份证号码校验位应为X".into(),

@@ -26,6 +26,8 @@
 //! assert_eq!(back, zhang);
 //! ```
 
+pub mod api;
+pub mod app;
 pub mod doc;
 pub mod error;
 /// The fuzz targets' harness (`fuzz/`), also replayed by `tests/fuzz_corpus.rs`. Not an API.
@@ -34,12 +36,13 @@ pub mod fuzzing;
 pub mod model;
 pub mod org;
 pub mod pinyin;
+pub mod pipeline;
 pub mod schema;
 pub mod search;
 pub mod validate;
 pub mod wire;
 
-pub use error::{DocError, ValidationCode, ValidationError};
+pub use error::{Code, DocError, ErrorBody, ErrorCode, ValidationCode, ValidationError};
 
 /// Records are keyed by UUID v7 (time-ordered, made offline without coordination).
 pub type RecordId = uuid::Uuid;

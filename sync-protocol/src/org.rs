@@ -121,3 +121,60 @@ pub struct Author {
     pub device: Uuid,
     pub role: Role,
 }
+
+/// A node of the organisation tree, with its township and village for quick scope checks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Node {
+    pub id: Uuid,
+    pub kind: NodeKind,
+    pub name: String,
+    pub parent: Option<Uuid>,
+    pub township: Option<Uuid>,
+    pub village: Option<Uuid>,
+}
+
+/// A person's account: one role at one node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    pub id: Uuid,
+    pub name: String,
+    pub role: Role,
+    pub node: Uuid,
+}
+
+/// An enrolled handheld (its token is never part of it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Device {
+    pub id: Uuid,
+    pub account: Uuid,
+    pub name: String,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+/// A grid with where it sits, as lists show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GridInfo {
+    pub id: Uuid,
+    pub name: String,
+    pub township: String,
+    pub village: String,
+}
+
+impl NodeKind {
+    pub const ALL: [NodeKind; 4] = [NodeKind::County, NodeKind::Township, NodeKind::Village, NodeKind::Grid];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeKind::County => "county",
+            NodeKind::Township => "township",
+            NodeKind::Village => "village",
+            NodeKind::Grid => "grid",
+        }
+    }
+
+    /// `None` for a string that names no kind (never a default).
+    pub fn parse(s: &str) -> Option<NodeKind> {
+        NodeKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}

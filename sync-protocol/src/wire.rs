@@ -14,8 +14,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::GridId;
 use crate::doc::DocKey;
+use crate::error::{Code, ErrorCode};
 
 pub const PROTOCOL_VERSION: u16 = 1;
+/// The sync endpoint's content type, both ways.
+pub const CONTENT_TYPE: &str = "application/x-gridkeeper-sync";
 /// The first bytes of every sync message.
 pub const MAGIC: &[u8; 2] = b"GK";
 
@@ -47,8 +50,9 @@ pub struct SyncRequest {
 pub struct Refusal {
     /// Index into [`SyncRequest::changes`].
     pub index: u32,
-    /// Stable code, e.g. `id_number_check_digit`, `not_permitted`, `dependency_refused`.
-    pub code: String,
+    /// Stable code, e.g. `id_number_check_digit`, `not_permitted`, `dependency_refused`
+    /// (on the wire, its string).
+    pub code: ErrorCode,
     pub record: Option<crate::RecordId>,
     pub field: String,
     pub message: String,
@@ -76,16 +80,6 @@ pub struct SyncResponse {
     pub more: bool,
 }
 
-/// Refusal codes that are not validation codes.
-pub mod codes {
-    /// A change built on a refused change: re-enter the edit, it may be valid on its own.
-    pub const DEPENDENCY_REFUSED: &str = "dependency_refused";
-    pub const MISSING_DEPENDENCY: &str = "missing_dependency";
-    pub const MALFORMED_CHANGE: &str = "malformed_change";
-    pub const FOREIGN_ACTOR: &str = "foreign_actor";
-    pub const OUT_OF_SCOPE: &str = "out_of_scope";
-}
-
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum WireError {
     #[error("unsupported protocol version {got}; this side speaks {PROTOCOL_VERSION}")]
@@ -95,10 +89,10 @@ pub enum WireError {
 }
 
 impl WireError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self {
-            WireError::UnsupportedVersion { .. } => "unsupported_protocol_version",
-            WireError::Malformed(_) => "malformed_body",
+            WireError::UnsupportedVersion { .. } => Code::UnsupportedProtocolVersion,
+            WireError::Malformed(_) => Code::MalformedBody,
         }
     }
 }

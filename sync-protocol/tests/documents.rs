@@ -124,7 +124,7 @@ fn invalid_values_are_refused_before_any_change_is_made() {
     r.id_number = Some("371323199005060021".into());
     let before = a.doc.get_heads();
     let err = a.edit(key, r.id, true, serde_json::to_value(r.to_fields()).unwrap()).unwrap_err();
-    assert_eq!(err.code(), "id_number_check_digit");
+    assert_eq!(err.code().as_str(), "id_number_check_digit");
     assert_eq!(a.doc.get_heads(), before);
 
     let r = resident("王强");
@@ -138,7 +138,7 @@ fn invalid_values_are_refused_before_any_change_is_made() {
         (json!({"id_number": id_number("1991-01-01", "003")}), "birth_date_mismatch"),
     ] {
         let err = a.edit(key, r.id, false, fields.clone()).unwrap_err();
-        assert_eq!(err.code(), code, "{fields}");
+        assert_eq!(err.code().as_str(), code, "{fields}");
     }
 }
 
@@ -211,7 +211,7 @@ fn dispute_actions_append_and_status_derives_the_same_everywhere() {
     township.edit(key, id, false, res).unwrap();
     // A township account cannot act at grid level.
     let wrong = json!({"actions": [{"id": Uuid::now_v7().to_string(), "kind": "mediate", "actor": township.author.account.to_string(), "level": "grid", "at": 1_764_002_000_000i64}]});
-    assert_eq!(township.edit(key, id, false, wrong).unwrap_err().code(), "not_permitted");
+    assert_eq!(township.edit(key, id, false, wrong).unwrap_err().code().as_str(), "not_permitted");
     merge(&mut worker.doc, &mut township.doc);
 
     let d1 = Dispute::from_fields(doc::read_record(&worker.doc, Collection::Disputes, id).unwrap()).unwrap();
@@ -311,16 +311,16 @@ fn evidence_is_write_once_and_the_merged_record_is_checked() {
     let (mut a, rid, did, rkey, dkey) = with_records();
     // The report time and reporter are evidence.
     assert_eq!(
-        a.edit(dkey, did, false, json!({"reported_at": 1_764_000_000_001i64})).unwrap_err().code(),
+        a.edit(dkey, did, false, json!({"reported_at": 1_764_000_000_001i64})).unwrap_err().code().as_str(),
         "append_only"
     );
     // A township account may add actions but not rewrite the grid's description.
     let mut t = Device::new(Role::TownshipStaff);
     t.doc = a.doc.fork();
-    assert_eq!(t.edit(dkey, did, false, json!({"description": "改写"})).unwrap_err().code(), "not_permitted");
+    assert_eq!(t.edit(dkey, did, false, json!({"description": "改写"})).unwrap_err().code().as_str(), "not_permitted");
     // A birth date alone that contradicts the stored ID number is refused...
     assert_eq!(
-        a.edit(rkey, rid, false, json!({"birth_date": "1991-01-01"})).unwrap_err().code(),
+        a.edit(rkey, rid, false, json!({"birth_date": "1991-01-01"})).unwrap_err().code().as_str(),
         "birth_date_mismatch"
     );
     // ...and an ID number alone that agrees with the stored birth date is accepted.

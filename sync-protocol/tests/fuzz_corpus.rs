@@ -63,7 +63,8 @@ fn seeds_are_real_messages_and_accepted_changes() {
         let change = automerge::Change::try_from(&input[1..]).unwrap();
         let author = sync_protocol::org::Author { account: fuzzing::SEED_ACCOUNT, device: fuzzing::SEED_DEVICE, role };
         let mut d = seed.doc(collection).clone();
-        fuzzing::ingest(&mut d, collection, &change, &author).unwrap();
+        let outcome = fuzzing::ingest(&mut d, collection, &change, &author).unwrap();
+        assert!(matches!(outcome, sync_protocol::pipeline::Outcome::Applied(_)), "{outcome:?}");
         accepted += 1;
     }
     assert_eq!(accepted, 8);

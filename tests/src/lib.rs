@@ -9,8 +9,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use county_server::server::{Running, open_storage, spawn_with};
+use county_server::service::sync::Limits;
 use county_server::storage::{Account, Node, Storage};
-use county_server::sync::Limits;
 use field_core::Device;
 use sync_protocol::org::{NodeKind, Role};
 use uuid::Uuid;
@@ -131,7 +131,7 @@ impl TestServer {
 
     /// A fresh enrolment code, issued the way the admin API does.
     pub async fn code_for(&self, account: Uuid) -> String {
-        county_server::api::issue_code_for(self.storage().as_ref(), account).await.unwrap().code
+        county_server::service::enrolment::issue_code(self.storage().as_ref(), account).await.unwrap().code
     }
 
     /// Stops the server and starts a new process-equivalent on the same database file and port.
@@ -230,7 +230,7 @@ pub fn fields(v: serde_json::Value) -> serde_json::Map<String, serde_json::Value
 /// run the real program as a child process (to kill it with SIGKILL, say). A test cannot use
 /// `CARGO_BIN_EXE_*` for another package's binary, so under cargo this asks cargo to build it
 /// into the target directory and profile the running test was built in (whole workspace
-/// selected, as `scripts/test` builds, so it shares the test build's artifacts and honours a
+/// and all targets selected, as `scripts/test` builds, so it shares the test build's artifacts and honours a
 /// custom `CARGO_TARGET_DIR`); outside cargo it takes the binary found there. Each binary is
 /// built at most once per test process.
 pub fn workspace_bin(name: &str) -> PathBuf {
@@ -250,8 +250,10 @@ pub fn workspace_bin(name: &str) -> PathBuf {
             Some(other) => other.to_string(),
         };
         let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root");
+        // All targets, as the test build has them: dev-dependencies' features then unify the same
+        // way, so the binary reuses the test build's artifacts instead of compiling them again.
         let status = std::process::Command::new(cargo)
-            .args(["build", "--workspace", "--bin", name, "--profile", &profile])
+            .args(["build", "--workspace", "--all-targets", "--locked", "--profile", &profile])
             .current_dir(workspace)
             .env("CARGO_TARGET_DIR", &target_dir)
             .status()

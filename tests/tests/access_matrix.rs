@@ -23,7 +23,7 @@ use uuid::Uuid;
 
 /// Every route of the router as (method, pattern), read from its source.
 fn router_routes() -> BTreeSet<(String, String)> {
-    let src = include_str!("../../county-server/src/api.rs");
+    let src = include_str!("../../county-server/src/api/mod.rs");
     let start = src.find("pub fn router(").expect("the router function");
     let end = start + src[start..].find(".with_state(").expect("the end of the router");
     let mut routes = BTreeSet::new();
@@ -123,7 +123,7 @@ impl Matrix {
         let url = running.url();
         let code = |account: Uuid| {
             let storage = running.storage.clone();
-            async move { county_server::api::issue_code_for(storage.as_ref(), account).await.unwrap().code }
+            async move { county_server::service::enrolment::issue_code(storage.as_ref(), account).await.unwrap().code }
         };
         let dev_a = TestDevice::enrol(&url, &code(org.worker_a).await, "A").await;
         let dev_b = TestDevice::enrol(&url, &code(org.worker_b).await, "B").await;
@@ -408,8 +408,13 @@ async fn every_role_is_refused_every_endpoint_outside_its_scope() {
     assert_eq!(roles, Role::ALL.iter().map(|r| r.as_str()).collect(), "every role is in the matrix");
 
     for (who, role, token, device) in &m.tokens {
-        let account =
-            storage.device_by_token(&county_server::auth::hash_secret(token)).await.unwrap().unwrap().account.id;
+        let account = storage
+            .device_by_token(&county_server::service::auth::hash_secret(token))
+            .await
+            .unwrap()
+            .unwrap()
+            .account
+            .id;
         // The foreign grid for each role: the other grid of the village for grid roles, a grid
         // of another township for village and township staff. A county admin has no foreign grid.
         let foreign = match (role, *who) {
@@ -439,7 +444,8 @@ async fn every_role_is_refused_every_endpoint_outside_its_scope() {
             let call = Call::new(Method::POST, "/v1/sync", "/v1/sync").body(body);
             let (status, _, bytes) = send(&url, &call, Some(token)).await;
             let answer = SyncResponse::decode(&bytes).ok();
-            let refused = answer.as_ref().map(|a| a.refused.iter().map(|r| r.code.clone()).collect::<Vec<_>>());
+            let refused =
+                answer.as_ref().map(|a| a.refused.iter().map(|r| r.code.as_str().to_string()).collect::<Vec<_>>());
             if status != 200 || refused != Some(vec!["out_of_scope".to_string()]) {
                 t.failures.push(format!("{who}: a change to a foreign grid gave {status} {refused:?}"));
             }

@@ -2,7 +2,9 @@
 //! tauri-driver, against a real county server with a small demo grid. Enrol, search a resident,
 //! edit a phone number, record a five-clears visit, lose the network, report a dispute with a
 //! photo offline, get the network back, watch the sync complete, and check on the server that
-//! every record arrived intact. Screenshots of each main screen go to `docs/screenshots/`.
+//! every record arrived intact. Screenshots of each main screen go to `<target>/screenshots/`
+//! (never into the repository: `scripts/screenshots` runs this test to refresh `docs/screenshots/`
+//! on purpose, through `GRIDKEEPER_SCREENSHOTS_DIR`).
 //!
 //! Needs `tauri-driver`, `WebKitWebDriver`, an X display and the app binary
 //! (`cargo build -p gridkeeper-app`); `scripts/test` provides all of them. Run alone with
@@ -39,6 +41,16 @@ fn app_binary() -> PathBuf {
     let app = profile_dir.join("gridkeeper-app");
     assert!(app.exists(), "build the app first: cargo build -p gridkeeper-app ({} missing)", app.display());
     app
+}
+
+/// Where screenshots go: `GRIDKEEPER_SCREENSHOTS_DIR`, else `<target>/screenshots`.
+fn screenshots_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("GRIDKEEPER_SCREENSHOTS_DIR") {
+        return PathBuf::from(dir);
+    }
+    // target/<profile>/deps/app_e2e-… → target/screenshots
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().and_then(Path::parent).and_then(Path::parent).unwrap().join("screenshots")
 }
 
 fn repo_root() -> PathBuf {
@@ -155,7 +167,7 @@ async fn shot(c: &Client, name: &str) {
     tokio::time::sleep(Duration::from_millis(400)).await;
     no_toast(c).await;
     let png = c.screenshot().await.unwrap();
-    let dir = repo_root().join("docs/screenshots");
+    let dir = screenshots_dir();
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
 }
@@ -176,14 +188,16 @@ async fn a_worker_enrols_edits_visits_and_reports_offline_then_syncs() {
         ..demo_county::GridSpec::typical("高庄镇", "东坡村", o.worker_a, now, 7)
     };
     let data = demo_county::generate_grid(&spec);
-    let records = county_server::import::GridRecords {
+    let records = county_server::service::import::GridRecords {
         residents: data.residents.clone(),
         houses: data.houses.clone(),
         visits: data.visits.clone(),
         disputes: data.disputes.clone(),
     };
     let importer = Author { account: o.worker_a, device: uuid::Uuid::now_v7(), role: Role::GridWorker };
-    county_server::import::import_grid(server.storage().as_ref(), o.grid_a, &importer, &records, now).await.unwrap();
+    county_server::service::import::import_grid(server.storage().as_ref(), o.grid_a, &importer, &records, now)
+        .await
+        .unwrap();
     let target = data
         .residents
         .iter()

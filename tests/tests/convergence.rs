@@ -281,7 +281,7 @@ async fn sync(devs: &[Dev], model: &mut Model, d: usize) {
                 match dev.t.sync().await {
                     Ok(r) => break r,
                     // A pooled connection the proxy closed earlier: the device simply tries again.
-                    Err(e) if e.is_transient() && tries < 3 => {
+                    Err(e) if e.is_retryable() && tries < 3 => {
                         tries += 1;
                         model.totals.retries += 1;
                     }
@@ -303,7 +303,7 @@ async fn sync(devs: &[Dev], model: &mut Model, d: usize) {
         }
         Mode::Down | Mode::CutResponses => {
             let err = dev.t.sync().await.expect_err("a sync through a cut network cannot succeed");
-            assert!(err.is_transient(), "{}: {err}", dev.t.name);
+            assert!(err.is_retryable(), "{}: {err}", dev.t.name);
             assert_eq!(dev.t.pending_count().unwrap() as usize, pending, "unacknowledged edits stay queued");
             if dev.mode == Mode::CutResponses {
                 // The server committed; the device never heard.

@@ -201,7 +201,7 @@ async fn storm(dev: Arc<TestDevice>, seed: u64, stop: Arc<AtomicBool>) -> StormL
                 log.syncs_ok += 1;
             }
             Err(e) => {
-                assert!(e.is_transient(), "{}: a killed server must look like a network failure: {e}", dev.name);
+                assert!(e.is_retryable(), "{}: a killed server must look like a network failure: {e}", dev.name);
                 log.syncs_failed += 1;
                 tokio::time::sleep(Duration::from_millis(rng.range(2, 15))).await;
             }
@@ -305,7 +305,7 @@ async fn server_kill_storm(db_url: &str, dir: &Path, kills: usize) {
     ];
     let mut codes = Vec::new();
     for (_, account, _) in &accounts {
-        codes.push(county_server::api::issue_code_for(storage.as_ref(), *account).await.unwrap().code);
+        codes.push(county_server::service::enrolment::issue_code(storage.as_ref(), *account).await.unwrap().code);
     }
     drop(storage);
 

@@ -24,9 +24,9 @@ async fn the_device_database_is_encrypted_and_a_wrong_pin_destroys_nothing() {
                 && !hay.contains("SQLite format 3")
         );
     }
-    assert_eq!(Device::open_encrypted(&path, "135791").err().map(|e| e.code()), Some("wrong_pin".to_string()));
-    assert_eq!(Device::open_encrypted(&path, "12").err().map(|e| e.code()), Some("weak_pin".to_string()));
-    assert_eq!(Device::open_encrypted(&path, "000000").err().map(|e| e.code()), Some("wrong_pin".to_string()));
+    assert_eq!(Device::open_encrypted(&path, "135791").err().map(|e| e.code().as_str()), Some("wrong_pin"));
+    assert_eq!(Device::open_encrypted(&path, "12").err().map(|e| e.code().as_str()), Some("weak_pin"));
+    assert_eq!(Device::open_encrypted(&path, "000000").err().map(|e| e.code().as_str()), Some("wrong_pin"));
     let d = Device::open_encrypted(&path, "246810").unwrap();
     assert_eq!(d.resident(r.id).unwrap().name, "欧阳秀珍");
     assert_eq!(d.pending_count().unwrap(), 1);

@@ -9,7 +9,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use county_server::server::{Running, ServeOptions, open_storage, spawn_opts};
-use county_server::throttle::{EnrolmentGuard, EnrolmentLimits};
+use county_server::service::enrolment::EnrolmentLimits;
 use gridkeeper_tests::{Org, TestDevice, resident, seed_org};
 use serde_json::{Value, json};
 
@@ -53,15 +53,15 @@ async fn start(limits: EnrolmentLimits) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let storage = open_storage(dir.path().join("county.db").to_str().unwrap()).await.unwrap();
     let org = seed_org(storage.as_ref()).await;
-    let enrolment = EnrolmentGuard { limits, trusted_proxies: vec!["127.0.0.1".parse().unwrap()] };
-    let options = ServeOptions { enrolment, ..Default::default() };
+    let options =
+        ServeOptions { enrolment: limits, trusted_proxies: vec!["127.0.0.1".parse().unwrap()], ..Default::default() };
     let running = spawn_opts(storage, "127.0.0.1:0".parse().unwrap(), options).await.unwrap();
     Server { _dir: dir, running, org }
 }
 
 impl Server {
     async fn code_for(&self, account: uuid::Uuid) -> String {
-        county_server::api::issue_code_for(self.running.storage.as_ref(), account).await.unwrap().code
+        county_server::service::enrolment::issue_code(self.running.storage.as_ref(), account).await.unwrap().code
     }
 
     /// `POST /v1/enrol` as a client at `from`: status, body, `Retry-After`.
@@ -161,7 +161,7 @@ async fn codes_expire_and_are_single_use() {
 
     // Issued a week and a minute ago: expired.
     let expired = "EXPD-CODE-2345";
-    let hash = county_server::auth::hash_secret(&county_server::auth::normalize_code(expired));
+    let hash = county_server::service::auth::hash_secret(&county_server::service::auth::normalize_code(expired));
     let past = chrono::Utc::now().timestamp_millis() - 60_000;
     storage.put_enrolment_code(&hash, o.worker_a, past).await.unwrap();
     let (status, body, _) = server.enrol("198.51.100.10", expired).await;
@@ -200,7 +200,7 @@ async fn a_revoked_token_is_refused_everywhere() {
 
     worker.create_resident(&resident("周强", "1976-06-06", "071")).unwrap();
     let err = worker.sync().await.unwrap_err();
-    assert_eq!(err.code(), "device_revoked", "{err}");
+    assert_eq!(err.code().as_str(), "device_revoked", "{err}");
     assert_eq!(worker.pending_count().unwrap(), 1, "the edit stays on the device");
     for path in ["/v1/me", "/v1/grids", "/v1/residents", "/v1/overview"] {
         let resp = http.get(format!("{url}{path}")).bearer_auth(&worker_id.token).send().await.unwrap();

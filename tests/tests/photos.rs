@@ -70,7 +70,7 @@ async fn a_photo_uploads_resumably_and_shows_on_another_device() {
     assert_eq!(b.dispute(id).unwrap().photos, vec![hash.clone()]);
     assert_eq!(b.photo(&hash).await.unwrap(), bytes);
     // A device of another grid cannot.
-    assert_eq!(other_grid.photo(&hash).await.unwrap_err().code(), "not_found");
+    assert_eq!(other_grid.photo(&hash).await.unwrap_err().code().as_str(), "not_found");
 
     // Bytes that do not match their name are thrown away, never completed.
     let fake = "0".repeat(64);

@@ -89,7 +89,7 @@ async fn a_device_of_grid_a_is_refused_grid_b() {
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     let resp = SyncResponse::decode(&body).unwrap();
     assert_eq!(resp.refused.len(), 1);
-    assert_eq!(resp.refused[0].code, "out_of_scope");
+    assert_eq!(resp.refused[0].code.as_str(), "out_of_scope");
 
     // Asking for grid B's records is refused too.
     let req = SyncRequest {
@@ -155,7 +155,7 @@ async fn a_revoked_token_is_refused() {
         .unwrap();
     let before = fingerprint(&server).await;
     let err = a.sync().await.unwrap_err();
-    assert_eq!(err.code(), "device_revoked");
+    assert_eq!(err.code().as_str(), "device_revoked");
     assert_eq!(a.pending_count().unwrap(), 1, "the device keeps what it has; nothing is lost locally");
     assert_eq!(fingerprint(&server).await, before);
 
@@ -252,7 +252,7 @@ async fn an_invalid_id_number_is_refused_quarantined_and_reentered() {
     assert_eq!(report.reentered, 1);
     let q = a.quarantine().unwrap();
     assert_eq!(q.len(), 1);
-    assert_eq!(q[0].code, "id_number_check_digit");
+    assert_eq!(q[0].code.as_str(), "id_number_check_digit");
     assert_eq!((q[0].record, q[0].field.as_str()), (Some(bad.id), "id_number"));
     assert!(!q[0].message.is_empty());
     // The refused record is gone from the device's lists; the server never stored anything.
@@ -296,7 +296,7 @@ async fn a_change_whose_dependencies_are_missing_is_not_acknowledged() {
     assert_eq!(status, 200);
     let resp = SyncResponse::decode(&body).unwrap();
     assert_eq!(resp.refused.len(), 1);
-    assert_eq!(resp.refused[0].code, "missing_dependency");
+    assert_eq!(resp.refused[0].code.as_str(), "missing_dependency");
     assert_eq!(fingerprint(&server).await, before);
 
     // The device sends both in order and both are taken; the server's history shows them.

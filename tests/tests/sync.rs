@@ -87,7 +87,13 @@ async fn three_devices_edit_offline_and_converge_in_every_order() {
         c.update_resident(r.id, fields(json!({"notes": null, "categories": ["registered", "living_alone"]}))).unwrap();
         c.archive_resident(r.id, "moved_away", "2026-11-20").unwrap();
         b.add_dispute_action(dispute, "mediate", None, Some("现场调解，双方同意疏通")).unwrap();
-        c.add_dispute_action(dispute, "escalate", Some("township"), Some("涉及村集体排水工程")).unwrap();
+        c.add_dispute_action(
+            dispute,
+            "escalate",
+            Some(sync_protocol::org::Level::Township),
+            Some("涉及村集体排水工程"),
+        )
+        .unwrap();
         t.add_dispute_action(dispute, "supervise", None, Some("镇综治中心跟踪督办")).unwrap();
 
         let devices = [&a, &b, &c, &t];
@@ -185,14 +191,14 @@ async fn a_cut_answer_then_retry_neither_duplicates_nor_loses() {
     // The server stores the changes, but the answer never arrives.
     proxy.set(Mode::CutResponses);
     let err = a.sync().await.unwrap_err();
-    assert!(err.is_transient(), "{err}");
+    assert!(err.is_retryable(), "{err}");
     let after_cut = server.storage().stats().await.unwrap();
     assert_eq!(after_cut.changes, before.changes + 5, "the server should have committed before answering");
     assert_eq!(a.pending_count().unwrap(), 5, "unacknowledged changes stay queued");
 
     // With no connection at all, nothing changes anywhere.
     proxy.set(Mode::Down);
-    assert!(a.sync().await.unwrap_err().is_transient());
+    assert!(a.sync().await.unwrap_err().is_retryable());
 
     proxy.set(Mode::Up);
     let report = a.sync().await.unwrap();
@@ -275,7 +281,7 @@ async fn a_restart_keeps_everything() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_large_catch_up_is_paged_and_nothing_is_missed() {
-    let server = TestServer::start_with(county_server::sync::Limits { max_response_bytes: 1000 }).await;
+    let server = TestServer::start_with(county_server::service::sync::Limits { max_response_bytes: 1000 }).await;
     let o = server.org.clone();
     let a = TestDevice::enrol(&server.url(), &server.code_for(o.worker_a).await, "worker A").await;
     let b = TestDevice::enrol(&server.url(), &server.code_for(o.worker_b).await, "worker B").await;

@@ -58,7 +58,7 @@ impl TlsServer {
     }
 
     async fn code_for(&self, account: uuid::Uuid) -> String {
-        county_server::api::issue_code_for(self.running.storage.as_ref(), account).await.unwrap().code
+        county_server::service::enrolment::issue_code(self.running.storage.as_ref(), account).await.unwrap().code
     }
 }
 
@@ -104,15 +104,15 @@ async fn plain_http_to_another_machine_is_refused_before_anything_is_sent() {
     // Not reachable from here: a request would fail with `network`, not with the rule's code.
     for url in ["http://10.1.2.3:8080", "http://example.org", "http://county.example.org/", "http://[fe80::1]:8080"] {
         let err = device.enrol(url, "K7QM-3WXP-9HTA", "手持终端").await.unwrap_err();
-        assert_eq!(err.code(), "insecure_server_url", "{url}: {err}");
-        assert!(!err.is_transient(), "retrying cannot help: {url}");
+        assert_eq!(err.code().as_str(), "insecure_server_url", "{url}: {err}");
+        assert!(!err.is_retryable(), "retrying cannot help: {url}");
         let err = field_core::request_enrolment(&field_core::http_client().unwrap(), url, "K7QM-3WXP-9HTA", "x")
             .await
             .unwrap_err();
-        assert_eq!(err.code(), "insecure_server_url", "{url}");
+        assert_eq!(err.code().as_str(), "insecure_server_url", "{url}");
     }
     assert!(device.identity().is_none(), "nothing was stored");
-    assert_eq!(device.enrol("county.example.org", "K7QM", "x").await.unwrap_err().code(), "bad_server_url");
+    assert_eq!(device.enrol("county.example.org", "K7QM", "x").await.unwrap_err().code().as_str(), "bad_server_url");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -133,11 +133,11 @@ async fn an_identity_with_a_plain_http_address_does_not_sync() {
     drop(db);
 
     let device = Device::open(&path).unwrap();
-    assert_eq!(device.sync().await.unwrap_err().code(), "insecure_server_url");
+    assert_eq!(device.sync().await.unwrap_err().code().as_str(), "insecure_server_url");
     assert_eq!(device.pending_count().unwrap(), 1, "the edit stays queued");
     // Nor can such an identity be adopted by another device database.
     let fresh = Device::open(&dir.path().join("fresh.db")).unwrap();
-    assert_eq!(fresh.adopt(identity).unwrap_err().code(), "insecure_server_url");
+    assert_eq!(fresh.adopt(identity).unwrap_err().code().as_str(), "insecure_server_url");
     assert!(fresh.identity().is_none());
 }
 
@@ -150,15 +150,15 @@ async fn a_device_not_trusting_the_certificate_fails_cleanly_and_uses_up_nothing
 
     // No CA configured: the usual roots do not know the county's CA.
     let err = device.enrol(&url, &code, "手持终端").await.unwrap_err();
-    assert_eq!(err.code(), "untrusted_server", "{err}");
-    assert!(!err.is_transient());
+    assert_eq!(err.code().as_str(), "untrusted_server", "{err}");
+    assert!(!err.is_retryable());
     // Another authority's certificate is no better.
     let stranger = county_pki(server.dir.path(), "elsewhere");
     let err = device.enrol_with_ca(&url, &code, "手持终端", Some(&stranger.ca_pem)).await.unwrap_err();
-    assert_eq!(err.code(), "untrusted_server", "{err}");
+    assert_eq!(err.code().as_str(), "untrusted_server", "{err}");
     // Text that is no certificate at all.
     let err = device.enrol_with_ca(&url, &code, "手持终端", Some("-----BEGIN NONSENSE-----")).await.unwrap_err();
-    assert_eq!(err.code(), "bad_certificate", "{err}");
+    assert_eq!(err.code().as_str(), "bad_certificate", "{err}");
     assert!(device.identity().is_none());
 
     // The code never reached the server, so it still works with the right CA.

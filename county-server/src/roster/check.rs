@@ -12,12 +12,12 @@ pub struct Existing {
 
 impl Existing {
     /// Reads the residents' and houses' documents (as [`doc_keys`] names them).
-    pub fn from_docs(stored: &[StoredDoc]) -> Result<Existing, ApiError> {
+    pub fn from_docs(stored: &[StoredDoc]) -> Result<Existing, Error> {
         let mut out = Existing::default();
         for s in stored {
-            let d = Automerge::load(&s.bytes).map_err(|e| ApiError::Internal(e.to_string()))?;
+            let d = Automerge::load(&s.bytes).map_err(Error::internal)?;
             let records = doc::read_records(&d, s.key.collection, None);
-            let bad = |e: serde_json::Error| ApiError::Internal(format!("stored record unreadable: {e}"));
+            let bad = |e: serde_json::Error| Error::Internal(format!("stored record unreadable: {e}"));
             match s.key.collection {
                 Collection::Residents => {
                     for (_, f) in records {

@@ -102,9 +102,9 @@ pub(super) fn headers() -> Vec<&'static str> {
 }
 
 /// CSV in UTF-8 with a BOM, so that Excel on Chinese Windows opens it with the right encoding.
-pub fn export_csv(residents: &[Resident], houses: &[House], reveal: Reveal) -> Result<Vec<u8>, ApiError> {
+pub fn export_csv(residents: &[Resident], houses: &[House], reveal: Reveal) -> Result<Vec<u8>, Error> {
     let mut w = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
-    let internal = |e: csv::Error| ApiError::Internal(e.to_string());
+    let internal = |e: csv::Error| Error::internal(e);
     w.write_record(headers()).map_err(internal)?;
     for r in export_rows(residents, houses, reveal) {
         w.write_record(r.iter().map(|c| match c {
@@ -114,13 +114,13 @@ pub fn export_csv(residents: &[Resident], houses: &[House], reveal: Reveal) -> R
         }))
         .map_err(internal)?;
     }
-    w.into_inner().map_err(|e| ApiError::Internal(e.to_string()))
+    w.into_inner().map_err(Error::internal)
 }
 
 /// One worksheet, ID numbers and phones as text cells (a number cell would lose their digits).
-pub fn export_xlsx(residents: &[Resident], houses: &[House], reveal: Reveal) -> Result<Vec<u8>, ApiError> {
+pub fn export_xlsx(residents: &[Resident], houses: &[House], reveal: Reveal) -> Result<Vec<u8>, Error> {
     use rust_xlsxwriter::{Format as CellFormat, Workbook};
-    let internal = |e: rust_xlsxwriter::XlsxError| ApiError::Internal(e.to_string());
+    let internal = |e: rust_xlsxwriter::XlsxError| Error::internal(e);
     let mut wb = Workbook::new();
     let ws = wb.add_worksheet();
     ws.set_name(SHEET_NAME).map_err(internal)?;

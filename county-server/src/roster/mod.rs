@@ -14,7 +14,7 @@
 //! let author = roster::importer(uuid::Uuid::nil(), uuid::Uuid::now_v7());
 //! match roster::import_file(storage, grid, &author, Format::Csv, csv, 1_764_000_000_000).await {
 //!     Ok(done) => println!("{} residents, {} houses", done.residents, done.houses),
-//!     Err(roster::RosterError::Rejected(report)) => print!("{report}"),
+//!     Err(county_server::Error::RosterRejected(report)) => print!("{report}"),
 //!     Err(e) => eprintln!("{e}"),
 //! }
 //! # }
@@ -31,13 +31,9 @@
 //! ID numbers and phones as lists do ([`Reveal`]).
 
 use std::collections::{HashMap, HashSet};
-use std::fmt;
 use std::sync::Arc;
 
 use automerge::Automerge;
-use axum::Json;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sync_protocol::doc::{self, DocKey};
@@ -47,8 +43,11 @@ use sync_protocol::schema::{self, Collection, Kind};
 use sync_protocol::{ValidationCode, ValidationError, validate};
 use uuid::Uuid;
 
-use crate::error::ApiError;
-use crate::import::{self, GridRecords};
+use sync_protocol::Code;
+pub use sync_protocol::api::{ImportSummary, Problem, Reason, RosterCode, RosterReport};
+
+use crate::error::Error;
+use crate::service::import::{self, GridRecords};
 use crate::storage::{Storage, StorageError, StoredDoc};
 
 /// Most data rows one file may hold (a grid has about 814 residents and 301 houses).
@@ -103,8 +102,8 @@ impl Format {
     }
 
     /// The format of an upload: the `?format=` query wins, then the Content-Type.
-    pub fn pick(query: Option<&str>, content_type: Option<&str>) -> Result<Format, ApiError> {
-        let bad = || ApiError::bad("unknown_format", "roster format must be csv or xlsx (?format= or Content-Type)");
+    pub fn pick(query: Option<&str>, content_type: Option<&str>) -> Result<Format, Error> {
+        let bad = || Error::bad(Code::UnknownFormat, "roster format must be csv or xlsx (?format= or Content-Type)");
         match (query, content_type) {
             (Some(q), _) => Format::parse(q).ok_or_else(bad),
             (None, Some(ct)) => Format::from_content_type(ct).ok_or_else(bad),
@@ -131,108 +130,6 @@ impl Format {
 // Errors and the report
 // ---------------------------------------------------------------------------------------------
 
-/// Why a row was rejected, beyond the validator's own codes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RosterCode {
-    /// The same ID number on an earlier row of the file.
-    DuplicateInFile,
-    /// A resident with this ID number is already on the grid's records.
-    AlreadyInGrid,
-    /// The house code or address names no house in the file or the grid.
-    UnknownHouse,
-    /// Rows naming the same house (or the grid's existing house) disagree on a detail.
-    HouseMismatch,
-    /// An ID number stored as a number by Excel: its last digits are lost.
-    IdNumberAsNumber,
-    /// A cell holding an error value (#N/A, #VALUE! …).
-    CellError,
-}
-
-impl RosterCode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RosterCode::DuplicateInFile => "duplicate_in_file",
-            RosterCode::AlreadyInGrid => "already_in_grid",
-            RosterCode::UnknownHouse => "unknown_house",
-            RosterCode::HouseMismatch => "house_mismatch",
-            RosterCode::IdNumberAsNumber => "id_number_as_number",
-            RosterCode::CellError => "cell_error",
-        }
-    }
-}
-
-/// A stable reason code: the validator's ([`ValidationCode`]) or the roster's own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum Reason {
-    Roster(RosterCode),
-    Field(ValidationCode),
-}
-
-impl Reason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Reason::Roster(c) => c.as_str(),
-            Reason::Field(c) => c.as_str(),
-        }
-    }
-}
-
-/// One rejected cell (or row, when `column` names a missing one).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Problem {
-    /// The worksheet's name; empty for CSV.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub sheet: String,
-    /// The row as the file numbers it (the header row included; 1 is the first line).
-    pub row: u32,
-    /// The column's header as written in the file (the roster's header when it is missing).
-    pub column: String,
-    pub code: Reason,
-    /// 中文说明
-    pub message: String,
-    pub message_en: String,
-}
-
-/// Every rejected row of a file. Nothing was written.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RosterReport {
-    /// Data rows read (blank rows not counted).
-    pub rows: usize,
-    pub rejected_rows: usize,
-    pub problems: Vec<Problem>,
-    /// Headers the roster does not know; their cells were not read.
-    pub ignored_columns: Vec<String>,
-}
-
-impl fmt::Display for RosterReport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
-            f,
-            "花名册未导入：{} 行中有 {} 行未通过检查 / roster not imported: {} of {} rows rejected",
-            self.rows, self.rejected_rows, self.rejected_rows, self.rows
-        )?;
-        for p in &self.problems {
-            let sheet = if p.sheet.is_empty() { String::new() } else { format!("{} ", p.sheet) };
-            writeln!(
-                f,
-                "  {sheet}第{}行 row {} [{}] {}: {} / {}",
-                p.row,
-                p.row,
-                p.column,
-                p.code.as_str(),
-                p.message,
-                p.message_en
-            )?;
-        }
-        if !self.ignored_columns.is_empty() {
-            writeln!(f, "  未读取的列 ignored columns: {}", self.ignored_columns.join(", "))?;
-        }
-        Ok(())
-    }
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum RosterError {
     /// Some rows were rejected; the report names every one.
@@ -250,53 +147,28 @@ pub enum RosterError {
     TooManyRows,
     #[error("the file holds no records")]
     Empty,
-    #[error(transparent)]
-    Server(#[from] ApiError),
 }
 
 impl RosterError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self {
-            RosterError::Rejected(_) => "roster_rejected",
-            RosterError::Encoding => "bad_encoding",
-            RosterError::Workbook(_) => "bad_workbook",
-            RosterError::NoHeader => "no_header",
-            RosterError::DuplicateColumn { .. } => "duplicate_column",
-            RosterError::TooManyRows => "too_many_rows",
-            RosterError::Empty => "empty_roster",
-            RosterError::Server(e) => e.code(),
+            RosterError::Rejected(_) => Code::RosterRejected,
+            RosterError::Encoding => Code::BadEncoding,
+            RosterError::Workbook(_) => Code::BadWorkbook,
+            RosterError::NoHeader => Code::NoHeader,
+            RosterError::DuplicateColumn { .. } => Code::DuplicateColumn,
+            RosterError::TooManyRows => Code::TooManyRows,
+            RosterError::Empty => Code::EmptyRoster,
         }
     }
 }
 
-impl From<StorageError> for RosterError {
-    fn from(e: StorageError) -> Self {
-        RosterError::Server(e.into())
-    }
-}
-
-#[derive(Serialize)]
-struct RejectedBody<'a> {
-    code: &'static str,
-    message: String,
-    report: &'a RosterReport,
-}
-
-/// A rejected file is `422` with `{code, message, report}`; a file that cannot be read at all
-/// is `400` with `{code, message}`.
-impl IntoResponse for RosterError {
-    fn into_response(self) -> Response {
-        match self {
-            RosterError::Rejected(report) => {
-                let message =
-                    format!("{} of {} rows rejected; nothing was imported", report.rejected_rows, report.rows);
-                let body = RejectedBody { code: "roster_rejected", message, report: &report };
-                let mut resp = (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response();
-                resp.extensions_mut().insert(crate::audit::ErrorCode("roster_rejected"));
-                resp
-            }
-            RosterError::Server(e) => e.into_response(),
-            other => ApiError::bad(other.code(), other.to_string()).into_response(),
+/// A rejected file keeps its report; a file that cannot be read at all is a bad request.
+impl From<RosterError> for Error {
+    fn from(e: RosterError) -> Self {
+        match e {
+            RosterError::Rejected(report) => Error::RosterRejected(report),
+            other => Error::bad(other.code(), other.to_string()),
         }
     }
 }
@@ -305,26 +177,14 @@ impl IntoResponse for RosterError {
 // Import
 // ---------------------------------------------------------------------------------------------
 
-/// What an import wrote.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ImportSummary {
-    pub rows: usize,
-    pub residents: usize,
-    /// New houses (rows naming the grid's existing houses link to them instead).
-    pub houses: usize,
-    /// The grid's log position after the commit.
-    pub seq: u64,
-    pub ignored_columns: Vec<String>,
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, Error> {
+    tokio::task::spawn_blocking(f).await.map_err(Error::internal)
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| ApiError::Internal(e.to_string()))
-}
-
-async fn check_is_grid(storage: &dyn Storage, grid: Uuid) -> Result<(), ApiError> {
+async fn check_is_grid(storage: &dyn Storage, grid: Uuid) -> Result<(), Error> {
     match storage.node(grid).await? {
         Some(n) if n.kind == NodeKind::Grid => Ok(()),
-        _ => Err(ApiError::NotFound("no such grid".into())),
+        _ => Err(Error::NotFound("no such grid".into())),
     }
 }
 
@@ -338,7 +198,7 @@ pub async fn import_file(
     format: Format,
     bytes: Vec<u8>,
     time_ms: i64,
-) -> Result<ImportSummary, RosterError> {
+) -> Result<ImportSummary, Error> {
     check_is_grid(storage, grid).await?;
     let started = std::time::Instant::now();
     let table = Arc::new(blocking(move || Table::read(format, &bytes)).await??);
@@ -346,7 +206,7 @@ pub async fn import_file(
     for attempt in 1..=ATTEMPTS {
         let stored = storage.load_docs(&doc_keys(grid)).await?;
         let (t, a) = (table.clone(), author.clone());
-        let prepared = blocking(move || -> Result<_, RosterError> {
+        let prepared = blocking(move || -> Result<_, Error> {
             let existing = Existing::from_docs(&stored)?;
             let records = t.validate(&existing)?;
             let commit = import::prepare(grid, &a, &records, time_ms, &stored)?;
@@ -355,9 +215,9 @@ pub async fn import_file(
         .await?;
         let (residents, houses, commit) = match prepared {
             Ok(p) => p,
-            Err(RosterError::Rejected(report)) => {
+            Err(Error::RosterRejected(report)) => {
                 tracing::info!(%grid, by = %author.account, rows = report.rows, rejected_rows = report.rejected_rows, "roster import rejected, nothing written");
-                return Err(RosterError::Rejected(report));
+                return Err(Error::RosterRejected(report));
             }
             Err(e) => return Err(e),
         };
@@ -379,7 +239,7 @@ pub async fn import_file(
             Err(e) => return Err(e.into()),
         }
     }
-    Err(RosterError::Server(ApiError::Busy))
+    Err(Error::Busy)
 }
 
 /// Writes a grid's roster from its documents (every resident and house, archived ones
@@ -390,10 +250,10 @@ pub async fn export(
     format: Format,
     reveal: Reveal,
     by: Uuid,
-) -> Result<Vec<u8>, ApiError> {
+) -> Result<Vec<u8>, Error> {
     check_is_grid(storage, grid).await?;
     let stored = storage.load_docs(&doc_keys(grid)).await?;
-    let (bytes, residents, houses) = blocking(move || -> Result<_, ApiError> {
+    let (bytes, residents, houses) = blocking(move || -> Result<_, Error> {
         let e = Existing::from_docs(&stored)?;
         let bytes = match format {
             Format::Csv => export_csv(&e.residents, &e.houses, reveal)?,
@@ -467,18 +327,5 @@ mod tests {
         }
         assert_eq!(decode(&utf16).unwrap(), "姓名");
         assert!(matches!(decode(&[0xFF, 0xFF, 0x81]), Err(RosterError::Encoding)));
-    }
-
-    #[test]
-    fn reasons_serialize_as_plain_codes() {
-        let r = Reason::Roster(RosterCode::DuplicateInFile);
-        assert_eq!(serde_json::to_value(r).unwrap(), Value::String("duplicate_in_file".into()));
-        let f = Reason::Field(ValidationCode::IdNumberCheckDigit);
-        assert_eq!(serde_json::to_value(f).unwrap(), Value::String("id_number_check_digit".into()));
-        assert_eq!(serde_json::from_value::<Reason>(Value::String("id_number_check_digit".into())).unwrap(), f);
-        assert_eq!(
-            serde_json::from_value::<Reason>(Value::String("unknown_house".into())).unwrap(),
-            Reason::Roster(RosterCode::UnknownHouse)
-        );
     }
 }

@@ -11,9 +11,12 @@ pub use sqlite::SqliteStorage;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
+pub use sync_protocol::api::{BlobState, DisputeQuery, Overview, ResidentQuery};
 use sync_protocol::doc::{Conflict, DocKey};
-use sync_protocol::model::{Dispute, House, Resident, Visit};
+use sync_protocol::model::{Dispute, House, Resident};
+pub use sync_protocol::org::{Account, Device, GridInfo, Node};
 use sync_protocol::org::{NodeKind, Role};
+pub use sync_protocol::pipeline::Rows;
 use uuid::Uuid;
 
 #[derive(Debug, thiserror::Error)]
@@ -27,25 +30,7 @@ pub enum StorageError {
     Database(String),
 }
 
-impl StorageError {
-    /// Whether trying again may help.
-    pub fn is_transient(&self) -> bool {
-        matches!(self, StorageError::Contention(_))
-    }
-}
-
 pub type Result<T> = std::result::Result<T, StorageError>;
-
-/// A node of the organisation tree, with its ancestors for quick scope checks.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Node {
-    pub id: Uuid,
-    pub kind: NodeKind,
-    pub name: String,
-    pub parent: Option<Uuid>,
-    pub township: Option<Uuid>,
-    pub village: Option<Uuid>,
-}
 
 /// Who holds a device token (see [`Storage::device_by_token`]).
 #[derive(Debug, Clone, PartialEq)]
@@ -53,32 +38,6 @@ pub struct TokenHolder {
     pub device: Device,
     pub account: Account,
     pub node: Option<Node>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Account {
-    pub id: Uuid,
-    pub name: String,
-    pub role: Role,
-    pub node: Uuid,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Device {
-    pub id: Uuid,
-    pub account: Uuid,
-    pub name: String,
-    pub created_at: i64,
-    pub revoked_at: Option<i64>,
-}
-
-/// A grid with where it sits, as staff lists show it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct GridInfo {
-    pub id: Uuid,
-    pub name: String,
-    pub township: String,
-    pub village: String,
 }
 
 /// Which grids an account may see.
@@ -114,17 +73,6 @@ pub struct LogChange {
     pub seq: u64,
     pub doc: DocKey,
     pub bytes: Vec<u8>,
-}
-
-/// The query-table rows that follow from a commit, so queries never parse documents.
-#[derive(Debug, Clone, Default)]
-pub struct Rows {
-    pub residents: Vec<(DocKey, Resident)>,
-    pub houses: Vec<(DocKey, House)>,
-    pub visits: Vec<(DocKey, Visit)>,
-    pub disputes: Vec<(DocKey, Dispute)>,
-    /// Open conflicts of every touched record (an empty list clears a record's conflicts).
-    pub conflicts: Vec<(DocKey, Uuid, Vec<Conflict>)>,
 }
 
 /// A document's new state in a commit, checked against the version it was read at.
@@ -170,57 +118,25 @@ pub enum CatchUp {
     Changes { seq: u64, changes: Vec<LogChange>, more: bool },
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct ResidentQuery {
-    pub grid: Option<Uuid>,
-    /// Name, pinyin initials, or the last digits of the ID number.
-    pub q: Option<String>,
-    pub category: Option<String>,
-    pub include_archived: bool,
-    pub limit: Option<u32>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct DisputeQuery {
-    pub grid: Option<Uuid>,
-    pub status: Option<String>,
-    pub level: Option<String>,
-    pub open_only: bool,
-}
-
-/// County, township or grid overview figures.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Overview {
-    pub grids: u64,
-    pub residents: u64,
-    pub houses: u64,
-    pub visits_this_month: u64,
-    pub by_category: Vec<(String, u64)>,
-    pub open_disputes_by_level: Vec<(String, u64)>,
-    pub resolved_by_level: Vec<(String, u64)>,
-    pub open_conflicts: u64,
-}
-
 /// How a node kind is written in both backends' `nodes.kind` column.
 fn kind_str(k: NodeKind) -> &'static str {
-    match k {
-        NodeKind::County => "county",
-        NodeKind::Township => "township",
-        NodeKind::Village => "village",
-        NodeKind::Grid => "grid",
-    }
+    k.as_str()
 }
 
-fn parse_kind(s: &str) -> NodeKind {
-    match s {
-        "county" => NodeKind::County,
-        "township" => NodeKind::Township,
-        "village" => NodeKind::Village,
-        _ => NodeKind::Grid,
-    }
+/// A stored node kind; an unknown one is a damaged row, never read as some default kind.
+fn parse_kind(s: &str) -> std::result::Result<NodeKind, UnknownValue> {
+    NodeKind::parse(s).ok_or_else(|| UnknownValue(format!("node kind {s:?}")))
 }
+
+/// A stored role; an unknown one is a damaged row, never read as some default role.
+fn parse_role(s: &str) -> std::result::Result<Role, UnknownValue> {
+    Role::parse(s).ok_or_else(|| UnknownValue(format!("role {s:?}")))
+}
+
+/// A column holding a value this version does not know.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown {0} in the database")]
+struct UnknownValue(String);
 
 #[async_trait]
 pub trait Storage: Send + Sync + 'static {
@@ -286,15 +202,6 @@ pub trait Storage: Send + Sync + 'static {
 
     /// Counts of log entries and documents, for operators and tests.
     async fn stats(&self) -> Result<StorageStats>;
-}
-
-/// How far an upload has come.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BlobState {
-    pub grid: Uuid,
-    pub total: u64,
-    pub received: u64,
-    pub complete: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -22,8 +22,7 @@ use sqlx_core::row::Row;
 use sqlx_core::transaction::Transaction;
 use sqlx_postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow, Postgres};
 use sync_protocol::doc::{Conflict, DocKey};
-use sync_protocol::model::{Dispute, House, Resident};
-use sync_protocol::org::Role;
+use sync_protocol::model::{Dispute, House, Resident, Visit};
 use sync_protocol::schema::Collection;
 use uuid::Uuid;
 
@@ -141,7 +140,7 @@ fn account_row(r: &PgRow) -> Result<Account> {
     Ok(Account {
         id: r.try_get("id").map_err(db_err)?,
         name: r.try_get("name").map_err(db_err)?,
-        role: Role::parse(&role).unwrap_or(Role::GridAssistant),
+        role: parse_role(&role).map_err(db_err)?,
         node: r.try_get("node").map_err(db_err)?,
     })
 }
@@ -152,7 +151,7 @@ fn node_row(r: &PgRow, prefix: &str) -> Result<Node> {
     let kind: String = r.try_get(col("kind").as_str()).map_err(db_err)?;
     Ok(Node {
         id: r.try_get(col("id").as_str()).map_err(db_err)?,
-        kind: parse_kind(&kind),
+        kind: parse_kind(&kind).map_err(db_err)?,
         name: r.try_get(col("name").as_str()).map_err(db_err)?,
         parent: r.try_get(col("parent").as_str()).map_err(db_err)?,
         township: r.try_get(col("township").as_str()).map_err(db_err)?,
@@ -598,7 +597,7 @@ impl Storage for PostgresStorage {
             let account = Account {
                 id: device.account,
                 name: r.try_get("a_name").map_err(db_err)?,
-                role: Role::parse(&role).unwrap_or(Role::GridAssistant),
+                role: parse_role(&role).map_err(db_err)?,
                 node: r.try_get("node").map_err(db_err)?,
             };
             // A missing node leaves its columns NULL (the LEFT JOIN).

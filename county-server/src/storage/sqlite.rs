@@ -11,7 +11,6 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 use sync_protocol::doc::{Conflict, DocKey};
 use sync_protocol::model::{Dispute, House, Resident};
-use sync_protocol::org::Role;
 use sync_protocol::schema::Collection;
 use uuid::Uuid;
 
@@ -133,6 +132,11 @@ struct Readers {
 
 fn db_err(e: impl std::fmt::Display) -> StorageError {
     StorageError::Database(e.to_string())
+}
+
+/// A column whose text names no known value.
+fn unknown_col(at: usize, e: UnknownValue) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(at, rusqlite::types::Type::Text, Box::new(e))
 }
 
 fn uuid_col(s: String) -> rusqlite::Result<Uuid> {
@@ -656,7 +660,7 @@ impl Storage for SqliteStorage {
                     let account = Account {
                         id: uuid_col(r.get(5)?)?,
                         name: r.get(6)?,
-                        role: Role::parse(&r.get::<_, String>(7)?).unwrap_or(Role::GridAssistant),
+                        role: parse_role(&r.get::<_, String>(7)?).map_err(|e| unknown_col(7, e))?,
                         node: uuid_col(r.get(8)?)?,
                     };
                     // A missing node leaves its columns NULL (the LEFT JOIN).
@@ -1160,7 +1164,7 @@ fn node_at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Node> {
     let opt = |s: Option<String>| s.and_then(|s| Uuid::parse_str(&s).ok());
     Ok(Node {
         id: uuid_col(r.get(at)?)?,
-        kind: parse_kind(&r.get::<_, String>(at + 1)?),
+        kind: parse_kind(&r.get::<_, String>(at + 1)?).map_err(|e| unknown_col(at + 1, e))?,
         name: r.get(at + 2)?,
         parent: opt(r.get(at + 3)?),
         township: opt(r.get(at + 4)?),
@@ -1172,7 +1176,7 @@ fn account_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Account> {
     Ok(Account {
         id: uuid_col(r.get(0)?)?,
         name: r.get(1)?,
-        role: Role::parse(&r.get::<_, String>(2)?).unwrap_or(Role::GridAssistant),
+        role: parse_role(&r.get::<_, String>(2)?).map_err(|e| unknown_col(2, e))?,
         node: uuid_col(r.get(3)?)?,
     })
 }

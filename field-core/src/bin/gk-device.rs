@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 use field_core::{Device, NewDispute, NewParty, NewVisit, ResidentQuery};
 use serde_json::{Map, Value, json};
 use sync_protocol::model::{ClearItem, FiveClears, House, Resident};
+use sync_protocol::org::Level;
 use sync_protocol::schema::Collection;
 use uuid::Uuid;
 
@@ -114,8 +115,9 @@ enum Command {
     Act {
         dispute: Uuid,
         kind: String,
-        #[arg(long)]
-        to: Option<String>,
+        /// The level it goes to (escalate, assign): grid, community, township or county.
+        #[arg(long, value_parser = parse_level)]
+        to: Option<Level>,
         #[arg(long)]
         note: Option<String>,
     },
@@ -152,6 +154,10 @@ fn value(s: &str) -> Value {
 fn print(v: impl serde::Serialize) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(&v)?);
     Ok(())
+}
+
+fn parse_level(s: &str) -> Result<Level, String> {
+    Level::parse(s).ok_or_else(|| format!("{s}: not a level (grid, community, township, county)"))
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -246,7 +252,7 @@ async fn run(device: &Device, command: Command) -> anyhow::Result<()> {
             print(json!({"id": id}))
         }
         Command::Act { dispute, kind, to, note } => {
-            device.add_dispute_action(dispute, &kind, to.as_deref(), note.as_deref())?;
+            device.add_dispute_action(dispute, &kind, to, note.as_deref())?;
             let d = device.dispute(dispute)?;
             print(d.state())
         }
@@ -312,7 +318,7 @@ async fn churn(device: &Device, writes: u64, sync_every: u64) -> anyhow::Result<
             line(json!({"event": "syncing"}));
             match device.sync().await {
                 Ok(r) => line(json!({"event": "synced", "acknowledged": r.acknowledged})),
-                Err(e) if e.is_transient() => line(json!({"event": "sync_failed", "code": e.code()})),
+                Err(e) if e.is_retryable() => line(json!({"event": "sync_failed", "code": e.code()})),
                 Err(e) => return Err(e.into()),
             }
         }

@@ -21,12 +21,12 @@ pub struct Action {
     /// The account that acted.
     pub actor: RecordId,
     /// The level the actor works at.
-    pub level: String,
+    pub level: Level,
     /// Milliseconds since the epoch.
     pub at: i64,
     /// For escalate and assign: the level the dispute goes to.
     #[serde(default)]
-    pub to_level: Option<String>,
+    pub to_level: Option<Level>,
     #[serde(default)]
     pub note: Option<String>,
 }
@@ -112,8 +112,8 @@ pub fn derive_state(class: &str, actions: &[Action]) -> DisputeState {
         _ => Level::County,
     };
     for a in sorted {
-        let actor_level = Level::parse(&a.level).unwrap_or(Level::Grid);
-        let to = a.to_level.as_deref().and_then(Level::parse);
+        let actor_level = a.level;
+        let to = a.to_level;
         match a.kind.as_str() {
             "report" => {
                 if class == "emergency" {
@@ -173,9 +173,9 @@ mod tests {
             id: Uuid::now_v7(),
             kind: kind.into(),
             actor: Uuid::nil(),
-            level: level.into(),
+            level: Level::parse(level).unwrap(),
             at,
-            to_level: to.map(Into::into),
+            to_level: to.and_then(Level::parse),
             note: None,
         }
     }

@@ -25,8 +25,8 @@ use std::time::{Duration, Instant};
 use automerge::transaction::{CommitOptions, Transactable};
 use automerge::{Automerge, ROOT, ReadDoc};
 use clap::Parser;
-use county_server::auth::{hash_secret, new_device_token};
 use county_server::server::{Running, open_storage, spawn};
+use county_server::service::auth::{hash_secret, new_device_token};
 use county_server::storage::{Device, Scope, Storage};
 use sync_protocol::doc::{ChangeMeta, DocKey, actor_for};
 use sync_protocol::org::Role;
@@ -154,7 +154,7 @@ async fn post(http: &reqwest::Client, url: &str, token: &str, body: Vec<u8>) -> 
     let r = http
         .post(format!("{url}/v1/sync"))
         .bearer_auth(token)
-        .header("content-type", county_server::api::SYNC_CONTENT_TYPE)
+        .header("content-type", sync_protocol::wire::CONTENT_TYPE)
         .body(body)
         .send()
         .await?;

@@ -1,4 +1,4 @@
-//! Bulk creation of a grid's records (the demo county; later CSV and Excel imports). Records
+//! Bulk creation of a grid's records (the demo county, roster imports). Records
 //! are validated with the same rules as a device's edits and written as ordinary changes in the
 //! grid's log, so devices already holding the grid receive them like any other edit.
 //!
@@ -15,8 +15,11 @@ use sync_protocol::org::Author;
 use sync_protocol::schema::Collection;
 use uuid::Uuid;
 
-use crate::error::ApiError;
-use crate::storage::{DocWrite, GridCommit, NewChange, Rows, Storage, StoredDoc};
+use sync_protocol::Code;
+use sync_protocol::pipeline::{self, Rows};
+
+use crate::error::{Error, Result};
+use crate::storage::{DocWrite, GridCommit, NewChange, Storage, StoredDoc};
 
 #[derive(Debug, Clone, Default)]
 pub struct GridRecords {
@@ -59,22 +62,22 @@ pub fn prepare(
     records: &GridRecords,
     time_ms: i64,
     stored: &[StoredDoc],
-) -> Result<GridCommit, ApiError> {
+) -> Result<GridCommit> {
     let mut commit = GridCommit { grid, docs: Vec::new(), changes: Vec::new(), rows: Rows::default() };
     for (key, recs) in group(grid, records) {
         let (mut d, version) = match stored.iter().find(|s| s.key == key) {
-            Some(s) => (Automerge::load(&s.bytes).map_err(|e| ApiError::Internal(e.to_string()))?, Some(s.version)),
+            Some(s) => (Automerge::load(&s.bytes).map_err(Error::internal)?, Some(s.version)),
             None => (Automerge::new(), None),
         };
         let t0 = std::time::Instant::now();
         let change = doc::bulk_create(&d, doc::actor_for(author.device, 0), key.collection, &recs, author, time_ms)
-            .map_err(|e| ApiError::bad("invalid_record", e.to_string()))?;
+            .map_err(|e| Error::bad(Code::InvalidRecord, e.to_string()))?;
         let Some(change) = change else { continue };
         let t1 = std::time::Instant::now();
-        d.apply_changes([change.clone()]).map_err(|e| ApiError::Internal(e.to_string()))?;
+        d.apply_changes([change.clone()]).map_err(Error::internal)?;
         let t2 = std::time::Instant::now();
         let ids: Vec<Uuid> = recs.iter().map(|(id, _)| *id).collect();
-        crate::sync::collect_rows(&d, key, &ids, &mut commit.rows);
+        pipeline::project(&d, key, &ids, &mut commit.rows);
         let t3 = std::time::Instant::now();
         let bytes = d.save();
         tracing::debug!(doc = %key, records = ids.len(), make_ms = (t1 - t0).as_millis(), apply_ms = (t2 - t1).as_millis(),
@@ -88,6 +91,7 @@ pub fn prepare(
         });
         commit.docs.push(DocWrite::full(key, version, bytes));
     }
+    super::sync::log_unreadable(&commit.rows);
     Ok(commit)
 }
 
@@ -99,7 +103,7 @@ pub async fn import_grid(
     author: &Author,
     records: &GridRecords,
     time_ms: i64,
-) -> Result<u64, ApiError> {
+) -> Result<u64> {
     let stored = storage.load_docs(&doc_keys(grid, records)).await?;
     let commit = prepare(grid, author, records, time_ms, &stored)?;
     Ok(storage.commit(commit).await?)

@@ -1,15 +1,15 @@
-//! Enrolment codes, device tokens and scopes. Codes and tokens are random, shown once, and
-//! stored only as SHA-256 hashes; a token can be revoked (a lost handheld).
+//! Device tokens and scopes: who is calling, and which grids they may see. Tokens and
+//! enrolment codes are random, shown once, and stored only as SHA-256 hashes; a token can be
+//! revoked (a lost handheld).
 
-use axum::http::HeaderMap;
 use base64::Engine;
 use rand::Rng;
 use sha2::{Digest, Sha256};
-use sync_protocol::org::{Author, NodeKind, Role};
+use sync_protocol::org::{Account, Author, Device, Node, NodeKind, Role};
 use uuid::Uuid;
 
-use crate::error::ApiError;
-use crate::storage::{Account, Device, Node, Scope, Storage, TokenHolder};
+use crate::error::{Error, Result};
+use crate::storage::{Scope, Storage, TokenHolder};
 
 /// Letters and digits that cannot be mistaken for each other when read aloud or typed.
 const CODE_ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
@@ -49,38 +49,42 @@ impl Caller {
     pub fn author(&self) -> Author {
         Author { account: self.account.id, device: self.device.id, role: self.account.role }
     }
+
+    /// The grids this caller may see, from the node its account is scoped to.
+    pub fn scope(&self) -> Result<Scope> {
+        scope_at(&self.account, self.node.as_ref())
+    }
+
+    pub fn require_admin(&self) -> Result<()> {
+        if self.account.role == Role::CountyAdmin {
+            Ok(())
+        } else {
+            Err(Error::Forbidden("county administrators only".into()))
+        }
+    }
 }
 
-pub async fn authenticate(storage: &dyn Storage, headers: &HeaderMap) -> Result<Caller, ApiError> {
-    let token = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or(ApiError::Unauthorized)?;
+/// The caller holding a device token (as sent, without `Bearer `).
+pub async fn authenticate(storage: &dyn Storage, token: Option<&str>) -> Result<Caller> {
+    let token = token.map(str::trim).filter(|t| !t.is_empty()).ok_or(Error::Unauthorized)?;
     let TokenHolder { device, account, node } =
-        storage.device_by_token(&hash_secret(token.trim())).await?.ok_or(ApiError::Unauthorized)?;
-    crate::audit::record_caller(device.id, account.id);
+        storage.device_by_token(&hash_secret(token)).await?.ok_or(Error::Unauthorized)?;
     if device.revoked_at.is_some() {
         tracing::warn!(device = %device.id, "revoked device refused");
-        return Err(ApiError::Revoked);
+        return Err(Error::Revoked);
     }
     Ok(Caller { device, account, node })
 }
 
-/// The grids a caller may see, from the node its account is scoped to (read with its token).
-pub fn caller_scope(caller: &Caller) -> Result<Scope, ApiError> {
-    scope_at(&caller.account, caller.node.as_ref())
-}
-
 /// The grids an account may see, from the node it is scoped to.
-pub async fn scope_of(storage: &dyn Storage, account: &Account) -> Result<Scope, ApiError> {
+pub async fn scope_of(storage: &dyn Storage, account: &Account) -> Result<Scope> {
     scope_at(account, storage.node(account.node).await?.as_ref())
 }
 
-fn scope_at(account: &Account, node: Option<&Node>) -> Result<Scope, ApiError> {
-    let node = node.ok_or_else(|| ApiError::Forbidden("account has no node".into()))?;
+fn scope_at(account: &Account, node: Option<&Node>) -> Result<Scope> {
+    let node = node.ok_or_else(|| Error::Forbidden("account has no node".into()))?;
     if node.kind != account.role.node_kind() {
-        return Err(ApiError::Forbidden("account's role does not match its node".into()));
+        return Err(Error::Forbidden("account's role does not match its node".into()));
     }
     Ok(match node.kind {
         NodeKind::County => Scope::All,
@@ -91,7 +95,7 @@ fn scope_at(account: &Account, node: Option<&Node>) -> Result<Scope, ApiError> {
 }
 
 /// Whether a grid lies within a scope.
-pub async fn grid_in_scope(storage: &dyn Storage, scope: &Scope, grid: Uuid) -> Result<bool, ApiError> {
+pub async fn grid_in_scope(storage: &dyn Storage, scope: &Scope, grid: Uuid) -> Result<bool> {
     Ok(match scope {
         Scope::All => storage.node(grid).await?.is_some_and(|n| n.kind == NodeKind::Grid),
         Scope::Grid(g) => *g == grid,
@@ -104,10 +108,12 @@ pub async fn grid_in_scope(storage: &dyn Storage, scope: &Scope, grid: Uuid) -> 
     })
 }
 
-pub fn require_admin(caller: &Caller) -> Result<(), ApiError> {
-    if caller.account.role == Role::CountyAdmin {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden("county administrators only".into()))
+/// Refuses a grid outside the scope (when one is named).
+pub async fn check_grid(storage: &dyn Storage, scope: &Scope, grid: Option<Uuid>) -> Result<()> {
+    if let Some(g) = grid
+        && !grid_in_scope(storage, scope, g).await?
+    {
+        return Err(Error::Forbidden("grid outside your scope".into()));
     }
+    Ok(())
 }

@@ -1,0 +1,74 @@
+//! The county administrator's routes (`/v1/admin/…`): accounts, enrolment codes, devices and
+//! their revocation, roster import and export. Who may call each is the service's rule.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use sync_protocol::api::{CodeRequest, CodeResponse, ImportSummary, NewAccount};
+use sync_protocol::org::{Account, Device};
+use uuid::Uuid;
+
+use super::{AppState, Authed, Body, J, Q};
+use crate::error::Error;
+use crate::roster::Format;
+
+pub async fn create_account(
+    State(st): State<AppState>,
+    Authed(c): Authed,
+    J(new): J<NewAccount>,
+) -> Result<Json<Account>, Error> {
+    Ok(Json(st.county.create_account(&c, new).await?))
+}
+
+pub async fn issue_code(
+    State(st): State<AppState>,
+    Authed(c): Authed,
+    J(r): J<CodeRequest>,
+) -> Result<Json<CodeResponse>, Error> {
+    Ok(Json(st.county.issue_code(&c, r.account).await?))
+}
+
+pub async fn devices(State(st): State<AppState>, Authed(c): Authed) -> Result<Json<Vec<Device>>, Error> {
+    Ok(Json(st.county.devices(&c).await?))
+}
+
+pub async fn revoke(State(st): State<AppState>, Authed(c): Authed, Path(id): Path<Uuid>) -> Result<StatusCode, Error> {
+    st.county.revoke_device(&c, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+pub struct RosterQuery {
+    format: Option<String>,
+}
+
+/// A roster file as the body, CSV or .xlsx by `?format=` or Content-Type: 200 with counts, or
+/// 422 with every rejected row and nothing written.
+pub async fn import_roster(
+    State(st): State<AppState>,
+    Authed(c): Authed,
+    Path(grid): Path<Uuid>,
+    Q(q): Q<RosterQuery>,
+    headers: HeaderMap,
+    Body(bytes): Body,
+) -> Result<Json<ImportSummary>, Error> {
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let format = Format::pick(q.format.as_deref(), content_type)?;
+    Ok(Json(st.county.import_roster(&c, grid, format, bytes.to_vec()).await?))
+}
+
+/// A grid's roster as a file (`?format=csv|xlsx`, CSV by default).
+pub async fn export_roster(
+    State(st): State<AppState>,
+    Authed(c): Authed,
+    Path(grid): Path<Uuid>,
+    Q(q): Q<RosterQuery>,
+) -> Result<Response, Error> {
+    let format = Format::pick(Some(q.format.as_deref().unwrap_or("csv")), None)?;
+    let bytes = st.county.export_roster(&c, grid, format).await?;
+    let disposition = format!("attachment; filename=\"roster-{grid}.{}\"", format.extension());
+    Ok(([(header::CONTENT_TYPE, format.content_type().to_string()), (header::CONTENT_DISPOSITION, disposition)], bytes)
+        .into_response())
+}

@@ -1,0 +1,139 @@
+//! HTTP: routes grouped by what they serve, each handler a call into [`crate::service`]. This
+//! layer authenticates (the bearer token into a [`Caller`]), reads bodies and queries into the
+//! contract types of [`sync_protocol::api`], and maps [`crate::Error`] to a status and an
+//! [`sync_protocol::ErrorBody`] (`error.rs`); it decides nothing else.
+//!
+//! - `sync.rs`: `POST /v1/sync` (binary, [`sync_protocol::wire`])
+//! - `enrol.rs`: `POST /v1/enrol`, `GET /v1/me`
+//! - `records.rs`: staff queries (`/v1/residents`, `/v1/disputes`, `/v1/overview` …)
+//! - `blobs.rs`: photos in chunks (`/v1/blobs/{hash}`)
+//! - `admin.rs`: accounts, enrolment codes, devices, rosters (`/v1/admin/…`)
+
+mod admin;
+pub mod audit;
+mod blobs;
+pub mod client_addr;
+mod enrol;
+mod error;
+mod records;
+mod sync;
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use serde::de::DeserializeOwned;
+use sync_protocol::Code;
+
+use crate::error::Error;
+use crate::service::{Caller, County};
+use client_addr::TrustedProxies;
+
+/// Largest request body accepted (a sync carrying a long offline day stays far below it).
+pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub county: Arc<County>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (for the enrolment limits).
+    pub trusted_proxies: Arc<TrustedProxies>,
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/health", get(|| async { "ok" }))
+        .route("/v1/sync", post(sync::sync))
+        .route("/v1/enrol", post(enrol::enrol))
+        .route("/v1/me", get(enrol::me))
+        .route("/v1/grids", get(records::grids))
+        .route("/v1/residents", get(records::residents))
+        .route("/v1/residents/{id}", get(records::resident))
+        .route("/v1/houses", get(records::houses))
+        .route("/v1/disputes", get(records::disputes))
+        .route("/v1/conflicts", get(records::conflicts))
+        .route("/v1/history/{collection}/{id}", get(records::history))
+        .route("/v1/overview", get(records::overview))
+        .route("/v1/blobs/{hash}", put(blobs::put_chunk).get(blobs::get))
+        .route("/v1/blobs/{hash}/status", get(blobs::status))
+        .route("/v1/admin/accounts", post(admin::create_account))
+        .route("/v1/admin/enrolment-codes", post(admin::issue_code))
+        .route("/v1/admin/devices", get(admin::devices))
+        .route("/v1/admin/devices/{id}/revoke", post(admin::revoke))
+        .route("/v1/admin/grids/{grid}/roster", post(admin::import_roster).get(admin::export_roster))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(audit::log_refusals))
+        .with_state(state)
+}
+
+/// The authenticated caller of a request (the `Authorization: Bearer` token), marked on the
+/// request's log span by ids.
+pub struct Authed(pub Caller);
+
+impl FromRequestParts<AppState> for Authed {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, Error> {
+        let token = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        let caller = st.county.authenticate(token).await;
+        if let Ok(c) = &caller {
+            audit::record_caller(c.device.id, c.account.id);
+        }
+        caller.map(Authed)
+    }
+}
+
+/// A query string read into a contract type; a bad one is `malformed_query`.
+pub struct Q<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Q<T> {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(v)| Q(v))
+            .map_err(|e: QueryRejection| Error::bad(Code::MalformedQuery, e.body_text()))
+    }
+}
+
+/// A JSON body read into a contract type; a bad one is `malformed_body`, a large one
+/// `body_too_large`.
+pub struct J<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for J<T> {
+    type Rejection = Error;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Error> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(J(v)),
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(Error::TooLarge),
+            Err(e) => Err(Error::bad(Code::MalformedBody, JsonRejection::body_text(&e))),
+        }
+    }
+}
+
+/// A raw body; a large one is `body_too_large`.
+pub struct Body(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for Body {
+    type Rejection = Error;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Error> {
+        Bytes::from_request(req, state).await.map(Body).map_err(|e: BytesRejection| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                Error::TooLarge
+            } else {
+                Error::bad(Code::MalformedBody, e.body_text())
+            }
+        })
+    }
+}

@@ -1,0 +1,58 @@
+//! Staff queries: grids, residents, houses, disputes, conflicts, history, overview.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use sync_protocol::Code;
+use sync_protocol::api::{DisputeQuery, DisputeView, GridFilter, Overview, ResidentQuery};
+use sync_protocol::doc::{Conflict, HistoryEntry};
+use sync_protocol::model::{House, Resident, ResidentSummary};
+use sync_protocol::org::GridInfo;
+use sync_protocol::schema::Collection;
+use uuid::Uuid;
+
+use super::{AppState, Authed, Q};
+use crate::error::Error;
+
+type R<T> = Result<Json<T>, Error>;
+
+pub async fn grids(State(st): State<AppState>, Authed(c): Authed) -> R<Vec<GridInfo>> {
+    Ok(Json(st.county.grids(&c).await?))
+}
+
+pub async fn residents(
+    State(st): State<AppState>,
+    Authed(c): Authed,
+    Q(q): Q<ResidentQuery>,
+) -> R<Vec<ResidentSummary>> {
+    Ok(Json(st.county.residents(&c, &q).await?))
+}
+
+pub async fn resident(State(st): State<AppState>, Authed(c): Authed, Path(id): Path<Uuid>) -> R<Resident> {
+    Ok(Json(st.county.resident(&c, id).await?))
+}
+
+pub async fn houses(State(st): State<AppState>, Authed(c): Authed, Q(f): Q<GridFilter>) -> R<Vec<House>> {
+    Ok(Json(st.county.houses(&c, f.grid).await?))
+}
+
+pub async fn disputes(State(st): State<AppState>, Authed(c): Authed, Q(q): Q<DisputeQuery>) -> R<Vec<DisputeView>> {
+    Ok(Json(st.county.disputes(&c, &q).await?))
+}
+
+pub async fn conflicts(State(st): State<AppState>, Authed(c): Authed, Q(f): Q<GridFilter>) -> R<Vec<Conflict>> {
+    Ok(Json(st.county.conflicts(&c, f.grid).await?))
+}
+
+pub async fn history(
+    State(st): State<AppState>,
+    Authed(c): Authed,
+    Path((collection, id)): Path<(String, Uuid)>,
+) -> R<Vec<HistoryEntry>> {
+    let collection =
+        Collection::parse(&collection).ok_or_else(|| Error::bad(Code::UnknownCollection, "unknown collection"))?;
+    Ok(Json(st.county.history(&c, collection, id).await?))
+}
+
+pub async fn overview(State(st): State<AppState>, Authed(c): Authed) -> R<Overview> {
+    Ok(Json(st.county.overview(&c).await?))
+}

@@ -1,0 +1,33 @@
+//! Accounts: who is calling, and new accounts made by the county administrator.
+
+use sync_protocol::Code;
+use sync_protocol::api::{Me, NewAccount};
+use sync_protocol::org::{Account, GridInfo};
+use uuid::Uuid;
+
+use super::{Caller, County};
+use crate::error::{Error, Result};
+
+impl County {
+    pub fn me(&self, caller: &Caller) -> Me {
+        Me { account: caller.account.clone(), device: caller.device.clone() }
+    }
+
+    /// The grids the caller may see.
+    pub async fn grids(&self, caller: &Caller) -> Result<Vec<GridInfo>> {
+        Ok(self.storage().grids(&caller.scope()?).await?)
+    }
+
+    /// A new account at a node of the kind its role belongs to.
+    pub async fn create_account(&self, caller: &Caller, new: NewAccount) -> Result<Account> {
+        caller.require_admin()?;
+        let node = self.storage().node(new.node).await?.ok_or_else(|| Error::bad(Code::UnknownNode, "no such node"))?;
+        if node.kind != new.role.node_kind() {
+            return Err(Error::bad(Code::RoleNodeMismatch, "this role must be scoped to another kind of node"));
+        }
+        let account = Account { id: Uuid::now_v7(), name: new.name, role: new.role, node: new.node };
+        self.storage().put_account(&account).await?;
+        tracing::info!(account = %account.id, role = account.role.as_str(), by = %caller.account.id, "account created");
+        Ok(account)
+    }
+}

@@ -1,0 +1,64 @@
+//! Photos and other attachments: content-addressed blobs, uploaded in chunks. An upload cut off
+//! anywhere resumes from the `received` count the server reports; access follows the grid's
+//! scope.
+
+use sync_protocol::Code;
+use sync_protocol::api::BlobState;
+use uuid::Uuid;
+
+use super::auth::check_grid;
+use super::{Caller, County};
+use crate::error::{Error, Result};
+
+/// Largest photo accepted.
+pub const MAX_BLOB_BYTES: u64 = 20 * 1024 * 1024;
+
+/// A blob is named by the lower-case hex SHA-256 of its bytes.
+fn check_hash(hash: &str) -> Result<()> {
+    if hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        Ok(())
+    } else {
+        Err(Error::bad(Code::BadBlobHash, "a blob is named by the lower-case hex SHA-256 of its bytes"))
+    }
+}
+
+/// One chunk of an upload: the blob's grid, its whole size, and where the chunk starts.
+#[derive(Debug, Clone, Copy)]
+pub struct Chunk {
+    pub grid: Uuid,
+    pub total: u64,
+    pub offset: u64,
+}
+
+impl County {
+    pub async fn put_blob_chunk(&self, caller: &Caller, hash: &str, chunk: Chunk, bytes: &[u8]) -> Result<BlobState> {
+        let scope = caller.scope()?;
+        check_hash(hash)?;
+        check_grid(self.storage(), &scope, Some(chunk.grid)).await?;
+        if chunk.total == 0 || chunk.total > MAX_BLOB_BYTES {
+            return Err(Error::bad(Code::BlobTooLarge, "a photo must be between 1 byte and 20 MB"));
+        }
+        if chunk.offset.checked_add(bytes.len() as u64).is_none_or(|end| end > chunk.total) {
+            return Err(Error::bad(Code::BadChunk, "the chunk goes past the declared size"));
+        }
+        Ok(self.storage().put_blob_chunk(hash, chunk.grid, chunk.total, chunk.offset, bytes).await?)
+    }
+
+    pub async fn blob_state(&self, caller: &Caller, hash: &str) -> Result<BlobState> {
+        let scope = caller.scope()?;
+        check_hash(hash)?;
+        let not_found = || Error::NotFound("no such blob".into());
+        let state = self.storage().blob_state(hash).await?.ok_or_else(not_found)?;
+        check_grid(self.storage(), &scope, Some(state.grid)).await.map_err(|_| not_found())?;
+        Ok(state)
+    }
+
+    pub async fn blob(&self, caller: &Caller, hash: &str) -> Result<Vec<u8>> {
+        let scope = caller.scope()?;
+        check_hash(hash)?;
+        let not_found = || Error::NotFound("no such blob".into());
+        let (grid, bytes) = self.storage().blob(hash).await?.ok_or_else(not_found)?;
+        check_grid(self.storage(), &scope, Some(grid)).await.map_err(|_| not_found())?;
+        Ok(bytes)
+    }
+}

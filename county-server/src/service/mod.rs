@@ -1,0 +1,83 @@
+//! The server's services: everything it does, in domain terms, behind one handle ([`County`]).
+//! The HTTP layer (`api/`) only turns requests into calls here and [`crate::Error`]s into
+//! statuses; the command line and the demo call the same functions. No axum type appears here.
+//!
+//! - [`auth`]: device tokens, callers and scopes
+//! - [`enrolment`]: enrolment codes, their limits, devices and revocation
+//! - [`accounts`]: accounts and who is calling
+//! - [`sync`]: one sync round (the change pipeline, storage, catch-up), admitted a few at a time
+//! - [`records`]: staff queries over the query tables, masked, reads of personal data logged
+//! - [`blobs`]: photos, uploaded in chunks that resume
+//! - [`import`]: bulk creation of records (the demo county, rosters)
+//! - [`rosters`]: roster files in and out, for the county administrator and centre staff
+//!
+//! A new staff feature (the dispute loop, the console's screens) is a module here with its
+//! storage in `storage/` and its routes in `api/`.
+//!
+//! ```no_run
+//! # async fn f() -> anyhow::Result<()> {
+//! use county_server::service::County;
+//! let county = County::new(county_server::server::open_storage("county.db").await?);
+//! let caller = county.authenticate(Some("gk_…")).await?;
+//! let residents = county.residents(&caller, &Default::default()).await?;
+//! # Ok(()) }
+//! ```
+
+pub mod accounts;
+pub mod auth;
+pub mod blobs;
+pub mod cache;
+pub mod enrolment;
+pub mod import;
+pub mod records;
+pub mod rosters;
+pub mod sync;
+
+use std::sync::Arc;
+
+pub use auth::Caller;
+
+use crate::error::Result;
+use crate::storage::Storage;
+
+/// A county's server state: its storage and what a server keeps in memory (the document
+/// cache, which is not state, and the admission of syncs). Cheap to share behind an `Arc`.
+pub struct County {
+    pub storage: Arc<dyn Storage>,
+    pub limits: sync::Limits,
+    pub enrolment_limits: enrolment::EnrolmentLimits,
+    /// Documents kept loaded between syncs (checked against stored versions).
+    pub docs: cache::DocCache,
+    /// How many syncs run at once (`GRIDKEEPER_SYNC_SLOTS`, default four per core).
+    pub sync_slots: tokio::sync::Semaphore,
+}
+
+impl County {
+    /// A county with the default limits.
+    pub fn new(storage: Arc<dyn Storage>) -> Self {
+        Self::with_limits(storage, sync::Limits::default(), enrolment::EnrolmentLimits::default())
+    }
+
+    pub fn with_limits(
+        storage: Arc<dyn Storage>,
+        limits: sync::Limits,
+        enrolment_limits: enrolment::EnrolmentLimits,
+    ) -> Self {
+        County {
+            storage,
+            limits,
+            enrolment_limits,
+            docs: cache::DocCache::from_env(),
+            sync_slots: tokio::sync::Semaphore::new(sync::slots_from_env()),
+        }
+    }
+
+    pub fn storage(&self) -> &dyn Storage {
+        self.storage.as_ref()
+    }
+
+    /// The caller holding a device token.
+    pub async fn authenticate(&self, token: Option<&str>) -> Result<Caller> {
+        auth::authenticate(self.storage(), token).await
+    }
+}

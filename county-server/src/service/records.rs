@@ -1,0 +1,97 @@
+//! Staff queries over the query tables: residents, houses, disputes, conflicts, a record's
+//! history and the overview figures, each within the caller's scope. Lists, conflicts and
+//! history mask ID numbers and phones; a full resident record is read one at a time and the
+//! read is logged (ids only, never personal data).
+
+use sync_protocol::api::{DisputeQuery, DisputeView, Overview, ResidentQuery};
+use sync_protocol::doc::{self, Conflict, DocKey, HistoryEntry};
+use sync_protocol::model::{House, Resident, ResidentSummary};
+use sync_protocol::schema::Collection;
+use sync_protocol::validate::{mask_id_number, mask_phone};
+use uuid::Uuid;
+
+use super::auth::check_grid;
+use super::{Caller, County};
+use crate::error::{Error, Result};
+
+/// ID numbers and phones are masked in conflicts and history as in lists; the full value is
+/// read one record at a time.
+fn mask_value(field: &str, v: &mut serde_json::Value) {
+    let masked = match (field.rsplit('.').next(), v.as_str()) {
+        (Some("id_number"), Some(s)) => mask_id_number(s),
+        (Some("phone"), Some(s)) => mask_phone(s),
+        _ => return,
+    };
+    *v = serde_json::Value::String(masked);
+}
+
+impl County {
+    pub async fn residents(&self, caller: &Caller, q: &ResidentQuery) -> Result<Vec<ResidentSummary>> {
+        let scope = caller.scope()?;
+        check_grid(self.storage(), &scope, q.grid).await?;
+        Ok(self.storage().residents(&scope, q).await?.into_iter().map(Into::into).collect())
+    }
+
+    /// A full resident record, unmasked; the read is logged.
+    pub async fn resident(&self, caller: &Caller, id: Uuid) -> Result<Resident> {
+        let scope = caller.scope()?;
+        let not_found = || Error::NotFound("no such resident".into());
+        let (key, r) = self.storage().resident(id).await?.ok_or_else(not_found)?;
+        check_grid(self.storage(), &scope, Some(key.grid)).await.map_err(|_| not_found())?;
+        tracing::info!(account = %caller.account.id, resident = %id, "full resident record read");
+        Ok(r)
+    }
+
+    pub async fn houses(&self, caller: &Caller, grid: Option<Uuid>) -> Result<Vec<House>> {
+        let scope = caller.scope()?;
+        check_grid(self.storage(), &scope, grid).await?;
+        Ok(self.storage().houses(&scope, grid).await?)
+    }
+
+    pub async fn disputes(&self, caller: &Caller, q: &DisputeQuery) -> Result<Vec<DisputeView>> {
+        let scope = caller.scope()?;
+        check_grid(self.storage(), &scope, q.grid).await?;
+        Ok(self.storage().disputes(&scope, q).await?.into_iter().map(DisputeView::from).collect())
+    }
+
+    pub async fn conflicts(&self, caller: &Caller, grid: Option<Uuid>) -> Result<Vec<Conflict>> {
+        let scope = caller.scope()?;
+        check_grid(self.storage(), &scope, grid).await?;
+        let mut list = self.storage().conflicts(&scope, grid).await?;
+        for c in &mut list {
+            for v in &mut c.values {
+                mask_value(&c.field, &mut v.value);
+            }
+        }
+        Ok(list)
+    }
+
+    /// Every change of a record, with who made it and when (masked); the read is logged.
+    pub async fn history(&self, caller: &Caller, collection: Collection, id: Uuid) -> Result<Vec<HistoryEntry>> {
+        let scope = caller.scope()?;
+        let not_found = || Error::NotFound("no such record".into());
+        let key = self.storage().record_doc(collection, id).await?.ok_or_else(not_found)?;
+        check_grid(self.storage(), &scope, Some(key.grid)).await.map_err(|_| not_found())?;
+        let d = self.load_doc(key).await?.ok_or_else(not_found)?;
+        tracing::info!(account = %caller.account.id, record = %id, "record history read");
+        let mut entries = doc::history(&d, id);
+        for e in &mut entries {
+            mask_value(&e.field, &mut e.value);
+        }
+        Ok(entries)
+    }
+
+    pub async fn overview(&self, caller: &Caller) -> Result<Overview> {
+        let month_start = DocKey::month_start_ms(chrono::Utc::now().timestamp_millis());
+        Ok(self.storage().overview(&caller.scope()?, month_start).await?)
+    }
+
+    /// Reads a grid's document for history and similar rare reads.
+    pub async fn load_doc(&self, key: DocKey) -> Result<Option<automerge::Automerge>> {
+        let stored = self.storage().load_docs(&[key]).await?;
+        match stored.into_iter().next() {
+            Some(s) => Ok(Some(automerge::Automerge::load(&s.bytes).map_err(Error::internal)?)),
+            None => Ok(None),
+        }
+    }
+}

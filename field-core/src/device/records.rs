@@ -1,0 +1,167 @@
+//! Residents (实有人口), houses (实有房屋), visits (入户走访) and disputes (矛盾纠纷/事件) as the
+//! app's screens read and write them. Writes go through [`super::Inner::apply_edit`].
+
+use serde_json::{Map, Value, json};
+use sync_protocol::api::ResidentQuery;
+use sync_protocol::app::{NewDispute, NewVisit};
+use sync_protocol::doc::DocKey;
+use sync_protocol::model::{Action, Dispute, House, Party, Record, Resident, ResidentSummary, Visit};
+use sync_protocol::org::Level;
+use sync_protocol::schema::Collection;
+use uuid::Uuid;
+
+use super::{Device, now_ms, obj};
+use crate::error::{DeviceError, Result};
+use crate::store;
+
+impl Device {
+    // ---- residents (实有人口) ----
+
+    pub fn create_resident(&self, r: &Resident) -> Result<()> {
+        self.edit(self.grid_key(Collection::Residents)?, r.id, true, r.to_fields())
+    }
+
+    /// Sets some fields of a resident (`null` clears one).
+    pub fn update_resident(&self, id: Uuid, fields: Map<String, Value>) -> Result<()> {
+        self.edit(self.grid_key(Collection::Residents)?, id, false, fields)
+    }
+
+    /// Archives a resident who moved away or died; the record stays.
+    pub fn archive_resident(&self, id: Uuid, reason: &str, on: &str) -> Result<()> {
+        self.update_resident(id, obj(json!({"archived_reason": reason, "archived_on": on})))
+    }
+
+    /// Who lives where (人房关联): moves a resident into a house, or out of any with `None`.
+    pub fn move_resident(&self, id: Uuid, house: Option<Uuid>) -> Result<()> {
+        self.update_resident(id, obj(json!({"house_id": house.map(|h| h.to_string())})))
+    }
+
+    pub fn residents(&self, q: &ResidentQuery) -> Result<Vec<ResidentSummary>> {
+        Ok(store::residents(&self.lock().conn, q)?.into_iter().map(Into::into).collect())
+    }
+
+    /// A full resident record (unmasked), for the detail screen.
+    pub fn resident(&self, id: Uuid) -> Result<Resident> {
+        store::resident(&self.lock().conn, id)?.ok_or_else(|| DeviceError::NotFound(format!("resident {id}")))
+    }
+
+    // ---- houses (实有房屋) ----
+
+    pub fn create_house(&self, h: &House) -> Result<()> {
+        self.edit(self.grid_key(Collection::Houses)?, h.id, true, h.to_fields())
+    }
+
+    pub fn update_house(&self, id: Uuid, fields: Map<String, Value>) -> Result<()> {
+        self.edit(self.grid_key(Collection::Houses)?, id, false, fields)
+    }
+
+    pub fn houses(&self) -> Result<Vec<House>> {
+        store::houses(&self.lock().conn)
+    }
+
+    pub fn house(&self, id: Uuid) -> Result<House> {
+        store::house(&self.lock().conn, id)?.ok_or_else(|| DeviceError::NotFound(format!("house {id}")))
+    }
+
+    // ---- visits (入户走访) ----
+
+    /// Records a household visit by this account; returns its id.
+    pub fn record_visit(&self, v: &NewVisit) -> Result<Uuid> {
+        let (grid, account) = {
+            let inner = self.lock();
+            (inner.grid()?, inner.identity()?.account.id)
+        };
+        let at = v.at.unwrap_or_else(now_ms);
+        let visit = Visit {
+            id: Uuid::now_v7(),
+            house_id: v.house_id,
+            resident_id: v.resident_id,
+            at,
+            by: account,
+            clears: v.clears.clone(),
+            needs: v.needs.clone().filter(|s| !s.is_empty()),
+            hazards_found: v.hazards_found.clone().filter(|s| !s.is_empty()),
+            dispute_id: v.dispute_id,
+        };
+        self.edit(DocKey::visits(grid, DocKey::month_of(at)), visit.id, true, visit.to_fields())?;
+        Ok(visit.id)
+    }
+
+    pub fn visits(&self, since_ms: i64) -> Result<Vec<Visit>> {
+        store::visits(&self.lock().conn, since_ms)
+    }
+
+    // ---- disputes (矛盾纠纷/事件) ----
+
+    /// Reports a dispute on the spot: discovery and report times are both recorded.
+    pub fn report_dispute(&self, d: &NewDispute) -> Result<Uuid> {
+        let (grid, account, role) = {
+            let inner = self.lock();
+            let id = inner.identity()?;
+            (inner.grid()?, id.account.id, id.account.role)
+        };
+        let now = now_ms();
+        let dispute = Dispute {
+            id: Uuid::now_v7(),
+            class: d.class.clone(),
+            category: d.category.clone(),
+            parties: d
+                .parties
+                .iter()
+                .map(|p| Party { id: Uuid::now_v7(), resident_id: p.resident_id, name: p.name.clone() })
+                .collect(),
+            place: d.place.clone(),
+            description: d.description.clone(),
+            discovered_at: d.discovered_at.unwrap_or(now).min(now),
+            reported_at: now,
+            reported_by: account,
+            actions: vec![Action {
+                id: Uuid::now_v7(),
+                kind: "report".into(),
+                actor: account,
+                level: role.level(),
+                at: now,
+                to_level: None,
+                note: d.note.clone().filter(|s| !s.is_empty()),
+            }],
+            photos: d.photos.clone(),
+        };
+        self.edit(DocKey::new(grid, Collection::Disputes), dispute.id, true, dispute.to_fields())?;
+        Ok(dispute.id)
+    }
+
+    /// Adds an action (intervene, mediate, escalate, assign, supervise, resolve, evaluate).
+    pub fn add_dispute_action(
+        &self,
+        dispute: Uuid,
+        kind: &str,
+        to_level: Option<Level>,
+        note: Option<&str>,
+    ) -> Result<()> {
+        let (key, account, role) = {
+            let inner = self.lock();
+            let id = inner.identity()?;
+            let grid = store::dispute_grid(&inner.conn, dispute)?
+                .ok_or_else(|| DeviceError::NotFound(format!("dispute {dispute}")))?;
+            (DocKey::new(grid, Collection::Disputes), id.account.id, id.account.role)
+        };
+        let action = Action {
+            id: Uuid::now_v7(),
+            kind: kind.into(),
+            actor: account,
+            level: role.level(),
+            at: now_ms(),
+            to_level,
+            note: note.map(Into::into).filter(|s: &String| !s.is_empty()),
+        };
+        self.edit(key, dispute, false, obj(json!({"actions": [action]})))
+    }
+
+    pub fn disputes(&self, open_only: bool) -> Result<Vec<Dispute>> {
+        store::disputes(&self.lock().conn, open_only)
+    }
+
+    pub fn dispute(&self, id: Uuid) -> Result<Dispute> {
+        store::dispute(&self.lock().conn, id)?.ok_or_else(|| DeviceError::NotFound(format!("dispute {id}")))
+    }
+}

@@ -1,0 +1,273 @@
+//! The JSON contracts of the county server's HTTP API, beside the sync endpoint's binary ones
+//! ([`crate::wire`]): enrolment, blobs, the staff queries and rosters. The server answers with
+//! these types and the device and the console read them, so neither side re-declares them.
+//! Errors are [`crate::error::ErrorBody`] with an [`crate::error::ErrorCode`].
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::ValidationCode;
+use crate::model::{Dispute, DisputeState};
+use crate::org::{Account, Device, GridInfo, Role};
+
+// ---- enrolment (`POST /v1/enrol`) --------------------------------------------------------
+
+/// A device asks for a token with a one-time enrolment code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrolRequest {
+    pub code: String,
+    pub device_name: String,
+}
+
+/// The device's token (shown once, stored hashed by the server), its account and the grids
+/// its role holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrolResponse {
+    pub device_id: Uuid,
+    pub token: String,
+    pub account: Account,
+    pub grids: Vec<GridInfo>,
+}
+
+/// `GET /v1/me`: who the token belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Me {
+    pub account: Account,
+    pub device: Device,
+}
+
+// ---- administration -------------------------------------------------------------------
+
+/// `POST /v1/admin/accounts`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewAccount {
+    pub name: String,
+    pub role: Role,
+    pub node: Uuid,
+}
+
+/// `POST /v1/admin/enrolment-codes`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeRequest {
+    pub account: Uuid,
+}
+
+/// A one-time enrolment code, shown once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeResponse {
+    pub code: String,
+    pub expires_at: i64,
+}
+
+// ---- blobs (photos) ---------------------------------------------------------------------
+
+/// Headers of `PUT /v1/blobs/{hash}`: the grid the photo belongs to, its whole size, and where
+/// this chunk starts.
+pub const BLOB_GRID_HEADER: &str = "Gridkeeper-Grid";
+pub const BLOB_TOTAL_HEADER: &str = "Gridkeeper-Total";
+pub const BLOB_OFFSET_HEADER: &str = "Gridkeeper-Offset";
+
+/// How far an upload has come.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlobState {
+    pub grid: Uuid,
+    pub total: u64,
+    pub received: u64,
+    pub complete: bool,
+}
+
+// ---- records ----------------------------------------------------------------------------
+
+/// A search over residents: the worker's on the device, staff's on the server.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ResidentQuery {
+    /// Only this grid (staff; a device holds its own grid).
+    pub grid: Option<Uuid>,
+    /// Only the residents of this house.
+    pub house: Option<Uuid>,
+    /// A name or part of one, pinyin initials ("zs"), or the last digits of the ID number.
+    pub q: Option<String>,
+    pub category: Option<String>,
+    pub include_archived: bool,
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DisputeQuery {
+    pub grid: Option<Uuid>,
+    pub status: Option<String>,
+    pub level: Option<String>,
+    pub open_only: bool,
+}
+
+/// `GET /v1/houses?grid=` and the like.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct GridFilter {
+    pub grid: Option<Uuid>,
+}
+
+/// A dispute with where it stands and how quickly it was reported.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DisputeView {
+    pub dispute: Dispute,
+    pub state: DisputeState,
+    /// Minutes from discovery to report (第一时间报告).
+    pub report_delay_minutes: i64,
+}
+
+impl From<Dispute> for DisputeView {
+    fn from(dispute: Dispute) -> Self {
+        DisputeView { state: dispute.state(), report_delay_minutes: dispute.report_delay_minutes(), dispute }
+    }
+}
+
+/// County, township or grid overview figures.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Overview {
+    pub grids: u64,
+    pub residents: u64,
+    pub houses: u64,
+    pub visits_this_month: u64,
+    pub by_category: Vec<(String, u64)>,
+    pub open_disputes_by_level: Vec<(String, u64)>,
+    pub resolved_by_level: Vec<(String, u64)>,
+    pub open_conflicts: u64,
+}
+
+// ---- rosters (花名册) --------------------------------------------------------------------
+
+/// What a roster import wrote.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportSummary {
+    pub rows: usize,
+    pub residents: usize,
+    /// New houses (rows naming the grid's existing houses link to them instead).
+    pub houses: usize,
+    /// The grid's log position after the commit.
+    pub seq: u64,
+    pub ignored_columns: Vec<String>,
+}
+
+/// Why a roster row was rejected, beyond the validator's own codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RosterCode {
+    /// The same ID number on an earlier row of the file.
+    DuplicateInFile,
+    /// A resident with this ID number is already on the grid's records.
+    AlreadyInGrid,
+    /// The house code or address names no house in the file or the grid.
+    UnknownHouse,
+    /// Rows naming the same house (or the grid's existing house) disagree on a detail.
+    HouseMismatch,
+    /// An ID number stored as a number by Excel: its last digits are lost.
+    IdNumberAsNumber,
+    /// A cell holding an error value (#N/A, #VALUE! …).
+    CellError,
+}
+
+impl RosterCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RosterCode::DuplicateInFile => "duplicate_in_file",
+            RosterCode::AlreadyInGrid => "already_in_grid",
+            RosterCode::UnknownHouse => "unknown_house",
+            RosterCode::HouseMismatch => "house_mismatch",
+            RosterCode::IdNumberAsNumber => "id_number_as_number",
+            RosterCode::CellError => "cell_error",
+        }
+    }
+}
+
+/// A stable reason code: the validator's ([`ValidationCode`]) or the roster's own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Reason {
+    Roster(RosterCode),
+    Field(ValidationCode),
+}
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Roster(c) => c.as_str(),
+            Reason::Field(c) => c.as_str(),
+        }
+    }
+}
+
+/// One rejected cell (or row, when `column` names a missing one).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Problem {
+    /// The worksheet's name; empty for CSV.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub sheet: String,
+    /// The row as the file numbers it (the header row included; 1 is the first line).
+    pub row: u32,
+    /// The column's header as written in the file (the roster's header when it is missing).
+    pub column: String,
+    pub code: Reason,
+    /// 中文说明
+    pub message: String,
+    pub message_en: String,
+}
+
+/// Every rejected row of a file. Nothing was written.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RosterReport {
+    /// Data rows read (blank rows not counted).
+    pub rows: usize,
+    pub rejected_rows: usize,
+    pub problems: Vec<Problem>,
+    /// Headers the roster does not know; their cells were not read.
+    pub ignored_columns: Vec<String>,
+}
+
+impl std::fmt::Display for RosterReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "花名册未导入：{} 行中有 {} 行未通过检查 / roster not imported: {} of {} rows rejected",
+            self.rows, self.rejected_rows, self.rejected_rows, self.rows
+        )?;
+        for p in &self.problems {
+            let sheet = if p.sheet.is_empty() { String::new() } else { format!("{} ", p.sheet) };
+            writeln!(
+                f,
+                "  {sheet}第{}行 row {} [{}] {}: {} / {}",
+                p.row,
+                p.row,
+                p.column,
+                p.code.as_str(),
+                p.message,
+                p.message_en
+            )?;
+        }
+        if !self.ignored_columns.is_empty() {
+            writeln!(f, "  未读取的列 ignored columns: {}", self.ignored_columns.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    #[test]
+    fn reasons_serialize_as_plain_codes() {
+        let r = Reason::Roster(RosterCode::DuplicateInFile);
+        assert_eq!(serde_json::to_value(r).unwrap(), Value::String("duplicate_in_file".into()));
+        let f = Reason::Field(ValidationCode::IdNumberCheckDigit);
+        assert_eq!(serde_json::to_value(f).unwrap(), Value::String("id_number_check_digit".into()));
+        assert_eq!(serde_json::from_value::<Reason>(Value::String("id_number_check_digit".into())).unwrap(), f);
+        assert_eq!(
+            serde_json::from_value::<Reason>(Value::String("unknown_house".into())).unwrap(),
+            Reason::Roster(RosterCode::UnknownHouse)
+        );
+    }
+}
