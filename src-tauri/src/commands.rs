@@ -44,7 +44,7 @@ pub async fn lock_state(st: State<'_, AppState>) -> R<LockState> {
 /// A server address and enrolment code handed over at launch (`GRIDKEEPER_ENROL_SERVER`,
 /// `GRIDKEEPER_ENROL_CODE`), to prefill the enrolment form; the demo script uses it.
 #[tauri::command]
-pub async fn enrol_hint() -> R<EnrolHint> {
+pub async fn enrol_hint(_st: State<'_, AppState>) -> R<EnrolHint> {
     Ok(EnrolHint {
         server: std::env::var("GRIDKEEPER_ENROL_SERVER").ok(),
         code: std::env::var("GRIDKEEPER_ENROL_CODE").ok(),

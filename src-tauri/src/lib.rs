@@ -1,10 +1,12 @@
 //! # gridkeeper-app
 //!
 //! The Tauri 2 shell of the field app. It only registers commands (one-line wrappers over
-//! `field-core`, in [`commands`]) and runs the background sync ([`sync_loop`]); all domain
-//! logic lives in `field-core` and `sync-protocol`, which also run headless.
+//! `field-core`, in [`commands`], whose contract with the UI is [`contract`]) and runs the
+//! background sync ([`sync_loop`]); all domain logic lives in `field-core` and `sync-protocol`,
+//! which also run headless.
 
 pub mod commands;
+pub mod contract;
 pub mod error;
 pub mod state;
 pub mod sync_loop;

@@ -14,6 +14,8 @@ use crate::org::{Account, Device, GridInfo, Role};
 
 /// A device asks for a token with a one-time enrolment code.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
 pub struct EnrolRequest {
     pub code: String,
     pub device_name: String,
@@ -22,6 +24,8 @@ pub struct EnrolRequest {
 /// The device's token (shown once, stored hashed by the server), its account and the grids
 /// its role holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
 pub struct EnrolResponse {
     pub device_id: Uuid,
     pub token: String,
@@ -31,6 +35,8 @@ pub struct EnrolResponse {
 
 /// `GET /v1/me`: who the token belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
 pub struct Me {
     pub account: Account,
     pub device: Device,
@@ -40,6 +46,8 @@ pub struct Me {
 
 /// `POST /v1/admin/accounts`
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
 pub struct NewAccount {
     pub name: String,
     pub role: Role,
@@ -48,12 +56,16 @@ pub struct NewAccount {
 
 /// `POST /v1/admin/enrolment-codes`
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
 pub struct CodeRequest {
     pub account: Uuid,
 }
 
 /// A one-time enrolment code, shown once.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
 pub struct CodeResponse {
     pub code: String,
     pub expires_at: i64,
@@ -69,6 +81,8 @@ pub const BLOB_OFFSET_HEADER: &str = "Gridkeeper-Offset";
 
 /// How far an upload has come.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
 pub struct BlobState {
     pub grid: Uuid,
     pub total: u64,
@@ -81,6 +95,8 @@ pub struct BlobState {
 /// A search over residents: the worker's on the device, staff's on the server.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
 pub struct ResidentQuery {
     /// Only this grid (staff; a device holds its own grid).
     pub grid: Option<Uuid>,
@@ -89,28 +105,36 @@ pub struct ResidentQuery {
     /// A name or part of one, pinyin initials ("zs"), or the last digits of the ID number.
     pub q: Option<String>,
     pub category: Option<String>,
+    #[cfg_attr(feature = "ts", ts(as = "Option<bool>", optional))]
     pub include_archived: bool,
     pub limit: Option<u32>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
 pub struct DisputeQuery {
     pub grid: Option<Uuid>,
     pub status: Option<String>,
     pub level: Option<String>,
+    #[cfg_attr(feature = "ts", ts(as = "Option<bool>", optional))]
     pub open_only: bool,
 }
 
 /// `GET /v1/houses?grid=` and the like.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
 pub struct GridFilter {
     pub grid: Option<Uuid>,
 }
 
 /// A dispute with where it stands and how quickly it was reported.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
 pub struct DisputeView {
     pub dispute: Dispute,
     pub state: DisputeState,
@@ -126,6 +150,8 @@ impl From<Dispute> for DisputeView {
 
 /// County, township or grid overview figures.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
 pub struct Overview {
     pub grids: u64,
     pub residents: u64,
@@ -141,6 +167,8 @@ pub struct Overview {
 
 /// What a roster import wrote.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
 pub struct ImportSummary {
     pub rows: usize,
     pub residents: usize,
@@ -154,6 +182,7 @@ pub struct ImportSummary {
 /// Why a roster row was rejected, beyond the validator's own codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum RosterCode {
     /// The same ID number on an earlier row of the file.
     DuplicateInFile,
@@ -185,9 +214,10 @@ impl RosterCode {
 /// A stable reason code: the validator's ([`ValidationCode`]) or the roster's own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(untagged)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Reason {
     Roster(RosterCode),
-    Field(ValidationCode),
+    Field(#[cfg_attr(feature = "ts", ts(type = "ErrorCode"))] ValidationCode),
 }
 
 impl Reason {
@@ -201,6 +231,8 @@ impl Reason {
 
 /// One rejected cell (or row, when `column` names a missing one).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
 pub struct Problem {
     /// The worksheet's name; empty for CSV.
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -217,6 +249,8 @@ pub struct Problem {
 
 /// Every rejected row of a file. Nothing was written.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
 pub struct RosterReport {
     /// Data rows read (blank rows not counted).
     pub rows: usize,

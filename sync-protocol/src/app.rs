@@ -14,6 +14,8 @@ use crate::org::{Account, GridInfo};
 
 /// Who this device is, as the app may see it: never the device's token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
 pub struct IdentityView {
     pub device_id: Uuid,
     pub server: String,
@@ -23,6 +25,8 @@ pub struct IdentityView {
 
 /// Whether the device database exists and is open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
 pub struct LockState {
     /// A PIN-protected device database exists.
     pub enrolled: bool,
@@ -34,6 +38,8 @@ pub struct LockState {
 
 /// A server address and enrolment code handed to the app at launch (the demo script does).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
 pub struct EnrolHint {
     pub server: Option<String>,
     pub code: Option<String>,
@@ -41,8 +47,12 @@ pub struct EnrolHint {
 
 /// A dispute as the worker reports it on the spot.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
 pub struct NewDispute {
+    #[cfg_attr(feature = "ts", ts(type = "DisputeClass"))]
     pub class: String,
+    #[cfg_attr(feature = "ts", ts(type = "DisputeCategory"))]
     pub category: String,
     pub parties: Vec<NewParty>,
     pub place: String,
@@ -57,6 +67,8 @@ pub struct NewDispute {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
 pub struct NewParty {
     #[serde(default)]
     pub resident_id: Option<RecordId>,
@@ -65,6 +77,8 @@ pub struct NewParty {
 
 /// A household visit as recorded.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
 pub struct NewVisit {
     pub house_id: RecordId,
     #[serde(default)]
@@ -82,9 +96,12 @@ pub struct NewVisit {
 
 /// An edit the server refused, kept for the worker to see and re-enter or discard.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
 pub struct Quarantined {
     pub id: i64,
     pub edit: Edit,
+    #[cfg_attr(feature = "ts", ts(type = "ErrorCode"))]
     pub code: ErrorCode,
     pub record: Option<RecordId>,
     pub field: String,
@@ -94,6 +111,8 @@ pub struct Quarantined {
 
 /// The workbench figures (工作台).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
 pub struct Workbench {
     pub grid: Option<GridInfo>,
     pub residents: u64,
@@ -108,6 +127,8 @@ pub struct Workbench {
 
 /// What a sync did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
 pub struct SyncReport {
     pub requests: u32,
     pub bytes_up: u64,
@@ -124,6 +145,8 @@ pub struct SyncReport {
 
 /// The background sync's state, which the app always shows (the `sync-status` event).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
 pub struct SyncStatus {
     pub running: bool,
     pub last_success_at: Option<i64>,

@@ -228,7 +228,10 @@ string_serde!(ErrorCode, |s: &str| Some(ErrorCode::parse(s)));
 /// `field` and `record` name the offending value when there is one; `report` carries a
 /// rejected roster's row-by-row report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
 pub struct ErrorBody {
+    #[cfg_attr(feature = "ts", ts(type = "ErrorCode"))]
     pub code: ErrorCode,
     pub message: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]

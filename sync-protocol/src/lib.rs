@@ -30,8 +30,9 @@ pub mod api;
 pub mod app;
 pub mod doc;
 pub mod error;
-/// The fuzz targets' harness (`fuzz/`), also replayed by `tests/fuzz_corpus.rs`. Not an API.
-#[doc(hidden)]
+/// The fuzz targets' harness (`fuzz/`), also replayed by `tests/fuzz_corpus.rs`; only with the
+/// `fuzzing` feature, so neither the device nor the server carries it.
+#[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub mod model;
 pub mod org;
@@ -39,6 +40,8 @@ pub mod pinyin;
 pub mod pipeline;
 pub mod schema;
 pub mod search;
+#[cfg(feature = "ts")]
+pub mod ts;
 pub mod validate;
 pub mod wire;
 

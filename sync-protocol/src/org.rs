@@ -7,6 +7,7 @@ use uuid::Uuid;
 /// A node of the four-level hierarchy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum NodeKind {
     County,
     Township,
@@ -17,6 +18,7 @@ pub enum NodeKind {
 /// The level at which a dispute is handled (网格 → 社区 → 镇 → 县).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Level {
     Grid,
     Community,
@@ -44,6 +46,7 @@ impl Level {
 /// What an account may do, always within the node it is scoped to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Role {
     /// 专职网格员
     GridWorker,
@@ -124,6 +127,8 @@ pub struct Author {
 
 /// A node of the organisation tree, with its township and village for quick scope checks.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
 pub struct Node {
     pub id: Uuid,
     pub kind: NodeKind,
@@ -135,6 +140,8 @@ pub struct Node {
 
 /// A person's account: one role at one node.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
 pub struct Account {
     pub id: Uuid,
     pub name: String,
@@ -144,6 +151,8 @@ pub struct Account {
 
 /// An enrolled handheld (its token is never part of it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
 pub struct Device {
     pub id: Uuid,
     pub account: Uuid,
@@ -154,6 +163,8 @@ pub struct Device {
 
 /// A grid with where it sits, as lists show it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
 pub struct GridInfo {
     pub id: Uuid,
     pub name: String,

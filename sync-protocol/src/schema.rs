@@ -16,6 +16,7 @@ use crate::{RecordId, validate};
 /// visits in one document per grid and month.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Collection {
     Residents,
     Houses,

@@ -245,15 +245,18 @@ pub fn workspace_bin(name: &str) -> PathBuf {
     let target_dir = profile_dir.parent().expect("<target>").to_path_buf();
     let bin = profile_dir.join(name);
     if let Ok(cargo) = std::env::var("CARGO") {
-        let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
-            Some("debug") | None => "dev".to_string(),
-            Some(other) => other.to_string(),
+        // The default profile is named only when it is not the default: `--profile dev` would
+        // build test targets under `dev` rather than `test`, and compile them all again.
+        let profile: Vec<String> = match profile_dir.file_name().and_then(|n| n.to_str()) {
+            Some("debug") | None => Vec::new(),
+            Some(other) => vec!["--profile".into(), other.to_string()],
         };
         let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root");
         // All targets, as the test build has them: dev-dependencies' features then unify the same
         // way, so the binary reuses the test build's artifacts instead of compiling them again.
         let status = std::process::Command::new(cargo)
-            .args(["build", "--workspace", "--all-targets", "--locked", "--profile", &profile])
+            .args(["build", "--workspace", "--all-targets", "--locked"])
+            .args(&profile)
             .current_dir(workspace)
             .env("CARGO_TARGET_DIR", &target_dir)
             .status()

@@ -7,33 +7,27 @@
 // snake_case parameters); records inside them are snake_case JSON, as the Rust structs are.
 
 import { invoke } from '@tauri-apps/api/core'
+import type { Commands } from './generated/commands'
 import type {
   ApiError,
+  Collection,
   Conflict,
   DisputeAction,
-  DisputeDetail,
-  Dispute,
   FieldChanges,
-  HistoryEntry,
   House,
-  Identity,
-  LockState,
+  JsonValue,
+  Level,
   NewDispute,
   NewVisit,
-  QuarantinedEdit,
   Resident,
   ResidentQuery,
-  ResidentSummary,
-  SyncReport,
   SyncStatus,
   Uuid,
-  Visit,
-  Workbench,
-  Collection,
-  Level,
 } from './types'
 
-export type Invoke = (cmd: string, args?: Record<string, unknown>) => Promise<unknown>
+/** A backend: the real commands inside Tauri, the mock elsewhere; both typed by the commands'
+ * contract, generated from the app's Rust commands (src-tauri/src/contract.rs). */
+export type Invoke = <K extends keyof Commands>(cmd: K, args: Commands[K]['args']) => Promise<Commands[K]['result']>
 
 /** True inside the Tauri webview. */
 export function inTauri(): boolean {
@@ -47,7 +41,7 @@ export function inTauri(): boolean {
 const MOCK_ALLOWED = import.meta.env.DEV || import.meta.env.VITE_MOCK === '1'
 
 const noBackend: Invoke = () =>
-  Promise.reject({ code: 'no_backend', message: 'This build runs only inside the Gridkeeper app (Tauri).' })
+  Promise.reject({ code: 'unrecognised', message: 'This build runs only inside the Gridkeeper app (Tauri).' })
 
 let backend: Promise<Invoke> | null = null
 
@@ -62,7 +56,8 @@ function getBackend(): Promise<Invoke> {
             // For trying offline, errors and the like by hand in the dev console.
             ;(window as unknown as { __gkMock: unknown }).__gkMock = m.mockBackend
           }
-          return (cmd: string, args?: Record<string, unknown>) => m.mockBackend.handle(cmd, args)
+          const run: Invoke = (cmd, args) => m.mockBackend.handle(cmd, args)
+          return run
         })
   }
   return backend
@@ -72,14 +67,15 @@ function getBackend(): Promise<Invoke> {
 export function toApiError(e: unknown): ApiError {
   if (e && typeof e === 'object' && 'code' in e) {
     const o = e as Record<string, unknown>
-    const err: ApiError = { code: String(o.code), message: String(o.message ?? o.code) }
+    // The code is one of the contract's (a newer backend's unknown one is still shown by its text).
+    const err: ApiError = { code: String(o.code) as ApiError['code'], message: String(o.message ?? o.code) }
     if (typeof o.field === 'string' && o.field) err.field = o.field
     if (typeof o.record === 'string' && o.record) err.record = o.record
     return err
   }
-  if (typeof e === 'string') return { code: 'unknown', message: e }
-  if (e instanceof Error) return { code: 'unknown', message: e.message }
-  return { code: 'unknown', message: String(e) }
+  if (typeof e === 'string') return { code: 'unrecognised', message: e }
+  if (e instanceof Error) return { code: 'unrecognised', message: e.message }
+  return { code: 'unrecognised', message: String(e) }
 }
 
 export function isApiError(e: unknown): e is ApiError {
@@ -93,10 +89,10 @@ export function onLocked(handler: () => void) {
   onLockedHandler = handler
 }
 
-async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> {
+async function call<K extends keyof Commands>(cmd: K, args: Commands[K]['args']): Promise<Commands[K]['result']> {
   const run = await getBackend()
   try {
-    return (await run(cmd, args)) as T
+    return await run(cmd, args)
   } catch (e) {
     const err = toApiError(e)
     if (err.code === 'locked' && onLockedHandler) onLockedHandler()
@@ -106,58 +102,62 @@ async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> 
 
 export const api = {
   // ---- device, enrolment, PIN ----
-  identity: () => call<Identity | null>('identity'),
-  lockState: () => call<LockState>('lock_state'),
+  identity: () => call('identity', {}),
+  lockState: () => call('lock_state', {}),
   /** A server address and code handed to the app at launch (the demo script does this). */
-  enrolHint: () => call<{ server: string | null; code: string | null }>('enrol_hint'),
-  enrol: (server: string, code: string, deviceName: string) =>
-    call<Identity | null>('enrol', { server, code, deviceName }),
-  setPin: (pin: string) => call<void>('set_pin', { pin }),
-  unlock: (pin: string) => call<void>('unlock', { pin }),
-  lock: () => call<void>('lock'),
+  enrolHint: () => call('enrol_hint', {}),
+  enrol: (server: string, code: string, deviceName: string) => call('enrol', { server, code, deviceName }),
+  setPin: (pin: string) => call('set_pin', { pin }),
+  unlock: (pin: string) => call('unlock', { pin }),
+  lock: () => call('lock', {}),
 
-  workbench: () => call<Workbench>('workbench'),
+  workbench: () => call('workbench', {}),
 
   // ---- residents 实有人口 ----
-  listResidents: (query: ResidentQuery = {}) => call<ResidentSummary[]>('list_residents', { query }),
-  getResident: (id: Uuid) => call<Resident>('get_resident', { id }),
-  createResident: (resident: Resident) => call<Uuid | null>('create_resident', { resident }),
-  updateResident: (id: Uuid, fields: FieldChanges) => call<void>('update_resident', { id, fields }),
-  archiveResident: (id: Uuid, reason: string, on: string) => call<void>('archive_resident', { id, reason, on }),
-  moveResident: (id: Uuid, house: Uuid | null) => call<void>('move_resident', { id, house }),
+  listResidents: (query: ResidentQuery = {}) => call('list_residents', { query }),
+  getResident: (id: Uuid) => call('get_resident', { id }),
+  createResident: (resident: Resident) => call('create_resident', { resident }),
+  updateResident: (id: Uuid, fields: FieldChanges) => call('update_resident', { id, fields: fields as JsonFields }),
+  archiveResident: (id: Uuid, reason: string, on: string) => call('archive_resident', { id, reason, on }),
+  moveResident: (id: Uuid, house: Uuid | null) => call('move_resident', { id, house }),
 
   // ---- houses 实有房屋 ----
-  listHouses: () => call<House[]>('list_houses'),
-  getHouse: (id: Uuid) => call<House>('get_house', { id }),
-  createHouse: (house: House) => call<Uuid | null>('create_house', { house }),
-  updateHouse: (id: Uuid, fields: FieldChanges) => call<void>('update_house', { id, fields }),
+  listHouses: () => call('list_houses', {}),
+  getHouse: (id: Uuid) => call('get_house', { id }),
+  createHouse: (house: House) => call('create_house', { house }),
+  updateHouse: (id: Uuid, fields: FieldChanges) => call('update_house', { id, fields: fields as JsonFields }),
 
   // ---- visits 入户走访 ----
-  recordVisit: (visit: NewVisit) => call<Uuid>('record_visit', { visit }),
-  listVisits: (sinceMs: number) => call<Visit[]>('list_visits', { sinceMs }),
+  recordVisit: (visit: NewVisit) => call('record_visit', { visit }),
+  listVisits: (sinceMs: number) => call('list_visits', { sinceMs }),
 
   // ---- disputes 矛盾纠纷 ----
-  reportDispute: (dispute: NewDispute) => call<Uuid>('report_dispute', { dispute }),
-  listDisputes: (openOnly = false) => call<Dispute[]>('list_disputes', { openOnly }),
-  getDispute: (id: Uuid) => call<DisputeDetail>('get_dispute', { id }),
+  reportDispute: (dispute: NewDispute) => call('report_dispute', { dispute }),
+  listDisputes: (openOnly = false) => call('list_disputes', { openOnly }),
+  getDispute: (id: Uuid) => call('get_dispute', { id }),
   addDisputeAction: (dispute: Uuid, kind: DisputeAction['kind'], toLevel: Level | null, note: string | null) =>
-    call<void>('add_dispute_action', { dispute, kind, toLevel, note }),
+    call('add_dispute_action', { dispute, kind, toLevel, note }),
 
   // ---- sync, conflicts, quarantine ----
-  syncNow: () => call<SyncReport>('sync_now'),
-  syncStatus: () => call<SyncStatus>('sync_status'),
-  listConflicts: () => call<Conflict[]>('list_conflicts'),
-  settleConflict: (conflict: Conflict, value: unknown) => call<void>('settle_conflict', { conflict, value }),
-  listQuarantine: () => call<QuarantinedEdit[]>('list_quarantine'),
-  discardQuarantined: (id: number) => call<void>('discard_quarantined', { id }),
-  reenterQuarantined: (id: number, fields: FieldChanges) => call<void>('reenter_quarantined', { id, fields }),
-  history: (collection: Collection, id: Uuid) => call<HistoryEntry[]>('history', { collection, id }),
+  syncNow: () => call('sync_now', {}),
+  syncStatus: () => call('sync_status', {}),
+  listConflicts: () => call('list_conflicts', {}),
+  settleConflict: (conflict: Conflict, value: unknown) =>
+    call('settle_conflict', { conflict, value: value as JsonValue }),
+  listQuarantine: () => call('list_quarantine', {}),
+  discardQuarantined: (id: number) => call('discard_quarantined', { id }),
+  reenterQuarantined: (id: number, fields: FieldChanges) =>
+    call('reenter_quarantined', { id, fields: fields as JsonFields }),
+  history: (collection: Collection, id: Uuid) => call('history', { collection, id }),
 
   /** Stores a photo on the device; answers its content hash, which goes into `photos`. */
-  addPhoto: (bytes: number[], mime: string) => call<string>('add_photo', { bytes, mime }),
+  addPhoto: (bytes: number[], mime: string) => call('add_photo', { bytes, mime }),
   /** A photo's bytes, from the device or fetched from the county server. */
-  getPhoto: (hash: string) => call<ArrayBuffer>('get_photo', { hash }),
+  getPhoto: (hash: string) => call('get_photo', { hash }),
 }
+
+/** Changed fields as they cross to the backend: JSON values. */
+type JsonFields = { [key in string]: JsonValue }
 
 /** Subscribes to the backend's `sync-status` event; resolves to the unsubscribe function. */
 export async function onSyncStatus(handler: (s: SyncStatus) => void): Promise<() => void> {

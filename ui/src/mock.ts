@@ -8,6 +8,8 @@
 
 import type {
   ApiError,
+  ErrorCode,
+  JsonValue,
   Conflict,
   Dispute,
   DisputeAction,
@@ -23,6 +25,7 @@ import type {
   SyncStatus,
   Visit,
 } from './types'
+import type { Commands } from './generated/commands'
 import { DISPUTE_CATEGORIES, DISPUTE_CLASSES, FIVE_CLEARS, LEVELS, POPULATION_CATEGORIES, RELATIONS } from './types'
 import { checkBirthDateMatches, checkIdNumber, checkMobile, isDate, withCheckChar } from './lib/validate'
 import { deriveState } from './lib/disputeState'
@@ -38,6 +41,9 @@ const DEVICE_ME = '0190a1b2-0000-7000-8000-0000000dev01'
 const DEVICE_ASSISTANT = '0190a1b2-0000-7000-8000-0000000dev02'
 
 type MockResident = Resident & { initials: string }
+
+type Handler<K extends keyof Commands> = (a: Commands[K]['args']) => Promise<Commands[K]['result']>
+type Handlers = { [K in keyof Commands]: Handler<K> }
 
 interface State {
   /** Enrolment answered, PIN not set yet (the real backend holds the identity in memory). */
@@ -58,12 +64,12 @@ interface State {
   photos: Map<string, { mime: string; size: number; bytes?: Uint8Array }>
   pending: number
   lastSuccessAt: number | null
-  lastError: { code: string; message: string } | null
+  lastError: ApiError | null
   running: boolean
   nextQuarantineId: number
 }
 
-function fail(code: string, message: string, field?: string, record?: string): never {
+function fail(code: ErrorCode, message: string, field?: string, record?: string): never {
   const e: ApiError = { code, message }
   if (field) e.field = field
   if (record) e.record = record
@@ -237,7 +243,8 @@ function validateResident(r: Resident) {
         id_number_birth_date: `身份证号码中的出生日期${c.params?.date}无效`,
         id_number_check_digit: `身份证号码校验位应为${c.params?.expected}，实际为${c.params?.actual}`,
       }
-      fail(c.code, msg[c.code] ?? c.code, 'id_number', r.id)
+      // checkIdNumber answers only the id_number_* codes, which are the backend's too.
+      fail(c.code as ErrorCode, msg[c.code] ?? c.code, 'id_number', r.id)
     }
     const m = checkBirthDateMatches(r.id_number, r.birth_date)
     if (m) fail('birth_date_mismatch', `出生日期与身份证号码中的出生日期（${m.params?.date}）不一致`, 'birth_date', r.id)
@@ -446,7 +453,7 @@ export class MockBackend {
     const at = Date.now()
     for (const [field, value] of Object.entries(fields)) {
       if (field === 'id') continue
-      h.push({ at, account: MOCK_ME.id, device: DEVICE_ME, field, value: value ?? null })
+      h.push({ at, account: MOCK_ME.id, device: DEVICE_ME, field, value: (value ?? null) as JsonValue })
     }
     st.history.set(id, h)
     void collection
@@ -460,42 +467,54 @@ export class MockBackend {
     return this.state.houses.get(id) ?? fail('not_found', `not found: house ${id}`)
   }
 
-  async handle(cmd: string, args: Record<string, unknown> = {}): Promise<unknown> {
+  async handle<K extends keyof Commands>(cmd: K, args: Commands[K]['args']): Promise<Commands[K]['result']> {
     if (this.latencyMs) await new Promise((r) => setTimeout(r, this.latencyMs))
     return clone(await this.run(cmd, args))
   }
 
-  private async run(cmd: string, a: Record<string, unknown>): Promise<unknown> {
+  private async run<K extends keyof Commands>(cmd: K, a: Commands[K]['args']): Promise<Commands[K]['result']> {
     const st = this.state
-    const open = ['identity', 'lock_state', 'enrol_hint', 'enrol', 'set_pin', 'unlock', 'lock']
+    const open: (keyof Commands)[] = ['identity', 'lock_state', 'enrol_hint', 'enrol', 'set_pin', 'unlock', 'lock']
     if (!open.includes(cmd)) {
       if (!st.enrolled) fail('not_enrolled', 'this device is not enrolled yet')
       if (st.locked) fail('locked', '设备已锁定，请输入PIN码解锁')
     }
-    switch (cmd) {
-      case 'identity':
+    const handler = this.handlers()[cmd] as Handler<K> | undefined
+    if (!handler) return fail('unrecognised', `command ${cmd} not found`)
+    return handler(a)
+  }
+
+  /** One handler per command of the app's contract (`generated/commands.ts`), each typed by the
+   * real command's arguments and answer: a handler that answers another shape does not compile. */
+  private handlers(): Handlers {
+    const st = this.state
+    return {
+      identity: async () => {
         return this.identity()
-      case 'enrol_hint':
+      },
+      enrol_hint: async () => {
         return { server: null, code: null }
-      case 'lock_state':
+      },
+      lock_state: async () => {
         // As src-tauri answers: locked means "no device open", so true before enrolment.
         return { enrolled: st.enrolled, locked: !st.enrolled || st.locked, awaiting_pin: st.awaitingPin }
-      case 'enrol': {
+      },
+      enrol: async (a) => {
         if (st.enrolled) fail('already_enrolled', '本机已注册 (this device is already enrolled)')
         const server = String(a.server ?? '').trim()
         const code = String(a.code ?? '').replace(/[\s-]/g, '').toUpperCase()
-        if (!/^https?:\/\/\S+$/.test(server)) fail('invalid_server', '服务器地址无效，应以 http:// 或 https:// 开头', 'server')
+        if (!/^https?:\/\/\S+$/.test(server)) fail('bad_server_url', '服务器地址无效，应以 http:// 或 https:// 开头', 'server')
         if (this.offline) fail('network', 'network: 无法连接服务器')
-        if (code.length !== 12) fail('enrolment_refused', '注册码无效或已过期，请向管理员重新申领', 'code')
+        if (code.length !== 12) fail('forbidden', 'enrolment code unknown, used or expired')
         st.awaitingPin = true
         st.server = server
         st.deviceName = String(a.deviceName ?? '')
         return this.identityView()
-      }
-      case 'set_pin': {
+      },
+      set_pin: async (a) => {
         const pin = String(a.pin ?? '')
         if (!st.awaitingPin) fail('not_enrolled', '请先用注册码注册 (enrol first)')
-        if (!/^\d{6}$/.test(pin)) fail('pin_format', 'PIN码应为6位数字', 'pin')
+        if (!/^\d{6}$/.test(pin)) fail('weak_pin', 'PIN 须为至少6位数字 (the PIN must be at least 6 digits)')
         st.pin = pin
         st.awaitingPin = false
         st.enrolled = true
@@ -506,18 +525,18 @@ export class MockBackend {
         st.lastSuccessAt = Date.now()
         this.emit()
         return null
-      }
-      case 'unlock': {
+      },
+      unlock: async (a) => {
         if (!st.enrolled) fail('not_enrolled', 'this device is not enrolled yet')
         if (String(a.pin ?? '') !== st.pin) fail('wrong_pin', 'PIN码不正确，请重新输入')
         st.locked = false
         return null
-      }
-      case 'lock':
+      },
+      lock: async () => {
         st.locked = true
         return null
-
-      case 'workbench': {
+      },
+      workbench: async () => {
         const monthStart = monthStartMs()
         const visited = new Set(st.visits.filter((v) => v.at >= monthStart).map((v) => v.house_id))
         const houses = [...st.houses.values()].filter((h) => !h.archived_reason)
@@ -532,9 +551,8 @@ export class MockBackend {
           quarantined: st.quarantine.length,
           last_sync_at: st.lastSuccessAt,
         }
-      }
-
-      case 'list_residents': {
+      },
+      list_residents: async (a) => {
         const q = (a.query ?? {}) as ResidentQuery
         const text = (q.q ?? '').trim().toLowerCase()
         const out: ResidentSummary[] = []
@@ -552,13 +570,13 @@ export class MockBackend {
           })
         }
         return out.sort((x, y) => this.resident(x.id).initials.localeCompare(this.resident(y.id).initials) || x.name.localeCompare(y.name))
-      }
-      case 'get_resident': {
+      },
+      get_resident: async (a) => {
         const { initials: _, ...r } = this.resident(String(a.id))
         void _
         return r
-      }
-      case 'create_resident': {
+      },
+      create_resident: async (a) => {
         const r = { ...(a.resident as Resident) }
         r.id = r.id || uuidv7()
         if (st.residents.has(r.id)) fail('record_exists', '记录已存在', undefined, r.id)
@@ -568,9 +586,9 @@ export class MockBackend {
         if (r.house_id) this.house(r.house_id)
         st.residents.set(r.id, { ...r, initials: initialsFor(r.name) })
         this.changed('residents', r.id, { created: true })
-        return r.id
-      }
-      case 'update_resident': {
+        return null
+      },
+      update_resident: async (a) => {
         const cur = this.resident(String(a.id))
         const fields = (a.fields ?? {}) as Record<string, unknown>
         const next = merge(cur, fields)
@@ -579,8 +597,8 @@ export class MockBackend {
         st.residents.set(cur.id, { ...plain, initials: fields.name ? initialsFor(plain.name) : initials })
         this.changed('residents', cur.id, fields)
         return null
-      }
-      case 'archive_resident': {
+      },
+      archive_resident: async (a) => {
         const cur = this.resident(String(a.id))
         const reason = String(a.reason ?? '')
         const on = String(a.on ?? '')
@@ -589,8 +607,8 @@ export class MockBackend {
         st.residents.set(cur.id, { ...cur, archived_reason: reason, archived_on: on })
         this.changed('residents', cur.id, { archived_reason: reason, archived_on: on })
         return null
-      }
-      case 'move_resident': {
+      },
+      move_resident: async (a) => {
         const cur = this.resident(String(a.id))
         const house = a.house ? this.house(String(a.house)).id : null
         const next = { ...cur }
@@ -599,22 +617,23 @@ export class MockBackend {
         st.residents.set(cur.id, next)
         this.changed('residents', cur.id, { house_id: house })
         return null
-      }
-
-      case 'list_houses':
+      },
+      list_houses: async () => {
         return [...st.houses.values()].filter((h) => !h.archived_reason)
-      case 'get_house':
+      },
+      get_house: async (a) => {
         return this.house(String(a.id))
-      case 'create_house': {
+      },
+      create_house: async (a) => {
         const h = { ...(a.house as House) }
         h.id = h.id || uuidv7()
         for (const k of Object.keys(h) as (keyof House)[]) if (h[k] === null || h[k] === undefined) delete h[k]
         validateHouse(h)
         st.houses.set(h.id, h)
         this.changed('houses', h.id, { created: true })
-        return h.id
-      }
-      case 'update_house': {
+        return null
+      },
+      update_house: async (a) => {
         const cur = this.house(String(a.id))
         const fields = (a.fields ?? {}) as Record<string, unknown>
         const next = merge(cur, fields)
@@ -622,9 +641,8 @@ export class MockBackend {
         st.houses.set(cur.id, next)
         this.changed('houses', cur.id, fields)
         return null
-      }
-
-      case 'record_visit': {
+      },
+      record_visit: async (a) => {
         const v = a.visit as NewVisit
         this.house(v.house_id)
         if (v.resident_id) this.resident(v.resident_id)
@@ -637,13 +655,12 @@ export class MockBackend {
         st.visits.push(visit)
         this.changed('visits', visit.id, { created: true })
         return visit.id
-      }
-      case 'list_visits': {
+      },
+      list_visits: async (a) => {
         const since = Number(a.sinceMs ?? 0)
         return st.visits.filter((v) => v.at >= since).sort((x, y) => y.at - x.at)
-      }
-
-      case 'report_dispute': {
+      },
+      report_dispute: async (a) => {
         const d = a.dispute as NewDispute
         if (!(DISPUTE_CLASSES as readonly string[]).includes(d.class)) fail('unknown_value', `事件性质“${d.class}”无效`, 'class')
         if (!(DISPUTE_CATEGORIES as readonly string[]).includes(d.category)) fail('unknown_value', `事件类别“${d.category}”无效`, 'category')
@@ -663,16 +680,16 @@ export class MockBackend {
         st.disputes.set(id, dispute)
         this.changed('disputes', id, { created: true })
         return id
-      }
-      case 'list_disputes': {
+      },
+      list_disputes: async (a) => {
         const all = [...st.disputes.values()].sort((x, y) => y.reported_at - x.reported_at)
         return a.openOnly ? all.filter((d) => !['resolved', 'closed'].includes(deriveState(d.class, d.actions).status)) : all
-      }
-      case 'get_dispute': {
+      },
+      get_dispute: async (a) => {
         const d = st.disputes.get(String(a.id)) ?? fail('not_found', `not found: dispute ${a.id}`)
         return { dispute: d, state: deriveState(d.class, d.actions), report_delay_minutes: Math.floor((d.reported_at - d.discovered_at) / 60000) }
-      }
-      case 'add_dispute_action': {
+      },
+      add_dispute_action: async (a) => {
         const d = st.disputes.get(String(a.dispute)) ?? fail('not_found', `not found: dispute ${a.dispute}`)
         const kind = String(a.kind)
         if (!['intervene', 'mediate', 'escalate', 'resolve'].includes(kind)) fail('not_permitted', `网格员不能执行“${kind}”`, 'kind')
@@ -682,9 +699,8 @@ export class MockBackend {
         d.actions.push({ id: uuidv7(now), kind, actor: MOCK_ME.id, level: 'grid', at: now, to_level: toLevel as DisputeAction['to_level'], note: (a.note as string) ?? null })
         this.changed('disputes', d.id, { actions: kind })
         return null
-      }
-
-      case 'sync_now': {
+      },
+      sync_now: async () => {
         st.running = true
         this.emit()
         await new Promise((r) => setTimeout(r, this.latencyMs ? 600 : 0))
@@ -699,14 +715,18 @@ export class MockBackend {
         st.lastError = null
         st.lastSuccessAt = Date.now()
         this.emit()
-        return { requests: 1, bytes_up: sent * 310, bytes_down: 180, acknowledged: sent, refused: 0, quarantined: 0, reentered: 0, documents_received: 0 }
-      }
-      case 'sync_status':
+        return {
+          requests: 1, bytes_up: sent * 310, bytes_down: 180, acknowledged: sent, refused: 0, quarantined: 0, reentered: 0,
+          documents_received: 0, photos_uploaded: 0, photo_bytes_up: 0,
+        }
+      },
+      sync_status: async () => {
         return this.syncStatus()
-
-      case 'list_conflicts':
+      },
+      list_conflicts: async () => {
         return st.conflicts
-      case 'settle_conflict': {
+      },
+      settle_conflict: async (a) => {
         const c = a.conflict as Conflict
         const i = st.conflicts.findIndex((x) => x.record === c.record && x.field === c.field)
         if (i < 0) fail('not_found', 'not found: no such open conflict')
@@ -727,52 +747,52 @@ export class MockBackend {
         st.conflicts.splice(i, 1)
         this.changed(c.collection, c.record, { [c.field]: a.value })
         return null
-      }
-      case 'list_quarantine':
+      },
+      list_quarantine: async () => {
         return st.quarantine
-      case 'discard_quarantined': {
+      },
+      discard_quarantined: async (a) => {
         const i = st.quarantine.findIndex((q) => q.id === Number(a.id))
         if (i < 0) fail('not_found', `not found: quarantined edit ${a.id}`)
         st.quarantine.splice(i, 1)
         return null
-      }
-      case 'reenter_quarantined': {
+      },
+      reenter_quarantined: async (a) => {
         const q = st.quarantine.find((x) => x.id === Number(a.id)) ?? fail('not_found', `not found: quarantined edit ${a.id}`)
-        const fields = (a.fields ?? {}) as Record<string, unknown>
+        const fields = a.fields ?? {}
         const coll = q.edit.doc.collection
         if (coll === 'residents') {
-          if (q.edit.creating && !st.residents.has(q.edit.record)) await this.run('create_resident', { resident: { ...fields, id: q.edit.record } })
+          if (q.edit.creating && !st.residents.has(q.edit.record)) await this.run('create_resident', { resident: { ...fields, id: q.edit.record } as unknown as Resident })
           else await this.run('update_resident', { id: q.edit.record, fields })
         } else if (coll === 'houses') {
-          if (q.edit.creating && !st.houses.has(q.edit.record)) await this.run('create_house', { house: { ...fields, id: q.edit.record } })
+          if (q.edit.creating && !st.houses.has(q.edit.record)) await this.run('create_house', { house: { ...fields, id: q.edit.record } as unknown as House })
           else await this.run('update_house', { id: q.edit.record, fields })
         } else {
           st.pending++
         }
         st.quarantine = st.quarantine.filter((x) => x.id !== q.id)
         return null
-      }
-      case 'history':
+      },
+      history: async (a) => {
         return st.history.get(String(a.id)) ?? []
-
-      case 'add_photo': {
+      },
+      add_photo: async (a) => {
         const bytes = a.bytes as number[]
         const mime = String(a.mime ?? '')
-        if (!mime.startsWith('image/')) fail('unsupported_media', `不支持的文件类型：${mime || '未知'}`)
+        if (!mime.startsWith('image/')) fail('bad_photo', '照片格式或大小不对 (not an image, or larger than 20 MB)')
         if (!Array.isArray(bytes) || bytes.length === 0) fail('required', '照片为空')
-        if (bytes.length > 20 * 1024 * 1024) fail('too_large', '照片不能超过20MB')
+        if (bytes.length > 20 * 1024 * 1024) fail('bad_photo', '照片格式或大小不对 (not an image, or larger than 20 MB)')
         const digest = await crypto.subtle.digest('SHA-256', new Uint8Array(bytes))
         const hash = [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('')
         st.photos.set(hash, { mime, size: bytes.length, bytes: new Uint8Array(bytes) })
         return hash
-      }
-      case 'get_photo': {
+      },
+      get_photo: async (a) => {
         const p = st.photos.get(String(a.hash))
         if (!p || !p.bytes) fail('not_found', '照片尚未同步到本机')
-        return p!.bytes!.buffer
-      }
+        return p!.bytes!.slice().buffer as ArrayBuffer
+      },
     }
-    return fail('unknown_command', `command ${cmd} not found`)
   }
 }
 

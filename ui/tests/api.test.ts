@@ -26,7 +26,7 @@ describe('enrolment and PIN', () => {
     expect((await rejects(api.setPin('123456'))).code).toBe('not_enrolled')
 
     const bad = await rejects(api.enrol('https://gk.example', 'SHORT', '测试机'))
-    expect(bad).toMatchObject({ code: 'enrolment_refused', field: 'code' })
+    expect(bad).toMatchObject({ code: 'forbidden' })
 
     const enrolled = await api.enrol('https://gk.example', 'ABCD-EFGH-JKLM', '测试机')
     expect(enrolled?.account.name).toBe(MOCK_ME.name)
@@ -35,7 +35,7 @@ describe('enrolment and PIN', () => {
     expect(await api.lockState()).toEqual({ enrolled: false, locked: true, awaiting_pin: true })
     expect(await api.identity()).toBeNull()
 
-    expect((await rejects(api.setPin('12345'))).code).toBe('pin_format')
+    expect((await rejects(api.setPin('12345'))).code).toBe('weak_pin')
     await api.setPin('246810')
     expect((await api.identity())?.account.id).toBe(MOCK_ME.id)
     await api.lock()
@@ -161,7 +161,7 @@ describe('records', () => {
   it('stores photos and refuses what is not an image', async () => {
     const hash = await api.addPhoto([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3], 'image/jpeg')
     expect(hash).toMatch(/^[0-9a-f]{64}$/)
-    expect((await rejects(api.addPhoto([1, 2], 'application/pdf'))).code).toBe('unsupported_media')
+    expect((await rejects(api.addPhoto([1, 2], 'application/pdf'))).code).toBe('bad_photo')
     const id = await api.reportDispute({
       class: 'emergency', category: 'safety', parties: [], place: '沂河路', description: '电线落地', photos: [hash],
     })
@@ -223,8 +223,8 @@ describe('sync, conflicts, quarantine', () => {
 describe('errors', () => {
   it('normalizes whatever a command rejects with', () => {
     expect(toApiError({ code: 'mobile', message: 'x', field: 'phone' })).toEqual({ code: 'mobile', message: 'x', field: 'phone' })
-    expect(toApiError('boom')).toEqual({ code: 'unknown', message: 'boom' })
-    expect(toApiError(new Error('bad'))).toEqual({ code: 'unknown', message: 'bad' })
+    expect(toApiError('boom')).toEqual({ code: 'unrecognised', message: 'boom' })
+    expect(toApiError(new Error('bad'))).toEqual({ code: 'unrecognised', message: 'bad' })
     expect(toApiError({ code: 'x' })).toEqual({ code: 'x', message: 'x' })
   })
 })

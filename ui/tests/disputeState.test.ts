@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest'
 import { deriveState, levelsAbove, statusTab } from '../src/lib/disputeState'
-import type { DisputeAction } from '../src/types'
+import type { DisputeAction, Level } from '../src/types'
 
 let n = 0
-const act = (kind: string, level: string, at: number, to?: string): DisputeAction => ({
+const act = (kind: string, level: Level, at: number, to?: Level): DisputeAction => ({
   id: `0190-${String(++n).padStart(4, '0')}`,
   kind,
   actor: 'a',

@@ -5,6 +5,8 @@ use crate::org::Level;
 
 /// A party to a dispute: a resident on record, or a name typed on the spot.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
 pub struct Party {
     pub id: RecordId,
     #[serde(default)]
@@ -14,6 +16,8 @@ pub struct Party {
 
 /// One step in handling a dispute. Actions are append-only: once written they never change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
 pub struct Action {
     pub id: RecordId,
     /// report, intervene, mediate, escalate, assign, supervise, resolve, evaluate
@@ -33,9 +37,12 @@ pub struct Action {
 
 /// A dispute or event (矛盾纠纷/事件).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
 pub struct Dispute {
     pub id: RecordId,
     /// ordinary (一般性), coordination (协调性), emergency (突发性)
+    #[cfg_attr(feature = "ts", ts(type = "DisputeClass"))]
     pub class: String,
     pub category: String,
     pub parties: Vec<Party>,
@@ -54,6 +61,7 @@ pub struct Dispute {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum DisputeStatus {
     Reported,
     InProgress,
@@ -64,6 +72,9 @@ pub enum DisputeStatus {
 }
 
 impl DisputeStatus {
+    pub const ALL: [DisputeStatus; 6] =
+        [Self::Reported, Self::InProgress, Self::Escalated, Self::Assigned, Self::Resolved, Self::Closed];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Reported => "reported",
@@ -82,6 +93,8 @@ impl DisputeStatus {
 
 /// Where a dispute stands, derived from its actions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
 pub struct DisputeState {
     pub status: DisputeStatus,
     pub level: Level,

@@ -4,6 +4,8 @@ use crate::RecordId;
 
 /// A house on record (实有房屋).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
 pub struct House {
     pub id: RecordId,
     pub township: String,

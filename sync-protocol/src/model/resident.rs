@@ -4,10 +4,13 @@ use crate::RecordId;
 
 /// A resident on record (实有人口).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
 pub struct Resident {
     pub id: RecordId,
     pub name: String,
     /// `male` or `female`
+    #[cfg_attr(feature = "ts", ts(type = "Sex"))]
     pub sex: String,
     /// `YYYY-MM-DD`
     pub birth_date: String,
@@ -44,9 +47,12 @@ impl Resident {
 
 /// A resident as lists show it: ID number and phone masked (personal data stays out of lists).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
 pub struct ResidentSummary {
     pub id: RecordId,
     pub name: String,
+    #[cfg_attr(feature = "ts", ts(type = "Sex"))]
     pub sex: String,
     /// The year only: with the full date a masked ID number could be guessed back.
     pub birth_year: String,

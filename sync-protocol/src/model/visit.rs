@@ -4,8 +4,11 @@ use crate::RecordId;
 
 /// One of the five clears: fine, or needs attention with a note.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
 pub struct ClearItem {
     /// `fine` or `attention`
+    #[cfg_attr(feature = "ts", ts(type = "ClearStatus"))]
     pub status: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
@@ -22,6 +25,8 @@ impl ClearItem {
 
 /// 五个清: 家庭情况清、人口类别清、隐患矛盾清、需求诉求清、思想状况清.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
 pub struct FiveClears {
     pub household: ClearItem,
     pub population: ClearItem,
@@ -44,6 +49,8 @@ impl FiveClears {
 
 /// A household visit (入户走访).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
 pub struct Visit {
     pub id: RecordId,
     pub house_id: RecordId,
