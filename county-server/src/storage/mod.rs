@@ -1,7 +1,9 @@
-//! Storage behind one trait that speaks domain types. The SQLite backend is the embedded
-//! default; the PostgreSQL backend is for production (several stateless servers on one
-//! database). Both pass the same test suite (`tests/storage_suite.rs`). No driver type, row or
-//! transaction crosses this boundary.
+//! Storage behind traits that speak domain types, one per concept ([`Organisation`],
+//! [`Enrolment`], [`Documents`], [`Queries`], [`Blobs`]; together [`Storage`]). The SQLite
+//! backend is the embedded default; the PostgreSQL backend is for production (several
+//! stateless servers on one database). Each backend is a folder with one file per concept, and
+//! both pass the same test suite (`tests/storage_suite.rs`). No driver type, row or transaction
+//! crosses this boundary.
 
 mod postgres;
 mod sqlite;
@@ -138,17 +140,20 @@ fn parse_role(s: &str) -> std::result::Result<Role, UnknownValue> {
 #[error("unknown {0} in the database")]
 struct UnknownValue(String);
 
+/// The county's structure: nodes and accounts.
 #[async_trait]
-pub trait Storage: Send + Sync + 'static {
-    // Organisation.
+pub trait Organisation: Send + Sync + 'static {
     async fn put_node(&self, node: &Node) -> Result<()>;
     async fn node(&self, id: Uuid) -> Result<Option<Node>>;
     async fn grids(&self, scope: &Scope) -> Result<Vec<GridInfo>>;
     async fn put_account(&self, account: &Account) -> Result<()>;
     async fn account(&self, id: Uuid) -> Result<Option<Account>>;
     async fn accounts_at(&self, node: Uuid) -> Result<Vec<Account>>;
+}
 
-    // Enrolment and devices. Codes and tokens are stored hashed only.
+/// Enrolment and devices. Codes and tokens are stored hashed only.
+#[async_trait]
+pub trait Enrolment: Send + Sync + 'static {
     async fn put_enrolment_code(&self, code_hash: &str, account: Uuid, expires_at: i64) -> Result<()>;
     /// Uses up a code once and registers the device; `None` if the code is unknown, used or
     /// expired.
@@ -165,8 +170,16 @@ pub trait Storage: Send + Sync + 'static {
     async fn device_by_token(&self, token_hash: &str) -> Result<Option<TokenHolder>>;
     async fn revoke_device(&self, id: Uuid, at: i64) -> Result<bool>;
     async fn devices(&self, account: Option<Uuid>) -> Result<Vec<Device>>;
+    /// Guarding against guessing (enrolment codes): attempts are kept in storage, not in a
+    /// server's memory, so every server behind a load balancer sees the same counts. Records one
+    /// attempt under `key` at `now` and returns how many attempts under `key` were made at or
+    /// after `since`, this one included. Attempts older than `since` may be pruned.
+    async fn count_attempt(&self, key: &str, now: i64, since: i64) -> Result<u64>;
+}
 
-    // Documents and the change log.
+/// Documents and the change log.
+#[async_trait]
+pub trait Documents: Send + Sync + 'static {
     async fn load_docs(&self, keys: &[DocKey]) -> Result<Vec<StoredDoc>>;
     /// The stored versions of those of `keys` that exist, without their bytes.
     async fn doc_versions(&self, keys: &[DocKey]) -> Result<Vec<(DocKey, u64)>>;
@@ -177,8 +190,11 @@ pub trait Storage: Send + Sync + 'static {
     /// Everything new in a grid after `after` (a snapshot when `after` is 0), leaving out the
     /// changes `device` sent itself, at most about `max_bytes`.
     async fn catch_up(&self, grid: Uuid, after: u64, device: Uuid, max_bytes: usize) -> Result<CatchUp>;
+}
 
-    // Queries for staff, from the query tables.
+/// Queries for staff, from the query tables.
+#[async_trait]
+pub trait Queries: Send + Sync + 'static {
     async fn residents(&self, scope: &Scope, q: &ResidentQuery) -> Result<Vec<Resident>>;
     async fn resident(&self, id: Uuid) -> Result<Option<(DocKey, Resident)>>;
     async fn houses(&self, scope: &Scope, grid: Option<Uuid>) -> Result<Vec<House>>;
@@ -186,23 +202,26 @@ pub trait Storage: Send + Sync + 'static {
     async fn record_doc(&self, collection: sync_protocol::schema::Collection, id: Uuid) -> Result<Option<DocKey>>;
     async fn conflicts(&self, scope: &Scope, grid: Option<Uuid>) -> Result<Vec<Conflict>>;
     async fn overview(&self, scope: &Scope, month_start_ms: i64) -> Result<Overview>;
-    // Photos and other attachments: content-addressed blobs, uploaded in chunks.
+    /// Counts of log entries and documents, for operators and tests.
+    async fn stats(&self) -> Result<StorageStats>;
+}
+
+/// Photos and other attachments: content-addressed blobs, uploaded in chunks.
+#[async_trait]
+pub trait Blobs: Send + Sync + 'static {
     /// Appends a chunk at `offset` (which must equal what was received so far) and returns the
     /// blob's state; the blob is complete, and its hash verified, when `total` bytes are in.
     async fn put_blob_chunk(&self, hash: &str, grid: Uuid, total: u64, offset: u64, bytes: &[u8]) -> Result<BlobState>;
     async fn blob_state(&self, hash: &str) -> Result<Option<BlobState>>;
     /// A complete blob's bytes.
     async fn blob(&self, hash: &str) -> Result<Option<(Uuid, Vec<u8>)>>;
-
-    // Guarding against guessing (enrolment codes): attempts are kept in storage, not in a
-    // server's memory, so every server behind a load balancer sees the same counts.
-    /// Records one attempt under `key` at `now` and returns how many attempts under `key` were
-    /// made at or after `since`, this one included. Attempts older than `since` may be pruned.
-    async fn count_attempt(&self, key: &str, now: i64, since: i64) -> Result<u64>;
-
-    /// Counts of log entries and documents, for operators and tests.
-    async fn stats(&self) -> Result<StorageStats>;
 }
+
+/// A county's whole storage: every concept above, from one backend. Services hold an
+/// `Arc<dyn Storage>`; a backend implements each concept's trait in a file of its own.
+pub trait Storage: Organisation + Enrolment + Documents + Queries + Blobs {}
+
+impl<T: Organisation + Enrolment + Documents + Queries + Blobs> Storage for T {}
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StorageStats {

@@ -1,0 +1,127 @@
+//! PostgreSQL: Photos and other attachments: content-addressed blobs, uploaded in chunks.
+
+use async_trait::async_trait;
+use sha2::Digest;
+use sqlx_core::row::Row;
+use uuid::Uuid;
+
+use super::*;
+
+#[async_trait]
+impl Blobs for PostgresStorage {
+    async fn put_blob_chunk(&self, hash: &str, grid: Uuid, total: u64, offset: u64, bytes: &[u8]) -> Result<BlobState> {
+        let mut tx = self.begin().await?;
+        if offset == 0 {
+            sqlx_core::query::query(
+                "INSERT INTO blobs (hash, grid, total, received, complete) VALUES ($1, $2, $3, 0, FALSE)
+                 ON CONFLICT (hash) DO NOTHING",
+            )
+            .bind(hash)
+            .bind(grid)
+            .bind(total as i64)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        }
+        let current =
+            sqlx_core::query::query("SELECT grid, total, received, complete FROM blobs WHERE hash = $1 FOR UPDATE")
+                .bind(hash)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        let Some(row) = current else {
+            return Ok(BlobState { grid, total, received: 0, complete: false });
+        };
+        let (g, t, rcv, done): (Uuid, i64, i64, bool) = (
+            row.try_get(0).map_err(db_err)?,
+            row.try_get(1).map_err(db_err)?,
+            row.try_get(2).map_err(db_err)?,
+            row.try_get(3).map_err(db_err)?,
+        );
+        if done || rcv as u64 != offset || t as u64 != total {
+            // Complete already, or not where this chunk starts: say where we are.
+            tx.commit().await.map_err(db_err)?;
+            return Ok(BlobState { grid: g, total: t as u64, received: rcv as u64, complete: done });
+        }
+        let received = offset + bytes.len() as u64;
+        if received > total {
+            return Err(StorageError::Database("chunk goes past the declared size".into()));
+        }
+        sqlx_core::query::query("INSERT INTO blob_chunks (hash, \"offset\", data) VALUES ($1, $2, $3)")
+            .bind(hash)
+            .bind(offset as i64)
+            .bind(bytes)
+            .execute(&mut *tx)
+            .await
+            .map_err(write_err)?;
+        sqlx_core::query::query("UPDATE blobs SET received = $2 WHERE hash = $1")
+            .bind(hash)
+            .bind(received as i64)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        let mut complete = false;
+        if received == total {
+            let chunks: Vec<Vec<u8>> = sqlx_core::query_scalar::query_scalar(
+                "SELECT data FROM blob_chunks WHERE hash = $1 ORDER BY \"offset\"",
+            )
+            .bind(hash)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_err)?;
+            let data = chunks.concat();
+            sqlx_core::query::query("DELETE FROM blob_chunks WHERE hash = $1")
+                .bind(hash)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+            let digest: String = sha2::Sha256::digest(&data).iter().map(|b| format!("{b:02x}")).collect();
+            if digest == hash {
+                sqlx_core::query::query("UPDATE blobs SET complete = TRUE, data = $2 WHERE hash = $1")
+                    .bind(hash)
+                    .bind(&data)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                complete = true;
+            } else {
+                // The bytes do not match their name: start over.
+                sqlx_core::query::query("DELETE FROM blobs WHERE hash = $1")
+                    .bind(hash)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                tx.commit().await.map_err(db_err)?;
+                return Ok(BlobState { grid, total, received: 0, complete: false });
+            }
+        }
+        tx.commit().await.map_err(write_err)?;
+        Ok(BlobState { grid: g, total, received, complete })
+    }
+
+    async fn blob_state(&self, hash: &str) -> Result<Option<BlobState>> {
+        let row = sqlx_core::query::query("SELECT grid, total, received, complete FROM blobs WHERE hash = $1")
+            .bind(hash)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        row.map(|r| {
+            Ok(BlobState {
+                grid: r.try_get(0).map_err(db_err)?,
+                total: r.try_get::<i64, _>(1).map_err(db_err)? as u64,
+                received: r.try_get::<i64, _>(2).map_err(db_err)? as u64,
+                complete: r.try_get(3).map_err(db_err)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn blob(&self, hash: &str) -> Result<Option<(Uuid, Vec<u8>)>> {
+        let row = sqlx_core::query::query("SELECT grid, data FROM blobs WHERE hash = $1 AND complete")
+            .bind(hash)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        row.map(|r| Ok((r.try_get(0).map_err(db_err)?, r.try_get(1).map_err(db_err)?))).transpose()
+    }
+}

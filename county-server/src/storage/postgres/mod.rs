@@ -1,0 +1,254 @@
+//! The PostgreSQL backend, for production: several county servers on one database, none
+//! holding state of its own. It keeps the same promises as the SQLite backend (the storage
+//! suite runs on both):
+//!
+//! - Every commit to a grid first takes that grid's row in `grid_log` with `FOR UPDATE`, so
+//!   commits to one grid are serialised across all servers; sequence numbers have no gaps and
+//!   document versions are compared under that lock (a moved-on version is `Contention`).
+//! - A change hash is the primary key of `changes`: the same change committed twice by two
+//!   servers fails the second commit (`Contention`), and the retry finds it already stored.
+//! - A first sync's snapshot reads in one `REPEATABLE READ` transaction, so its documents and
+//!   its sequence number agree; later catch-ups read the grid's position and the first page of
+//!   the log in one statement (one snapshot, one round trip).
+//! - A document is its last full save plus one `doc_tail` row per version since.
+//! - Query rows are written with one `UNNEST` statement per table, so a grid's import of a few
+//!   thousand records is a handful of round trips.
+
+use std::str::FromStr;
+
+use sqlx_core::row::Row;
+use sqlx_core::transaction::Transaction;
+use sqlx_postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow, Postgres};
+use uuid::Uuid;
+
+use super::*;
+
+// One file per concept, each implementing that concept's trait for the PostgreSQL backend; this
+// file holds the connection handling, migrations and helpers they share.
+mod blobs;
+mod documents;
+mod enrolment;
+mod organisation;
+mod queries;
+
+use organisation::{account_row, device_row, node_row};
+
+const MIGRATIONS: &[&str] = &[
+    r#"
+CREATE TABLE nodes (
+    id uuid PRIMARY KEY, kind text NOT NULL, name text NOT NULL, parent uuid, township uuid, village uuid
+);
+CREATE INDEX nodes_township ON nodes(township, kind);
+CREATE INDEX nodes_village ON nodes(village, kind);
+CREATE TABLE accounts (id uuid PRIMARY KEY, name text NOT NULL, role text NOT NULL, node uuid NOT NULL);
+CREATE INDEX accounts_node ON accounts(node);
+CREATE TABLE enrolment_codes (
+    code_hash text PRIMARY KEY, account uuid NOT NULL, expires_at bigint NOT NULL, used_at bigint
+);
+CREATE TABLE devices (
+    id uuid PRIMARY KEY, account uuid NOT NULL, name text NOT NULL, token_hash text NOT NULL UNIQUE,
+    created_at bigint NOT NULL, revoked_at bigint
+);
+CREATE TABLE grid_log (grid uuid PRIMARY KEY, seq bigint NOT NULL);
+CREATE TABLE documents (doc_key text PRIMARY KEY, grid uuid NOT NULL, bytes bytea NOT NULL, version bigint NOT NULL);
+CREATE INDEX documents_grid ON documents(grid);
+CREATE TABLE changes (
+    hash bytea PRIMARY KEY, grid uuid NOT NULL, seq bigint NOT NULL, doc_key text NOT NULL, bytes bytea NOT NULL,
+    device uuid NOT NULL, account uuid NOT NULL, received_at bigint NOT NULL, UNIQUE (grid, seq)
+);
+CREATE TABLE residents (
+    id uuid PRIMARY KEY, grid uuid NOT NULL, doc_key text NOT NULL, name text NOT NULL, initials text NOT NULL,
+    id_tail text NOT NULL, categories text[] NOT NULL, house_id uuid, archived boolean NOT NULL, data jsonb NOT NULL
+);
+CREATE INDEX residents_grid ON residents(grid, name);
+CREATE TABLE houses (
+    id uuid PRIMARY KEY, grid uuid NOT NULL, doc_key text NOT NULL, address text NOT NULL, rented boolean NOT NULL,
+    archived boolean NOT NULL, data jsonb NOT NULL
+);
+CREATE INDEX houses_grid ON houses(grid, address);
+CREATE TABLE visits (
+    id uuid PRIMARY KEY, grid uuid NOT NULL, doc_key text NOT NULL, house_id uuid NOT NULL, at bigint NOT NULL,
+    by_account uuid NOT NULL, attention int NOT NULL, data jsonb NOT NULL
+);
+CREATE INDEX visits_grid_at ON visits(grid, at);
+CREATE TABLE disputes (
+    id uuid PRIMARY KEY, grid uuid NOT NULL, doc_key text NOT NULL, class text NOT NULL, category text NOT NULL,
+    status text NOT NULL, level text NOT NULL, resolved_level text, open boolean NOT NULL,
+    discovered_at bigint NOT NULL, reported_at bigint NOT NULL, data jsonb NOT NULL
+);
+CREATE INDEX disputes_grid ON disputes(grid, open);
+CREATE TABLE conflicts (
+    record uuid NOT NULL, field text NOT NULL, grid uuid NOT NULL, doc_key text NOT NULL, data jsonb NOT NULL,
+    PRIMARY KEY (record, field)
+);
+CREATE INDEX conflicts_grid ON conflicts(grid);
+CREATE TABLE blobs (
+    hash text PRIMARY KEY, grid uuid NOT NULL, total bigint NOT NULL, received bigint NOT NULL,
+    complete boolean NOT NULL, data bytea
+);
+CREATE TABLE blob_chunks (hash text NOT NULL, "offset" bigint NOT NULL, data bytea NOT NULL, PRIMARY KEY (hash, "offset"));
+CREATE TABLE attempts (key text NOT NULL, at bigint NOT NULL);
+CREATE INDEX attempts_key_at ON attempts(key, at);
+"#,
+    // A document's appended changes, one row per version after its last full save: appending
+    // to the saved bytes rewrote their whole TOAST value on every sync.
+    r#"
+CREATE TABLE doc_tail (
+    doc_key text NOT NULL, version bigint NOT NULL, bytes bytea NOT NULL, PRIMARY KEY (doc_key, version)
+);
+"#,
+];
+
+/// Documents as Automerge loads them: the last full save followed by the changes appended since.
+macro_rules! whole_docs_where {
+    ($condition:literal) => {
+        concat!(
+            "SELECT d.doc_key, d.bytes || COALESCE((SELECT string_agg(t.bytes, ''::bytea ORDER BY t.version)
+             FROM doc_tail t WHERE t.doc_key = d.doc_key), ''::bytea), d.version FROM documents d WHERE ",
+            $condition
+        )
+    };
+}
+const WHOLE_DOCS_BY_KEY: &str = whole_docs_where!("d.doc_key = ANY($1)");
+const WHOLE_DOCS_OF_GRID: &str = whole_docs_where!("d.grid = $1 ORDER BY d.doc_key");
+
+/// Connections per server process; PostgreSQL's default `max_connections` is 100, so a handful
+/// of servers fit.
+const DEFAULT_POOL: u32 = 16;
+
+#[derive(Clone)]
+pub struct PostgresStorage {
+    pool: PgPool,
+}
+
+fn db_err(e: impl std::fmt::Display) -> StorageError {
+    StorageError::Database(e.to_string())
+}
+
+/// Unique violations, serialisation failures and deadlocks mean another writer got there first.
+fn write_err(e: sqlx_core::Error) -> StorageError {
+    if let sqlx_core::Error::Database(d) = &e
+        && matches!(d.code().as_deref(), Some("23505" | "40001" | "40P01"))
+    {
+        return StorageError::Contention(d.message().to_string());
+    }
+    db_err(e)
+}
+
+fn json<T: serde::de::DeserializeOwned>(r: &PgRow, i: usize) -> Result<T> {
+    let s: String = r.try_get(i).map_err(db_err)?;
+    serde_json::from_str(&s).map_err(db_err)
+}
+
+/// A query assembled at run time, with its arguments numbered as they are added.
+struct Sql {
+    text: String,
+    args: Vec<Arg>,
+}
+
+enum Arg {
+    Uuid(Uuid),
+    Text(String),
+}
+
+impl Sql {
+    /// Starts `SELECT ... WHERE <the grids of scope on column>`.
+    fn scoped(select: &str, scope: &Scope, column: &str) -> Sql {
+        let mut q = Sql { text: format!("{select} WHERE "), args: Vec::new() };
+        match scope {
+            Scope::All => q.text.push_str("TRUE"),
+            Scope::Township(t) => {
+                q.text.push_str(&format!("{column} IN (SELECT id FROM nodes WHERE kind = 'grid' AND township = "));
+                q.arg(Arg::Uuid(*t));
+                q.text.push(')');
+            }
+            Scope::Village(v) => {
+                q.text.push_str(&format!("{column} IN (SELECT id FROM nodes WHERE kind = 'grid' AND village = "));
+                q.arg(Arg::Uuid(*v));
+                q.text.push(')');
+            }
+            Scope::Grid(g) => {
+                q.text.push_str(&format!("{column} = "));
+                q.arg(Arg::Uuid(*g));
+            }
+        }
+        q
+    }
+
+    fn arg(&mut self, a: Arg) -> &mut Self {
+        self.args.push(a);
+        self.text.push_str(&format!("${}", self.args.len()));
+        self
+    }
+
+    fn and(&mut self, condition: &str, a: Arg) -> &mut Self {
+        self.text.push_str(&format!(" AND {condition} "));
+        self.arg(a)
+    }
+
+    fn push(&mut self, s: &str) -> &mut Self {
+        self.text.push_str(s);
+        self
+    }
+
+    async fn fetch_all(&self, pool: &PgPool) -> Result<Vec<PgRow>> {
+        let mut q = sqlx_core::query::query(&self.text);
+        for a in &self.args {
+            q = match a {
+                Arg::Uuid(u) => q.bind(*u),
+                Arg::Text(t) => q.bind(t.as_str()),
+            };
+        }
+        q.fetch_all(pool).await.map_err(db_err)
+    }
+
+    async fn count(&self, pool: &PgPool) -> Result<u64> {
+        let rows = self.fetch_all(pool).await?;
+        let n: i64 = rows.first().map(|r| r.try_get(0)).transpose().map_err(db_err)?.unwrap_or(0);
+        Ok(n as u64)
+    }
+}
+
+impl PostgresStorage {
+    /// Connects (a pool of `GRIDKEEPER_DB_POOL` connections, default 16) and brings the schema
+    /// up to date. Several servers may start at once: migrations run under an advisory lock.
+    pub async fn connect(url: &str) -> Result<Self> {
+        let pool_size = std::env::var("GRIDKEEPER_DB_POOL").ok().and_then(|v| v.parse().ok()).unwrap_or(DEFAULT_POOL);
+        let options = PgConnectOptions::from_str(url).map_err(db_err)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(pool_size)
+            .acquire_timeout(std::time::Duration::from_secs(30))
+            .connect_with(options)
+            .await
+            .map_err(db_err)?;
+        let s = Self { pool };
+        s.migrate().await?;
+        Ok(s)
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        sqlx_core::query::query("SELECT pg_advisory_xact_lock(7316028)").execute(&mut *tx).await.map_err(db_err)?;
+        sqlx_core::query::query("CREATE TABLE IF NOT EXISTS gridkeeper_schema (version int NOT NULL)")
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        let version: Option<i32> = sqlx_core::query_scalar::query_scalar("SELECT max(version) FROM gridkeeper_schema")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        for (i, m) in MIGRATIONS.iter().enumerate().skip(version.unwrap_or(0) as usize) {
+            sqlx_core::raw_sql::raw_sql(m).execute(&mut *tx).await.map_err(db_err)?;
+            sqlx_core::query::query("INSERT INTO gridkeeper_schema (version) VALUES ($1)")
+                .bind(i as i32 + 1)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn begin(&self) -> Result<Transaction<'static, Postgres>> {
+        self.pool.begin().await.map_err(db_err)
+    }
+}

@@ -1,0 +1,161 @@
+//! PostgreSQL: Staff queries over the query tables, and counts for operators.
+
+use async_trait::async_trait;
+use sqlx_core::row::Row;
+use sync_protocol::doc::{Conflict, DocKey};
+use sync_protocol::model::{Dispute, House, Resident};
+use sync_protocol::schema::Collection;
+use uuid::Uuid;
+
+use super::*;
+
+#[async_trait]
+impl Queries for PostgresStorage {
+    async fn residents(&self, scope: &Scope, q: &ResidentQuery) -> Result<Vec<Resident>> {
+        let mut sql = Sql::scoped("SELECT data::text FROM residents", scope, "grid");
+        if let Some(g) = q.grid {
+            sql.and("grid =", Arg::Uuid(g));
+        }
+        if !q.include_archived {
+            sql.push(" AND NOT archived");
+        }
+        if let Some(cat) = q.category.as_deref().filter(|s| !s.is_empty()) {
+            sql.push(" AND ").arg(Arg::Text(cat.to_string())).push(" = ANY(categories)");
+        }
+        if let Some(term) = q.q.as_deref().and_then(sync_protocol::search::SearchTerm::parse) {
+            let (column, pattern) = term.column_and_pattern();
+            sql.and(&format!("{column} LIKE"), Arg::Text(pattern));
+        }
+        sql.push(&format!(" ORDER BY name LIMIT {}", q.limit.unwrap_or(1000).min(10_000)));
+        sql.fetch_all(&self.pool).await?.iter().map(|r| json(r, 0)).collect()
+    }
+
+    async fn resident(&self, id: Uuid) -> Result<Option<(DocKey, Resident)>> {
+        let row = sqlx_core::query::query("SELECT doc_key, data::text FROM residents WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        row.map(|r| {
+            let key: String = r.try_get(0).map_err(db_err)?;
+            Ok((key.parse().map_err(db_err)?, json(&r, 1)?))
+        })
+        .transpose()
+    }
+
+    async fn houses(&self, scope: &Scope, grid: Option<Uuid>) -> Result<Vec<House>> {
+        let mut sql = Sql::scoped("SELECT data::text FROM houses", scope, "grid");
+        if let Some(g) = grid {
+            sql.and("grid =", Arg::Uuid(g));
+        }
+        sql.push(" ORDER BY address LIMIT 5000");
+        sql.fetch_all(&self.pool).await?.iter().map(|r| json(r, 0)).collect()
+    }
+
+    async fn disputes(&self, scope: &Scope, q: &DisputeQuery) -> Result<Vec<Dispute>> {
+        let mut sql = Sql::scoped("SELECT data::text FROM disputes", scope, "grid");
+        if let Some(g) = q.grid {
+            sql.and("grid =", Arg::Uuid(g));
+        }
+        if let Some(s) = &q.status {
+            sql.and("status =", Arg::Text(s.clone()));
+        }
+        if let Some(l) = &q.level {
+            sql.and("level =", Arg::Text(l.clone()));
+        }
+        if q.open_only {
+            sql.push(" AND open");
+        }
+        sql.push(" ORDER BY reported_at DESC LIMIT 2000");
+        sql.fetch_all(&self.pool).await?.iter().map(|r| json(r, 0)).collect()
+    }
+
+    async fn record_doc(&self, collection: Collection, id: Uuid) -> Result<Option<DocKey>> {
+        // The table name comes from a closed enum, never from input.
+        let key: Option<String> = sqlx_core::query_scalar::query_scalar(&format!(
+            "SELECT doc_key FROM {} WHERE id = $1",
+            collection.as_str()
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(key.and_then(|k| k.parse().ok()))
+    }
+
+    async fn conflicts(&self, scope: &Scope, grid: Option<Uuid>) -> Result<Vec<Conflict>> {
+        let mut sql = Sql::scoped("SELECT data::text FROM conflicts", scope, "grid");
+        if let Some(g) = grid {
+            sql.and("grid =", Arg::Uuid(g));
+        }
+        sql.fetch_all(&self.pool).await?.iter().map(|r| json(r, 0)).collect()
+    }
+
+    async fn overview(&self, scope: &Scope, month_start_ms: i64) -> Result<Overview> {
+        let p = &self.pool;
+        let count = |select: &str, extra: &str| {
+            let mut q = Sql::scoped(select, scope, "grid");
+            q.push(extra);
+            q
+        };
+        let mut grids = Sql::scoped("SELECT COUNT(*) FROM nodes", scope, "id");
+        grids.push(" AND kind = 'grid'");
+        let mut o = Overview {
+            grids: grids.count(p).await?,
+            residents: count("SELECT COUNT(*) FROM residents", " AND NOT archived").count(p).await?,
+            houses: count("SELECT COUNT(*) FROM houses", " AND NOT archived").count(p).await?,
+            visits_this_month: count("SELECT COUNT(*) FROM visits", &format!(" AND at >= {month_start_ms}"))
+                .count(p)
+                .await?,
+            open_conflicts: count("SELECT COUNT(*) FROM conflicts", "").count(p).await?,
+            ..Default::default()
+        };
+        // One pass over the residents for every category.
+        let mut by_cat: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
+        for r in count("SELECT c, COUNT(*) FROM residents, unnest(categories) AS c", " AND NOT archived GROUP BY c")
+            .fetch_all(p)
+            .await?
+        {
+            by_cat.insert(r.try_get(0).map_err(db_err)?, r.try_get(1).map_err(db_err)?);
+        }
+        for cat in sync_protocol::schema::POPULATION_CATEGORIES {
+            o.by_category.push((cat.to_string(), by_cat.get(*cat).copied().unwrap_or(0) as u64));
+        }
+        let (mut open, mut resolved) = (std::collections::HashMap::new(), std::collections::HashMap::new());
+        for r in count("SELECT level, COUNT(*) FROM disputes", " AND open GROUP BY level").fetch_all(p).await? {
+            open.insert(r.try_get::<String, _>(0).map_err(db_err)?, r.try_get::<i64, _>(1).map_err(db_err)?);
+        }
+        for r in count("SELECT resolved_level, COUNT(*) FROM disputes", " AND resolved_level IS NOT NULL GROUP BY 1")
+            .fetch_all(p)
+            .await?
+        {
+            resolved.insert(r.try_get::<String, _>(0).map_err(db_err)?, r.try_get::<i64, _>(1).map_err(db_err)?);
+        }
+        for level in sync_protocol::schema::LEVELS {
+            o.open_disputes_by_level.push((level.to_string(), open.get(*level).copied().unwrap_or(0) as u64));
+            o.resolved_by_level.push((level.to_string(), resolved.get(*level).copied().unwrap_or(0) as u64));
+        }
+        Ok(o)
+    }
+
+    async fn stats(&self) -> Result<StorageStats> {
+        let row = sqlx_core::query::query(
+            "SELECT (SELECT COUNT(*) FROM changes), (SELECT COUNT(*) FROM documents), (SELECT COUNT(*) FROM residents),
+                    (SELECT COUNT(*) FROM houses), (SELECT COUNT(*) FROM visits), (SELECT COUNT(*) FROM disputes),
+                    (SELECT COUNT(*) FROM devices)",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err)?;
+        let n = |i: usize| -> Result<u64> { Ok(row.try_get::<i64, _>(i).map_err(db_err)? as u64) };
+        Ok(StorageStats {
+            changes: n(0)?,
+            documents: n(1)?,
+            residents: n(2)?,
+            houses: n(3)?,
+            visits: n(4)?,
+            disputes: n(5)?,
+            devices: n(6)?,
+        })
+    }
+}

@@ -1,0 +1,119 @@
+//! SQLite: The county's structure: nodes (county, townships, villages, grids) and accounts.
+
+use async_trait::async_trait;
+use rusqlite::{OptionalExtension, params};
+use uuid::Uuid;
+
+use super::*;
+
+#[async_trait]
+impl Organisation for SqliteStorage {
+    async fn put_node(&self, node: &Node) -> Result<()> {
+        let n = node.clone();
+        self.run(move |c| {
+            c.execute(
+                "INSERT OR REPLACE INTO nodes (id, kind, name, parent, township, village) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    n.id.to_string(),
+                    kind_str(n.kind),
+                    n.name,
+                    n.parent.map(|p| p.to_string()),
+                    n.township.map(|p| p.to_string()),
+                    n.village.map(|p| p.to_string())
+                ],
+            )
+            .map_err(db_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn node(&self, id: Uuid) -> Result<Option<Node>> {
+        self.read(move |c| {
+            c.query_row(
+                "SELECT id, kind, name, parent, township, village FROM nodes WHERE id = ?1",
+                [id.to_string()],
+                |r| node_at(r, 0),
+            )
+            .optional()
+            .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn grids(&self, scope: &Scope) -> Result<Vec<GridInfo>> {
+        let (cond, arg) = scope_sql(scope, "g.id");
+        self.read(move |c| {
+            let sql = format!(
+                "SELECT g.id, g.name, COALESCE(t.name, ''), COALESCE(v.name, '') FROM nodes g
+                 LEFT JOIN nodes t ON t.id = g.township LEFT JOIN nodes v ON v.id = g.village
+                 WHERE g.kind = 'grid' AND {cond} ORDER BY t.name, v.name, g.name"
+            );
+            let mut st = c.prepare(&sql).map_err(db_err)?;
+            let map = |r: &rusqlite::Row<'_>| {
+                Ok(GridInfo { id: uuid_col(r.get(0)?)?, name: r.get(1)?, township: r.get(2)?, village: r.get(3)? })
+            };
+            let rows = match arg {
+                Some(a) => st.query_map([a], map).map_err(db_err)?.collect::<rusqlite::Result<Vec<_>>>(),
+                None => st.query_map([], map).map_err(db_err)?.collect::<rusqlite::Result<Vec<_>>>(),
+            };
+            rows.map_err(db_err)
+        })
+        .await
+    }
+
+    async fn put_account(&self, account: &Account) -> Result<()> {
+        let a = account.clone();
+        self.run(move |c| {
+            c.execute(
+                "INSERT OR REPLACE INTO accounts (id, name, role, node) VALUES (?1, ?2, ?3, ?4)",
+                params![a.id.to_string(), a.name, a.role.as_str(), a.node.to_string()],
+            )
+            .map_err(db_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn account(&self, id: Uuid) -> Result<Option<Account>> {
+        self.read(move |c| {
+            c.query_row("SELECT id, name, role, node FROM accounts WHERE id = ?1", [id.to_string()], account_row)
+                .optional()
+                .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn accounts_at(&self, node: Uuid) -> Result<Vec<Account>> {
+        self.read(move |c| {
+            let mut st =
+                c.prepare("SELECT id, name, role, node FROM accounts WHERE node = ?1 ORDER BY name").map_err(db_err)?;
+            let rows =
+                st.query_map([node.to_string()], account_row).map_err(db_err)?.collect::<rusqlite::Result<Vec<_>>>();
+            rows.map_err(db_err)
+        })
+        .await
+    }
+}
+
+/// A node from six columns (id, kind, name, parent, township, village) starting at `at`.
+pub(super) fn node_at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Node> {
+    let opt = |s: Option<String>| s.and_then(|s| Uuid::parse_str(&s).ok());
+    Ok(Node {
+        id: uuid_col(r.get(at)?)?,
+        kind: parse_kind(&r.get::<_, String>(at + 1)?).map_err(|e| unknown_col(at + 1, e))?,
+        name: r.get(at + 2)?,
+        parent: opt(r.get(at + 3)?),
+        township: opt(r.get(at + 4)?),
+        village: opt(r.get(at + 5)?),
+    })
+}
+
+pub(super) fn account_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Account> {
+    Ok(Account {
+        id: uuid_col(r.get(0)?)?,
+        name: r.get(1)?,
+        role: parse_role(&r.get::<_, String>(2)?).map_err(|e| unknown_col(2, e))?,
+        node: uuid_col(r.get(3)?)?,
+    })
+}

@@ -1,0 +1,220 @@
+//! SQLite: Staff queries over the query tables, and counts for operators.
+
+use async_trait::async_trait;
+use rusqlite::OptionalExtension;
+use sync_protocol::doc::{Conflict, DocKey};
+use sync_protocol::model::{Dispute, House, Resident};
+use sync_protocol::schema::Collection;
+use uuid::Uuid;
+
+use super::*;
+
+#[async_trait]
+impl Queries for SqliteStorage {
+    async fn residents(&self, scope: &Scope, q: &ResidentQuery) -> Result<Vec<Resident>> {
+        let (cond, arg) = scope_sql(scope, "grid");
+        let q = q.clone();
+        self.read(move |c| {
+            let mut sql = format!("SELECT data FROM residents WHERE {cond}");
+            let mut args: Vec<String> = arg.into_iter().collect();
+            let mut push = |sql: &mut String, frag: &str, v: String| {
+                args.push(v);
+                sql.push_str(&frag.replace("?", &format!("?{}", args.len())));
+            };
+            if let Some(g) = q.grid {
+                push(&mut sql, " AND grid = ?", g.to_string());
+            }
+            if !q.include_archived {
+                sql.push_str(" AND archived = 0");
+            }
+            if let Some(cat) = q.category.as_deref().filter(|s| !s.is_empty()) {
+                push(&mut sql, " AND categories LIKE ?", format!("%,{cat},%"));
+            }
+            if let Some(term) = q.q.as_deref().and_then(sync_protocol::search::SearchTerm::parse) {
+                let (column, pattern) = term.column_and_pattern();
+                push(&mut sql, &format!(" AND {column} LIKE ?"), pattern);
+            }
+            sql.push_str(&format!(" ORDER BY name LIMIT {}", q.limit.unwrap_or(1000).min(10_000)));
+            let mut st = c.prepare(&sql).map_err(db_err)?;
+            let rows = st
+                .query_map(rusqlite::params_from_iter(args.iter()), |r| json_col::<Resident>(r.get(0)?))
+                .map_err(db_err)?
+                .collect::<rusqlite::Result<Vec<_>>>();
+            rows.map_err(db_err)
+        })
+        .await
+    }
+
+    async fn resident(&self, id: Uuid) -> Result<Option<(DocKey, Resident)>> {
+        self.read(move |c| {
+            c.query_row("SELECT doc_key, data FROM residents WHERE id = ?1", [id.to_string()], |r| {
+                let key: String = r.get(0)?;
+                Ok((
+                    key.parse::<DocKey>().map_err(rusqlite::Error::InvalidParameterName)?,
+                    json_col::<Resident>(r.get(1)?)?,
+                ))
+            })
+            .optional()
+            .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn houses(&self, scope: &Scope, grid: Option<Uuid>) -> Result<Vec<House>> {
+        let (cond, arg) = scope_sql(scope, "grid");
+        self.read(move |c| {
+            let mut args: Vec<String> = arg.into_iter().collect();
+            let mut sql = format!("SELECT data FROM houses WHERE {cond}");
+            if let Some(g) = grid {
+                args.push(g.to_string());
+                sql.push_str(&format!(" AND grid = ?{}", args.len()));
+            }
+            sql.push_str(" ORDER BY address LIMIT 5000");
+            let mut st = c.prepare(&sql).map_err(db_err)?;
+            let rows = st
+                .query_map(rusqlite::params_from_iter(args.iter()), |r| json_col::<House>(r.get(0)?))
+                .map_err(db_err)?
+                .collect::<rusqlite::Result<Vec<_>>>();
+            rows.map_err(db_err)
+        })
+        .await
+    }
+
+    async fn disputes(&self, scope: &Scope, q: &DisputeQuery) -> Result<Vec<Dispute>> {
+        let (cond, arg) = scope_sql(scope, "grid");
+        let q = q.clone();
+        self.read(move |c| {
+            let mut args: Vec<String> = arg.into_iter().collect();
+            let mut sql = format!("SELECT data FROM disputes WHERE {cond}");
+            for (col, v) in
+                [("grid", q.grid.map(|g| g.to_string())), ("status", q.status.clone()), ("level", q.level.clone())]
+            {
+                if let Some(v) = v {
+                    args.push(v);
+                    sql.push_str(&format!(" AND {col} = ?{}", args.len()));
+                }
+            }
+            if q.open_only {
+                sql.push_str(" AND open = 1");
+            }
+            sql.push_str(" ORDER BY reported_at DESC LIMIT 2000");
+            let mut st = c.prepare(&sql).map_err(db_err)?;
+            let rows = st
+                .query_map(rusqlite::params_from_iter(args.iter()), |r| json_col::<Dispute>(r.get(0)?))
+                .map_err(db_err)?
+                .collect::<rusqlite::Result<Vec<_>>>();
+            rows.map_err(db_err)
+        })
+        .await
+    }
+
+    async fn record_doc(&self, collection: Collection, id: Uuid) -> Result<Option<DocKey>> {
+        self.read(move |c| {
+            let sql = format!("SELECT doc_key FROM {} WHERE id = ?1", collection.as_str());
+            let key: Option<String> = c.query_row(&sql, [id.to_string()], |r| r.get(0)).optional().map_err(db_err)?;
+            Ok(key.and_then(|k| k.parse().ok()))
+        })
+        .await
+    }
+
+    async fn conflicts(&self, scope: &Scope, grid: Option<Uuid>) -> Result<Vec<Conflict>> {
+        let (cond, arg) = scope_sql(scope, "grid");
+        self.read(move |c| {
+            let mut args: Vec<String> = arg.into_iter().collect();
+            let mut sql = format!("SELECT data FROM conflicts WHERE {cond}");
+            if let Some(g) = grid {
+                args.push(g.to_string());
+                sql.push_str(&format!(" AND grid = ?{}", args.len()));
+            }
+            let mut st = c.prepare(&sql).map_err(db_err)?;
+            let rows = st
+                .query_map(rusqlite::params_from_iter(args.iter()), |r| json_col::<Conflict>(r.get(0)?))
+                .map_err(db_err)?
+                .collect::<rusqlite::Result<Vec<_>>>();
+            rows.map_err(db_err)
+        })
+        .await
+    }
+
+    async fn overview(&self, scope: &Scope, month_start_ms: i64) -> Result<Overview> {
+        let (cond, arg) = scope_sql(scope, "grid");
+        let (gcond, _) = scope_sql(scope, "id");
+        self.read(move |c| {
+            let args: Vec<String> = arg.into_iter().collect();
+            let p = || rusqlite::params_from_iter(args.iter());
+            let count = |sql: String| -> Result<u64> {
+                c.query_row(&sql, p(), |r| r.get::<_, i64>(0)).map(|n| n as u64).map_err(db_err)
+            };
+            let mut o = Overview {
+                grids: count(format!("SELECT COUNT(*) FROM nodes WHERE kind = 'grid' AND {gcond}"))?,
+                residents: count(format!("SELECT COUNT(*) FROM residents WHERE archived = 0 AND {cond}"))?,
+                houses: count(format!("SELECT COUNT(*) FROM houses WHERE archived = 0 AND {cond}"))?,
+                visits_this_month: count(format!(
+                    "SELECT COUNT(*) FROM visits WHERE at >= {month_start_ms} AND {cond}"
+                ))?,
+                open_conflicts: count(format!("SELECT COUNT(DISTINCT record || field) FROM conflicts WHERE {cond}"))?,
+                ..Default::default()
+            };
+            // Every category in one pass over the residents (the names are the schema's own
+            // constants, never input).
+            let cats = sync_protocol::schema::POPULATION_CATEGORIES;
+            let sums: Vec<String> =
+                cats.iter().map(|c| format!("COALESCE(SUM(categories LIKE '%,{c},%'), 0)")).collect();
+            let sql = format!("SELECT {} FROM residents WHERE archived = 0 AND {cond}", sums.join(", "));
+            let counts = c
+                .query_row(&sql, p(), |r| {
+                    (0..cats.len()).map(|i| r.get::<_, i64>(i)).collect::<rusqlite::Result<Vec<_>>>()
+                })
+                .map_err(db_err)?;
+            for (cat, n) in cats.iter().zip(counts) {
+                o.by_category.push((cat.to_string(), n as u64));
+            }
+            for level in sync_protocol::schema::LEVELS {
+                o.open_disputes_by_level.push((
+                    level.to_string(),
+                    count(format!("SELECT COUNT(*) FROM disputes WHERE open = 1 AND level = '{level}' AND {cond}"))?,
+                ));
+                o.resolved_by_level.push((
+                    level.to_string(),
+                    count(format!("SELECT COUNT(*) FROM disputes WHERE resolved_level = '{level}' AND {cond}"))?,
+                ));
+            }
+            Ok(o)
+        })
+        .await
+    }
+
+    async fn stats(&self) -> Result<StorageStats> {
+        self.read(|c| {
+            let n = |t: &str| -> Result<u64> {
+                c.query_row(&format!("SELECT COUNT(*) FROM {t}"), [], |r| r.get::<_, i64>(0))
+                    .map(|n| n as u64)
+                    .map_err(db_err)
+            };
+            Ok(StorageStats {
+                changes: n("changes")?,
+                documents: n("documents")?,
+                residents: n("residents")?,
+                houses: n("houses")?,
+                visits: n("visits")?,
+                disputes: n("disputes")?,
+                devices: n("devices")?,
+            })
+        })
+        .await
+    }
+}
+
+/// SQL condition selecting the grids of a scope, on a column holding a grid id.
+pub(super) fn scope_sql(scope: &Scope, column: &str) -> (String, Option<String>) {
+    match scope {
+        Scope::All => ("1=1".into(), None),
+        Scope::Township(t) => {
+            (format!("{column} IN (SELECT id FROM nodes WHERE kind='grid' AND township=?1)"), Some(t.to_string()))
+        }
+        Scope::Village(v) => {
+            (format!("{column} IN (SELECT id FROM nodes WHERE kind='grid' AND village=?1)"), Some(v.to_string()))
+        }
+        Scope::Grid(g) => (format!("{column} = ?1"), Some(g.to_string())),
+    }
+}
