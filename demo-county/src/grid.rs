@@ -1,3 +1,7 @@
+//! (Long on purpose: one grid's people, houses and households are generated together, each
+//! choice depending on the ones before it; split, the generator's one sequence of random draws
+//! would be spread over files that only make sense read in order.)
+//!
 //! One grid's base records: houses (实有房屋), households and residents (实有人口).
 
 use std::collections::HashSet;

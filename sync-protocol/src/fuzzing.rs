@@ -1,3 +1,6 @@
+//! (Long on purpose: the seeded grid, the generators of plans and raw operations, and the
+//! invariants are one harness, shared by three fuzz targets and the corpus-replay test.)
+//!
 //! Fuzzing harness: what the fuzz targets in `fuzz/` do with each input, kept here so that an
 //! ordinary `cargo test` (`tests/fuzz_corpus.rs`) replays the kept corpus and every past crasher
 //! on the stable toolchain. Not part of the protocol's API; nothing in the device or the server

@@ -1,3 +1,6 @@
+//! (Long on purpose: the model of devices, cuts and orders, the generators and the invariants
+//! are one property test; each part is only meaningful beside the others.)
+//!
 //! Property-based convergence: two to four devices on one or two grids make random edits
 //! (including the same field of the same record on two devices), sync in random orders, each
 //! through its own proxy that may drop every connection or let the server commit and lose the

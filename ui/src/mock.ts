@@ -1,3 +1,6 @@
+// (Long on purpose: one handler per command of the app's contract, typed by it; a second
+// backend split over files would be harder to keep whole than one that reads top to bottom.)
+//
 // An in-memory stand-in for the device backend, for `npm run dev` in a plain browser and for
 // Vitest. Never used inside Tauri (see api.ts). It answers the same commands with the same
 // shapes and error codes, masks lists the same way, and refuses what the real validator

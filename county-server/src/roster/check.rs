@@ -1,3 +1,7 @@
+//! (Long on purpose: the checks of one roster row depend on each other — a house named by code
+//! or address, residents linked to it, duplicates across the file and the grid — and read best
+//! in the order they run.)
+//!
 //! A [`Table`] into records: every row checked with the device's validator, against the file's
 //! other rows and the grid's existing records; the records, or a report of every rejected row.
 
