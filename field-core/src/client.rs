@@ -47,8 +47,12 @@ fn is_loopback(url: &reqwest::Url) -> bool {
 /// An HTTP client with the device's timeouts that trusts the usual roots and, if given, a
 /// county's own certificate authority (PEM, one or more certificates).
 pub fn http_client_trusting(ca_pem: Option<&str>) -> Result<reqwest::Client> {
-    let mut builder =
-        reqwest::Client::builder().connect_timeout(Duration::from_secs(5)).timeout(Duration::from_secs(60));
+    // Never follow a redirect: a 307 would make the client send the same body (a sync, an
+    // enrolment code) again to wherever it points, `http://` included.
+    let mut builder = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(60))
+        .redirect(reqwest::redirect::Policy::none());
     if let Some(pem) = ca_pem {
         let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
             .map_err(|e| DeviceError::BadCertificate(e.to_string()))?;

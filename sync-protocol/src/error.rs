@@ -74,6 +74,8 @@ codes! {
         ForeignActor = "foreign_actor",
         /// For a grid outside the device's scope.
         OutOfScope = "out_of_scope",
+        /// A DEFLATE-compressed change chunk: never inflated, never needed from a device.
+        CompressedChange = "compressed_change",
 
         // A whole request.
         MalformedBody = "malformed_body",
@@ -81,6 +83,10 @@ codes! {
         UnsupportedProtocolVersion = "unsupported_protocol_version",
         BodyTooLarge = "body_too_large",
         MissingHeader = "missing_header",
+        /// A sync request naming the same grid twice.
+        DuplicatePosition = "duplicate_position",
+        /// A sync request naming more grids than any device holds.
+        TooManyPositions = "too_many_positions",
         Unauthorized = "unauthorized",
         DeviceRevoked = "device_revoked",
         Forbidden = "forbidden",

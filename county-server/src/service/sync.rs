@@ -46,6 +46,10 @@ pub fn slots_from_env() -> usize {
         .unwrap_or_else(|| 4 * std::thread::available_parallelism().map_or(2, |n| n.get()))
 }
 
+/// The most grids one request may name: more than a whole county holds (Yishui: 1,358), far
+/// more than any device's scope (a township's staff hold about 80).
+pub const MAX_POSITIONS: usize = 2_000;
+
 const COMMIT_RETRIES: usize = 8;
 /// A document is saved whole at every this many versions, and appended to in between.
 const COMPACT_EVERY: u64 = 32;
@@ -64,6 +68,15 @@ impl County {
     /// A sync that sends nothing and holds every grid already is a couple of queries: it does
     /// not wait behind the heavy ones.
     pub async fn sync(&self, caller: &Caller, req: SyncRequest) -> Result<SyncResponse> {
+        // Each position costs a scope check and a catch-up: a request cannot name a grid twice,
+        // nor more grids than a county has (checked before anything else is done for it).
+        if req.positions.len() > MAX_POSITIONS {
+            return Err(Error::bad(Code::TooManyPositions, format!("at most {MAX_POSITIONS} grids per request")));
+        }
+        let mut seen = HashSet::with_capacity(req.positions.len());
+        if let Some(p) = req.positions.iter().find(|p| !seen.insert(p.grid)) {
+            return Err(Error::bad(Code::DuplicatePosition, format!("grid {} is named twice", p.grid)));
+        }
         let light = req.changes.is_empty() && !req.positions.is_empty() && req.positions.iter().all(|p| p.seq > 0);
         let _slot = if light {
             None

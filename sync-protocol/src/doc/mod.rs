@@ -31,7 +31,7 @@ pub use conflicts::{Conflict, ConflictValue, conflicts, conflicts_of};
 pub use history::{HistoryEntry, history, touched_records};
 pub use key::{ChangeMeta, DocKey, actor_for, device_of_actor};
 pub use read::{read_record, read_records, record_ids};
-pub use write::{Edit, bulk_create, make_change, parse_change, write_edit};
+pub use write::{Edit, MAX_CHANGE_OPS, bulk_create, is_compressed_chunk, make_change, parse_change, write_edit};
 
 /// Up to this many wanted records are looked up one by one; more are read in one pass.
 const FEW_RECORDS: usize = 64;

