@@ -210,7 +210,15 @@ async fn every_backend_keeps_the_same_promises() {
         s.put_blob_chunk(&hash, g, bytes.len() as u64, 8, &bytes[8..16]).await.unwrap();
         let st = s.put_blob_chunk(&hash, g, bytes.len() as u64, 16, &bytes[16..]).await.unwrap();
         assert!(st.complete);
-        assert_eq!(s.blob(&hash).await.unwrap().unwrap().1, bytes);
+        assert_eq!(s.blob(g, &hash).await.unwrap().unwrap(), bytes);
+        // A blob belongs to its grid: the same hash uploaded into another grid is another blob,
+        // and a chunk for the other grid never lands in this grid's.
+        let st = s.put_blob_chunk(&hash, other, bytes.len() as u64, 8, &bytes[8..16]).await.unwrap();
+        assert_eq!((st.grid, st.received, st.complete), (other, 0, false), "{name}: nothing of grid g answered");
+        assert!(s.blob(other, &hash).await.unwrap().is_none(), "{name}");
+        let states = s.blob_states(&hash).await.unwrap();
+        assert_eq!(states.len(), 1, "{name}: {states:?}");
+        assert_eq!((states[0].grid, states[0].complete), (g, true), "{name}");
 
         // Appends: a document's new changes go after its stored bytes, under the same checks.
         let houses = DocKey::new(g, Collection::Houses);
@@ -287,6 +295,39 @@ async fn every_backend_keeps_the_same_promises() {
         settled.rows.conflicts.push((DocKey::new(g, Collection::Residents), conflict.record, vec![]));
         s.commit(settled).await.unwrap();
         assert!(s.conflicts(&Scope::Grid(g), None).await.unwrap().is_empty(), "{name}: settled");
+
+        // Conflict rows belong to their grid: the same record id with a conflict on the same
+        // field in two grids keeps two rows, and settling one leaves the other (on PostgreSQL
+        // the rows were swapped, on SQLite the second commit failed).
+        let theirs = sync_protocol::doc::Conflict {
+            values: vec![sync_protocol::doc::ConflictValue {
+                value: serde_json::json!("13800000000"),
+                account: None,
+                device: None,
+                at: 1,
+            }],
+            ..conflict.clone()
+        };
+        let mut in_other = with_row(other, person("冒名"), 54);
+        in_other.rows.conflicts.push((
+            DocKey::new(other, Collection::Residents),
+            conflict.record,
+            vec![theirs.clone()],
+        ));
+        s.commit(in_other).await.unwrap();
+        let mut in_g = with_row(g, person("王芳"), 55);
+        in_g.rows.conflicts.push((DocKey::new(g, Collection::Residents), conflict.record, vec![conflict.clone()]));
+        s.commit(in_g).await.expect("a conflict on a record id another grid also holds");
+        assert_eq!(s.conflicts(&Scope::Grid(g), None).await.unwrap(), vec![conflict.clone()], "{name}");
+        assert_eq!(s.conflicts(&Scope::Grid(other), None).await.unwrap(), vec![theirs.clone()], "{name}");
+        let mut settle_g = with_row(g, person("王芳"), 56);
+        settle_g.rows.conflicts.push((DocKey::new(g, Collection::Residents), conflict.record, vec![]));
+        s.commit(settle_g).await.unwrap();
+        assert_eq!(
+            s.conflicts(&Scope::Grid(other), None).await.unwrap(),
+            vec![theirs],
+            "{name}: the other grid's row stays"
+        );
 
         // Attempts: counted per key within the window; older ones fall out of it.
         let key = format!("enrol:addr:{}", Uuid::now_v7());

@@ -365,7 +365,7 @@ async fn a_worker_enrols_edits_visits_and_reports_offline_then_syncs() {
     assert_eq!(reported.reported_by, o.worker_a);
     assert!(reported.discovered_at <= reported.reported_at);
     assert_eq!(reported.photos.len(), 1, "the photo's hash travels with the report");
-    let (_, blob) = server.storage().blob(&reported.photos[0]).await.unwrap().expect("the photo was uploaded");
+    let blob = server.storage().blob(o.grid_a, &reported.photos[0]).await.unwrap().expect("the photo was uploaded");
     assert_eq!(blob, std::fs::read(&photo).unwrap(), "the photo arrived byte for byte");
     let stats = server.storage().stats().await.unwrap();
     assert_eq!(stats.visits as usize, data.visits.len() + 1, "the visit arrived");

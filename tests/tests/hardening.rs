@@ -191,3 +191,60 @@ async fn the_device_never_follows_a_redirect() {
     assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0, "the code went nowhere else");
     assert!(device.identity().is_none());
 }
+
+/// A chunk uploaded into one grid never lands in another grid's upload of the same photo, and
+/// the answer never names the other grid (before, it appended to grid A's unfinished upload,
+/// which then failed its hash, and answered with grid A).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_never_touches_another_grids_photo() {
+    let server = TestServer::start().await;
+    let o = server.org.clone();
+    let (_, token_a) = worker_a(&server).await;
+    let b = TestDevice::enrol(&server.url(), &server.code_for(o.worker_b).await, "worker B").await;
+    b.sync().await.unwrap();
+    let token_b = b.identity().unwrap().token;
+    let photo: Vec<u8> = (0..64u8).collect();
+    let hash = field_core::hash_of(&photo);
+    let put = |token: String, grid: Uuid, offset: usize, bytes: Vec<u8>| {
+        let (url, hash) = (server.url(), hash.clone());
+        async move {
+            let resp = reqwest::Client::new()
+                .put(format!("{url}/v1/blobs/{hash}"))
+                .bearer_auth(token)
+                .header("Gridkeeper-Grid", grid.to_string())
+                .header("Gridkeeper-Total", "64")
+                .header("Gridkeeper-Offset", offset.to_string())
+                .body(bytes)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status().as_u16(), 200);
+            resp.json::<Value>().await.unwrap()
+        }
+    };
+    let first = put(token_a.clone(), o.grid_a, 0, photo[..32].to_vec()).await;
+    assert_eq!(first["received"], 32);
+    // Grid B's device sends "the rest" of the same hash, with other bytes, for its own grid.
+    let theirs = put(token_b.clone(), o.grid_b, 32, vec![0xee; 32]).await;
+    assert_eq!(theirs["grid"], o.grid_b.to_string(), "the answer names only the caller's grid");
+    assert_eq!(theirs["received"], 0);
+    let status = |token: String| {
+        let (url, hash) = (server.url(), hash.clone());
+        async move {
+            let resp = reqwest::Client::new()
+                .get(format!("{url}/v1/blobs/{hash}/status"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap();
+            (resp.status().as_u16(), resp.json::<Value>().await.unwrap())
+        }
+    };
+    let (code, mine) = status(token_a.clone()).await;
+    assert_eq!((code, mine["received"].clone(), mine["grid"].clone()), (200, 32.into(), o.grid_a.to_string().into()));
+    assert_eq!(status(token_b).await.0, 404, "grid B holds nothing of it, and learns nothing of grid A's");
+    // Grid A finishes its own upload as if nothing happened.
+    let done = put(token_a, o.grid_a, 32, photo[32..].to_vec()).await;
+    assert_eq!(done["complete"], true);
+    assert_eq!(server.storage().blob(o.grid_a, &hash).await.unwrap(), Some(photo));
+}

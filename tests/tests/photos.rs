@@ -61,7 +61,7 @@ async fn a_photo_uploads_resumably_and_shows_on_another_device() {
     assert_eq!(report.photos_uploaded, 1);
     assert_eq!(report.photo_bytes_up as usize, bytes.len() - first, "the upload resumed where it stopped");
     assert_eq!(a.photos_pending().unwrap(), 0);
-    let state = server.storage().blob_state(&hash).await.unwrap().unwrap();
+    let state = server.storage().blob_states(&hash).await.unwrap().pop().unwrap();
     assert!(state.complete);
     assert_eq!(state.received as usize, bytes.len());
 
@@ -88,7 +88,7 @@ async fn a_photo_uploads_resumably_and_shows_on_another_device() {
         .await
         .unwrap();
     assert_eq!(resp["complete"], false);
-    assert!(server.storage().blob(&fake).await.unwrap().is_none());
+    assert!(server.storage().blob(o.grid_a, &fake).await.unwrap().is_none());
     let bad = http.get(format!("{}/v1/blobs/not-a-hash", server.url())).bearer_auth(&token).send().await.unwrap();
     assert_eq!(bad.status().as_u16(), 400);
 }

@@ -6,7 +6,7 @@ use sync_protocol::Code;
 use sync_protocol::api::BlobState;
 use uuid::Uuid;
 
-use super::auth::check_grid;
+use super::auth::{check_grid, grid_in_scope};
 use super::{Caller, County};
 use crate::error::{Error, Result};
 
@@ -44,21 +44,30 @@ impl County {
         Ok(self.storage().put_blob_chunk(hash, chunk.grid, chunk.total, chunk.offset, bytes).await?)
     }
 
+    /// Where an upload of this hash stands in a grid of the caller's scope (the first, if
+    /// several hold it); `NotFound` for a hash only other grids hold, so they are not revealed.
     pub async fn blob_state(&self, caller: &Caller, hash: &str) -> Result<BlobState> {
         let scope = caller.scope()?;
         check_hash(hash)?;
-        let not_found = || Error::NotFound("no such blob".into());
-        let state = self.storage().blob_state(hash).await?.ok_or_else(not_found)?;
-        check_grid(self.storage(), &scope, Some(state.grid)).await.map_err(|_| not_found())?;
-        Ok(state)
+        for state in self.storage().blob_states(hash).await? {
+            if grid_in_scope(self.storage(), &scope, state.grid).await? {
+                return Ok(state);
+            }
+        }
+        Err(Error::NotFound("no such blob".into()))
     }
 
+    /// A complete blob's bytes from a grid of the caller's scope.
     pub async fn blob(&self, caller: &Caller, hash: &str) -> Result<Vec<u8>> {
         let scope = caller.scope()?;
         check_hash(hash)?;
-        let not_found = || Error::NotFound("no such blob".into());
-        let (grid, bytes) = self.storage().blob(hash).await?.ok_or_else(not_found)?;
-        check_grid(self.storage(), &scope, Some(grid)).await.map_err(|_| not_found())?;
-        Ok(bytes)
+        for state in self.storage().blob_states(hash).await?.into_iter().filter(|s| s.complete) {
+            if grid_in_scope(self.storage(), &scope, state.grid).await?
+                && let Some(bytes) = self.storage().blob(state.grid, hash).await?
+            {
+                return Ok(bytes);
+            }
+        }
+        Err(Error::NotFound("no such blob".into()))
     }
 }

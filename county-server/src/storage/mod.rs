@@ -206,15 +206,18 @@ pub trait Queries: Send + Sync + 'static {
     async fn stats(&self) -> Result<StorageStats>;
 }
 
-/// Photos and other attachments: content-addressed blobs, uploaded in chunks.
+/// Photos and other attachments: content-addressed blobs, uploaded in chunks. A blob belongs to
+/// its grid: the same bytes in two grids are two blobs, and a chunk for one grid never touches
+/// another grid's upload.
 #[async_trait]
 pub trait Blobs: Send + Sync + 'static {
     /// Appends a chunk at `offset` (which must equal what was received so far) and returns the
     /// blob's state; the blob is complete, and its hash verified, when `total` bytes are in.
     async fn put_blob_chunk(&self, hash: &str, grid: Uuid, total: u64, offset: u64, bytes: &[u8]) -> Result<BlobState>;
-    async fn blob_state(&self, hash: &str) -> Result<Option<BlobState>>;
-    /// A complete blob's bytes.
-    async fn blob(&self, hash: &str) -> Result<Option<(Uuid, Vec<u8>)>>;
+    /// The state of the blob of that hash in every grid that holds one.
+    async fn blob_states(&self, hash: &str) -> Result<Vec<BlobState>>;
+    /// A complete blob's bytes, in its grid.
+    async fn blob(&self, grid: Uuid, hash: &str) -> Result<Option<Vec<u8>>>;
 }
 
 /// A county's whole storage: every concept above, from one backend. Services hold an

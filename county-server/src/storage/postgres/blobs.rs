@@ -1,4 +1,6 @@
-//! PostgreSQL: Photos and other attachments: content-addressed blobs, uploaded in chunks.
+//! PostgreSQL: photos and other attachments: content-addressed blobs, uploaded in chunks, each
+//! kept within its grid (the same bytes in two grids are two blobs, and an upload into one
+//! grid never touches another's).
 
 use async_trait::async_trait;
 use sha2::Digest;
@@ -14,7 +16,7 @@ impl Blobs for PostgresStorage {
         if offset == 0 {
             sqlx_core::query::query(
                 "INSERT INTO blobs (hash, grid, total, received, complete) VALUES ($1, $2, $3, 0, FALSE)
-                 ON CONFLICT (hash) DO NOTHING",
+                 ON CONFLICT (grid, hash) DO NOTHING",
             )
             .bind(hash)
             .bind(grid)
@@ -23,12 +25,14 @@ impl Blobs for PostgresStorage {
             .await
             .map_err(db_err)?;
         }
-        let current =
-            sqlx_core::query::query("SELECT grid, total, received, complete FROM blobs WHERE hash = $1 FOR UPDATE")
-                .bind(hash)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db_err)?;
+        let current = sqlx_core::query::query(
+            "SELECT grid, total, received, complete FROM blobs WHERE hash = $1 AND grid = $2 FOR UPDATE",
+        )
+        .bind(hash)
+        .bind(grid)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?;
         let Some(row) = current else {
             return Ok(BlobState { grid, total, received: 0, complete: false });
         };
@@ -47,47 +51,53 @@ impl Blobs for PostgresStorage {
         if received > total {
             return Err(StorageError::Database("chunk goes past the declared size".into()));
         }
-        sqlx_core::query::query("INSERT INTO blob_chunks (hash, \"offset\", data) VALUES ($1, $2, $3)")
+        sqlx_core::query::query("INSERT INTO blob_chunks (hash, grid, \"offset\", data) VALUES ($1, $2, $3, $4)")
             .bind(hash)
+            .bind(grid)
             .bind(offset as i64)
             .bind(bytes)
             .execute(&mut *tx)
             .await
             .map_err(write_err)?;
-        sqlx_core::query::query("UPDATE blobs SET received = $2 WHERE hash = $1")
+        sqlx_core::query::query("UPDATE blobs SET received = $2 WHERE hash = $1 AND grid = $3")
             .bind(hash)
             .bind(received as i64)
+            .bind(grid)
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
         let mut complete = false;
         if received == total {
             let chunks: Vec<Vec<u8>> = sqlx_core::query_scalar::query_scalar(
-                "SELECT data FROM blob_chunks WHERE hash = $1 ORDER BY \"offset\"",
+                "SELECT data FROM blob_chunks WHERE hash = $1 AND grid = $2 ORDER BY \"offset\"",
             )
             .bind(hash)
+            .bind(grid)
             .fetch_all(&mut *tx)
             .await
             .map_err(db_err)?;
             let data = chunks.concat();
-            sqlx_core::query::query("DELETE FROM blob_chunks WHERE hash = $1")
+            sqlx_core::query::query("DELETE FROM blob_chunks WHERE hash = $1 AND grid = $2")
                 .bind(hash)
+                .bind(grid)
                 .execute(&mut *tx)
                 .await
                 .map_err(db_err)?;
             let digest: String = sha2::Sha256::digest(&data).iter().map(|b| format!("{b:02x}")).collect();
             if digest == hash {
-                sqlx_core::query::query("UPDATE blobs SET complete = TRUE, data = $2 WHERE hash = $1")
+                sqlx_core::query::query("UPDATE blobs SET complete = TRUE, data = $2 WHERE hash = $1 AND grid = $3")
                     .bind(hash)
                     .bind(&data)
+                    .bind(grid)
                     .execute(&mut *tx)
                     .await
                     .map_err(db_err)?;
                 complete = true;
             } else {
                 // The bytes do not match their name: start over.
-                sqlx_core::query::query("DELETE FROM blobs WHERE hash = $1")
+                sqlx_core::query::query("DELETE FROM blobs WHERE hash = $1 AND grid = $2")
                     .bind(hash)
+                    .bind(grid)
                     .execute(&mut *tx)
                     .await
                     .map_err(db_err)?;
@@ -99,29 +109,31 @@ impl Blobs for PostgresStorage {
         Ok(BlobState { grid: g, total, received, complete })
     }
 
-    async fn blob_state(&self, hash: &str) -> Result<Option<BlobState>> {
-        let row = sqlx_core::query::query("SELECT grid, total, received, complete FROM blobs WHERE hash = $1")
-            .bind(hash)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_err)?;
-        row.map(|r| {
-            Ok(BlobState {
-                grid: r.try_get(0).map_err(db_err)?,
-                total: r.try_get::<i64, _>(1).map_err(db_err)? as u64,
-                received: r.try_get::<i64, _>(2).map_err(db_err)? as u64,
-                complete: r.try_get(3).map_err(db_err)?,
+    async fn blob_states(&self, hash: &str) -> Result<Vec<BlobState>> {
+        let rows =
+            sqlx_core::query::query("SELECT grid, total, received, complete FROM blobs WHERE hash = $1 ORDER BY grid")
+                .bind(hash)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err)?;
+        rows.iter()
+            .map(|r| {
+                Ok(BlobState {
+                    grid: r.try_get(0).map_err(db_err)?,
+                    total: r.try_get::<i64, _>(1).map_err(db_err)? as u64,
+                    received: r.try_get::<i64, _>(2).map_err(db_err)? as u64,
+                    complete: r.try_get(3).map_err(db_err)?,
+                })
             })
-        })
-        .transpose()
+            .collect()
     }
 
-    async fn blob(&self, hash: &str) -> Result<Option<(Uuid, Vec<u8>)>> {
-        let row = sqlx_core::query::query("SELECT grid, data FROM blobs WHERE hash = $1 AND complete")
+    async fn blob(&self, grid: Uuid, hash: &str) -> Result<Option<Vec<u8>>> {
+        sqlx_core::query_scalar::query_scalar("SELECT data FROM blobs WHERE hash = $1 AND grid = $2 AND complete")
             .bind(hash)
+            .bind(grid)
             .fetch_optional(&self.pool)
             .await
-            .map_err(db_err)?;
-        row.map(|r| Ok((r.try_get(0).map_err(db_err)?, r.try_get(1).map_err(db_err)?))).transpose()
+            .map_err(db_err)
     }
 }

@@ -410,7 +410,7 @@ async fn write_rows(tx: &mut Transaction<'static, Postgres>, grid: Uuid, rows: &
                 "INSERT INTO conflicts (record, field, grid, doc_key, data)
                  SELECT record, field, $1, doc_key, data::jsonb
                  FROM UNNEST($2::uuid[], $3::text[], $4::text[], $5::text[]) AS t(record, field, doc_key, data)
-                 ON CONFLICT (record, field) DO UPDATE SET doc_key = excluded.doc_key, data = excluded.data",
+                 ON CONFLICT (grid, record, field) DO UPDATE SET doc_key = excluded.doc_key, data = excluded.data",
             )
             .bind(grid)
             .bind(all.iter().map(|(_, r, _)| *r).collect::<Vec<_>>())

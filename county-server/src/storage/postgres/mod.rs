@@ -97,6 +97,26 @@ CREATE TABLE doc_tail (
     doc_key text NOT NULL, version bigint NOT NULL, bytes bytea NOT NULL, PRIMARY KEY (doc_key, version)
 );
 "#,
+    // Conflict rows are keyed within their grid: on the old key a record id another grid also
+    // uses made one grid's upsert overwrite the other's rows.
+    r#"
+ALTER TABLE conflicts DROP CONSTRAINT conflicts_pkey;
+ALTER TABLE conflicts ADD PRIMARY KEY (grid, record, field);
+DROP INDEX IF EXISTS conflicts_grid;
+"#,
+    // Blobs are keyed within their grid: a chunk for one grid appended to another grid's
+    // upload of the same hash, and the answer named that grid.
+    r#"
+ALTER TABLE blob_chunks ADD COLUMN grid uuid;
+UPDATE blob_chunks c SET grid = b.grid FROM blobs b WHERE b.hash = c.hash;
+DELETE FROM blob_chunks WHERE grid IS NULL;
+ALTER TABLE blob_chunks ALTER COLUMN grid SET NOT NULL;
+ALTER TABLE blob_chunks DROP CONSTRAINT blob_chunks_pkey;
+ALTER TABLE blob_chunks ADD PRIMARY KEY (grid, hash, "offset");
+ALTER TABLE blobs DROP CONSTRAINT blobs_pkey;
+ALTER TABLE blobs ADD PRIMARY KEY (grid, hash);
+CREATE INDEX blobs_hash ON blobs(hash);
+"#,
 ];
 
 /// Documents as Automerge loads them: the last full save followed by the changes appended since.

@@ -97,6 +97,38 @@ CREATE TABLE doc_tail (
     doc_key TEXT NOT NULL, version INTEGER NOT NULL, bytes BLOB NOT NULL, PRIMARY KEY (doc_key, version)
 ) WITHOUT ROWID;
 "#,
+    // Conflict rows are keyed within their grid: a record id another grid also uses (a copied
+    // roster, a crafted change) made the second grid's commit fail on the old key.
+    r#"
+CREATE TABLE conflicts_in_grid (
+    grid TEXT NOT NULL, record TEXT NOT NULL, field TEXT NOT NULL, doc_key TEXT NOT NULL,
+    data TEXT NOT NULL, PRIMARY KEY (grid, record, field)
+);
+INSERT INTO conflicts_in_grid (grid, record, field, doc_key, data) SELECT grid, record, field, doc_key, data FROM conflicts;
+DROP TABLE conflicts;
+ALTER TABLE conflicts_in_grid RENAME TO conflicts;
+"#,
+    // Blobs are keyed within their grid: a chunk for one grid appended to another grid's
+    // upload of the same hash, and the answer named that grid.
+    r#"
+CREATE TABLE blobs_in_grid (
+    grid TEXT NOT NULL, hash TEXT NOT NULL, total INTEGER NOT NULL, received INTEGER NOT NULL,
+    complete INTEGER NOT NULL, data BLOB, PRIMARY KEY (grid, hash)
+);
+INSERT INTO blobs_in_grid (grid, hash, total, received, complete, data)
+    SELECT grid, hash, total, received, complete, data FROM blobs;
+CREATE TABLE blob_chunks_in_grid (
+    grid TEXT NOT NULL, hash TEXT NOT NULL, offset INTEGER NOT NULL, data BLOB NOT NULL,
+    PRIMARY KEY (grid, hash, offset)
+);
+INSERT INTO blob_chunks_in_grid (grid, hash, offset, data)
+    SELECT b.grid, c.hash, c.offset, c.data FROM blob_chunks c JOIN blobs b ON b.hash = c.hash;
+DROP TABLE blob_chunks;
+DROP TABLE blobs;
+ALTER TABLE blobs_in_grid RENAME TO blobs;
+ALTER TABLE blob_chunks_in_grid RENAME TO blob_chunks;
+CREATE INDEX blobs_hash ON blobs(hash);
+"#,
 ];
 
 #[derive(Clone)]

@@ -152,7 +152,7 @@ impl Queries for SqliteStorage {
                 visits_this_month: count(format!(
                     "SELECT COUNT(*) FROM visits WHERE at >= {month_start_ms} AND {cond}"
                 ))?,
-                open_conflicts: count(format!("SELECT COUNT(DISTINCT record || field) FROM conflicts WHERE {cond}"))?,
+                open_conflicts: count(format!("SELECT COUNT(*) FROM conflicts WHERE {cond}"))?,
                 ..Default::default()
             };
             // Every category in one pass over the residents (the names are the schema's own
