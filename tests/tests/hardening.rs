@@ -248,3 +248,48 @@ async fn an_upload_never_touches_another_grids_photo() {
     assert_eq!(done["complete"], true);
     assert_eq!(server.storage().blob(o.grid_a, &hash).await.unwrap(), Some(photo));
 }
+
+/// A workbook holding cells at A1 and XFD1048576 made the reader lay out a grid of 1.7·10¹⁰
+/// cells before any size check; now cells are streamed: ones right of the roster's columns are
+/// not read, and rows further apart than a roster can be are refused as they arrive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workbook_spanning_the_whole_sheet_is_refused_without_laying_it_out() {
+    let server = TestServer::start().await;
+    let admin = TestDevice::enrol(&server.url(), &server.code_for(server.org.admin).await, "admin").await;
+    let token = admin.identity().unwrap().token;
+    let workbook = |far_row: u32, far_col: u16| {
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let sheet = book.add_worksheet();
+        sheet.write_string(0, 0, "姓名").unwrap();
+        sheet.write_string(0, 1, "性别").unwrap();
+        sheet.write_string(0, 2, "出生日期").unwrap();
+        sheet.write_string(1, 0, "张三").unwrap();
+        sheet.write_string(far_row, far_col, "远").unwrap();
+        book.save_to_buffer().unwrap()
+    };
+    let import = |bytes: Vec<u8>| {
+        let (url, token, grid) = (server.url(), token.clone(), server.org.grid_a);
+        async move {
+            let resp = reqwest::Client::new()
+                .post(format!("{url}/v1/admin/grids/{grid}/roster?format=xlsx"))
+                .bearer_auth(token)
+                .body(bytes)
+                .send()
+                .await
+                .unwrap();
+            let status = resp.status().as_u16();
+            (status, resp.bytes().await.unwrap().to_vec())
+        }
+    };
+    let before = fingerprint(&server).await;
+    // XFD1048576: the far cell is not read; the rest is judged as a roster (and rejected, the
+    // one row lacking its fields), nothing laid out.
+    let (status, body) = import(workbook(1_048_575, 16_383)).await;
+    assert_eq!((status, error_code(&body).as_str()), (422, "roster_rejected"), "{}", String::from_utf8_lossy(&body));
+    // A1048576: rows a million apart are refused as they arrive.
+    let (status, body) = import(workbook(1_048_575, 0)).await;
+    assert_eq!((status, error_code(&body).as_str()), (400, "too_many_rows"));
+    assert_eq!(fingerprint(&server).await, before);
+    let health = reqwest::get(format!("{}/health", server.url())).await.unwrap();
+    assert_eq!(health.status().as_u16(), 200, "the server still answers");
+}

@@ -52,6 +52,8 @@ use crate::storage::{Storage, StorageError, StoredDoc};
 
 /// Most data rows one file may hold (a grid has about 814 residents and 301 houses).
 pub const MAX_ROWS: usize = 20_000;
+/// Cells right of this column are not read from a workbook (a roster has about 30 columns).
+const MAX_COLUMNS: u32 = 256;
 /// The header row is looked for among this many first non-empty rows (templates often put a
 /// title such as “东坡村第1网格人口信息表” above it).
 const HEADER_SCAN_ROWS: usize = 10;

@@ -168,38 +168,77 @@ impl Table {
 
     /// Reads every worksheet of an .xlsx workbook that has a roster header; others (a sheet of
     /// instructions, 填表说明) are skipped.
+    ///
+    /// Cells are streamed, never laid out as a sheet-sized grid first: a file holding only A1
+    /// and XFD1048576 made the reader build a grid of 1.7·10¹⁰ cells. Rows further apart than
+    /// a roster can be are refused as the cells arrive, cells right of [`MAX_COLUMNS`] are not
+    /// read, and a sheet stops being read after as many cells as a full roster can hold.
     pub fn from_xlsx(bytes: &[u8]) -> Result<Table, RosterError> {
-        use calamine::{Data, Reader};
-        let mut wb: calamine::Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes))
-            .map_err(|e: calamine::XlsxError| RosterError::Workbook(e.to_string()))?;
+        use calamine::{DataRef, Reader};
+        let bad = |e: calamine::XlsxError| RosterError::Workbook(e.to_string());
+        let mut wb: calamine::Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).map_err(bad)?;
+        let most_rows = (MAX_ROWS + HEADER_SCAN_ROWS) as u32;
+        let most_cells = (MAX_ROWS + HEADER_SCAN_ROWS) * MAX_COLUMNS as usize;
         let mut sheets = Vec::new();
         for name in wb.sheet_names() {
-            let range = wb.worksheet_range(&name).map_err(|e| RosterError::Workbook(e.to_string()))?;
-            let Some((row0, col0)) = range.start() else { continue };
-            if range.height() > MAX_ROWS + HEADER_SCAN_ROWS {
-                return Err(RosterError::TooManyRows);
-            }
-            let mut raw = Vec::with_capacity(range.height());
-            for (i, row) in range.rows().enumerate() {
-                // Cells left of the used range are empty; keep column positions aligned.
-                let mut cells = vec![Cell::Empty; col0 as usize];
-                cells.extend(row.iter().map(|d| match d {
-                    Data::Empty => Cell::Empty,
-                    Data::String(s) => Cell::Text(s.clone()),
-                    Data::Int(i) => Cell::Number(*i as f64),
-                    Data::Float(f) => Cell::Number(*f),
-                    Data::Bool(b) => Cell::Bool(*b),
-                    Data::DateTime(dt) if dt.is_datetime() => {
+            let mut reader = wb.worksheet_cells_reader(&name).map_err(bad)?;
+            let mut rows: Vec<(u32, Vec<Cell>)> = Vec::new();
+            let (mut lowest, mut highest, mut cells_read) = (u32::MAX, 0u32, 0usize);
+            while let Some(cell) = reader.next_cell().map_err(bad)? {
+                let (row, col) = cell.get_position();
+                if col >= MAX_COLUMNS {
+                    continue;
+                }
+                cells_read += 1;
+                (lowest, highest) = (lowest.min(row), highest.max(row));
+                if highest - lowest >= most_rows || cells_read > most_cells {
+                    return Err(RosterError::TooManyRows);
+                }
+                let value = match cell.get_value() {
+                    DataRef::Empty => continue,
+                    DataRef::String(s) => Cell::Text(s.clone()),
+                    DataRef::SharedString(s) => Cell::Text(s.to_string()),
+                    DataRef::Int(i) => Cell::Number(*i as f64),
+                    DataRef::Float(f) => Cell::Number(*f),
+                    DataRef::Bool(b) => Cell::Bool(*b),
+                    DataRef::DateTime(dt) if dt.is_datetime() => {
                         let (y, m, d, ..) = dt.to_ymd_hms_milli();
                         chrono::NaiveDate::from_ymd_opt(y.into(), m.into(), d.into()).map_or(Cell::Error, Cell::Date)
                     }
-                    Data::DateTime(dt) => Cell::Number(dt.as_f64()),
-                    Data::DateTimeIso(s) | Data::DurationIso(s) => Cell::Text(s.chars().take(10).collect()),
-                    Data::Error(_) => Cell::Error,
-                }));
-                raw.push((row0 + i as u32 + 1, cells));
+                    DataRef::DateTime(dt) => Cell::Number(dt.as_f64()),
+                    DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => Cell::Text(s.chars().take(10).collect()),
+                    DataRef::Error(_) => Cell::Error,
+                };
+                // Rows as the file numbers them (1 is the first); cells at their columns.
+                if rows.last().is_none_or(|(r, _)| *r != row + 1) {
+                    rows.push((row + 1, Vec::new()));
+                }
+                let cells = &mut rows.last_mut().expect("pushed above").1;
+                if cells.len() <= col as usize {
+                    cells.resize(col as usize + 1, Cell::Empty);
+                }
+                cells[col as usize] = value;
             }
-            sheets.push((name, raw));
+            if rows.is_empty() {
+                continue;
+            }
+            // A file may list its rows out of order: put them in order, one entry per row.
+            rows.sort_by_key(|(r, _)| *r);
+            let mut merged: Vec<(u32, Vec<Cell>)> = Vec::with_capacity(rows.len());
+            for (r, cells) in rows {
+                match merged.last_mut() {
+                    Some((last, existing)) if *last == r => {
+                        if existing.len() < cells.len() {
+                            existing.resize(cells.len(), Cell::Empty);
+                        }
+                        for (i, c) in cells.into_iter().enumerate().filter(|(_, c)| !matches!(c, Cell::Empty)) {
+                            existing[i] = c;
+                        }
+                    }
+                    _ => merged.push((r, cells)),
+                }
+            }
+            sheets.push((name, merged));
         }
         table_of(sheets)
     }
