@@ -30,6 +30,11 @@ pub fn check_server_url(server: &str) -> Result<String> {
     }
 }
 
+/// Whether a server address is on this machine (loopback), whatever its scheme.
+pub fn is_loopback_server(server: &str) -> bool {
+    reqwest::Url::parse(server.trim()).is_ok_and(|u| is_loopback(&u))
+}
+
 fn is_loopback(url: &reqwest::Url) -> bool {
     let Some(host) = url.host_str() else { return false };
     // The URL parser has already normalised the host (`127.1` is `127.0.0.1`, IPv6 in brackets).

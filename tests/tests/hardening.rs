@@ -293,3 +293,48 @@ async fn a_workbook_spanning_the_whole_sheet_is_refused_without_laying_it_out() 
     let health = reqwest::get(format!("{}/health", server.url())).await.unwrap();
     assert_eq!(health.status().as_u16(), 200, "the server still answers");
 }
+
+/// `gk-device` never keeps a real county's records and token in a plain database: without a
+/// PIN it enrols only with a server on this machine; with one its database is encrypted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_line_device_keeps_no_real_county_unencrypted() {
+    let bin = gridkeeper_tests::workspace_bin("gk-device");
+    let dir = tempfile::tempdir().unwrap();
+    let plain = dir.path().join("plain.db");
+    // A county's address (`.invalid` never resolves; the refusal comes before any connection).
+    let out = std::process::Command::new(&bin)
+        .arg("--db")
+        .arg(&plain)
+        .args(["enrol", "https://county.invalid", "ABCD-EFGH-JKLM"])
+        .env_remove("GK_DEVICE_PIN")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("GK_DEVICE_PIN"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!plain.exists(), "nothing was written");
+
+    let server = TestServer::start().await;
+    let code = server.code_for(server.org.worker_a).await;
+    let sealed = dir.path().join("sealed.db");
+    let run = |args: Vec<String>| {
+        let (bin, sealed) = (bin.clone(), sealed.clone());
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(bin)
+                .arg("--db")
+                .arg(sealed)
+                .args(args)
+                .env_remove("GK_DEVICE_PIN")
+                .output()
+                .unwrap()
+        })
+    };
+    let out = run(vec!["--pin".into(), "246810".into(), "enrol".into(), server.url(), code]).await.unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(vec!["--pin".into(), "246810".into(), "sync".into()]).await.unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // Encrypted: without the PIN it does not open, with a wrong one neither.
+    assert!(field_core::Device::open(&sealed).is_err(), "a plain open reads nothing");
+    let out = run(vec!["--pin".into(), "135792".into(), "status".into()]).await.unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("wrong_pin"));
+}

@@ -17,6 +17,12 @@ struct Cli {
     /// The device's local database.
     #[arg(long, env = "GK_DEVICE_DB", default_value = "gk-device.db")]
     db: PathBuf,
+    /// Encrypt the device database with a key derived from this PIN (6+ digits), as the app
+    /// does. Without it the database is plain, and may only hold an enrolment with a server on
+    /// this machine (a demo or a test): records and the token of a real county are never kept
+    /// unencrypted.
+    #[arg(long, env = "GK_DEVICE_PIN", hide_env_values = true)]
+    pin: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -163,7 +169,32 @@ fn parse_level(s: &str) -> Result<Level, String> {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let device = Device::open(&cli.db).with_context(|| format!("opening {}", cli.db.display()))?;
+    let plain = cli.pin.is_none();
+    // Checked before anything is opened or sent: a plain database keeps no real county's data.
+    if let (true, Command::Enrol { server, .. }) = (plain, &cli.command)
+        && !field_core::client::is_loopback_server(server)
+    {
+        anyhow::bail!(
+            "refusing to keep an enrolment with {server} in an unencrypted database: give --pin (or GK_DEVICE_PIN)"
+        );
+    }
+    let device = match &cli.pin {
+        Some(pin) => Device::open_encrypted(&cli.db, pin),
+        None => Device::open(&cli.db),
+    };
+    let device = match device {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("{}", serde_json::to_string(&e.to_body())?);
+            std::process::exit(1);
+        }
+    };
+    if plain
+        && let Some(id) = device.identity()
+        && !field_core::client::is_loopback_server(&id.server)
+    {
+        anyhow::bail!("{} holds an enrolment with {} unencrypted: open it with --pin", cli.db.display(), id.server);
+    }
     let result = run(&device, cli.command).await;
     if let Err(e) = &result
         && let Some(d) = e.downcast_ref::<field_core::DeviceError>()
