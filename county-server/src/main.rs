@@ -56,6 +56,13 @@ enum Command {
         #[arg(long)]
         account: Uuid,
     },
+    /// Revoke an issued enrolment code that is not used yet (a lost sheet, a person who left).
+    RevokeCode {
+        #[arg(long, env = "GRIDKEEPER_DB", default_value = "gridkeeper.db")]
+        db: String,
+        #[arg(long)]
+        code: String,
+    },
     /// Revoke a device (a lost handheld).
     Revoke {
         #[arg(long, env = "GRIDKEEPER_DB", default_value = "gridkeeper.db")]
@@ -152,6 +159,11 @@ async fn main() -> anyhow::Result<()> {
             let storage = open_storage(&db).await?;
             let code = enrolment::issue_code(storage.as_ref(), account).await.map_err(cli_error)?;
             println!("{}", code.code);
+        }
+        Command::RevokeCode { db, code } => {
+            let storage = open_storage(&db).await?;
+            enrolment::revoke_code(storage.as_ref(), &code).await.map_err(cli_error)?;
+            println!("revoked the code");
         }
         Command::Revoke { db, device } => {
             let storage = open_storage(&db).await?;

@@ -329,12 +329,15 @@ async fn every_backend_keeps_the_same_promises() {
             "{name}: the other grid's row stays"
         );
 
-        // Attempts: counted per key within the window; older ones fall out of it.
-        let key = format!("enrol:addr:{}", Uuid::now_v7());
-        assert_eq!(s.count_attempt(&key, 1_000, 0).await.unwrap(), 1, "{name}");
-        assert_eq!(s.count_attempt(&key, 2_000, 0).await.unwrap(), 2, "{name}");
-        assert_eq!(s.count_attempt(&format!("{key}:other"), 2_000, 0).await.unwrap(), 1, "{name}");
-        assert_eq!(s.count_attempt(&key, 10_000, 1_500).await.unwrap(), 2, "{name}: the first fell out of the window");
+        // Codes: open while issued, unused and unexpired (a read); a revoked code is not.
+        let code = format!("{:064x}", Uuid::now_v7().as_u128());
+        s.put_enrolment_code(&code, Uuid::now_v7(), 5_000).await.unwrap();
+        assert!(s.enrolment_code_open(&code, 1_000).await.unwrap(), "{name}");
+        assert!(!s.enrolment_code_open(&code, 5_000).await.unwrap(), "{name}: expired");
+        assert!(!s.enrolment_code_open(&"0".repeat(64), 1_000).await.unwrap(), "{name}: never issued");
+        assert!(s.revoke_enrolment_code(&code, 1_000).await.unwrap(), "{name}");
+        assert!(!s.enrolment_code_open(&code, 1_000).await.unwrap(), "{name}: revoked");
+        assert!(!s.revoke_enrolment_code(&code, 1_000).await.unwrap(), "{name}: revoked once");
     }
     county_server::testing::drop_scratch_postgres(&pg).await.unwrap();
 }

@@ -62,6 +62,14 @@ pub struct CodeRequest {
     pub account: Uuid,
 }
 
+/// `POST /v1/admin/enrolment-codes/revoke`: an issued code, not yet used, that must not be.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
+pub struct RevokeCodeRequest {
+    pub code: String,
+}
+
 /// A one-time enrolment code, shown once.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]

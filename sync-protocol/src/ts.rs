@@ -109,6 +109,7 @@ fn declarations(cfg: &Config) -> Vec<String> {
         api::Me::decl(cfg),
         api::NewAccount::decl(cfg),
         api::CodeRequest::decl(cfg),
+        api::RevokeCodeRequest::decl(cfg),
         api::CodeResponse::decl(cfg),
         api::BlobState::decl(cfg),
         api::ResidentQuery::decl(cfg),

@@ -311,6 +311,12 @@ fn admin_calls(m: &Matrix) -> Vec<(Call, u16, &'static str)> {
         ),
         (Call::new(Method::GET, "/v1/admin/devices", "/v1/admin/devices"), 403, "forbidden"),
         (
+            Call::new(Method::POST, "/v1/admin/enrolment-codes/revoke", "/v1/admin/enrolment-codes/revoke")
+                .json(json!({"code": "ABCD-EFGH-JKLM"})),
+            403,
+            "forbidden",
+        ),
+        (
             Call::new(
                 Method::POST,
                 "/v1/admin/grids/{grid}/roster",
@@ -547,6 +553,17 @@ async fn every_role_can_do_its_own_work() {
                 .json(json!({"account": m.worker_c}));
             ok(who, &call, &send(&url, &call, Some(token)).await);
             let call = Call::new(Method::GET, "/v1/admin/devices", "/v1/admin/devices");
+            ok(who, &call, &send(&url, &call, Some(token)).await);
+            let (_, _, bytes) = send(
+                &url,
+                &Call::new(Method::POST, "/v1/admin/enrolment-codes", "/v1/admin/enrolment-codes")
+                    .json(json!({"account": m.worker_c})),
+                Some(token),
+            )
+            .await;
+            let issued: Value = serde_json::from_slice(&bytes).unwrap();
+            let call = Call::new(Method::POST, "/v1/admin/enrolment-codes/revoke", "/v1/admin/enrolment-codes/revoke")
+                .json(json!({"code": issued["code"]}));
             ok(who, &call, &send(&url, &call, Some(token)).await);
         }
     }

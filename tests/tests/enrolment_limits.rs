@@ -140,17 +140,36 @@ async fn one_code_tried_from_many_addresses_is_locked() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_county_wide_ceiling_stops_a_guesser_with_many_addresses() {
+async fn the_county_wide_ceiling_stops_a_guesser_with_many_addresses_but_not_a_worker() {
     let server = start(limits(100, 100, 8)).await;
     for i in 0..8 {
         let (status, ..) = server.enrol(&format!("192.0.2.{}", i + 1), &wrong_code(i)).await;
         assert_eq!(status, 403, "attempt {i}");
     }
-    let right = server.code_for(server.org.worker_a).await;
-    let (status, body, retry) = server.enrol("192.0.2.200", &right).await;
+    // Over the ceiling, wrong codes from yet other addresses are refused without a lookup's
+    // answer...
+    let (status, body, retry) = server.enrol("192.0.2.100", &wrong_code(99)).await;
     assert_eq!((status, body["code"].as_str()), (429, Some("too_many_attempts")));
     assert!(retry.is_some());
+    // ...but a worker holding a valid code is not locked out by other people's guessing.
+    let right = server.code_for(server.org.worker_a).await;
+    let (status, body, _) = server.enrol("192.0.2.200", &right).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(server.devices_of(server.org.worker_a).await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_code_enrols_nothing() {
+    let server = start(EnrolmentLimits::default()).await;
+    let code = server.code_for(server.org.worker_a).await;
+    let storage = server.running.storage.clone();
+    county_server::service::enrolment::revoke_code(storage.as_ref(), &code).await.unwrap();
+    let (status, body, _) = server.enrol("192.0.2.7", &code).await;
+    assert_eq!((status, body["code"].as_str()), (403, Some("forbidden")), "{body}");
     assert_eq!(server.devices_of(server.org.worker_a).await, 0);
+    // A code that was never issued, or is already revoked, is not found.
+    let again = county_server::service::enrolment::revoke_code(storage.as_ref(), &code).await.unwrap_err();
+    assert_eq!(again.code().as_str(), "not_found");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

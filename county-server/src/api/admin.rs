@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use sync_protocol::api::{CodeRequest, CodeResponse, ImportSummary, NewAccount};
+use sync_protocol::api::{CodeRequest, CodeResponse, ImportSummary, NewAccount, RevokeCodeRequest};
 use sync_protocol::org::{Account, Device};
 use uuid::Uuid;
 
@@ -28,6 +28,15 @@ pub async fn issue_code(
     J(r): J<CodeRequest>,
 ) -> Result<Json<CodeResponse>, Error> {
     Ok(Json(st.county.issue_code(&c, r.account).await?))
+}
+
+pub async fn revoke_code(
+    State(st): State<AppState>,
+    Authed(c): Authed,
+    J(r): J<RevokeCodeRequest>,
+) -> Result<StatusCode, Error> {
+    st.county.revoke_code(&c, &r.code).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 pub async fn devices(State(st): State<AppState>, Authed(c): Authed) -> Result<Json<Vec<Device>>, Error> {

@@ -62,6 +62,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/blobs/{hash}/status", get(blobs::status))
         .route("/v1/admin/accounts", post(admin::create_account))
         .route("/v1/admin/enrolment-codes", post(admin::issue_code))
+        .route("/v1/admin/enrolment-codes/revoke", post(admin::revoke_code))
         .route("/v1/admin/devices", get(admin::devices))
         .route("/v1/admin/devices/{id}/revoke", post(admin::revoke))
         .route("/v1/admin/grids/{grid}/roster", post(admin::import_roster).get(admin::export_roster))

@@ -1,15 +1,23 @@
 //! Enrolment: one-time codes exchanged for device tokens, the limits on guessing codes, the
 //! devices enrolled and their revocation.
 //!
-//! A code has 60 random bits and lives 7 days; on top of that every attempt is counted, before
-//! the code is looked up, under three keys: the client's address, the presented code, and the
-//! whole county. Over any limit the answer is `too_many_attempts`, even for a right code, so a
-//! guess that lands during a lock-out teaches the guesser nothing. The counts live in storage
-//! ([`Storage::count_attempt`]), not in this process, so several servers behind a load balancer
-//! share them. Nothing here logs an address or a code. (Which address a request comes from is
-//! the HTTP layer's business: `api::client_addr`.)
+//! A code has 60 random bits and lives 7 days. On top of that every attempt is counted, before
+//! the code is looked up, under the client's address and under the presented code: over either
+//! limit the answer is `too_many_attempts`, even for a right code, so a guess that lands during
+//! a lock-out teaches the guesser nothing. Then the code is looked up with a read; only a code
+//! that can be redeemed costs a write (the device's registration). A wrong code counts towards
+//! the county-wide ceiling, which caps what guessers with many addresses can try; a right code
+//! is never refused by that ceiling, so it cannot lock out a worker holding a valid code.
+//!
+//! The counts live in this process ([`Attempts`]), bounded in memory, so an attempt costs no
+//! database write: anonymous requests cannot occupy the one SQLite writer that sync commits
+//! share. With several servers behind a load balancer each counts its own share (the limits
+//! then apply per server). Nothing here logs an address or a code. (Which address a request
+//! comes from is the HTTP layer's business: `api::client_addr`.)
 
+use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, Ipv6Addr};
+use std::sync::Mutex;
 
 use sync_protocol::Code;
 use sync_protocol::api::{CodeResponse, EnrolRequest, EnrolResponse};
@@ -44,24 +52,38 @@ impl Default for EnrolmentLimits {
     }
 }
 
-impl EnrolmentLimits {
-    /// Counts this attempt under the client's address, the code and the county, in that order,
-    /// and refuses it when one count is over its limit. Call before looking the code up.
-    pub async fn check(&self, storage: &dyn Storage, client: IpAddr, code_hash: &str, now: i64) -> Result<()> {
-        let since = now - self.window_ms;
-        let keys = [
-            ("address", format!("enrol:addr:{}", address_key(client)), self.per_address),
-            ("code", format!("enrol:code:{code_hash}"), self.per_code),
-            ("county", "enrol:county".to_string(), self.county),
-        ];
-        for (counted_by, key, limit) in keys {
-            let attempts = storage.count_attempt(&key, now, since).await?;
-            if attempts > limit {
-                tracing::warn!(counted_by, attempts, limit, "enrolment attempt over the limit refused");
-                return Err(Error::TooManyAttempts { retry_after_secs: (self.window_ms / 1000).max(1) as u64 });
+/// Attempts counted in this process within a sliding window, per key. Bounded: a key keeps at
+/// most one more time than its limit, and past [`Attempts::MAX_KEYS`] keys the expired ones are
+/// dropped first; if that is not enough (a flood of addresses or codes) a new key counts as over
+/// its limit, so memory stays bounded whatever is sent.
+#[derive(Debug, Default)]
+pub struct Attempts {
+    seen: Mutex<HashMap<String, VecDeque<i64>>>,
+}
+
+impl Attempts {
+    pub const MAX_KEYS: usize = 200_000;
+
+    /// Records one attempt under `key` at `now` and says whether it is over `limit` within the
+    /// window ending at `now`.
+    pub fn over(&self, key: &str, now: i64, window_ms: i64, limit: u64) -> bool {
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        let since = now - window_ms;
+        if !seen.contains_key(key) && seen.len() >= Self::MAX_KEYS {
+            seen.retain(|_, times| times.back().is_some_and(|t| *t >= since));
+            if seen.len() >= Self::MAX_KEYS {
+                return true;
             }
         }
-        Ok(())
+        let times = seen.entry(key.to_string()).or_default();
+        while times.front().is_some_and(|t| *t < since) {
+            times.pop_front();
+        }
+        times.push_back(now);
+        while times.len() as u64 > limit + 1 {
+            times.pop_front();
+        }
+        times.len() as u64 > limit
     }
 }
 
@@ -95,6 +117,16 @@ pub async fn issue_code(storage: &dyn Storage, account: Uuid) -> Result<CodeResp
     Ok(CodeResponse { code, expires_at })
 }
 
+/// Revokes an issued, unused code (an operator's act; over HTTP through [`County::revoke_code`]).
+pub async fn revoke_code(storage: &dyn Storage, code: &str) -> Result<()> {
+    let hash = auth::hash_secret(&auth::normalize_code(code));
+    if storage.revoke_enrolment_code(&hash, chrono::Utc::now().timestamp_millis()).await? {
+        Ok(())
+    } else {
+        Err(Error::NotFound("no such unused enrolment code".into()))
+    }
+}
+
 /// Revokes a device (a lost handheld); `NotFound` if there is no such active device.
 pub async fn revoke_device(storage: &dyn Storage, device: Uuid) -> Result<()> {
     if storage.revoke_device(device, chrono::Utc::now().timestamp_millis()).await? {
@@ -110,8 +142,25 @@ impl County {
         let storage = self.storage();
         let code_hash = auth::hash_secret(&auth::normalize_code(&req.code));
         let now = chrono::Utc::now().timestamp_millis();
+        let limits = &self.enrolment_limits;
+        let refuse = |counted_by: &str| {
+            tracing::warn!(counted_by, "enrolment attempt over the limit refused");
+            Error::TooManyAttempts { retry_after_secs: (limits.window_ms / 1000).max(1) as u64 }
+        };
         // Counted and limited before the code is looked up: a right guess during a lock-out fails.
-        self.enrolment_limits.check(storage, client, &code_hash, now).await?;
+        if self.attempts.over(&format!("addr:{}", address_key(client)), now, limits.window_ms, limits.per_address) {
+            return Err(refuse("address"));
+        }
+        if self.attempts.over(&format!("code:{code_hash}"), now, limits.window_ms, limits.per_code) {
+            return Err(refuse("code"));
+        }
+        // A read: a wrong code costs no write, and counts towards the county-wide ceiling.
+        if !storage.enrolment_code_open(&code_hash, now).await? {
+            if self.attempts.over("county", now, limits.window_ms, limits.county) {
+                return Err(refuse("county"));
+            }
+            return Err(Error::Forbidden("enrolment code unknown, used or expired".into()));
+        }
         let token = auth::new_device_token();
         let device_id = Uuid::now_v7();
         let device = Device {
@@ -124,6 +173,7 @@ impl County {
         let account = storage
             .redeem_enrolment_code(&code_hash, now, &device, &auth::hash_secret(&token))
             .await?
+            // Used by a concurrent attempt between the read and this write.
             .ok_or_else(|| Error::Forbidden("enrolment code unknown, used or expired".into()))?;
         let grids = match auth::scope_of(storage, &account).await? {
             // Handhelds hold the grids of their scope; county staff work from the web instead.
@@ -132,6 +182,14 @@ impl County {
         };
         tracing::info!(device = %device_id, account = %account.id, "device enrolled");
         Ok(EnrolResponse { device_id, token, account, grids })
+    }
+
+    /// Revokes an issued code that is not used yet (a lost sheet, a person who left).
+    pub async fn revoke_code(&self, caller: &Caller, code: &str) -> Result<()> {
+        caller.require_admin()?;
+        revoke_code(self.storage(), code).await?;
+        tracing::info!(by = %caller.account.id, "enrolment code revoked");
+        Ok(())
     }
 
     pub async fn issue_code(&self, caller: &Caller, account: Uuid) -> Result<CodeResponse> {
@@ -155,6 +213,21 @@ impl County {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn attempts_count_within_their_window_and_stay_bounded() {
+        let a = Attempts::default();
+        assert!(!a.over("k", 1_000, 100, 2));
+        assert!(!a.over("k", 1_010, 100, 2));
+        assert!(a.over("k", 1_020, 100, 2), "the third within the window is over a limit of two");
+        assert!(!a.over("other", 1_020, 100, 2), "keys are counted apart");
+        assert!(!a.over("k", 1_200, 100, 2), "older attempts fall out of the window");
+        // A key never keeps more times than its limit needs.
+        for t in 0..1_000 {
+            a.over("busy", 2_000 + t, 10_000, 3);
+        }
+        assert_eq!(a.seen.lock().unwrap()["busy"].len(), 4);
+    }
 
     #[test]
     fn ipv6_clients_are_counted_by_their_64() {

@@ -46,6 +46,8 @@ pub struct County {
     pub storage: Arc<dyn Storage>,
     pub limits: sync::Limits,
     pub enrolment_limits: enrolment::EnrolmentLimits,
+    /// Enrolment attempts counted in this process (no database write per attempt).
+    pub attempts: enrolment::Attempts,
     /// Documents kept loaded between syncs (checked against stored versions).
     pub docs: cache::DocCache,
     /// How many syncs run at once (`GRIDKEEPER_SYNC_SLOTS`, default four per core).
@@ -67,6 +69,7 @@ impl County {
             storage,
             limits,
             enrolment_limits,
+            attempts: enrolment::Attempts::default(),
             docs: cache::DocCache::from_env(),
             sync_slots: tokio::sync::Semaphore::new(sync::slots_from_env()),
         }

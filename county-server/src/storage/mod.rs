@@ -170,11 +170,12 @@ pub trait Enrolment: Send + Sync + 'static {
     async fn device_by_token(&self, token_hash: &str) -> Result<Option<TokenHolder>>;
     async fn revoke_device(&self, id: Uuid, at: i64) -> Result<bool>;
     async fn devices(&self, account: Option<Uuid>) -> Result<Vec<Device>>;
-    /// Guarding against guessing (enrolment codes): attempts are kept in storage, not in a
-    /// server's memory, so every server behind a load balancer sees the same counts. Records one
-    /// attempt under `key` at `now` and returns how many attempts under `key` were made at or
-    /// after `since`, this one included. Attempts older than `since` may be pruned.
-    async fn count_attempt(&self, key: &str, now: i64, since: i64) -> Result<u64>;
+    /// Whether a code can still be redeemed (issued, unused, unrevoked, unexpired): a read, so
+    /// an attempt with a wrong code costs no write.
+    async fn enrolment_code_open(&self, code_hash: &str, now: i64) -> Result<bool>;
+    /// Revokes an issued code that is not used yet (a printed sheet lost, a person who left);
+    /// whether there was one.
+    async fn revoke_enrolment_code(&self, code_hash: &str, at: i64) -> Result<bool>;
 }
 
 /// Documents and the change log.

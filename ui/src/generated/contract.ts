@@ -180,6 +180,7 @@ export type EnrolResponse = { device_id: string, token: string, account: Account
 export type Me = { account: Account, device: Device, };
 export type NewAccount = { name: string, role: Role, node: string, };
 export type CodeRequest = { account: string, };
+export type RevokeCodeRequest = { code: string, };
 export type CodeResponse = { code: string, expires_at: number, };
 export type BlobState = { grid: string, total: number, received: number, complete: boolean, };
 export type ResidentQuery = { 

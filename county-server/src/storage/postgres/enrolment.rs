@@ -116,27 +116,25 @@ impl Enrolment for PostgresStorage {
         .collect()
     }
 
-    async fn count_attempt(&self, key: &str, now: i64, since: i64) -> Result<u64> {
-        let mut tx = self.begin().await?;
-        sqlx_core::query::query("DELETE FROM attempts WHERE key = $1 AND at < $2")
-            .bind(key)
-            .bind(since)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        sqlx_core::query::query("INSERT INTO attempts (key, at) VALUES ($1, $2)")
-            .bind(key)
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        let n: i64 = sqlx_core::query_scalar::query_scalar("SELECT COUNT(*) FROM attempts WHERE key = $1 AND at >= $2")
-            .bind(key)
-            .bind(since)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        tx.commit().await.map_err(db_err)?;
-        Ok(n as u64)
+    async fn enrolment_code_open(&self, code_hash: &str, now: i64) -> Result<bool> {
+        sqlx_core::query_scalar::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM enrolment_codes WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2)",
+        )
+        .bind(code_hash)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err)
+    }
+
+    async fn revoke_enrolment_code(&self, code_hash: &str, at: i64) -> Result<bool> {
+        let done =
+            sqlx_core::query::query("UPDATE enrolment_codes SET used_at = $2 WHERE code_hash = $1 AND used_at IS NULL")
+                .bind(code_hash)
+                .bind(at)
+                .execute(&self.pool)
+                .await
+                .map_err(db_err)?;
+        Ok(done.rows_affected() > 0)
     }
 }

@@ -117,6 +117,11 @@ ALTER TABLE blobs DROP CONSTRAINT blobs_pkey;
 ALTER TABLE blobs ADD PRIMARY KEY (grid, hash);
 CREATE INDEX blobs_hash ON blobs(hash);
 "#,
+    // Enrolment attempts are counted in the server's memory: a table written on every attempt
+    // let anonymous requests occupy the writer that sync commits share.
+    r#"
+DROP TABLE IF EXISTS attempts;
+"#,
 ];
 
 /// Documents as Automerge loads them: the last full save followed by the changes appended since.

@@ -2,7 +2,7 @@
 //! counts that limit guessing.
 
 use async_trait::async_trait;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 use uuid::Uuid;
 
 use super::*;
@@ -122,22 +122,28 @@ impl Enrolment for SqliteStorage {
         .await
     }
 
-    async fn count_attempt(&self, key: &str, now: i64, since: i64) -> Result<u64> {
-        let key = key.to_owned();
+    async fn enrolment_code_open(&self, code_hash: &str, now: i64) -> Result<bool> {
+        let h = code_hash.to_string();
+        self.read(move |c| {
+            c.query_row(
+                "SELECT EXISTS (SELECT 1 FROM enrolment_codes WHERE code_hash = ?1 AND used_at IS NULL AND expires_at > ?2)",
+                params![h, now],
+                |r| r.get(0),
+            )
+            .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn revoke_enrolment_code(&self, code_hash: &str, at: i64) -> Result<bool> {
+        let h = code_hash.to_string();
         self.run(move |c| {
-            let run = |c: &mut Connection| -> rusqlite::Result<i64> {
-                let tx = c.transaction()?;
-                tx.execute("DELETE FROM attempts WHERE key = ?1 AND at < ?2", params![key, since])?;
-                tx.execute("INSERT INTO attempts (key, at) VALUES (?1, ?2)", params![key, now])?;
-                let n = tx.query_row(
-                    "SELECT COUNT(*) FROM attempts WHERE key = ?1 AND at >= ?2",
-                    params![key, since],
-                    |r| r.get(0),
-                )?;
-                tx.commit()?;
-                Ok(n)
-            };
-            Ok(run(c).map_err(db_err)? as u64)
+            c.execute(
+                "UPDATE enrolment_codes SET used_at = ?2 WHERE code_hash = ?1 AND used_at IS NULL",
+                params![h, at],
+            )
+            .map(|n| n > 0)
+            .map_err(db_err)
         })
         .await
     }
