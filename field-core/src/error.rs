@@ -15,6 +15,16 @@ pub enum DeviceError {
     WrongPin,
     #[error("PIN 须为至少6位数字 (the PIN must be at least 6 digits)")]
     WeakPin,
+    /// Too many wrong PINs in a row: the next try must wait.
+    #[error(
+        "PIN 错误次数过多，请 {retry_after_secs} 秒后再试 (too many wrong PINs: try again in {retry_after_secs} s)"
+    )]
+    PinLocked { retry_after_secs: u64 },
+    /// Wrong PINs past the limit: the device's data was wiped; enrol it again.
+    #[error(
+        "PIN 错误次数过多，本机数据已清除，请重新注册 (too many wrong PINs: this device's data was wiped; enrol again)"
+    )]
+    Wiped,
     #[error("照片格式或大小不对 (not an image, or larger than 20 MB)")]
     BadPhoto,
     #[error("not found: {0}")]
@@ -54,6 +64,8 @@ impl DeviceError {
             DeviceError::AlreadyEnrolled => Code::AlreadyEnrolled.into(),
             DeviceError::WrongPin => Code::WrongPin.into(),
             DeviceError::WeakPin => Code::WeakPin.into(),
+            DeviceError::PinLocked { .. } => Code::PinLocked.into(),
+            DeviceError::Wiped => Code::DeviceWiped.into(),
             DeviceError::BadPhoto => Code::BadPhoto.into(),
             DeviceError::NotFound(_) => Code::NotFound.into(),
             DeviceError::Network(_) => Code::Network.into(),

@@ -129,6 +129,10 @@ codes! {
         Locked = "locked",
         WrongPin = "wrong_pin",
         WeakPin = "weak_pin",
+        /// Too many wrong PINs in a row: wait before the next try.
+        PinLocked = "pin_locked",
+        /// Too many wrong PINs: the device's data was wiped.
+        DeviceWiped = "device_wiped",
         BadPhoto = "bad_photo",
         InsecureServerUrl = "insecure_server_url",
         BadServerUrl = "bad_server_url",

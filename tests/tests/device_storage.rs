@@ -33,3 +33,38 @@ async fn the_device_database_is_encrypted_and_a_wrong_pin_destroys_nothing() {
     d.sync().await.unwrap();
     assert_eq!(d.pending_count().unwrap(), 0);
 }
+
+/// A thief guessing through the app: three wrong PINs are free, then each try waits longer
+/// (even the right PIN waits), and ten wrong PINs in a row wipe the device's data.
+#[test]
+fn wrong_pins_wait_longer_and_ten_in_a_row_wipe_the_device() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("device.db");
+    let attempts = dir.path().join("device.db.attempts");
+    drop(Device::open_encrypted(&path, "246810").unwrap());
+    let code = |r: Result<Device, field_core::DeviceError>| r.err().map(|e| e.code().as_str().to_string());
+    for _ in 0..3 {
+        assert_eq!(code(Device::open_encrypted(&path, "111111")).as_deref(), Some("wrong_pin"));
+    }
+    // The fourth try waits, whatever the PIN: the key is not even derived.
+    assert_eq!(code(Device::open_encrypted(&path, "246810")).as_deref(), Some("pin_locked"));
+    // Once the wait is over (the count's clock moved back, as time passing would), the right
+    // PIN opens and the count starts again.
+    let backdate = || {
+        let mut a: serde_json::Value = serde_json::from_slice(&std::fs::read(&attempts).unwrap()).unwrap();
+        a["last_failure_ms"] = serde_json::json!(0);
+        std::fs::write(&attempts, serde_json::to_vec(&a).unwrap()).unwrap();
+    };
+    backdate();
+    let d = Device::open_encrypted(&path, "246810").unwrap();
+    assert!(!attempts.exists(), "a right PIN clears the count");
+    drop(d);
+    // Ten wrong PINs in a row (each after its wait): the data is gone.
+    for i in 0..9 {
+        assert_eq!(code(Device::open_encrypted(&path, "222222")).as_deref(), Some("wrong_pin"), "try {i}");
+        backdate();
+    }
+    assert_eq!(code(Device::open_encrypted(&path, "222222")).as_deref(), Some("device_wiped"));
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(left.is_empty(), "nothing of the device is left: {left:?}");
+}

@@ -205,10 +205,33 @@ impl Device {
     }
 
     /// Opens the device database encrypted with a key derived from the worker's PIN (created on
-    /// first use). A wrong PIN gives [`DeviceError::WrongPin`] and changes nothing.
+    /// first use). A wrong PIN gives [`DeviceError::WrongPin`] and changes nothing but the count
+    /// of wrong PINs: after [`crate::crypto::FREE_TRIES`] each try must wait
+    /// ([`DeviceError::PinLocked`], before the key is even derived), and after
+    /// [`crate::crypto::WIPE_AFTER`] in a row the device's data is wiped ([`DeviceError::Wiped`]).
     pub fn open_encrypted(path: &Path, pin: &str) -> Result<Device> {
+        use crate::crypto::{PinAttempts, WIPE_AFTER, wipe};
+        let now = now_ms();
+        let wait = PinAttempts::read(path).wait_ms(now);
+        if wait > 0 {
+            return Err(DeviceError::PinLocked { retry_after_secs: (wait as u64).div_ceil(1000) });
+        }
         let key = crate::crypto::derive_key(path, pin)?;
-        Self::open_with(path, Some(&key))
+        match Self::open_with(path, Some(&key)) {
+            Ok(device) => {
+                PinAttempts::clear(path)?;
+                Ok(device)
+            }
+            Err(DeviceError::WrongPin) => {
+                if PinAttempts::failed(path, now)? >= WIPE_AFTER {
+                    wipe(path)?;
+                    tracing::warn!("too many wrong PINs: the device's data was wiped");
+                    return Err(DeviceError::Wiped);
+                }
+                Err(DeviceError::WrongPin)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     fn open_with(path: &Path, key: Option<&crate::crypto::DbKey>) -> Result<Device> {
