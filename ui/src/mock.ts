@@ -55,6 +55,9 @@ interface State {
   enrolled: boolean
   locked: boolean
   pin: string | null
+  /** Wrong PINs in a row and when the last was (as field-core counts them beside the database). */
+  pinFailures: number
+  lastPinFailure: number
   server: string
   deviceName: string
   residents: Map<string, MockResident>
@@ -322,7 +325,7 @@ export class MockBackend {
     this.offline = false
     this.latencyMs = opts.latencyMs ?? 0
     this.state = {
-      awaitingPin: false, enrolled: false, locked: false, pin: null, server: '', deviceName: '',
+      awaitingPin: false, enrolled: false, locked: false, pin: null, pinFailures: 0, lastPinFailure: 0, server: '', deviceName: '',
       residents: new Map(), houses: new Map(), visits: [], disputes: new Map(), conflicts: [], quarantine: [],
       history: new Map(), photos: new Map(), pending: 0, lastSuccessAt: null, lastError: null, running: false,
       nextQuarantineId: 1,
@@ -531,7 +534,22 @@ export class MockBackend {
       },
       unlock: async (a) => {
         if (!st.enrolled) fail('not_enrolled', 'this device is not enrolled yet')
-        if (String(a.pin ?? '') !== st.pin) fail('wrong_pin', 'PIN码不正确，请重新输入')
+        // As field-core: three wrong PINs are free, then each try waits (30 s, doubling, at most
+        // an hour) before the PIN is even looked at; the tenth in a row wipes the device.
+        if (st.pinFailures >= 3) {
+          const wait = Math.min(30_000 * 2 ** (st.pinFailures - 3), 3_600_000) - (Date.now() - st.lastPinFailure)
+          if (wait > 0) fail('pin_locked', `PIN 错误次数过多，请 ${Math.ceil(wait / 1000)} 秒后再试`)
+        }
+        if (String(a.pin ?? '') !== st.pin) {
+          st.pinFailures++
+          st.lastPinFailure = Date.now()
+          if (st.pinFailures >= 10) {
+            this.reset()
+            fail('device_wiped', 'PIN 错误次数过多，本机数据已清除，请重新注册')
+          }
+          fail('wrong_pin', 'PIN码不正确，请重新输入')
+        }
+        st.pinFailures = 0
         st.locked = false
         return null
       },

@@ -62,4 +62,6 @@ export const WORDED_ERRORS = [
   'untrusted_server',
   'too_many_attempts',
   'device_revoked',
+  'pin_locked',
+  'device_wiped',
 ] as const satisfies readonly ErrorCode[]

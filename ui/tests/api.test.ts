@@ -158,6 +158,15 @@ describe('records', () => {
     expect((await api.listDisputes(true)).find((x) => x.id === d.id)).toBeUndefined()
   })
 
+  it('makes wrong PINs wait after three, as the device does', async () => {
+    mockBackend.reset({ ready: true })
+    await api.lock()
+    for (let i = 0; i < 3; i++) expect((await rejects(api.unlock('000000'))).code).toBe('wrong_pin')
+    // Even the right PIN waits now.
+    expect((await rejects(api.unlock('123456'))).code).toBe('pin_locked')
+    expect((await api.lockState()).locked).toBe(true)
+  })
+
   it('stores photos and refuses what is not an image', async () => {
     const hash = await api.addPhoto([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3], 'image/jpeg')
     expect(hash).toMatch(/^[0-9a-f]{64}$/)

@@ -529,6 +529,8 @@ const en: Messages<typeof zhCN> = {
     untrusted_server: "The server's certificate is not trusted: ask the county administrator for the root certificate",
     too_many_attempts: 'Too many attempts: try again later',
     device_revoked: 'This device has been revoked: contact the administrator',
+    pin_locked: 'Too many wrong PINs: wait a little, then try again',
+    device_wiped: "Too many wrong PINs: this device's data was wiped. Enrol it again",
     generic: 'Failed: {message}',
   },
   generic: {
