@@ -15,7 +15,7 @@ use sync_protocol::pipeline::Rows;
 use sync_protocol::wire::{CONTENT_TYPE, GridPosition, PROTOCOL_VERSION, Refusal, SyncRequest, SyncResponse};
 use uuid::Uuid;
 
-use crate::device::{Device, Inner, now_ms, project};
+use crate::device::{Device, Inner, now_ms, project_into};
 use crate::error::{DeviceError, Result};
 use crate::store::{self, OutboxRow};
 
@@ -193,13 +193,7 @@ fn apply_answer(inner: &mut Inner, sent: &[OutboxRow], answer: SyncResponse, rep
     let mut rows = Rows::default();
     for (key, ids) in &touched {
         let ids: Vec<Uuid> = ids.iter().copied().collect();
-        let r = project(&inner.docs[key], *key, &ids)?;
-        rows.residents.extend(r.residents);
-        rows.houses.extend(r.houses);
-        rows.visits.extend(r.visits);
-        rows.disputes.extend(r.disputes);
-        rows.conflicts.extend(r.conflicts);
-        rows.gone.extend(r.gone);
+        project_into(&inner.docs[key], *key, &ids, &mut rows)?;
     }
 
     // 4. One transaction for everything.

@@ -141,22 +141,22 @@ impl Ingest {
             return Ok(Outcome::AlreadyStored);
         }
         let refused = if change.deps().iter().any(|d| self.refused.contains(d)) {
-            Some(Refused::new(Code::DependencyRefused, "built on a refused change"))
+            Refused::new(Code::DependencyRefused, "built on a refused change")
         } else if !doc.get_missing_deps(change.deps()).is_empty() {
             // Automerge would queue it silently and the server would acknowledge a change it
             // does not hold.
-            Some(Refused::new(Code::MissingDependency, "the server lacks a change this one depends on"))
+            Refused::new(Code::MissingDependency, "the server lacks a change this one depends on")
         } else {
             match doc::validate_change(doc, collection, change, author) {
                 Ok(summary) => {
                     doc.apply_changes([change.clone()])?;
                     return Ok(Outcome::Applied(summary));
                 }
-                Err(e) => Some(Refused::from(e)),
+                Err(e) => Refused::from(e),
             }
         };
         self.refused.insert(hash);
-        Ok(Outcome::Refused(refused.expect("set above")))
+        Ok(Outcome::Refused(refused))
     }
 }
 
@@ -196,17 +196,6 @@ pub struct Rows {
     /// Records whose fields do not read as their type, with why. A validated change never
     /// makes one; a store says so rather than keep a wrong row.
     pub unreadable: Vec<(DocKey, RecordId, String)>,
-}
-
-impl Rows {
-    pub fn is_empty(&self) -> bool {
-        self.residents.is_empty()
-            && self.houses.is_empty()
-            && self.visits.is_empty()
-            && self.disputes.is_empty()
-            && self.conflicts.is_empty()
-            && self.gone.is_empty()
-    }
 }
 
 /// Reads `records` of a document back into typed rows (one pass over the document for the

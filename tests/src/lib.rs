@@ -282,3 +282,39 @@ pub fn workspace_bin(name: &str) -> PathBuf {
     built.push((name.to_string(), bin.clone()));
     bin
 }
+
+/// What a test server stores (counts, and the residents documents of grids A and B), to show
+/// that a refused request changed none of it.
+pub async fn fingerprint(server: &TestServer) -> (county_server::storage::StorageStats, Vec<(String, Vec<u8>)>) {
+    use sync_protocol::doc::DocKey;
+    use sync_protocol::schema::Collection;
+    let s = server.storage();
+    let o = &server.org;
+    let keys = [
+        DocKey::new(o.grid_a, Collection::Residents),
+        DocKey::new(o.grid_a, Collection::Disputes),
+        DocKey::new(o.grid_b, Collection::Residents),
+    ];
+    let docs = s.load_docs(&keys).await.unwrap().into_iter().map(|d| (d.key.to_string(), d.bytes)).collect();
+    (s.stats().await.unwrap(), docs)
+}
+
+/// Posts a sync body as bytes (whatever they hold); the status and the answer's bytes.
+pub async fn post_sync(server: &TestServer, token: &str, body: Vec<u8>) -> (u16, Vec<u8>) {
+    let resp = reqwest::Client::new()
+        .post(format!("{}/v1/sync", server.url()))
+        .bearer_auth(token)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    (resp.status().as_u16(), resp.bytes().await.unwrap().to_vec())
+}
+
+/// The code of a JSON error body, which must also carry a message.
+pub fn error_code(body: &[u8]) -> String {
+    let v: serde_json::Value =
+        serde_json::from_slice(body).unwrap_or_else(|_| panic!("not a JSON error: {}", String::from_utf8_lossy(body)));
+    assert!(v["message"].as_str().is_some_and(|m| !m.is_empty()), "an error without a message: {v}");
+    v["code"].as_str().unwrap().to_string()
+}

@@ -4,7 +4,7 @@
 //! watches the process's memory, is `compressed_bomb.rs` (a binary of its own).
 
 use automerge::Automerge;
-use gridkeeper_tests::{TestDevice, TestServer, resident};
+use gridkeeper_tests::{TestDevice, TestServer, error_code, fingerprint, post_sync, resident};
 use serde_json::Value;
 use sync_protocol::doc::{self, DocKey, Edit};
 use sync_protocol::model::Record;
@@ -12,33 +12,6 @@ use sync_protocol::org::{Author, Role};
 use sync_protocol::schema::Collection;
 use sync_protocol::wire::{GridPosition, OutChange, PROTOCOL_VERSION, SyncRequest, SyncResponse};
 use uuid::Uuid;
-
-/// What the server stores, to show that a refused request changed none of it.
-async fn fingerprint(server: &TestServer) -> (county_server::storage::StorageStats, Vec<(String, Vec<u8>)>) {
-    let s = server.storage();
-    let keys =
-        [DocKey::new(server.org.grid_a, Collection::Residents), DocKey::new(server.org.grid_b, Collection::Residents)];
-    let docs = s.load_docs(&keys).await.unwrap().into_iter().map(|d| (d.key.to_string(), d.bytes)).collect();
-    (s.stats().await.unwrap(), docs)
-}
-
-async fn post_sync(server: &TestServer, token: &str, body: Vec<u8>) -> (u16, Vec<u8>) {
-    let resp = reqwest::Client::new()
-        .post(format!("{}/v1/sync", server.url()))
-        .bearer_auth(token)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    (resp.status().as_u16(), resp.bytes().await.unwrap().to_vec())
-}
-
-fn error_code(body: &[u8]) -> String {
-    let v: Value =
-        serde_json::from_slice(body).unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(body)));
-    assert!(v["message"].as_str().is_some_and(|m| !m.is_empty()), "an error without a message: {v}");
-    v["code"].as_str().unwrap().to_string()
-}
 
 async fn worker_a(server: &TestServer) -> (TestDevice, String) {
     let a = TestDevice::enrol(&server.url(), &server.code_for(server.org.worker_a).await, "worker A").await;

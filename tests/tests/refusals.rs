@@ -1,44 +1,13 @@
 //! Bad input gets a structured error with a stable code, and nothing already stored changes.
 
 use automerge::Automerge;
-use gridkeeper_tests::{TestDevice, TestServer, fields, resident};
+use gridkeeper_tests::{TestDevice, TestServer, error_code, fields, fingerprint, post_sync, resident};
 use serde_json::{Value, json};
 use sync_protocol::doc::{self, DocKey, Edit};
 use sync_protocol::model::Record;
 use sync_protocol::org::{Author, Role};
 use sync_protocol::schema::Collection;
 use sync_protocol::wire::{GridPosition, OutChange, PROTOCOL_VERSION, SyncRequest, SyncResponse};
-
-/// Everything the server holds that a refused request must not touch.
-async fn fingerprint(server: &TestServer) -> (county_server::storage::StorageStats, Vec<(String, Vec<u8>)>) {
-    let s = server.storage();
-    let o = &server.org;
-    let keys = [
-        DocKey::new(o.grid_a, Collection::Residents),
-        DocKey::new(o.grid_a, Collection::Disputes),
-        DocKey::new(o.grid_b, Collection::Residents),
-    ];
-    let docs = s.load_docs(&keys).await.unwrap().into_iter().map(|d| (d.key.to_string(), d.bytes)).collect();
-    (s.stats().await.unwrap(), docs)
-}
-
-async fn post_sync(server: &TestServer, token: &str, body: Vec<u8>) -> (u16, Vec<u8>) {
-    let resp = reqwest::Client::new()
-        .post(format!("{}/v1/sync", server.url()))
-        .bearer_auth(token)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    (resp.status().as_u16(), resp.bytes().await.unwrap().to_vec())
-}
-
-fn error_code(body: &[u8]) -> String {
-    let v: Value =
-        serde_json::from_slice(body).unwrap_or_else(|_| panic!("not a JSON error: {}", String::from_utf8_lossy(body)));
-    assert!(v["message"].as_str().is_some_and(|m| !m.is_empty()), "error without a message: {v}");
-    v["code"].as_str().unwrap().to_string()
-}
 
 struct Setup {
     server: TestServer,

@@ -120,11 +120,6 @@ pub enum CatchUp {
     Changes { seq: u64, changes: Vec<LogChange>, more: bool },
 }
 
-/// How a node kind is written in both backends' `nodes.kind` column.
-fn kind_str(k: NodeKind) -> &'static str {
-    k.as_str()
-}
-
 /// A stored node kind; an unknown one is a damaged row, never read as some default kind.
 fn parse_kind(s: &str) -> std::result::Result<NodeKind, UnknownValue> {
     NodeKind::parse(s).ok_or_else(|| UnknownValue(format!("node kind {s:?}")))

@@ -187,15 +187,21 @@ impl Inner {
     }
 }
 
-/// The query rows of some records of a document, as [`pipeline::project`] reads them. A record
-/// that does not read as its type is an error here: the device never stores a wrong row.
-pub(crate) fn project(d: &Automerge, key: DocKey, ids: &[Uuid]) -> Result<Rows> {
-    let mut rows = Rows::default();
-    pipeline::project(d, key, ids, &mut rows);
+/// Adds the query rows of some records of a document, as [`pipeline::project`] reads them. A
+/// record that does not read as its type is an error here: the device never stores a wrong row.
+pub(crate) fn project_into(d: &Automerge, key: DocKey, ids: &[Uuid], rows: &mut Rows) -> Result<()> {
+    pipeline::project(d, key, ids, rows);
     match rows.unreadable.first() {
         Some((_, id, e)) => Err(DeviceError::Document(format!("record {id} does not fit its type: {e}"))),
-        None => Ok(rows),
+        None => Ok(()),
     }
+}
+
+/// The query rows of some records of one document ([`project_into`]).
+pub(crate) fn project(d: &Automerge, key: DocKey, ids: &[Uuid]) -> Result<Rows> {
+    let mut rows = Rows::default();
+    project_into(d, key, ids, &mut rows)?;
+    Ok(rows)
 }
 
 impl Device {

@@ -16,7 +16,7 @@ impl Organisation for PostgresStorage {
                township = excluded.township, village = excluded.village",
         )
         .bind(node.id)
-        .bind(kind_str(node.kind))
+        .bind(node.kind.as_str())
         .bind(&node.name)
         .bind(node.parent)
         .bind(node.township)

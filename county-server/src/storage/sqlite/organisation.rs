@@ -15,7 +15,7 @@ impl Organisation for SqliteStorage {
                 "INSERT OR REPLACE INTO nodes (id, kind, name, parent, township, village) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![
                     n.id.to_string(),
-                    kind_str(n.kind),
+                    n.kind.as_str(),
                     n.name,
                     n.parent.map(|p| p.to_string()),
                     n.township.map(|p| p.to_string()),
