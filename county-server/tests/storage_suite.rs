@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use county_server::storage::{
-    Account, CatchUp, Device, DocWrite, GridCommit, NewChange, Node, PostgresStorage, Rows, Scope, SqliteStorage,
-    Storage, StorageError, StoredDoc,
+    Account, AuditEntry, AuditQuery, CatchUp, Device, DocWrite, GridCommit, NewChange, Node, PostgresStorage, ReadKind,
+    Rows, Scope, SqliteStorage, Storage, StorageError, StoredDoc,
 };
 use sync_protocol::doc::DocKey;
 use sync_protocol::model::Resident;
@@ -148,7 +148,7 @@ async fn every_backend_keeps_the_same_promises() {
         .unwrap();
 
         // Catch-up: a snapshot at position 0, then only others' changes, paged.
-        match s.catch_up(g, 0, me, 1 << 20).await.unwrap() {
+        match s.catch_up(g, &Collection::ALL, 0, me, 1 << 20).await.unwrap() {
             CatchUp::Snapshot { seq, docs } => {
                 assert_eq!(seq, 3);
                 assert_eq!(docs.len(), 1);
@@ -156,14 +156,14 @@ async fn every_backend_keeps_the_same_promises() {
             }
             other => panic!("{name}: {other:?}"),
         }
-        match s.catch_up(g, 1, me, 1 << 20).await.unwrap() {
+        match s.catch_up(g, &Collection::ALL, 1, me, 1 << 20).await.unwrap() {
             CatchUp::Changes { seq, changes, more } => {
                 assert_eq!((seq, more), (3, false));
                 assert_eq!(changes.iter().map(|c| c.seq).collect::<Vec<_>>(), vec![2, 3]);
             }
             other => panic!("{name}: {other:?}"),
         }
-        match s.catch_up(g, 1, me, 5).await.unwrap() {
+        match s.catch_up(g, &Collection::ALL, 1, me, 5).await.unwrap() {
             CatchUp::Changes { seq, changes, more } => {
                 assert!(more, "{name}: a small budget pages");
                 assert_eq!(changes.len(), 1);
@@ -171,7 +171,7 @@ async fn every_backend_keeps_the_same_promises() {
             }
             other => panic!("{name}: {other:?}"),
         }
-        match s.catch_up(g, 3, me, 5).await.unwrap() {
+        match s.catch_up(g, &Collection::ALL, 3, me, 5).await.unwrap() {
             CatchUp::Changes { seq, changes, more } => assert_eq!((seq, changes.len(), more), (3, 0, false)),
             other => panic!("{name}: {other:?}"),
         }
@@ -190,7 +190,7 @@ async fn every_backend_keeps_the_same_promises() {
             })
             .collect();
         s.commit(GridCommit { grid: night, docs: vec![], changes: many, rows: Rows::default() }).await.unwrap();
-        match s.catch_up(night, 2, me, usize::MAX).await.unwrap() {
+        match s.catch_up(night, &Collection::ALL, 2, me, usize::MAX).await.unwrap() {
             CatchUp::Changes { seq, changes, more } => {
                 assert_eq!((seq, more), (1_203, false), "{name}");
                 let seqs: Vec<u64> = changes.iter().map(|c| c.seq).collect();
@@ -199,6 +199,55 @@ async fn every_backend_keeps_the_same_promises() {
             }
             other => panic!("{name}: {other:?}"),
         }
+
+        // A role's collections: documents and changes of others are passed over, and the
+        // position still moves past them (a centre's staff get disputes, not residents).
+        match s.catch_up(g, &[Collection::Disputes], 0, me, 1 << 20).await.unwrap() {
+            CatchUp::Snapshot { seq, docs } => assert_eq!((seq, docs.len()), (3, 0), "{name}"),
+            other => panic!("{name}: {other:?}"),
+        }
+        match s.catch_up(night, &[Collection::Disputes, Collection::Houses], 2, me, usize::MAX).await.unwrap() {
+            CatchUp::Changes { seq, changes, more } => {
+                assert_eq!((seq, changes.len(), more), (1_203, 0, false), "{name}")
+            }
+            other => panic!("{name}: {other:?}"),
+        }
+        match s.catch_up(night, &[], 2, me, usize::MAX).await.unwrap() {
+            CatchUp::Changes { seq, changes, .. } => assert_eq!((seq, changes.len()), (1_203, 0), "{name}"),
+            other => panic!("{name}: {other:?}"),
+        }
+
+        // The audit of reads: appended, filtered, newest first.
+        let entry = |at: i64, kind: ReadKind, account: Uuid| AuditEntry {
+            at,
+            account,
+            device: d1,
+            role: Role::TownshipStaff,
+            kind,
+            grid: Some(g),
+            subject: Some("019ab000-0000-7000-8000-000000000001".into()),
+            detail: "q=张 rows=3".into(),
+            client: Some("203.0.113.9".into()),
+        };
+        let (clerk, other_clerk) = (Uuid::now_v7(), Uuid::now_v7());
+        let written = vec![
+            entry(10, ReadKind::ResidentList, clerk),
+            entry(20, ReadKind::ResidentRecord, clerk),
+            entry(30, ReadKind::Snapshot, other_clerk),
+        ];
+        s.record_reads(&written).await.unwrap();
+        s.record_reads(&[]).await.unwrap();
+        let all = s.audit(&AuditQuery::default()).await.unwrap();
+        assert_eq!(all, written.iter().rev().cloned().collect::<Vec<_>>(), "{name}: every field kept, newest first");
+        let mine = s.audit(&AuditQuery { account: Some(clerk), ..Default::default() }).await.unwrap();
+        assert_eq!(mine.iter().map(|e| e.at).collect::<Vec<_>>(), vec![20, 10], "{name}");
+        let window = AuditQuery { from: Some(15), to: Some(30), ..Default::default() };
+        assert_eq!(s.audit(&window).await.unwrap().iter().map(|e| e.at).collect::<Vec<_>>(), vec![20], "{name}");
+        let snapshots = AuditQuery { kind: Some(ReadKind::Snapshot), limit: Some(5), ..Default::default() };
+        assert_eq!(s.audit(&snapshots).await.unwrap().len(), 1, "{name}");
+        let elsewhere = AuditQuery { grid: Some(Uuid::now_v7()), ..Default::default() };
+        assert!(s.audit(&elsewhere).await.unwrap().is_empty(), "{name}");
+        assert_eq!(s.audit(&AuditQuery { limit: Some(1), ..Default::default() }).await.unwrap().len(), 1, "{name}");
 
         // Blobs: chunks only at the reached offset, hash checked at the end.
         let bytes = b"a photo, in three parts".to_vec();
@@ -243,7 +292,7 @@ async fn every_backend_keeps_the_same_promises() {
         s.commit(write(vec![DocWrite::append(houses, 3, b"+3".to_vec())], 45)).await.unwrap();
         let whole = |docs: Vec<StoredDoc>| docs.into_iter().find(|d| d.key == houses).map(|d| (d.bytes, d.version));
         assert_eq!(whole(s.load_docs(&[houses]).await.unwrap()), Some((b"base+1+2+3".to_vec(), 4)), "{name}");
-        let CatchUp::Snapshot { docs, .. } = s.catch_up(g, 0, me, usize::MAX).await.unwrap() else {
+        let CatchUp::Snapshot { docs, .. } = s.catch_up(g, &Collection::ALL, 0, me, usize::MAX).await.unwrap() else {
             panic!("{name}: a first catch-up is a snapshot")
         };
         assert_eq!(whole(docs), Some((b"base+1+2+3".to_vec(), 4)), "{name}");

@@ -25,6 +25,9 @@ pub enum DeviceError {
         "PIN 错误次数过多，本机数据已清除，请重新注册 (too many wrong PINs: this device's data was wiped; enrol again)"
     )]
     Wiped,
+    /// The server revoked this device: everything it held was erased; enrol it again.
+    #[error("本机已被停用，本机数据已清除 (this device was revoked; its data was erased)")]
+    Revoked,
     #[error("照片格式或大小不对 (not an image, or larger than 20 MB)")]
     BadPhoto,
     #[error("not found: {0}")]
@@ -66,6 +69,7 @@ impl DeviceError {
             DeviceError::WeakPin => Code::WeakPin.into(),
             DeviceError::PinLocked { .. } => Code::PinLocked.into(),
             DeviceError::Wiped => Code::DeviceWiped.into(),
+            DeviceError::Revoked => Code::DeviceRevoked.into(),
             DeviceError::BadPhoto => Code::BadPhoto.into(),
             DeviceError::NotFound(_) => Code::NotFound.into(),
             DeviceError::Network(_) => Code::Network.into(),

@@ -15,7 +15,7 @@
 //! ```
 
 pub mod client;
-mod crypto;
+pub mod crypto;
 mod device;
 mod error;
 mod photos;

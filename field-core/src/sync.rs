@@ -35,8 +35,22 @@ struct Prepared {
 impl Device {
     /// Syncs with the county server: pushes, is acknowledged, pulls. Network failures leave
     /// everything queued; call again later.
+    ///
+    /// If the server says this device is revoked (a lost or stolen handheld), everything it
+    /// holds is erased at once, unsent edits included ([`DeviceError::Revoked`]).
     pub async fn sync(&self) -> Result<SyncReport> {
         let _one_at_a_time = self.sync_lock.lock().await;
+        match self.sync_rounds().await {
+            Err(e) if e.code() == Code::DeviceRevoked => {
+                self.erase()?;
+                tracing::warn!("the server revoked this device: its data was erased");
+                Err(DeviceError::Revoked)
+            }
+            other => other,
+        }
+    }
+
+    async fn sync_rounds(&self) -> Result<SyncReport> {
         let mut report = SyncReport::default();
         // Edits orphaned by a refusal whose re-entry a crash or an error interrupted.
         report.reentered += self.lock().resume_reentries()?;

@@ -28,6 +28,7 @@ pub fn run() {
             std::fs::create_dir_all(&dir)?;
             app.manage(state::AppState::new(dir));
             sync_loop::start(app.handle().clone());
+            sync_loop::start_idle_lock(app.handle().clone());
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![

@@ -1,8 +1,10 @@
 //! What the app holds between commands: the device (present only while unlocked), an
-//! enrolment waiting for its PIN, and the background sync's status.
+//! enrolment waiting for its PIN, the background sync's status, and when the worker last used
+//! the app (an unlocked device left idle locks itself: [`AppState::lock_if_idle`]).
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use field_core::{Device, Identity};
 pub use sync_protocol::app::SyncStatus;
@@ -17,6 +19,22 @@ pub struct AppState {
     pub sync_status: Mutex<SyncStatus>,
     /// Wakes the background sync (after a local write, on "sync now", after unlocking).
     pub kick: Notify,
+    /// When a command last used the unlocked device (the background sync does not count).
+    last_use: Mutex<Instant>,
+    /// How long an unlocked device may sit unused before it locks itself.
+    pub idle_lock: Duration,
+}
+
+/// The idle time after which an unlocked device locks itself, unless
+/// `GRIDKEEPER_IDLE_LOCK_SECS` says otherwise: five minutes, as a phone's screen lock.
+pub const IDLE_LOCK: Duration = Duration::from_secs(300);
+
+fn idle_lock_from_env() -> Duration {
+    std::env::var("GRIDKEEPER_IDLE_LOCK_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|s| *s > 0)
+        .map_or(IDLE_LOCK, Duration::from_secs)
 }
 
 impl AppState {
@@ -27,21 +45,72 @@ impl AppState {
             pending_identity: Mutex::new(None),
             sync_status: Mutex::new(SyncStatus::default()),
             kick: Notify::new(),
+            last_use: Mutex::new(Instant::now()),
+            idle_lock: idle_lock_from_env(),
         }
     }
 
-    /// The unlocked device, or `locked`.
+    /// The unlocked device, or `locked`; a use by the worker, which keeps it unlocked.
     pub fn device(&self) -> Result<Arc<Device>, CmdError> {
-        self.device.read().ok().and_then(|d| d.clone()).ok_or_else(crate::error::locked)
+        let d = self.unlocked().ok_or_else(crate::error::locked)?;
+        self.touch();
+        Ok(d)
+    }
+
+    /// The unlocked device, if it is, without counting as a use (for the background sync).
+    pub fn unlocked(&self) -> Option<Arc<Device>> {
+        self.device.read().ok().and_then(|d| d.clone())
     }
 
     pub fn set_device(&self, d: Option<Arc<Device>>) {
         if let Ok(mut slot) = self.device.write() {
             *slot = d;
         }
+        self.touch();
+    }
+
+    fn touch(&self) {
+        if let Ok(mut t) = self.last_use.lock() {
+            *t = Instant::now();
+        }
+    }
+
+    /// Locks the device if nobody used it for [`AppState::idle_lock`] by `now`: the key and
+    /// the open database are dropped, and the PIN is needed again. Whether it locked.
+    pub fn lock_if_idle(&self, now: Instant) -> bool {
+        let idle = self.last_use.lock().map(|t| now.saturating_duration_since(*t)).unwrap_or_default();
+        if idle < self.idle_lock || self.unlocked().is_none() {
+            return false;
+        }
+        self.set_device(None);
+        true
     }
 
     pub fn status(&self) -> SyncStatus {
         self.sync_status.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unlocked_device_left_idle_locks_itself_and_use_keeps_it_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let st = AppState::new(dir.path().to_path_buf());
+        let device = Device::open_encrypted(&st.db_path, "246810").unwrap();
+        st.set_device(Some(Arc::new(device)));
+        let start = Instant::now();
+        assert!(!st.lock_if_idle(start + st.idle_lock / 2), "not idle long enough");
+        // A command halfway through starts the idle time again.
+        std::thread::sleep(Duration::from_millis(20));
+        st.device().unwrap();
+        assert!(!st.lock_if_idle(start + st.idle_lock), "used since");
+        // The background sync is no use.
+        assert!(st.unlocked().is_some());
+        assert!(st.lock_if_idle(Instant::now() + st.idle_lock));
+        assert_eq!(st.device().err().map(|e| e.code), Some(sync_protocol::Code::Locked.into()));
+        assert!(!st.lock_if_idle(Instant::now() + st.idle_lock * 2), "locked once");
     }
 }

@@ -1,8 +1,9 @@
 //! Background sync: on start, after unlocking, after each local write, on demand and every few
 //! minutes; with exponential backoff after failures. It never blocks the UI and reports its
-//! state as the `sync-status` event.
+//! state as the `sync-status` event. Beside it, the idle lock ([`start_idle_lock`]). Neither
+//! counts as the worker using the app.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use field_core::{DeviceError, SyncReport};
 use tauri::{AppHandle, Emitter, Manager};
@@ -25,7 +26,7 @@ fn update(st: &AppState, f: impl FnOnce(&mut crate::state::SyncStatus)) {
 
 /// One sync now, recording the outcome in the status.
 pub async fn sync_once(st: &AppState) -> Result<SyncReport, DeviceError> {
-    let device = st.device().map_err(|_| DeviceError::NotEnrolled)?;
+    let device = st.unlocked().ok_or(DeviceError::NotEnrolled)?;
     update(st, |s| s.running = true);
     let r = device.sync().await;
     let pending = device.pending_count().unwrap_or(0);
@@ -40,7 +41,30 @@ pub async fn sync_once(st: &AppState) -> Result<SyncReport, DeviceError> {
             Err(e) => s.last_error = Some(e.to_body()),
         }
     });
+    if let Err(DeviceError::Revoked) = &r {
+        // The device erased what it held: nothing is left to unlock, and the app starts over
+        // at enrolment.
+        st.set_device(None);
+    }
     r
+}
+
+/// How often the idle lock looks at the clock.
+const IDLE_CHECK: Duration = Duration::from_secs(5);
+
+/// Locks an unlocked device nobody has used for [`AppState::idle_lock`] (five minutes unless
+/// `GRIDKEEPER_IDLE_LOCK_SECS` says otherwise) and tells the UI with the `locked` event.
+pub fn start_idle_lock(app: AppHandle) {
+    tauri::async_runtime::spawn(async move {
+        loop {
+            tokio::time::sleep(IDLE_CHECK).await;
+            let st = app.state::<AppState>();
+            if st.lock_if_idle(Instant::now()) {
+                tracing::info!("locked after being idle");
+                let _ = app.emit("locked", ());
+            }
+        }
+    });
 }
 
 pub fn start(app: AppHandle) {
@@ -56,13 +80,17 @@ pub fn start(app: AppHandle) {
                 _ = st.kick.notified() => {}
                 _ = tokio::time::sleep(wait) => {}
             }
-            if st.device().is_err() {
+            if st.unlocked().is_none() {
                 wait = PERIOD;
                 continue;
             }
             update(&st, |s| s.running = true);
             emit(&app, &st);
             match sync_once(&st).await {
+                Err(DeviceError::Revoked) => {
+                    let _ = app.emit("locked", ());
+                    wait = PERIOD;
+                }
                 Ok(_) => {
                     backoff = FIRST_BACKOFF;
                     wait = PERIOD;

@@ -171,6 +171,114 @@ pub struct Overview {
     pub open_conflicts: u64,
 }
 
+// ---- the audit of personal-data reads (`/v1/admin/audit`) -------------------------------
+
+/// What was read: every way personal data leaves the server is one of these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub enum ReadKind {
+    /// A grid's documents in full, to a device (its first sync of that grid).
+    Snapshot,
+    /// A list of residents (masked).
+    ResidentList,
+    /// One resident's full record (unmasked).
+    ResidentRecord,
+    /// A list of houses.
+    HouseList,
+    /// A list of disputes with their parties.
+    DisputeList,
+    /// Fields with concurrent values (masked).
+    Conflicts,
+    /// A record's history (masked).
+    History,
+    /// A grid's roster file, in full or masked (`detail` says which).
+    RosterExport,
+    /// A photo or other attachment.
+    Photo,
+}
+
+impl ReadKind {
+    pub const ALL: [ReadKind; 9] = [
+        ReadKind::Snapshot,
+        ReadKind::ResidentList,
+        ReadKind::ResidentRecord,
+        ReadKind::HouseList,
+        ReadKind::DisputeList,
+        ReadKind::Conflicts,
+        ReadKind::History,
+        ReadKind::RosterExport,
+        ReadKind::Photo,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReadKind::Snapshot => "snapshot",
+            ReadKind::ResidentList => "resident_list",
+            ReadKind::ResidentRecord => "resident_record",
+            ReadKind::HouseList => "house_list",
+            ReadKind::DisputeList => "dispute_list",
+            ReadKind::Conflicts => "conflicts",
+            ReadKind::History => "history",
+            ReadKind::RosterExport => "roster_export",
+            ReadKind::Photo => "photo",
+        }
+    }
+
+    /// `None` for a string that names no kind.
+    pub fn parse(s: &str) -> Option<ReadKind> {
+        ReadKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// One read of personal data: who (account, device, role), what (kind, the record, grid or
+/// photo read, and a detail such as the search or the collections sent), when (ms since the
+/// epoch) and from where (the client's address as the server saw it). Never the data itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
+pub struct AuditEntry {
+    pub at: i64,
+    pub account: Uuid,
+    pub device: Uuid,
+    pub role: Role,
+    pub kind: ReadKind,
+    /// The grid read, or the grid the record read belongs to; `None` for a county-wide list.
+    pub grid: Option<Uuid>,
+    /// The record or photo read (a UUID or a SHA-256), if one.
+    pub subject: Option<String>,
+    /// What else says what was read: the search, the filter, the collections of a snapshot, or
+    /// how many rows a list returned.
+    pub detail: String,
+    pub client: Option<String>,
+}
+
+/// `GET /v1/admin/audit` (and `/v1/admin/audit.csv`): the newest entries first, within a time
+/// range, optionally of one account, one grid or one kind.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
+pub struct AuditQuery {
+    /// From this time (ms since the epoch, inclusive).
+    pub from: Option<i64>,
+    /// Before this time (ms since the epoch, exclusive).
+    pub to: Option<i64>,
+    pub account: Option<Uuid>,
+    pub grid: Option<Uuid>,
+    pub kind: Option<ReadKind>,
+    /// At most this many (default and ceiling [`AuditQuery::MAX_LIMIT`]).
+    pub limit: Option<u32>,
+}
+
+impl AuditQuery {
+    pub const MAX_LIMIT: u32 = 10_000;
+
+    pub fn limit(&self) -> u32 {
+        self.limit.unwrap_or(Self::MAX_LIMIT).min(Self::MAX_LIMIT)
+    }
+}
+
 // ---- rosters (花名册) --------------------------------------------------------------------
 
 /// What a roster import wrote.

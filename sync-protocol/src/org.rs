@@ -4,6 +4,8 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::schema::Collection;
+
 /// A node of the four-level hierarchy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -114,6 +116,19 @@ impl Role {
     /// Whether this role keeps a grid's base records (residents, houses, visits).
     pub fn edits_base_records(self) -> bool {
         self.node_kind() == NodeKind::Grid
+    }
+
+    /// Which of its grids' documents a device of this role receives and may write (least
+    /// privilege): the grid's own team its grid in full; village, township and county centre
+    /// staff the disputes they handle, never every resident record of their area (they read
+    /// single records through the audited staff API); the county administrator none (the
+    /// administrator works through the admin API).
+    pub fn receives(self, collection: Collection) -> bool {
+        match self.node_kind() {
+            NodeKind::Grid => true,
+            _ if self == Role::CountyAdmin => false,
+            _ => collection == Collection::Disputes,
+        }
     }
 }
 

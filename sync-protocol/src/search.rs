@@ -3,8 +3,10 @@
 //! 张三), anything else matches the name. Both sides keep the same two search columns in their
 //! query tables: `initials` ([`crate::pinyin::initials`]) and `id_tail` ([`id_tail`]).
 
-/// How many trailing ID-number characters are kept for search.
-pub const ID_TAIL_LEN: usize = 6;
+/// How many trailing ID-number characters are kept for search: as many as a masked ID number
+/// shows ([`crate::validate::mask_id_number`]), no more. With six, probing `?q=<d>1002X` digit
+/// by digit read two characters more than any list shows (issue 10).
+pub const ID_TAIL_LEN: usize = 4;
 
 /// The searchable end of an ID number.
 pub fn id_tail(id_number: Option<&str>) -> String {
@@ -28,7 +30,10 @@ impl SearchTerm {
         if t.is_empty() {
             None
         } else if t.chars().all(|c| c.is_ascii_digit() || c == 'x' || c == 'X') {
-            Some(SearchTerm::IdTail(t.to_ascii_uppercase()))
+            // A longer number is matched on its last characters: rows written before the tail
+            // was shortened keep six, and a longer pattern would read them.
+            let tail = &t[t.len().saturating_sub(ID_TAIL_LEN)..];
+            Some(SearchTerm::IdTail(tail.to_ascii_uppercase()))
         } else if t.chars().all(|c| c.is_ascii_alphabetic()) {
             Some(SearchTerm::Initials(t.to_ascii_lowercase()))
         } else {
@@ -56,7 +61,10 @@ mod tests {
         assert_eq!(SearchTerm::parse("ZS"), Some(SearchTerm::Initials("zs".into())));
         assert_eq!(SearchTerm::parse("张"), Some(SearchTerm::Name("张".into())));
         assert_eq!(SearchTerm::parse("  "), None);
-        assert_eq!(id_tail(Some("11010519491231002X")), "31002X");
+        assert_eq!(id_tail(Some("11010519491231002X")), "002X");
+        // Never more than a masked ID number shows.
+        assert_eq!(SearchTerm::parse("31002X"), Some(SearchTerm::IdTail("002X".into())));
+        assert_eq!(SearchTerm::parse("11010519491231002x"), Some(SearchTerm::IdTail("002X".into())));
         assert_eq!(id_tail(None), "");
     }
 }

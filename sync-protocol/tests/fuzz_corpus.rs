@@ -145,3 +145,15 @@ fn bytes_that_panic_automerge_s_parser_are_not_a_change() {
         std::fs::read(fuzz_dir().join("regressions/validate_change/pred-actor-index-out-of-range-aborts-decode"));
     assert!(sync_protocol::doc::parse_change(&data.unwrap()[1..]).is_none());
 }
+
+/// Found by fuzzing (CI, 2026-11-30): 437 bytes headed as an Automerge bundle (chunk type 3).
+/// automerge 0.12 expands a bundle's run-length columns into vectors before it finds the chunk is
+/// not a change — this one asked for more than 512 MB. Only a plain change chunk is parsed.
+#[test]
+fn a_bundle_chunk_is_not_parsed_as_a_change() {
+    let data = std::fs::read(fuzz_dir().join("regressions/validate_change/bundle-chunk-expands-run-length-columns"));
+    let bytes = &data.unwrap()[1..];
+    assert_eq!(bytes[8], 3, "the kept input is headed as a bundle");
+    assert!(!sync_protocol::doc::is_change_chunk(bytes));
+    assert!(sync_protocol::doc::parse_change(bytes).is_none());
+}

@@ -336,6 +336,8 @@ fn admin_calls(m: &Matrix) -> Vec<(Call, u16, &'static str)> {
             403,
             "forbidden",
         ),
+        (Call::new(Method::GET, "/v1/admin/audit", "/v1/admin/audit"), 403, "forbidden"),
+        (Call::new(Method::GET, "/v1/admin/audit.csv", "/v1/admin/audit.csv"), 403, "forbidden"),
     ]
 }
 
@@ -554,6 +556,10 @@ async fn every_role_can_do_its_own_work() {
             ok(who, &call, &send(&url, &call, Some(token)).await);
             let call = Call::new(Method::GET, "/v1/admin/devices", "/v1/admin/devices");
             ok(who, &call, &send(&url, &call, Some(token)).await);
+            for path in ["/v1/admin/audit", "/v1/admin/audit.csv"] {
+                let call = Call::new(Method::GET, path, path);
+                ok(who, &call, &send(&url, &call, Some(token)).await);
+            }
             let (_, _, bytes) = send(
                 &url,
                 &Call::new(Method::POST, "/v1/admin/enrolment-codes", "/v1/admin/enrolment-codes")

@@ -468,7 +468,8 @@ async fn run_op(devs: &mut [Dev], model: &mut Model, op: &Op) {
 
 /// The server's documents of a grid, loaded.
 async fn server_docs(server: &TestServer, grid: Uuid) -> (u64, BTreeMap<String, Automerge>) {
-    let CatchUp::Snapshot { seq, docs } = server.storage().catch_up(grid, 0, Uuid::nil(), usize::MAX).await.unwrap()
+    let CatchUp::Snapshot { seq, docs } =
+        server.storage().catch_up(grid, &Collection::ALL, 0, Uuid::nil(), usize::MAX).await.unwrap()
     else {
         panic!("a catch-up from position 0 is a snapshot");
     };

@@ -213,7 +213,9 @@ async fn storm(dev: Arc<TestDevice>, seed: u64, stop: Arc<AtomicBool>) -> StormL
 
 /// The documents of a grid as the server stores them, and the grid's log position.
 async fn server_docs(storage: &dyn Storage, grid: Uuid) -> (u64, BTreeMap<DocKey, Automerge>) {
-    let CatchUp::Snapshot { seq, docs } = storage.catch_up(grid, 0, Uuid::nil(), usize::MAX).await.unwrap() else {
+    let CatchUp::Snapshot { seq, docs } =
+        storage.catch_up(grid, &Collection::ALL, 0, Uuid::nil(), usize::MAX).await.unwrap()
+    else {
         panic!("a catch-up from position 0 is a snapshot");
     };
     (seq, docs.into_iter().map(|d| (d.key, Automerge::load(&d.bytes).unwrap())).collect())

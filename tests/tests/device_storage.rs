@@ -68,3 +68,35 @@ fn wrong_pins_wait_longer_and_ten_in_a_row_wipe_the_device() {
     let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert!(left.is_empty(), "nothing of the device is left: {left:?}");
 }
+
+/// A lost handheld revoked by the county: at its next sync the server answers
+/// `device_revoked`, and the device erases everything it holds — records, unsent edits, photos,
+/// its token — and removes its files with their salt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_device_erases_what_it_holds_at_its_next_sync() {
+    let server = TestServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("device.db");
+    let d = Device::open_encrypted(&path, "246810").unwrap();
+    let id = d.enrol(&server.url(), &server.code_for(server.org.worker_a).await, "lost handheld").await.unwrap();
+    let synced = resident("欧阳秀珍", "1948-10-01", "028");
+    d.create_resident(&synced).unwrap();
+    d.sync().await.unwrap();
+    let unsent = resident("司马光", "1950-01-01", "011");
+    d.create_resident(&unsent).unwrap();
+    assert!(std::fs::read_dir(dir.path()).unwrap().count() >= 2, "a database and its salt");
+
+    assert!(server.storage().revoke_device(id.device_id, 1).await.unwrap());
+    let e = d.sync().await.unwrap_err();
+    assert_eq!(e.code().as_str(), "device_revoked");
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|f| f.unwrap().file_name()).collect();
+    assert!(left.is_empty(), "nothing of the device is left on disk: {left:?}");
+    assert!(d.identity().is_none());
+    assert!(d.residents(&Default::default()).unwrap().is_empty());
+    assert_eq!(d.pending_count().unwrap(), 0);
+    assert_eq!(d.sync().await.unwrap_err().code().as_str(), "not_enrolled");
+    // Nor can the files be opened again: a new, empty database would be created.
+    assert!(Device::open_encrypted(&path, "246810").unwrap().identity().is_none());
+    // What it had sent is safe on the server.
+    assert_eq!(server.storage().stats().await.unwrap().residents, 1);
+}

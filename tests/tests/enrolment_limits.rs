@@ -220,7 +220,9 @@ async fn a_revoked_token_is_refused_everywhere() {
     worker.create_resident(&resident("周强", "1976-06-06", "071")).unwrap();
     let err = worker.sync().await.unwrap_err();
     assert_eq!(err.code().as_str(), "device_revoked", "{err}");
-    assert_eq!(worker.pending_count().unwrap(), 1, "the edit stays on the device");
+    // A lost handheld: it erases what it held, the unsent edit too (device_storage.rs).
+    assert_eq!(worker.pending_count().unwrap(), 0, "the revoked device erased itself");
+    assert!(worker.identity().is_none());
     for path in ["/v1/me", "/v1/grids", "/v1/residents", "/v1/overview"] {
         let resp = http.get(format!("{url}{path}")).bearer_auth(&worker_id.token).send().await.unwrap();
         assert_eq!(resp.status().as_u16(), 401, "{path}");

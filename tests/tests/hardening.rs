@@ -61,6 +61,104 @@ async fn a_compressed_change_is_refused_from_its_header() {
     assert_eq!(a.sync().await.unwrap().refused, 0);
 }
 
+/// A chunk of another Automerge type than a plain change — here a bundle whose run-length
+/// columns automerge would expand past 512 MB (found by fuzzing) — is refused from its header.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chunk_that_is_not_a_plain_change_is_refused_from_its_header() {
+    let server = TestServer::start().await;
+    let (a, token) = worker_a(&server).await;
+    let kept = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fuzz/regressions/validate_change/bundle-chunk-expands-run-length-columns");
+    let bundle = std::fs::read(kept).unwrap()[1..].to_vec();
+    let before = fingerprint(&server).await;
+    let key = DocKey::new(server.org.grid_a, Collection::Residents);
+    let body = SyncRequest {
+        version: PROTOCOL_VERSION,
+        positions: vec![],
+        changes: vec![OutChange { doc: key, bytes: bundle }],
+    }
+    .encode();
+    let (status, bytes) = post_sync(&server, &token, body).await;
+    assert_eq!(status, 200);
+    let answer = SyncResponse::decode(&bytes).unwrap();
+    let codes: Vec<&str> = answer.refused.iter().map(|r| r.code.as_str()).collect();
+    assert_eq!(codes, ["malformed_change"]);
+    assert_eq!(fingerprint(&server).await, before, "a refused change stores nothing");
+    assert_eq!(a.sync().await.unwrap().refused, 0);
+}
+
+/// An Automerge change chunk of `ops` operations written as one run-length entry per column
+/// (about 100 bytes whatever `ops` is): every operation sets key "a" of the root to null.
+fn run_length_change(actor: &[u8], message: &str, ops: u64) -> Vec<u8> {
+    let u = |n: u64| {
+        let mut v = Vec::new();
+        leb128::write::unsigned(&mut v, n).unwrap();
+        v
+    };
+    let s = |n: i64| {
+        let mut v = Vec::new();
+        leb128::write::signed(&mut v, n).unwrap();
+        v
+    };
+    let n = ops as i64;
+    let columns: [(u64, Vec<u8>); 7] = [
+        (0x11, [u(0), u(ops)].concat()),              // key actor: nulls
+        (0x13, [u(0), u(ops)].concat()),              // key counter: nulls
+        (0x15, [s(n), u(1), b"a".to_vec()].concat()), // key string: "a"
+        (0x34, u(ops)),                               // insert: false
+        (0x42, [s(n), u(1)].concat()),                // action: set
+        (0x56, [s(n), u(0)].concat()),                // value metadata: null
+        (0x70, [s(n), u(0)].concat()),                // pred: none
+    ];
+    let mut body = [u(0), u(actor.len() as u64), actor.to_vec(), u(1), u(1), s(0)].concat();
+    body.extend([u(message.len() as u64), message.as_bytes().to_vec(), u(0), u(columns.len() as u64)].concat());
+    for (spec, data) in &columns {
+        body.extend([u(*spec), u(data.len() as u64)].concat());
+    }
+    for (_, data) in &columns {
+        body.extend(data);
+    }
+    [vec![0x85, 0x6f, 0x4a, 0x83, 0, 0, 0, 0, 1], u(body.len() as u64), body].concat()
+}
+
+/// A change whose run-length columns declare 2⁴⁰ operations in about 100 bytes: automerge would
+/// walk every one of them to count them (10⁷ took 15 s; this, days of a core). Refused from the
+/// declared count before Automerge reads it. The honest form of the same change (three
+/// operations) goes on to the author checks, so the count is what refuses it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_declaring_a_trillion_operations_is_refused_unread() {
+    let server = TestServer::start().await;
+    let (a, token) = worker_a(&server).await;
+    let id = a.identity().unwrap();
+    let actor = doc::actor_for(id.device_id, 0);
+    let message = doc::ChangeMeta { account: id.account.id, device: id.device_id }.message();
+    let key = DocKey::new(server.org.grid_a, Collection::Residents);
+    let before = fingerprint(&server).await;
+    let refusal = |ops: u64| {
+        let body = SyncRequest {
+            version: PROTOCOL_VERSION,
+            positions: vec![],
+            changes: vec![OutChange { doc: key, bytes: run_length_change(actor.to_bytes(), &message, ops) }],
+        }
+        .encode();
+        let (server, token) = (&server, &token);
+        async move {
+            let (status, bytes) =
+                tokio::time::timeout(std::time::Duration::from_secs(120), post_sync(server, token, body))
+                    .await
+                    .expect("the server answers instead of walking the operations");
+            assert_eq!(status, 200);
+            let answer = SyncResponse::decode(&bytes).unwrap();
+            answer.refused.iter().map(|r| r.code.as_str().to_string()).collect::<Vec<_>>()
+        }
+    };
+    // Three operations read as a change and reach the validator, which refuses a root value.
+    assert_ne!(refusal(3).await, ["malformed_change"]);
+    assert_eq!(refusal(1 << 40).await, ["malformed_change"]);
+    assert_eq!(fingerprint(&server).await, before, "a refused change stores nothing");
+    assert_eq!(a.sync().await.unwrap().refused, 0);
+}
+
 /// A position named twice, or more positions than a county has grids, is refused before any
 /// grid is looked up; 100,000 copies of one position kept the server busy for 16–28 s before.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -265,6 +363,57 @@ async fn a_workbook_spanning_the_whole_sheet_is_refused_without_laying_it_out() 
     assert_eq!(fingerprint(&server).await, before);
     let health = reqwest::get(format!("{}/health", server.url())).await.unwrap();
     assert_eq!(health.status().as_u16(), 200, "the server still answers");
+}
+
+/// An .xlsx is a zip: a part of 80 MB of zeros deflates to about 80 KB, and the workbook reader
+/// keeps some parts (the shared strings) whole in memory. Parts are unpacked through a counter
+/// first and the file refused past 64 MB a part — whatever sizes the zip declares.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workbook_whose_parts_unpack_past_the_limit_is_refused() {
+    use std::io::Write;
+    let server = TestServer::start().await;
+    let admin = TestDevice::enrol(&server.url(), &server.code_for(server.org.admin).await, "admin").await;
+    let token = admin.identity().unwrap().token;
+    // A real workbook, with one part grown to 80 MB of zeros.
+    let mut book = rust_xlsxwriter::Workbook::new();
+    book.add_worksheet().write_string(0, 0, "姓名").unwrap();
+    let honest = book.save_to_buffer().unwrap();
+    let mut source = zip::ZipArchive::new(std::io::Cursor::new(honest.clone())).unwrap();
+    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let deflated = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    for i in 0..source.len() {
+        let part = source.by_index(i).unwrap();
+        let name = part.name().unwrap().to_string();
+        if name == "xl/sharedStrings.xml" {
+            out.start_file(name, deflated).unwrap();
+            let zeros = vec![0u8; 1 << 20];
+            for _ in 0..80 {
+                out.write_all(&zeros).unwrap();
+            }
+        } else {
+            out.raw_copy_file(part).unwrap();
+        }
+    }
+    let bomb = out.finish().unwrap().into_inner();
+    assert!(bomb.len() < 1 << 20, "the bomb is small: {} bytes", bomb.len());
+
+    let before = fingerprint(&server).await;
+    for (bytes, expected) in [(bomb, "bad_workbook"), (honest, "no_header")] {
+        let resp = reqwest::Client::new()
+            .post(format!("{}/v1/admin/grids/{}/roster?format=xlsx", server.url(), server.org.grid_a))
+            .bearer_auth(&token)
+            .body(bytes)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        let body = resp.bytes().await.unwrap();
+        assert_eq!((status, error_code(&body).as_str()), (400, expected), "{}", String::from_utf8_lossy(&body));
+        if expected == "bad_workbook" {
+            assert!(String::from_utf8_lossy(&body).contains("xl/sharedStrings.xml unpacks past"));
+        }
+    }
+    assert_eq!(fingerprint(&server).await, before);
 }
 
 /// `gk-device` never keeps a real county's records and token in a plain database: without a

@@ -125,7 +125,8 @@ async fn a_revoked_token_is_refused() {
     let before = fingerprint(&server).await;
     let err = a.sync().await.unwrap_err();
     assert_eq!(err.code().as_str(), "device_revoked");
-    assert_eq!(a.pending_count().unwrap(), 1, "the device keeps what it has; nothing is lost locally");
+    // A revoked handheld erases what it holds (a lost device's unsent edits go with it).
+    assert_eq!(a.pending_count().unwrap(), 0, "the revoked device erased itself");
     assert_eq!(fingerprint(&server).await, before);
 
     // No token at all, or a made-up one.

@@ -84,9 +84,15 @@ export function isApiError(e: unknown): e is ApiError {
 
 let onLockedHandler: (() => void) | null = null
 
-/** Called when any command answers that the device is locked (e.g. locked by the backend). */
+/**
+ * Called when any command answers that the device is locked, and when the backend says it
+ * locked itself (the `locked` event: idle too long, or revoked by the server and erased).
+ */
 export function onLocked(handler: () => void) {
   onLockedHandler = handler
+  if (inTauri()) {
+    void import('@tauri-apps/api/event').then(({ listen }) => listen('locked', () => handler()))
+  }
 }
 
 async function call<K extends keyof Commands>(cmd: K, args: Commands[K]['args']): Promise<Commands[K]['result']> {

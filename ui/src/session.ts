@@ -63,8 +63,10 @@ export function gridLabel(): string {
   return g ? `${g.township} · ${g.village} · ${g.name}` : ''
 }
 
-// A command answered "locked": the backend locked itself (e.g. after being idle).
+// The backend locked itself (after being idle, or because the server revoked the device and
+// it erased itself) or a command answered "locked": re-read whether it is still enrolled.
 onLocked(() => {
   session.locked = true
   session.identity = null
+  void loadSession(true)
 })

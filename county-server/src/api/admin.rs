@@ -1,12 +1,15 @@
 //! The county administrator's routes (`/v1/admin/…`): accounts, enrolment codes, devices and
-//! their revocation, roster import and export. Who may call each is the service's rule.
+//! their revocation, roster import and export, the audit of reads. Who may call each is the
+//! service's rule.
 
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use sync_protocol::api::{CodeRequest, CodeResponse, ImportSummary, NewAccount, RevokeCodeRequest};
+use sync_protocol::api::{
+    AuditEntry, AuditQuery, CodeRequest, CodeResponse, ImportSummary, NewAccount, RevokeCodeRequest,
+};
 use sync_protocol::org::{Account, Device};
 use uuid::Uuid;
 
@@ -79,5 +82,25 @@ pub async fn export_roster(
     let bytes = st.county.export_roster(&c, grid, format).await?;
     let disposition = format!("attachment; filename=\"roster-{grid}.{}\"", format.extension());
     Ok(([(header::CONTENT_TYPE, format.content_type().to_string()), (header::CONTENT_DISPOSITION, disposition)], bytes)
+        .into_response())
+}
+
+/// The audit of personal-data reads, newest first (`?from=&to=&account=&grid=&kind=&limit=`).
+pub async fn audit(
+    State(st): State<AppState>,
+    Authed(c): Authed,
+    Q(q): Q<AuditQuery>,
+) -> Result<Json<Vec<AuditEntry>>, Error> {
+    Ok(Json(st.county.audit_log(&c, &q).await?))
+}
+
+/// The same as a CSV file.
+pub async fn audit_csv(State(st): State<AppState>, Authed(c): Authed, Q(q): Q<AuditQuery>) -> Result<Response, Error> {
+    let bytes = st.county.audit_csv(&c, &q).await?;
+    let disposition = "attachment; filename=\"audit.csv\"".to_string();
+    Ok((
+        [(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()), (header::CONTENT_DISPOSITION, disposition)],
+        bytes,
+    )
         .into_response())
 }

@@ -27,14 +27,14 @@ impl IntoResponse for Error {
         if let Error::Internal(detail) = &self {
             tracing::error!(%detail, "internal error");
         }
-        // Refusals are logged once, with their route, by [`super::audit::log_refusals`].
+        // Refusals are logged once, with their route, by [`super::request_log::log_refusals`].
         let body: ErrorBody = self.body();
         let code = body.code.as_str();
         let mut resp = (status(&self), Json(body)).into_response();
         if let Error::TooManyAttempts { retry_after_secs } = &self {
             resp.headers_mut().insert(axum::http::header::RETRY_AFTER, (*retry_after_secs).into());
         }
-        resp.extensions_mut().insert(super::audit::ErrorCode(code));
+        resp.extensions_mut().insert(super::request_log::ErrorCode(code));
         resp
     }
 }

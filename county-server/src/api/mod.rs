@@ -10,19 +10,19 @@
 //! - `admin.rs`: accounts, enrolment codes, devices, rosters (`/v1/admin/…`)
 
 mod admin;
-pub mod audit;
 mod blobs;
 pub mod client_addr;
 mod enrol;
 mod error;
 mod records;
+pub mod request_log;
 mod sync;
 
 use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
-use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::routing::{get, post, put};
@@ -66,8 +66,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/admin/devices", get(admin::devices))
         .route("/v1/admin/devices/{id}/revoke", post(admin::revoke))
         .route("/v1/admin/grids/{grid}/roster", post(admin::import_roster).get(admin::export_roster))
+        .route("/v1/admin/audit", get(admin::audit))
+        .route("/v1/admin/audit.csv", get(admin::audit_csv))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(axum::middleware::from_fn(audit::log_refusals))
+        .layer(axum::middleware::from_fn(request_log::log_refusals))
         .with_state(state)
 }
 
@@ -84,11 +86,12 @@ impl FromRequestParts<AppState> for Authed {
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "));
-        let caller = st.county.authenticate(token).await;
-        if let Ok(c) = &caller {
-            audit::record_caller(c.device.id, c.account.id);
+        let mut caller = st.county.authenticate(token).await?;
+        request_log::record_caller(caller.device.id, caller.account.id);
+        if let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<client_addr::PeerAddr>>() {
+            caller.from = Some(st.trusted_proxies.client_ip(peer.0, &parts.headers));
         }
-        caller.map(Authed)
+        Ok(Authed(caller))
     }
 }
 

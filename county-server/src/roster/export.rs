@@ -105,7 +105,7 @@ pub(super) fn headers() -> Vec<&'static str> {
 /// return before one) is written with a leading apostrophe, which spreadsheets show as text: a
 /// note such as `=HYPERLINK("http://…?"&B2, …)` must not send a row's ID number away when the
 /// file is opened. (The xlsx export writes string cells, which are never formulas.)
-fn neutralise_formula(s: &str) -> String {
+pub(crate) fn neutralise_formula(s: &str) -> String {
     match s.chars().next() {
         Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{s}"),
         _ => s.to_string(),

@@ -66,6 +66,8 @@ mod columns;
 mod export;
 mod read;
 
+pub(crate) use export::neutralise_formula;
+
 use check::*;
 pub use check::{Existing, doc_keys, importer, parse_csv, parse_xlsx};
 use columns::*;

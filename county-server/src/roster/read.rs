@@ -169,12 +169,14 @@ impl Table {
     /// Reads every worksheet of an .xlsx workbook that has a roster header; others (a sheet of
     /// instructions, 填表说明) are skipped.
     ///
+    /// The zip's parts are unpacked once through a counter first ([`check_unpacked_size`]).
     /// Cells are streamed, never laid out as a sheet-sized grid first: a file holding only A1
     /// and XFD1048576 made the reader build a grid of 1.7·10¹⁰ cells. Rows further apart than
     /// a roster can be are refused as the cells arrive, cells right of [`MAX_COLUMNS`] are not
     /// read, and a sheet stops being read after as many cells as a full roster can hold.
     pub fn from_xlsx(bytes: &[u8]) -> Result<Table, RosterError> {
         use calamine::{DataRef, Reader};
+        check_unpacked_size(bytes)?;
         let bad = |e: calamine::XlsxError| RosterError::Workbook(e.to_string());
         let mut wb: calamine::Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).map_err(bad)?;
         let most_rows = (MAX_ROWS + HEADER_SCAN_ROWS) as u32;
@@ -266,4 +268,41 @@ fn unneutralise(s: &str) -> &str {
         Some(rest) if rest.starts_with(['=', '+', '-', '@', '\t', '\r']) => rest,
         _ => s,
     }
+}
+
+/// The most parts an .xlsx may hold (a workbook with a few sheets has about twenty).
+const MAX_XLSX_PARTS: usize = 1_000;
+/// The most one part may unpack to: a full roster's sheet (20,000 rows of about thirty short
+/// cells) is about 25 MB of XML, its shared strings less.
+const MAX_XLSX_PART_BYTES: u64 = 64 * 1024 * 1024;
+/// The most all parts together may unpack to.
+const MAX_XLSX_BYTES: u64 = 128 * 1024 * 1024;
+
+/// Checks what an .xlsx (a zip) unpacks to before the workbook reader sees it: the number of
+/// parts, and each part's and all parts' unpacked size — inflated through a counter that stops
+/// past the limit, not taken from the sizes the zip declares, which a crafted file can
+/// understate. The reader inflates the same bytes again, so what it reads is bounded too (it
+/// keeps the shared strings in memory).
+fn check_unpacked_size(bytes: &[u8]) -> Result<(), RosterError> {
+    let bad = |e: zip::result::ZipError| RosterError::Workbook(e.to_string());
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(bad)?;
+    if zip.len() > MAX_XLSX_PARTS {
+        return Err(RosterError::Workbook(format!("{} parts (at most {MAX_XLSX_PARTS})", zip.len())));
+    }
+    let mut total = 0u64;
+    for i in 0..zip.len() {
+        let part = zip.by_index(i).map_err(bad)?;
+        let name = part.name().map_err(bad)?.to_string();
+        let unpacked = std::io::copy(&mut std::io::Read::take(part, MAX_XLSX_PART_BYTES + 1), &mut std::io::sink())
+            .map_err(|e| RosterError::Workbook(format!("{name}: {e}")))?;
+        total += unpacked;
+        if unpacked > MAX_XLSX_PART_BYTES || total > MAX_XLSX_BYTES {
+            return Err(RosterError::Workbook(format!(
+                "{name} unpacks past the limit ({} MB a part, {} MB in all)",
+                MAX_XLSX_PART_BYTES >> 20,
+                MAX_XLSX_BYTES >> 20
+            )));
+        }
+    }
+    Ok(())
 }

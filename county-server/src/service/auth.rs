@@ -43,6 +43,9 @@ pub struct Caller {
     pub account: Account,
     /// Read with the token (`None` if the account's node is missing: no scope).
     pub node: Option<Node>,
+    /// The client's address as the server saw it, for the audit of reads (`None` where there
+    /// is no connection: the command line).
+    pub from: Option<std::net::IpAddr>,
 }
 
 impl Caller {
@@ -73,7 +76,7 @@ pub async fn authenticate(storage: &dyn Storage, token: Option<&str>) -> Result<
         tracing::warn!(device = %device.id, "revoked device refused");
         return Err(Error::Revoked);
     }
-    Ok(Caller { device, account, node })
+    Ok(Caller { device, account, node, from: None })
 }
 
 /// The grids an account may see, from the node it is scoped to.

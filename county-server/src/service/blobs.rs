@@ -3,9 +3,10 @@
 //! scope.
 
 use sync_protocol::Code;
-use sync_protocol::api::BlobState;
+use sync_protocol::api::{BlobState, ReadKind};
 use uuid::Uuid;
 
+use super::audit::Read;
 use super::auth::{check_grid, grid_in_scope};
 use super::{Caller, County};
 use crate::error::{Error, Result};
@@ -57,7 +58,7 @@ impl County {
         Err(Error::NotFound("no such blob".into()))
     }
 
-    /// A complete blob's bytes from a grid of the caller's scope.
+    /// A complete blob's bytes from a grid of the caller's scope; the read is audited.
     pub async fn blob(&self, caller: &Caller, hash: &str) -> Result<Vec<u8>> {
         let scope = caller.scope()?;
         check_hash(hash)?;
@@ -65,6 +66,7 @@ impl County {
             if grid_in_scope(self.storage(), &scope, state.grid).await?
                 && let Some(bytes) = self.storage().blob(state.grid, hash).await?
             {
+                self.audit_read(caller, Read::new(ReadKind::Photo, Some(state.grid)).subject(hash)).await?;
                 return Ok(bytes);
             }
         }

@@ -6,7 +6,8 @@
 //! - [`enrolment`]: enrolment codes, their limits, devices and revocation
 //! - [`accounts`]: accounts and who is calling
 //! - [`sync`]: one sync round (the change pipeline, storage, catch-up), admitted a few at a time
-//! - [`records`]: staff queries over the query tables, masked, reads of personal data logged
+//! - [`records`]: staff queries over the query tables, masked, every read audited
+//! - [`audit`]: the durable log of personal-data reads, for the county administrator
 //! - [`blobs`]: photos, uploaded in chunks that resume
 //! - [`import`]: bulk creation of records (the demo county, rosters)
 //! - [`rosters`]: roster files in and out, for the county administrator and centre staff
@@ -24,6 +25,7 @@
 //! ```
 
 pub mod accounts;
+pub mod audit;
 pub mod auth;
 pub mod blobs;
 pub mod cache;

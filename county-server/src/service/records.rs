@@ -1,15 +1,16 @@
 //! Staff queries over the query tables: residents, houses, disputes, conflicts, a record's
 //! history and the overview figures, each within the caller's scope. Lists, conflicts and
-//! history mask ID numbers and phones; a full resident record is read one at a time and the
-//! read is logged (ids only, never personal data).
+//! history mask ID numbers and phones; a full resident record is read one at a time. Every read
+//! of personal data is written to the audit log before it is answered ([`super::audit`]).
 
-use sync_protocol::api::{DisputeQuery, DisputeView, Overview, ResidentQuery};
+use sync_protocol::api::{DisputeQuery, DisputeView, Overview, ReadKind, ResidentQuery};
 use sync_protocol::doc::{self, Conflict, DocKey, HistoryEntry};
 use sync_protocol::model::{House, Resident, ResidentSummary};
 use sync_protocol::schema::Collection;
 use sync_protocol::validate::{mask_id_number, mask_phone};
 use uuid::Uuid;
 
+use super::audit::Read;
 use super::auth::check_grid;
 use super::{Caller, County};
 use crate::error::{Error, Result};
@@ -29,29 +30,41 @@ impl County {
     pub async fn residents(&self, caller: &Caller, q: &ResidentQuery) -> Result<Vec<ResidentSummary>> {
         let scope = caller.scope()?;
         check_grid(self.storage(), &scope, q.grid).await?;
-        Ok(self.storage().residents(&scope, q).await?.into_iter().map(Into::into).collect())
+        let list: Vec<ResidentSummary> =
+            self.storage().residents(&scope, q).await?.into_iter().map(Into::into).collect();
+        // What was searched for, cut to a length no honest search exceeds.
+        let cut = |s: &Option<String>| s.as_deref().unwrap_or("").chars().take(64).collect::<String>();
+        let detail = format!("q={} category={} rows={}", cut(&q.q), cut(&q.category), list.len());
+        self.audit_read(caller, Read::new(ReadKind::ResidentList, q.grid).detail(detail)).await?;
+        Ok(list)
     }
 
-    /// A full resident record, unmasked; the read is logged.
+    /// A full resident record, unmasked; the read is audited.
     pub async fn resident(&self, caller: &Caller, id: Uuid) -> Result<Resident> {
         let scope = caller.scope()?;
         let not_found = || Error::NotFound("no such resident".into());
         let (key, r) = self.storage().resident(id).await?.ok_or_else(not_found)?;
         check_grid(self.storage(), &scope, Some(key.grid)).await.map_err(|_| not_found())?;
-        tracing::info!(account = %caller.account.id, resident = %id, "full resident record read");
+        self.audit_read(caller, Read::new(ReadKind::ResidentRecord, Some(key.grid)).subject(id)).await?;
         Ok(r)
     }
 
     pub async fn houses(&self, caller: &Caller, grid: Option<Uuid>) -> Result<Vec<House>> {
         let scope = caller.scope()?;
         check_grid(self.storage(), &scope, grid).await?;
-        Ok(self.storage().houses(&scope, grid).await?)
+        let list = self.storage().houses(&scope, grid).await?;
+        self.audit_read(caller, Read::new(ReadKind::HouseList, grid).detail(format!("rows={}", list.len()))).await?;
+        Ok(list)
     }
 
     pub async fn disputes(&self, caller: &Caller, q: &DisputeQuery) -> Result<Vec<DisputeView>> {
         let scope = caller.scope()?;
         check_grid(self.storage(), &scope, q.grid).await?;
-        Ok(self.storage().disputes(&scope, q).await?.into_iter().map(DisputeView::from).collect())
+        let list: Vec<DisputeView> =
+            self.storage().disputes(&scope, q).await?.into_iter().map(DisputeView::from).collect();
+        self.audit_read(caller, Read::new(ReadKind::DisputeList, q.grid).detail(format!("rows={}", list.len())))
+            .await?;
+        Ok(list)
     }
 
     pub async fn conflicts(&self, caller: &Caller, grid: Option<Uuid>) -> Result<Vec<Conflict>> {
@@ -63,17 +76,19 @@ impl County {
                 mask_value(&c.field, &mut v.value);
             }
         }
+        self.audit_read(caller, Read::new(ReadKind::Conflicts, grid).detail(format!("rows={}", list.len()))).await?;
         Ok(list)
     }
 
-    /// Every change of a record, with who made it and when (masked); the read is logged.
+    /// Every change of a record, with who made it and when (masked); the read is audited.
     pub async fn history(&self, caller: &Caller, collection: Collection, id: Uuid) -> Result<Vec<HistoryEntry>> {
         let scope = caller.scope()?;
         let not_found = || Error::NotFound("no such record".into());
         let key = self.storage().record_doc(collection, id).await?.ok_or_else(not_found)?;
         check_grid(self.storage(), &scope, Some(key.grid)).await.map_err(|_| not_found())?;
         let d = self.load_doc(key).await?.ok_or_else(not_found)?;
-        tracing::info!(account = %caller.account.id, record = %id, "record history read");
+        let read = Read::new(ReadKind::History, Some(key.grid)).subject(id).detail(collection.as_str());
+        self.audit_read(caller, read).await?;
         let mut entries = doc::history(&d, id);
         for e in &mut entries {
             mask_value(&e.field, &mut e.value);

@@ -2,9 +2,10 @@
 //! administrator, exports in full for the administrator and masked for centre staff. The
 //! reading, checking and writing of the files is [`crate::roster`].
 
-use sync_protocol::api::ImportSummary;
+use sync_protocol::api::{ImportSummary, ReadKind};
 use uuid::Uuid;
 
+use super::audit::Read;
 use super::auth::check_grid;
 use super::{Caller, County};
 use crate::error::{Error, Result};
@@ -31,6 +32,9 @@ impl County {
         let reveal = Reveal::for_role(caller.account.role)
             .ok_or_else(|| Error::Forbidden("roster export is for township and county staff".into()))?;
         check_grid(self.storage(), &caller.scope()?, Some(grid)).await?;
-        roster::export(self.storage(), grid, format, reveal, caller.account.id).await
+        let file = roster::export(self.storage(), grid, format, reveal, caller.account.id).await?;
+        let detail = format!("{format:?} {reveal:?}").to_lowercase();
+        self.audit_read(caller, Read::new(ReadKind::RosterExport, Some(grid)).detail(detail)).await?;
+        Ok(file)
     }
 }

@@ -1,6 +1,7 @@
 //! The server side of one sync round: take what a device sends through the change pipeline
 //! ([`sync_protocol::pipeline`]), store it durably, then answer with everything new in the
-//! device's grids.
+//! device's grids — of the collections its role receives ([`Role::receives`]: a centre's staff
+//! get their area's disputes, not its residents). A grid sent in full is audited.
 //!
 //! A change is acknowledged only after the commit that stores it returns, and only if every
 //! change it depends on is already stored (Automerge would otherwise queue it silently).
@@ -9,13 +10,16 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use automerge::{Automerge, Change, ChangeHash};
 use sync_protocol::Code;
+use sync_protocol::api::ReadKind;
 use sync_protocol::doc::DocKey;
-use sync_protocol::org::Author;
+use sync_protocol::org::{Author, Role};
 use sync_protocol::pipeline::{self, Ingest, Outcome, Refused, Rows};
+use sync_protocol::schema::Collection;
 use sync_protocol::wire::{DocPayload, GridPosition, PROTOCOL_VERSION, Refusal, SyncRequest, SyncResponse};
 use uuid::Uuid;
 
 use super::County;
+use super::audit::Read;
 use super::auth::{self, Caller};
 use super::cache::DocCache;
 use crate::error::{Error, Result};
@@ -83,7 +87,11 @@ impl County {
         } else {
             Some(self.sync_slots.acquire().await.map_err(|_| Error::Internal("server shutting down".into()))?)
         };
-        sync(self.storage(), self.limits, &self.docs, caller, req).await
+        let (answer, reads) = sync(self.storage(), self.limits, &self.docs, caller, req).await?;
+        // Written before the grids leave the server; a failed write fails the sync (what was
+        // sent is stored, and the device asks again).
+        self.audit_reads(caller, reads).await?;
+        Ok(answer)
     }
 }
 
@@ -93,9 +101,11 @@ async fn sync(
     cache: &DocCache,
     caller: &Caller,
     req: SyncRequest,
-) -> Result<SyncResponse> {
+) -> Result<(SyncResponse, Vec<Read>)> {
     let scope = caller.scope()?;
     let author = caller.author();
+    let role: Role = caller.account.role;
+    let receives: Vec<Collection> = Collection::ALL.into_iter().filter(|c| role.receives(*c)).collect();
     let mut refused = Vec::new();
     let mut by_grid: BTreeMap<Uuid, Vec<Incoming>> = BTreeMap::new();
     let mut in_scope: HashMap<Uuid, bool> = HashMap::new();
@@ -119,6 +129,11 @@ async fn sync(
         if !allowed {
             tracing::warn!(device = %caller.device.id, grid = %out.doc.grid, "change for a grid outside the device's scope refused");
             refused.push(Refused::new(Code::OutOfScope, "this device may not write to that grid").at(index));
+            continue;
+        }
+        if !role.receives(out.doc.collection) {
+            tracing::warn!(device = %caller.device.id, doc = %out.doc, "change to a collection the role does not hold refused");
+            refused.push(Refused::new(Code::OutOfScope, "this device's role does not hold these records").at(index));
             continue;
         }
         match ingest.admit(&out.bytes, &author) {
@@ -161,14 +176,27 @@ async fn sync(
     }
     let mut budget = limits.max_response_bytes;
     let (mut docs, mut positions, mut more) = (Vec::new(), Vec::new(), false);
+    let mut reads = Vec::new();
     for p in wanted {
         if budget == 0 {
             more = true;
             positions.push(p);
             continue;
         }
-        match storage.catch_up(p.grid, p.seq, caller.device.id, budget).await? {
+        match storage.catch_up(p.grid, &receives, p.seq, caller.device.id, budget).await? {
             CatchUp::Snapshot { seq, docs: stored } => {
+                if !stored.is_empty() {
+                    // Which documents: `residents houses disputes visits/202611 …`.
+                    let sent: Vec<String> = stored
+                        .iter()
+                        .map(|d| match d.key.month {
+                            Some(m) => format!("{}/{m}", d.key.collection.as_str()),
+                            None => d.key.collection.as_str().to_string(),
+                        })
+                        .collect();
+                    let detail = sent.join(" ");
+                    reads.push(Read::new(ReadKind::Snapshot, Some(p.grid)).detail(detail));
+                }
                 for d in stored {
                     budget = budget.saturating_sub(d.bytes.len());
                     docs.push(DocPayload { doc: d.key, snapshot: true, data: d.bytes });
@@ -187,7 +215,7 @@ async fn sync(
             }
         }
     }
-    Ok(SyncResponse { version: PROTOCOL_VERSION, refused, positions, docs, more })
+    Ok((SyncResponse { version: PROTOCOL_VERSION, refused, positions, docs, more }, reads))
 }
 
 /// Validates and stores one grid's share of a request. Returns the refusals and the pipeline

@@ -1,5 +1,5 @@
 //! Storage behind traits that speak domain types, one per concept ([`Organisation`],
-//! [`Enrolment`], [`Documents`], [`Queries`], [`Blobs`]; together [`Storage`]). The SQLite
+//! [`Enrolment`], [`Documents`], [`Queries`], [`Blobs`], [`Audit`]; together [`Storage`]). The SQLite
 //! backend is the embedded default; the PostgreSQL backend is for production (several
 //! stateless servers on one database). Each backend is a folder with one file per concept, and
 //! both pass the same test suite (`tests/storage_suite.rs`). No driver type, row or transaction
@@ -13,12 +13,13 @@ pub use sqlite::SqliteStorage;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-pub use sync_protocol::api::{BlobState, DisputeQuery, Overview, ResidentQuery};
+pub use sync_protocol::api::{AuditEntry, AuditQuery, BlobState, DisputeQuery, Overview, ReadKind, ResidentQuery};
 use sync_protocol::doc::{Conflict, DocKey};
 use sync_protocol::model::{Dispute, House, Resident};
 pub use sync_protocol::org::{Account, Device, GridInfo, Node};
 use sync_protocol::org::{NodeKind, Role};
 pub use sync_protocol::pipeline::Rows;
+use sync_protocol::schema::Collection;
 use uuid::Uuid;
 
 #[derive(Debug, thiserror::Error)]
@@ -130,6 +131,11 @@ fn parse_role(s: &str) -> std::result::Result<Role, UnknownValue> {
     Role::parse(s).ok_or_else(|| UnknownValue(format!("role {s:?}")))
 }
 
+/// A stored kind of read; an unknown one is a damaged row.
+fn parse_read_kind(s: &str) -> std::result::Result<ReadKind, UnknownValue> {
+    ReadKind::parse(s).ok_or_else(|| UnknownValue(format!("kind of read {s:?}")))
+}
+
 /// A column holding a value this version does not know.
 #[derive(Debug, thiserror::Error)]
 #[error("unknown {0} in the database")]
@@ -183,9 +189,17 @@ pub trait Documents: Send + Sync + 'static {
     /// Commits atomically or not at all; `Contention` if a document moved on since it was read.
     async fn commit(&self, commit: GridCommit) -> Result<u64>;
     async fn grid_seq(&self, grid: Uuid) -> Result<u64>;
-    /// Everything new in a grid after `after` (a snapshot when `after` is 0), leaving out the
-    /// changes `device` sent itself, at most about `max_bytes`.
-    async fn catch_up(&self, grid: Uuid, after: u64, device: Uuid, max_bytes: usize) -> Result<CatchUp>;
+    /// Everything new in a grid's documents of `collections` after `after` (a snapshot when
+    /// `after` is 0), leaving out the changes `device` sent itself, at most about `max_bytes`.
+    /// Documents and changes of other collections are passed over without reading their bytes.
+    async fn catch_up(
+        &self,
+        grid: Uuid,
+        collections: &[Collection],
+        after: u64,
+        device: Uuid,
+        max_bytes: usize,
+    ) -> Result<CatchUp>;
 }
 
 /// Queries for staff, from the query tables.
@@ -216,11 +230,21 @@ pub trait Blobs: Send + Sync + 'static {
     async fn blob(&self, grid: Uuid, hash: &str) -> Result<Option<Vec<u8>>>;
 }
 
+/// The audit of personal-data reads: appended to, never changed; read by the county
+/// administrator.
+#[async_trait]
+pub trait Audit: Send + Sync + 'static {
+    /// Appends entries durably (committed before this returns).
+    async fn record_reads(&self, entries: &[AuditEntry]) -> Result<()>;
+    /// Entries matching the query, newest first.
+    async fn audit(&self, q: &AuditQuery) -> Result<Vec<AuditEntry>>;
+}
+
 /// A county's whole storage: every concept above, from one backend. Services hold an
 /// `Arc<dyn Storage>`; a backend implements each concept's trait in a file of its own.
-pub trait Storage: Organisation + Enrolment + Documents + Queries + Blobs {}
+pub trait Storage: Organisation + Enrolment + Documents + Queries + Blobs + Audit {}
 
-impl<T: Organisation + Enrolment + Documents + Queries + Blobs> Storage for T {}
+impl<T: Organisation + Enrolment + Documents + Queries + Blobs + Audit> Storage for T {}
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StorageStats {

@@ -67,6 +67,8 @@ pub(crate) struct Inner {
 /// The device library's entry point. Cheap to share behind an `Arc`.
 pub struct Device {
     pub(crate) inner: Mutex<Inner>,
+    /// The database file (its salt, count and write-ahead log lie beside it).
+    path: std::path::PathBuf,
     /// Replaced when an identity trusting a county's own CA is adopted.
     http: RwLock<reqwest::Client>,
     /// One sync at a time: a background sync and a tap on "sync now" must not interleave their
@@ -222,10 +224,23 @@ impl Device {
         if wait > 0 {
             return Err(DeviceError::PinLocked { retry_after_secs: (wait as u64).div_ceil(1000) });
         }
-        let key = crate::crypto::derive_key(path, pin)?;
-        match Self::open_with(path, Some(&key)) {
-            Ok(device) => {
+        let mut outcome = Err(DeviceError::WrongPin);
+        for (key, salt) in crate::crypto::candidate_keys(path, pin)? {
+            outcome = Self::open_with(path, Some(&key)).map(|d| (d, salt));
+            if !matches!(outcome, Err(DeviceError::WrongPin)) {
+                break;
+            }
+        }
+        match outcome {
+            Ok((device, salt)) => {
                 PinAttempts::clear(path)?;
+                crate::crypto::settle_salt(path, &salt)?;
+                // A database keyed under older parameters is re-keyed under the current ones.
+                let rekeyed =
+                    crate::crypto::upgrade_key(path, pin, &salt, |key| store::rekey(&device.lock().conn, key))?;
+                if rekeyed {
+                    tracing::info!("device database re-keyed under the current key-derivation parameters");
+                }
                 Ok(device)
             }
             Err(DeviceError::WrongPin) => {
@@ -247,9 +262,23 @@ impl Device {
         let http = crate::client::http_client_trusting(identity.as_ref().and_then(|i| i.server_ca.as_deref()))?;
         Ok(Device {
             inner: Mutex::new(Inner { conn, docs: HashMap::new(), identity }),
+            path: path.to_path_buf(),
             http: RwLock::new(http),
             sync_lock: tokio::sync::Mutex::new(()),
         })
+    }
+
+    /// Erases everything this device holds: the database is closed (an empty one in memory
+    /// takes its place, so every read answers empty and nothing is enrolled) and its files are
+    /// removed with their salt and PIN count ([`crate::crypto::wipe`]).
+    pub(crate) fn erase(&self) -> Result<()> {
+        let mut inner = self.lock();
+        let empty = store::open(Path::new(":memory:"), None)?;
+        let file = std::mem::replace(&mut inner.conn, empty);
+        inner.docs.clear();
+        inner.identity = None;
+        file.close().map_err(|(_, e)| DeviceError::Storage(e.to_string()))?;
+        crate::crypto::wipe(&self.path)
     }
 
     pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {

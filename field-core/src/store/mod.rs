@@ -68,6 +68,12 @@ CREATE TABLE photos (
 "#,
 ];
 
+/// Re-encrypts an open SQLCipher database under a new key (one transaction).
+pub fn rekey(conn: &Connection, key: &crate::crypto::DbKey) -> Result<()> {
+    conn.execute_batch(&format!("PRAGMA rekey = {};", key.pragma_value()))?;
+    Ok(())
+}
+
 pub fn open(path: &Path, key: Option<&crate::crypto::DbKey>) -> Result<Connection> {
     let mut conn = Connection::open(path)?;
     if let Some(k) = key {

@@ -15,11 +15,14 @@
 //! - `read.rs`: records out of a document as JSON
 //! - `write.rs`: an edit, or many new records, into a change ([`write_edit`], [`make_change`],
 //!   [`bulk_create`]); untrusted bytes into a change ([`parse_change`])
+//! - `chunk.rs`: what is read of untrusted bytes before Automerge reads them (chunk type, the
+//!   number of operations a change declares)
 //! - `check.rs`: [`validate_change`], the judgement of a change against the layout and the schema
 //! - `conflicts.rs`: fields with concurrent values, for a person to settle
 //! - `history.rs`: who changed what and when; which records new changes touched
 
 mod check;
+mod chunk;
 mod conflicts;
 mod history;
 mod key;
@@ -27,11 +30,12 @@ mod read;
 mod write;
 
 pub use check::{ChangeSummary, validate_change};
+pub use chunk::{MAX_CHANGE_OPS, is_change_chunk, is_compressed_chunk};
 pub use conflicts::{Conflict, ConflictValue, conflicts, conflicts_of};
 pub use history::{HistoryEntry, history, touched_records};
 pub use key::{ChangeMeta, DocKey, actor_for, device_of_actor};
 pub use read::{read_record, read_records, record_ids};
-pub use write::{Edit, MAX_CHANGE_OPS, bulk_create, is_compressed_chunk, make_change, parse_change, write_edit};
+pub use write::{Edit, bulk_create, make_change, parse_change, write_edit};
 
 /// Up to this many wanted records are looked up one by one; more are read in one pass.
 const FEW_RECORDS: usize = 64;

@@ -260,29 +260,13 @@ pub fn bulk_create(
 /// operation counter beyond 32 bits, found by fuzzing) instead of returning an error; here that
 /// is `None`, like any other bytes that are not a change.
 ///
-/// A compressed chunk is never parsed: Automerge inflates it whole before any check (1 MB can
-/// hold 1 GiB), and devices never need to send one ([`is_compressed_chunk`]). Nor is a change of
-/// more than [`MAX_CHANGE_OPS`] operations kept.
+/// Only a plain change chunk whose action column declares at most [`MAX_CHANGE_OPS`]
+/// operations is handed to Automerge (see `chunk.rs`: the other chunks cost out of proportion to
+/// their size, and devices never send them).
 pub fn parse_change(bytes: &[u8]) -> Option<Change> {
-    if is_compressed_chunk(bytes) {
+    if !chunk::is_change_chunk(bytes) || !chunk::within_op_limit(bytes) {
         return None;
     }
     let change = std::panic::catch_unwind(|| Change::try_from(bytes).ok()).ok().flatten()?;
     (change.len() <= MAX_CHANGE_OPS).then_some(change)
-}
-
-/// The first bytes of every Automerge chunk.
-const CHUNK_MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
-/// Where a chunk's type byte sits: after the magic bytes and the 4-byte checksum.
-const CHUNK_TYPE_AT: usize = 8;
-/// Automerge's chunk type of a DEFLATE-compressed change.
-const COMPRESSED_CHANGE_CHUNK: u8 = 2;
-
-/// The most operations one change may hold: a worker's edit writes a record's fields (a few
-/// dozen operations); a roster import is written by the server itself, not sent as a change.
-pub const MAX_CHANGE_OPS: usize = 10_000;
-
-/// Whether bytes are an Automerge compressed-change chunk (read from the header only).
-pub fn is_compressed_chunk(bytes: &[u8]) -> bool {
-    bytes.len() > CHUNK_TYPE_AT && bytes[..4] == CHUNK_MAGIC && bytes[CHUNK_TYPE_AT] == COMPRESSED_CHANGE_CHUNK
 }

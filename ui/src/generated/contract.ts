@@ -204,6 +204,34 @@ export type DisputeView = { dispute: Dispute, state: DisputeState,
  */
 report_delay_minutes: number, };
 export type Overview = { grids: number, residents: number, houses: number, visits_this_month: number, by_category: Array<[string, number]>, open_disputes_by_level: Array<[string, number]>, resolved_by_level: Array<[string, number]>, open_conflicts: number, };
+export type ReadKind = "snapshot" | "resident_list" | "resident_record" | "house_list" | "dispute_list" | "conflicts" | "history" | "roster_export" | "photo";
+export type AuditEntry = { at: number, account: string, device: string, role: Role, kind: ReadKind, 
+/**
+ * The grid read, or the grid the record read belongs to; `None` for a county-wide list.
+ */
+grid?: string | null, 
+/**
+ * The record or photo read (a UUID or a SHA-256), if one.
+ */
+subject?: string | null, 
+/**
+ * What else says what was read: the search, the filter, the collections of a snapshot, or
+ * how many rows a list returned.
+ */
+detail: string, client?: string | null, };
+export type AuditQuery = { 
+/**
+ * From this time (ms since the epoch, inclusive).
+ */
+from?: number | null, 
+/**
+ * Before this time (ms since the epoch, exclusive).
+ */
+to?: number | null, account?: string | null, grid?: string | null, kind?: ReadKind | null, 
+/**
+ * At most this many (default and ceiling [`AuditQuery::MAX_LIMIT`]).
+ */
+limit?: number | null, };
 export type ImportSummary = { rows: number, residents: number, 
 /**
  * New houses (rows naming the grid's existing houses link to them instead).

@@ -179,7 +179,17 @@ impl Documents for PostgresStorage {
         Ok(seq.unwrap_or(0) as u64)
     }
 
-    async fn catch_up(&self, grid: Uuid, after: u64, device: Uuid, max_bytes: usize) -> Result<CatchUp> {
+    async fn catch_up(
+        &self,
+        grid: Uuid,
+        collections: &[Collection],
+        after: u64,
+        device: Uuid,
+        max_bytes: usize,
+    ) -> Result<CatchUp> {
+        // A document's key is `grid/collection[/month]`; documents and changes of other
+        // collections are passed over without sending their bytes.
+        let names: Vec<&str> = collections.iter().map(|c| c.as_str()).collect();
         if after == 0 {
             // A snapshot: the documents and the position they stand at, from one snapshot.
             let mut tx =
@@ -189,8 +199,12 @@ impl Documents for PostgresStorage {
                 .fetch_optional(&mut *tx)
                 .await
                 .map_err(db_err)?;
-            let rows =
-                sqlx_core::query::query(WHOLE_DOCS_OF_GRID).bind(grid).fetch_all(&mut *tx).await.map_err(db_err)?;
+            let rows = sqlx_core::query::query(WHOLE_DOCS_OF_GRID)
+                .bind(grid)
+                .bind(&names)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db_err)?;
             let mut docs = Vec::with_capacity(rows.len());
             for r in rows {
                 let key: String = r.try_get(0).map_err(db_err)?;
@@ -210,7 +224,8 @@ impl Documents for PostgresStorage {
         // skipped without reading their bytes.
         const PAGE: i64 = 500;
         let mut rows = sqlx_core::query::query(
-            "SELECT g.seq, c.seq, c.doc_key, CASE WHEN c.device = $3 THEN NULL ELSE c.bytes END
+            "SELECT g.seq, c.seq, c.doc_key,
+                    CASE WHEN c.device = $3 OR split_part(c.doc_key, '/', 2) <> ALL($5) THEN NULL ELSE c.bytes END
              FROM grid_log g LEFT JOIN LATERAL (
                  SELECT seq, doc_key, device, bytes FROM changes
                  WHERE grid = g.grid AND seq > $2 AND seq <= g.seq ORDER BY seq LIMIT $4
@@ -221,6 +236,7 @@ impl Documents for PostgresStorage {
         .bind(after as i64)
         .bind(device)
         .bind(PAGE)
+        .bind(&names)
         .fetch_all(&self.pool)
         .await
         .map_err(db_err)?;
@@ -250,14 +266,16 @@ impl Documents for PostgresStorage {
                 break;
             }
             rows = sqlx_core::query::query(
-                "SELECT $5::int8, seq, doc_key, CASE WHEN device = $3 THEN NULL ELSE bytes END FROM changes
-                 WHERE grid = $1 AND seq > $2 AND seq <= $5 ORDER BY seq LIMIT $4",
+                "SELECT $5::int8, seq, doc_key,
+                        CASE WHEN device = $3 OR split_part(doc_key, '/', 2) <> ALL($6) THEN NULL ELSE bytes END
+                 FROM changes WHERE grid = $1 AND seq > $2 AND seq <= $5 ORDER BY seq LIMIT $4",
             )
             .bind(grid)
             .bind(last as i64)
             .bind(device)
             .bind(PAGE)
             .bind(top)
+            .bind(&names)
             .fetch_all(&self.pool)
             .await
             .map_err(db_err)?;

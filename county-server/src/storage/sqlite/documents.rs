@@ -88,9 +88,20 @@ impl Documents for SqliteStorage {
         .await
     }
 
-    async fn catch_up(&self, grid: Uuid, after: u64, device: Uuid, max_bytes: usize) -> Result<CatchUp> {
+    async fn catch_up(
+        &self,
+        grid: Uuid,
+        collections: &[Collection],
+        after: u64,
+        device: Uuid,
+        max_bytes: usize,
+    ) -> Result<CatchUp> {
+        let collections = collections.to_vec();
         self.read(move |c| {
             let g = grid.to_string();
+            // A document's key names its collection; others are passed over before their bytes
+            // are read (SQLite reads a column's value only when it is asked for).
+            let wanted = |key: &DocKey| collections.contains(&key.collection);
             let tx = c.transaction().map_err(db_err)?;
             let seq: u64 = tx
                 .query_row("SELECT seq FROM grid_log WHERE grid = ?1", [&g], |r| r.get::<_, i64>(0))
@@ -101,15 +112,25 @@ impl Documents for SqliteStorage {
                 let mut st = tx
                     .prepare_cached("SELECT doc_key, bytes, version FROM documents WHERE grid = ?1 ORDER BY doc_key")
                     .map_err(db_err)?;
-                let stored = st
-                    .query_map([&g], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, i64>(2)?)))
-                    .map_err(db_err)?
-                    .collect::<rusqlite::Result<Vec<_>>>()
-                    .map_err(db_err)?;
+                let mut stored = Vec::new();
+                let mut rows = st.query([&g]).map_err(db_err)?;
+                while let Some(r) = rows.next().map_err(db_err)? {
+                    let k: String = r.get(0).map_err(db_err)?;
+                    let key: DocKey = k.parse().map_err(db_err)?;
+                    if wanted(&key) {
+                        stored.push((
+                            k,
+                            key,
+                            r.get::<_, Vec<u8>>(1).map_err(db_err)?,
+                            r.get::<_, i64>(2).map_err(db_err)?,
+                        ));
+                    }
+                }
+                drop(rows);
                 let mut docs = Vec::with_capacity(stored.len());
-                for (k, mut bytes, v) in stored {
+                for (k, key, mut bytes, v) in stored {
                     append_tail(&tx, &k, &mut bytes).map_err(db_err)?;
-                    docs.push(StoredDoc { key: k.parse().map_err(db_err)?, bytes, version: v as u64 });
+                    docs.push(StoredDoc { key, bytes, version: v as u64 });
                 }
                 return Ok(CatchUp::Snapshot { seq, docs });
             }
@@ -127,14 +148,14 @@ impl Documents for SqliteStorage {
             while let Some(r) = rows.next().map_err(db_err)? {
                 let s = r.get::<_, i64>(0).map_err(db_err)? as u64;
                 let from: String = r.get(3).map_err(db_err)?;
-                if from != me {
+                let key: DocKey = r.get::<_, String>(1).map_err(db_err)?.parse().map_err(db_err)?;
+                if from != me && wanted(&key) {
                     if size >= max_bytes && !out.is_empty() {
                         return Ok(CatchUp::Changes { seq: last, changes: out, more: true });
                     }
                     let bytes: Vec<u8> = r.get(2).map_err(db_err)?;
-                    let key: String = r.get(1).map_err(db_err)?;
                     size += bytes.len();
-                    out.push(LogChange { seq: s, doc: key.parse().map_err(db_err)?, bytes });
+                    out.push(LogChange { seq: s, doc: key, bytes });
                 }
                 last = s;
             }
