@@ -29,6 +29,9 @@ pub enum Error {
     /// Too many attempts (enrolment codes): wait `retry_after_secs`.
     #[error("too many attempts; try again later")]
     TooManyAttempts { retry_after_secs: u64 },
+    /// A device's upload quota is used up (unfinished uploads, or bytes started today).
+    #[error("{0}")]
+    Quota(String),
     /// A roster file with rejected rows: the report names every one; nothing was written.
     #[error("{} of {} rows rejected; nothing was imported", .0.rejected_rows, .0.rows)]
     RosterRejected(RosterReport),
@@ -58,6 +61,7 @@ impl Error {
             Error::TooLarge => Code::BodyTooLarge,
             Error::Busy => Code::Busy,
             Error::TooManyAttempts { .. } => Code::TooManyAttempts,
+            Error::Quota(_) => Code::UploadQuota,
             Error::RosterRejected(_) => Code::RosterRejected,
             Error::Internal(_) => Code::Internal,
         }

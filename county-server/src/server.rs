@@ -33,6 +33,8 @@ pub struct ServeOptions {
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Serve HTTPS with this certificate and key; plain HTTP without (loopback, development).
     pub tls: Option<crate::tls::TlsFiles>,
+    /// What one device may upload.
+    pub uploads: crate::service::blobs::UploadLimits,
 }
 
 /// A running server: its address, and a handle that stops it when dropped.
@@ -91,7 +93,9 @@ pub async fn spawn_opts(storage: Arc<dyn Storage>, addr: SocketAddr, options: Se
     let tls = options.tls.as_ref().map(crate::tls::server_config).transpose()?;
     let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
-    let county = Arc::new(County::with_limits(storage.clone(), options.limits, options.enrolment));
+    let mut county = County::with_limits(storage.clone(), options.limits, options.enrolment);
+    county.uploads = options.uploads;
+    let county = Arc::new(county);
     let app =
         router(AppState { county: county.clone(), trusted_proxies: Arc::new(TrustedProxies(options.trusted_proxies)) });
     // The enrolment limits count attempts per client address.
@@ -100,16 +104,44 @@ pub async fn spawn_opts(storage: Arc<dyn Storage>, addr: SocketAddr, options: Se
     let stopped = async {
         let _ = rx.await;
     };
+    // Housekeeping runs as long as the server does (stopped with it, or when it is dropped).
+    let housekeeping = AbortOnDrop(tokio::spawn(housekeeping(county.clone())));
     let task = match tls.clone() {
         None => tokio::spawn(async move {
+            let _housekeeping = housekeeping;
             let _ = axum::serve(listener, app).with_graceful_shutdown(stopped).await;
         }),
         Some(config) => {
             let listener = crate::tls::TlsListener::new(listener, config)?;
             tokio::spawn(async move {
+                let _housekeeping = housekeeping;
                 let _ = axum::serve(listener, app).with_graceful_shutdown(stopped).await;
             })
         }
     };
     Ok(Running { addr, storage, county, tls: tls.is_some(), shutdown: Some(tx), task: Some(task) })
+}
+
+/// Aborts a background task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// How often a running server deletes abandoned uploads.
+const HOUSEKEEPING_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Hourly, from the start: deletes abandoned uploads. A failure is logged and tried again at
+/// the next hour.
+async fn housekeeping(county: Arc<County>) {
+    let mut every = tokio::time::interval(HOUSEKEEPING_EVERY);
+    loop {
+        every.tick().await;
+        if let Err(e) = county.prune_abandoned_uploads(chrono::Utc::now().timestamp_millis()).await {
+            tracing::warn!(error = %e, "abandoned uploads not deleted; trying again in an hour");
+        }
+    }
 }

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use county_server::storage::{
-    Account, AuditEntry, AuditQuery, CatchUp, Device, DocWrite, GridCommit, NewChange, Node, PostgresStorage, ReadKind,
-    Rows, Scope, SqliteStorage, Storage, StorageError, StoredDoc,
+    Account, AuditEntry, AuditQuery, CatchUp, Device, DeviceUploads, DocWrite, GridCommit, NewChange, Node,
+    PostgresStorage, ReadKind, Rows, Scope, SqliteStorage, Storage, StorageError, StoredDoc, Upload,
 };
 use sync_protocol::doc::DocKey;
 use sync_protocol::model::Resident;
@@ -252,22 +252,48 @@ async fn every_backend_keeps_the_same_promises() {
         // Blobs: chunks only at the reached offset, hash checked at the end.
         let bytes = b"a photo, in three parts".to_vec();
         let hash = field_hash(&bytes);
-        let st = s.put_blob_chunk(&hash, g, bytes.len() as u64, 0, &bytes[..8]).await.unwrap();
+        let up = |grid: Uuid, total: usize, offset: u64, at: i64| Upload {
+            grid,
+            device: d1,
+            total: total as u64,
+            offset,
+            at,
+        };
+        let st = s.put_blob_chunk(&hash, up(g, bytes.len(), 0, 1_000), &bytes[..8]).await.unwrap();
         assert_eq!((st.received, st.complete), (8, false));
-        let st = s.put_blob_chunk(&hash, g, bytes.len() as u64, 0, &bytes[..8]).await.unwrap();
+        let st = s.put_blob_chunk(&hash, up(g, bytes.len(), 0, 1_000), &bytes[..8]).await.unwrap();
         assert_eq!(st.received, 8, "{name}: a repeated chunk is not appended twice");
-        s.put_blob_chunk(&hash, g, bytes.len() as u64, 8, &bytes[8..16]).await.unwrap();
-        let st = s.put_blob_chunk(&hash, g, bytes.len() as u64, 16, &bytes[16..]).await.unwrap();
+        s.put_blob_chunk(&hash, up(g, bytes.len(), 8, 1_000), &bytes[8..16]).await.unwrap();
+        let st = s.put_blob_chunk(&hash, up(g, bytes.len(), 16, 1_000), &bytes[16..]).await.unwrap();
         assert!(st.complete);
         assert_eq!(s.blob(g, &hash).await.unwrap().unwrap(), bytes);
         // A blob belongs to its grid: the same hash uploaded into another grid is another blob,
         // and a chunk for the other grid never lands in this grid's.
-        let st = s.put_blob_chunk(&hash, other, bytes.len() as u64, 8, &bytes[8..16]).await.unwrap();
+        let st = s.put_blob_chunk(&hash, up(other, bytes.len(), 8, 1_000), &bytes[8..16]).await.unwrap();
         assert_eq!((st.grid, st.received, st.complete), (other, 0, false), "{name}: nothing of grid g answered");
         assert!(s.blob(other, &hash).await.unwrap().is_none(), "{name}");
         let states = s.blob_states(&hash).await.unwrap();
         assert_eq!(states.len(), 1, "{name}: {states:?}");
         assert_eq!((states[0].grid, states[0].complete), (g, true), "{name}");
+        // What a device uploads: the complete photo counts as started; an upload it leaves
+        // unfinished is deleted once nothing came to it since the time given.
+        let (d, none) = (s.device_uploads(d1, 0).await.unwrap(), DeviceUploads::default());
+        assert_eq!(d, DeviceUploads { unfinished: 0, started_bytes: bytes.len() as u64 }, "{name}");
+        assert_eq!(s.device_uploads(d1, 2_000).await.unwrap(), none, "{name}: started before the time asked");
+        let half = b"half a photo".to_vec();
+        let half_hash = field_hash(&half);
+        s.put_blob_chunk(&half_hash, up(g, half.len(), 0, 5_000), &half[..4]).await.unwrap();
+        let d = s.device_uploads(d1, 2_000).await.unwrap();
+        assert_eq!(d, DeviceUploads { unfinished: 1, started_bytes: half.len() as u64 }, "{name}");
+        s.put_blob_chunk(&half_hash, up(g, half.len(), 4, 7_000), &half[4..6]).await.unwrap();
+        assert_eq!(s.prune_unfinished_uploads(7_000).await.unwrap(), 0, "{name}: touched at 7,000");
+        assert_eq!(s.prune_unfinished_uploads(7_001).await.unwrap(), 1, "{name}");
+        assert!(s.blob_states(&half_hash).await.unwrap().is_empty(), "{name}");
+        assert_eq!(s.device_uploads(d1, 0).await.unwrap().unfinished, 0, "{name}");
+        assert_eq!(s.blob(g, &hash).await.unwrap().unwrap(), bytes, "{name}: a complete photo is never pruned");
+        // Started again from the beginning, it is a new upload.
+        let st = s.put_blob_chunk(&half_hash, up(g, half.len(), 0, 8_000), &half[..4]).await.unwrap();
+        assert_eq!(st.received, 4, "{name}");
 
         // Appends: a document's new changes go after its stored bytes, under the same checks.
         let houses = DocKey::new(g, Collection::Houses);

@@ -105,6 +105,9 @@ codes! {
         BadBlobHash = "bad_blob_hash",
         BlobTooLarge = "blob_too_large",
         BadChunk = "bad_chunk",
+        /// A device has too many unfinished uploads, or started too many bytes today: finish
+        /// or wait (abandoned uploads are deleted after a week).
+        UploadQuota = "upload_quota",
 
         // Rosters.
         UnknownFormat = "unknown_format",
@@ -176,7 +179,14 @@ impl ErrorCode {
     pub fn is_retryable(self) -> bool {
         matches!(
             self,
-            ErrorCode::Other(Code::Network | Code::Unavailable | Code::Busy | Code::Internal | Code::TooManyAttempts)
+            ErrorCode::Other(
+                Code::Network
+                    | Code::Unavailable
+                    | Code::Busy
+                    | Code::Internal
+                    | Code::TooManyAttempts
+                    | Code::UploadQuota
+            )
         )
     }
 }

@@ -110,6 +110,19 @@ impl TestServer {
         TestServer { dir, db, db_url, running: Some(running), org, limits }
     }
 
+    /// A server on a new SQLite file, started with these options (upload limits, say).
+    pub async fn start_opts(options: county_server::server::ServeOptions) -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("county.db");
+        let db_url = db.to_str().unwrap().to_string();
+        let storage = open_storage(&db_url).await.unwrap();
+        let org = seed_org(storage.as_ref()).await;
+        let limits = options.limits;
+        let running =
+            county_server::server::spawn_opts(storage, "127.0.0.1:0".parse().unwrap(), options).await.unwrap();
+        TestServer { dir, db, db_url, running: Some(running), org, limits }
+    }
+
     /// Another server on the same database, as a county adds servers behind a load balancer:
     /// its own storage connections, its own port, no state shared in memory.
     pub async fn another_server(&self) -> Running {

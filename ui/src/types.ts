@@ -64,4 +64,5 @@ export const WORDED_ERRORS = [
   'device_revoked',
   'pin_locked',
   'device_wiped',
+  'upload_quota',
 ] as const satisfies readonly ErrorCode[]

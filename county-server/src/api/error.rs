@@ -16,7 +16,7 @@ fn status(e: &Error) -> StatusCode {
         Error::NotFound(_) => StatusCode::NOT_FOUND,
         Error::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         Error::Busy => StatusCode::SERVICE_UNAVAILABLE,
-        Error::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+        Error::TooManyAttempts { .. } | Error::Quota(_) => StatusCode::TOO_MANY_REQUESTS,
         Error::RosterRejected(_) => StatusCode::UNPROCESSABLE_ENTITY,
         Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }

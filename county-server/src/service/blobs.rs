@@ -10,9 +10,33 @@ use super::audit::Read;
 use super::auth::{check_grid, grid_in_scope};
 use super::{Caller, County};
 use crate::error::{Error, Result};
+use crate::storage::Upload;
 
 /// Largest photo accepted.
 pub const MAX_BLOB_BYTES: u64 = 20 * 1024 * 1024;
+
+const DAY_MS: i64 = 24 * 3600 * 1000;
+
+/// What one device may upload: a worker's app uploads one photo at a time and resumes it, so
+/// more unfinished uploads are abandoned or hostile; and a day's photos are tens, not
+/// thousands. An unfinished upload nobody adds to for [`UploadLimits::abandoned_after_ms`] is
+/// deleted with its chunks ([`County::prune_abandoned_uploads`], hourly in a running server).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UploadLimits {
+    /// Uploads one device may have started and not finished.
+    pub unfinished: u64,
+    /// Bytes (as declared) one device may start uploading in 24 hours.
+    pub daily_bytes: u64,
+    pub abandoned_after_ms: i64,
+}
+
+impl Default for UploadLimits {
+    fn default() -> Self {
+        // A week offline with ten 3 MB photos a day is 210 MB, sent in one go when the worker is
+        // back in signal: a day's allowance of 1 GiB leaves room for five such weeks.
+        UploadLimits { unfinished: 20, daily_bytes: 1 << 30, abandoned_after_ms: 7 * DAY_MS }
+    }
+}
 
 /// A blob is named by the lower-case hex SHA-256 of its bytes.
 fn check_hash(hash: &str) -> Result<()> {
@@ -42,7 +66,38 @@ impl County {
         if chunk.offset.checked_add(bytes.len() as u64).is_none_or(|end| end > chunk.total) {
             return Err(Error::bad(Code::BadChunk, "the chunk goes past the declared size"));
         }
-        Ok(self.storage().put_blob_chunk(hash, chunk.grid, chunk.total, chunk.offset, bytes).await?)
+        let now = chrono::Utc::now().timestamp_millis();
+        // A new upload counts against the device's quota; a resumed one does not.
+        if chunk.offset == 0 && !self.storage().blob_states(hash).await?.iter().any(|s| s.grid == chunk.grid) {
+            let mine = self.storage().device_uploads(caller.device.id, now - DAY_MS).await?;
+            let limits = self.uploads;
+            if mine.unfinished >= limits.unfinished {
+                return Err(Error::Quota(format!(
+                    "{} uploads are unfinished; finish them first (abandoned ones are deleted after a week)",
+                    mine.unfinished
+                )));
+            }
+            if mine.started_bytes.saturating_add(chunk.total) > limits.daily_bytes {
+                return Err(Error::Quota(format!(
+                    "this device started {} MB of uploads in the last 24 hours (at most {} MB)",
+                    mine.started_bytes >> 20,
+                    limits.daily_bytes >> 20
+                )));
+            }
+        }
+        let upload =
+            Upload { grid: chunk.grid, device: caller.device.id, total: chunk.total, offset: chunk.offset, at: now };
+        Ok(self.storage().put_blob_chunk(hash, upload, bytes).await?)
+    }
+
+    /// Deletes the uploads nobody added to for [`UploadLimits::abandoned_after_ms`] before
+    /// `now`, with their chunks; how many.
+    pub async fn prune_abandoned_uploads(&self, now: i64) -> Result<u64> {
+        let n = self.storage().prune_unfinished_uploads(now - self.uploads.abandoned_after_ms).await?;
+        if n > 0 {
+            tracing::info!(uploads = n, "abandoned uploads deleted");
+        }
+        Ok(n)
     }
 
     /// Where an upload of this hash stands in a grid of the caller's scope (the first, if

@@ -54,6 +54,8 @@ pub struct County {
     pub docs: cache::DocCache,
     /// How many syncs run at once (`GRIDKEEPER_SYNC_SLOTS`, default four per core).
     pub sync_slots: tokio::sync::Semaphore,
+    /// What one device may upload.
+    pub uploads: blobs::UploadLimits,
 }
 
 impl County {
@@ -74,6 +76,7 @@ impl County {
             attempts: enrolment::Attempts::default(),
             docs: cache::DocCache::from_env(),
             sync_slots: tokio::sync::Semaphore::new(sync::slots_from_env()),
+            uploads: blobs::UploadLimits::default(),
         }
     }
 

@@ -216,6 +216,26 @@ pub trait Queries: Send + Sync + 'static {
     async fn stats(&self) -> Result<StorageStats>;
 }
 
+/// One chunk of an upload as it is stored: into which grid, by which device, the blob's whole
+/// size, where the chunk starts, and when it came.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Upload {
+    pub grid: Uuid,
+    pub device: Uuid,
+    pub total: u64,
+    pub offset: u64,
+    pub at: i64,
+}
+
+/// What one device is uploading, and has started lately.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeviceUploads {
+    /// Uploads it started and has not finished.
+    pub unfinished: u64,
+    /// The declared sizes of the uploads it started since the time asked about.
+    pub started_bytes: u64,
+}
+
 /// Photos and other attachments: content-addressed blobs, uploaded in chunks. A blob belongs to
 /// its grid: the same bytes in two grids are two blobs, and a chunk for one grid never touches
 /// another grid's upload.
@@ -223,11 +243,18 @@ pub trait Queries: Send + Sync + 'static {
 pub trait Blobs: Send + Sync + 'static {
     /// Appends a chunk at `offset` (which must equal what was received so far) and returns the
     /// blob's state; the blob is complete, and its hash verified, when `total` bytes are in.
-    async fn put_blob_chunk(&self, hash: &str, grid: Uuid, total: u64, offset: u64, bytes: &[u8]) -> Result<BlobState>;
+    /// The upload remembers the device that started it and when a chunk last came.
+    async fn put_blob_chunk(&self, hash: &str, upload: Upload, bytes: &[u8]) -> Result<BlobState>;
     /// The state of the blob of that hash in every grid that holds one.
     async fn blob_states(&self, hash: &str) -> Result<Vec<BlobState>>;
     /// A complete blob's bytes, in its grid.
     async fn blob(&self, grid: Uuid, hash: &str) -> Result<Option<Vec<u8>>>;
+    /// How many uploads `device` has unfinished, and the declared bytes of those it started at
+    /// or after `since`.
+    async fn device_uploads(&self, device: Uuid, since: i64) -> Result<DeviceUploads>;
+    /// Deletes the unfinished uploads no chunk came to since `before`, with their chunks;
+    /// how many.
+    async fn prune_unfinished_uploads(&self, before: i64) -> Result<u64>;
 }
 
 /// The audit of personal-data reads: appended to, never changed; read by the county

@@ -42,17 +42,41 @@ pub fn is_compressed_chunk(bytes: &[u8]) -> bool {
 }
 
 /// Whether a plain change chunk is safe to hand to Automerge: its header and column metadata
-/// read as a change's, and its action column declares at most [`MAX_CHANGE_OPS`] values.
-/// Counting stops past that, so this costs at most one pass over the bytes. Bytes this reader
-/// cannot follow are refused rather than passed on (fail closed): every change a device makes
-/// reads here (the fuzz target `validate_plan` checks that such changes are accepted).
+/// read as a change's, and what its columns declare stays within bounds — at most
+/// [`MAX_CHANGE_OPS`] operations (the action column, one value per operation, which Automerge
+/// walks to count them), at most as many predecessors in all (the pred group column: Automerge
+/// collects each operation's list), and at most [`MAX_REPEATED_STRING_BYTES`] of key and mark
+/// strings once each run is repeated (Automerge copies a run's string for every operation).
+/// Counting stops past the bounds, so this costs at most one pass over the bytes. Bytes this
+/// reader cannot follow, and nulls where a device never writes one, are refused (fail closed):
+/// every change a device makes reads here (the fuzz target `validate_plan` checks that such
+/// changes are accepted).
 pub fn within_op_limit(bytes: &[u8]) -> bool {
-    declared_ops(bytes).is_some_and(|n| n <= MAX_CHANGE_OPS as u64)
+    let limit = MAX_CHANGE_OPS as u64;
+    declared(bytes).is_some_and(|d| d.ops <= limit && d.preds <= limit && d.string_bytes <= MAX_REPEATED_STRING_BYTES)
 }
 
-/// The number of non-null values in the change's action column(s), counted up to just past
-/// [`MAX_CHANGE_OPS`]; `None` if the bytes do not read as a plain change's header.
-fn declared_ops(bytes: &[u8]) -> Option<u64> {
+/// The most bytes of key and mark strings a change may declare once its runs are repeated: a
+/// worker's edit names a few dozen fields and record ids.
+pub const MAX_REPEATED_STRING_BYTES: u64 = 4 * 1024 * 1024;
+
+/// The column specs (column id, type) whose declared sizes bound Automerge's walk.
+const KEY_STRING_COLUMN: u64 = 0x15;
+const PRED_GROUP_COLUMN: u64 = 0x70;
+const MARK_NAME_COLUMN: u64 = 0xa5;
+
+/// What a change's columns declare, counted up to just past the bounds.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Declared {
+    ops: u64,
+    preds: u64,
+    string_bytes: u64,
+}
+
+/// `None` if the bytes do not read as a plain change, or hold a null in the action or the pred
+/// group column (Automerge skips a null run of length zero and walks on, so a count that stopped
+/// there could be led astray; devices never write one).
+fn declared(bytes: &[u8]) -> Option<Declared> {
     if !is_change_chunk(bytes) {
         return None;
     }
@@ -77,46 +101,76 @@ fn declared_ops(bytes: &[u8]) -> Option<u64> {
         // Each entry takes at least two bytes, so a count beyond the bytes left ends here.
         specs.push((uleb(&mut r)?, uleb(&mut r)?));
     }
+    let limit = MAX_CHANGE_OPS as u64;
     let mut data = r;
-    let mut total = 0u64;
+    let mut d = Declared::default();
+    let mut null = false;
     for (spec, len) in specs {
         let len = usize::try_from(len).ok()?;
         let column = data.get(..len)?;
         data = &data[len..];
-        if spec == ACTION_COLUMN {
-            total = total.saturating_add(rle_values(column));
+        // Duplicated columns are all counted: Automerge uses one of them, the sum bounds it.
+        match spec {
+            ACTION_COLUMN => walk_runs(column, read_uint, |count, value| {
+                null |= value.is_none();
+                d.ops = d.ops.saturating_add(count);
+                !null && d.ops <= limit
+            }),
+            PRED_GROUP_COLUMN => walk_runs(column, read_uint, |count, value| {
+                null |= value.is_none();
+                d.preds = d.preds.saturating_add(count.saturating_mul(value.unwrap_or(0)));
+                !null && d.preds <= limit
+            }),
+            KEY_STRING_COLUMN | MARK_NAME_COLUMN => walk_runs(column, read_string, |count, value| {
+                d.string_bytes = d.string_bytes.saturating_add(count.saturating_mul(value.unwrap_or(0)));
+                d.string_bytes <= MAX_REPEATED_STRING_BYTES
+            }),
+            _ => {}
         }
     }
-    Some(total)
+    (!null).then_some(d)
 }
 
-/// Non-null values in an unsigned run-length column, up to just past [`MAX_CHANGE_OPS`]: a
-/// positive count repeats one value, a negative count is that many literal values, and a zero
-/// starts a run of nulls (where Automerge's operation walk stops with an error).
-fn rle_values(mut r: &[u8]) -> u64 {
-    let limit = MAX_CHANGE_OPS as u64;
-    let mut total = 0u64;
-    while !r.is_empty() && total <= limit {
-        let Some(count) = sleb(&mut r) else { return total };
-        match count {
-            0 => return total,
-            n if n > 0 => {
-                total = total.saturating_add(n.unsigned_abs());
-                if uleb(&mut r).is_none() {
-                    return total;
+/// Walks a run-length column without expanding it: `visit(count, value)` once for a repeated
+/// run, once per literal value (with a count of 1), and once for a run of nulls (`None`), until
+/// it answers false or the bytes end. A positive count repeats the one value after it, a
+/// negative count is that many literal values, and a zero is followed by the number of nulls.
+/// `read` reads one value and gives what is counted of it (an integer's value, a string's
+/// length).
+fn walk_runs(mut r: &[u8], read: fn(&mut &[u8]) -> Option<u64>, mut visit: impl FnMut(u64, Option<u64>) -> bool) {
+    while !r.is_empty() {
+        let Some(count) = sleb(&mut r) else { return };
+        if count > 0 {
+            let Some(v) = read(&mut r) else { return };
+            if !visit(count.unsigned_abs(), Some(v)) {
+                return;
+            }
+        } else if count < 0 {
+            // Each literal value takes at least one byte: the bytes bound this loop.
+            for _ in 0..count.unsigned_abs() {
+                let Some(v) = read(&mut r) else { return };
+                if !visit(1, Some(v)) {
+                    return;
                 }
             }
-            n => {
-                for _ in 0..n.unsigned_abs() {
-                    if uleb(&mut r).is_none() || total > limit {
-                        return total;
-                    }
-                    total += 1;
-                }
+        } else {
+            let Some(n) = uleb(&mut r) else { return };
+            if !visit(n, None) {
+                return;
             }
         }
     }
-    total
+}
+
+fn read_uint(r: &mut &[u8]) -> Option<u64> {
+    uleb(r)
+}
+
+/// A string value: its length in bytes, then the bytes.
+fn read_string(r: &mut &[u8]) -> Option<u64> {
+    let n = uleb(r)?;
+    skip(r, n)?;
+    Some(n)
 }
 
 fn uleb(r: &mut &[u8]) -> Option<u64> {
@@ -150,18 +204,37 @@ mod tests {
         out
     }
 
+    fn counted(column: &[u8]) -> (u64, bool) {
+        let (mut total, mut null) = (0, false);
+        walk_runs(column, read_uint, |count, value| {
+            null |= value.is_none();
+            total += count;
+            true
+        });
+        (total, null)
+    }
+
     #[test]
     fn run_length_values_are_counted_without_being_walked() {
         let run = |n: i64| [sleb_bytes(n), uleb_bytes(1)].concat();
-        assert_eq!(rle_values(&run(3)), 3);
+        assert_eq!(counted(&run(3)), (3, false));
         // A run of 2⁶² values is counted from its header, not walked.
-        assert!(rle_values(&run(1 << 62)) > MAX_CHANGE_OPS as u64);
-        // Literals: -3 then three values; then a null run ends the count.
+        assert_eq!(counted(&run(1 << 62)), (1 << 62, false));
+        // Literals: -3 then three values; then a null run, which is seen.
         let literals =
             [sleb_bytes(-3), uleb_bytes(1), uleb_bytes(2), uleb_bytes(3), sleb_bytes(0), uleb_bytes(9)].concat();
-        assert_eq!(rle_values(&literals), 3);
+        assert_eq!(counted(&literals), (12, true));
+        // A null run of length zero before a long run (Automerge walks on past it).
+        assert_eq!(counted(&[sleb_bytes(0), uleb_bytes(0), run(1 << 40)].concat()), (1 << 40, true));
         // Truncated literals count what is there.
-        assert_eq!(rle_values(&[sleb_bytes(-5), uleb_bytes(1)].concat()), 1);
+        assert_eq!(counted(&[sleb_bytes(-5), uleb_bytes(1)].concat()), (1, false));
+        // Strings: a run repeats its string's length.
+        let mut total = 0;
+        walk_runs(&[sleb_bytes(1000), uleb_bytes(3), b"abc".to_vec()].concat(), read_string, |c, v| {
+            total += c * v.unwrap();
+            true
+        });
+        assert_eq!(total, 3000);
     }
 
     #[test]
@@ -169,7 +242,7 @@ mod tests {
         assert!(!is_change_chunk(b"\x85\x6f\x4a\x83\0\0\0\0\x02\x00"));
         assert!(is_compressed_chunk(b"\x85\x6f\x4a\x83\0\0\0\0\x02\x00"));
         assert!(!is_change_chunk(b"\x85\x6f\x4a\x83\0\0\0\0\x03\x00"));
-        assert_eq!(declared_ops(b"not a chunk"), None);
+        assert_eq!(declared(b"not a chunk"), None);
         // A header cut short is refused.
         assert!(!within_op_limit(b"\x85\x6f\x4a\x83\0\0\0\0\x01\x05\x00"));
     }

@@ -528,9 +528,10 @@ const en: Messages<typeof zhCN> = {
     bad_certificate: "The county's root certificate cannot be read",
     untrusted_server: "The server's certificate is not trusted: ask the county administrator for the root certificate",
     too_many_attempts: 'Too many attempts: try again later',
-    device_revoked: 'This device has been revoked: contact the administrator',
+    device_revoked: 'This device was revoked: its data has been erased. Contact the administrator',
     pin_locked: 'Too many wrong PINs: wait a little, then try again',
     device_wiped: "Too many wrong PINs: this device's data was wiped. Enrol it again",
+    upload_quota: 'Too many photos at once: the rest will be sent later',
     generic: 'Failed: {message}',
   },
   generic: {

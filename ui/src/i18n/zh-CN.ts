@@ -526,9 +526,10 @@ export default {
     bad_certificate: '县里的根证书无法读取',
     untrusted_server: '服务器证书不受信任，请向县里管理员索取根证书',
     too_many_attempts: '尝试次数过多，请稍后再试',
-    device_revoked: '本机已被停用，请联系管理员',
+    device_revoked: '本机已被停用，本机数据已清除，请联系管理员',
     pin_locked: 'PIN码错误次数过多，请稍候再试',
     device_wiped: 'PIN码错误次数过多，本机数据已清除，请重新注册',
+    upload_quota: '照片上传过多，其余将稍后自动上传',
     generic: '操作失败：{message}',
   },
   generic: {

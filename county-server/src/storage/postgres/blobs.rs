@@ -11,16 +11,20 @@ use super::*;
 
 #[async_trait]
 impl Blobs for PostgresStorage {
-    async fn put_blob_chunk(&self, hash: &str, grid: Uuid, total: u64, offset: u64, bytes: &[u8]) -> Result<BlobState> {
+    async fn put_blob_chunk(&self, hash: &str, upload: Upload, bytes: &[u8]) -> Result<BlobState> {
+        let Upload { grid, device, total, offset, at } = upload;
         let mut tx = self.begin().await?;
         if offset == 0 {
             sqlx_core::query::query(
-                "INSERT INTO blobs (hash, grid, total, received, complete) VALUES ($1, $2, $3, 0, FALSE)
+                "INSERT INTO blobs (hash, grid, total, received, complete, device, started_at, touched_at)
+                 VALUES ($1, $2, $3, 0, FALSE, $4, $5, $5)
                  ON CONFLICT (grid, hash) DO NOTHING",
             )
             .bind(hash)
             .bind(grid)
             .bind(total as i64)
+            .bind(device)
+            .bind(at)
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
@@ -59,10 +63,11 @@ impl Blobs for PostgresStorage {
             .execute(&mut *tx)
             .await
             .map_err(write_err)?;
-        sqlx_core::query::query("UPDATE blobs SET received = $2 WHERE hash = $1 AND grid = $3")
+        sqlx_core::query::query("UPDATE blobs SET received = $2, touched_at = $4 WHERE hash = $1 AND grid = $3")
             .bind(hash)
             .bind(received as i64)
             .bind(grid)
+            .bind(at)
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
@@ -126,6 +131,42 @@ impl Blobs for PostgresStorage {
                 })
             })
             .collect()
+    }
+
+    async fn device_uploads(&self, device: Uuid, since: i64) -> Result<DeviceUploads> {
+        let row = sqlx_core::query::query(
+            "SELECT COUNT(*) FILTER (WHERE NOT complete), COALESCE(SUM(total) FILTER (WHERE started_at >= $2), 0)::int8
+             FROM blobs WHERE device = $1",
+        )
+        .bind(device)
+        .bind(since)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(DeviceUploads {
+            unfinished: row.try_get::<i64, _>(0).map_err(db_err)? as u64,
+            started_bytes: row.try_get::<i64, _>(1).map_err(db_err)? as u64,
+        })
+    }
+
+    async fn prune_unfinished_uploads(&self, before: i64) -> Result<u64> {
+        let mut tx = self.begin().await?;
+        sqlx_core::query::query(
+            "DELETE FROM blob_chunks c USING blobs b
+             WHERE c.grid = b.grid AND c.hash = b.hash AND NOT b.complete AND b.touched_at < $1",
+        )
+        .bind(before)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let n = sqlx_core::query::query("DELETE FROM blobs WHERE NOT complete AND touched_at < $1")
+            .bind(before)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .rows_affected();
+        tx.commit().await.map_err(write_err)?;
+        Ok(n)
     }
 
     async fn blob(&self, grid: Uuid, hash: &str) -> Result<Option<Vec<u8>>> {

@@ -134,6 +134,15 @@ CREATE INDEX audit_at ON audit(at);
 CREATE INDEX audit_account_at ON audit(account, at);
 UPDATE residents SET id_tail = right(id_tail, 4) WHERE length(id_tail) > 4;
 "#,
+    // Uploads remember who started them and when a chunk last came: a device's quota, and the
+    // cleanup of abandoned uploads (issue 10).
+    r#"
+ALTER TABLE blobs ADD COLUMN device uuid;
+ALTER TABLE blobs ADD COLUMN started_at bigint NOT NULL DEFAULT 0;
+ALTER TABLE blobs ADD COLUMN touched_at bigint NOT NULL DEFAULT 0;
+CREATE INDEX blobs_device ON blobs(device, started_at);
+CREATE INDEX blobs_unfinished ON blobs(complete, touched_at);
+"#,
 ];
 
 /// Documents as Automerge loads them: the last full save followed by the changes appended since.

@@ -11,7 +11,8 @@ use super::*;
 
 #[async_trait]
 impl Blobs for SqliteStorage {
-    async fn put_blob_chunk(&self, hash: &str, grid: Uuid, total: u64, offset: u64, bytes: &[u8]) -> Result<BlobState> {
+    async fn put_blob_chunk(&self, hash: &str, upload: Upload, bytes: &[u8]) -> Result<BlobState> {
+        let Upload { grid, device, total, offset, at } = upload;
         let (hash, bytes, g) = (hash.to_string(), bytes.to_vec(), grid.to_string());
         self.run(move |c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(db_err)?;
@@ -37,8 +38,9 @@ impl Blobs for SqliteStorage {
                 None if offset != 0 => return Ok(BlobState { grid, total, received: 0, complete: false }),
                 None => {
                     tx.execute(
-                        "INSERT INTO blobs (grid, hash, total, received, complete, data) VALUES (?1, ?2, ?3, 0, 0, NULL)",
-                        params![g, hash, total as i64],
+                        "INSERT INTO blobs (grid, hash, total, received, complete, data, device, started_at, touched_at)
+                         VALUES (?1, ?2, ?3, 0, 0, NULL, ?4, ?5, ?5)",
+                        params![g, hash, total as i64, device.to_string(), at],
                     )
                     .map_err(db_err)?;
                 }
@@ -54,8 +56,8 @@ impl Blobs for SqliteStorage {
             )
             .map_err(db_err)?;
             tx.execute(
-                "UPDATE blobs SET received = ?3 WHERE grid = ?1 AND hash = ?2",
-                params![g, hash, received as i64],
+                "UPDATE blobs SET received = ?3, touched_at = ?4 WHERE grid = ?1 AND hash = ?2",
+                params![g, hash, received as i64, at],
             )
             .map_err(db_err)?;
             let mut complete = false;
@@ -70,7 +72,8 @@ impl Blobs for SqliteStorage {
                         data.extend_from_slice(&r.get::<_, Vec<u8>>(0).map_err(db_err)?);
                     }
                 }
-                tx.execute("DELETE FROM blob_chunks WHERE grid = ?1 AND hash = ?2", params![g, hash]).map_err(db_err)?;
+                tx.execute("DELETE FROM blob_chunks WHERE grid = ?1 AND hash = ?2", params![g, hash])
+                    .map_err(db_err)?;
                 let digest: String = sha2::Sha256::digest(&data).iter().map(|b| format!("{b:02x}")).collect();
                 if digest == hash {
                     tx.execute(
@@ -109,6 +112,36 @@ impl Blobs for SqliteStorage {
                 })
                 .map_err(db_err)?;
             rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db_err)
+        })
+        .await
+    }
+
+    async fn device_uploads(&self, device: Uuid, since: i64) -> Result<DeviceUploads> {
+        let d = device.to_string();
+        self.read(move |c| {
+            c.query_row(
+                "SELECT COALESCE(SUM(complete = 0), 0), COALESCE(SUM(CASE WHEN started_at >= ?2 THEN total ELSE 0 END), 0)
+                 FROM blobs WHERE device = ?1",
+                params![d, since],
+                |r| Ok(DeviceUploads { unfinished: r.get::<_, i64>(0)? as u64, started_bytes: r.get::<_, i64>(1)? as u64 }),
+            )
+            .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn prune_unfinished_uploads(&self, before: i64) -> Result<u64> {
+        self.run(move |c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(db_err)?;
+            tx.execute(
+                "DELETE FROM blob_chunks WHERE (grid, hash) IN
+                     (SELECT grid, hash FROM blobs WHERE complete = 0 AND touched_at < ?1)",
+                [before],
+            )
+            .map_err(db_err)?;
+            let n = tx.execute("DELETE FROM blobs WHERE complete = 0 AND touched_at < ?1", [before]).map_err(db_err)?;
+            tx.commit().map_err(db_err)?;
+            Ok(n as u64)
         })
         .await
     }
