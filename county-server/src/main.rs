@@ -200,6 +200,20 @@ async fn main() -> anyhow::Result<()> {
             let storage = open_storage(&db).await?;
             let reveal = if masked { Reveal::Masked } else { Reveal::Full };
             let bytes = roster::export(storage.as_ref(), grid, format, reveal, Uuid::nil()).await.map_err(cli_error)?;
+            // Audited like an export through the API, before the file is written; the operator
+            // is whoever holds the database, so no account or device is named.
+            let entry = county_server::storage::AuditEntry {
+                at: chrono::Utc::now().timestamp_millis(),
+                account: Uuid::nil(),
+                device: Uuid::nil(),
+                role: sync_protocol::org::Role::CountyAdmin,
+                kind: county_server::storage::ReadKind::RosterExport,
+                grid: Some(grid),
+                subject: None,
+                detail: format!("{format:?} {reveal:?}").to_lowercase(),
+                client: Some("command line".into()),
+            };
+            storage.record_reads(&[entry]).await.context("writing the audit entry; nothing was exported")?;
             std::fs::write(&file, &bytes).with_context(|| format!("writing {}", file.display()))?;
             println!("已导出 exported {} ({} bytes)", file.display(), bytes.len());
         }

@@ -266,7 +266,11 @@ pub fn upgrade_key(db: &Path, pin: &str, opened: &Salt, rekey: impl FnOnce(&DbKe
     let fresh = Salt::fresh(KdfParams::CURRENT);
     let key = fresh.params.derive(pin, &fresh.bytes)?;
     fresh.write(&next_salt_path(db))?;
-    rekey(&key)?;
+    if let Err(e) = rekey(&key) {
+        // Not re-keyed (a full disk, say): the database keeps its old key, so the new salt goes.
+        let _ = std::fs::remove_file(next_salt_path(db));
+        return Err(e);
+    }
     std::fs::rename(next_salt_path(db), salt_path(db)).map_err(|e| DeviceError::Storage(e.to_string()))?;
     Ok(true)
 }
@@ -319,6 +323,23 @@ mod tests {
         assert_eq!(mark(&d).as_deref(), Some("孙玉兰"));
         drop(d);
         assert_eq!(crate::Device::open_encrypted(&db, "135790").err().map(|e| e.code().as_str()), Some("wrong_pin"));
+    }
+
+    /// A re-key that fails (a full disk) keeps the old key and drops the new salt; the worker
+    /// still gets in, and the next unlock tries again.
+    #[test]
+    fn a_failed_rekey_keeps_the_old_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("device.db");
+        let old = Salt::fresh(KdfParams::V1);
+        std::fs::write(salt_path(&db), &old.bytes).unwrap();
+        let old_key = KdfParams::V1.derive("246810", &old.bytes).unwrap();
+        marked(&db, &old_key);
+        let failed = upgrade_key(&db, "246810", &old, |_| Err(DeviceError::Storage("disk full".into())));
+        assert!(failed.is_err());
+        assert!(!next_salt_path(&db).exists());
+        assert_eq!(Salt::read(&salt_path(&db)).unwrap().unwrap(), old);
+        assert!(crate::store::open(&db, Some(&old_key)).is_ok(), "still under the old key");
     }
 
     /// A re-key cut after the database was re-encrypted but before the new salt replaced the

@@ -52,6 +52,7 @@ impl Device {
 
     async fn sync_rounds(&self) -> Result<SyncReport> {
         let mut report = SyncReport::default();
+        self.drop_unreceived()?;
         // Edits orphaned by a refusal whose re-entry a crash or an error interrupted.
         report.reentered += self.lock().resume_reentries()?;
         for _ in 0..MAX_ROUNDS {
@@ -94,6 +95,22 @@ impl Device {
         report.photos_uploaded += photos;
         report.photo_bytes_up += bytes;
         Ok(report)
+    }
+
+    /// Drops what this device's role does not receive (`Role::receives`), should it hold any:
+    /// a centre's staff device enrolled before roles were scoped held its area's residents.
+    fn drop_unreceived(&self) -> Result<()> {
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        let role = inner.identity()?.account.role;
+        let gone = store::drop_unreceived(&mut inner.conn, |c| role.receives(c))?;
+        for k in &gone {
+            inner.docs.remove(k);
+        }
+        if !gone.is_empty() {
+            tracing::info!(documents = gone.len(), "records this role does not receive were removed from the device");
+        }
+        Ok(())
     }
 
     fn prepare(&self) -> Result<Prepared> {

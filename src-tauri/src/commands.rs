@@ -98,6 +98,12 @@ pub async fn lock(st: State<'_, AppState>) -> R<()> {
     Ok(())
 }
 
+/// The worker is using the app (typing into a form, scrolling a list): the idle lock waits.
+#[tauri::command]
+pub async fn touch(st: State<'_, AppState>) -> R<()> {
+    st.device().map(drop)
+}
+
 #[tauri::command]
 pub async fn workbench(st: State<'_, AppState>) -> R<Workbench> {
     Ok(st.device()?.workbench()?)

@@ -96,6 +96,7 @@ commands! {
     set_pin(pin: String) -> ();
     unlock(pin: String) -> ();
     lock() -> ();
+    touch() -> ();
     workbench() -> Workbench;
     list_residents(query: ResidentQuery) -> Vec<ResidentSummary>;
     get_resident(id: Uuid) -> Resident;

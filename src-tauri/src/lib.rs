@@ -39,6 +39,7 @@ pub fn run() {
             commands::set_pin,
             commands::unlock,
             commands::lock,
+            commands::touch,
             commands::workbench,
             commands::list_residents,
             commands::get_resident,

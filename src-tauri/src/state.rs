@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use field_core::{Device, Identity};
 pub use sync_protocol::app::SyncStatus;
@@ -19,8 +19,10 @@ pub struct AppState {
     pub sync_status: Mutex<SyncStatus>,
     /// Wakes the background sync (after a local write, on "sync now", after unlocking).
     pub kick: Notify,
-    /// When a command last used the unlocked device (the background sync does not count).
-    last_use: Mutex<Instant>,
+    /// When a command last used the unlocked device (the background sync does not count), on
+    /// both clocks: the monotonic one stands still while a handheld sleeps, the wall clock
+    /// does not (but can be set back).
+    last_use: Mutex<(Instant, SystemTime)>,
     /// How long an unlocked device may sit unused before it locks itself.
     pub idle_lock: Duration,
 }
@@ -45,7 +47,7 @@ impl AppState {
             pending_identity: Mutex::new(None),
             sync_status: Mutex::new(SyncStatus::default()),
             kick: Notify::new(),
-            last_use: Mutex::new(Instant::now()),
+            last_use: Mutex::new((Instant::now(), SystemTime::now())),
             idle_lock: idle_lock_from_env(),
         }
     }
@@ -71,14 +73,22 @@ impl AppState {
 
     fn touch(&self) {
         if let Ok(mut t) = self.last_use.lock() {
-            *t = Instant::now();
+            *t = (Instant::now(), SystemTime::now());
         }
     }
 
-    /// Locks the device if nobody used it for [`AppState::idle_lock`] by `now`: the key and
-    /// the open database are dropped, and the PIN is needed again. Whether it locked.
-    pub fn lock_if_idle(&self, now: Instant) -> bool {
-        let idle = self.last_use.lock().map(|t| now.saturating_duration_since(*t)).unwrap_or_default();
+    /// Locks the device if nobody used it for [`AppState::idle_lock`] by `now` on either clock
+    /// (asleep overnight, a handheld's monotonic clock hardly moves): the key and the open
+    /// database are dropped, and the PIN is needed again. Whether it locked.
+    pub fn lock_if_idle(&self, now: Instant, wall: SystemTime) -> bool {
+        let idle = self
+            .last_use
+            .lock()
+            .map(|t| {
+                let (mono, then) = *t;
+                now.saturating_duration_since(mono).max(wall.duration_since(then).unwrap_or_default())
+            })
+            .unwrap_or_default();
         if idle < self.idle_lock || self.unlocked().is_none() {
             return false;
         }
@@ -101,16 +111,26 @@ mod tests {
         let st = AppState::new(dir.path().to_path_buf());
         let device = Device::open_encrypted(&st.db_path, "246810").unwrap();
         st.set_device(Some(Arc::new(device)));
-        let start = Instant::now();
-        assert!(!st.lock_if_idle(start + st.idle_lock / 2), "not idle long enough");
+        let (start, wall) = (Instant::now(), SystemTime::now());
+        assert!(!st.lock_if_idle(start + st.idle_lock / 2, wall), "not idle long enough");
         // A command halfway through starts the idle time again.
         std::thread::sleep(Duration::from_millis(20));
         st.device().unwrap();
-        assert!(!st.lock_if_idle(start + st.idle_lock), "used since");
+        assert!(!st.lock_if_idle(start + st.idle_lock, SystemTime::now()), "used since");
         // The background sync is no use.
         assert!(st.unlocked().is_some());
-        assert!(st.lock_if_idle(Instant::now() + st.idle_lock));
+        assert!(st.lock_if_idle(Instant::now() + st.idle_lock, SystemTime::now()));
         assert_eq!(st.device().err().map(|e| e.code), Some(sync_protocol::Code::Locked.into()));
-        assert!(!st.lock_if_idle(Instant::now() + st.idle_lock * 2), "locked once");
+        assert!(!st.lock_if_idle(Instant::now() + st.idle_lock * 2, SystemTime::now()), "locked once");
+    }
+
+    /// Asleep overnight: the monotonic clock hardly moved, the wall clock did.
+    #[test]
+    fn a_handheld_that_slept_past_the_idle_time_wakes_locked() {
+        let dir = tempfile::tempdir().unwrap();
+        let st = AppState::new(dir.path().to_path_buf());
+        st.set_device(Some(Arc::new(Device::open_encrypted(&st.db_path, "246810").unwrap())));
+        assert!(st.lock_if_idle(Instant::now(), SystemTime::now() + Duration::from_secs(8 * 3600)));
+        assert!(st.unlocked().is_none());
     }
 }

@@ -59,7 +59,7 @@ pub fn start_idle_lock(app: AppHandle) {
         loop {
             tokio::time::sleep(IDLE_CHECK).await;
             let st = app.state::<AppState>();
-            if st.lock_if_idle(Instant::now()) {
+            if st.lock_if_idle(Instant::now(), std::time::SystemTime::now()) {
                 tracing::info!("locked after being idle");
                 let _ = app.emit("locked", ());
             }

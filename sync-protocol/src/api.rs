@@ -180,6 +180,9 @@ pub struct Overview {
 pub enum ReadKind {
     /// A grid's documents in full, to a device (its first sync of that grid).
     Snapshot,
+    /// Changes to a grid sent to a device from a position before what it was already sent (or
+    /// the first this server process sends it): records the device may not hold.
+    CatchUp,
     /// A list of residents (masked).
     ResidentList,
     /// One resident's full record (unmasked).
@@ -199,8 +202,9 @@ pub enum ReadKind {
 }
 
 impl ReadKind {
-    pub const ALL: [ReadKind; 9] = [
+    pub const ALL: [ReadKind; 10] = [
         ReadKind::Snapshot,
+        ReadKind::CatchUp,
         ReadKind::ResidentList,
         ReadKind::ResidentRecord,
         ReadKind::HouseList,
@@ -214,6 +218,7 @@ impl ReadKind {
     pub fn as_str(self) -> &'static str {
         match self {
             ReadKind::Snapshot => "snapshot",
+            ReadKind::CatchUp => "catch_up",
             ReadKind::ResidentList => "resident_list",
             ReadKind::ResidentRecord => "resident_record",
             ReadKind::HouseList => "house_list",

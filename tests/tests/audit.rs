@@ -3,18 +3,19 @@
 //!
 //! - A township centre's device receives its grids' disputes, never their residents, and may
 //!   not write them.
-//! - Every read of personal data — a grid sent in full, a list, a record, a history, a roster
-//!   export, a photo — is in the `audit` table with who, what, when and from where, before the
+//! - Every read of personal data — a grid sent in full, changes from a rewound position, a
+//!   list, a record, a history, a roster export, a photo — is in the `audit` table with who, what, when and from where, before the
 //!   answer; the table survives a restart; only the county administrator reads it, as JSON or
 //!   CSV.
 //! - A search reads no more of an ID number than a list shows.
 
-use gridkeeper_tests::{TestDevice, TestServer, error_code, resident};
+use gridkeeper_tests::{TestDevice, TestServer, error_code, post_sync, resident};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use sync_protocol::api::{AuditEntry, AuditQuery, ReadKind};
 use sync_protocol::org::Role;
 use sync_protocol::schema::Collection;
+use sync_protocol::wire::{GridPosition, PROTOCOL_VERSION, SyncRequest, SyncResponse};
 
 async fn get(server: &TestServer, token: &str, path: &str) -> (u16, Vec<u8>) {
     let resp = reqwest::Client::new().get(format!("{}{path}", server.url())).bearer_auth(token).send().await.unwrap();
@@ -123,6 +124,23 @@ async fn staff_devices_get_disputes_only_and_every_personal_read_is_audited() {
     let (status, got) = get(&server, &staff, &format!("/v1/blobs/{hash}")).await;
     assert_eq!((status, got), (200, photo));
 
+    // The worker acts on the dispute: the staff's next sync brings it, from where the staff's
+    // device stood — no entry. Asking again from an older position is a read of what it may no
+    // longer hold: an entry.
+    a.add_dispute_action(dispute, "mediate", None, Some("上门调解")).unwrap();
+    a.sync().await.unwrap();
+    t.sync().await.unwrap();
+    assert_eq!(t.dispute(dispute).unwrap().actions.len(), 2);
+    assert_eq!(audit_of(&server, o.township_staff).await.len(), 9, "a sync from its own position is no entry");
+    let rewound = SyncRequest {
+        version: PROTOCOL_VERSION,
+        positions: vec![GridPosition { grid: o.grid_a, seq: 1 }],
+        changes: vec![],
+    };
+    let (status, body) = post_sync(&server, &staff, rewound.encode()).await;
+    assert_eq!(status, 200);
+    assert!(!SyncResponse::decode(&body).unwrap().docs.is_empty());
+
     let reads = audit_of(&server, o.township_staff).await;
     let kinds: Vec<ReadKind> = reads.iter().rev().map(|e| e.kind).collect();
     assert_eq!(
@@ -137,6 +155,7 @@ async fn staff_devices_get_disputes_only_and_every_personal_read_is_audited() {
             ReadKind::RosterExport,
             ReadKind::DisputeList,
             ReadKind::Photo,
+            ReadKind::CatchUp,
         ],
         "every read, in order"
     );
@@ -146,6 +165,8 @@ async fn staff_devices_get_disputes_only_and_every_personal_read_is_audited() {
     assert_eq!(by_kind(ReadKind::History).subject, Some(r.id.to_string()));
     assert_eq!(by_kind(ReadKind::RosterExport).detail, "csv masked");
     assert_eq!(by_kind(ReadKind::Photo).subject, Some(hash.clone()));
+    assert!(by_kind(ReadKind::CatchUp).detail.contains("after position 1"), "{}", by_kind(ReadKind::CatchUp).detail);
+    assert_eq!(by_kind(ReadKind::ResidentList).detail, format!("search=id_tail(4 chars) category= rows=1"));
     assert!(reads.iter().all(|e| e.client.as_deref() == Some("127.0.0.1")));
     assert!(
         reads.iter().all(|e| !e.detail.contains(r.id_number.as_deref().unwrap()) && !e.detail.contains("138")),
@@ -188,7 +209,7 @@ async fn staff_devices_get_disputes_only_and_every_personal_read_is_audited() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_staff_device_may_not_write_residents() {
     use automerge::Automerge;
-    use gridkeeper_tests::{fingerprint, post_sync};
+    use gridkeeper_tests::fingerprint;
     use sync_protocol::doc::{self, DocKey, Edit};
     use sync_protocol::model::Record;
     use sync_protocol::org::Author;
@@ -220,4 +241,42 @@ async fn a_staff_device_may_not_write_residents() {
     let codes: Vec<&str> = answer.refused.iter().map(|r| r.code.as_str()).collect();
     assert_eq!(codes, ["out_of_scope"]);
     assert_eq!(fingerprint(&server).await, before);
+}
+
+/// A centre's staff device that holds residents (as devices enrolled before roles were scoped
+/// did) drops them, with any unsent edit to them, at its next sync; its disputes stay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_staff_device_drops_the_residents_it_held_before_roles_were_scoped() {
+    use sync_protocol::doc::{DocKey, Edit};
+    use sync_protocol::model::Record;
+    let server = TestServer::start().await;
+    let o = server.org.clone();
+    let a = TestDevice::enrol(&server.url(), &server.code_for(o.worker_a).await, "worker A").await;
+    let dispute = a
+        .report_dispute(&field_core::NewDispute {
+            class: "coordination".into(),
+            category: "neighbour".into(),
+            parties: vec![field_core::NewParty { resident_id: None, name: "老李".into() }],
+            place: "村口".into(),
+            description: "占道堆放柴草".into(),
+            discovered_at: None,
+            photos: vec![],
+            note: None,
+        })
+        .unwrap();
+    a.sync().await.unwrap();
+    let t = TestDevice::enrol(&server.url(), &server.code_for(o.township_staff).await, "township").await;
+    t.sync().await.unwrap();
+    // As an older app kept them: a resident written straight into the staff device's store.
+    let r = resident("旧数据", "1960-01-01", "013");
+    let key = DocKey::new(o.grid_a, Collection::Residents);
+    t.push_unvalidated(&Edit { doc: key, record: r.id, creating: true, fields: r.to_fields() }).unwrap();
+    assert_eq!(t.residents(&Default::default()).unwrap().len(), 1);
+    let report = t.sync().await.unwrap();
+    assert_eq!(report.refused, 0, "the unsent edit went with its document, not to the server");
+    assert!(t.residents(&Default::default()).unwrap().is_empty());
+    assert!(t.documents().unwrap().iter().all(|(k, _)| k.collection == Collection::Disputes));
+    assert_eq!(t.pending_count().unwrap(), 0);
+    assert_eq!(t.dispute(dispute).unwrap().actions.len(), 1, "its disputes stay");
+    assert_eq!(server.storage().stats().await.unwrap().residents, 0);
 }

@@ -116,6 +116,8 @@ export const api = {
   setPin: (pin: string) => call('set_pin', { pin }),
   unlock: (pin: string) => call('unlock', { pin }),
   lock: () => call('lock', {}),
+  /** The worker is using the app: the backend's idle lock waits. */
+  touch: () => call('touch', {}),
 
   workbench: () => call('workbench', {}),
 

@@ -557,6 +557,10 @@ export class MockBackend {
         st.locked = true
         return null
       },
+      touch: async () => {
+        if (st.locked) fail('locked', '请先输入PIN解锁')
+        return null
+      },
       workbench: async () => {
         const monthStart = monthStartMs()
         const visited = new Set(st.visits.filter((v) => v.at >= monthStart).map((v) => v.house_id))

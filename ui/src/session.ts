@@ -63,6 +63,21 @@ export function gridLabel(): string {
   return g ? `${g.township} · ${g.village} · ${g.name}` : ''
 }
 
+// Typing into a form or scrolling a list is use, though no command runs: tell the backend's
+// idle lock, at most once a minute.
+let lastTouch = 0
+function touched() {
+  const now = Date.now()
+  if (session.locked || !session.identity || now - lastTouch < 60_000) return
+  lastTouch = now
+  api.touch().catch(() => {})
+}
+if (typeof document !== 'undefined') {
+  for (const ev of ['pointerdown', 'keydown', 'scroll']) {
+    document.addEventListener(ev, touched, { passive: true, capture: true })
+  }
+}
+
 // The backend locked itself (after being idle, or because the server revoked the device and
 // it erased itself) or a command answered "locked": re-read whether it is still enrolled.
 onLocked(() => {

@@ -57,3 +57,28 @@ describe('screens behind enrolment and the PIN', () => {
     expect(router.currentRoute.value.name).toBe('set-pin')
   })
 })
+
+describe('use the idle lock counts', () => {
+  it('tells the backend of typing and tapping at most once a minute, and only while unlocked', async () => {
+    mockBackend.reset()
+    afterEnrol(await api.enrol('https://gk.example', 'ABCDEFGHJKLM', '测试机'))
+    await api.setPin('123456')
+    await afterPinSet()
+    const calls: string[] = []
+    const original = api.touch
+    api.touch = () => {
+      calls.push('touch')
+      return original()
+    }
+    try {
+      document.dispatchEvent(new KeyboardEvent('keydown', { key: '张' }))
+      document.dispatchEvent(new Event('pointerdown'))
+      expect(calls).toEqual(['touch'])
+      await lockNow()
+      document.dispatchEvent(new Event('pointerdown'))
+      expect(calls).toEqual(['touch'])
+    } finally {
+      api.touch = original
+    }
+  })
+})

@@ -13,6 +13,41 @@ use uuid::Uuid;
 use super::{Caller, County};
 use crate::error::{Error, Result};
 
+/// Audit entries written in groups: reads that arrive while a write is under way are written
+/// together in the next transaction (one fsync for a morning's worth of syncs, not one each),
+/// and every caller returns only once its own entries are committed.
+#[derive(Default)]
+pub struct AuditWriter {
+    pending: std::sync::Mutex<Vec<Waiting>>,
+    writing: tokio::sync::Mutex<()>,
+}
+
+type Waiting = (Vec<AuditEntry>, tokio::sync::oneshot::Sender<std::result::Result<(), String>>);
+
+impl AuditWriter {
+    async fn write(
+        &self,
+        storage: &dyn crate::storage::Storage,
+        entries: Vec<AuditEntry>,
+    ) -> std::result::Result<(), String> {
+        let (done, written) = tokio::sync::oneshot::channel();
+        self.pending.lock().unwrap_or_else(|p| p.into_inner()).push((entries, done));
+        {
+            // Whoever holds the writer writes everything waiting, its own entries or others'.
+            let _writer = self.writing.lock().await;
+            let batch = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()));
+            if !batch.is_empty() {
+                let all: Vec<AuditEntry> = batch.iter().flat_map(|(e, _)| e.iter().cloned()).collect();
+                let result = storage.record_reads(&all).await.map_err(|e| e.to_string());
+                for (_, done) in batch {
+                    let _ = done.send(result.clone());
+                }
+            }
+        }
+        written.await.map_err(|_| "the audit writer stopped".to_string())?
+    }
+}
+
 /// What one read was, before who and when are added.
 #[derive(Debug, Clone)]
 pub struct Read {
@@ -59,9 +94,9 @@ impl County {
                 client: caller.from.map(|a| a.to_string()),
             })
             .collect();
-        self.storage().record_reads(&entries).await.map_err(|e| {
+        self.audit_writer.write(self.storage(), entries).await.map_err(|e| {
             tracing::error!(error = %e, "audit entry not written; the read is refused");
-            Error::from(e)
+            Error::Internal(e)
         })
     }
 

@@ -56,6 +56,10 @@ pub struct County {
     pub sync_slots: tokio::sync::Semaphore,
     /// What one device may upload.
     pub uploads: blobs::UploadLimits,
+    /// How far each device has been served each grid (to audit rewound positions).
+    pub served: sync::Served,
+    /// Writes the audit of reads in groups.
+    pub audit_writer: audit::AuditWriter,
 }
 
 impl County {
@@ -77,6 +81,8 @@ impl County {
             docs: cache::DocCache::from_env(),
             sync_slots: tokio::sync::Semaphore::new(sync::slots_from_env()),
             uploads: blobs::UploadLimits::default(),
+            served: sync::Served::default(),
+            audit_writer: audit::AuditWriter::default(),
         }
     }
 

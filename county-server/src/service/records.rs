@@ -32,9 +32,15 @@ impl County {
         check_grid(self.storage(), &scope, q.grid).await?;
         let list: Vec<ResidentSummary> =
             self.storage().residents(&scope, q).await?.into_iter().map(Into::into).collect();
-        // What was searched for, cut to a length no honest search exceeds.
-        let cut = |s: &Option<String>| s.as_deref().unwrap_or("").chars().take(64).collect::<String>();
-        let detail = format!("q={} category={} rows={}", cut(&q.q), cut(&q.category), list.len());
+        // How it was searched, never the text searched for (a name, an ID number).
+        let how = match q.q.as_deref().and_then(sync_protocol::search::SearchTerm::parse) {
+            None => "none".to_string(),
+            Some(sync_protocol::search::SearchTerm::Name(n)) => format!("name({} chars)", n.chars().count()),
+            Some(sync_protocol::search::SearchTerm::Initials(i)) => format!("initials({} chars)", i.len()),
+            Some(sync_protocol::search::SearchTerm::IdTail(t)) => format!("id_tail({} chars)", t.len()),
+        };
+        let category: String = q.category.as_deref().unwrap_or("").chars().take(32).collect();
+        let detail = format!("search={how} category={category} rows={}", list.len());
         self.audit_read(caller, Read::new(ReadKind::ResidentList, q.grid).detail(detail)).await?;
         Ok(list)
     }

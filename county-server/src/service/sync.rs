@@ -58,6 +58,27 @@ const COMMIT_RETRIES: usize = 8;
 /// A document is saved whole at every this many versions, and appended to in between.
 const COMPACT_EVERY: u64 = 32;
 
+/// How far each device has been served each grid by this server process, to tell a device that
+/// asks for changes it was already sent — a rewound position reads what the device may no longer
+/// hold, and is audited like a snapshot. Entries are (device, grid) pairs within devices'
+/// scopes, written only when records are sent; after a restart the first catch-up of each pair
+/// is audited (a conservative answer, never a missed one).
+#[derive(Debug, Default)]
+pub struct Served(std::sync::Mutex<HashMap<(Uuid, Uuid), u64>>);
+
+impl Served {
+    /// Records that `device` was served `grid` up to `to`, asking from `from`; whether it asked
+    /// from before what it was served already (or from a position this process never served).
+    fn rewound(&self, device: Uuid, grid: Uuid, from: u64, to: u64) -> bool {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let before = map.insert((device, grid), to).unwrap_or(0);
+        if before > to {
+            map.insert((device, grid), before);
+        }
+        before == 0 || from < before
+    }
+}
+
 #[derive(Clone)]
 struct Incoming {
     index: u32,
@@ -87,7 +108,7 @@ impl County {
         } else {
             Some(self.sync_slots.acquire().await.map_err(|_| Error::Internal("server shutting down".into()))?)
         };
-        let (answer, reads) = sync(self.storage(), self.limits, &self.docs, caller, req).await?;
+        let (answer, reads) = sync(self.storage(), self.limits, &self.docs, &self.served, caller, req).await?;
         // Written before the grids leave the server; a failed write fails the sync (what was
         // sent is stored, and the device asks again).
         self.audit_reads(caller, reads).await?;
@@ -99,6 +120,7 @@ async fn sync(
     storage: &dyn Storage,
     limits: Limits,
     cache: &DocCache,
+    served: &Served,
     caller: &Caller,
     req: SyncRequest,
 ) -> Result<(SyncResponse, Vec<Read>)> {
@@ -186,6 +208,7 @@ async fn sync(
         match storage.catch_up(p.grid, &receives, p.seq, caller.device.id, budget).await? {
             CatchUp::Snapshot { seq, docs: stored } => {
                 if !stored.is_empty() {
+                    served.rewound(caller.device.id, p.grid, 0, seq);
                     // Which documents: `residents houses disputes visits/202611 …`.
                     let sent: Vec<String> = stored
                         .iter()
@@ -204,6 +227,12 @@ async fn sync(
                 positions.push(GridPosition { grid: p.grid, seq });
             }
             CatchUp::Changes { seq, changes, more: m } => {
+                // A device asking from before what it was last served (or first seen by this
+                // server process) reads records it may not hold: audited.
+                if !changes.is_empty() && served.rewound(caller.device.id, p.grid, p.seq, seq) {
+                    let detail = format!("{} changes after position {}, up to {seq}", changes.len(), p.seq);
+                    reads.push(Read::new(ReadKind::CatchUp, Some(p.grid)).detail(detail));
+                }
                 let mut per_doc: BTreeMap<DocKey, Vec<u8>> = BTreeMap::new();
                 for c in changes {
                     budget = budget.saturating_sub(c.bytes.len());

@@ -235,11 +235,14 @@ impl Device {
             Ok((device, salt)) => {
                 PinAttempts::clear(path)?;
                 crate::crypto::settle_salt(path, &salt)?;
-                // A database keyed under older parameters is re-keyed under the current ones.
-                let rekeyed =
-                    crate::crypto::upgrade_key(path, pin, &salt, |key| store::rekey(&device.lock().conn, key))?;
-                if rekeyed {
-                    tracing::info!("device database re-keyed under the current key-derivation parameters");
+                // A database keyed under older parameters is re-keyed under the current ones. A
+                // re-key that fails never keeps the worker out: it is tried at the next unlock.
+                match crate::crypto::upgrade_key(path, pin, &salt, |key| store::rekey(&device.lock().conn, key)) {
+                    Ok(true) => tracing::info!("device database re-keyed under the current key-derivation parameters"),
+                    Ok(false) => {}
+                    Err(e) => {
+                        tracing::warn!(error = %e, "device database not re-keyed; trying again at the next unlock")
+                    }
                 }
                 Ok(device)
             }
@@ -277,7 +280,10 @@ impl Device {
         let file = std::mem::replace(&mut inner.conn, empty);
         inner.docs.clear();
         inner.identity = None;
-        file.close().map_err(|(_, e)| DeviceError::Storage(e.to_string()))?;
+        // The files go whatever closing says (on Linux and Android an open file can be removed).
+        if let Err((_, e)) = file.close() {
+            tracing::warn!(error = %e, "device database not closed cleanly before its erasure");
+        }
         crate::crypto::wipe(&self.path)
     }
 

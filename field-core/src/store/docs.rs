@@ -3,6 +3,7 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 use sync_protocol::doc::DocKey;
+use sync_protocol::schema::Collection;
 
 use crate::error::Result;
 
@@ -54,4 +55,37 @@ pub fn append_chunk(tx: &Connection, key: &DocKey, bytes: &[u8]) -> Result<i64> 
     )?;
     tx.execute("INSERT INTO doc_chunks (doc_key, bytes) VALUES (?1, ?2)", params![k, bytes])?;
     Ok(tx.query_row("SELECT COUNT(*) FROM doc_chunks WHERE doc_key = ?1", [&k], |r| r.get(0))?)
+}
+
+/// The query table of a collection's records.
+fn rows_table(c: Collection) -> &'static str {
+    match c {
+        Collection::Residents => "residents",
+        Collection::Houses => "houses",
+        Collection::Visits => "visits",
+        Collection::Disputes => "disputes",
+    }
+}
+
+/// Drops every document of the collections `receives` rejects, with their appended chunks,
+/// conflicts, query rows and unsent changes: what the device's role does not receive (a
+/// centre's staff device that held its area's residents before roles were scoped). Which
+/// documents went.
+pub fn drop_unreceived(conn: &mut Connection, receives: impl Fn(Collection) -> bool) -> Result<Vec<DocKey>> {
+    let gone: Vec<DocKey> = doc_keys(conn)?.into_iter().filter(|k| !receives(k.collection)).collect();
+    if gone.is_empty() {
+        return Ok(gone);
+    }
+    let tx = conn.transaction()?;
+    for k in &gone {
+        let key = k.to_string();
+        for table in ["documents", "doc_chunks", "conflicts", "outbox"] {
+            tx.execute(&format!("DELETE FROM {table} WHERE doc_key = ?1"), [&key])?;
+        }
+    }
+    for c in Collection::ALL.into_iter().filter(|c| !receives(*c)) {
+        tx.execute(&format!("DELETE FROM {}", rows_table(c)), [])?;
+    }
+    tx.commit()?;
+    Ok(gone)
 }

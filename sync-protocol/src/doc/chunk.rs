@@ -73,9 +73,11 @@ struct Declared {
     string_bytes: u64,
 }
 
-/// `None` if the bytes do not read as a plain change, or hold a null in the action or the pred
+/// `None` if the bytes do not read as a plain change, hold a null in the action or the pred
 /// group column (Automerge skips a null run of length zero and walks on, so a count that stopped
-/// there could be led astray; devices never write one).
+/// there could be led astray; devices never write one), or end inside an entry of a counted
+/// column (a string claiming more bytes than there are: Automerge allocates the claimed length
+/// before it reads, up to 1 GB — found by fuzzing).
 fn declared(bytes: &[u8]) -> Option<Declared> {
     if !is_change_chunk(bytes) {
         return None;
@@ -104,13 +106,13 @@ fn declared(bytes: &[u8]) -> Option<Declared> {
     let limit = MAX_CHANGE_OPS as u64;
     let mut data = r;
     let mut d = Declared::default();
-    let mut null = false;
+    let (mut null, mut whole) = (false, true);
     for (spec, len) in specs {
         let len = usize::try_from(len).ok()?;
         let column = data.get(..len)?;
         data = &data[len..];
         // Duplicated columns are all counted: Automerge uses one of them, the sum bounds it.
-        match spec {
+        whole &= match spec {
             ACTION_COLUMN => walk_runs(column, read_uint, |count, value| {
                 null |= value.is_none();
                 d.ops = d.ops.saturating_add(count);
@@ -125,10 +127,10 @@ fn declared(bytes: &[u8]) -> Option<Declared> {
                 d.string_bytes = d.string_bytes.saturating_add(count.saturating_mul(value.unwrap_or(0)));
                 d.string_bytes <= MAX_REPEATED_STRING_BYTES
             }),
-            _ => {}
-        }
+            _ => true,
+        };
     }
-    (!null).then_some(d)
+    (!null && whole).then_some(d)
 }
 
 /// Walks a run-length column without expanding it: `visit(count, value)` once for a repeated
@@ -136,30 +138,35 @@ fn declared(bytes: &[u8]) -> Option<Declared> {
 /// it answers false or the bytes end. A positive count repeats the one value after it, a
 /// negative count is that many literal values, and a zero is followed by the number of nulls.
 /// `read` reads one value and gives what is counted of it (an integer's value, a string's
-/// length).
-fn walk_runs(mut r: &[u8], read: fn(&mut &[u8]) -> Option<u64>, mut visit: impl FnMut(u64, Option<u64>) -> bool) {
+/// length). False if the bytes end inside an entry.
+fn walk_runs(
+    mut r: &[u8],
+    read: fn(&mut &[u8]) -> Option<u64>,
+    mut visit: impl FnMut(u64, Option<u64>) -> bool,
+) -> bool {
     while !r.is_empty() {
-        let Some(count) = sleb(&mut r) else { return };
+        let Some(count) = sleb(&mut r) else { return false };
         if count > 0 {
-            let Some(v) = read(&mut r) else { return };
+            let Some(v) = read(&mut r) else { return false };
             if !visit(count.unsigned_abs(), Some(v)) {
-                return;
+                return true;
             }
         } else if count < 0 {
             // Each literal value takes at least one byte: the bytes bound this loop.
             for _ in 0..count.unsigned_abs() {
-                let Some(v) = read(&mut r) else { return };
+                let Some(v) = read(&mut r) else { return false };
                 if !visit(1, Some(v)) {
-                    return;
+                    return true;
                 }
             }
         } else {
-            let Some(n) = uleb(&mut r) else { return };
+            let Some(n) = uleb(&mut r) else { return false };
             if !visit(n, None) {
-                return;
+                return true;
             }
         }
     }
+    true
 }
 
 fn read_uint(r: &mut &[u8]) -> Option<u64> {
@@ -206,7 +213,7 @@ mod tests {
 
     fn counted(column: &[u8]) -> (u64, bool) {
         let (mut total, mut null) = (0, false);
-        walk_runs(column, read_uint, |count, value| {
+        let _ = walk_runs(column, read_uint, |count, value| {
             null |= value.is_none();
             total += count;
             true
@@ -230,11 +237,14 @@ mod tests {
         assert_eq!(counted(&[sleb_bytes(-5), uleb_bytes(1)].concat()), (1, false));
         // Strings: a run repeats its string's length.
         let mut total = 0;
-        walk_runs(&[sleb_bytes(1000), uleb_bytes(3), b"abc".to_vec()].concat(), read_string, |c, v| {
+        let whole = walk_runs(&[sleb_bytes(1000), uleb_bytes(3), b"abc".to_vec()].concat(), read_string, |c, v| {
             total += c * v.unwrap();
             true
         });
-        assert_eq!(total, 3000);
+        assert_eq!((total, whole), (3000, true));
+        // A string claiming more bytes than there are (Automerge would allocate the claim).
+        let claim = [sleb_bytes(1), uleb_bytes(559_859_701), b"abc".to_vec()].concat();
+        assert!(!walk_runs(&claim, read_string, |_, _| true));
     }
 
     #[test]

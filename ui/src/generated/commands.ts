@@ -9,6 +9,7 @@ export interface Commands {
   set_pin: { args: { pin: string }; result: null }
   unlock: { args: { pin: string }; result: null }
   lock: { args: {  }; result: null }
+  touch: { args: {  }; result: null }
   workbench: { args: {  }; result: Workbench }
   list_residents: { args: { query: ResidentQuery }; result: Array<ResidentSummary> }
   get_resident: { args: { id: string }; result: Resident }

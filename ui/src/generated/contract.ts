@@ -204,7 +204,7 @@ export type DisputeView = { dispute: Dispute, state: DisputeState,
  */
 report_delay_minutes: number, };
 export type Overview = { grids: number, residents: number, houses: number, visits_this_month: number, by_category: Array<[string, number]>, open_disputes_by_level: Array<[string, number]>, resolved_by_level: Array<[string, number]>, open_conflicts: number, };
-export type ReadKind = "snapshot" | "resident_list" | "resident_record" | "house_list" | "dispute_list" | "conflicts" | "history" | "roster_export" | "photo";
+export type ReadKind = "snapshot" | "catch_up" | "resident_list" | "resident_record" | "house_list" | "dispute_list" | "conflicts" | "history" | "roster_export" | "photo";
 export type AuditEntry = { at: number, account: string, device: string, role: Role, kind: ReadKind, 
 /**
  * The grid read, or the grid the record read belongs to; `None` for a county-wide list.
