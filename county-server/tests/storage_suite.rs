@@ -294,6 +294,12 @@ async fn every_backend_keeps_the_same_promises() {
         // Started again from the beginning, it is a new upload.
         let st = s.put_blob_chunk(&half_hash, up(g, half.len(), 0, 8_000), &half[..4]).await.unwrap();
         assert_eq!(st.received, 4, "{name}");
+        // Bytes that do not match their name start over, and the attempt still counts.
+        let fake = "0".repeat(64);
+        let st = s.put_blob_chunk(&fake, up(g, 4, 0, 8_000), &[1, 2, 3, 4]).await.unwrap();
+        assert_eq!((st.received, st.complete), (0, false), "{name}");
+        let d = s.device_uploads(d1, 8_000).await.unwrap();
+        assert_eq!(d, DeviceUploads { unfinished: 2, started_bytes: half.len() as u64 + 4 }, "{name}");
 
         // Appends: a document's new changes go after its stored bytes, under the same checks.
         let houses = DocKey::new(g, Collection::Houses);

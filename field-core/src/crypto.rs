@@ -93,21 +93,26 @@ impl PinAttempts {
 /// Removes the device database and everything beside it (its write-ahead log, salts and PIN
 /// count): what the handheld held cannot be read any more, by anyone.
 pub fn wipe(db: &Path) -> Result<()> {
+    // The salts first: without them no PIN derives the key, should a later file stay. Every
+    // file is tried; the first failure is reported.
     let files = [
+        salt_path(db),
+        next_salt_path(db),
         db.to_path_buf(),
         beside(db, "-wal"),
         beside(db, "-shm"),
-        salt_path(db),
-        next_salt_path(db),
         PinAttempts::path(db),
     ];
+    let mut first_error = None;
     for path in files {
         match std::fs::remove_file(&path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(DeviceError::Storage(e.to_string())),
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                first_error.get_or_insert(DeviceError::Storage(e.to_string()));
+            }
             _ => {}
         }
     }
-    Ok(())
+    first_error.map_or(Ok(()), Err)
 }
 
 /// Argon2id's cost: memory in KiB, passes, lanes. Kept in the salt file beside the salt, so a

@@ -36,7 +36,8 @@ fn view(i: field_core::Identity) -> IdentityView {
 pub async fn lock_state(st: State<'_, AppState>) -> R<LockState> {
     Ok(LockState {
         enrolled: st.db_path.exists(),
-        locked: st.device().is_err(),
+        // Asking is no use of the device (it does not hold off the idle lock).
+        locked: st.unlocked().is_none(),
         awaiting_pin: st.pending_identity.lock().map(|p| p.is_some()).unwrap_or(false),
     })
 }
@@ -53,7 +54,7 @@ pub async fn enrol_hint(_st: State<'_, AppState>) -> R<EnrolHint> {
 
 #[tauri::command]
 pub async fn identity(st: State<'_, AppState>) -> R<Option<IdentityView>> {
-    Ok(st.device().ok().and_then(|d| d.identity()).map(view))
+    Ok(st.unlocked().and_then(|d| d.identity()).map(view))
 }
 
 #[tauri::command]

@@ -52,8 +52,11 @@ impl AppState {
         }
     }
 
-    /// The unlocked device, or `locked`; a use by the worker, which keeps it unlocked.
+    /// The unlocked device, or `locked`; a use by the worker, which keeps it unlocked. A device
+    /// idle past the limit is locked here first, so the first tap after a night asleep (before
+    /// the idle check's next round) finds it locked instead of keeping it open.
     pub fn device(&self) -> Result<Arc<Device>, CmdError> {
+        self.lock_if_idle(Instant::now(), SystemTime::now());
         let d = self.unlocked().ok_or_else(crate::error::locked)?;
         self.touch();
         Ok(d)
@@ -131,6 +134,20 @@ mod tests {
         let st = AppState::new(dir.path().to_path_buf());
         st.set_device(Some(Arc::new(Device::open_encrypted(&st.db_path, "246810").unwrap())));
         assert!(st.lock_if_idle(Instant::now(), SystemTime::now() + Duration::from_secs(8 * 3600)));
+        assert!(st.unlocked().is_none());
+    }
+
+    /// Woken after the idle time, the first command finds the device locked: it does not
+    /// count as use before the idle time is checked.
+    #[test]
+    fn the_first_command_after_the_idle_time_finds_it_locked() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut st = AppState::new(dir.path().to_path_buf());
+        st.idle_lock = Duration::from_millis(50);
+        st.set_device(Some(Arc::new(Device::open_encrypted(&st.db_path, "246810").unwrap())));
+        st.device().unwrap();
+        std::thread::sleep(Duration::from_millis(80));
+        assert!(st.device().is_err(), "locked, not kept open by the command");
         assert!(st.unlocked().is_none());
     }
 }

@@ -27,7 +27,7 @@ type Waiting = (Vec<AuditEntry>, tokio::sync::oneshot::Sender<std::result::Resul
 impl AuditWriter {
     async fn write(
         &self,
-        storage: &dyn crate::storage::Storage,
+        storage: std::sync::Arc<dyn crate::storage::Storage>,
         entries: Vec<AuditEntry>,
     ) -> std::result::Result<(), String> {
         let (done, written) = tokio::sync::oneshot::channel();
@@ -37,11 +37,16 @@ impl AuditWriter {
             let _writer = self.writing.lock().await;
             let batch = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()));
             if !batch.is_empty() {
-                let all: Vec<AuditEntry> = batch.iter().flat_map(|(e, _)| e.iter().cloned()).collect();
-                let result = storage.record_reads(&all).await.map_err(|e| e.to_string());
-                for (_, done) in batch {
-                    let _ = done.send(result.clone());
-                }
+                // In a task of its own: should this request be dropped (its client gone), the
+                // batch is still written and every waiter told.
+                let write = tokio::spawn(async move {
+                    let all: Vec<AuditEntry> = batch.iter().flat_map(|(e, _)| e.iter().cloned()).collect();
+                    let result = storage.record_reads(&all).await.map_err(|e| e.to_string());
+                    for (_, done) in batch {
+                        let _ = done.send(result.clone());
+                    }
+                });
+                let _ = write.await;
             }
         }
         written.await.map_err(|_| "the audit writer stopped".to_string())?
@@ -94,7 +99,7 @@ impl County {
                 client: caller.from.map(|a| a.to_string()),
             })
             .collect();
-        self.audit_writer.write(self.storage(), entries).await.map_err(|e| {
+        self.audit_writer.write(self.storage.clone(), entries).await.map_err(|e| {
             tracing::error!(error = %e, "audit entry not written; the read is refused");
             Error::Internal(e)
         })

@@ -67,8 +67,18 @@ impl County {
             return Err(Error::bad(Code::BadChunk, "the chunk goes past the declared size"));
         }
         let now = chrono::Utc::now().timestamp_millis();
-        // A new upload counts against the device's quota; a resumed one does not.
-        if chunk.offset == 0 && !self.storage().blob_states(hash).await?.iter().any(|s| s.grid == chunk.grid) {
+        let upload =
+            Upload { grid: chunk.grid, device: caller.device.id, total: chunk.total, offset: chunk.offset, at: now };
+        if chunk.offset != 0 {
+            return Ok(self.storage().put_blob_chunk(hash, upload, bytes).await?);
+        }
+        // A new upload counts against the device's quota (a resumed one does not). Starts are
+        // checked and stored one at a time, so uploads started together cannot all pass a
+        // quota that has room for one. (With several servers on one database, each server
+        // checks its own starts: a device could exceed its quota by what the others admit at
+        // the same instant.)
+        let _one_start_at_a_time = self.upload_starts.lock().await;
+        if !self.storage().blob_states(hash).await?.iter().any(|s| s.grid == chunk.grid) {
             let mine = self.storage().device_uploads(caller.device.id, now - DAY_MS).await?;
             let limits = self.uploads;
             if mine.unfinished >= limits.unfinished {
@@ -85,8 +95,6 @@ impl County {
                 )));
             }
         }
-        let upload =
-            Upload { grid: chunk.grid, device: caller.device.id, total: chunk.total, offset: chunk.offset, at: now };
         Ok(self.storage().put_blob_chunk(hash, upload, bytes).await?)
     }
 

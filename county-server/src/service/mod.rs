@@ -60,6 +60,8 @@ pub struct County {
     pub served: sync::Served,
     /// Writes the audit of reads in groups.
     pub audit_writer: audit::AuditWriter,
+    /// Upload starts, checked against the device's quota and stored one at a time.
+    pub upload_starts: tokio::sync::Mutex<()>,
 }
 
 impl County {
@@ -83,6 +85,7 @@ impl County {
             uploads: blobs::UploadLimits::default(),
             served: sync::Served::default(),
             audit_writer: audit::AuditWriter::default(),
+            upload_starts: tokio::sync::Mutex::new(()),
         }
     }
 

@@ -99,8 +99,9 @@ impl Blobs for PostgresStorage {
                     .map_err(db_err)?;
                 complete = true;
             } else {
-                // The bytes do not match their name: start over.
-                sqlx_core::query::query("DELETE FROM blobs WHERE hash = $1 AND grid = $2")
+                // The bytes do not match their name: start over. The row stays (received 0), so
+                // the attempt still counts against the device's quota.
+                sqlx_core::query::query("UPDATE blobs SET received = 0 WHERE hash = $1 AND grid = $2")
                     .bind(hash)
                     .bind(grid)
                     .execute(&mut *tx)
@@ -150,23 +151,18 @@ impl Blobs for PostgresStorage {
     }
 
     async fn prune_unfinished_uploads(&self, before: i64) -> Result<u64> {
-        let mut tx = self.begin().await?;
-        sqlx_core::query::query(
-            "DELETE FROM blob_chunks c USING blobs b
-             WHERE c.grid = b.grid AND c.hash = b.hash AND NOT b.complete AND b.touched_at < $1",
+        // One statement: the uploads deleted are exactly those whose chunks go (a chunk that
+        // came meanwhile keeps its upload, which the delete then no longer matches).
+        let n: i64 = sqlx_core::query_scalar::query_scalar(
+            "WITH gone AS (DELETE FROM blobs WHERE NOT complete AND touched_at < $1 RETURNING grid, hash),
+                  chunks AS (DELETE FROM blob_chunks c USING gone WHERE c.grid = gone.grid AND c.hash = gone.hash)
+             SELECT COUNT(*) FROM gone",
         )
         .bind(before)
-        .execute(&mut *tx)
+        .fetch_one(&self.pool)
         .await
-        .map_err(db_err)?;
-        let n = sqlx_core::query::query("DELETE FROM blobs WHERE NOT complete AND touched_at < $1")
-            .bind(before)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?
-            .rows_affected();
-        tx.commit().await.map_err(write_err)?;
-        Ok(n)
+        .map_err(write_err)?;
+        Ok(n as u64)
     }
 
     async fn blob(&self, grid: Uuid, hash: &str) -> Result<Option<Vec<u8>>> {

@@ -140,6 +140,7 @@ UPDATE residents SET id_tail = right(id_tail, 4) WHERE length(id_tail) > 4;
 ALTER TABLE blobs ADD COLUMN device uuid;
 ALTER TABLE blobs ADD COLUMN started_at bigint NOT NULL DEFAULT 0;
 ALTER TABLE blobs ADD COLUMN touched_at bigint NOT NULL DEFAULT 0;
+UPDATE blobs SET started_at = (extract(epoch FROM now()) * 1000)::bigint, touched_at = (extract(epoch FROM now()) * 1000)::bigint;
 CREATE INDEX blobs_device ON blobs(device, started_at);
 CREATE INDEX blobs_unfinished ON blobs(complete, touched_at);
 "#,

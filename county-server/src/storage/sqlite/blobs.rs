@@ -83,8 +83,10 @@ impl Blobs for SqliteStorage {
                     .map_err(db_err)?;
                     complete = true;
                 } else {
-                    // The bytes do not match their name: start over.
-                    tx.execute("DELETE FROM blobs WHERE grid = ?1 AND hash = ?2", params![g, hash]).map_err(db_err)?;
+                    // The bytes do not match their name: start over. The row stays (received 0),
+                    // so the attempt still counts against the device's quota.
+                    tx.execute("UPDATE blobs SET received = 0 WHERE grid = ?1 AND hash = ?2", params![g, hash])
+                        .map_err(db_err)?;
                     tx.commit().map_err(db_err)?;
                     return Ok(BlobState { grid, total, received: 0, complete: false });
                 }

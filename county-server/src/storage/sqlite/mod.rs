@@ -152,6 +152,7 @@ UPDATE residents SET id_tail = substr(id_tail, -4) WHERE length(id_tail) > 4;
 ALTER TABLE blobs ADD COLUMN device TEXT;
 ALTER TABLE blobs ADD COLUMN started_at INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE blobs ADD COLUMN touched_at INTEGER NOT NULL DEFAULT 0;
+UPDATE blobs SET started_at = CAST(strftime('%s', 'now') AS INTEGER) * 1000, touched_at = CAST(strftime('%s', 'now') AS INTEGER) * 1000;
 CREATE INDEX blobs_device ON blobs(device, started_at);
 CREATE INDEX blobs_unfinished ON blobs(complete, touched_at);
 "#,
