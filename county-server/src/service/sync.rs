@@ -61,8 +61,9 @@ const COMPACT_EVERY: u64 = 32;
 /// How far each device has been served each grid by this server process, to tell a device that
 /// asks for changes it was already sent — a rewound position reads what the device may no longer
 /// hold, and is audited like a snapshot. Entries are (device, grid) pairs within devices'
-/// scopes, written only when records are sent; after a restart the first catch-up of each pair
-/// is audited (a conservative answer, never a missed one).
+/// scopes, noted at every catch-up (an empty one too, so a device that had nothing new
+/// yesterday is known this morning); after a restart the first catch-up of each pair that sends
+/// records is audited (a conservative answer, never a missed one).
 #[derive(Debug, Default)]
 pub struct Served(std::sync::Mutex<HashMap<(Uuid, Uuid), u64>>);
 
@@ -70,12 +71,19 @@ impl Served {
     /// Records that `device` was served `grid` up to `to`, asking from `from`; whether it asked
     /// from before what it was served already (or from a position this process never served).
     fn rewound(&self, device: Uuid, grid: Uuid, from: u64, to: u64) -> bool {
+        use std::collections::hash_map::Entry;
         let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        let before = map.insert((device, grid), to).unwrap_or(0);
-        if before > to {
-            map.insert((device, grid), before);
+        match map.entry((device, grid)) {
+            Entry::Occupied(mut e) => {
+                let before = *e.get();
+                e.insert(before.max(to));
+                from < before
+            }
+            Entry::Vacant(e) => {
+                e.insert(to);
+                true
+            }
         }
-        before == 0 || from < before
     }
 }
 
@@ -229,7 +237,8 @@ async fn sync(
             CatchUp::Changes { seq, changes, more: m } => {
                 // A device asking from before what it was last served (or first seen by this
                 // server process) reads records it may not hold: audited.
-                if !changes.is_empty() && served.rewound(caller.device.id, p.grid, p.seq, seq) {
+                let rewound = served.rewound(caller.device.id, p.grid, p.seq, seq);
+                if !changes.is_empty() && rewound {
                     let detail = format!("{} changes after position {}, up to {seq}", changes.len(), p.seq);
                     reads.push(Read::new(ReadKind::CatchUp, Some(p.grid)).detail(detail));
                 }

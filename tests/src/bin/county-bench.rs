@@ -83,6 +83,8 @@ struct Sim {
     overnight: Vec<u8>,
     /// The worker device's edit of yesterday, if any (sent before the assistant's).
     yesterday: Option<Vec<u8>>,
+    /// This morning's edits, and the request carrying them from the device's position.
+    morning_changes: Vec<Vec<u8>>,
     morning: Vec<u8>,
     position: u64,
 }
@@ -270,7 +272,8 @@ async fn main() -> anyhow::Result<()> {
                 assistant_token,
                 overnight: request(grid, seq, overnight),
                 yesterday: (!yesterday.is_empty()).then(|| request(grid, seq, yesterday)),
-                morning: request(grid, seq, morning),
+                morning: request(grid, seq, morning.clone()),
+                morning_changes: morning,
                 position: seq,
             }
         }));
@@ -287,22 +290,32 @@ async fn main() -> anyhow::Result<()> {
     let mut tasks = Vec::new();
     for s in &sims {
         let mut bodies = Vec::new();
+        let has_yesterday = s.yesterday.is_some();
         if let Some(y) = &s.yesterday {
             bodies.push((s.token.clone(), y.clone()));
         }
         bodies.push((s.assistant_token.clone(), s.overnight.clone()));
-        let (http, url, gate) = (http.clone(), urls[s.server].clone(), gate.clone());
+        let (http, url, gate, grid) = (http.clone(), urls[s.server].clone(), gate.clone(), s.grid);
         tasks.push(tokio::spawn(async move {
             let _p = gate.acquire_owned().await?;
-            for (token, body) in bodies {
+            let mut worker_position = None;
+            for (i, (token, body)) in bodies.into_iter().enumerate() {
                 let r = post(&http, &url, &token, body).await?;
                 anyhow::ensure!(r.refused.is_empty(), "yesterday's or overnight edits refused: {:?}", r.refused);
+                if i == 0 && has_yesterday {
+                    worker_position = r.positions.iter().find(|p| p.grid == grid).map(|p| p.seq);
+                }
             }
-            Ok(())
+            Ok(worker_position)
         }));
     }
-    for t in tasks {
-        t.await??;
+    for (s, t) in sims.iter_mut().zip(tasks) {
+        // The morning request starts from where yesterday's sync left the device, as a real
+        // device's would (the server audits a device that asks from an older position).
+        if let Some(position) = t.await?? {
+            s.position = position;
+            s.morning = request(s.grid, position, s.morning_changes.clone());
+        }
     }
 
     // 3. The morning: every device at the same moment.
