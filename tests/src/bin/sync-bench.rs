@@ -92,6 +92,40 @@ async fn main() {
     let first_ms = t.elapsed().as_secs_f64() * 1000.0;
     assert_eq!(dev.residents(&Default::default()).unwrap().len(), data.residents.len());
 
+    // Would compressing bodies help on a slow link (issue 14)? The first download's body as
+    // the server sends it, deflated at three levels, with the time to deflate and inflate it.
+    let probe = TestDevice::enrol(&server.url(), &server.code_for(o.worker_a).await, "probe").await;
+    let body = sync_protocol::wire::SyncRequest {
+        version: sync_protocol::wire::PROTOCOL_VERSION,
+        positions: vec![sync_protocol::wire::GridPosition { grid: o.grid_a, seq: 0 }],
+        changes: vec![],
+    }
+    .encode();
+    let (status, raw) = gridkeeper_tests::post_sync(&server, &probe.identity().unwrap().token, body).await;
+    assert_eq!(status, 200);
+    println!("\nfirst download body: {} bytes", raw.len());
+    println!("| deflate level | bytes | of the body | deflate | inflate |");
+    println!("|---|---|---|---|---|");
+    for level in [1, 6, 9] {
+        use std::io::{Read, Write};
+        let t = Instant::now();
+        let mut z = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::new(level));
+        z.write_all(&raw).unwrap();
+        let packed = z.finish().unwrap();
+        let deflate_ms = t.elapsed().as_secs_f64() * 1000.0;
+        let t = Instant::now();
+        let mut back = Vec::new();
+        flate2::read::DeflateDecoder::new(&packed[..]).read_to_end(&mut back).unwrap();
+        let inflate_ms = t.elapsed().as_secs_f64() * 1000.0;
+        assert_eq!(back, raw);
+        println!(
+            "| {level} | {} | {:.0} % | {deflate_ms:.1} ms | {inflate_ms:.1} ms |",
+            packed.len(),
+            packed.len() as f64 * 100.0 / raw.len() as f64
+        );
+    }
+    println!();
+
     // Nothing new, averaged.
     let n = 50;
     let t = Instant::now();
