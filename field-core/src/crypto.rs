@@ -302,6 +302,16 @@ mod tests {
         crate::store::set_meta(&conn, "mark", "孙玉兰").unwrap();
     }
 
+    /// A database as the first devices kept it: a version-1 salt file (16 bare bytes) and a
+    /// key under [`KdfParams::V1`] for PIN 246810, holding a mark.
+    fn first_devices_database(db: &Path) -> (Salt, DbKey) {
+        let old = Salt::fresh(KdfParams::V1);
+        std::fs::write(salt_path(db), &old.bytes).unwrap();
+        let old_key = KdfParams::V1.derive("246810", &old.bytes).unwrap();
+        marked(db, &old_key);
+        (old, old_key)
+    }
+
     fn mark(device: &crate::Device) -> Option<String> {
         crate::store::get_meta(&device.lock().conn, "mark").unwrap()
     }
@@ -312,10 +322,7 @@ mod tests {
     fn a_database_keyed_under_old_parameters_is_rekeyed_at_unlock() {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("device.db");
-        let old = Salt::fresh(KdfParams::V1);
-        std::fs::write(salt_path(&db), &old.bytes).unwrap(); // version 1: 16 bare bytes
-        let old_key = KdfParams::V1.derive("246810", &old.bytes).unwrap();
-        marked(&db, &old_key);
+        let (_, old_key) = first_devices_database(&db);
 
         let d = crate::Device::open_encrypted(&db, "246810").unwrap();
         assert_eq!(mark(&d).as_deref(), Some("孙玉兰"));
@@ -336,10 +343,7 @@ mod tests {
     fn a_failed_rekey_keeps_the_old_key() {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("device.db");
-        let old = Salt::fresh(KdfParams::V1);
-        std::fs::write(salt_path(&db), &old.bytes).unwrap();
-        let old_key = KdfParams::V1.derive("246810", &old.bytes).unwrap();
-        marked(&db, &old_key);
+        let (old, old_key) = first_devices_database(&db);
         let failed = upgrade_key(&db, "246810", &old, |_| Err(DeviceError::Storage("disk full".into())));
         assert!(failed.is_err());
         assert!(!next_salt_path(&db).exists());
@@ -355,10 +359,7 @@ mod tests {
         for rekeyed in [true, false] {
             let dir = tempfile::tempdir().unwrap();
             let db = dir.path().join("device.db");
-            let old = Salt::fresh(KdfParams::V1);
-            std::fs::write(salt_path(&db), &old.bytes).unwrap();
-            let old_key = KdfParams::V1.derive("246810", &old.bytes).unwrap();
-            marked(&db, &old_key);
+            let (_, old_key) = first_devices_database(&db);
             let next = Salt::fresh(KdfParams::CURRENT);
             next.write(&next_salt_path(&db)).unwrap();
             if rekeyed {

@@ -235,6 +235,53 @@ pub fn house(door: &str) -> sync_protocol::model::House {
     }
 }
 
+/// A neighbours' dispute as a worker reports it, with these parties, at a place.
+pub fn neighbours_dispute(
+    parties: Vec<field_core::NewParty>,
+    place: &str,
+    description: &str,
+) -> field_core::NewDispute {
+    field_core::NewDispute {
+        class: "coordination".into(),
+        category: "neighbour".into(),
+        parties,
+        place: place.into(),
+        description: description.into(),
+        discovered_at: None,
+        photos: vec![],
+        note: None,
+    }
+}
+
+/// A party to a dispute who is not on the grid's roll.
+pub fn party(name: &str) -> field_core::NewParty {
+    field_core::NewParty { resident_id: None, name: name.into() }
+}
+
+/// PUTs one chunk of a photo upload (`/v1/blobs/{hash}` with its grid, total and offset
+/// headers) as the device with `token`; the status and the answer's bytes.
+pub async fn put_blob_chunk(
+    server: &TestServer,
+    token: &str,
+    hash: &str,
+    grid: Uuid,
+    total: usize,
+    offset: usize,
+    bytes: Vec<u8>,
+) -> (u16, Vec<u8>) {
+    let resp = reqwest::Client::new()
+        .put(format!("{}/v1/blobs/{hash}", server.url()))
+        .bearer_auth(token)
+        .header(sync_protocol::api::BLOB_GRID_HEADER, grid.to_string())
+        .header(sync_protocol::api::BLOB_TOTAL_HEADER, total.to_string())
+        .header(sync_protocol::api::BLOB_OFFSET_HEADER, offset.to_string())
+        .body(bytes)
+        .send()
+        .await
+        .unwrap();
+    (resp.status().as_u16(), resp.bytes().await.unwrap().to_vec())
+}
+
 pub fn fields(v: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
     v.as_object().cloned().unwrap()
 }

@@ -9,7 +9,9 @@
 //!   CSV.
 //! - A search reads no more of an ID number than a list shows.
 
-use gridkeeper_tests::{TestDevice, TestServer, error_code, post_sync, resident};
+use gridkeeper_tests::{
+    TestDevice, TestServer, error_code, neighbours_dispute, party, post_sync, put_blob_chunk, resident,
+};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use sync_protocol::api::{AuditEntry, AuditQuery, ReadKind};
@@ -38,16 +40,11 @@ async fn staff_devices_get_disputes_only_and_every_personal_read_is_audited() {
     let r = resident("孙玉兰", "1956-08-21", "024");
     a.create_resident(&r).unwrap();
     let dispute = a
-        .report_dispute(&field_core::NewDispute {
-            class: "coordination".into(),
-            category: "neighbour".into(),
-            parties: vec![field_core::NewParty { resident_id: Some(r.id), name: r.name.clone() }],
-            place: "东坡村12号门前".into(),
-            description: "排水沟堵塞引发邻里争执".into(),
-            discovered_at: None,
-            photos: vec![],
-            note: None,
-        })
+        .report_dispute(&neighbours_dispute(
+            vec![field_core::NewParty { resident_id: Some(r.id), name: r.name.clone() }],
+            "东坡村12号门前",
+            "排水沟堵塞引发邻里争执",
+        ))
         .unwrap();
     a.sync().await.unwrap();
     // The worker's first sync stored its records and sent its grid back in full: a read.
@@ -110,17 +107,8 @@ async fn staff_devices_get_disputes_only_and_every_personal_read_is_audited() {
     let photo = b"\xff\xd8\xff\xe0 a small photo".to_vec();
     let hash: String = Sha256::digest(&photo).iter().map(|b| format!("{b:02x}")).collect();
     let worker = a.identity().unwrap().token;
-    let put = reqwest::Client::new()
-        .put(format!("{}/v1/blobs/{hash}", server.url()))
-        .bearer_auth(&worker)
-        .header(sync_protocol::api::BLOB_GRID_HEADER, o.grid_a.to_string())
-        .header(sync_protocol::api::BLOB_TOTAL_HEADER, photo.len().to_string())
-        .header(sync_protocol::api::BLOB_OFFSET_HEADER, "0")
-        .body(photo.clone())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(put.status(), 200);
+    let (status, _) = put_blob_chunk(&server, &worker, &hash, o.grid_a, photo.len(), 0, photo.clone()).await;
+    assert_eq!(status, 200);
     let (status, got) = get(&server, &staff, &format!("/v1/blobs/{hash}")).await;
     assert_eq!((status, got), (200, photo));
 
@@ -252,18 +240,7 @@ async fn a_staff_device_drops_the_residents_it_held_before_roles_were_scoped() {
     let server = TestServer::start().await;
     let o = server.org.clone();
     let a = TestDevice::enrol(&server.url(), &server.code_for(o.worker_a).await, "worker A").await;
-    let dispute = a
-        .report_dispute(&field_core::NewDispute {
-            class: "coordination".into(),
-            category: "neighbour".into(),
-            parties: vec![field_core::NewParty { resident_id: None, name: "老李".into() }],
-            place: "村口".into(),
-            description: "占道堆放柴草".into(),
-            discovered_at: None,
-            photos: vec![],
-            note: None,
-        })
-        .unwrap();
+    let dispute = a.report_dispute(&neighbours_dispute(vec![party("老李")], "村口", "占道堆放柴草")).unwrap();
     a.sync().await.unwrap();
     let t = TestDevice::enrol(&server.url(), &server.code_for(o.township_staff).await, "township").await;
     t.sync().await.unwrap();

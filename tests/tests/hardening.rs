@@ -469,20 +469,8 @@ async fn uploads_are_held_to_a_quota_per_device_and_abandoned_ones_are_deleted()
     let (a, token) = worker_a(&server).await;
     let grid = server.org.grid_a;
     let put = |hash: String, total: usize, offset: usize, bytes: Vec<u8>| {
-        let (url, token) = (server.url(), token.clone());
-        async move {
-            let resp = reqwest::Client::new()
-                .put(format!("{url}/v1/blobs/{hash}"))
-                .bearer_auth(token)
-                .header(sync_protocol::api::BLOB_GRID_HEADER, grid.to_string())
-                .header(sync_protocol::api::BLOB_TOTAL_HEADER, total.to_string())
-                .header(sync_protocol::api::BLOB_OFFSET_HEADER, offset.to_string())
-                .body(bytes)
-                .send()
-                .await
-                .unwrap();
-            (resp.status().as_u16(), resp.bytes().await.unwrap().to_vec())
-        }
+        let (server, token) = (&server, token.clone());
+        async move { gridkeeper_tests::put_blob_chunk(server, &token, &hash, grid, total, offset, bytes).await }
     };
     let photo = |i: u8, n: usize| vec![i; n];
     let name = |b: &[u8]| Sha256::digest(b).iter().map(|x| format!("{x:02x}")).collect::<String>();
@@ -507,18 +495,9 @@ async fn uploads_are_held_to_a_quota_per_device_and_abandoned_ones_are_deleted()
     assert!(server.storage().blob_states(&name(&big)).await.unwrap().is_empty(), "nothing stored of it");
     // Another device's quota is its own.
     let b = TestDevice::enrol(&server.url(), &server.code_for(server.org.assistant_a).await, "assistant").await;
-    let (url, b_token) = (server.url(), b.identity().unwrap().token);
-    let resp = reqwest::Client::new()
-        .put(format!("{url}/v1/blobs/{}", name(&big)))
-        .bearer_auth(b_token)
-        .header(sync_protocol::api::BLOB_GRID_HEADER, grid.to_string())
-        .header(sync_protocol::api::BLOB_TOTAL_HEADER, "700")
-        .header(sync_protocol::api::BLOB_OFFSET_HEADER, "0")
-        .body(big)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 200);
+    let b_token = b.identity().unwrap().token;
+    let (status, _) = gridkeeper_tests::put_blob_chunk(&server, &b_token, &name(&big), grid, 700, 0, big).await;
+    assert_eq!(status, 200);
 
     // Abandoned: a minute after their last chunk, the two unfinished uploads are deleted with
     // their chunks; the finished photos stay.

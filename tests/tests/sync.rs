@@ -1,7 +1,7 @@
 //! Whole-system sync tests: a real county server on a port, several devices, cut networks.
 
 use gridkeeper_tests::proxy::{Mode, Proxy};
-use gridkeeper_tests::{TestDevice, TestServer, fields, house, resident};
+use gridkeeper_tests::{TestDevice, TestServer, fields, house, neighbours_dispute, party, resident};
 use serde_json::json;
 use sync_protocol::doc::DocKey;
 use sync_protocol::model::DisputeStatus;
@@ -293,17 +293,12 @@ async fn a_large_catch_up_is_paged_and_nothing_is_missed() {
     let a = TestDevice::enrol(&server.url(), &server.code_for(o.worker_a).await, "worker A").await;
     let b = TestDevice::enrol(&server.url(), &server.code_for(o.worker_b).await, "worker B").await;
     let report = |d: &TestDevice, i: usize| {
-        d.report_dispute(&field_core::NewDispute {
-            class: "coordination".into(),
-            category: "neighbour".into(),
-            parties: vec![field_core::NewParty { resident_id: None, name: format!("当事人{i}") }],
-            place: format!("东坡村{i}号"),
-            description: "宅基地边界争议，双方各执一词".into(),
-            discovered_at: None,
-            photos: vec![],
-            note: None,
-        })
-        .unwrap()
+        let dispute = neighbours_dispute(
+            vec![party(&format!("当事人{i}"))],
+            &format!("东坡村{i}号"),
+            "宅基地边界争议，双方各执一词",
+        );
+        d.report_dispute(&dispute).unwrap()
     };
     let ids: Vec<_> = (0..20).map(|i| report(&a, i)).collect();
     for i in 0..20 {

@@ -260,11 +260,11 @@ pub fn bulk_create(
 /// operation counter beyond 32 bits, found by fuzzing) instead of returning an error; here that
 /// is `None`, like any other bytes that are not a change.
 ///
-/// Only a plain change chunk whose action column declares at most [`MAX_CHANGE_OPS`]
-/// operations is handed to Automerge (see `chunk.rs`: the other chunks cost out of proportion to
-/// their size, and devices never send them).
+/// Only a plain change chunk whose columns declare bounded work is handed to Automerge
+/// (`chunk.rs`, `within_op_limit`: other chunks, and changes declaring more, cost out of proportion
+/// to their size, and devices never send them).
 pub fn parse_change(bytes: &[u8]) -> Option<Change> {
-    if !chunk::is_change_chunk(bytes) || !chunk::within_op_limit(bytes) {
+    if !chunk::within_op_limit(bytes) {
         return None;
     }
     let change = std::panic::catch_unwind(|| Change::try_from(bytes).ok()).ok().flatten()?;
