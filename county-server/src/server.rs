@@ -35,6 +35,51 @@ pub struct ServeOptions {
     pub tls: Option<crate::tls::TlsFiles>,
     /// What one device may upload.
     pub uploads: crate::service::blobs::UploadLimits,
+    /// How long a connection may make no progress ([`IDLE`] unless set).
+    pub idle: Option<std::time::Duration>,
+}
+
+/// How long a request body may go without a byte, and an answer without being taken, before
+/// the connection is dropped. No request has a total time limit: a device on a 24 kbit/s link
+/// that keeps moving is never cut.
+pub const IDLE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Plain TCP connections, each tuned ([`tune_connection`]) as it is accepted.
+pub struct TunedListener {
+    inner: TcpListener,
+    idle: std::time::Duration,
+}
+
+impl axum::serve::Listener for TunedListener {
+    type Io = tokio::net::TcpStream;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        let (tcp, addr) = axum::serve::Listener::accept(&mut self.inner).await;
+        tune_connection(&tcp, self.idle);
+        (tcp, addr)
+    }
+
+    fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.inner.local_addr()
+    }
+}
+
+/// Settings of every accepted connection: TCP keepalive finds a peer that vanished (a handheld
+/// that lost its signal) on an idle connection; TCP_USER_TIMEOUT drops one whose sent bytes go
+/// unacknowledged for `idle` (a client that stopped reading an answer).
+pub(crate) fn tune_connection(tcp: &tokio::net::TcpStream, idle: std::time::Duration) {
+    let sock = socket2::SockRef::from(tcp);
+    let keepalive =
+        socket2::TcpKeepalive::new().with_time(idle).with_interval(std::time::Duration::from_secs(10)).with_retries(3);
+    if let Err(e) = sock.set_tcp_keepalive(&keepalive) {
+        tracing::debug!(error = %e, "TCP keepalive not set");
+    }
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    if let Err(e) = sock.set_tcp_user_timeout(Some(idle)) {
+        tracing::debug!(error = %e, "TCP_USER_TIMEOUT not set");
+    }
+    let _ = tcp.set_nodelay(true);
 }
 
 /// A running server: its address, and a handle that stops it when dropped.
@@ -96,8 +141,10 @@ pub async fn spawn_opts(storage: Arc<dyn Storage>, addr: SocketAddr, options: Se
     let mut county = County::with_limits(storage.clone(), options.limits, options.enrolment);
     county.uploads = options.uploads;
     let county = Arc::new(county);
+    let idle = options.idle.unwrap_or(IDLE);
     let app =
-        router(AppState { county: county.clone(), trusted_proxies: Arc::new(TrustedProxies(options.trusted_proxies)) });
+        router(AppState { county: county.clone(), trusted_proxies: Arc::new(TrustedProxies(options.trusted_proxies)) })
+            .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(idle));
     // The enrolment limits count attempts per client address.
     let app = app.into_make_service_with_connect_info::<PeerAddr>();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -109,10 +156,11 @@ pub async fn spawn_opts(storage: Arc<dyn Storage>, addr: SocketAddr, options: Se
     let task = match tls.clone() {
         None => tokio::spawn(async move {
             let _housekeeping = housekeeping;
+            let listener = TunedListener { inner: listener, idle };
             let _ = axum::serve(listener, app).with_graceful_shutdown(stopped).await;
         }),
         Some(config) => {
-            let listener = crate::tls::TlsListener::new(listener, config)?;
+            let listener = crate::tls::TlsListener::new(listener, config, idle)?;
             tokio::spawn(async move {
                 let _housekeeping = housekeeping;
                 let _ = axum::serve(listener, app).with_graceful_shutdown(stopped).await;

@@ -61,7 +61,7 @@ pub struct TlsListener {
 }
 
 impl TlsListener {
-    pub fn new(listener: TcpListener, config: Arc<rustls::ServerConfig>) -> io::Result<TlsListener> {
+    pub fn new(listener: TcpListener, config: Arc<rustls::ServerConfig>, idle: Duration) -> io::Result<TlsListener> {
         let local = listener.local_addr()?;
         let (tx, ready) = mpsc::channel(READY_QUEUE);
         let tls = TlsAcceptor::from(config);
@@ -79,6 +79,7 @@ impl TlsListener {
                 if tx.is_closed() {
                     break;
                 }
+                crate::server::tune_connection(&tcp, idle);
                 let (tls, tx) = (tls.clone(), tx.clone());
                 tokio::spawn(async move {
                     match tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.accept(tcp)).await {

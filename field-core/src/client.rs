@@ -1,12 +1,17 @@
 //! HTTP to the county server: which addresses may be used, which certificates are trusted,
-//! refusals as typed errors, and enrolment. (The sync round is `sync.rs`, photos `photos.rs`.)
+//! timeouts that follow progress, refusals as typed errors, and enrolment. (The sync round is
+//! `sync.rs`, snapshot ranges `fetch.rs`, photos `photos.rs`.)
+//!
+//! No request has a total time limit: on a 24 kbit/s link a slow transfer that keeps moving is
+//! never cut. An answer must begin within [`IDLE`] plus the time the request's body needs at
+//! [`SLOWEST_LINK`], and then never go [`IDLE`] without a byte.
 //!
 //! Tokens and personal records must never cross a network in clear text, so a server address is
 //! `https://`, or plain `http://` only to this machine (127.0.0.0/8, `::1`, `localhost`): a
 //! development server or the demo. The check runs before any request is built.
 
 use std::net::IpAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sync_protocol::api::{EnrolRequest, EnrolResponse};
 use sync_protocol::{Code, ErrorBody};
@@ -49,15 +54,57 @@ fn is_loopback(url: &reqwest::Url) -> bool {
     }
 }
 
-/// An HTTP client with the device's timeouts that trusts the usual roots and, if given, a
-/// county's own certificate authority (PEM, one or more certificates).
+/// How long a transfer may go without a byte before it is given up (it resumes at the next
+/// sync: what arrived is kept).
+pub const IDLE: Duration = Duration::from_secs(30);
+/// The slowest link allowed for while a request's body goes up (bytes per second: 12 kbit/s,
+/// half of GPRS-class). The device never sends more at once than its link carries in seconds.
+pub const SLOWEST_LINK: u64 = 1_500;
+/// A connection must be made in this time (a handshake on a weak link takes a few round trips).
+const CONNECT: Duration = Duration::from_secs(15);
+
+/// Sends a request whose body has `body_len` bytes; the answer's head must come within [`IDLE`]
+/// plus the body's time at [`SLOWEST_LINK`]. Returns the response and how long it took.
+pub async fn send(req: reqwest::RequestBuilder, body_len: usize) -> Result<(reqwest::Response, Duration)> {
+    let started = Instant::now();
+    let allowance = IDLE + Duration::from_secs(body_len as u64 / SLOWEST_LINK);
+    match tokio::time::timeout(allowance, req.send()).await {
+        Ok(resp) => Ok((resp.map_err(DeviceError::from)?, started.elapsed())),
+        Err(_) => Err(DeviceError::Stalled { seconds: allowance.as_secs() }),
+    }
+}
+
+/// Reads an answer's body as it comes, handing each piece to `on_chunk`; gives up only when no
+/// byte has come for [`IDLE`].
+pub async fn read_body(resp: &mut reqwest::Response, mut on_chunk: impl FnMut(&[u8]) -> Result<()>) -> Result<()> {
+    loop {
+        match tokio::time::timeout(IDLE, resp.chunk()).await {
+            Err(_) => return Err(DeviceError::Stalled { seconds: IDLE.as_secs() }),
+            Ok(Err(e)) => return Err(DeviceError::Network(e.to_string())),
+            Ok(Ok(None)) => return Ok(()),
+            Ok(Ok(Some(bytes))) => on_chunk(&bytes)?,
+        }
+    }
+}
+
+/// The whole body of an answer, read with [`read_body`].
+pub async fn body_bytes(mut resp: reqwest::Response) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(resp.content_length().unwrap_or(0).min(8 << 20) as usize);
+    read_body(&mut resp, |b| {
+        out.extend_from_slice(b);
+        Ok(())
+    })
+    .await?;
+    Ok(out)
+}
+
+/// An HTTP client that trusts the usual roots and, if given, a county's own certificate
+/// authority (PEM, one or more certificates). Its requests go through [`send`] and
+/// [`read_body`], which time out on no progress rather than on a total.
 pub fn http_client_trusting(ca_pem: Option<&str>) -> Result<reqwest::Client> {
     // Never follow a redirect: a 307 would make the client send the same body (a sync, an
     // enrolment code) again to wherever it points, `http://` included.
-    let mut builder = reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(5))
-        .timeout(Duration::from_secs(60))
-        .redirect(reqwest::redirect::Policy::none());
+    let mut builder = reqwest::Client::builder().connect_timeout(CONNECT).redirect(reqwest::redirect::Policy::none());
     if let Some(pem) = ca_pem {
         let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
             .map_err(|e| DeviceError::BadCertificate(e.to_string()))?;
@@ -81,7 +128,7 @@ pub async fn check(resp: reqwest::Response) -> Result<reqwest::Response> {
         return Ok(resp);
     }
     let status = resp.status();
-    let body = resp.bytes().await.map_err(|e| DeviceError::Network(e.to_string()))?;
+    let body = body_bytes(resp).await?;
     match serde_json::from_slice::<ErrorBody>(&body) {
         Ok(e) => Err(DeviceError::Server { code: e.code, message: e.message }),
         Err(_) => Err(DeviceError::Server {
@@ -98,7 +145,7 @@ pub async fn check(resp: reqwest::Response) -> Result<reqwest::Response> {
 /// Reads a successful JSON answer into its contract type.
 pub async fn json<T: serde::de::DeserializeOwned>(resp: reqwest::Response) -> Result<T> {
     let resp = check(resp).await?;
-    let bytes = resp.bytes().await.map_err(|e| DeviceError::Network(e.to_string()))?;
+    let bytes = body_bytes(resp).await?;
     serde_json::from_slice(&bytes).map_err(|e| DeviceError::Server {
         code: Code::UnexpectedResponse.into(),
         message: format!("the server's answer does not read as expected: {e}"),
@@ -115,7 +162,7 @@ pub async fn request_enrolment(
 ) -> Result<Identity> {
     let server = check_server_url(server)?;
     let req = EnrolRequest { code: code.to_string(), device_name: device_name.to_string() };
-    let resp = http.post(format!("{server}/v1/enrol")).json(&req).send().await.map_err(DeviceError::from)?;
+    let (resp, _) = send(http.post(format!("{server}/v1/enrol")).json(&req), 256).await?;
     let e: EnrolResponse = json(resp).await?;
     Ok(Identity {
         server,

@@ -35,6 +35,11 @@ pub enum DeviceError {
     /// No connection, or it broke: everything stays queued, try again later.
     #[error("network: {0}")]
     Network(String),
+    /// Nothing moved on the link for this long: what arrived is kept; the next sync resumes.
+    #[error(
+        "网络无响应 {seconds} 秒，下次同步从断点继续 (no progress for {seconds} s; the next sync continues where this one stopped)"
+    )]
+    Stalled { seconds: u64 },
     /// A plain `http://` address for a server that is not on this machine: tokens and records
     /// would cross the network unencrypted. Nothing was sent.
     #[error("refusing plain http:// to {host}: use https:// (plain http is only for a server on this machine)")]
@@ -73,6 +78,7 @@ impl DeviceError {
             DeviceError::BadPhoto => Code::BadPhoto.into(),
             DeviceError::NotFound(_) => Code::NotFound.into(),
             DeviceError::Network(_) => Code::Network.into(),
+            DeviceError::Stalled { .. } => Code::Stalled.into(),
             DeviceError::InsecureServerUrl { .. } => Code::InsecureServerUrl.into(),
             DeviceError::BadServerUrl { .. } => Code::BadServerUrl.into(),
             DeviceError::BadCertificate(_) => Code::BadCertificate.into(),

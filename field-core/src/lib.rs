@@ -18,6 +18,8 @@ pub mod client;
 pub mod crypto;
 mod device;
 mod error;
+mod fetch;
+pub mod link;
 mod photos;
 mod store;
 mod sync;
@@ -29,5 +31,5 @@ pub use photos::{CHUNK_BYTES, MAX_PHOTO_BYTES, hash_of};
 // The contract types the device speaks, re-exported for its callers.
 pub use sync_protocol::ErrorBody;
 pub use sync_protocol::api::ResidentQuery;
-pub use sync_protocol::app::{NewDispute, NewParty, NewVisit, Quarantined, SyncReport, Workbench};
+pub use sync_protocol::app::{DownloadProgress, NewDispute, NewParty, NewVisit, Quarantined, SyncReport, Workbench};
 pub use sync_protocol::org::{Account, GridInfo};

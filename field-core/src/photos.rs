@@ -6,12 +6,14 @@
 use sha2::{Digest, Sha256};
 use sync_protocol::Code;
 use sync_protocol::api::{BLOB_GRID_HEADER, BLOB_OFFSET_HEADER, BLOB_TOTAL_HEADER, BlobState};
+use sync_protocol::app::SyncReport;
 
 use crate::device::{Device, now_ms};
 use crate::error::{DeviceError, Result};
 use crate::store;
 
-/// Bytes per upload request: small enough to get through a weak signal.
+/// The largest upload request; on a slower link chunks are sized to take seconds
+/// ([`crate::link::Link::photo_chunk`]).
 pub const CHUNK_BYTES: usize = 256 * 1024;
 /// Largest photo accepted (the server's limit too).
 pub const MAX_PHOTO_BYTES: usize = 20 * 1024 * 1024;
@@ -49,14 +51,9 @@ impl Device {
             return Ok(b);
         }
         let server = crate::client::check_server_url(&server)?;
-        let resp = self
-            .http()
-            .get(format!("{server}/v1/blobs/{hash}"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .map_err(|e| DeviceError::Network(e.to_string()))?;
-        let bytes = crate::client::check(resp).await?.bytes().await.map_err(|e| DeviceError::Network(e.to_string()))?;
+        let (resp, _) =
+            crate::client::send(self.http().get(format!("{server}/v1/blobs/{hash}")).bearer_auth(&token), 0).await?;
+        let bytes = crate::client::body_bytes(crate::client::check(resp).await?).await?;
         if hash_of(&bytes) != hash {
             return Err(DeviceError::Server {
                 code: Code::BlobMismatch.into(),
@@ -67,9 +64,9 @@ impl Device {
         Ok(bytes.to_vec())
     }
 
-    /// Uploads every pending photo, resuming each where the server says it stands. Returns how
-    /// many were completed and how many bytes were sent.
-    pub(crate) async fn upload_photos(&self) -> Result<(u32, u64)> {
+    /// Uploads every pending photo in chunks sized to the link, resuming each where the server
+    /// says it stands. Returns how many were completed and how many bytes were sent.
+    pub(crate) async fn upload_photos(&self, report: &mut SyncReport) -> Result<(u32, u64)> {
         let (pending, server, token): (Vec<(String, String)>, String, String) = {
             let inner = self.lock();
             let id = inner.identity()?;
@@ -78,13 +75,11 @@ impl Device {
         let (mut done, mut sent) = (0, 0u64);
         for (hash, grid) in pending {
             let Some(data) = store::photo(&self.lock().conn, &hash)? else { continue };
-            let status = self
-                .http()
-                .get(format!("{server}/v1/blobs/{hash}/status"))
-                .bearer_auth(&token)
-                .send()
-                .await
-                .map_err(|e| DeviceError::Network(e.to_string()))?;
+            report.requests += 1;
+            let (status, _) =
+                crate::client::send(self.http().get(format!("{server}/v1/blobs/{hash}/status")).bearer_auth(&token), 0)
+                    .await
+                    .inspect_err(|e| self.note_failure(e))?;
             let (mut received, mut complete) = if status.status() == reqwest::StatusCode::NOT_FOUND {
                 (0, false)
             } else {
@@ -94,18 +89,18 @@ impl Device {
             let started = now_ms();
             while !complete {
                 let from = (received as usize).min(data.len());
-                let to = (from + CHUNK_BYTES).min(data.len());
-                let resp = self
+                let to = (from + self.link.photo_chunk().min(CHUNK_BYTES)).min(data.len());
+                let req = self
                     .http()
                     .put(format!("{server}/v1/blobs/{hash}"))
                     .bearer_auth(&token)
                     .header(BLOB_GRID_HEADER, &grid)
                     .header(BLOB_TOTAL_HEADER, data.len().to_string())
                     .header(BLOB_OFFSET_HEADER, from.to_string())
-                    .body(data[from..to].to_vec())
-                    .send()
-                    .await
-                    .map_err(|e| DeviceError::Network(e.to_string()))?;
+                    .body(data[from..to].to_vec());
+                report.requests += 1;
+                let (resp, took) = crate::client::send(req, to - from).await.inspect_err(|e| self.note_failure(e))?;
+                self.link.note_up((to - from) as u64, took);
                 sent += (to - from) as u64;
                 let next: BlobState = crate::client::json(resp).await?;
                 if !next.complete && next.received <= received {

@@ -1,5 +1,9 @@
-//! The device side of a sync: one request carrying every unacknowledged change and the
-//! device's positions; the answer acknowledges, refuses (with reasons) and brings what is new.
+//! The device side of a sync: a request carrying unacknowledged changes (as many as the link
+//! carries in a few seconds, [`crate::link`]) and the device's positions; the answer
+//! acknowledges, refuses (with reasons) and brings what is new, in pages of the budget the
+//! device states. Rounds follow until the outbox is empty and the catch-up complete; snapshot
+//! documents too large for a page are then fetched in ranges (`fetch.rs`), and a grid they
+//! complete is caught up from its snapshot's position.
 //!
 //! Refused edits go to the quarantine; edits that were merely built on a refused change are
 //! re-entered on their own. The documents are then rebuilt without the refused changes, and
@@ -19,12 +23,12 @@ use crate::device::{Device, Inner, now_ms, project_into};
 use crate::error::{DeviceError, Result};
 use crate::store::{self, OutboxRow};
 
-/// At most this much of the outbox goes in one request.
-const MAX_PUSH_BYTES: usize = 4 * 1024 * 1024;
-/// Catch-up pages followed in one call to [`Device::sync`].
-const MAX_ROUNDS: usize = 64;
+/// Rounds (pages of the catch-up, batches of the outbox) in one call to [`Device::sync`]: a
+/// week offline on a weak link is a few hundred small rounds; the rest waits for the next sync.
+const MAX_ROUNDS: usize = 1_000;
 
 struct Prepared {
+    started: std::time::Instant,
     url: String,
     token: String,
     body: Vec<u8>,
@@ -55,21 +59,43 @@ impl Device {
         self.drop_unreceived()?;
         // Edits orphaned by a refusal whose re-entry a crash or an error interrupted.
         report.reentered += self.lock().resume_reentries()?;
+        // A download a cut interrupted resumes first when there is nothing to send: the round
+        // after it catches the grid up.
+        if self.pending_count()? == 0 {
+            self.fetch_snapshots(&mut report).await?;
+        }
+        self.rounds(&mut report).await?;
+        // Snapshot documents too large for a page; a grid they complete is caught up at once.
+        if self.fetch_snapshots(&mut report).await? {
+            self.rounds(&mut report).await?;
+        }
+        self.publish_progress();
+        // Photos go after the records, so a report is never held back by a large picture.
+        let (photos, bytes) = self.upload_photos(&mut report).await?;
+        report.photos_uploaded += photos;
+        report.photo_bytes_up += bytes;
+        Ok(report)
+    }
+
+    /// Sync requests until the outbox is sent and the catch-up complete. Each answer is applied
+    /// in one transaction before the next request: an acknowledged batch is never sent again.
+    async fn rounds(&self, report: &mut SyncReport) -> Result<()> {
         for _ in 0..MAX_ROUNDS {
             let prepared = self.prepare()?;
+            let up = prepared.body.len();
             report.requests += 1;
-            report.bytes_up += prepared.body.len() as u64;
-            let resp = self
+            report.bytes_up += up as u64;
+            let req = self
                 .http()
                 .post(&prepared.url)
                 .bearer_auth(&prepared.token)
                 .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
-                .body(prepared.body)
-                .send()
-                .await
-                .map_err(DeviceError::from)?;
+                .body(prepared.body);
+            let (resp, head_after) = crate::client::send(req, up).await.inspect_err(|e| self.note_failure(e))?;
+            self.link.note_up(up as u64, head_after);
             let resp = crate::client::check(resp).await?;
-            let bytes = resp.bytes().await.map_err(|e| DeviceError::Network(e.to_string()))?;
+            let bytes = crate::client::body_bytes(resp).await.inspect_err(|e| self.note_failure(e))?;
+            self.link.note_down(bytes.len() as u64, prepared.started.elapsed());
             report.bytes_down += bytes.len() as u64;
             let answer = SyncResponse::decode(&bytes)
                 .map_err(|e| DeviceError::Server { code: Code::UnexpectedResponse.into(), message: e.to_string() })?;
@@ -77,24 +103,21 @@ impl Device {
             let full_push = !prepared.sent.is_empty() && prepared.body_was_capped;
             {
                 let mut inner = self.lock();
-                if let Err(e) = apply_answer(&mut inner, &prepared.sent, answer, &mut report) {
+                if let Err(e) = apply_answer(&mut inner, &prepared.sent, answer, report) {
                     // The cached documents may hold what the failed transaction did not store:
                     // drop them so they are read back from the database as it is.
                     inner.docs.clear();
                     return Err(e);
                 }
             }
+            self.publish_progress();
             // Another round only to follow a paged catch-up or to push an outbox that did not
             // fit in one request.
             if !more && !full_push {
                 break;
             }
         }
-        // Photos go after the records, so a report is never held back by a large picture.
-        let (photos, bytes) = self.upload_photos().await?;
-        report.photos_uploaded += photos;
-        report.photo_bytes_up += bytes;
-        Ok(report)
+        Ok(())
     }
 
     /// Drops what this device's role does not receive (`Role::receives`), should it hold any:
@@ -116,16 +139,20 @@ impl Device {
     fn prepare(&self) -> Result<Prepared> {
         let inner = self.lock();
         let id = inner.identity()?;
-        let sent = store::outbox(&inner.conn, MAX_PUSH_BYTES)?;
+        let sent = store::outbox(&inner.conn, self.link.push_bytes())?;
         let body_was_capped = (sent.len() as u64) < store::pending_count(&inner.conn)?;
+        // A grid whose snapshot is still being fetched is not asked for (it would come again).
+        let fetching = store::grids_fetching(&inner.conn)?;
         // A position that cannot be read is an error, never a request for a whole snapshot.
         let positions = id
             .grids
             .iter()
+            .filter(|g| !fetching.contains(&g.id))
             .map(|g| Ok(GridPosition { grid: g.id, seq: store::position(&inner.conn, g.id)? }))
             .collect::<Result<Vec<_>>>()?;
         let req = SyncRequest {
             version: PROTOCOL_VERSION,
+            budget: self.link.page_budget(),
             positions,
             changes: sent
                 .iter()
@@ -135,6 +162,7 @@ impl Device {
         // An identity from before the address rule (or edited by hand) is checked here too.
         let server = crate::client::check_server_url(&id.server)?;
         Ok(Prepared {
+            started: std::time::Instant::now(),
             url: format!("{server}/v1/sync"),
             token: id.token.clone(),
             body: req.encode(),
@@ -245,7 +273,15 @@ fn apply_answer(inner: &mut Inner, sent: &[OutboxRow], answer: SyncResponse, rep
         store::put_snapshot(&tx, key, &inner.docs[key].save())?;
     }
     store::write_rows(&tx, &rows)?;
-    for p in &answer.positions {
+    // A grid with documents to fetch waits at its position until the last is loaded.
+    for f in &answer.fetch {
+        if let Some(p) = answer.positions.iter().find(|p| p.grid == f.doc.grid)
+            && f.doc.is_valid()
+        {
+            store::add_fetch(&tx, &f.doc, p.seq, f.len)?;
+        }
+    }
+    for p in answer.positions.iter().filter(|p| !answer.fetch.iter().any(|f| f.doc.grid == p.grid)) {
         store::set_position(&tx, p.grid, p.seq)?;
     }
     if !dropped.is_empty() {

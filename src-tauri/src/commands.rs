@@ -198,8 +198,7 @@ pub async fn add_dispute_action(
 
 #[tauri::command]
 pub async fn sync_now(st: State<'_, AppState>) -> R<SyncReport> {
-    let r = crate::sync_loop::sync_once(&st).await;
-    r.map_err(Into::into)
+    crate::sync_loop::sync_once(&st).await.map_err(Into::into)
 }
 
 #[tauri::command]

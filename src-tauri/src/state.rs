@@ -25,7 +25,11 @@ pub struct AppState {
     last_use: Mutex<(Instant, SystemTime)>,
     /// How long an unlocked device may sit unused before it locks itself.
     pub idle_lock: Duration,
+    /// Tells the UI the sync status (the `sync-status` event), once the app has started.
+    status_listener: std::sync::OnceLock<StatusListener>,
 }
+
+type StatusListener = Box<dyn Fn(&SyncStatus) + Send + Sync>;
 
 /// The idle time after which an unlocked device locks itself, unless
 /// `GRIDKEEPER_IDLE_LOCK_SECS` says otherwise: five minutes, as a phone's screen lock.
@@ -49,6 +53,7 @@ impl AppState {
             kick: Notify::new(),
             last_use: Mutex::new((Instant::now(), SystemTime::now())),
             idle_lock: idle_lock_from_env(),
+            status_listener: std::sync::OnceLock::new(),
         }
     }
 
@@ -101,6 +106,18 @@ impl AppState {
 
     pub fn status(&self) -> SyncStatus {
         self.sync_status.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Who hears of the sync status from now on (set once, when the app starts).
+    pub fn on_status(&self, listener: StatusListener) {
+        let _ = self.status_listener.set(listener);
+    }
+
+    /// Tells the UI the sync status as it stands.
+    pub fn publish_status(&self) {
+        if let Some(l) = self.status_listener.get() {
+            l(&self.status());
+        }
     }
 }
 

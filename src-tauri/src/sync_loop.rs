@@ -14,25 +14,38 @@ const PERIOD: Duration = Duration::from_secs(300);
 const FIRST_BACKOFF: Duration = Duration::from_secs(5);
 const MAX_BACKOFF: Duration = Duration::from_secs(600);
 
-fn emit(app: &AppHandle, st: &AppState) {
-    let _ = app.emit("sync-status", st.status());
-}
-
 fn update(st: &AppState, f: impl FnOnce(&mut crate::state::SyncStatus)) {
     if let Ok(mut s) = st.sync_status.lock() {
         f(&mut s);
     }
 }
 
-/// One sync now, recording the outcome in the status.
+/// One sync now, recording the outcome in the status; a first download's progress reaches the
+/// UI as it comes (the `sync-status` event), and stays shown after a cut.
 pub async fn sync_once(st: &AppState) -> Result<SyncReport, DeviceError> {
     let device = st.unlocked().ok_or(DeviceError::NotEnrolled)?;
     update(st, |s| s.running = true);
-    let r = device.sync().await;
+    let mut progress = device.watch_progress();
+    let r = {
+        let sync = device.sync();
+        tokio::pin!(sync);
+        loop {
+            tokio::select! {
+                r = &mut sync => break r,
+                Ok(()) = progress.changed() => {
+                    let p = progress.borrow_and_update().clone();
+                    update(st, |s| s.download = p);
+                    st.publish_status();
+                }
+            }
+        }
+    };
     let pending = device.pending_count().unwrap_or(0);
+    let download = device.download_progress().unwrap_or(None);
     update(st, |s| {
         s.running = false;
         s.pending = pending;
+        s.download = download;
         match &r {
             Ok(_) => {
                 s.last_success_at = Some(field_core::now_ms());
@@ -68,6 +81,10 @@ pub fn start_idle_lock(app: AppHandle) {
 }
 
 pub fn start(app: AppHandle) {
+    let emitter = app.clone();
+    app.state::<AppState>().on_status(Box::new(move |s| {
+        let _ = emitter.emit("sync-status", s);
+    }));
     tauri::async_runtime::spawn(async move {
         let mut backoff = FIRST_BACKOFF;
         let mut wait = Duration::from_millis(0);
@@ -75,7 +92,7 @@ pub fn start(app: AppHandle) {
             let st = app.state::<AppState>();
             let next = field_core::now_ms() + wait.as_millis() as i64;
             update(&st, |s| s.next_attempt_at = Some(next));
-            emit(&app, &st);
+            st.publish_status();
             tokio::select! {
                 _ = st.kick.notified() => {}
                 _ = tokio::time::sleep(wait) => {}
@@ -85,7 +102,7 @@ pub fn start(app: AppHandle) {
                 continue;
             }
             update(&st, |s| s.running = true);
-            emit(&app, &st);
+            st.publish_status();
             match sync_once(&st).await {
                 Err(DeviceError::Revoked) => {
                     let _ = app.emit("locked", ());
@@ -101,7 +118,7 @@ pub fn start(app: AppHandle) {
                 }
                 Err(_) => wait = PERIOD,
             }
-            emit(&app, &st);
+            st.publish_status();
         }
     });
 }

@@ -79,6 +79,82 @@ pub struct CodeResponse {
     pub expires_at: i64,
 }
 
+// ---- document ranges (a snapshot too large for one sync answer) -------------------------
+
+/// A range of a stored document is `GET /v1/docs/{grid}/{collection}[/{month}]` (the document's
+/// key, [`crate::doc::DocKey`]'s text) with `Range: bytes=FROM-` or `bytes=FROM-TO`, answered
+/// `206` with `Content-Range: bytes START-END/TOTAL`. A range that resumes (FROM > 0) carries,
+/// in this header, the SHA-256 (hex) of the FROM bytes the device already holds: if the stored
+/// document no longer begins with them (the server saved it whole again meanwhile), the answer
+/// starts again at 0, and START says so.
+pub const DOC_PREFIX_HEADER: &str = "Gridkeeper-Prefix-Sha256";
+
+/// The path of a document's ranges.
+pub fn doc_path(key: &crate::doc::DocKey) -> String {
+    format!("/v1/docs/{key}")
+}
+
+/// The one form of `Range` the document endpoint reads: a single range of bytes from an offset,
+/// to an offset (inclusive) or the end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ByteRange {
+    pub from: u64,
+    pub to: Option<u64>,
+}
+
+impl ByteRange {
+    /// `bytes=FROM-` or `bytes=FROM-TO` (TO ≥ FROM); anything else (suffix ranges, several
+    /// ranges, other units) is `None`.
+    pub fn parse(header: &str) -> Option<ByteRange> {
+        let (from, to) = header.trim().strip_prefix("bytes=")?.split_once('-')?;
+        let from: u64 = from.trim().parse().ok()?;
+        let to = match to.trim() {
+            "" => None,
+            t => Some(t.parse::<u64>().ok().filter(|t| *t >= from)?),
+        };
+        Some(ByteRange { from, to })
+    }
+
+    pub fn header(&self) -> String {
+        match self.to {
+            Some(to) => format!("bytes={}-{to}", self.from),
+            None => format!("bytes={}-", self.from),
+        }
+    }
+}
+
+/// What a range answer holds: `Content-Range: bytes START-END/TOTAL`, or `bytes */TOTAL` for an
+/// empty document (START = TOTAL = 0, nothing in the body).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContentRange {
+    pub start: u64,
+    /// One past the last byte sent.
+    pub end: u64,
+    pub total: u64,
+}
+
+impl ContentRange {
+    pub fn header(&self) -> String {
+        if self.end == self.start {
+            format!("bytes */{}", self.total)
+        } else {
+            format!("bytes {}-{}/{}", self.start, self.end - 1, self.total)
+        }
+    }
+
+    pub fn parse(header: &str) -> Option<ContentRange> {
+        let rest = header.trim().strip_prefix("bytes ")?;
+        let (range, total) = rest.split_once('/')?;
+        let total: u64 = total.trim().parse().ok()?;
+        if range.trim() == "*" {
+            return Some(ContentRange { start: total, end: total, total });
+        }
+        let (a, b) = range.split_once('-')?;
+        let (start, last): (u64, u64) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
+        (start <= last && last < total).then_some(ContentRange { start, end: last + 1, total })
+    }
+}
+
 // ---- blobs (photos) ---------------------------------------------------------------------
 
 /// Headers of `PUT /v1/blobs/{hash}`: the grid the photo belongs to, its whole size, and where
@@ -412,6 +488,34 @@ impl std::fmt::Display for RosterReport {
 mod tests {
     use super::*;
     use serde_json::Value;
+
+    #[test]
+    fn ranges_read_only_their_one_form() {
+        assert_eq!(ByteRange::parse("bytes=0-"), Some(ByteRange { from: 0, to: None }));
+        assert_eq!(ByteRange::parse(" bytes=10-19 "), Some(ByteRange { from: 10, to: Some(19) }));
+        for bad in [
+            "bytes=-5",
+            "bytes=5-4",
+            "bytes=0-1,5-9",
+            "items=0-",
+            "bytes=a-",
+            "bytes=0",
+            "",
+            "bytes=18446744073709551616-",
+        ] {
+            assert_eq!(ByteRange::parse(bad), None, "{bad}");
+        }
+        let r = ByteRange { from: 7, to: Some(9) };
+        assert_eq!(ByteRange::parse(&r.header()), Some(r));
+        let c = ContentRange { start: 10, end: 20, total: 30 };
+        assert_eq!(c.header(), "bytes 10-19/30");
+        assert_eq!(ContentRange::parse(&c.header()), Some(c));
+        let empty = ContentRange { start: 0, end: 0, total: 0 };
+        assert_eq!(ContentRange::parse(&empty.header()), Some(empty));
+        for bad in ["bytes 5-4/10", "bytes 0-10/10", "bytes 0-1", "0-1/2", "bytes x-1/2"] {
+            assert_eq!(ContentRange::parse(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn reasons_serialize_as_plain_codes() {

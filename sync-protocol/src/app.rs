@@ -153,4 +153,21 @@ pub struct SyncStatus {
     pub last_error: Option<ErrorBody>,
     pub pending: u64,
     pub next_attempt_at: Option<i64>,
+    /// A first download not yet complete (it continues where it stopped at the next sync).
+    pub download: Option<DownloadProgress>,
+}
+
+/// How far a device's first download has come: the grids whose records are all in, and the
+/// bytes held of the documents still being fetched. Shown while a long download runs and after
+/// one was cut.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
+pub struct DownloadProgress {
+    pub grids_done: u32,
+    pub grids_total: u32,
+    pub bytes_done: u64,
+    pub bytes_total: u64,
+    /// Records (residents, houses, visits, disputes) on the device so far.
+    pub records: u64,
 }

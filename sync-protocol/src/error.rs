@@ -83,6 +83,9 @@ codes! {
         UnsupportedProtocolVersion = "unsupported_protocol_version",
         BodyTooLarge = "body_too_large",
         MissingHeader = "missing_header",
+        /// A `Range` header that does not read as one range of bytes (`bytes=FROM-` or
+        /// `bytes=FROM-TO`), or a resumed range without the digest of what the device holds.
+        BadRange = "bad_range",
         /// A sync request naming the same grid twice.
         DuplicatePosition = "duplicate_position",
         /// A sync request naming more grids than any device holds.
@@ -123,6 +126,9 @@ codes! {
         // The device.
         /// No connection, or it broke: everything stays queued.
         Network = "network",
+        /// The link stopped moving (no byte for the idle time): what arrived is kept, and the
+        /// transfer resumes at the next sync.
+        Stalled = "stalled",
         /// The server (or something in front of it) answered 5xx without a Gridkeeper body.
         Unavailable = "unavailable",
         /// An answer that is not a Gridkeeper answer (a captive portal's page, say).
@@ -181,6 +187,7 @@ impl ErrorCode {
             self,
             ErrorCode::Other(
                 Code::Network
+                    | Code::Stalled
                     | Code::Unavailable
                     | Code::Busy
                     | Code::Internal

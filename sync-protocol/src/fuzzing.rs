@@ -133,6 +133,16 @@ pub fn wire_decode(data: &[u8]) {
     {
         check_doc_key(key);
     }
+    // And the range headers of document fetches: what reads writes back the same.
+    if let Ok(s) = std::str::from_utf8(data) {
+        if let Some(r) = crate::api::ByteRange::parse(s) {
+            assert_eq!(crate::api::ByteRange::parse(&r.header()), Some(r), "range changed in a round trip");
+        }
+        if let Some(r) = crate::api::ContentRange::parse(s) {
+            assert!(r.start <= r.end && r.end <= r.total, "{r:?}");
+            assert_eq!(crate::api::ContentRange::parse(&r.header()), Some(r), "content range changed in a round trip");
+        }
+    }
 }
 
 fn check_doc_key(key: DocKey) {
@@ -723,11 +733,11 @@ pub fn corpus_seeds() -> Vec<(&'static str, Vec<u8>)> {
     let positions = vec![GridPosition { grid: seeded.grid, seq: 42 }];
     out.push((
         "wire_decode",
-        SyncRequest { version: PROTOCOL_VERSION, positions: positions.clone(), changes: vec![] }.encode(),
+        SyncRequest { version: PROTOCOL_VERSION, positions: positions.clone(), changes: vec![], budget: 0 }.encode(),
     ));
     out.push((
         "wire_decode",
-        SyncRequest { version: PROTOCOL_VERSION, positions: positions.clone(), changes }.encode(),
+        SyncRequest { version: PROTOCOL_VERSION, positions: positions.clone(), changes, budget: 0 }.encode(),
     ));
     let docs = seeded.docs.iter().map(|(k, d)| DocPayload { doc: *k, snapshot: true, data: d.save() }).collect();
     let refused = vec![Refusal {
@@ -737,10 +747,11 @@ pub fn corpus_seeds() -> Vec<(&'static str, Vec<u8>)> {
         field: "id_number".into(),
         message: "身份证号码校验位应为X".into(),
     }];
-    out.push((
-        "wire_decode",
-        SyncResponse { version: PROTOCOL_VERSION, refused, positions, docs, more: true }.encode(),
-    ));
+    let fetch = vec![crate::wire::FetchDoc { doc: seeded.key(Collection::Residents), len: 150_000 }];
+    let answer = SyncResponse { version: PROTOCOL_VERSION, refused, positions, docs, more: true, fetch };
+    out.push(("wire_decode", answer.encode()));
+    // The same in version 1, as the handhelds already in the field read it.
+    out.push(("wire_decode", SyncResponse { version: 1, fetch: vec![], ..answer }.encode()));
     out.push(("wire_decode", seeded.key(Collection::Visits).to_string().into_bytes()));
     // Plans: a few byte strings that pick each collection and both kinds of step.
     for c in 0..4u8 {

@@ -135,5 +135,6 @@ fn declarations(cfg: &Config) -> Vec<String> {
         app::Workbench::decl(cfg),
         app::SyncReport::decl(cfg),
         app::SyncStatus::decl(cfg),
+        app::DownloadProgress::decl(cfg),
     ]
 }

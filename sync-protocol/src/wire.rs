@@ -9,6 +9,12 @@
 //! Every message starts with the two bytes `GK` and then the protocol version as a varint, so a
 //! peer can tell a body that is not a sync message at all from one of a version it does not
 //! know, before decoding anything else.
+//!
+//! Version 2 (weak signal) bounds every answer: the device states a byte budget, a catch-up
+//! comes in pages of about that size, and a grid's document too large for the page is named in
+//! [`SyncResponse::fetch`] and fetched in byte ranges (`GET /v1/docs/{key}`) that resume where a
+//! cut connection stopped. Version 1 messages (the handhelds already in the field) still decode,
+//! and are answered in version 1, unpaged by the device's budget, as before.
 
 use serde::{Deserialize, Serialize};
 
@@ -16,7 +22,9 @@ use crate::GridId;
 use crate::doc::DocKey;
 use crate::error::{Code, ErrorCode};
 
-pub const PROTOCOL_VERSION: u16 = 1;
+pub const PROTOCOL_VERSION: u16 = 2;
+/// The oldest version a server still answers (in that version).
+pub const OLDEST_VERSION: u16 = 1;
 /// The sync endpoint's content type, both ways.
 pub const CONTENT_TYPE: &str = "application/x-gridkeeper-sync";
 /// The first bytes of every sync message.
@@ -43,6 +51,9 @@ pub struct SyncRequest {
     pub positions: Vec<GridPosition>,
     /// In the order they were made; dependencies come first.
     pub changes: Vec<OutChange>,
+    /// About how many bytes of documents the device wants in the answer (0: the server's own
+    /// limit). A device on a slow link asks for pages it can receive in a few seconds.
+    pub budget: u32,
 }
 
 /// Why one change of a request was refused.
@@ -78,6 +89,18 @@ pub struct SyncResponse {
     pub docs: Vec<DocPayload>,
     /// More is waiting: sync again (paging of large catch-ups).
     pub more: bool,
+    /// Documents of a grid's snapshot that did not fit in this answer, to fetch in byte ranges.
+    /// A grid with any here is not yet at its position in `positions`: the device holds that
+    /// position until every one of them is loaded, and meanwhile does not ask for the grid.
+    pub fetch: Vec<FetchDoc>,
+}
+
+/// A snapshot document to fetch in byte ranges, and its size when the answer was made (it may
+/// grow while it is fetched; the range answers say its size then).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FetchDoc {
+    pub doc: DocKey,
+    pub len: u64,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -97,18 +120,18 @@ impl WireError {
     }
 }
 
-fn check_version(bytes: &[u8]) -> Result<(), WireError> {
-    let (v, _) = postcard::take_from_bytes::<u64>(bytes).map_err(|e| WireError::Malformed(e.to_string()))?;
-    if v != u64::from(PROTOCOL_VERSION) {
-        return Err(WireError::UnsupportedVersion { got: v });
-    }
-    Ok(())
-}
-
-fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, WireError> {
+/// The message's version, read before anything else; the bytes after the magic.
+fn version_of(bytes: &[u8]) -> Result<(u16, &[u8]), WireError> {
     let bytes =
         bytes.strip_prefix(MAGIC).ok_or_else(|| WireError::Malformed("not a Gridkeeper sync message".into()))?;
-    check_version(bytes)?;
+    let (v, _) = postcard::take_from_bytes::<u64>(bytes).map_err(|e| WireError::Malformed(e.to_string()))?;
+    match u16::try_from(v) {
+        Ok(v) if (OLDEST_VERSION..=PROTOCOL_VERSION).contains(&v) => Ok((v, bytes)),
+        _ => Err(WireError::UnsupportedVersion { got: v }),
+    }
+}
+
+fn decode_body<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, WireError> {
     let (msg, rest) = postcard::take_from_bytes::<T>(bytes).map_err(|e| WireError::Malformed(e.to_string()))?;
     if !rest.is_empty() {
         return Err(WireError::Malformed(format!("{} trailing bytes", rest.len())));
@@ -123,20 +146,93 @@ fn encode<T: Serialize>(msg: &T) -> Vec<u8> {
 }
 
 impl SyncRequest {
+    /// In the message's own `version` (1 leaves out the budget).
     pub fn encode(&self) -> Vec<u8> {
-        encode(self)
+        match self.version {
+            1 => encode(&v1::SyncRequest::from(self.clone())),
+            _ => encode(self),
+        }
     }
+    /// A message of any version this side answers; `version` says which it was.
     pub fn decode(bytes: &[u8]) -> Result<Self, WireError> {
-        decode(bytes)
+        match version_of(bytes)? {
+            (1, body) => decode_body::<v1::SyncRequest>(body).map(Into::into),
+            (_, body) => decode_body(body),
+        }
     }
 }
 
 impl SyncResponse {
+    /// In the message's own `version`. A version 1 answer cannot name documents to fetch: the
+    /// server never pages a version 1 snapshot ([`SyncResponse::fetch`] stays empty).
     pub fn encode(&self) -> Vec<u8> {
-        encode(self)
+        match self.version {
+            1 => {
+                debug_assert!(self.fetch.is_empty(), "a version 1 answer cannot name documents to fetch");
+                encode(&v1::SyncResponse::from(self.clone()))
+            }
+            _ => encode(self),
+        }
     }
     pub fn decode(bytes: &[u8]) -> Result<Self, WireError> {
-        decode(bytes)
+        match version_of(bytes)? {
+            (1, body) => decode_body::<v1::SyncResponse>(body).map(Into::into),
+            (_, body) => decode_body(body),
+        }
+    }
+}
+
+/// Version 1 of the messages, as the handhelds already in the field send and read them.
+pub mod v1 {
+    use serde::{Deserialize, Serialize};
+
+    use super::{DocPayload, GridPosition, OutChange, Refusal};
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct SyncRequest {
+        pub version: u16,
+        pub positions: Vec<GridPosition>,
+        pub changes: Vec<OutChange>,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct SyncResponse {
+        pub version: u16,
+        pub refused: Vec<Refusal>,
+        pub positions: Vec<GridPosition>,
+        pub docs: Vec<DocPayload>,
+        pub more: bool,
+    }
+
+    impl From<SyncRequest> for super::SyncRequest {
+        fn from(r: SyncRequest) -> Self {
+            super::SyncRequest { version: 1, positions: r.positions, changes: r.changes, budget: 0 }
+        }
+    }
+
+    impl From<super::SyncRequest> for SyncRequest {
+        fn from(r: super::SyncRequest) -> Self {
+            SyncRequest { version: 1, positions: r.positions, changes: r.changes }
+        }
+    }
+
+    impl From<SyncResponse> for super::SyncResponse {
+        fn from(r: SyncResponse) -> Self {
+            super::SyncResponse {
+                version: 1,
+                refused: r.refused,
+                positions: r.positions,
+                docs: r.docs,
+                more: r.more,
+                fetch: Vec::new(),
+            }
+        }
+    }
+
+    impl From<super::SyncResponse> for SyncResponse {
+        fn from(r: super::SyncResponse) -> Self {
+            SyncResponse { version: 1, refused: r.refused, positions: r.positions, docs: r.docs, more: r.more }
+        }
     }
 }
 
@@ -184,6 +280,7 @@ mod tests {
             version: PROTOCOL_VERSION,
             positions: vec![GridPosition { grid: Uuid::now_v7(), seq: 123_456 }],
             changes: vec![],
+            budget: 65_536,
         };
         let bytes = req.encode();
         assert!(bytes.len() < 40, "{}", bytes.len());
@@ -192,8 +289,10 @@ mod tests {
 
     #[test]
     fn unknown_version_is_refused_before_decoding() {
-        let mut bytes = SyncRequest { version: 7, positions: vec![], changes: vec![] }.encode();
+        let mut bytes = SyncRequest { version: 7, positions: vec![], changes: vec![], budget: 0 }.encode();
         assert_eq!(SyncRequest::decode(&bytes), Err(WireError::UnsupportedVersion { got: 7 }));
+        bytes[2] = 0;
+        assert_eq!(SyncRequest::decode(&bytes), Err(WireError::UnsupportedVersion { got: 0 }));
         bytes.truncate(0);
         assert!(matches!(SyncRequest::decode(&bytes), Err(WireError::Malformed(_))));
     }

@@ -378,3 +378,33 @@ pub fn error_code(body: &[u8]) -> String {
     assert!(v["message"].as_str().is_some_and(|m| !m.is_empty()), "an error without a message: {v}");
     v["code"].as_str().unwrap().to_string()
 }
+
+/// Imports a typical grid of the demo county (814 residents, 301 houses, a year of visits) into
+/// grid A, as grid A's worker; returns what was imported.
+pub async fn typical_grid_a(server: &TestServer) -> demo_county::GridData {
+    let o = &server.org;
+    let now = chrono::Utc::now().timestamp_millis();
+    let spec = demo_county::GridSpec::typical("高庄镇", "东坡村", o.worker_a, now, 42);
+    let data = demo_county::generate_grid(&spec);
+    let records = county_server::service::import::GridRecords {
+        residents: data.residents.clone(),
+        houses: data.houses.clone(),
+        visits: data.visits.clone(),
+        disputes: data.disputes.clone(),
+    };
+    let author = sync_protocol::org::Author { account: o.worker_a, device: Uuid::now_v7(), role: Role::GridWorker };
+    county_server::service::import::import_grid(server.storage().as_ref(), o.grid_a, &author, &records, now)
+        .await
+        .unwrap();
+    data
+}
+
+/// The bytes of a grid's snapshot as the server stores it, of the collections `role` receives:
+/// the payload of a first download.
+pub async fn snapshot_bytes(server: &TestServer, grid: Uuid, role: Role) -> u64 {
+    let receives: Vec<_> = sync_protocol::schema::Collection::ALL.into_iter().filter(|c| role.receives(*c)).collect();
+    match server.storage().catch_up(grid, &receives, 0, Uuid::nil(), usize::MAX).await.unwrap() {
+        county_server::storage::CatchUp::Snapshot { docs, .. } => docs.iter().map(|d| d.bytes.len() as u64).sum(),
+        other => panic!("not a snapshot: {other:?}"),
+    }
+}

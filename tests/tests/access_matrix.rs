@@ -225,7 +225,7 @@ async fn send(url: &str, call: &Call, token: Option<&str>) -> (u16, Option<Strin
 }
 
 fn sync_body(positions: Vec<GridPosition>, changes: Vec<OutChange>) -> Vec<u8> {
-    SyncRequest { version: PROTOCOL_VERSION, positions, changes }.encode()
+    SyncRequest { version: PROTOCOL_VERSION, positions, changes, budget: 0 }.encode()
 }
 
 /// Calls on `foreign` (a grid outside the caller's scope) and its records, with the answer each
@@ -241,6 +241,7 @@ fn foreign_calls(f: &GridData) -> Vec<(Call, u16, &'static str)> {
             403,
             "forbidden",
         ),
+        (Call::new(Method::GET, "/v1/docs/{*key}", format!("/v1/docs/{g}/disputes")), 403, "forbidden"),
         (Call::new(Method::GET, "/v1/residents", format!("/v1/residents?grid={g}")), 403, "forbidden"),
         (Call::new(Method::GET, "/v1/residents/{id}", format!("/v1/residents/{}", f.resident)), 404, "not_found"),
         (Call::new(Method::GET, "/v1/houses", format!("/v1/houses?grid={g}")), 403, "forbidden"),
@@ -538,6 +539,9 @@ async fn every_role_can_do_its_own_work() {
             .filter(|c| c.route != "/v1/blobs/{hash}" || c.method == Method::GET)
             .filter(|c| c.route != "/v1/sync")
             .filter(|c| !c.route.ends_with("/roster") || exports_rosters(*role))
+            // Document ranges are the device's copy of what its role receives: the county
+            // administrator receives none (`Role::receives`).
+            .filter(|c| c.route != "/v1/docs/{*key}" || *role != Role::CountyAdmin)
             .collect();
         calls.push(Call::new(Method::GET, "/v1/me", "/v1/me"));
         calls.push(Call::new(Method::GET, "/v1/overview", "/v1/overview"));

@@ -124,6 +124,7 @@ async fn staff_devices_get_disputes_only_and_every_personal_read_is_audited() {
         version: PROTOCOL_VERSION,
         positions: vec![GridPosition { grid: o.grid_a, seq: 1 }],
         changes: vec![],
+        budget: 0,
     };
     let (status, body) = post_sync(&server, &staff, rewound.encode()).await;
     assert_eq!(status, 200);
@@ -221,6 +222,7 @@ async fn a_staff_device_may_not_write_residents() {
         version: PROTOCOL_VERSION,
         positions: vec![],
         changes: vec![OutChange { doc: key, bytes: change.raw_bytes().to_vec() }],
+        budget: 0,
     }
     .encode();
     let (status, bytes) = post_sync(&server, &id.token, body).await;

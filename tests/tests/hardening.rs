@@ -49,6 +49,7 @@ async fn a_compressed_change_is_refused_from_its_header() {
         version: PROTOCOL_VERSION,
         positions: vec![],
         changes: vec![OutChange { doc: key, bytes: compressed }],
+        budget: 0,
     }
     .encode();
     let (status, bytes) = post_sync(&server, &token, body).await;
@@ -76,6 +77,7 @@ async fn a_chunk_that_is_not_a_plain_change_is_refused_from_its_header() {
         version: PROTOCOL_VERSION,
         positions: vec![],
         changes: vec![OutChange { doc: key, bytes: bundle }],
+        budget: 0,
     }
     .encode();
     let (status, bytes) = post_sync(&server, &token, body).await;
@@ -171,9 +173,13 @@ async fn changes_declaring_work_out_of_proportion_are_refused_unread() {
     let before = fingerprint(&server).await;
     let refusal = |ops: u64, shape: Shape| {
         let bytes = run_length_change(actor.to_bytes(), &message, ops, shape);
-        let body =
-            SyncRequest { version: PROTOCOL_VERSION, positions: vec![], changes: vec![OutChange { doc: key, bytes }] }
-                .encode();
+        let body = SyncRequest {
+            version: PROTOCOL_VERSION,
+            positions: vec![],
+            changes: vec![OutChange { doc: key, bytes }],
+            budget: 0,
+        }
+        .encode();
         let (server, token) = (&server, &token);
         async move {
             let (status, bytes) =
@@ -211,7 +217,7 @@ async fn positions_named_twice_or_by_the_thousand_are_refused() {
 
     // 100,000 copies of one position (1.8 MB): over the cap, refused before anything is read.
     let copies = vec![GridPosition { grid, seq: 1 }; 100_000];
-    let body = SyncRequest { version: PROTOCOL_VERSION, positions: copies, changes: vec![] }.encode();
+    let body = SyncRequest { version: PROTOCOL_VERSION, positions: copies, changes: vec![], budget: 0 }.encode();
     let (status, bytes) = post_sync(&server, &token, body).await;
     assert_eq!((status, error_code(&bytes).as_str()), (400, "too_many_positions"));
 
@@ -221,12 +227,12 @@ async fn positions_named_twice_or_by_the_thousand_are_refused() {
         GridPosition { grid: server.org.grid_b, seq: 1 },
         GridPosition { grid, seq: 2 },
     ];
-    let body = SyncRequest { version: PROTOCOL_VERSION, positions: twice, changes: vec![] }.encode();
+    let body = SyncRequest { version: PROTOCOL_VERSION, positions: twice, changes: vec![], budget: 0 }.encode();
     let (status, bytes) = post_sync(&server, &token, body).await;
     assert_eq!((status, error_code(&bytes).as_str()), (400, "duplicate_position"));
 
     let many: Vec<GridPosition> = (0..2_001).map(|_| GridPosition { grid: Uuid::now_v7(), seq: 1 }).collect();
-    let body = SyncRequest { version: PROTOCOL_VERSION, positions: many, changes: vec![] }.encode();
+    let body = SyncRequest { version: PROTOCOL_VERSION, positions: many, changes: vec![], budget: 0 }.encode();
     let (status, bytes) = post_sync(&server, &token, body).await;
     assert_eq!((status, error_code(&bytes).as_str()), (400, "too_many_positions"));
 

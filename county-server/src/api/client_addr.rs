@@ -9,7 +9,6 @@ use std::net::{IpAddr, SocketAddr};
 use axum::extract::connect_info::Connected;
 use axum::http::HeaderMap;
 use axum::serve::IncomingStream;
-use tokio::net::TcpListener;
 
 use crate::service::enrolment::canonical;
 
@@ -17,8 +16,8 @@ use crate::service::enrolment::canonical;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PeerAddr(pub SocketAddr);
 
-impl Connected<IncomingStream<'_, TcpListener>> for PeerAddr {
-    fn connect_info(stream: IncomingStream<'_, TcpListener>) -> Self {
+impl Connected<IncomingStream<'_, crate::server::TunedListener>> for PeerAddr {
+    fn connect_info(stream: IncomingStream<'_, crate::server::TunedListener>) -> Self {
         PeerAddr(*stream.remote_addr())
     }
 }

@@ -3,7 +3,7 @@
 //! contract types of [`sync_protocol::api`], and maps [`crate::Error`] to a status and an
 //! [`sync_protocol::ErrorBody`] (`error.rs`); it decides nothing else.
 //!
-//! - `sync.rs`: `POST /v1/sync` (binary, [`sync_protocol::wire`])
+//! - `sync.rs`: `POST /v1/sync` (binary, [`sync_protocol::wire`]), `GET /v1/docs/{key}` (ranges)
 //! - `enrol.rs`: `POST /v1/enrol`, `GET /v1/me`
 //! - `records.rs`: staff queries (`/v1/residents`, `/v1/disputes`, `/v1/overview` …)
 //! - `blobs.rs`: photos in chunks (`/v1/blobs/{hash}`)
@@ -48,6 +48,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(|| async { "ok" }))
         .route("/v1/sync", post(sync::sync))
+        .route("/v1/docs/{*key}", get(sync::doc_range))
         .route("/v1/enrol", post(enrol::enrol))
         .route("/v1/me", get(enrol::me))
         .route("/v1/grids", get(records::grids))

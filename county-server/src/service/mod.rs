@@ -9,6 +9,7 @@
 //! - [`records`]: staff queries over the query tables, masked, every read audited
 //! - [`audit`]: the durable log of personal-data reads, for the county administrator
 //! - [`blobs`]: photos, uploaded in chunks that resume
+//! - [`ranges`]: byte ranges of a grid's documents, for a snapshot fetched over a weak link
 //! - [`import`]: bulk creation of records (the demo county, rosters)
 //! - [`rosters`]: roster files in and out, for the county administrator and centre staff
 //!
@@ -31,6 +32,7 @@ pub mod blobs;
 pub mod cache;
 pub mod enrolment;
 pub mod import;
+pub mod ranges;
 pub mod records;
 pub mod rosters;
 pub mod sync;

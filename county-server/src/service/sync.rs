@@ -15,7 +15,7 @@ use sync_protocol::doc::DocKey;
 use sync_protocol::org::{Author, Role};
 use sync_protocol::pipeline::{self, Ingest, Outcome, Refused, Rows};
 use sync_protocol::schema::Collection;
-use sync_protocol::wire::{DocPayload, GridPosition, PROTOCOL_VERSION, Refusal, SyncRequest, SyncResponse};
+use sync_protocol::wire::{DocPayload, FetchDoc, GridPosition, Refusal, SyncRequest, SyncResponse};
 use uuid::Uuid;
 
 use super::County;
@@ -49,6 +49,10 @@ pub fn slots_from_env() -> usize {
         .filter(|n| *n > 0)
         .unwrap_or_else(|| 4 * std::thread::available_parallelism().map_or(2, |n| n.get()))
 }
+
+/// The smallest page a device may ask for: below it, the answer's framing would outweigh the
+/// records, and the server's work per request would be out of proportion to what it sends.
+pub const MIN_BUDGET: usize = 4 * 1024;
 
 /// The most grids one request may name: more than a whole county holds (Yishui: 1,358), far
 /// more than any device's scope (a township's staff hold about 80).
@@ -191,9 +195,12 @@ async fn sync(
     }
     refused.sort_by_key(|r| r.index);
 
-    // Catch up: the device's own grid always; other grids when the device asks for them.
+    // Catch up: the grids the device names; a version 1 device also its own grid always (it
+    // names none at first). A version 2 device names every grid it should be caught up in, and
+    // leaves out a grid whose snapshot it is still fetching.
     let mut wanted: Vec<GridPosition> = Vec::new();
     if let Scope::Grid(g) = scope
+        && req.version == 1
         && !req.positions.iter().any(|p| p.grid == g)
     {
         wanted.push(GridPosition { grid: g, seq: 0 });
@@ -204,8 +211,15 @@ async fn sync(
         }
         wanted.push(*p);
     }
-    let mut budget = limits.max_response_bytes;
-    let (mut docs, mut positions, mut more) = (Vec::new(), Vec::new(), false);
+    // A version 1 device gets pages of the server's size and every snapshot whole; a version 2
+    // device pages of its own budget (within the server's), and documents beyond them by range.
+    let paged = req.version >= 2;
+    let page = match req.budget {
+        0 => limits.max_response_bytes,
+        b => (b as usize).max(MIN_BUDGET).min(limits.max_response_bytes),
+    };
+    let mut budget = page;
+    let (mut docs, mut positions, mut fetch, mut more) = (Vec::new(), Vec::new(), Vec::new(), false);
     let mut reads = Vec::new();
     for p in wanted {
         if budget == 0 {
@@ -215,24 +229,37 @@ async fn sync(
         }
         match storage.catch_up(p.grid, &receives, p.seq, caller.device.id, budget).await? {
             CatchUp::Snapshot { seq, docs: stored } => {
-                if !stored.is_empty() {
-                    served.rewound(caller.device.id, p.grid, 0, seq);
-                    // Which documents: `residents houses disputes visits/202611 …`.
-                    let sent: Vec<String> = stored
-                        .iter()
-                        .map(|d| match d.key.month {
-                            Some(m) => format!("{}/{m}", d.key.collection.as_str()),
-                            None => d.key.collection.as_str().to_string(),
-                        })
-                        .collect();
-                    let detail = sent.join(" ");
-                    reads.push(Read::new(ReadKind::Snapshot, Some(p.grid)).detail(detail));
+                let size: usize = stored.iter().map(|d| d.bytes.len()).sum();
+                if paged && size > budget && budget < page {
+                    // Not the first thing in this page: the grid waits for the next page, where
+                    // as much of it as fits comes whole.
+                    more = true;
+                    positions.push(p);
+                    continue;
                 }
+                served.rewound(caller.device.id, p.grid, 0, seq);
+                let mut sent: Vec<String> = Vec::new();
                 for d in stored {
+                    if paged && d.bytes.len() > budget {
+                        fetch.push(FetchDoc { doc: d.key, len: d.bytes.len() as u64 });
+                        continue;
+                    }
+                    // Which documents: `residents houses disputes visits/202611 …`.
+                    sent.push(match d.key.month {
+                        Some(m) => format!("{}/{m}", d.key.collection.as_str()),
+                        None => d.key.collection.as_str().to_string(),
+                    });
                     budget = budget.saturating_sub(d.bytes.len());
                     docs.push(DocPayload { doc: d.key, snapshot: true, data: d.bytes });
                 }
+                if !sent.is_empty() {
+                    reads.push(Read::new(ReadKind::Snapshot, Some(p.grid)).detail(sent.join(" ")));
+                }
                 positions.push(GridPosition { grid: p.grid, seq });
+                if !fetch.is_empty() {
+                    // The rest of this page is left for the ranges the device now fetches.
+                    budget = 0;
+                }
             }
             CatchUp::Changes { seq, changes, more: m } => {
                 // A device asking from before what it was last served (or first seen by this
@@ -253,7 +280,8 @@ async fn sync(
             }
         }
     }
-    Ok((SyncResponse { version: PROTOCOL_VERSION, refused, positions, docs, more }, reads))
+    let version = req.version;
+    Ok((SyncResponse { version, refused, positions, docs, more, fetch }, reads))
 }
 
 /// Validates and stores one grid's share of a request. Returns the refusals and the pipeline

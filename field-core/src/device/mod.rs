@@ -74,6 +74,10 @@ pub struct Device {
     /// One sync at a time: a background sync and a tap on "sync now" must not interleave their
     /// answers (positions would move backwards).
     pub(crate) sync_lock: tokio::sync::Mutex<()>,
+    /// The link's measured speed: how much to ask for and send at once.
+    pub(crate) link: crate::link::Link,
+    /// A first download's progress, for whoever watches ([`Device::watch_progress`]).
+    pub(crate) progress: tokio::sync::watch::Sender<Option<sync_protocol::app::DownloadProgress>>,
 }
 
 pub fn now_ms() -> i64 {
@@ -268,6 +272,8 @@ impl Device {
             path: path.to_path_buf(),
             http: RwLock::new(http),
             sync_lock: tokio::sync::Mutex::new(()),
+            link: crate::link::Link::default(),
+            progress: tokio::sync::watch::Sender::new(None),
         })
     }
 

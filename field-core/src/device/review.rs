@@ -98,6 +98,11 @@ impl Device {
         store::pending_count(&self.lock().conn)
     }
 
+    /// The bytes of the changes waiting to be sent.
+    pub fn outbox_bytes(&self) -> Result<u64> {
+        store::pending_bytes(&self.lock().conn)
+    }
+
     pub fn workbench(&self) -> Result<Workbench> {
         let inner = self.lock();
         let c = &inner.conn;

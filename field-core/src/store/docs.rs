@@ -79,7 +79,7 @@ pub fn drop_unreceived(conn: &mut Connection, receives: impl Fn(Collection) -> b
     let tx = conn.transaction()?;
     for k in &gone {
         let key = k.to_string();
-        for table in ["documents", "doc_chunks", "conflicts", "outbox"] {
+        for table in ["documents", "doc_chunks", "conflicts", "outbox", "fetches", "fetch_pieces"] {
             tx.execute(&format!("DELETE FROM {table} WHERE doc_key = ?1"), [&key])?;
         }
     }

@@ -8,10 +8,12 @@
 //! - [`rows`]: the query tables for fast lists and search, written from
 //!   [`sync_protocol::pipeline::Rows`]
 //! - [`photos`]: photo bytes and their upload state
+//! - [`fetches`]: snapshot documents fetched in ranges, and the bytes received so far
 //!
 //! Every write the worker makes is one transaction, opened by the caller (`device/`).
 
 mod docs;
+mod fetches;
 mod outbox;
 mod photos;
 mod quarantine;
@@ -22,6 +24,7 @@ use std::path::Path;
 use rusqlite::{Connection, OptionalExtension, params};
 
 pub use docs::*;
+pub use fetches::*;
 pub use outbox::*;
 pub use photos::*;
 pub use quarantine::*;
@@ -65,6 +68,10 @@ CREATE TABLE photos (
     hash TEXT PRIMARY KEY, grid TEXT NOT NULL, mime TEXT NOT NULL, data BLOB NOT NULL,
     uploaded INTEGER NOT NULL
 );
+"#,
+    r#"
+CREATE TABLE fetches (doc_key TEXT PRIMARY KEY, grid TEXT NOT NULL, seq INTEGER NOT NULL, total INTEGER NOT NULL);
+CREATE TABLE fetch_pieces (doc_key TEXT NOT NULL, offset INTEGER NOT NULL, bytes BLOB NOT NULL, PRIMARY KEY (doc_key, offset));
 "#,
 ];
 

@@ -56,6 +56,10 @@ pub fn pending_count(conn: &Connection) -> Result<u64> {
     super::count(conn, "SELECT COUNT(*) FROM outbox", &[])
 }
 
+pub fn pending_bytes(conn: &Connection) -> Result<u64> {
+    super::count(conn, "SELECT COALESCE(SUM(length(bytes)), 0) FROM outbox", &[])
+}
+
 /// Removes acknowledged (or dropped) rows.
 pub fn delete_outbox(tx: &Connection, ids: impl IntoIterator<Item = i64>) -> Result<()> {
     let mut st = tx.prepare_cached("DELETE FROM outbox WHERE id = ?1")?;

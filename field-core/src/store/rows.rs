@@ -219,3 +219,12 @@ pub fn counts(conn: &Connection, month_start: i64) -> Result<Counts> {
         open_conflicts: count(conn, "SELECT COUNT(*) FROM conflicts", &[])?,
     })
 }
+
+/// Records of every collection on the device (for a download's progress).
+pub fn record_count(conn: &Connection) -> Result<u64> {
+    super::count(
+        conn,
+        "SELECT (SELECT COUNT(*) FROM residents) + (SELECT COUNT(*) FROM houses) + (SELECT COUNT(*) FROM visits) + (SELECT COUNT(*) FROM disputes)",
+        &[],
+    )
+}

@@ -29,8 +29,8 @@ export const LEVELS = ['grid', 'community', 'township', 'county'] as const satis
 export const DISPUTE_STATUSES = ['reported', 'in_progress', 'escalated', 'assigned', 'resolved', 'closed'] as const satisfies readonly DisputeStatus[]
 
 /** Every stable error code (`sync_protocol::error::ErrorCode`); 'unrecognised' is one from a newer peer. */
-export type ErrorCode = 'required' | 'too_long' | 'wrong_type' | 'unknown_field' | 'unknown_value' | 'id_number_length' | 'id_number_format' | 'id_number_birth_date' | 'id_number_check_digit' | 'birth_date_mismatch' | 'mobile' | 'date' | 'out_of_range' | 'record_exists' | 'record_missing' | 'append_only' | 'delete_not_allowed' | 'unsupported_operation' | 'foreign_document' | 'not_permitted' | 'actor_mismatch' | 'dependency_refused' | 'missing_dependency' | 'malformed_change' | 'foreign_actor' | 'out_of_scope' | 'compressed_change' | 'malformed_body' | 'malformed_query' | 'unsupported_protocol_version' | 'body_too_large' | 'missing_header' | 'duplicate_position' | 'too_many_positions' | 'unauthorized' | 'device_revoked' | 'forbidden' | 'not_found' | 'too_many_attempts' | 'busy' | 'internal' | 'unknown_collection' | 'unknown_node' | 'unknown_account' | 'role_node_mismatch' | 'invalid_record' | 'bad_blob_hash' | 'blob_too_large' | 'bad_chunk' | 'upload_quota' | 'unknown_format' | 'roster_rejected' | 'bad_encoding' | 'bad_workbook' | 'no_header' | 'duplicate_column' | 'too_many_rows' | 'empty_roster' | 'network' | 'unavailable' | 'unexpected_response' | 'not_enrolled' | 'already_enrolled' | 'locked' | 'wrong_pin' | 'weak_pin' | 'pin_locked' | 'device_wiped' | 'bad_photo' | 'insecure_server_url' | 'bad_server_url' | 'bad_certificate' | 'untrusted_server' | 'local_storage' | 'document' | 'blob_mismatch' | 'upload_stalled' | 'unrecognised'
-export const RETRYABLE_CODES: readonly ErrorCode[] = ['too_many_attempts', 'busy', 'internal', 'upload_quota', 'network', 'unavailable']
+export type ErrorCode = 'required' | 'too_long' | 'wrong_type' | 'unknown_field' | 'unknown_value' | 'id_number_length' | 'id_number_format' | 'id_number_birth_date' | 'id_number_check_digit' | 'birth_date_mismatch' | 'mobile' | 'date' | 'out_of_range' | 'record_exists' | 'record_missing' | 'append_only' | 'delete_not_allowed' | 'unsupported_operation' | 'foreign_document' | 'not_permitted' | 'actor_mismatch' | 'dependency_refused' | 'missing_dependency' | 'malformed_change' | 'foreign_actor' | 'out_of_scope' | 'compressed_change' | 'malformed_body' | 'malformed_query' | 'unsupported_protocol_version' | 'body_too_large' | 'missing_header' | 'bad_range' | 'duplicate_position' | 'too_many_positions' | 'unauthorized' | 'device_revoked' | 'forbidden' | 'not_found' | 'too_many_attempts' | 'busy' | 'internal' | 'unknown_collection' | 'unknown_node' | 'unknown_account' | 'role_node_mismatch' | 'invalid_record' | 'bad_blob_hash' | 'blob_too_large' | 'bad_chunk' | 'upload_quota' | 'unknown_format' | 'roster_rejected' | 'bad_encoding' | 'bad_workbook' | 'no_header' | 'duplicate_column' | 'too_many_rows' | 'empty_roster' | 'network' | 'stalled' | 'unavailable' | 'unexpected_response' | 'not_enrolled' | 'already_enrolled' | 'locked' | 'wrong_pin' | 'weak_pin' | 'pin_locked' | 'device_wiped' | 'bad_photo' | 'insecure_server_url' | 'bad_server_url' | 'bad_certificate' | 'untrusted_server' | 'local_storage' | 'document' | 'blob_mismatch' | 'upload_stalled' | 'unrecognised'
+export const RETRYABLE_CODES: readonly ErrorCode[] = ['too_many_attempts', 'busy', 'internal', 'upload_quota', 'network', 'stalled', 'unavailable']
 
 export type JsonValue = number | string | boolean | Array<JsonValue> | { [key in string]: JsonValue } | null;
 export type Role = "grid_worker" | "grid_assistant" | "grid_leader" | "village_staff" | "township_staff" | "county_staff" | "county_admin";
@@ -298,4 +298,13 @@ export type SyncReport = { requests: number, bytes_up: number, bytes_down: numbe
  * Photo bytes sent in this sync (an interrupted upload resumes: only the rest is sent).
  */
 photo_bytes_up: number, };
-export type SyncStatus = { running: boolean, last_success_at?: number | null, last_error?: ErrorBody | null, pending: number, next_attempt_at?: number | null, };
+export type SyncStatus = { running: boolean, last_success_at?: number | null, last_error?: ErrorBody | null, pending: number, next_attempt_at?: number | null, 
+/**
+ * A first download not yet complete (it continues where it stopped at the next sync).
+ */
+download?: DownloadProgress | null, };
+export type DownloadProgress = { grids_done: number, grids_total: number, bytes_done: number, bytes_total: number, 
+/**
+ * Records (residents, houses, visits, disputes) on the device so far.
+ */
+records: number, };
