@@ -39,9 +39,9 @@ pub struct ServeOptions {
     pub idle: Option<std::time::Duration>,
 }
 
-/// How long a request body may go without a byte, and an answer without being taken, before
-/// the connection is dropped. No request has a total time limit: a device on a 24 kbit/s link
-/// that keeps moving is never cut.
+/// How long a request body may go without a byte, and an answer without a frame being taken,
+/// before the connection is dropped. No request has a total time limit: a device on a
+/// 24 kbit/s link that keeps moving is never cut.
 pub const IDLE: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Plain TCP connections, each tuned ([`tune_connection`]) as it is accepted.
@@ -66,18 +66,14 @@ impl axum::serve::Listener for TunedListener {
 }
 
 /// Settings of every accepted connection: TCP keepalive finds a peer that vanished (a handheld
-/// that lost its signal) on an idle connection; TCP_USER_TIMEOUT drops one whose sent bytes go
-/// unacknowledged for `idle` (a client that stopped reading an answer).
+/// that lost its signal) on an idle connection. (A client that stops taking an answer is
+/// dropped by the response-body timeout: answers go out in frames, [`crate::api::framed`].)
 pub(crate) fn tune_connection(tcp: &tokio::net::TcpStream, idle: std::time::Duration) {
     let sock = socket2::SockRef::from(tcp);
     let keepalive =
         socket2::TcpKeepalive::new().with_time(idle).with_interval(std::time::Duration::from_secs(10)).with_retries(3);
     if let Err(e) = sock.set_tcp_keepalive(&keepalive) {
         tracing::debug!(error = %e, "TCP keepalive not set");
-    }
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    if let Err(e) = sock.set_tcp_user_timeout(Some(idle)) {
-        tracing::debug!(error = %e, "TCP_USER_TIMEOUT not set");
     }
     let _ = tcp.set_nodelay(true);
 }
@@ -144,7 +140,8 @@ pub async fn spawn_opts(storage: Arc<dyn Storage>, addr: SocketAddr, options: Se
     let idle = options.idle.unwrap_or(IDLE);
     let app =
         router(AppState { county: county.clone(), trusted_proxies: Arc::new(TrustedProxies(options.trusted_proxies)) })
-            .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(idle));
+            .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(idle))
+            .layer(tower_http::timeout::ResponseBodyTimeoutLayer::new(idle));
     // The enrolment limits count attempts per client address.
     let app = app.into_make_service_with_connect_info::<PeerAddr>();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();

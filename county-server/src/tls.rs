@@ -27,8 +27,9 @@ pub struct TlsFiles {
     pub key: PathBuf,
 }
 
-/// A client gets this long to finish its handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// A client gets this long to finish its handshake: a few round trips and a few KB of
+/// certificates, which take seconds even on a GPRS-class link with second-long round trips.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Finished handshakes waiting for axum to take them.
 const READY_QUEUE: usize = 64;
 

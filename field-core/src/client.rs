@@ -3,8 +3,8 @@
 //! `sync.rs`, snapshot ranges `fetch.rs`, photos `photos.rs`.)
 //!
 //! No request has a total time limit: on a 24 kbit/s link a slow transfer that keeps moving is
-//! never cut. An answer must begin within [`IDLE`] plus the time the request's body needs at
-//! [`SLOWEST_LINK`], and then never go [`IDLE`] without a byte.
+//! never cut. An answer must begin within [`idle`] plus the time the request's body needs at
+//! a quarter of the measured link, and then never go [`idle`] without a byte.
 //!
 //! Tokens and personal records must never cross a network in clear text, so a server address is
 //! `https://`, or plain `http://` only to this machine (127.0.0.0/8, `::1`, `localhost`): a
@@ -55,19 +55,50 @@ fn is_loopback(url: &reqwest::Url) -> bool {
 }
 
 /// How long a transfer may go without a byte before it is given up (it resumes at the next
-/// sync: what arrived is kept).
-pub const IDLE: Duration = Duration::from_secs(30);
+/// sync: what arrived is kept): 30 s, or `GRIDKEEPER_IDLE_SECS` (a county on satellite links
+/// may want more; tests want less).
+pub fn idle() -> Duration {
+    static IDLE: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
+    #[cfg(feature = "test-support")]
+    if let Some(d) = *IDLE_FOR_TESTS.lock().unwrap_or_else(|p| p.into_inner()) {
+        return d;
+    }
+    *IDLE.get_or_init(|| {
+        std::env::var("GRIDKEEPER_IDLE_SECS")
+            .ok()
+            .and_then(|v| v.parse::<f64>().ok())
+            .filter(|s| *s > 0.0 && *s < 86_400.0)
+            .map_or(Duration::from_secs(30), Duration::from_secs_f64)
+    })
+}
 /// The slowest link allowed for while a request's body goes up (bytes per second: 12 kbit/s,
 /// half of GPRS-class). The device never sends more at once than its link carries in seconds.
 pub const SLOWEST_LINK: u64 = 1_500;
 /// A connection must be made in this time (a handshake on a weak link takes a few round trips).
 const CONNECT: Duration = Duration::from_secs(15);
 
-/// Sends a request whose body has `body_len` bytes; the answer's head must come within [`IDLE`]
-/// plus the body's time at [`SLOWEST_LINK`]. Returns the response and how long it took.
-pub async fn send(req: reqwest::RequestBuilder, body_len: usize) -> Result<(reqwest::Response, Duration)> {
+#[cfg(feature = "test-support")]
+static IDLE_FOR_TESTS: std::sync::Mutex<Option<Duration>> = std::sync::Mutex::new(None);
+
+/// Sets the idle time of every device in this process (a test of a dead link; its own binary).
+#[cfg(feature = "test-support")]
+pub fn set_idle_for_tests(idle: Duration) {
+    *IDLE_FOR_TESTS.lock().unwrap_or_else(|p| p.into_inner()) = Some(idle);
+}
+
+/// Sends a request whose body has `body_len` bytes; the answer's head must come within [`idle`]
+/// plus the body's time at a quarter of the link's measured upload rate (`up_rate`, bytes per
+/// second), or at [`SLOWEST_LINK`] if that is faster: a link that slows down a little is
+/// waited for, one that went dead is not waited for long. Returns the response and how long
+/// its head took.
+pub async fn send(
+    req: reqwest::RequestBuilder,
+    body_len: usize,
+    up_rate: u64,
+) -> Result<(reqwest::Response, Duration)> {
     let started = Instant::now();
-    let allowance = IDLE + Duration::from_secs(body_len as u64 / SLOWEST_LINK);
+    let rate = (up_rate / 4).max(SLOWEST_LINK);
+    let allowance = idle() + Duration::from_secs(body_len as u64 / rate);
     match tokio::time::timeout(allowance, req.send()).await {
         Ok(resp) => Ok((resp.map_err(DeviceError::from)?, started.elapsed())),
         Err(_) => Err(DeviceError::Stalled { seconds: allowance.as_secs() }),
@@ -75,11 +106,11 @@ pub async fn send(req: reqwest::RequestBuilder, body_len: usize) -> Result<(reqw
 }
 
 /// Reads an answer's body as it comes, handing each piece to `on_chunk`; gives up only when no
-/// byte has come for [`IDLE`].
+/// byte has come for [`idle`].
 pub async fn read_body(resp: &mut reqwest::Response, mut on_chunk: impl FnMut(&[u8]) -> Result<()>) -> Result<()> {
     loop {
-        match tokio::time::timeout(IDLE, resp.chunk()).await {
-            Err(_) => return Err(DeviceError::Stalled { seconds: IDLE.as_secs() }),
+        match tokio::time::timeout(idle(), resp.chunk()).await {
+            Err(_) => return Err(DeviceError::Stalled { seconds: idle().as_secs() }),
             Ok(Err(e)) => return Err(DeviceError::Network(e.to_string())),
             Ok(Ok(None)) => return Ok(()),
             Ok(Ok(Some(bytes))) => on_chunk(&bytes)?,
@@ -162,7 +193,7 @@ pub async fn request_enrolment(
 ) -> Result<Identity> {
     let server = check_server_url(server)?;
     let req = EnrolRequest { code: code.to_string(), device_name: device_name.to_string() };
-    let (resp, _) = send(http.post(format!("{server}/v1/enrol")).json(&req), 256).await?;
+    let (resp, _) = send(http.post(format!("{server}/v1/enrol")).json(&req), 256, 0).await?;
     let e: EnrolResponse = json(resp).await?;
     Ok(Identity {
         server,

@@ -35,6 +35,10 @@ pub enum DeviceError {
     /// No connection, or it broke: everything stays queued, try again later.
     #[error("network: {0}")]
     Network(String),
+    /// The app locked while a sync ran: it stopped at its next step; what it stored stays, and
+    /// the next sync after unlocking goes on from there.
+    #[error("本机已锁定，同步已暂停，解锁后继续 (locked: the sync paused and goes on after unlocking)")]
+    Interrupted,
     /// Nothing moved on the link for this long: what arrived is kept; the next sync resumes.
     #[error(
         "网络无响应 {seconds} 秒，下次同步从断点继续 (no progress for {seconds} s; the next sync continues where this one stopped)"
@@ -79,6 +83,7 @@ impl DeviceError {
             DeviceError::NotFound(_) => Code::NotFound.into(),
             DeviceError::Network(_) => Code::Network.into(),
             DeviceError::Stalled { .. } => Code::Stalled.into(),
+            DeviceError::Interrupted => Code::Locked.into(),
             DeviceError::InsecureServerUrl { .. } => Code::InsecureServerUrl.into(),
             DeviceError::BadServerUrl { .. } => Code::BadServerUrl.into(),
             DeviceError::BadCertificate(_) => Code::BadCertificate.into(),

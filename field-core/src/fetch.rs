@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use sync_protocol::Code;
-use sync_protocol::api::{ByteRange, ContentRange, DOC_PREFIX_HEADER, doc_path};
+use sync_protocol::api::{ByteRange, ContentRange, DOC_PREFIX_HEADER, DOC_SHA256_HEADER, doc_path};
 use sync_protocol::app::{DownloadProgress, SyncReport};
+use sync_protocol::doc::DocKey;
 use sync_protocol::pipeline::Rows;
 
 use crate::device::{Device, project_into};
@@ -21,21 +22,46 @@ use crate::store::{self, Fetch};
 const KEEP_EVERY_BYTES: usize = 16 * 1024;
 const KEEP_EVERY: Duration = Duration::from_secs(2);
 
+fn unexpected(message: String) -> DeviceError {
+    DeviceError::Server { code: Code::UnexpectedResponse.into(), message }
+}
+
 impl Device {
     /// Fetches every document waiting to be fetched. Whether a grid was completed (its position
-    /// is now set: the caller catches it up from there).
+    /// is now set: the caller catches it up from there). A link failure ends the fetching (the
+    /// next sync resumes); a document the server refuses is given up, its grid asked for again
+    /// from the start at the next round; any other failure skips to the next document and is
+    /// returned once the rest were tried.
     pub(crate) async fn fetch_snapshots(&self, report: &mut SyncReport) -> Result<bool> {
         let mut completed = false;
-        // One at a time, the order they were named in; each is gone from the list once loaded.
+        let mut failed: Option<DeviceError> = None;
+        let mut skipped: Vec<DocKey> = Vec::new();
         loop {
-            let next = store::fetches(&self.lock().conn)?.into_iter().next();
+            let next = store::fetches(&self.lock().conn)?.into_iter().find(|f| !skipped.contains(&f.doc));
             let Some(f) = next else { break };
-            completed |= self.fetch_one(f, report).await?;
+            self.check_interrupted()?;
+            match self.fetch_one(&f, report).await {
+                Ok(done) => completed |= done,
+                Err(e) if e.is_retryable() || e.code() == Code::Locked => return Err(e),
+                Err(e) if e.code() == Code::Forbidden || e.code() == Code::NotFound => {
+                    tracing::warn!(doc = %f.doc, error = %e, "the server no longer serves a document being fetched; its grid starts over");
+                    store::abandon_fetches(&self.lock().conn, f.doc.grid)?;
+                }
+                Err(e) => {
+                    tracing::warn!(doc = %f.doc, error = %e, "a document could not be fetched; trying the others");
+                    skipped.push(f.doc);
+                    failed.get_or_insert(e);
+                }
+            }
         }
-        Ok(completed)
+        self.publish_progress();
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(completed),
+        }
     }
 
-    async fn fetch_one(&self, f: Fetch, report: &mut SyncReport) -> Result<bool> {
+    async fn fetch_one(&self, f: &Fetch, report: &mut SyncReport) -> Result<bool> {
         let (server, token) = {
             let inner = self.lock();
             let id = inner.identity()?;
@@ -51,9 +77,11 @@ impl Device {
                 req = req.header(DOC_PREFIX_HEADER, hex::encode(Sha256::digest(&held)));
             }
             drop(held);
-            let started = Instant::now();
             report.requests += 1;
-            let (resp, _) = crate::client::send(req, 0).await.inspect_err(|e| self.note_failure(e))?;
+            report.ranges += 1;
+            let (resp, _) =
+                crate::client::send(req, 0, self.link.up_rate()).await.inspect_err(|e| self.note_failure(e))?;
+            let head_at = Instant::now();
             let mut resp = crate::client::check(resp).await?;
             let got = resp
                 .headers()
@@ -62,14 +90,17 @@ impl Device {
                 .and_then(ContentRange::parse)
                 .filter(|r| resp.status() == reqwest::StatusCode::PARTIAL_CONTENT && (r.start == from || r.start == 0));
             let Some(got) = got else {
-                return Err(DeviceError::Server {
-                    code: Code::UnexpectedResponse.into(),
-                    message: format!(
-                        "a document range came back as HTTP {} without the range asked for",
-                        resp.status()
-                    ),
-                });
+                return Err(unexpected(format!(
+                    "a document range came back as HTTP {} without the range asked for",
+                    resp.status()
+                )));
             };
+            let digest = resp
+                .headers()
+                .get(DOC_SHA256_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|h| hex::decode(h.trim()).ok())
+                .and_then(|b| <[u8; 32]>::try_from(b).ok());
             if got.start != from {
                 // The server saved the document anew since the first bytes came: start again.
                 tracing::info!(doc = %f.doc, held = from, "document changed on the server; fetching it again");
@@ -79,6 +110,10 @@ impl Device {
             let keep = |buf: &mut Vec<u8>, offset: &mut u64| -> Result<()> {
                 if buf.is_empty() {
                     return Ok(());
+                }
+                // Never more than the range said: bytes past it would be spliced into the document.
+                if *offset + buf.len() as u64 > got.end {
+                    return Err(unexpected("a document range brought more bytes than it said".into()));
                 }
                 store::append_piece(&self.lock().conn, &f.doc, *offset, buf, got.total)?;
                 *offset += buf.len() as u64;
@@ -92,6 +127,7 @@ impl Device {
                 if buf.len() >= KEEP_EVERY_BYTES || kept_at.elapsed() >= KEEP_EVERY {
                     kept_at = Instant::now();
                     keep(&mut buf, &mut offset)?;
+                    self.check_interrupted()?;
                 }
                 Ok(())
             })
@@ -102,46 +138,62 @@ impl Device {
             if offset != got.end {
                 return Err(DeviceError::Network(format!("a range ended at byte {offset} of {}", got.end)));
             }
-            self.link.note_down(got.end - got.start, started.elapsed());
+            self.link.note_down(got.end - got.start, head_at.elapsed());
             if got.end >= got.total {
-                return self.load_fetched(&f, report);
+                return self.load_fetched(f, digest, report);
             }
         }
     }
 
     /// Loads a fetched document into the device: its records, its query rows, and the grid's
-    /// position if it was the grid's last. Bytes that do not load are dropped, to fetch again.
-    fn load_fetched(&self, f: &Fetch, report: &mut SyncReport) -> Result<bool> {
+    /// position if it was the grid's last. Bytes that do not match the server's digest of the
+    /// whole document, or do not load, are dropped, to be fetched again.
+    fn load_fetched(&self, f: &Fetch, digest: Option<[u8; 32]>, report: &mut SyncReport) -> Result<bool> {
         let mut guard = self.lock();
         let inner = &mut *guard;
         let bytes = store::held_bytes(&inner.conn, &f.doc)?;
-        let d = inner.doc(f.doc)?;
-        let before = d.get_heads();
-        if let Err(e) = d.load_incremental(&bytes) {
-            inner.docs.remove(&f.doc);
+        if digest.is_none_or(|d| Sha256::digest(&bytes).as_slice() != d) {
             store::restart_fetch(&inner.conn, &f.doc)?;
-            return Err(DeviceError::Document(format!("fetched document {} does not load: {e}", f.doc)));
+            return Err(unexpected(format!(
+                "document {} does not match the server's digest; fetching it again",
+                f.doc
+            )));
         }
-        let ids = if before.is_empty() {
-            sync_protocol::doc::record_ids(d)
-        } else {
-            sync_protocol::doc::touched_records(d, &before)
-        };
-        let mut rows = Rows::default();
-        project_into(&inner.docs[&f.doc], f.doc, &ids, &mut rows)?;
-        let saved = inner.docs[&f.doc].save();
-        let tx = inner.conn.transaction()?;
-        store::put_snapshot(&tx, &f.doc, &saved)?;
-        store::write_rows(&tx, &rows)?;
-        let grid_done = store::finish_fetch(&tx, &f.doc)?;
-        if let Some(seq) = grid_done {
-            store::set_position(&tx, f.doc.grid, seq)?;
+        // The document is changed in the cache only if everything below is stored: on any
+        // failure it is dropped from the cache and read back from the database as it is.
+        let outcome = (|| -> Result<bool> {
+            let d = inner.doc(f.doc)?;
+            let before = d.get_heads();
+            if let Err(e) = d.load_incremental(&bytes) {
+                store::restart_fetch(&inner.conn, &f.doc)?;
+                return Err(DeviceError::Document(format!("fetched document {} does not load: {e}", f.doc)));
+            }
+            let ids = if before.is_empty() {
+                sync_protocol::doc::record_ids(d)
+            } else {
+                sync_protocol::doc::touched_records(d, &before)
+            };
+            let mut rows = Rows::default();
+            project_into(&inner.docs[&f.doc], f.doc, &ids, &mut rows)?;
+            let saved = inner.docs[&f.doc].save();
+            let tx = inner.conn.transaction()?;
+            store::put_snapshot(&tx, &f.doc, &saved)?;
+            store::write_rows(&tx, &rows)?;
+            let grid_done = store::finish_fetch(&tx, &f.doc)?;
+            if let Some(seq) = grid_done {
+                store::set_position(&tx, f.doc.grid, seq)?;
+            }
+            tx.commit()?;
+            Ok(grid_done.is_some())
+        })();
+        if outcome.is_err() {
+            inner.docs.remove(&f.doc);
         }
-        tx.commit()?;
+        let grid_done = outcome?;
         report.documents_received += 1;
         drop(guard);
         self.publish_progress();
-        Ok(grid_done.is_some())
+        Ok(grid_done)
     }
 
     /// A stalled transfer means the link is slower than measured.
@@ -158,7 +210,7 @@ impl Device {
         let fetches = store::fetches(&inner.conn)?;
         let mut grids_done = 0;
         for g in grids {
-            if store::position(&inner.conn, g.id)? > 0 && !fetches.iter().any(|f| f.doc.grid == g.id) {
+            if store::has_position(&inner.conn, g.id)? && !fetches.iter().any(|f| f.doc.grid == g.id) {
                 grids_done += 1;
             }
         }

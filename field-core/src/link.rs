@@ -1,7 +1,7 @@
 //! How fast this device's link is, as measured on its own transfers, and so how much it asks
 //! for or sends at once. On a weak link every request and answer is sized to take seconds, not
 //! minutes: a cut then loses little, and no transfer comes near the idle time
-//! ([`crate::client::IDLE`]). On a good link the sizes grow to the server's page.
+//! ([`crate::client::idle`]). On a good link the sizes grow to the server's page.
 //!
 //! The estimate starts low (a device that has not measured anything assumes a GPRS-class link)
 //! and follows each measured transfer: bytes over the whole time, latency included, so it errs

@@ -51,8 +51,12 @@ impl Device {
             return Ok(b);
         }
         let server = crate::client::check_server_url(&server)?;
-        let (resp, _) =
-            crate::client::send(self.http().get(format!("{server}/v1/blobs/{hash}")).bearer_auth(&token), 0).await?;
+        let (resp, _) = crate::client::send(
+            self.http().get(format!("{server}/v1/blobs/{hash}")).bearer_auth(&token),
+            0,
+            self.link.up_rate(),
+        )
+        .await?;
         let bytes = crate::client::body_bytes(crate::client::check(resp).await?).await?;
         if hash_of(&bytes) != hash {
             return Err(DeviceError::Server {
@@ -74,12 +78,16 @@ impl Device {
         };
         let (mut done, mut sent) = (0, 0u64);
         for (hash, grid) in pending {
+            self.check_interrupted()?;
             let Some(data) = store::photo(&self.lock().conn, &hash)? else { continue };
             report.requests += 1;
-            let (status, _) =
-                crate::client::send(self.http().get(format!("{server}/v1/blobs/{hash}/status")).bearer_auth(&token), 0)
-                    .await
-                    .inspect_err(|e| self.note_failure(e))?;
+            let (status, _) = crate::client::send(
+                self.http().get(format!("{server}/v1/blobs/{hash}/status")).bearer_auth(&token),
+                0,
+                0,
+            )
+            .await
+            .inspect_err(|e| self.note_failure(e))?;
             let (mut received, mut complete) = if status.status() == reqwest::StatusCode::NOT_FOUND {
                 (0, false)
             } else {
@@ -99,10 +107,12 @@ impl Device {
                     .header(BLOB_OFFSET_HEADER, from.to_string())
                     .body(data[from..to].to_vec());
                 report.requests += 1;
-                let (resp, took) = crate::client::send(req, to - from).await.inspect_err(|e| self.note_failure(e))?;
-                self.link.note_up((to - from) as u64, took);
+                let (resp, took) = crate::client::send(req, to - from, self.link.up_rate())
+                    .await
+                    .inspect_err(|e| self.note_failure(e))?;
                 sent += (to - from) as u64;
                 let next: BlobState = crate::client::json(resp).await?;
+                self.link.note_up((to - from) as u64, took);
                 if !next.complete && next.received <= received {
                     // The server did not take the chunk (or threw the bytes away as not matching
                     // their hash): try again at the next sync rather than loop here.

@@ -28,7 +28,6 @@ use crate::store::{self, OutboxRow};
 const MAX_ROUNDS: usize = 1_000;
 
 struct Prepared {
-    started: std::time::Instant,
     url: String,
     token: String,
     body: Vec<u8>,
@@ -60,27 +59,37 @@ impl Device {
         // Edits orphaned by a refusal whose re-entry a crash or an error interrupted.
         report.reentered += self.lock().resume_reentries()?;
         // A download a cut interrupted resumes first when there is nothing to send: the round
-        // after it catches the grid up.
-        if self.pending_count()? == 0 {
-            self.fetch_snapshots(&mut report).await?;
+        // after it catches the grid up. A document that fails for another reason than the link
+        // does not hold up the rest of the sync; its error is returned at the end.
+        let mut fetch_failed = None;
+        if self.pending_count()? == 0
+            && let Err(e) = self.fetch_snapshots(&mut report).await
+        {
+            fetch_failed = Some(stop_unless_local(e)?);
         }
         self.rounds(&mut report).await?;
         // Snapshot documents too large for a page; a grid they complete is caught up at once.
-        if self.fetch_snapshots(&mut report).await? {
-            self.rounds(&mut report).await?;
+        match self.fetch_snapshots(&mut report).await {
+            Ok(true) => self.rounds(&mut report).await?,
+            Ok(false) => {}
+            Err(e) => fetch_failed = fetch_failed.or(Some(stop_unless_local(e)?)),
         }
         self.publish_progress();
         // Photos go after the records, so a report is never held back by a large picture.
         let (photos, bytes) = self.upload_photos(&mut report).await?;
         report.photos_uploaded += photos;
         report.photo_bytes_up += bytes;
-        Ok(report)
+        match fetch_failed {
+            Some(e) => Err(e),
+            None => Ok(report),
+        }
     }
 
     /// Sync requests until the outbox is sent and the catch-up complete. Each answer is applied
     /// in one transaction before the next request: an acknowledged batch is never sent again.
     async fn rounds(&self, report: &mut SyncReport) -> Result<()> {
         for _ in 0..MAX_ROUNDS {
+            self.check_interrupted()?;
             let prepared = self.prepare()?;
             let up = prepared.body.len();
             report.requests += 1;
@@ -91,11 +100,14 @@ impl Device {
                 .bearer_auth(&prepared.token)
                 .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
                 .body(prepared.body);
-            let (resp, head_after) = crate::client::send(req, up).await.inspect_err(|e| self.note_failure(e))?;
-            self.link.note_up(up as u64, head_after);
+            let (resp, head_after) =
+                crate::client::send(req, up, self.link.up_rate()).await.inspect_err(|e| self.note_failure(e))?;
             let resp = crate::client::check(resp).await?;
+            // Only an accepted request says how fast the link carried it up.
+            self.link.note_up(up as u64, head_after);
+            let head_at = std::time::Instant::now();
             let bytes = crate::client::body_bytes(resp).await.inspect_err(|e| self.note_failure(e))?;
-            self.link.note_down(bytes.len() as u64, prepared.started.elapsed());
+            self.link.note_down(bytes.len() as u64, head_at.elapsed());
             report.bytes_down += bytes.len() as u64;
             let answer = SyncResponse::decode(&bytes)
                 .map_err(|e| DeviceError::Server { code: Code::UnexpectedResponse.into(), message: e.to_string() })?;
@@ -162,7 +174,6 @@ impl Device {
         // An identity from before the address rule (or edited by hand) is checked here too.
         let server = crate::client::check_server_url(&id.server)?;
         Ok(Prepared {
-            started: std::time::Instant::now(),
             url: format!("{server}/v1/sync"),
             token: id.token.clone(),
             body: req.encode(),
@@ -170,6 +181,12 @@ impl Device {
             body_was_capped,
         })
     }
+}
+
+/// A sync goes on past a fetch that failed for its own reasons (a document refused or
+/// damaged); a failure of the link or a locked device ends it.
+fn stop_unless_local(e: DeviceError) -> Result<DeviceError> {
+    if e.is_retryable() || e.code() == Code::Locked { Err(e) } else { Ok(e) }
 }
 
 fn apply_answer(inner: &mut Inner, sent: &[OutboxRow], answer: SyncResponse, report: &mut SyncReport) -> Result<()> {
@@ -274,14 +291,16 @@ fn apply_answer(inner: &mut Inner, sent: &[OutboxRow], answer: SyncResponse, rep
     }
     store::write_rows(&tx, &rows)?;
     // A grid with documents to fetch waits at its position until the last is loaded.
+    let mut fetching = HashSet::new();
     for f in &answer.fetch {
         if let Some(p) = answer.positions.iter().find(|p| p.grid == f.doc.grid)
             && f.doc.is_valid()
         {
             store::add_fetch(&tx, &f.doc, p.seq, f.len)?;
+            fetching.insert(p.grid);
         }
     }
-    for p in answer.positions.iter().filter(|p| !answer.fetch.iter().any(|f| f.doc.grid == p.grid)) {
+    for p in answer.positions.iter().filter(|p| !fetching.contains(&p.grid)) {
         store::set_position(&tx, p.grid, p.seq)?;
     }
     if !dropped.is_empty() {

@@ -74,6 +74,11 @@ impl AppState {
 
     pub fn set_device(&self, d: Option<Arc<Device>>) {
         if let Ok(mut slot) = self.device.write() {
+            // A sync still running on the device given up (locked, revoked) stops at its next
+            // step rather than keep the decrypted database open for a long download.
+            if let Some(old) = slot.take() {
+                old.interrupt();
+            }
             *slot = d;
         }
         self.touch();

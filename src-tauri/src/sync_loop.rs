@@ -24,7 +24,13 @@ fn update(st: &AppState, f: impl FnOnce(&mut crate::state::SyncStatus)) {
 /// UI as it comes (the `sync-status` event), and stays shown after a cut.
 pub async fn sync_once(st: &AppState) -> Result<SyncReport, DeviceError> {
     let device = st.unlocked().ok_or(DeviceError::NotEnrolled)?;
-    update(st, |s| s.running = true);
+    // A download a cut left half done is shown from the start (after a restart of the app too).
+    let held = device.download_progress().unwrap_or(None);
+    update(st, |s| {
+        s.running = true;
+        s.download = held;
+    });
+    st.publish_status();
     let mut progress = device.watch_progress();
     let r = {
         let sync = device.sync();

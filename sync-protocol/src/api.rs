@@ -82,12 +82,16 @@ pub struct CodeResponse {
 // ---- document ranges (a snapshot too large for one sync answer) -------------------------
 
 /// A range of a stored document is `GET /v1/docs/{grid}/{collection}[/{month}]` (the document's
-/// key, [`crate::doc::DocKey`]'s text) with `Range: bytes=FROM-` or `bytes=FROM-TO`, answered
-/// `206` with `Content-Range: bytes START-END/TOTAL`. A range that resumes (FROM > 0) carries,
+/// key, [`crate::doc::DocKey`]'s text) with `Range: bytes=FROM-` or `bytes=FROM-TO` (none: from
+/// 0), always answered `206` with `Content-Range: bytes START-END/TOTAL` (`bytes */TOTAL` when
+/// nothing is left to send; not standard HTTP, read only by the device). A range that resumes (FROM > 0) carries,
 /// in this header, the SHA-256 (hex) of the FROM bytes the device already holds: if the stored
 /// document no longer begins with them (the server saved it whole again meanwhile), the answer
 /// starts again at 0, and START says so.
 pub const DOC_PREFIX_HEADER: &str = "Gridkeeper-Prefix-Sha256";
+/// On the answer that reaches a document's end: the SHA-256 (hex) of the whole document as it
+/// stood then, which the bytes the device assembled must match before it loads them.
+pub const DOC_SHA256_HEADER: &str = "Gridkeeper-Sha256";
 
 /// The path of a document's ranges.
 pub fn doc_path(key: &crate::doc::DocKey) -> String {
@@ -123,8 +127,8 @@ impl ByteRange {
     }
 }
 
-/// What a range answer holds: `Content-Range: bytes START-END/TOTAL`, or `bytes */TOTAL` for an
-/// empty document (START = TOTAL = 0, nothing in the body).
+/// What a range answer holds: `Content-Range: bytes START-END/TOTAL`, or `bytes */TOTAL` when
+/// nothing is sent (START = END = TOTAL: the device holds the whole document, or it is empty).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ContentRange {
     pub start: u64,

@@ -138,6 +138,9 @@ pub struct SyncReport {
     pub quarantined: u32,
     pub reentered: u32,
     pub documents_received: u32,
+    /// Byte ranges fetched of documents too large for a sync answer (a first download on a
+    /// slow link).
+    pub ranges: u32,
     pub photos_uploaded: u32,
     /// Photo bytes sent in this sync (an interrupted upload resumes: only the rest is sent).
     pub photo_bytes_up: u64,

@@ -3,7 +3,8 @@
 //!
 //! - modes: `Up` passes everything, `Down` drops every connection, and `CutResponses` lets
 //!   requests reach the server but drops the connection as soon as the answer starts coming
-//!   back (the server has done the work; the device never hears of it);
+//!   back (the server has done the work; the device never hears of it), and `Stall` keeps
+//!   connections open but passes nothing;
 //! - a [`Shape`]: bandwidth each way, latency each way, as a weak mobile link behaves (a paced
 //!   sender with a delay line, so a transfer takes `bytes / rate + latency`);
 //! - a cut after N more bytes (either way): the connection carrying the Nth byte is closed
@@ -25,6 +26,9 @@ pub enum Mode {
     Up = 0,
     Down = 1,
     CutResponses = 2,
+    /// Connections stay open and bytes are taken, but nothing is passed either way: a link that
+    /// went dead without closing (a handheld walking out of coverage).
+    Stall = 3,
 }
 
 /// A link's shape: bytes per second each way (`None`: unshaped) and one-way latency.
@@ -164,6 +168,9 @@ async fn one_way(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, shared: Arc<Sh
             };
             buf.truncate(n);
             let mode = s.mode.load(Ordering::SeqCst);
+            if mode == Mode::Stall as u8 {
+                continue; // swallowed: the connection stays open, nothing arrives
+            }
             if mode == Mode::Down as u8 || (!upward && mode == Mode::CutResponses as u8) {
                 break; // lost on the way
             }

@@ -317,6 +317,8 @@ async fn sync(devs: &[Dev], model: &mut Model, d: usize) {
                 model.totals.syncs_down += 1;
             }
         }
+        // A dead link costs the idle time per sync; `device_stall.rs` covers it.
+        Mode::Stall => unreachable!("the model never stalls the link"),
     }
 }
 

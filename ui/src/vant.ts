@@ -16,6 +16,7 @@ import {
   NavBar,
   NoticeBar,
   Popup,
+  Progress,
   PullRefresh,
   Search,
   Switch,
@@ -38,6 +39,7 @@ import 'vant/es/list/style/index.mjs'
 import 'vant/es/loading/style/index.mjs'
 import 'vant/es/nav-bar/style/index.mjs'
 import 'vant/es/notice-bar/style/index.mjs'
+import 'vant/es/progress/style/index.mjs'
 import 'vant/es/popup/style/index.mjs'
 import 'vant/es/pull-refresh/style/index.mjs'
 import 'vant/es/search/style/index.mjs'
@@ -65,6 +67,7 @@ const components = [
   NavBar,
   NoticeBar,
   Popup,
+  Progress,
   PullRefresh,
   Search,
   Switch,

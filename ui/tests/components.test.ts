@@ -144,3 +144,31 @@ describe('ResidentForm', () => {
     expect(w.get(tid('field-phone-error')).text()).toBe('手机号码应为1开头的11位数字')
   })
 })
+
+describe('SyncCard', () => {
+  it('shows a first download cut half way, with its figures and that it will continue', async () => {
+    const { syncState } = await import('../src/syncStore')
+    const SyncCard = (await import('../src/components/SyncCard.vue')).default
+    syncState.status = {
+      running: false,
+      pending: 0,
+      last_error: { code: 'stalled', message: '网络无响应 30 秒，下次同步从断点继续' },
+      download: { grids_done: 0, grids_total: 1, bytes_done: 81_920, bytes_total: 163_840, records: 12 },
+    }
+    const w = mount(SyncCard, { global: { plugins: plugins() } })
+    await flushPromises()
+    const figures = w.get(tid('sync-download-figures')).text()
+    expect(figures).toContain('网格 0/1')
+    expect(figures).toContain('80 KB / 160 KB')
+    expect(figures).toContain('12 条记录')
+    expect(w.get(tid('sync-download')).text()).toContain('下次同步从断点继续')
+    expect(w.find('.van-progress__pivot').text()).toBe('50%')
+    // A stalled link reads as a network problem, not as a refusal.
+    expect(w.get(tid('sync-error')).text()).toContain('网络不通')
+
+    // Once the download is complete, the row goes.
+    syncState.status = { running: false, pending: 0 }
+    await flushPromises()
+    expect(w.find(tid('sync-download')).exists()).toBe(false)
+  })
+})

@@ -17,6 +17,7 @@ use sync_protocol::doc::DocKey;
 use super::County;
 use super::audit::Read;
 use super::auth::{self, Caller};
+use super::sync::MIN_BUDGET;
 use crate::error::{Error, Result};
 
 /// A range asked for, and the digest of what the asker holds before it.
@@ -29,18 +30,22 @@ pub struct RangeAsk {
 }
 
 /// The answer: where it starts (the range asked for, or 0 when the document changed under the
-/// device), and the bytes.
+/// device), the bytes, and — when they reach the document's end — the whole document's digest.
 #[derive(Debug)]
 pub struct DocRange {
     pub range: ContentRange,
     pub bytes: Vec<u8>,
+    pub sha256: Option<[u8; 32]>,
 }
 
 impl County {
     /// A range of one document of a grid in the caller's scope, of a collection its role
-    /// receives ([`sync_protocol::org::Role::receives`]). At most the server's page size
+    /// receives ([`sync_protocol::org::Role::receives`]). At least [`MIN_BUDGET`] bytes (or the
+    /// rest of the document) and at most the server's page size
     /// ([`super::sync::Limits::max_response_bytes`]) per answer.
     pub async fn doc_range(&self, caller: &Caller, key: DocKey, ask: RangeAsk) -> Result<DocRange> {
+        // A range loads its whole document: admitted with the syncs, a few at a time.
+        let _slot = self.sync_slots.acquire().await.map_err(|_| Error::Internal("server shutting down".into()))?;
         let scope = caller.scope()?;
         if !caller.account.role.receives(key.collection)
             || !auth::grid_in_scope(self.storage(), &scope, key.grid).await?
@@ -62,8 +67,11 @@ impl County {
         let resumes = from <= total
             && ask.prefix_sha256.is_none_or(|want| Sha256::digest(&bytes[..from as usize]).as_slice() == want);
         let start = if resumes { from } else { 0 };
-        // As many bytes as asked for (when starting again too), within the page and the document.
-        let wanted = ask.range.to.map_or(u64::MAX, |to| to - from + 1);
+        // As many bytes as asked for (when starting again too), but at least the smallest page
+        // (a flood of one-byte ranges would cost a document load and an audit row each), within
+        // the server's page and the document.
+        let wanted =
+            ask.range.to.map_or(u64::MAX, |to| to.saturating_sub(from).saturating_add(1)).max(MIN_BUDGET as u64);
         let end = start.saturating_add(wanted).min(start + self.limits.max_response_bytes as u64).min(total).max(start);
         let range = ContentRange { start, end, total };
         if end > start {
@@ -72,11 +80,12 @@ impl County {
                 key.collection.as_str(),
                 key.month.map(|m| format!("/{m}")).unwrap_or_default(),
                 end - 1,
-                if resumes { "" } else { " (from the start again: the document was saved anew)" }
+                if resumes || from == 0 { "" } else { " (from the start again: the bytes held are not its beginning)" }
             ));
             // Written before the bytes leave the server, as for a snapshot in a sync answer.
             self.audit_reads(caller, vec![read]).await?;
         }
-        Ok(DocRange { range, bytes: bytes[start as usize..end as usize].to_vec() })
+        let sha256 = (end == total).then(|| Sha256::digest(&bytes).into());
+        Ok(DocRange { range, bytes: bytes[start as usize..end as usize].to_vec(), sha256 })
     }
 }

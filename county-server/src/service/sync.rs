@@ -28,8 +28,10 @@ use crate::storage::{CatchUp, DocWrite, GridCommit, NewChange, Scope, Storage, S
 /// Limits of one sync answer.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
-    /// Catch-ups beyond about this many bytes are paged (`more` in the answer). A grid's
-    /// snapshot is never split, so one answer may exceed it by one grid.
+    /// Catch-ups beyond about this many bytes are paged (`more` in the answer), and a device's
+    /// budget is held below it. To a version 1 device a grid's snapshot comes whole, so one
+    /// answer may exceed it by one grid; a version 2 device fetches what does not fit in ranges
+    /// of at most this size.
     pub max_response_bytes: usize,
 }
 
@@ -50,9 +52,15 @@ pub fn slots_from_env() -> usize {
         .unwrap_or_else(|| 4 * std::thread::available_parallelism().map_or(2, |n| n.get()))
 }
 
-/// The smallest page a device may ask for: below it, the answer's framing would outweigh the
-/// records, and the server's work per request would be out of proportion to what it sends.
+/// The smallest page a device may ask for, and the smallest document range served: below it,
+/// framing would outweigh the records, and a request's work (a document loaded, a digest, an
+/// audit row) would be out of proportion to what it sends.
 pub const MIN_BUDGET: usize = 4 * 1024;
+
+/// A catch-up of more than this many bytes in one grid (or twice the page, if larger) is sent
+/// as its documents to fetch in ranges rather than in the answer: one large change (a roster
+/// import) would otherwise come whole, and be lost whole at every cut of a weak link.
+const CHANGES_TO_FETCH: usize = 64 * 1024;
 
 /// The most grids one request may name: more than a whole county holds (Yishui: 1,358), far
 /// more than any device's scope (a township's staff hold about 80).
@@ -114,7 +122,11 @@ impl County {
         if let Some(p) = req.positions.iter().find(|p| !seen.insert(p.grid)) {
             return Err(Error::bad(Code::DuplicatePosition, format!("grid {} is named twice", p.grid)));
         }
-        let light = req.changes.is_empty() && !req.positions.is_empty() && req.positions.iter().all(|p| p.seq > 0);
+        // A version 1 device naming no grid gets its own from 0; a version 2 device naming none
+        // (all its grids are being fetched) asks for nothing.
+        let light = req.changes.is_empty()
+            && (!req.positions.is_empty() || req.version >= 2)
+            && req.positions.iter().all(|p| p.seq > 0);
         let _slot = if light {
             None
         } else {
@@ -232,9 +244,11 @@ async fn sync(
                 let size: usize = stored.iter().map(|d| d.bytes.len()).sum();
                 if paged && size > budget && budget < page {
                     // Not the first thing in this page: the grid waits for the next page, where
-                    // as much of it as fits comes whole.
+                    // as much of it as fits comes whole; so do the grids after it (nothing more
+                    // is read for this page).
                     more = true;
                     positions.push(p);
+                    budget = 0;
                     continue;
                 }
                 served.rewound(caller.device.id, p.grid, 0, seq);
@@ -268,6 +282,20 @@ async fn sync(
                 if !changes.is_empty() && rewound {
                     let detail = format!("{} changes after position {}, up to {seq}", changes.len(), p.seq);
                     reads.push(Read::new(ReadKind::CatchUp, Some(p.grid)).detail(detail));
+                }
+                let size: usize = changes.iter().map(|c| c.bytes.len()).sum();
+                if paged && size > CHANGES_TO_FETCH.max(2 * page) {
+                    // One large change (a roster import): its documents are fetched in ranges
+                    // instead, resumable; the stored documents hold every change up to `seq`.
+                    let keys: std::collections::BTreeSet<DocKey> = changes.iter().map(|c| c.doc).collect();
+                    let keys: Vec<DocKey> = keys.into_iter().collect();
+                    for d in storage.load_docs(&keys).await? {
+                        fetch.push(FetchDoc { doc: d.key, len: d.bytes.len() as u64 });
+                    }
+                    positions.push(GridPosition { grid: p.grid, seq });
+                    budget = 0;
+                    more |= m;
+                    continue;
                 }
                 let mut per_doc: BTreeMap<DocKey, Vec<u8>> = BTreeMap::new();
                 for c in changes {

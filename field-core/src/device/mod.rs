@@ -78,6 +78,8 @@ pub struct Device {
     pub(crate) link: crate::link::Link,
     /// A first download's progress, for whoever watches ([`Device::watch_progress`]).
     pub(crate) progress: tokio::sync::watch::Sender<Option<sync_protocol::app::DownloadProgress>>,
+    /// Set when the app gives this handle up (locked): a running sync stops at its next step.
+    interrupted: std::sync::atomic::AtomicBool,
 }
 
 pub fn now_ms() -> i64 {
@@ -274,6 +276,7 @@ impl Device {
             sync_lock: tokio::sync::Mutex::new(()),
             link: crate::link::Link::default(),
             progress: tokio::sync::watch::Sender::new(None),
+            interrupted: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -291,6 +294,19 @@ impl Device {
             tracing::warn!(error = %e, "device database not closed cleanly before its erasure");
         }
         crate::crypto::wipe(&self.path)
+    }
+
+    /// Stops a running sync at its next step (a round, a range piece, a photo) with
+    /// [`DeviceError::Interrupted`]; for a handle the app is giving up. What it stored stays.
+    pub fn interrupt(&self) {
+        self.interrupted.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub(crate) fn check_interrupted(&self) -> Result<()> {
+        if self.interrupted.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(DeviceError::Interrupted);
+        }
+        Ok(())
     }
 
     pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {

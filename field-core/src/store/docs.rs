@@ -72,7 +72,9 @@ fn rows_table(c: Collection) -> &'static str {
 /// centre's staff device that held its area's residents before roles were scoped). Which
 /// documents went.
 pub fn drop_unreceived(conn: &mut Connection, receives: impl Fn(Collection) -> bool) -> Result<Vec<DocKey>> {
-    let gone: Vec<DocKey> = doc_keys(conn)?.into_iter().filter(|k| !receives(k.collection)).collect();
+    let mut gone: Vec<DocKey> = doc_keys(conn)?.into_iter().filter(|k| !receives(k.collection)).collect();
+    // Documents still being fetched have no row in `documents` yet.
+    gone.extend(super::fetches(conn)?.into_iter().map(|f| f.doc).filter(|k| !receives(k.collection)));
     if gone.is_empty() {
         return Ok(gone);
     }

@@ -6,7 +6,6 @@
 use rusqlite::{Connection, params};
 use sync_protocol::GridId;
 use sync_protocol::doc::DocKey;
-use uuid::Uuid;
 
 use crate::error::Result;
 
@@ -44,11 +43,20 @@ pub fn fetches(conn: &Connection) -> Result<Vec<Fetch>> {
         .collect())
 }
 
-/// The grids with documents still to fetch.
+/// The grids with documents still to fetch (of those [`fetches`] reads).
 pub fn grids_fetching(conn: &Connection) -> Result<Vec<GridId>> {
-    let mut st = conn.prepare_cached("SELECT DISTINCT grid FROM fetches")?;
-    let rows = st.query_map([], |r| r.get::<_, String>(0))?.collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(rows.into_iter().filter_map(|g| Uuid::parse_str(&g).ok()).collect())
+    let mut grids: Vec<GridId> = fetches(conn)?.into_iter().map(|f| f.doc.grid).collect();
+    grids.dedup();
+    Ok(grids)
+}
+
+/// Gives up a grid's fetches (the server no longer serves them): the grid is asked for from
+/// the start again.
+pub fn abandon_fetches(conn: &Connection, grid: GridId) -> Result<()> {
+    let g = grid.to_string();
+    conn.execute("DELETE FROM fetch_pieces WHERE doc_key IN (SELECT doc_key FROM fetches WHERE grid = ?1)", [&g])?;
+    conn.execute("DELETE FROM fetches WHERE grid = ?1", [&g])?;
+    Ok(())
 }
 
 /// Keeps bytes received at `offset` (the end of what is held) and the document's size as the

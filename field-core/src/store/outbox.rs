@@ -85,6 +85,11 @@ pub fn position(conn: &Connection, grid: Uuid) -> Result<u64> {
     Ok(seq.unwrap_or(0) as u64)
 }
 
+/// Whether the device holds a position in the grid at all (an empty grid's is 0).
+pub fn has_position(conn: &Connection, grid: Uuid) -> Result<bool> {
+    Ok(conn.query_row("SELECT 1 FROM positions WHERE grid = ?1", [grid.to_string()], |_| Ok(())).optional()?.is_some())
+}
+
 pub fn set_position(tx: &Connection, grid: Uuid, seq: u64) -> Result<()> {
     tx.execute(
         "INSERT INTO positions (grid, seq) VALUES (?1, ?2) ON CONFLICT (grid) DO UPDATE SET seq = excluded.seq",

@@ -293,7 +293,12 @@ export type NewParty = { resident_id?: string | null, name: string, };
 export type NewVisit = { house_id: string, resident_id?: string | null, at?: number | null, clears: FiveClears, needs?: string | null, hazards_found?: string | null, dispute_id?: string | null, };
 export type Quarantined = { id: number, edit: Edit, code: ErrorCode, record?: string | null, field: string, message: string, at: number, };
 export type Workbench = { grid?: GridInfo | null, residents: number, houses: number, houses_not_visited_this_month: number, open_disputes: number, pending_changes: number, open_conflicts: number, quarantined: number, last_sync_at?: number | null, };
-export type SyncReport = { requests: number, bytes_up: number, bytes_down: number, acknowledged: number, refused: number, quarantined: number, reentered: number, documents_received: number, photos_uploaded: number, 
+export type SyncReport = { requests: number, bytes_up: number, bytes_down: number, acknowledged: number, refused: number, quarantined: number, reentered: number, documents_received: number, 
+/**
+ * Byte ranges fetched of documents too large for a sync answer (a first download on a
+ * slow link).
+ */
+ranges: number, photos_uploaded: number, 
 /**
  * Photo bytes sent in this sync (an interrupted upload resumes: only the rest is sent).
  */
