@@ -17,6 +17,7 @@ pub mod api;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod error;
+pub mod idle;
 pub mod roster;
 pub mod server;
 pub mod service;

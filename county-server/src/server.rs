@@ -39,25 +39,26 @@ pub struct ServeOptions {
     pub idle: Option<std::time::Duration>,
 }
 
-/// How long a request body may go without a byte, and an answer without a frame being taken,
+/// How long a request body may go without a byte, and an answer without a byte being taken,
 /// before the connection is dropped. No request has a total time limit: a device on a
 /// 24 kbit/s link that keeps moving is never cut.
 pub const IDLE: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// Plain TCP connections, each tuned ([`tune_connection`]) as it is accepted.
+/// Plain TCP connections, each tuned ([`tune_connection`]) as it is accepted, whose answers
+/// must keep being taken ([`crate::idle::WriteIdle`]).
 pub struct TunedListener {
     inner: TcpListener,
     idle: std::time::Duration,
 }
 
 impl axum::serve::Listener for TunedListener {
-    type Io = tokio::net::TcpStream;
+    type Io = crate::idle::WriteIdle<tokio::net::TcpStream>;
     type Addr = SocketAddr;
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
         let (tcp, addr) = axum::serve::Listener::accept(&mut self.inner).await;
         tune_connection(&tcp, self.idle);
-        (tcp, addr)
+        (crate::idle::WriteIdle::new(tcp, self.idle), addr)
     }
 
     fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -67,7 +68,7 @@ impl axum::serve::Listener for TunedListener {
 
 /// Settings of every accepted connection: TCP keepalive finds a peer that vanished (a handheld
 /// that lost its signal) on an idle connection. (A client that stops taking an answer is
-/// dropped by the response-body timeout: answers go out in frames, [`crate::api::framed`].)
+/// dropped by [`crate::idle::WriteIdle`].)
 pub(crate) fn tune_connection(tcp: &tokio::net::TcpStream, idle: std::time::Duration) {
     let sock = socket2::SockRef::from(tcp);
     let keepalive =
@@ -140,8 +141,7 @@ pub async fn spawn_opts(storage: Arc<dyn Storage>, addr: SocketAddr, options: Se
     let idle = options.idle.unwrap_or(IDLE);
     let app =
         router(AppState { county: county.clone(), trusted_proxies: Arc::new(TrustedProxies(options.trusted_proxies)) })
-            .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(idle))
-            .layer(tower_http::timeout::ResponseBodyTimeoutLayer::new(idle));
+            .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(idle));
     // The enrolment limits count attempts per client address.
     let app = app.into_make_service_with_connect_info::<PeerAddr>();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();

@@ -19,6 +19,8 @@ use tokio::sync::mpsc;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
+use crate::idle::WriteIdle;
+
 /// Where the server's certificate chain and private key are (PEM files).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsFiles {
@@ -57,7 +59,7 @@ pub fn server_config(files: &TlsFiles) -> anyhow::Result<Arc<rustls::ServerConfi
 /// A listener that yields connections whose TLS handshake has completed.
 pub struct TlsListener {
     local: SocketAddr,
-    ready: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
+    ready: mpsc::Receiver<(TlsStream<WriteIdle<TcpStream>>, SocketAddr)>,
     acceptor: tokio::task::JoinHandle<()>,
 }
 
@@ -83,7 +85,7 @@ impl TlsListener {
                 crate::server::tune_connection(&tcp, idle);
                 let (tls, tx) = (tls.clone(), tx.clone());
                 tokio::spawn(async move {
-                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.accept(tcp)).await {
+                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.accept(WriteIdle::new(tcp, idle))).await {
                         Ok(Ok(stream)) => {
                             let _ = tx.send((stream, peer)).await;
                         }
@@ -105,7 +107,7 @@ impl Drop for TlsListener {
 }
 
 impl axum::serve::Listener for TlsListener {
-    type Io = TlsStream<TcpStream>;
+    type Io = TlsStream<WriteIdle<TcpStream>>;
     type Addr = SocketAddr;
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {

@@ -93,6 +93,13 @@ impl DeviceError {
         }
     }
 
+    /// Whether the link is down or the device locked: no further request of this sync can
+    /// succeed (a server's refusal of one request says nothing of the next).
+    pub fn ends_transfers(&self) -> bool {
+        matches!(self, DeviceError::Network(_) | DeviceError::Stalled { .. } | DeviceError::Interrupted)
+            || self.code() == Code::DeviceRevoked
+    }
+
     /// Whether trying again later may succeed without changing anything (the code says).
     pub fn is_retryable(&self) -> bool {
         self.code().is_retryable()

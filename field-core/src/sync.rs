@@ -26,6 +26,8 @@ use crate::store::{self, OutboxRow};
 /// Rounds (pages of the catch-up, batches of the outbox) in one call to [`Device::sync`]: a
 /// week offline on a weak link is a few hundred small rounds; the rest waits for the next sync.
 const MAX_ROUNDS: usize = 1_000;
+/// Passes of fetching documents and catching their grids up in one sync.
+const MAX_FETCH_PASSES: usize = 16;
 
 struct Prepared {
     url: String,
@@ -65,14 +67,20 @@ impl Device {
         if self.pending_count()? == 0
             && let Err(e) = self.fetch_snapshots(&mut report).await
         {
-            fetch_failed = Some(stop_unless_local(e)?);
+            fetch_failed = Some(stop_on_link_failure(e)?);
         }
         self.rounds(&mut report).await?;
-        // Snapshot documents too large for a page; a grid they complete is caught up at once.
-        match self.fetch_snapshots(&mut report).await {
-            Ok(true) => self.rounds(&mut report).await?,
-            Ok(false) => {}
-            Err(e) => fetch_failed = fetch_failed.or(Some(stop_unless_local(e)?)),
+        // Documents too large for a page, then the catch-up of the grids they complete, which
+        // may name more (one roster import's documents, one after the other).
+        for _ in 0..MAX_FETCH_PASSES {
+            match self.fetch_snapshots(&mut report).await {
+                Ok(true) => self.rounds(&mut report).await?,
+                Ok(false) => break,
+                Err(e) => {
+                    fetch_failed = fetch_failed.or(Some(stop_on_link_failure(e)?));
+                    break;
+                }
+            }
         }
         self.publish_progress();
         // Photos go after the records, so a report is never held back by a large picture.
@@ -100,14 +108,16 @@ impl Device {
                 .bearer_auth(&prepared.token)
                 .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
                 .body(prepared.body);
+            let started = std::time::Instant::now();
             let (resp, head_after) =
                 crate::client::send(req, up, self.link.up_rate()).await.inspect_err(|e| self.note_failure(e))?;
             let resp = crate::client::check(resp).await?;
             // Only an accepted request says how fast the link carried it up.
             self.link.note_up(up as u64, head_after);
-            let head_at = std::time::Instant::now();
             let bytes = crate::client::body_bytes(resp).await.inspect_err(|e| self.note_failure(e))?;
-            self.link.note_down(bytes.len() as u64, head_at.elapsed());
+            // From the request's start: over HTTPS a small answer arrives in one TLS record with
+            // its head, and timing it from the head would make a weak link look fast.
+            self.link.note_down(bytes.len() as u64, started.elapsed());
             report.bytes_down += bytes.len() as u64;
             let answer = SyncResponse::decode(&bytes)
                 .map_err(|e| DeviceError::Server { code: Code::UnexpectedResponse.into(), message: e.to_string() })?;
@@ -183,10 +193,10 @@ impl Device {
     }
 }
 
-/// A sync goes on past a fetch that failed for its own reasons (a document refused or
-/// damaged); a failure of the link or a locked device ends it.
-fn stop_unless_local(e: DeviceError) -> Result<DeviceError> {
-    if e.is_retryable() || e.code() == Code::Locked { Err(e) } else { Ok(e) }
+/// A sync goes on past a fetch that failed for its own reasons (a document the server could
+/// not serve, or damaged); a failure of the link or a locked device ends it.
+fn stop_on_link_failure(e: DeviceError) -> Result<DeviceError> {
+    if e.ends_transfers() { Err(e) } else { Ok(e) }
 }
 
 fn apply_answer(inner: &mut Inner, sent: &[OutboxRow], answer: SyncResponse, report: &mut SyncReport) -> Result<()> {

@@ -74,18 +74,6 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Frames of an answer's body. Sent as frames, a large answer is taken from the server only as
-/// fast as the client reads it, and a client that stops reading is dropped after the idle time
-/// (the response-body timeout restarts at every frame; [`crate::server::IDLE`]).
-const FRAME_BYTES: usize = 16 * 1024;
-
-pub(crate) fn framed(bytes: Vec<u8>) -> axum::body::Body {
-    let bytes = Bytes::from(bytes);
-    let frames: Vec<Result<Bytes, std::convert::Infallible>> =
-        (0..bytes.len()).step_by(FRAME_BYTES).map(|i| Ok(bytes.slice(i..(i + FRAME_BYTES).min(bytes.len())))).collect();
-    axum::body::Body::from_stream(futures_util::stream::iter(frames))
-}
-
 /// The authenticated caller of a request (the `Authorization: Bearer` token), marked on the
 /// request's log span by ids.
 pub struct Authed(pub Caller);

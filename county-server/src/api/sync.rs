@@ -16,7 +16,7 @@ use crate::service::ranges::RangeAsk;
 pub async fn sync(State(st): State<AppState>, Authed(caller): Authed, Body(bytes): Body) -> Result<Response, Error> {
     let req = SyncRequest::decode(&bytes)?;
     let resp = st.county.sync(&caller, req).await?;
-    Ok(([(header::CONTENT_TYPE, CONTENT_TYPE)], super::framed(resp.encode())).into_response())
+    Ok(([(header::CONTENT_TYPE, CONTENT_TYPE)], resp.encode()).into_response())
 }
 
 /// `GET /v1/docs/{grid}/{collection}[/{month}]` with `Range: bytes=FROM-[TO]`: a range of a
@@ -59,7 +59,7 @@ pub async fn doc_range(
             (header::CONTENT_TYPE, "application/octet-stream".to_string()),
             (header::CONTENT_RANGE, answer.range.header()),
         ],
-        super::framed(answer.bytes),
+        answer.bytes,
     )
         .into_response();
     if let Some(digest) = answer.sha256 {

@@ -44,8 +44,6 @@ impl County {
     /// rest of the document) and at most the server's page size
     /// ([`super::sync::Limits::max_response_bytes`]) per answer.
     pub async fn doc_range(&self, caller: &Caller, key: DocKey, ask: RangeAsk) -> Result<DocRange> {
-        // A range loads its whole document: admitted with the syncs, a few at a time.
-        let _slot = self.sync_slots.acquire().await.map_err(|_| Error::Internal("server shutting down".into()))?;
         let scope = caller.scope()?;
         if !caller.account.role.receives(key.collection)
             || !auth::grid_in_scope(self.storage(), &scope, key.grid).await?
@@ -58,6 +56,8 @@ impl County {
                 "a range from past the start names the digest of the bytes before it",
             ));
         }
+        // A range loads its whole document: admitted with the syncs, a few at a time.
+        let _slot = self.sync_slots.acquire().await.map_err(|_| Error::Internal("server shutting down".into()))?;
         let Some(stored) = self.storage().load_docs(&[key]).await?.pop() else {
             return Err(Error::NotFound(format!("no document {key}")));
         };

@@ -57,10 +57,14 @@ pub fn slots_from_env() -> usize {
 /// audit row) would be out of proportion to what it sends.
 pub const MIN_BUDGET: usize = 4 * 1024;
 
-/// A catch-up of more than this many bytes in one grid (or twice the page, if larger) is sent
-/// as its documents to fetch in ranges rather than in the answer: one large change (a roster
-/// import) would otherwise come whole, and be lost whole at every cut of a weak link.
-const CHANGES_TO_FETCH: usize = 64 * 1024;
+/// To a version 2 device, a document with more than this many bytes of changes in one catch-up
+/// (or a quarter of the page, if larger) is sent as the stored document to fetch in ranges when
+/// that is smaller: a roster import's changes are about twice its documents.
+const CHANGES_WORTH_A_LOOK: usize = 8 * 1024;
+/// Changes of one document beyond this (or twice the page, if larger) are sent as the document
+/// when it is at most twice their size: one large change would otherwise come whole in an answer,
+/// and be lost whole at every cut.
+const CHANGES_TO_FETCH: usize = 32 * 1024;
 
 /// The most grids one request may name: more than a whole county holds (Yishui: 1,358), far
 /// more than any device's scope (a township's staff hold about 80).
@@ -233,10 +237,17 @@ async fn sync(
     let mut budget = page;
     let (mut docs, mut positions, mut fetch, mut more) = (Vec::new(), Vec::new(), Vec::new(), false);
     let mut reads = Vec::new();
+    // A grid left for a later page is echoed at its position to a version 1 device, as before;
+    // a version 2 device keeps its own (an echoed 0 would read as an empty grid's position).
+    let put_off = |positions: &mut Vec<GridPosition>, p: GridPosition| {
+        if !paged {
+            positions.push(p);
+        }
+    };
     for p in wanted {
         if budget == 0 {
             more = true;
-            positions.push(p);
+            put_off(&mut positions, p);
             continue;
         }
         match storage.catch_up(p.grid, &receives, p.seq, caller.device.id, budget).await? {
@@ -247,7 +258,7 @@ async fn sync(
                     // as much of it as fits comes whole; so do the grids after it (nothing more
                     // is read for this page).
                     more = true;
-                    positions.push(p);
+                    put_off(&mut positions, p);
                     budget = 0;
                     continue;
                 }
@@ -276,35 +287,51 @@ async fn sync(
                 }
             }
             CatchUp::Changes { seq, changes, more: m } => {
+                let mut per_doc: BTreeMap<DocKey, (usize, Vec<u8>)> = BTreeMap::new();
+                for c in changes {
+                    let (n, data) = per_doc.entry(c.doc).or_default();
+                    *n += 1;
+                    data.extend_from_slice(&c.bytes);
+                }
+                // A document whose changes here are large (a roster import) goes to a version 2
+                // device as the stored document to fetch in ranges ([`CHANGES_WORTH_A_LOOK`]): it
+                // holds every change up to `seq`, and its ranges resume after a cut where a sync
+                // answer is lost whole. The grid's position waits on the device until then.
+                if paged {
+                    let worth_a_look = CHANGES_WORTH_A_LOOK.max(page / 4);
+                    let keys: Vec<DocKey> =
+                        per_doc.iter().filter(|(_, (_, data))| data.len() > worth_a_look).map(|(k, _)| *k).collect();
+                    if !keys.is_empty() {
+                        let large = CHANGES_TO_FETCH.max(2 * page);
+                        for d in storage.load_docs(&keys).await? {
+                            let changes = per_doc[&d.key].1.len();
+                            // Smaller than its changes; or, for changes too large to risk in one
+                            // answer, not much larger.
+                            if d.bytes.len() < changes || (changes > large && d.bytes.len() <= 2 * changes) {
+                                fetch.push(FetchDoc { doc: d.key, len: d.bytes.len() as u64 });
+                                per_doc.remove(&d.key);
+                            }
+                        }
+                    }
+                }
                 // A device asking from before what it was last served (or first seen by this
-                // server process) reads records it may not hold: audited.
+                // server process) reads records it may not hold: audited (ranges are audited as
+                // they are served).
                 let rewound = served.rewound(caller.device.id, p.grid, p.seq, seq);
-                if !changes.is_empty() && rewound {
-                    let detail = format!("{} changes after position {}, up to {seq}", changes.len(), p.seq);
+                let sent: usize = per_doc.values().map(|(n, _)| n).sum();
+                if sent > 0 && rewound {
+                    let detail = format!("{sent} changes after position {}, up to {seq}", p.seq);
                     reads.push(Read::new(ReadKind::CatchUp, Some(p.grid)).detail(detail));
                 }
-                let size: usize = changes.iter().map(|c| c.bytes.len()).sum();
-                if paged && size > CHANGES_TO_FETCH.max(2 * page) {
-                    // One large change (a roster import): its documents are fetched in ranges
-                    // instead, resumable; the stored documents hold every change up to `seq`.
-                    let keys: std::collections::BTreeSet<DocKey> = changes.iter().map(|c| c.doc).collect();
-                    let keys: Vec<DocKey> = keys.into_iter().collect();
-                    for d in storage.load_docs(&keys).await? {
-                        fetch.push(FetchDoc { doc: d.key, len: d.bytes.len() as u64 });
-                    }
-                    positions.push(GridPosition { grid: p.grid, seq });
-                    budget = 0;
-                    more |= m;
-                    continue;
+                for (doc, (_, data)) in per_doc {
+                    budget = budget.saturating_sub(data.len());
+                    docs.push(DocPayload { doc, snapshot: false, data });
                 }
-                let mut per_doc: BTreeMap<DocKey, Vec<u8>> = BTreeMap::new();
-                for c in changes {
-                    budget = budget.saturating_sub(c.bytes.len());
-                    per_doc.entry(c.doc).or_default().extend_from_slice(&c.bytes);
-                }
-                docs.extend(per_doc.into_iter().map(|(doc, data)| DocPayload { doc, snapshot: false, data }));
                 positions.push(GridPosition { grid: p.grid, seq });
                 more |= m;
+                if !fetch.is_empty() {
+                    budget = 0;
+                }
             }
         }
     }
