@@ -742,7 +742,7 @@ export class MockBackend {
         this.emit()
         return {
           requests: 1, bytes_up: sent * 310, bytes_down: 180, acknowledged: sent, refused: 0, quarantined: 0, reentered: 0,
-          documents_received: 0, photos_uploaded: 0, photo_bytes_up: 0,
+          documents_received: 0, ranges: 0, photos_uploaded: 0, photo_bytes_up: 0,
         }
       },
       sync_status: async () => {
