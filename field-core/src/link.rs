@@ -4,8 +4,10 @@
 //! ([`crate::client::idle`]). On a good link the sizes grow to the server's page.
 //!
 //! The estimate starts low (a device that has not measured anything assumes a GPRS-class link)
-//! and follows each measured transfer: bytes over the whole time, latency included, so it errs
-//! slow. A transfer that stalls divides it by four.
+//! and follows each measured transfer: bytes over the whole time less the shortest round trip
+//! seen (a small exchange's time to its answer), so it errs slow. It may grow fourfold per
+//! transfer (a good link is found within a few), falls by half toward a slower sample, and a
+//! transfer that stalls divides it by four.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -29,33 +31,53 @@ const MAX_PHOTO_CHUNK: u64 = 256 * 1024;
 pub struct Link {
     down: AtomicU64,
     up: AtomicU64,
+    /// The shortest time to an answer of a small exchange, in microseconds (`u64::MAX`: none
+    /// seen yet): about one round trip of the link.
+    round_trip_us: AtomicU64,
 }
 
 impl Default for Link {
     fn default() -> Self {
-        Link { down: AtomicU64::new(UNMEASURED), up: AtomicU64::new(UNMEASURED) }
+        Link {
+            down: AtomicU64::new(UNMEASURED),
+            up: AtomicU64::new(UNMEASURED),
+            round_trip_us: AtomicU64::new(u64::MAX),
+        }
     }
-}
-
-fn note(rate: &AtomicU64, bytes: u64, took: Duration) {
-    if bytes < MEASURE_FROM {
-        return;
-    }
-    let sample = (bytes as f64 / took.as_secs_f64().max(0.001)) as u64;
-    // Half the old estimate, half the new sample: follows a change within a few transfers.
-    let _ = rate.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |old| Some((old + sample.max(1)) / 2));
 }
 
 impl Link {
+    fn note(&self, rate: &AtomicU64, bytes: u64, took: Duration) {
+        if bytes < MEASURE_FROM {
+            return;
+        }
+        let rtt = match self.round_trip_us.load(Ordering::Relaxed) {
+            u64::MAX => Duration::ZERO,
+            us => Duration::from_micros(us),
+        };
+        // The round trip is not the link's bandwidth; what is left never counts as under 1 ms.
+        let moving = took.saturating_sub(rtt).max(Duration::from_millis(1));
+        let sample = ((bytes as f64 / moving.as_secs_f64()) as u64).max(1);
+        let _ = rate.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |old| {
+            Some(if sample > old { sample.min(old.saturating_mul(4)) } else { (old + sample) / 2 })
+        });
+    }
+
+    /// A small exchange (a few hundred bytes each way) was answered after `took`.
+    pub fn note_round_trip(&self, took: Duration) {
+        let us = took.as_micros().min(u64::MAX as u128 - 1) as u64;
+        self.round_trip_us.fetch_min(us, Ordering::Relaxed);
+    }
+
     /// An answer of `bytes` came in `took`, from the request's start to the body's end.
     pub fn note_down(&self, bytes: u64, took: Duration) {
-        note(&self.down, bytes, took);
+        self.note(&self.down, bytes, took);
     }
 
     /// A request body of `bytes` was answered after `took` (from its start to the answer's
     /// head: the server's time counts too, so the estimate errs slow).
     pub fn note_up(&self, bytes: u64, took: Duration) {
-        note(&self.up, bytes, took);
+        self.note(&self.up, bytes, took);
     }
 
     /// A transfer made no progress for the idle time: the link is much slower than thought.
@@ -103,18 +125,22 @@ mod tests {
         let link = Link::default();
         assert_eq!(link.page_budget(), 8 * 1024, "unmeasured: a GPRS-class page");
         assert_eq!(link.push_bytes(), 16_000);
-        // 24 kbit/s, measured on a 30 KB answer.
+        // 24 kbit/s, measured on a 30 KB answer (and a round trip of 600 ms, once seen).
+        link.note_round_trip(Duration::from_millis(800));
+        link.note_round_trip(Duration::from_millis(600));
         for _ in 0..8 {
-            link.note_down(30_000, Duration::from_secs(10));
+            link.note_down(30_000, Duration::from_millis(10_600));
         }
         assert!((2_900..=3_100).contains(&link.down_rate()), "{}", link.down_rate());
         assert!((11_600..=12_400).contains(&link.page_budget()), "four seconds of it");
         // A small answer says nothing about the link.
         link.note_down(300, Duration::from_millis(1));
         assert!((2_900..=3_100).contains(&link.down_rate()));
-        // A fast link grows the pages to the server's.
+        // A fast link grows the pages to the server's, at most fourfold a transfer.
+        link.note_down(64 << 10, Duration::from_millis(610));
+        assert!(link.down_rate() <= 12_400, "fourfold at most: {}", link.down_rate());
         for _ in 0..30 {
-            link.note_down(4 << 20, Duration::from_millis(100));
+            link.note_down(4 << 20, Duration::from_millis(700));
         }
         assert_eq!(link.page_budget(), 4 << 20);
         assert_eq!(link.range_len(), 4 << 20);

@@ -81,13 +81,14 @@ impl Device {
             self.check_interrupted()?;
             let Some(data) = store::photo(&self.lock().conn, &hash)? else { continue };
             report.requests += 1;
-            let (status, _) = crate::client::send(
+            let (status, took) = crate::client::send(
                 self.http().get(format!("{server}/v1/blobs/{hash}/status")).bearer_auth(&token),
                 0,
                 0,
             )
             .await
             .inspect_err(|e| self.note_failure(e))?;
+            self.link.note_round_trip(took);
             let (mut received, mut complete) = if status.status() == reqwest::StatusCode::NOT_FOUND {
                 (0, false)
             } else {

@@ -31,6 +31,7 @@ const MAX_FETCH_PASSES: usize = 16;
 
 struct Prepared {
     url: String,
+    positions: Vec<GridPosition>,
     token: String,
     body: Vec<u8>,
     sent: Vec<OutboxRow>,
@@ -96,9 +97,12 @@ impl Device {
     /// Sync requests until the outbox is sent and the catch-up complete. Each answer is applied
     /// in one transaction before the next request: an acknowledged batch is never sent again.
     async fn rounds(&self, report: &mut SyncReport) -> Result<()> {
+        // Grids this sync has brought up to date (a snapshot, or nothing new) are not named
+        // again in its later rounds: a township's 79 positions would go up in every page.
+        let mut settled: HashSet<Uuid> = HashSet::new();
         for _ in 0..MAX_ROUNDS {
             self.check_interrupted()?;
-            let prepared = self.prepare()?;
+            let prepared = self.prepare(&settled)?;
             let up = prepared.body.len();
             report.requests += 1;
             report.bytes_up += up as u64;
@@ -112,6 +116,9 @@ impl Device {
             let (resp, head_after) =
                 crate::client::send(req, up, self.link.up_rate()).await.inspect_err(|e| self.note_failure(e))?;
             let resp = crate::client::check(resp).await?;
+            if up <= 1024 && resp.content_length().is_some_and(|n| n <= 2048) {
+                self.link.note_round_trip(head_after);
+            }
             // Only an accepted request says how fast the link carried it up.
             self.link.note_up(up as u64, head_after);
             let bytes = crate::client::body_bytes(resp).await.inspect_err(|e| self.note_failure(e))?;
@@ -123,6 +130,11 @@ impl Device {
                 .map_err(|e| DeviceError::Server { code: Code::UnexpectedResponse.into(), message: e.to_string() })?;
             let more = answer.more;
             let full_push = !prepared.sent.is_empty() && prepared.body_was_capped;
+            for p in &answer.positions {
+                if prepared.positions.iter().any(|s| s.grid == p.grid && (s.seq == 0 || s.seq == p.seq)) {
+                    settled.insert(p.grid);
+                }
+            }
             {
                 let mut inner = self.lock();
                 if let Err(e) = apply_answer(&mut inner, &prepared.sent, answer, report) {
@@ -158,7 +170,7 @@ impl Device {
         Ok(())
     }
 
-    fn prepare(&self) -> Result<Prepared> {
+    fn prepare(&self, settled: &HashSet<Uuid>) -> Result<Prepared> {
         let inner = self.lock();
         let id = inner.identity()?;
         let sent = store::outbox(&inner.conn, self.link.push_bytes())?;
@@ -169,13 +181,13 @@ impl Device {
         let positions = id
             .grids
             .iter()
-            .filter(|g| !fetching.contains(&g.id))
+            .filter(|g| !fetching.contains(&g.id) && !settled.contains(&g.id))
             .map(|g| Ok(GridPosition { grid: g.id, seq: store::position(&inner.conn, g.id)? }))
             .collect::<Result<Vec<_>>>()?;
         let req = SyncRequest {
             version: PROTOCOL_VERSION,
             budget: self.link.page_budget(),
-            positions,
+            positions: positions.clone(),
             changes: sent
                 .iter()
                 .map(|r| sync_protocol::wire::OutChange { doc: r.doc, bytes: r.bytes.clone() })
@@ -184,6 +196,7 @@ impl Device {
         // An identity from before the address rule (or edited by hand) is checked here too.
         let server = crate::client::check_server_url(&id.server)?;
         Ok(Prepared {
+            positions,
             url: format!("{server}/v1/sync"),
             token: id.token.clone(),
             body: req.encode(),

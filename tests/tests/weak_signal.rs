@@ -132,7 +132,7 @@ async fn a_week_offline_outbox_arrives_once_and_whole_through_cuts() {
     proxy.shape(Shape::kbit(64, Duration::from_millis(100)));
     let edits = dev.sync().await.unwrap();
     assert_eq!((edits.acknowledged, dev.pending_count().unwrap()), (200, 0));
-    assert!(edits.requests >= 3, "bounded batches: {edits:?}");
+    assert!(edits.requests >= 2, "bounded batches (the first of 16 KB, unmeasured): {edits:?}");
     // Each change carries its document's key and length (about 21 bytes); each request a header.
     let framing = 32 * 200 + 64 * edits.requests as u64;
     assert!(edits.bytes_up <= outbox + framing, "{} B sent for an outbox of {outbox} B: {edits:?}", edits.bytes_up);

@@ -140,7 +140,8 @@ async fn main() {
         let shape = Shape::kbit(rate, latency);
         let proxy = Proxy::start(server.addr()).await;
 
-        // One grid, first download.
+        // One grid, first download (the grid grows by each rate's week of edits: measured now).
+        let grid_payload = snapshot_bytes(&server, o.grid_a, Role::GridWorker).await;
         let dev = TestDevice::enrol(&proxy.url(), &server.code_for(o.worker_a).await, "bench").await;
         proxy.shape(shape);
         proxy.reset_counters();
