@@ -317,6 +317,11 @@ pub enum DocError {
     Automerge(#[from] automerge::AutomergeError),
     #[error("document is corrupt: {0}")]
     Corrupt(String),
+    /// Automerge failed an internal assertion applying the change (a sequence number that does
+    /// not follow its actor's last in the document): the change is refused, and the document it
+    /// was applied to must be dropped and read again.
+    #[error("change refused by automerge, document must be reloaded: {0}")]
+    Poisoned(String),
 }
 
 impl DocError {
@@ -324,6 +329,7 @@ impl DocError {
         match self {
             Self::Invalid(v) => v.code.into(),
             Self::Automerge(_) | Self::Corrupt(_) => Code::Document.into(),
+            Self::Poisoned(_) => Code::MalformedChange.into(),
         }
     }
 }

@@ -140,7 +140,10 @@ impl Ingest {
         if doc.get_change_by_hash(&hash).is_some() {
             return Ok(Outcome::AlreadyStored);
         }
-        let refused = if change.deps().iter().any(|d| self.refused.contains(d)) {
+        let refused = if change.author().is_some() {
+            // Devices never name an author; automerge asserts on one past an actor's first change.
+            Refused::new(Code::MalformedChange, "a change naming an author")
+        } else if change.deps().iter().any(|d| self.refused.contains(d)) {
             Refused::new(Code::DependencyRefused, "built on a refused change")
         } else if !doc.get_missing_deps(change.deps()).is_empty() {
             // Automerge would queue it silently and the server would acknowledge a change it
@@ -149,7 +152,7 @@ impl Ingest {
         } else {
             match doc::validate_change(doc, collection, change, author) {
                 Ok(summary) => {
-                    doc.apply_changes([change.clone()])?;
+                    apply_guarded(doc, change)?;
                     return Ok(Outcome::Applied(summary));
                 }
                 Err(e) => Refused::from(e),
@@ -158,6 +161,37 @@ impl Ingest {
         self.refused.insert(hash);
         Ok(Outcome::Refused(refused))
     }
+}
+
+/// Applies a change that passed every check. automerge 0.12 refuses a sequence number its actor
+/// already used, and asserts, rather than refuses, on one that skips ahead (found by fuzzing: a
+/// forged sequence panicked the server's sync worker; the other answered 500). Both come back as
+/// [`DocError::Poisoned`]: the change is refused `malformed_change`, and the document, which a
+/// failed assertion may have left half-changed, must be dropped.
+fn apply_guarded(doc: &mut Automerge, change: &Change) -> Result<(), DocError> {
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| doc.apply_changes([change.clone()])));
+    match outcome {
+        Ok(Ok(_)) => Ok(()),
+        // Refused by automerge itself (a sequence number used twice): the change, not the server.
+        Ok(Err(e)) => Err(DocError::Poisoned(e.to_string())),
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            Err(DocError::Poisoned(what))
+        }
+    }
+}
+
+/// Whether automerge would assert applying `change` to `doc` (its sequence number does not
+/// follow its actor's last there). Reads every change's metadata: for tests and fuzzing, where
+/// a caught panic still aborts (libFuzzer's panic hook), not for the server's path.
+pub fn breaks_actor_sequence(doc: &Automerge, change: &Change) -> bool {
+    let actor = change.actor_id();
+    let held = doc.get_changes_meta(&[]).iter().filter(|m| m.actor.as_ref() == actor).count() as u64;
+    change.seq() != held + 1
 }
 
 /// The device's path for one edit: validated, made into a change on `doc` and taken through

@@ -157,3 +157,29 @@ fn a_bundle_chunk_is_not_parsed_as_a_change() {
     assert!(!sync_protocol::doc::is_change_chunk(bytes));
     assert!(sync_protocol::doc::parse_change(bytes).is_none());
 }
+
+/// Found by fuzzing: a change naming an author (automerge 0.12's optional field, which no
+/// device sets) at a sequence number past 1 passed every check, then failed an assertion inside
+/// automerge while being applied: the server's sync worker panicked. It is refused now, before
+/// automerge sees it; a panic automerge still has in it is caught (`pipeline::apply_guarded`).
+#[test]
+fn a_change_naming_an_author_is_refused_not_panicked_on() {
+    let data = std::fs::read(fuzz_dir().join("regressions/validate_change/author-past-the-first-change")).unwrap();
+    let (collection, role) = fuzzing::selector(data[0]);
+    let change = sync_protocol::doc::parse_change(&data[1..]).expect("the crasher parses as a change");
+    assert!(change.author().is_some() && change.seq() > 1);
+    let meta = sync_protocol::doc::ChangeMeta::parse(change.message()).expect("it names its account");
+    let author = sync_protocol::org::Author {
+        account: meta.account,
+        device: sync_protocol::doc::device_of_actor(change.actor_id()).unwrap(),
+        role,
+    };
+    let mut doc = fuzzing::seed().doc(collection).clone();
+    let heads = doc.get_heads();
+    let got = sync_protocol::pipeline::Ingest::default().offer(&mut doc, collection, &change, &author).unwrap();
+    match got {
+        sync_protocol::pipeline::Outcome::Refused(r) => assert_eq!(r.code.as_str(), "malformed_change"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert_eq!(doc.get_heads(), heads, "the document is unchanged");
+}

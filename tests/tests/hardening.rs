@@ -563,3 +563,43 @@ async fn the_command_line_device_keeps_no_real_county_unencrypted() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("wrong_pin"));
 }
+
+/// A device re-using its actor's sequence number 1 with other content (found by fuzzing:
+/// automerge asserts on it, which panicked the server's sync worker): refused
+/// `malformed_change`, nothing stored, and the server goes on serving the grid.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_reusing_its_actors_sequence_number_is_refused() {
+    let server = TestServer::start().await;
+    let (dev, token) = worker_a(&server).await;
+    let id = dev.identity().unwrap();
+    let key = DocKey::new(server.org.grid_a, Collection::Residents);
+    let author = Author { account: id.account.id, device: id.device_id, role: Role::GridWorker };
+    let seq1 = |r: &sync_protocol::model::Resident| {
+        let edit = Edit { doc: key, record: r.id, creating: true, fields: r.to_fields() };
+        // An epoch of its own, so the first is this actor's first change in the document.
+        let c = doc::make_change(&Automerge::new(), doc::actor_for(id.device_id, 9), &edit, &author, 1_764_000_000_000)
+            .unwrap()
+            .unwrap();
+        assert_eq!(c.seq(), 1);
+        OutChange { doc: key, bytes: c.raw_bytes().to_vec() }
+    };
+    let send = |changes: Vec<OutChange>| {
+        SyncRequest { version: PROTOCOL_VERSION, positions: vec![], changes, budget: 0 }.encode()
+    };
+    let (status, body) = post_sync(&server, &token, send(vec![seq1(&resident("甲", "1970-01-01", "011"))])).await;
+    assert_eq!(status, 200);
+    assert!(SyncResponse::decode(&body).unwrap().refused.is_empty());
+    let before = fingerprint(&server).await;
+
+    let (status, body) = post_sync(&server, &token, send(vec![seq1(&resident("乙", "1971-01-01", "013"))])).await;
+    assert_eq!(status, 200, "{}", error_code(&body));
+    let answer = SyncResponse::decode(&body).unwrap();
+    assert_eq!(answer.refused.len(), 1);
+    assert_eq!(answer.refused[0].code.as_str(), "malformed_change");
+    assert_eq!(fingerprint(&server).await, before, "nothing stored");
+
+    // The grid is served as before, and an honest device still syncs.
+    let other = TestDevice::enrol(&server.url(), &server.code_for(server.org.assistant_a).await, "b").await;
+    other.sync().await.unwrap();
+    assert_eq!(other.residents(&Default::default()).unwrap().len(), 2);
+}

@@ -433,10 +433,32 @@ impl Work {
         let mut refused = Vec::new();
         let mut accepted: Vec<NewChange> = Vec::new();
         for inc in &incoming {
-            let (doc, _, _) = docs.get_mut(&inc.key).expect("loaded before");
-            let outcome = ingest
-                .offer(doc, inc.key.collection, &inc.change, &author)
-                .map_err(|e| StorageError::Database(e.to_string()))?;
+            let Some((doc, _, _)) = docs.get_mut(&inc.key) else {
+                // Its document was dropped after a change automerge failed on (below).
+                refused.push(poisoned_refusal().at(inc.index));
+                continue;
+            };
+            let outcome = match ingest.offer(doc, inc.key.collection, &inc.change, &author) {
+                Ok(outcome) => outcome,
+                Err(sync_protocol::DocError::Poisoned(what)) => {
+                    // The document may be half-changed: it is neither stored nor cached, and
+                    // every change of this request to it is refused (the device sends the
+                    // honest ones again under a new epoch; only a forged sequence gets here).
+                    tracing::warn!(doc = %inc.key, %what, "a change automerge asserted on was refused");
+                    docs.remove(&inc.key);
+                    refused.push(
+                        Refused::new(Code::MalformedChange, "sequence number out of order for its actor").at(inc.index),
+                    );
+                    for a in accepted.iter().filter(|a| a.doc == inc.key) {
+                        if let Some(i) = incoming.iter().find(|i| i.change.hash().0 == a.hash) {
+                            refused.push(poisoned_refusal().at(i.index));
+                        }
+                    }
+                    accepted.retain(|a| a.doc != inc.key);
+                    continue;
+                }
+                Err(e) => return Err(StorageError::Database(e.to_string())),
+            };
             match outcome {
                 Outcome::AlreadyStored => {} // a retry after a lost answer
                 Outcome::Refused(r) => refused.push(r.at(inc.index)),
@@ -466,6 +488,10 @@ impl Work {
         log_unreadable(&rows);
         Ok(Done { docs, refused, accepted, writes, rows, ingest })
     }
+}
+
+fn poisoned_refusal() -> Refused {
+    Refused::new(Code::MalformedChange, "sent with a change whose sequence number was out of order")
 }
 
 /// A record that does not read as its type keeps its old query row; say which (ids only).
