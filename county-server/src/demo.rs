@@ -220,12 +220,7 @@ async fn generate(storage: &dyn Storage, grids: usize, seed: u64) -> anyhow::Res
             })
             .await?;
         let author = Author { account: worker, device: importer, role: Role::GridWorker };
-        let records = GridRecords {
-            residents: data.residents,
-            houses: data.houses,
-            visits: data.visits,
-            disputes: data.disputes,
-        };
+        let records = GridRecords::from(data);
         pending.push_back((
             grid_name.to_string(),
             tokio::task::spawn_blocking(move || import::prepare(grid, &author, &records, now, &[])),
@@ -247,4 +242,11 @@ async fn generate(storage: &dyn Storage, grids: usize, seed: u64) -> anyhow::Res
     }
     eprintln!();
     Ok(())
+}
+
+/// A generated grid's records, as the import takes them.
+impl From<demo_county::GridData> for GridRecords {
+    fn from(data: demo_county::GridData) -> Self {
+        GridRecords { residents: data.residents, houses: data.houses, visits: data.visits, disputes: data.disputes }
+    }
 }

@@ -382,21 +382,21 @@ pub fn error_code(body: &[u8]) -> String {
 /// Imports a typical grid of the demo county (814 residents, 301 houses, a year of visits) into
 /// grid A, as grid A's worker; returns what was imported.
 pub async fn typical_grid_a(server: &TestServer) -> demo_county::GridData {
-    let o = &server.org;
     let now = chrono::Utc::now().timestamp_millis();
-    let spec = demo_county::GridSpec::typical("高庄镇", "东坡村", o.worker_a, now, 42);
+    let spec = demo_county::GridSpec::typical("高庄镇", "东坡村", server.org.worker_a, now, 42);
     let data = demo_county::generate_grid(&spec);
-    let records = county_server::service::import::GridRecords {
-        residents: data.residents.clone(),
-        houses: data.houses.clone(),
-        visits: data.visits.clone(),
-        disputes: data.disputes.clone(),
-    };
-    let author = sync_protocol::org::Author { account: o.worker_a, device: Uuid::now_v7(), role: Role::GridWorker };
-    county_server::service::import::import_grid(server.storage().as_ref(), o.grid_a, &author, &records, now)
+    import_into_grid_a(server, &data, now).await;
+    data
+}
+
+/// Imports generated records into grid A, as grid A's worker (a device of its own).
+pub async fn import_into_grid_a(server: &TestServer, data: &demo_county::GridData, now: i64) {
+    let author =
+        sync_protocol::org::Author { account: server.org.worker_a, device: Uuid::now_v7(), role: Role::GridWorker };
+    let records = county_server::service::import::GridRecords::from(data.clone());
+    county_server::service::import::import_grid(server.storage().as_ref(), server.org.grid_a, &author, &records, now)
         .await
         .unwrap();
-    data
 }
 
 /// The bytes of a grid's snapshot as the server stores it, of the collections `role` receives:

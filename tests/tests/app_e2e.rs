@@ -19,7 +19,6 @@ use county_server::storage::{DisputeQuery, Scope};
 use fantoccini::{Client, ClientBuilder, Locator};
 use gridkeeper_tests::TestServer;
 use gridkeeper_tests::proxy::{Mode, Proxy};
-use sync_protocol::org::{Author, Role};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -188,16 +187,7 @@ async fn a_worker_enrols_edits_visits_and_reports_offline_then_syncs() {
         ..demo_county::GridSpec::typical("高庄镇", "东坡村", o.worker_a, now, 7)
     };
     let data = demo_county::generate_grid(&spec);
-    let records = county_server::service::import::GridRecords {
-        residents: data.residents.clone(),
-        houses: data.houses.clone(),
-        visits: data.visits.clone(),
-        disputes: data.disputes.clone(),
-    };
-    let importer = Author { account: o.worker_a, device: uuid::Uuid::now_v7(), role: Role::GridWorker };
-    county_server::service::import::import_grid(server.storage().as_ref(), o.grid_a, &importer, &records, now)
-        .await
-        .unwrap();
+    gridkeeper_tests::import_into_grid_a(&server, &data, now).await;
     let target = data
         .residents
         .iter()

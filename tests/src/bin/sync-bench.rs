@@ -10,7 +10,6 @@ use automerge::sync::{State, SyncDoc};
 use automerge::{Automerge, transaction::Transactable};
 use gridkeeper_tests::{TestDevice, TestServer, fields};
 use serde_json::json;
-use sync_protocol::org::{Author, Role};
 
 struct Stock {
     round_trips: usize,
@@ -67,15 +66,8 @@ async fn main() {
     let now = chrono::Utc::now().timestamp_millis();
     let spec = demo_county::GridSpec::typical("高庄镇", "东坡村", o.worker_a, now, 42);
     let data = demo_county::generate_grid(&spec);
-    let records = county_server::service::import::GridRecords {
-        residents: data.residents.clone(),
-        houses: data.houses.clone(),
-        visits: data.visits.clone(),
-        disputes: data.disputes.clone(),
-    };
     let t = Instant::now();
-    let author = Author { account: o.worker_a, device: uuid::Uuid::now_v7(), role: Role::GridWorker };
-    county_server::service::import::import_grid(storage.as_ref(), o.grid_a, &author, &records, now).await.unwrap();
+    gridkeeper_tests::import_into_grid_a(&server, &data, now).await;
     let import_ms = t.elapsed().as_secs_f64() * 1000.0;
     println!(
         "grid: {} residents, {} houses, {} visits, {} disputes (imported in {import_ms:.0} ms)",
