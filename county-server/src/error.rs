@@ -4,7 +4,7 @@
 //! never carry personal data.
 
 use sync_protocol::api::RosterReport;
-use sync_protocol::{Code, ErrorBody, ErrorCode};
+use sync_protocol::{Code, ErrorBody, ErrorCode, ValidationError};
 
 use crate::storage::StorageError;
 
@@ -32,6 +32,10 @@ pub enum Error {
     /// A device's upload quota is used up (unfinished uploads, or bytes started today).
     #[error("{0}")]
     Quota(String),
+    /// Refused by the validator or the closed loop's rule (an action the caller's level may not
+    /// take now), with its code, record and field.
+    #[error("{}", .0.message)]
+    Invalid(ValidationError),
     /// A roster file with rejected rows: the report names every one; nothing was written.
     #[error("{} of {} rows rejected; nothing was imported", .0.rejected_rows, .0.rows)]
     RosterRejected(RosterReport),
@@ -64,6 +68,7 @@ impl Error {
             Error::Quota(_) => Code::UploadQuota,
             Error::RosterRejected(_) => Code::RosterRejected,
             Error::Internal(_) => Code::Internal,
+            Error::Invalid(e) => return e.code.into(),
         }
         .into()
     }
@@ -75,6 +80,9 @@ impl Error {
 
     /// The body a client receives: code and message, and a rejected roster's report.
     pub fn body(&self) -> ErrorBody {
+        if let Error::Invalid(e) = self {
+            return ErrorBody::from(e);
+        }
         let mut body = ErrorBody::new(self.code(), self.to_string());
         if let Error::RosterRejected(report) = self {
             body.report = Some(Box::new(report.clone()));

@@ -276,15 +276,10 @@ const RESOLVE_NOTES: &[&str] =
 const LAND_PLACES: &[&str] = &["村东承包地", "村西岭地", "南洼地块", "北沟地块", "村后山坡地"];
 
 fn act(rng: &mut StdRng, worker: Uuid, kind: &str, at: i64, to: Option<&str>, note: &str) -> Action {
-    Action {
-        id: uuid_at(rng, at),
-        kind: kind.into(),
-        actor: worker,
-        level: Level::Grid,
-        at,
-        to_level: to.and_then(Level::parse),
-        note: Some(note.into()),
-    }
+    let mut a = Action::new(uuid_at(rng, at), kind, worker, Level::Grid, at);
+    a.to_level = to.and_then(Level::parse);
+    a.note = Some(note.into());
+    a
 }
 
 /// An action with a note picked from `notes`.
@@ -463,13 +458,15 @@ pub(crate) fn disputes(
                 actions.push(act_from(rng, worker, "intervene", at, INTERVENE_NOTES));
             }
             if coordination {
-                let (to, note) = if matches!(category, "land" | "property" | "labour" | "petition") {
-                    ("township", "涉及确权或政策，需镇综治中心协调处理")
+                // Level by level: the grid passes it to its village or community (whose
+                // centre takes it further through the staff's own actions).
+                let note = if matches!(category, "land" | "property" | "labour" | "petition") {
+                    "涉及确权或政策，需村（社区）报镇综治中心协调处理"
                 } else {
-                    ("community", "需村（社区）调委会协调处理")
+                    "需村（社区）调委会协调处理"
                 };
                 if let Some(at) = step(rng, HOUR, 24 * HOUR) {
-                    actions.push(act(rng, worker, "escalate", at, Some(to), note));
+                    actions.push(act(rng, worker, "escalate", at, Some("community"), note));
                 }
             } else if chance(rng, 0.45)
                 && let Some(at) = step(rng, 12 * HOUR, 3 * DAY)
@@ -487,12 +484,11 @@ pub(crate) fn disputes(
             }
             if let Some(at) = step(rng, 30 * MINUTE, DAY) {
                 actions.push(act_from(rng, worker, "resolve", at, RESOLVE_NOTES));
-                if chance(rng, 0.5)
-                    && let Some(at) = step(rng, 2 * DAY, 10 * DAY)
-                {
-                    actions.push(act(rng, worker, "evaluate", at, None, "回访当事人，对调解结果满意"));
-                }
             }
+        }
+        // Each action names the one before it as seen (one worker, one device).
+        for i in 1..actions.len() {
+            actions[i].after = Some(actions[i - 1].id);
         }
 
         if let Some(i) = linked {

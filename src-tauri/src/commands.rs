@@ -5,13 +5,12 @@ use std::sync::Arc;
 use field_core::Device;
 use serde_json::{Map, Value};
 use sync_protocol::Code;
-use sync_protocol::api::{DisputeView, ResidentQuery};
+use sync_protocol::api::{DisputeView, NewAction, ResidentQuery};
 use sync_protocol::app::{
     EnrolHint, IdentityView, LockState, NewDispute, NewVisit, Quarantined, SyncReport, SyncStatus, Workbench,
 };
 use sync_protocol::doc::{Conflict, HistoryEntry};
-use sync_protocol::model::{Dispute, House, Resident, ResidentSummary, Visit};
-use sync_protocol::org::Level;
+use sync_protocol::model::{House, Resident, ResidentSummary, Visit};
 use sync_protocol::schema::Collection;
 use tauri::State;
 use uuid::Uuid;
@@ -176,24 +175,18 @@ pub async fn report_dispute(st: State<'_, AppState>, dispute: NewDispute) -> R<U
 }
 
 #[tauri::command]
-pub async fn list_disputes(st: State<'_, AppState>, open_only: bool) -> R<Vec<Dispute>> {
-    Ok(st.device()?.disputes(open_only)?)
+pub async fn list_disputes(st: State<'_, AppState>, open_only: bool) -> R<Vec<DisputeView>> {
+    Ok(st.device()?.dispute_views(open_only)?)
 }
 
 #[tauri::command]
 pub async fn get_dispute(st: State<'_, AppState>, id: Uuid) -> R<DisputeView> {
-    Ok(st.device()?.dispute(id)?.into())
+    Ok(st.device()?.dispute_view(id)?)
 }
 
 #[tauri::command]
-pub async fn add_dispute_action(
-    st: State<'_, AppState>,
-    dispute: Uuid,
-    kind: String,
-    to_level: Option<Level>,
-    note: Option<String>,
-) -> R<()> {
-    written(&st, st.device()?.add_dispute_action(dispute, &kind, to_level, note.as_deref()))
+pub async fn add_dispute_action(st: State<'_, AppState>, dispute: Uuid, action: NewAction) -> R<()> {
+    written(&st, st.device()?.add_dispute_action(dispute, &action))
 }
 
 #[tauri::command]

@@ -8,13 +8,12 @@
 use std::fmt::Write;
 
 use serde_json::{Map, Value};
-use sync_protocol::api::{DisputeView, ResidentQuery};
+use sync_protocol::api::{DisputeView, NewAction, ResidentQuery};
 use sync_protocol::app::{
     EnrolHint, IdentityView, LockState, NewDispute, NewVisit, Quarantined, SyncReport, SyncStatus, Workbench,
 };
 use sync_protocol::doc::{Conflict, HistoryEntry};
-use sync_protocol::model::{Dispute, House, Resident, ResidentSummary, Visit};
-use sync_protocol::org::Level;
+use sync_protocol::model::{House, Resident, ResidentSummary, Visit};
 use sync_protocol::schema::Collection;
 use uuid::Uuid;
 
@@ -111,9 +110,9 @@ commands! {
     record_visit(visit: NewVisit) -> Uuid;
     list_visits(since_ms: i64) -> Vec<Visit>;
     report_dispute(dispute: NewDispute) -> Uuid;
-    list_disputes(open_only: bool) -> Vec<Dispute>;
+    list_disputes(open_only: bool) -> Vec<DisputeView>;
     get_dispute(id: Uuid) -> DisputeView;
-    add_dispute_action(dispute: Uuid, kind: String, to_level: Option<Level>, note: Option<String>) -> ();
+    add_dispute_action(dispute: Uuid, action: NewAction) -> ();
     sync_now() -> SyncReport;
     sync_status() -> SyncStatus;
     list_conflicts() -> Vec<Conflict>;

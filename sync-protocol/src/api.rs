@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::error::ValidationCode;
-use crate::model::{Dispute, DisputeState};
-use crate::org::{Account, Device, GridInfo, Role};
+use crate::model::{Action, ActionKind, Dispute, DisputeState, closed_loop};
+use crate::org::{Account, Device, GridInfo, Level, Role};
 
 // ---- enrolment (`POST /v1/enrol`) --------------------------------------------------------
 
@@ -219,7 +219,8 @@ pub struct GridFilter {
     pub grid: Option<Uuid>,
 }
 
-/// A dispute with where it stands and how quickly it was reported.
+/// A dispute as one person sees it: where it stands, how quickly it was reported, and what
+/// this person may do with it now (the closed loop's rule, asked by whoever answers).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
@@ -228,11 +229,86 @@ pub struct DisputeView {
     pub state: DisputeState,
     /// Minutes from discovery to report (第一时间报告).
     pub report_delay_minutes: i64,
+    /// A time limit has passed.
+    pub overdue: bool,
+    /// It waits for this person or their level (待办).
+    pub waiting: bool,
+    /// The actions this person may take now.
+    pub allowed: Vec<ActionKind>,
 }
 
-impl From<Dispute> for DisputeView {
-    fn from(dispute: Dispute) -> Self {
-        DisputeView { state: dispute.state(), report_delay_minutes: dispute.report_delay_minutes(), dispute }
+impl DisputeView {
+    /// `dispute` as the account `actor`, working at `level`, sees it at `now_ms`.
+    pub fn for_viewer(dispute: Dispute, actor: Uuid, level: Level, now_ms: i64) -> Self {
+        let state = dispute.state();
+        let facts = (&dispute).into();
+        DisputeView {
+            overdue: state.overdue(now_ms),
+            waiting: closed_loop::waits_for(&state, actor, level),
+            allowed: closed_loop::allowed(&state, facts, actor, level, now_ms),
+            report_delay_minutes: dispute.report_delay_minutes(),
+            state,
+            dispute,
+        }
+    }
+}
+
+/// An action on a dispute as a person asks for it: the body of
+/// `POST /v1/disputes/{id}/actions` and the app's `add_dispute_action`. Who acts, at which
+/// level, when and after what are added by whoever writes it (the device, or the server for
+/// staff without a handheld); the closed loop's rule judges it the same way on both.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
+pub struct NewAction {
+    #[cfg_attr(feature = "ts", ts(type = "ActionKind"))]
+    pub kind: String,
+    #[serde(default)]
+    pub to_level: Option<Level>,
+    #[serde(default)]
+    pub to_node: Option<Uuid>,
+    #[serde(default)]
+    pub to_account: Option<Uuid>,
+    #[serde(default)]
+    pub due_at: Option<i64>,
+    #[serde(default)]
+    pub note: Option<String>,
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(type = "Satisfaction | null", optional))]
+    pub satisfaction: Option<String>,
+}
+
+impl NewAction {
+    pub fn new(kind: &str) -> Self {
+        NewAction { kind: kind.into(), ..NewAction::default() }
+    }
+
+    pub fn note(mut self, note: &str) -> Self {
+        self.note = Some(note.into());
+        self
+    }
+
+    pub fn to(mut self, level: Level) -> Self {
+        self.to_level = Some(level);
+        self
+    }
+
+    pub fn due(mut self, at_ms: i64) -> Self {
+        self.due_at = Some(at_ms);
+        self
+    }
+
+    /// The action `actor` takes at `level` at `at`, having seen `dispute` as it stands.
+    pub fn by(&self, actor: Uuid, level: Level, at: i64, dispute: &Dispute) -> Action {
+        let mut a = Action::new(Uuid::now_v7(), &self.kind, actor, level, at);
+        a.to_level = self.to_level;
+        a.to_node = self.to_node;
+        a.to_account = self.to_account;
+        a.due_at = self.due_at;
+        a.note = self.note.clone().filter(|s| !s.trim().is_empty());
+        a.satisfaction = self.satisfaction.clone();
+        a.after = closed_loop::last_seen(&dispute.actions);
+        a
     }
 }
 

@@ -56,6 +56,22 @@ codes! {
         ForeignDocument = "foreign_document",
         NotPermitted = "not_permitted",
         ActorMismatch = "actor_mismatch",
+        // The closed loop's rule (`model::closed_loop`).
+        /// Only the level holding a dispute accepts, assigns, verifies, returns or resolves it.
+        NotHolder = "not_holder",
+        /// Only a level above the one holding a dispute supervises it.
+        NotAbove = "not_above",
+        /// Only the assignee reports back on an assignment.
+        NotAssignee = "not_assignee",
+        /// Escalation goes one level up; assignment to the same level or below.
+        NotNextLevel = "not_next_level",
+        /// The action does not fit where the dispute stands (accept what is accepted, resolve
+        /// before verifying an assignee's feedback …).
+        WrongStage = "wrong_stage",
+        /// The reporter does not record the parties' satisfaction.
+        ReporterEvaluates = "reporter_evaluates",
+        /// The dispute is settled already.
+        DisputeSettled = "dispute_settled",
     }
 }
 

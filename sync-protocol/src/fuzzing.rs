@@ -187,7 +187,7 @@ const RESIDENTS: [Uuid; 2] = [id(0x101), id(0x102)];
 const HOUSES: [Uuid; 2] = [id(0x201), id(0x202)];
 const VISITS: [Uuid; 1] = [id(0x301)];
 const DISPUTES: [Uuid; 2] = [id(0x401), id(0x402)];
-const ENTRIES: [Uuid; 3] = [id(0x501), id(0x502), id(0x503)];
+const ENTRIES: [Uuid; 4] = [id(0x501), id(0x502), id(0x503), id(0x504)];
 
 fn seeded_ids(collection: Collection) -> &'static [Uuid] {
     match collection {
@@ -237,7 +237,9 @@ fn seed_records(collection: Collection) -> Vec<(Uuid, Map<String, Json>)> {
                 "photos": ["9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"]}),
             json!({"class": "emergency", "category": "safety", "place": "东河桥", "description": "桥栏杆损坏",
                 "discovered_at": SEED_TIME_MS - 600_000, "reported_at": SEED_TIME_MS - 500_000,
-                "reported_by": SEED_ACCOUNT.to_string(), "parties": [], "actions": []}),
+                "reported_by": SEED_ACCOUNT.to_string(), "parties": [],
+                "actions": [{"id": ENTRIES[3].to_string(), "kind": "report", "actor": SEED_ACCOUNT.to_string(),
+                    "level": "grid", "at": SEED_TIME_MS - 500_000}]}),
         ],
     };
     seeded_ids(collection).iter().copied().zip(v.into_iter().map(|j| j.as_object().expect("object").clone())).collect()

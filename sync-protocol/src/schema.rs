@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::{ValidationCode, ValidationError};
+use crate::model::Action;
+use crate::model::closed_loop::{self, Facts};
 use crate::org::{Author, Level, Role};
 use crate::{RecordId, validate};
 
@@ -144,8 +146,24 @@ pub const DISPUTE_CATEGORIES: &[&str] = &[
     "safety",
     "other",
 ];
-pub const ACTION_KINDS: &[&str] =
-    &["report", "intervene", "mediate", "escalate", "assign", "supervise", "resolve", "evaluate"];
+/// The closed loop's kinds of action ([`crate::model::ActionKind`]).
+pub const ACTION_KINDS: &[&str] = &[
+    "report",
+    "accept",
+    "intervene",
+    "mediate",
+    "assign",
+    "feedback",
+    "verify",
+    "return",
+    "escalate",
+    "supervise",
+    "resolve",
+    "evaluate",
+    "archive",
+];
+/// The parties' satisfaction as an evaluation records it (满意度).
+pub const SATISFACTION: &[&str] = &["satisfied", "basically_satisfied", "dissatisfied"];
 pub const LEVELS: &[&str] = &["grid", "community", "township", "county"];
 
 const ARCHIVE_FIELDS_RESIDENT: [FieldDef; 2] =
@@ -214,6 +232,11 @@ pub const ACTION_FIELDS: &[FieldDef] = &[
     req("at", Kind::Timestamp),
     opt("to_level", Kind::Enum(LEVELS)),
     opt("note", Kind::Str(2000)),
+    opt("to_node", Kind::Ref),
+    opt("to_account", Kind::Ref),
+    opt("due_at", Kind::Timestamp),
+    opt("satisfaction", Kind::Enum(SATISFACTION)),
+    opt("after", Kind::Ref),
 ];
 
 pub const DISPUTE_FIELDS: &[FieldDef] = &[
@@ -500,8 +523,45 @@ pub fn validate_record_change(
                     }
                 }
             }
+            judge_actions(record, fields, current, creating)?;
         }
         Collection::Houses => {}
     }
     Ok(())
+}
+
+/// The closed loop's judgement of the actions a change adds to a dispute, against the actions
+/// its author had seen (`current`: the dispute as the change's dependencies hold it). A new
+/// dispute starts with its report.
+fn judge_actions(
+    record: RecordId,
+    fields: &Map<String, Value>,
+    current: Option<&Map<String, Value>>,
+    creating: bool,
+) -> Result<(), ValidationError> {
+    let parse = |v: &Value| serde_json::from_value::<Action>(v.clone());
+    let new: Vec<Action> = match fields.get("actions").and_then(Value::as_array) {
+        Some(a) => a
+            .iter()
+            .map(parse)
+            .collect::<Result<_, _>>()
+            .map_err(|e| err(ValidationCode::WrongType, record, "actions", format!("处置记录格式不对：{e}")))?,
+        None => Vec::new(),
+    };
+    if creating && !new.iter().any(|a| a.kind == "report") {
+        return Err(err(ValidationCode::Required, record, "actions", "事件须以上报开始"));
+    }
+    if new.is_empty() {
+        return Ok(());
+    }
+    let seen: Vec<Action> = current
+        .and_then(|c| c.get("actions"))
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(|v| parse(v).ok()).collect())
+        .unwrap_or_default();
+    let value = |name: &str| fields.get(name).or_else(|| current.and_then(|c| c.get(name))).and_then(Value::as_str);
+    let class = value("class").unwrap_or("ordinary");
+    let reported_by = value("reported_by").and_then(|s| uuid::Uuid::parse_str(s).ok()).unwrap_or_default();
+    closed_loop::judge(Facts { class, reported_by }, &seen, &new)
+        .map_err(|(code, message)| err(code, record, "actions", message))
 }

@@ -73,6 +73,7 @@ const ENUMERATIONS: &[(&str, &str, &[&str])] = &[
     ("DISPUTE_CLASSES", "DisputeClass", schema::DISPUTE_CLASSES),
     ("DISPUTE_CATEGORIES", "DisputeCategory", schema::DISPUTE_CATEGORIES),
     ("ACTION_KINDS", "ActionKind", schema::ACTION_KINDS),
+    ("SATISFACTION", "Satisfaction", schema::SATISFACTION),
 ];
 
 fn declarations(cfg: &Config) -> Vec<String> {
@@ -102,7 +103,13 @@ fn declarations(cfg: &Config) -> Vec<String> {
         model::Action::decl(cfg),
         model::Dispute::decl(cfg),
         model::DisputeStatus::decl(cfg),
+        model::Assignment::decl(cfg),
+        model::Supervision::decl(cfg),
+        model::DeadlineKind::decl(cfg),
+        model::Contradiction::decl(cfg),
         model::DisputeState::decl(cfg),
+        model::TimeLimit::decl(cfg),
+        model::TimeLimits::decl(cfg),
         crate::error::ErrorBody::decl(cfg),
         api::EnrolRequest::decl(cfg),
         api::EnrolResponse::decl(cfg),
@@ -116,6 +123,7 @@ fn declarations(cfg: &Config) -> Vec<String> {
         api::DisputeQuery::decl(cfg),
         api::GridFilter::decl(cfg),
         api::DisputeView::decl(cfg),
+        api::NewAction::decl(cfg),
         api::Overview::decl(cfg),
         api::ReadKind::decl(cfg),
         api::AuditEntry::decl(cfg),

@@ -204,12 +204,14 @@ fn dispute_actions_append_and_status_derives_the_same_everywhere() {
     township.doc = worker.doc.fork();
     township.doc.set_actor(doc::actor_for(township.author.device, 0));
 
-    // Concurrent: the worker escalates to the township, the township assigns it back down.
-    let esc = json!({"actions": [{"id": Uuid::now_v7().to_string(), "kind": "escalate", "actor": worker.author.account.to_string(), "level": "grid", "to_level": "township", "at": 1_764_001_000_000i64}]});
+    // Concurrent: the worker passes it up to the village, the township (above it) supervises.
+    let esc = json!({"actions": [{"id": Uuid::now_v7().to_string(), "kind": "escalate", "actor": worker.author.account.to_string(), "level": "grid", "to_level": "community", "note": "需村调委会协调", "at": 1_764_001_000_000i64}]});
     worker.edit(key, id, false, esc).unwrap();
+    let sup = json!({"actions": [{"id": Uuid::now_v7().to_string(), "kind": "supervise", "actor": township.author.account.to_string(), "level": "township", "note": "三日内化解", "due_at": 1_764_300_000_000i64, "at": 1_764_002_000_000i64}]});
+    township.edit(key, id, false, sup).unwrap();
+    // The township does not hold it: it may not resolve it, nor act at grid level.
     let res = json!({"actions": [{"id": Uuid::now_v7().to_string(), "kind": "resolve", "actor": township.author.account.to_string(), "level": "township", "at": 1_764_002_000_000i64}]});
-    township.edit(key, id, false, res).unwrap();
-    // A township account cannot act at grid level.
+    assert_eq!(township.edit(key, id, false, res).unwrap_err().code().as_str(), "not_holder");
     let wrong = json!({"actions": [{"id": Uuid::now_v7().to_string(), "kind": "mediate", "actor": township.author.account.to_string(), "level": "grid", "at": 1_764_002_000_000i64}]});
     assert_eq!(township.edit(key, id, false, wrong).unwrap_err().code().as_str(), "not_permitted");
     merge(&mut worker.doc, &mut township.doc);
@@ -218,8 +220,8 @@ fn dispute_actions_append_and_status_derives_the_same_everywhere() {
     let d2 = Dispute::from_fields(doc::read_record(&township.doc, Collection::Disputes, id).unwrap()).unwrap();
     assert_eq!(d1.actions.len(), 3);
     assert_eq!(d1.state(), d2.state());
-    assert_eq!(d1.state().status, DisputeStatus::Resolved);
-    assert_eq!(d1.state().resolved_level, Some(Level::Township));
+    assert_eq!((d1.state().status, d1.state().level), (DisputeStatus::Escalated, Level::Community));
+    assert!(d1.state().supervised && d1.state().contradictions.is_empty());
     assert_eq!(d1.report_delay_minutes(), 10);
 }
 

@@ -55,7 +55,8 @@ async fn put_node(
     id
 }
 
-async fn put_account(s: &dyn Storage, name: &str, role: Role, node: Uuid) -> Uuid {
+/// An account of `role` at `node`, for tests that need a role the seed org lacks.
+pub async fn put_account(s: &dyn Storage, name: &str, role: Role, node: Uuid) -> Uuid {
     let id = Uuid::now_v7();
     s.put_account(&Account { id, name: name.into(), role, node }).await.unwrap();
     id

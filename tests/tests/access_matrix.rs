@@ -16,7 +16,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use sync_protocol::doc::{self, DocKey, Edit};
 use sync_protocol::model::Record;
-use sync_protocol::org::{Author, NodeKind, Role};
+use sync_protocol::org::{Author, Level, NodeKind, Role};
 use sync_protocol::schema::Collection;
 use sync_protocol::wire::{GridPosition, OutChange, PROTOCOL_VERSION, SyncRequest, SyncResponse};
 use uuid::Uuid;
@@ -247,6 +247,12 @@ fn foreign_calls(f: &GridData) -> Vec<(Call, u16, &'static str)> {
         (Call::new(Method::GET, "/v1/houses", format!("/v1/houses?grid={g}")), 403, "forbidden"),
         (Call::new(Method::GET, "/v1/disputes", format!("/v1/disputes?grid={g}")), 403, "forbidden"),
         (Call::new(Method::GET, "/v1/conflicts", format!("/v1/conflicts?grid={g}")), 403, "forbidden"),
+        (
+            Call::new(Method::POST, "/v1/disputes/{id}/actions", format!("/v1/disputes/{}/actions", f.dispute))
+                .json(json!({"kind": "supervise", "note": "越权督办", "due_at": 4_000_000_000_000i64})),
+            404,
+            "not_found",
+        ),
         (
             Call::new(Method::GET, "/v1/history/{collection}/{id}", format!("/v1/history/residents/{}", f.resident)),
             404,
@@ -542,7 +548,23 @@ async fn every_role_can_do_its_own_work() {
             // Document ranges are the device's copy of what its role receives: the county
             // administrator receives none (`Role::receives`).
             .filter(|c| c.route != "/v1/docs/{*key}" || *role != Role::CountyAdmin)
+            // Acting on a dispute takes what the role's level may do (the closed loop's rule):
+            // the grid's team works it on the spot, the centres above supervise it; the county
+            // administrator handles none (below).
+            .filter(|c| c.route != "/v1/disputes/{id}/actions")
             .collect();
+        let act = match role.level() {
+            Level::Grid => json!({"kind": "intervene", "note": "到场了解情况"}),
+            _ => json!({"kind": "supervise", "note": "限期化解", "due_at": 4_000_000_000_000i64}),
+        };
+        let path = format!("/v1/disputes/{}/actions", own.dispute);
+        let act = Call::new(Method::POST, "/v1/disputes/{id}/actions", path).json(act);
+        if *role == Role::CountyAdmin {
+            let got = send(&url, &act, Some(token)).await;
+            assert_eq!((got.0, got.1.as_deref()), (403, Some("forbidden")), "{who}");
+        } else {
+            calls.push(act);
+        }
         calls.push(Call::new(Method::GET, "/v1/me", "/v1/me"));
         calls.push(Call::new(Method::GET, "/v1/overview", "/v1/overview"));
         for call in &calls {

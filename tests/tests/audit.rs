@@ -115,7 +115,7 @@ async fn staff_devices_get_disputes_only_and_every_personal_read_is_audited() {
     // The worker acts on the dispute: the staff's next sync brings it, from where the staff's
     // device stood — no entry. Asking again from an older position is a read of what it may no
     // longer hold: an entry.
-    a.add_dispute_action(dispute, "mediate", None, Some("上门调解")).unwrap();
+    a.add_dispute_action(dispute, &sync_protocol::api::NewAction::new("mediate").note("上门调解")).unwrap();
     a.sync().await.unwrap();
     t.sync().await.unwrap();
     assert_eq!(t.dispute(dispute).unwrap().actions.len(), 2);

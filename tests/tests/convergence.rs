@@ -432,7 +432,7 @@ async fn run_op(devs: &mut [Dev], model: &mut Model, op: &Op) {
             let seen = model.seen(d, devs[d].grid, Kind::Dispute);
             let Some(dispute) = seen.get(r % seen.len().max(1)).copied() else { return };
             let note = format!("第{}次调解", model.next());
-            devs[d].t.add_dispute_action(dispute, "mediate", None, Some(&note)).unwrap();
+            devs[d].t.add_dispute_action(dispute, &sync_protocol::api::NewAction::new("mediate").note(&note)).unwrap();
             model.record_edit(d, devs[d].grid, Check::Action { dispute, note }, vec![]);
         }
         Op::Visit(d, r) => {

@@ -3,8 +3,10 @@
 use gridkeeper_tests::proxy::{Mode, Proxy};
 use gridkeeper_tests::{TestDevice, TestServer, fields, house, neighbours_dispute, party, resident};
 use serde_json::json;
+use sync_protocol::api::NewAction;
 use sync_protocol::doc::DocKey;
 use sync_protocol::model::DisputeStatus;
+use sync_protocol::org::Level;
 use sync_protocol::schema::Collection;
 
 async fn sync_all(devices: &[&TestDevice]) {
@@ -91,15 +93,11 @@ async fn three_devices_edit_offline_and_converge_in_every_order() {
         b.update_resident(r.id, fields(json!({"phone": "13700000002", "ethnicity": "回族"}))).unwrap();
         c.update_resident(r.id, fields(json!({"notes": null, "categories": ["registered", "living_alone"]}))).unwrap();
         c.archive_resident(r.id, "moved_away", "2026-11-20").unwrap();
-        b.add_dispute_action(dispute, "mediate", None, Some("现场调解，双方同意疏通")).unwrap();
-        c.add_dispute_action(
-            dispute,
-            "escalate",
-            Some(sync_protocol::org::Level::Township),
-            Some("涉及村集体排水工程"),
-        )
-        .unwrap();
-        t.add_dispute_action(dispute, "supervise", None, Some("镇综治中心跟踪督办")).unwrap();
+        b.add_dispute_action(dispute, &NewAction::new("mediate").note("现场调解，双方同意疏通")).unwrap();
+        let escalate = NewAction::new("escalate").to(Level::Community).note("涉及村集体排水工程");
+        c.add_dispute_action(dispute, &escalate).unwrap();
+        let week = field_core::now_ms() + 7 * 24 * 3_600_000;
+        t.add_dispute_action(dispute, &NewAction::new("supervise").note("镇综治中心跟踪督办").due(week)).unwrap();
 
         let devices = [&a, &b, &c, &t];
         for i in &order {
@@ -144,7 +142,7 @@ async fn three_devices_edit_offline_and_converge_in_every_order() {
         for s in &states {
             assert_eq!(s.state(), states[0].state());
         }
-        assert_eq!(states[0].state().level, sync_protocol::org::Level::Township);
+        assert_eq!(states[0].state().level, Level::Community);
         assert_eq!(states[0].state().status, DisputeStatus::Escalated);
         assert!(states[0].state().supervised);
         let server_disputes = server
@@ -312,7 +310,7 @@ async fn a_large_catch_up_is_paged_and_nothing_is_missed() {
     assert!(first.requests >= 2, "two grids' snapshots over a 1 KB budget take two answers: {first:?}");
     // Twenty separate actions after the snapshot, each its own change in the log.
     for (i, id) in ids.iter().enumerate() {
-        a.add_dispute_action(*id, "mediate", None, Some(&format!("第{i}次上门调解"))).unwrap();
+        a.add_dispute_action(*id, &NewAction::new("mediate").note(&format!("第{i}次上门调解"))).unwrap();
         a.sync().await.unwrap();
     }
     let report = t.sync().await.unwrap();

@@ -12,11 +12,10 @@ import type {
   ApiError,
   Collection,
   Conflict,
-  DisputeAction,
   FieldChanges,
   House,
   JsonValue,
-  Level,
+  NewAction,
   NewDispute,
   NewVisit,
   Resident,
@@ -143,8 +142,8 @@ export const api = {
   reportDispute: (dispute: NewDispute) => call('report_dispute', { dispute }),
   listDisputes: (openOnly = false) => call('list_disputes', { openOnly }),
   getDispute: (id: Uuid) => call('get_dispute', { id }),
-  addDisputeAction: (dispute: Uuid, kind: DisputeAction['kind'], toLevel: Level | null, note: string | null) =>
-    call('add_dispute_action', { dispute, kind, toLevel, note }),
+  /** An action of the closed loop, as this person at their level (the device judges it). */
+  addDisputeAction: (dispute: Uuid, action: NewAction) => call('add_dispute_action', { dispute, action }),
 
   // ---- sync, conflicts, quarantine ----
   syncNow: () => call('sync_now', {}),

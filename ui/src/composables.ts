@@ -57,5 +57,5 @@ export function useMessages() {
     return typeof v === 'object' ? JSON.stringify(v) : String(v)
   }
 
-  return { t, invalidText, errorText, errorField, fieldLabel, valueText }
+  return { t, te, invalidText, errorText, errorField, fieldLabel, valueText }
 }

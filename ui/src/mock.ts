@@ -14,8 +14,14 @@ import type {
   ErrorCode,
   JsonValue,
   Conflict,
+  ActionKind,
   Dispute,
   DisputeAction,
+  DisputeState,
+  DisputeStatus,
+  DisputeView,
+  Level,
+  NewAction,
   HistoryEntry,
   House,
   Identity,
@@ -29,15 +35,43 @@ import type {
   Visit,
 } from './types'
 import type { Commands } from './generated/commands'
-import { DISPUTE_CATEGORIES, DISPUTE_CLASSES, FIVE_CLEARS, LEVELS, POPULATION_CATEGORIES, RELATIONS } from './types'
+import { ACTION_KINDS, DISPUTE_CATEGORIES, DISPUTE_CLASSES, FIVE_CLEARS, LEVELS, POPULATION_CATEGORIES, RELATIONS } from './types'
 import { checkBirthDateMatches, checkIdNumber, checkMobile, isDate, withCheckChar } from './lib/validate'
-import { deriveState } from './lib/disputeState'
 import { monthStartMs } from './lib/time'
 import { uuidv7 } from './lib/records'
 
 const GRID = { id: '0190a1b2-0000-7000-8000-000000000003', name: '第3网格', township: '许家湖镇', village: '东官庄村' }
 export const MOCK_ME = { id: '0190a1b2-0000-7000-8000-00000000a001', name: '王建国' }
 const ASSISTANT = { id: '0190a1b2-0000-7000-8000-00000000a002', name: '刘桂兰' }
+
+/** The grid worker's own actions in the mock, and the state they lead to. A stand-in for the
+ *  device's closed-loop rule (sync-protocol closed_loop.rs), enough for the screens in a
+ *  browser and for the UI's tests: the app itself always shows what the device derived. */
+const MOCK_ACTIONS = ['intervene', 'mediate', 'escalate', 'resolve'] as const
+function mockView(d: Dispute): DisputeView {
+  let level: Level = d.class === 'emergency' ? 'county' : 'grid'
+  let status: DisputeStatus = d.class === 'emergency' ? 'escalated' : 'reported'
+  let resolved: Level | null = null
+  for (const a of [...d.actions].sort((x, y) => x.at - y.at)) {
+    if (a.kind === 'escalate' && a.to_level) [level, status] = [a.to_level, 'escalated']
+    else if (a.kind === 'intervene' || a.kind === 'mediate') status = status === 'escalated' ? status : 'in_progress'
+    else if (a.kind === 'resolve') [status, resolved] = ['resolved', level]
+  }
+  const open = status !== 'resolved'
+  const mine = level === 'grid'
+  const arrived = Math.max(...d.actions.map((a) => a.at))
+  const deadline = open ? arrived + 3 * 86_400_000 : null
+  const state: DisputeState = {
+    status, level, accepted: mine, arrived_at: arrived, from_level: null, assignment: null, supervisions: [], supervised: false,
+    resolved_level: resolved, resolved_at: null, satisfaction: null, first_intervention_at: null, deadline,
+    deadline_kind: open ? (mine ? 'settle' : 'accept') : null, last_action: null, contradictions: [],
+  }
+  const allowed: ActionKind[] = !open ? [] : mine ? [...MOCK_ACTIONS] : ['intervene', 'mediate']
+  return {
+    dispute: d, state, overdue: deadline !== null && deadline < Date.now(), waiting: open && mine, allowed,
+    report_delay_minutes: Math.floor((d.reported_at - d.discovered_at) / 60000),
+  }
+}
 /** A village (community) staff member who acts on escalated disputes. */
 const COMMUNITY = { id: '0190a1b2-0000-7000-8000-00000000b001', name: '赵明' }
 const DEVICE_ME = '0190a1b2-0000-7000-8000-0000000dev01'
@@ -570,7 +604,7 @@ export class MockBackend {
           residents: [...st.residents.values()].filter((r) => !r.archived_reason).length,
           houses: houses.length,
           houses_not_visited_this_month: houses.filter((h) => !visited.has(h.id)).length,
-          open_disputes: [...st.disputes.values()].filter((d) => !['resolved', 'closed'].includes(deriveState(d.class, d.actions).status)).length,
+          open_disputes: [...st.disputes.values()].filter((d) => mockView(d).state.status !== 'resolved').length,
           pending_changes: st.pending,
           open_conflicts: st.conflicts.length,
           quarantined: st.quarantine.length,
@@ -708,20 +742,27 @@ export class MockBackend {
       },
       list_disputes: async (a) => {
         const all = [...st.disputes.values()].sort((x, y) => y.reported_at - x.reported_at)
-        return a.openOnly ? all.filter((d) => !['resolved', 'closed'].includes(deriveState(d.class, d.actions).status)) : all
+        const views = all.map(mockView)
+        return a.openOnly ? views.filter((v) => v.state.status !== 'resolved') : views
       },
       get_dispute: async (a) => {
         const d = st.disputes.get(String(a.id)) ?? fail('not_found', `not found: dispute ${a.id}`)
-        return { dispute: d, state: deriveState(d.class, d.actions), report_delay_minutes: Math.floor((d.reported_at - d.discovered_at) / 60000) }
+        return mockView(d)
       },
       add_dispute_action: async (a) => {
         const d = st.disputes.get(String(a.dispute)) ?? fail('not_found', `not found: dispute ${a.dispute}`)
-        const kind = String(a.kind)
-        if (!['intervene', 'mediate', 'escalate', 'resolve'].includes(kind)) fail('not_permitted', `网格员不能执行“${kind}”`, 'kind')
-        const toLevel = (a.toLevel ?? null) as string | null
+        const action = a.action as NewAction
+        const kind = String(action.kind)
+        if (!(ACTION_KINDS as readonly string[]).includes(kind)) fail('unknown_value', `未知的处置类型“${kind}”`, 'kind')
+        if (!mockView(d).allowed.includes(kind as ActionKind)) fail('not_holder', `当前不能“${kind}”`, 'actions')
+        if (kind === 'escalate' && !action.note?.trim()) fail('required', '上报需要写明理由', 'actions')
+        const toLevel = action.to_level ?? null
         if (toLevel && !(LEVELS as readonly string[]).includes(toLevel)) fail('unknown_value', `层级“${toLevel}”无效`, 'to_level')
         const now = Math.max(Date.now(), ...d.actions.map((x) => x.at + 1))
-        d.actions.push({ id: uuidv7(now), kind, actor: MOCK_ME.id, level: 'grid', at: now, to_level: toLevel as DisputeAction['to_level'], note: (a.note as string) ?? null })
+        d.actions.push({
+          id: uuidv7(now), kind, actor: MOCK_ME.id, level: 'grid', at: now, to_level: toLevel, note: action.note ?? null,
+          to_node: null, to_account: null, due_at: action.due_at ?? null, satisfaction: null, after: d.actions[d.actions.length - 1]?.id ?? null,
+        })
         this.changed('disputes', d.id, { actions: kind })
         return null
       },

@@ -148,14 +148,17 @@ describe('records', () => {
     expect(visits.find((v) => v.id === visitId)?.dispute_id).toBe(disputeId)
   })
 
-  it('escalates and resolves disputes', async () => {
-    const [d] = (await api.listDisputes(true)).filter((x) => x.category === 'neighbour')
-    await api.addDisputeAction(d.id, 'mediate', null, '第一次调解')
-    await api.addDisputeAction(d.id, 'escalate', 'township', '需镇综治中心协调')
-    expect((await api.getDispute(d.id)).state).toMatchObject({ status: 'escalated', level: 'township' })
-    await api.addDisputeAction(d.id, 'resolve', null, null)
-    expect((await api.getDispute(d.id)).state).toMatchObject({ status: 'resolved', resolved_level: 'township' })
-    expect((await api.listDisputes(true)).find((x) => x.id === d.id)).toBeUndefined()
+  it('offers and takes the actions the rule allows', async () => {
+    const [{ dispute: d, allowed }] = (await api.listDisputes(true)).filter((x) => x.dispute.category === 'neighbour')
+    expect(allowed).toContain('escalate')
+    await api.addDisputeAction(d.id, { kind: 'mediate', note: '第一次调解' })
+    expect((await rejects(api.addDisputeAction(d.id, { kind: 'escalate', to_level: 'community' }))).code).toBe('required')
+    await api.addDisputeAction(d.id, { kind: 'escalate', to_level: 'community', note: '需村调委会协调' })
+    const up = await api.getDispute(d.id)
+    expect(up.state).toMatchObject({ status: 'escalated', level: 'community' })
+    expect(up.waiting).toBe(false)
+    expect((await rejects(api.addDisputeAction(d.id, { kind: 'resolve' }))).code).toBe('not_holder')
+    expect((await api.listDisputes(true)).find((x) => x.dispute.id === d.id)).toBeDefined()
   })
 
   it('makes wrong PINs wait after three, as the device does', async () => {
@@ -250,7 +253,7 @@ describe('inside Tauri', () => {
       await tauriApi.enrol('https://s', 'CODE', '机器')
       await tauriApi.listVisits(5)
       await tauriApi.listDisputes(true)
-      await tauriApi.addDisputeAction('d1', 'escalate', 'township', '原因')
+      await tauriApi.addDisputeAction('d1', { kind: 'escalate', to_level: 'township', note: '原因' })
       await tauriApi.listResidents({ q: 'zs', include_archived: true })
       await tauriApi.updateResident('r1', { phone: null })
       await tauriApi.addPhoto([1, 2], 'image/png')
@@ -259,7 +262,7 @@ describe('inside Tauri', () => {
         ['enrol', { server: 'https://s', code: 'CODE', deviceName: '机器' }],
         ['list_visits', { sinceMs: 5 }],
         ['list_disputes', { openOnly: true }],
-        ['add_dispute_action', { dispute: 'd1', kind: 'escalate', toLevel: 'township', note: '原因' }],
+        ['add_dispute_action', { dispute: 'd1', action: { kind: 'escalate', to_level: 'township', note: '原因' } }],
         ['list_residents', { query: { q: 'zs', include_archived: true } }],
         ['update_resident', { id: 'r1', fields: { phone: null } }],
         ['add_photo', { bytes: [1, 2], mime: 'image/png' }],

@@ -12,6 +12,7 @@ import {
   POPULATION_CATEGORIES,
   RELATIONS,
   RESIDENT_ARCHIVE_REASONS,
+  SATISFACTION,
   STRUCTURES,
   WORDED_ERRORS,
 } from '../src/types'
@@ -65,6 +66,8 @@ describe('message files', () => {
       ['level', LEVELS],
       ['actionKind', ACTION_KINDS],
       ['status', DISPUTE_STATUSES],
+      ['satisfaction', SATISFACTION],
+      ['dispute', ACTION_KINDS.filter((k) => k !== 'report')],
     ]
     for (const [g, values] of groups) for (const v of values) expect(zh.has(`${g}.${v}`), `${g}.${v}`).toBe(true)
   })

@@ -5,7 +5,8 @@
 //!
 //! - `sync.rs`: `POST /v1/sync` (binary, [`sync_protocol::wire`]), `GET /v1/docs/{key}` (ranges)
 //! - `enrol.rs`: `POST /v1/enrol`, `GET /v1/me`
-//! - `records.rs`: staff queries (`/v1/residents`, `/v1/disputes`, `/v1/overview` …)
+//! - `records.rs`: staff queries (`/v1/residents`, `/v1/disputes`, `/v1/overview` …) and
+//!   actions on disputes (`POST /v1/disputes/{id}/actions`)
 //! - `blobs.rs`: photos in chunks (`/v1/blobs/{hash}`)
 //! - `admin.rs`: accounts, enrolment codes, devices, rosters (`/v1/admin/…`)
 
@@ -56,6 +57,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/residents/{id}", get(records::resident))
         .route("/v1/houses", get(records::houses))
         .route("/v1/disputes", get(records::disputes))
+        .route("/v1/disputes/{id}/actions", post(records::act_on_dispute))
         .route("/v1/conflicts", get(records::conflicts))
         .route("/v1/history/{collection}/{id}", get(records::history))
         .route("/v1/overview", get(records::overview))

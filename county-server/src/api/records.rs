@@ -1,16 +1,17 @@
-//! Staff queries: grids, residents, houses, disputes, conflicts, history, overview.
+//! Staff queries: grids, residents, houses, disputes, conflicts, history, overview; and staff
+//! acting on a dispute.
 
 use axum::Json;
 use axum::extract::{Path, State};
 use sync_protocol::Code;
-use sync_protocol::api::{DisputeQuery, DisputeView, GridFilter, Overview, ResidentQuery};
+use sync_protocol::api::{DisputeQuery, DisputeView, GridFilter, NewAction, Overview, ResidentQuery};
 use sync_protocol::doc::{Conflict, HistoryEntry};
 use sync_protocol::model::{House, Resident, ResidentSummary};
 use sync_protocol::org::GridInfo;
 use sync_protocol::schema::Collection;
 use uuid::Uuid;
 
-use super::{AppState, Authed, Q};
+use super::{AppState, Authed, J, Q};
 use crate::error::Error;
 
 type R<T> = Result<Json<T>, Error>;
@@ -37,6 +38,15 @@ pub async fn houses(State(st): State<AppState>, Authed(c): Authed, Q(f): Q<GridF
 
 pub async fn disputes(State(st): State<AppState>, Authed(c): Authed, Q(q): Q<DisputeQuery>) -> R<Vec<DisputeView>> {
     Ok(Json(st.county.disputes(&c, &q).await?))
+}
+
+pub async fn act_on_dispute(
+    State(st): State<AppState>,
+    Authed(c): Authed,
+    Path(id): Path<Uuid>,
+    J(action): J<NewAction>,
+) -> R<DisputeView> {
+    Ok(Json(st.county.act_on_dispute(&c, id, &action).await?))
 }
 
 pub async fn conflicts(State(st): State<AppState>, Authed(c): Authed, Q(f): Q<GridFilter>) -> R<Vec<Conflict>> {

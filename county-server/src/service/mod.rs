@@ -6,6 +6,7 @@
 //! - [`enrolment`]: enrolment codes, their limits, devices and revocation
 //! - [`accounts`]: accounts and who is calling
 //! - [`sync`]: one sync round (the change pipeline, storage, catch-up), admitted a few at a time
+//! - [`disputes`]: the closed loop from the server: staff act on a dispute without a handheld
 //! - [`records`]: staff queries over the query tables, masked, every read audited
 //! - [`audit`]: the durable log of personal-data reads, for the county administrator
 //! - [`blobs`]: photos, uploaded in chunks that resume
@@ -30,6 +31,7 @@ pub mod audit;
 pub mod auth;
 pub mod blobs;
 pub mod cache;
+pub mod disputes;
 pub mod enrolment;
 pub mod import;
 pub mod ranges;

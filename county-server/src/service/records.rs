@@ -66,8 +66,15 @@ impl County {
     pub async fn disputes(&self, caller: &Caller, q: &DisputeQuery) -> Result<Vec<DisputeView>> {
         let scope = caller.scope()?;
         check_grid(self.storage(), &scope, q.grid).await?;
-        let list: Vec<DisputeView> =
-            self.storage().disputes(&scope, q).await?.into_iter().map(DisputeView::from).collect();
+        let (actor, level, now) =
+            (caller.account.id, caller.account.role.level(), chrono::Utc::now().timestamp_millis());
+        let list: Vec<DisputeView> = self
+            .storage()
+            .disputes(&scope, q)
+            .await?
+            .into_iter()
+            .map(|d| DisputeView::for_viewer(d, actor, level, now))
+            .collect();
         self.audit_read(caller, Read::new(ReadKind::DisputeList, q.grid).detail(format!("rows={}", list.len())))
             .await?;
         Ok(list)

@@ -70,7 +70,7 @@ const CHANGES_TO_FETCH: usize = 32 * 1024;
 /// more than any device's scope (a township's staff hold about 80).
 pub const MAX_POSITIONS: usize = 2_000;
 
-const COMMIT_RETRIES: usize = 8;
+pub(crate) const COMMIT_RETRIES: usize = 8;
 /// A document is saved whole at every this many versions, and appended to in between.
 const COMPACT_EVERY: u64 = 32;
 
@@ -478,15 +478,20 @@ impl Work {
                 continue;
             }
             pipeline::project(doc, *key, &sync_protocol::doc::touched_records(doc, before), &mut rows);
-            writes.push(match version {
-                // Most syncs append their changes to the stored bytes; every COMPACT_EVERY-th
-                // version saves the whole document again, so loading stays quick.
-                Some(v) if (v + 1) % COMPACT_EVERY != 0 => DocWrite::append(*key, *v, doc.save_after(before)),
-                _ => DocWrite::full(*key, *version, doc.save()),
-            });
+            writes.push(doc_write(*key, *version, doc, before));
         }
         log_unreadable(&rows);
         Ok(Done { docs, refused, accepted, writes, rows, ingest })
+    }
+}
+
+/// A document's new state after changes made on it since `before`, stored at `version`: most
+/// commits append their changes to the stored bytes; every [`COMPACT_EVERY`]-th version saves
+/// the whole document again, so loading stays quick.
+pub(crate) fn doc_write(key: DocKey, version: Option<u64>, doc: &Automerge, before: &[ChangeHash]) -> DocWrite {
+    match version {
+        Some(v) if (v + 1) % COMPACT_EVERY != 0 => DocWrite::append(key, v, doc.save_after(before)),
+        _ => DocWrite::full(key, version, doc.save()),
     }
 }
 

@@ -6,6 +6,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use field_core::{Device, NewDispute, NewParty, NewVisit, ResidentQuery};
 use serde_json::{Map, Value, json};
+use sync_protocol::api::NewAction;
 use sync_protocol::model::{ClearItem, FiveClears, House, Resident};
 use sync_protocol::org::Level;
 use sync_protocol::schema::Collection;
@@ -126,6 +127,12 @@ enum Command {
         to: Option<Level>,
         #[arg(long)]
         note: Option<String>,
+        /// For assign and supervise: due in this many hours.
+        #[arg(long)]
+        due_hours: Option<i64>,
+        /// For evaluate: satisfied, basically_satisfied or dissatisfied.
+        #[arg(long)]
+        satisfaction: Option<String>,
     },
     /// List disputes (open ones by default).
     Disputes {
@@ -282,8 +289,13 @@ async fn run(device: &Device, command: Command) -> anyhow::Result<()> {
             })?;
             print(json!({"id": id}))
         }
-        Command::Act { dispute, kind, to, note } => {
-            device.add_dispute_action(dispute, &kind, to, note.as_deref())?;
+        Command::Act { dispute, kind, to, note, due_hours, satisfaction } => {
+            let action = NewAction {
+                kind, to_level: to, note, satisfaction,
+                due_at: due_hours.map(|h| field_core::now_ms() + h * 3_600_000),
+                ..NewAction::default()
+            };
+            device.add_dispute_action(dispute, &action)?;
             let d = device.dispute(dispute)?;
             print(d.state())
         }

@@ -2,11 +2,10 @@
 //! app's screens read and write them. Writes go through [`super::Inner::apply_edit`].
 
 use serde_json::{Map, Value, json};
-use sync_protocol::api::ResidentQuery;
+use sync_protocol::api::{DisputeView, NewAction, ResidentQuery};
 use sync_protocol::app::{NewDispute, NewVisit};
 use sync_protocol::doc::DocKey;
 use sync_protocol::model::{Action, Dispute, House, Party, Record, Resident, ResidentSummary, Visit};
-use sync_protocol::org::Level;
 use sync_protocol::schema::Collection;
 use uuid::Uuid;
 
@@ -116,13 +115,8 @@ impl Device {
             reported_at: now,
             reported_by: account,
             actions: vec![Action {
-                id: Uuid::now_v7(),
-                kind: "report".into(),
-                actor: account,
-                level: role.level(),
-                at: now,
-                to_level: None,
                 note: d.note.clone().filter(|s| !s.is_empty()),
+                ..Action::new(Uuid::now_v7(), "report", account, role.level(), now)
             }],
             photos: d.photos.clone(),
         };
@@ -130,35 +124,43 @@ impl Device {
         Ok(dispute.id)
     }
 
-    /// Adds an action (intervene, mediate, escalate, assign, supervise, resolve, evaluate).
-    pub fn add_dispute_action(
-        &self,
-        dispute: Uuid,
-        kind: &str,
-        to_level: Option<Level>,
-        note: Option<&str>,
-    ) -> Result<()> {
-        let (key, account, role) = {
+    /// Takes an action on a dispute (the closed loop's: accept, assign, feedback, verify,
+    /// return, escalate, supervise, resolve, evaluate, archive; intervene, mediate), as this
+    /// account at its level, after every action the device holds.
+    pub fn add_dispute_action(&self, dispute: Uuid, new: &NewAction) -> Result<()> {
+        let (key, action) = {
             let inner = self.lock();
             let id = inner.identity()?;
+            let d = store::dispute(&inner.conn, dispute)?
+                .ok_or_else(|| DeviceError::NotFound(format!("dispute {dispute}")))?;
             let grid = store::dispute_grid(&inner.conn, dispute)?
                 .ok_or_else(|| DeviceError::NotFound(format!("dispute {dispute}")))?;
-            (DocKey::new(grid, Collection::Disputes), id.account.id, id.account.role)
-        };
-        let action = Action {
-            id: Uuid::now_v7(),
-            kind: kind.into(),
-            actor: account,
-            level: role.level(),
-            at: now_ms(),
-            to_level,
-            note: note.map(Into::into).filter(|s: &String| !s.is_empty()),
+            (DocKey::new(grid, Collection::Disputes), new.by(id.account.id, id.account.role.level(), now_ms(), &d))
         };
         self.edit(key, dispute, false, obj(json!({"actions": [action]})))
     }
 
     pub fn disputes(&self, open_only: bool) -> Result<Vec<Dispute>> {
         store::disputes(&self.lock().conn, open_only)
+    }
+
+    /// Disputes as this account sees them: where each stands, whether it waits for them (待办),
+    /// overdue or not, and the actions they may take (the closed loop's rule).
+    pub fn dispute_views(&self, open_only: bool) -> Result<Vec<DisputeView>> {
+        let (actor, level) = self.viewer()?;
+        let now = now_ms();
+        Ok(self.disputes(open_only)?.into_iter().map(|d| DisputeView::for_viewer(d, actor, level, now)).collect())
+    }
+
+    pub fn dispute_view(&self, id: Uuid) -> Result<DisputeView> {
+        let (actor, level) = self.viewer()?;
+        Ok(DisputeView::for_viewer(self.dispute(id)?, actor, level, now_ms()))
+    }
+
+    fn viewer(&self) -> Result<(Uuid, sync_protocol::org::Level)> {
+        let inner = self.lock();
+        let id = inner.identity()?;
+        Ok((id.account.id, id.account.role.level()))
     }
 
     pub fn dispute(&self, id: Uuid) -> Result<Dispute> {

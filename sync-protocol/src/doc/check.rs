@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use automerge::legacy::{Key, ObjectId, Op, OpType};
-use automerge::{ActorId, Automerge, Change, ExpandedChange, ObjType, ROOT, ReadDoc, ScalarValue};
+use automerge::{ActorId, Automerge, Change, ChangeHash, ExpandedChange, ObjType, ROOT, ReadDoc, ScalarValue};
 use serde_json::{Map, Value as Json};
 use uuid::Uuid;
 
@@ -67,6 +67,7 @@ pub fn validate_change(
         proposed: BTreeMap::new(),
         resolved: HashMap::new(),
         written: HashSet::new(),
+        deps: change.deps().to_vec(),
     };
     for (i, op) in expanded.operations.iter().enumerate() {
         walk.op(walk.start + i as u64, op)?;
@@ -113,6 +114,8 @@ struct Walk<'a> {
     /// Each (object, key) may be written once per change: a second write would hide the first
     /// from the document while the validator had judged it.
     written: HashSet<(String, String)>,
+    /// The heads the change was made on.
+    deps: Vec<ChangeHash>,
 }
 
 impl Walk<'_> {
@@ -356,7 +359,14 @@ impl Walk<'_> {
     fn finish(self, author: &Author) -> Result<ChangeSummary, ValidationError> {
         let mut summary = ChangeSummary::default();
         for (rid, (creating, fields)) in self.proposed {
-            let current = if creating { None } else { read_record(self.doc, self.collection, rid) };
+            // A dispute's actions are judged against what their author had seen (the change's
+            // dependencies), so that a concurrent action elsewhere never refuses an honest one:
+            // the closed loop's rule lists the pair as a contradiction instead.
+            let current = match (creating, self.collection) {
+                (true, _) => None,
+                (false, Collection::Disputes) => read_record_at(self.doc, self.collection, rid, &self.deps),
+                (false, _) => read_record(self.doc, self.collection, rid),
+            };
             if !creating && current.is_none() {
                 return Err(refuse(ValidationCode::RecordMissing, rid, "", "记录不存在"));
             }

@@ -34,7 +34,7 @@ pub use chunk::{MAX_CHANGE_OPS, is_change_chunk, is_compressed_chunk};
 pub use conflicts::{Conflict, ConflictValue, conflicts, conflicts_of};
 pub use history::{HistoryEntry, history, touched_records};
 pub use key::{ChangeMeta, DocKey, actor_for, device_of_actor};
-pub use read::{read_record, read_records, record_ids};
+pub use read::{read_record, read_record_at, read_records, record_ids};
 pub use write::{Edit, bulk_create, make_change, parse_change, write_edit};
 
 /// Up to this many wanted records are looked up one by one; more are read in one pass.

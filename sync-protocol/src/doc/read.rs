@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use automerge::{ObjId as ExId, ObjType, ROOT, ReadDoc, ScalarValue, Value};
+use automerge::{ChangeHash, ObjId as ExId, ObjType, ROOT, ReadDoc, ScalarValue, Value};
 use serde_json::{Map, Value as Json};
 use uuid::Uuid;
 
@@ -14,7 +14,21 @@ use super::*;
 /// Reads a record as JSON, or `None` if absent.
 pub fn read_record<D: ReadDoc>(doc: &D, collection: Collection, id: RecordId) -> Option<Map<String, Json>> {
     let (_, obj) = doc.get(ROOT, id.to_string()).ok().flatten()?;
-    let mut out = read_object(doc, &obj, collection.fields());
+    let mut out = read_object(doc, &obj, collection.fields(), None);
+    out.insert("id".into(), Json::String(id.to_string()));
+    Some(out)
+}
+
+/// Reads a record as the document held it at `heads` (what the author of a change built on
+/// those heads had seen), or `None` if it was absent then.
+pub fn read_record_at<D: ReadDoc>(
+    doc: &D,
+    collection: Collection,
+    id: RecordId,
+    heads: &[ChangeHash],
+) -> Option<Map<String, Json>> {
+    let (_, obj) = doc.get_at(ROOT, id.to_string(), heads).ok().flatten()?;
+    let mut out = read_object(doc, &obj, collection.fields(), Some(heads));
     out.insert("id".into(), Json::String(id.to_string()));
     Some(out)
 }
@@ -50,9 +64,13 @@ fn is_true(v: &Value<'_>) -> bool {
 
 /// Reads an object in one pass over its entries (a `get` per field would scan the object again
 /// for each field).
-fn read_object<D: ReadDoc>(doc: &D, obj: &ExId, defs: &[FieldDef]) -> Map<String, Json> {
+fn read_object<D: ReadDoc>(doc: &D, obj: &ExId, defs: &[FieldDef], at: Option<&[ChangeHash]>) -> Map<String, Json> {
+    let range = |obj: &ExId| match at {
+        Some(heads) => doc.map_range_at(obj.clone(), .., heads),
+        None => doc.map_range(obj.clone(), ..),
+    };
     let mut out = Map::new();
-    for item in doc.map_range(obj, ..) {
+    for item in range(obj) {
         let Some(def) = defs.iter().find(|d| d.name == item.key) else {
             continue;
         };
@@ -60,18 +78,18 @@ fn read_object<D: ReadDoc>(doc: &D, obj: &ExId, defs: &[FieldDef]) -> Map<String
         let value: Value<'static> = item.value.into();
         let json = match def.kind {
             Kind::Set(_) => Json::Array(
-                doc.map_range(&id, ..)
+                range(&id)
                     .filter_map(|i| {
                         let key = i.key.to_string();
                         is_true(&i.value.into()).then_some(Json::String(key))
                     })
                     .collect(),
             ),
-            Kind::Object(sub) => Json::Object(read_object(doc, &id, sub)),
+            Kind::Object(sub) => Json::Object(read_object(doc, &id, sub, at)),
             Kind::Entries(sub) => Json::Array(
-                doc.map_range(&id, ..)
+                range(&id)
                     .map(|i| {
-                        let mut e = read_object(doc, &i.id(), sub);
+                        let mut e = read_object(doc, &i.id(), sub, at);
                         e.insert("id".into(), Json::String(i.key.to_string()));
                         Json::Object(e)
                     })
@@ -94,7 +112,7 @@ pub fn read_records<D: ReadDoc>(
     if let Some(ids) = only.filter(|o| o.len() <= FEW_RECORDS) {
         for id in ids {
             if let Ok(Some((_, obj))) = doc.get(ROOT, id.to_string()) {
-                let mut fields = read_object(doc, &obj, collection.fields());
+                let mut fields = read_object(doc, &obj, collection.fields(), None);
                 fields.insert("id".into(), Json::String(id.to_string()));
                 out.push((*id, fields));
             }
@@ -108,7 +126,7 @@ pub fn read_records<D: ReadDoc>(
         if only.is_some_and(|o| !o.contains(&id)) {
             continue;
         }
-        let mut fields = read_object(doc, &item.id(), collection.fields());
+        let mut fields = read_object(doc, &item.id(), collection.fields(), None);
         fields.insert("id".into(), Json::String(id.to_string()));
         out.push((id, fields));
     }

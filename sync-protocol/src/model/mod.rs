@@ -1,12 +1,17 @@
 //! Typed domain records. Each converts to and from the JSON form that [`crate::doc`] stores,
 //! so the typed API and the generic document layer can never drift apart.
 
+pub mod closed_loop;
 mod dispute;
 mod house;
 mod resident;
 mod visit;
 
-pub use dispute::{Action, Dispute, DisputeState, DisputeStatus, Party, derive_state};
+pub use closed_loop::{
+    ActionKind, Assignment, Contradiction, DeadlineKind, DisputeState, DisputeStatus, Supervision, TimeLimit,
+    TimeLimits,
+};
+pub use dispute::{Action, Dispute, Party};
 pub use house::House;
 pub use resident::{Resident, ResidentSummary};
 pub use visit::{ClearItem, FiveClears, Visit};

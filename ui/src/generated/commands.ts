@@ -1,5 +1,5 @@
 // Generated from src-tauri/src/contract.rs (the app's commands). Do not edit: scripts/contract
-import type { JsonValue, Level, Collection, Conflict, HistoryEntry, Resident, ResidentSummary, House, Visit, Dispute, ResidentQuery, DisputeView, IdentityView, LockState, EnrolHint, NewDispute, NewVisit, Quarantined, Workbench, SyncReport, SyncStatus } from './contract'
+import type { JsonValue, Collection, Conflict, HistoryEntry, Resident, ResidentSummary, House, Visit, ResidentQuery, DisputeView, NewAction, IdentityView, LockState, EnrolHint, NewDispute, NewVisit, Quarantined, Workbench, SyncReport, SyncStatus } from './contract'
 
 export interface Commands {
   lock_state: { args: {  }; result: LockState }
@@ -24,9 +24,9 @@ export interface Commands {
   record_visit: { args: { visit: NewVisit }; result: string }
   list_visits: { args: { sinceMs: number }; result: Array<Visit> }
   report_dispute: { args: { dispute: NewDispute }; result: string }
-  list_disputes: { args: { openOnly: boolean }; result: Array<Dispute> }
+  list_disputes: { args: { openOnly: boolean }; result: Array<DisputeView> }
   get_dispute: { args: { id: string }; result: DisputeView }
-  add_dispute_action: { args: { dispute: string; kind: string; toLevel: Level | null; note: string | null }; result: null }
+  add_dispute_action: { args: { dispute: string; action: NewAction }; result: null }
   sync_now: { args: {  }; result: SyncReport }
   sync_status: { args: {  }; result: SyncStatus }
   list_conflicts: { args: {  }; result: Array<Conflict> }

@@ -23,13 +23,15 @@ export const DISPUTE_CLASSES = ['ordinary', 'coordination', 'emergency'] as cons
 export type DisputeClass = (typeof DISPUTE_CLASSES)[number]
 export const DISPUTE_CATEGORIES = ['neighbour', 'family', 'marriage', 'land', 'property', 'labour', 'debt', 'traffic', 'environment', 'petition', 'safety', 'other'] as const
 export type DisputeCategory = (typeof DISPUTE_CATEGORIES)[number]
-export const ACTION_KINDS = ['report', 'intervene', 'mediate', 'escalate', 'assign', 'supervise', 'resolve', 'evaluate'] as const
+export const ACTION_KINDS = ['report', 'accept', 'intervene', 'mediate', 'assign', 'feedback', 'verify', 'return', 'escalate', 'supervise', 'resolve', 'evaluate', 'archive'] as const
 export type ActionKind = (typeof ACTION_KINDS)[number]
+export const SATISFACTION = ['satisfied', 'basically_satisfied', 'dissatisfied'] as const
+export type Satisfaction = (typeof SATISFACTION)[number]
 export const LEVELS = ['grid', 'community', 'township', 'county'] as const satisfies readonly Level[]
-export const DISPUTE_STATUSES = ['reported', 'in_progress', 'escalated', 'assigned', 'resolved', 'closed'] as const satisfies readonly DisputeStatus[]
+export const DISPUTE_STATUSES = ['reported', 'escalated', 'accepted', 'in_progress', 'assigned', 'fed_back', 'returned', 'verified', 'resolved', 'evaluated', 'closed'] as const satisfies readonly DisputeStatus[]
 
 /** Every stable error code (`sync_protocol::error::ErrorCode`); 'unrecognised' is one from a newer peer. */
-export type ErrorCode = 'required' | 'too_long' | 'wrong_type' | 'unknown_field' | 'unknown_value' | 'id_number_length' | 'id_number_format' | 'id_number_birth_date' | 'id_number_check_digit' | 'birth_date_mismatch' | 'mobile' | 'date' | 'out_of_range' | 'record_exists' | 'record_missing' | 'append_only' | 'delete_not_allowed' | 'unsupported_operation' | 'foreign_document' | 'not_permitted' | 'actor_mismatch' | 'dependency_refused' | 'missing_dependency' | 'malformed_change' | 'foreign_actor' | 'out_of_scope' | 'compressed_change' | 'malformed_body' | 'malformed_query' | 'unsupported_protocol_version' | 'body_too_large' | 'missing_header' | 'bad_range' | 'duplicate_position' | 'too_many_positions' | 'unauthorized' | 'device_revoked' | 'forbidden' | 'not_found' | 'too_many_attempts' | 'busy' | 'internal' | 'unknown_collection' | 'unknown_node' | 'unknown_account' | 'role_node_mismatch' | 'invalid_record' | 'bad_blob_hash' | 'blob_too_large' | 'bad_chunk' | 'upload_quota' | 'unknown_format' | 'roster_rejected' | 'bad_encoding' | 'bad_workbook' | 'no_header' | 'duplicate_column' | 'too_many_rows' | 'empty_roster' | 'network' | 'stalled' | 'unavailable' | 'unexpected_response' | 'not_enrolled' | 'already_enrolled' | 'locked' | 'wrong_pin' | 'weak_pin' | 'pin_locked' | 'device_wiped' | 'bad_photo' | 'insecure_server_url' | 'bad_server_url' | 'bad_certificate' | 'untrusted_server' | 'local_storage' | 'document' | 'blob_mismatch' | 'upload_stalled' | 'unrecognised'
+export type ErrorCode = 'required' | 'too_long' | 'wrong_type' | 'unknown_field' | 'unknown_value' | 'id_number_length' | 'id_number_format' | 'id_number_birth_date' | 'id_number_check_digit' | 'birth_date_mismatch' | 'mobile' | 'date' | 'out_of_range' | 'record_exists' | 'record_missing' | 'append_only' | 'delete_not_allowed' | 'unsupported_operation' | 'foreign_document' | 'not_permitted' | 'actor_mismatch' | 'not_holder' | 'not_above' | 'not_assignee' | 'not_next_level' | 'wrong_stage' | 'reporter_evaluates' | 'dispute_settled' | 'dependency_refused' | 'missing_dependency' | 'malformed_change' | 'foreign_actor' | 'out_of_scope' | 'compressed_change' | 'malformed_body' | 'malformed_query' | 'unsupported_protocol_version' | 'body_too_large' | 'missing_header' | 'bad_range' | 'duplicate_position' | 'too_many_positions' | 'unauthorized' | 'device_revoked' | 'forbidden' | 'not_found' | 'too_many_attempts' | 'busy' | 'internal' | 'unknown_collection' | 'unknown_node' | 'unknown_account' | 'role_node_mismatch' | 'invalid_record' | 'bad_blob_hash' | 'blob_too_large' | 'bad_chunk' | 'upload_quota' | 'unknown_format' | 'roster_rejected' | 'bad_encoding' | 'bad_workbook' | 'no_header' | 'duplicate_column' | 'too_many_rows' | 'empty_roster' | 'network' | 'stalled' | 'unavailable' | 'unexpected_response' | 'not_enrolled' | 'already_enrolled' | 'locked' | 'wrong_pin' | 'weak_pin' | 'pin_locked' | 'device_wiped' | 'bad_photo' | 'insecure_server_url' | 'bad_server_url' | 'bad_certificate' | 'untrusted_server' | 'local_storage' | 'document' | 'blob_mismatch' | 'upload_stalled' | 'unrecognised'
 export const RETRYABLE_CODES: readonly ErrorCode[] = ['too_many_attempts', 'busy', 'internal', 'upload_quota', 'network', 'stalled', 'unavailable']
 
 export type JsonValue = number | string | boolean | Array<JsonValue> | { [key in string]: JsonValue } | null;
@@ -132,7 +134,7 @@ dispute_id?: string | null, };
 export type Party = { id: string, resident_id?: string | null, name: string, };
 export type Action = { id: string, 
 /**
- * report, intervene, mediate, escalate, assign, supervise, resolve, evaluate
+ * One of [`super::ActionKind`]; a string so that a newer app's kinds still read.
  */
 kind: string, 
 /**
@@ -150,7 +152,28 @@ at: number,
 /**
  * For escalate and assign: the level the dispute goes to.
  */
-to_level?: Level | null, note?: string | null, };
+to_level?: Level | null, note?: string | null, 
+/**
+ * For assign: the village or community, or the department, that works it.
+ */
+to_node?: string | null, 
+/**
+ * For assign: the person who works it.
+ */
+to_account?: string | null, 
+/**
+ * For assign: when the assignee must report back; for supervise: the deadline.
+ */
+due_at?: number | null, 
+/**
+ * For evaluate: the parties' satisfaction (satisfied, basically_satisfied, dissatisfied).
+ */
+satisfaction?: string | null, 
+/**
+ * The last action the author had seen (none from apps before the closed loop): what makes
+ * concurrent actions recognisable as such.
+ */
+after?: string | null, };
 export type Dispute = { id: string, 
 /**
  * ordinary (一般性), coordination (协调性), emergency (突发性)
@@ -168,12 +191,82 @@ reported_at: number, reported_by: string, actions: Array<Action>,
  * Content hashes of photos, stored as blobs outside the document.
  */
 photos: Array<string>, };
-export type DisputeStatus = "reported" | "in_progress" | "escalated" | "assigned" | "resolved" | "closed";
-export type DisputeState = { status: DisputeStatus, level: Level, 
+export type DisputeStatus = "reported" | "escalated" | "accepted" | "in_progress" | "assigned" | "fed_back" | "returned" | "verified" | "resolved" | "evaluated" | "closed";
+export type Assignment = { action: string, by: string, at: number, 
+/**
+ * The level that works it.
+ */
+to_level: Level, 
+/**
+ * A village or community, or a department (派出所, 司法所 …).
+ */
+to_node?: string | null, 
+/**
+ * A named person; when set, only they report back.
+ */
+to_account?: string | null, due_at: number, };
+export type Supervision = { action: string, by: string, level: Level, at: number, 
+/**
+ * Settle it by then.
+ */
+due_at: number, };
+export type DeadlineKind = "accept" | "assignment" | "settle" | "supervision";
+export type Contradiction = { action: string, 
+/**
+ * Why the rule would not take it now (the code a refusal would carry).
+ */
+code: ErrorCode, message: string, 
+/**
+ * The actions its author had not seen that took effect before it.
+ */
+concurrent: Array<string>, };
+export type DisputeState = { status: DisputeStatus, 
+/**
+ * The level holding it (受理、指派、核查、办结 are its to do).
+ */
+level: Level, 
+/**
+ * Whether the holding level has accepted it since it arrived.
+ */
+accepted: boolean, 
+/**
+ * When it arrived at the holding level.
+ */
+arrived_at: number, 
+/**
+ * The level it came from, while an escalation waits to be accepted (a return sends it back).
+ */
+from_level?: Level | null, assignment?: Assignment | null, 
+/**
+ * Supervisions by higher levels, in force until it is settled.
+ */
+supervisions: Array<Supervision>, supervised: boolean, 
 /**
  * The level at which it was settled (小事不出社区、大事不出镇).
  */
-resolved_level?: Level | null, supervised: boolean, };
+resolved_level?: Level | null, resolved_at?: number | null, satisfaction?: string | null, 
+/**
+ * The first action that dealt with it after the report (第一时间介入).
+ */
+first_intervention_at?: number | null, 
+/**
+ * The earliest time limit still running, and which one it is.
+ */
+deadline?: number | null, deadline_kind?: DeadlineKind | null, 
+/**
+ * The account whose action took effect last.
+ */
+last_action?: string | null, contradictions: Array<Contradiction>, };
+export type TimeLimit = { class: DisputeClass, level: Level, 
+/**
+ * From arrival to acceptance.
+ */
+accept_minutes: number, 
+/**
+ * From arrival to resolution at this level.
+ */
+settle_minutes: number, };
+export type TimeLimits = { limits: Array<TimeLimit>, };
 export type ErrorBody = { code: ErrorCode, message: string, field?: string | null, record?: string | null, report?: RosterReport | null, };
 export type EnrolRequest = { code: string, device_name: string, };
 export type EnrolResponse = { device_id: string, token: string, account: Account, grids: Array<GridInfo>, };
@@ -202,7 +295,20 @@ export type DisputeView = { dispute: Dispute, state: DisputeState,
 /**
  * Minutes from discovery to report (第一时间报告).
  */
-report_delay_minutes: number, };
+report_delay_minutes: number, 
+/**
+ * A time limit has passed.
+ */
+overdue: boolean, 
+/**
+ * It waits for this person or their level (待办).
+ */
+waiting: boolean, 
+/**
+ * The actions this person may take now.
+ */
+allowed: Array<ActionKind>, };
+export type NewAction = { kind: ActionKind, to_level?: Level | null, to_node?: string | null, to_account?: string | null, due_at?: number | null, note?: string | null, satisfaction?: Satisfaction | null, };
 export type Overview = { grids: number, residents: number, houses: number, visits_this_month: number, by_category: Array<[string, number]>, open_disputes_by_level: Array<[string, number]>, resolved_by_level: Array<[string, number]>, open_conflicts: number, };
 export type ReadKind = "snapshot" | "catch_up" | "resident_list" | "resident_record" | "house_list" | "dispute_list" | "conflicts" | "history" | "roster_export" | "photo";
 export type AuditEntry = { at: number, account: string, device: string, role: Role, kind: ReadKind, 

@@ -1,75 +1,26 @@
-// Where a dispute stands, derived from its actions. A port of `derive_state` in
-// sync-protocol/src/model/dispute.rs: lists come without the state (only get_dispute returns
-// it), and the status tabs need it for every dispute. get_dispute stays the authority on the
-// detail page.
+// How the dispute screens group and label what the device's rule derived. The rule itself
+// (states, who may do what, time limits) is the closed loop in
+// sync-protocol/src/model/closed_loop.rs, run by the device: every dispute reaches the screens
+// as a DisputeView with its state and the actions this person may take. Nothing here decides.
 
-import type { Dispute, DisputeAction, DisputeState, Level } from '../types'
+import type { DisputeStatus, DisputeView, Level } from '../types'
 import { LEVELS } from '../types'
 
-const rank = (l: Level) => LEVELS.indexOf(l)
-const parseLevel = (s: string | null | undefined): Level | null =>
-  s && (LEVELS as readonly string[]).includes(s) ? (s as Level) : null
-const up = (l: Level): Level => (l === 'grid' ? 'community' : l === 'community' ? 'township' : 'county')
+/** The tabs of the dispute list: what waits for me, then by status. */
+export type StatusTab = 'waiting' | 'pending' | 'in_progress' | 'escalated' | 'resolved'
+export const STATUS_TABS: StatusTab[] = ['waiting', 'pending', 'in_progress', 'escalated', 'resolved']
 
-export function deriveState(cls: string, actions: DisputeAction[]): DisputeState {
-  const sorted = [...actions].sort((a, b) => a.at - b.at || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
-  const st: DisputeState = { status: 'reported', level: 'grid', resolved_level: null, supervised: false }
-  for (const a of sorted) {
-    const actorLevel = parseLevel(a.level) ?? 'grid'
-    const to = parseLevel(a.to_level)
-    switch (a.kind) {
-      case 'report':
-        if (cls === 'emergency') {
-          st.level = 'county'
-          st.status = 'escalated'
-        } else {
-          st.level = actorLevel
-          st.status = 'reported'
-        }
-        break
-      case 'intervene':
-      case 'mediate':
-        st.status = 'in_progress'
-        break
-      case 'escalate': {
-        const target = to ?? up(st.level)
-        if (rank(target) > rank(st.level)) st.level = target
-        st.status = 'escalated'
-        st.resolved_level = null
-        break
-      }
-      case 'assign':
-        if (to) st.level = to
-        st.status = 'assigned'
-        st.resolved_level = null
-        break
-      case 'supervise':
-        st.supervised = true
-        break
-      case 'resolve':
-        st.status = 'resolved'
-        st.resolved_level = st.level
-        break
-      case 'evaluate':
-        if (st.status === 'resolved') st.status = 'closed'
-        break
-    }
-  }
-  return st
-}
-
-export const disputeState = (d: Dispute) => deriveState(d.class, d.actions)
-
-/** The four tabs of the dispute list. */
-export type StatusTab = 'pending' | 'in_progress' | 'escalated' | 'resolved'
-export const STATUS_TABS: StatusTab[] = ['pending', 'in_progress', 'escalated', 'resolved']
-
-export function statusTab(s: DisputeState['status']): StatusTab {
+/** The status tab a dispute is listed under (besides 待办 when it waits for me). */
+export function statusTab(s: DisputeStatus): Exclude<StatusTab, 'waiting'> {
   switch (s) {
     case 'reported':
-    case 'assigned':
+    case 'accepted':
+    case 'returned':
       return 'pending'
     case 'in_progress':
+    case 'assigned':
+    case 'fed_back':
+    case 'verified':
       return 'in_progress'
     case 'escalated':
       return 'escalated'
@@ -78,7 +29,23 @@ export function statusTab(s: DisputeState['status']): StatusTab {
   }
 }
 
-export const isOpen = (s: DisputeState['status']) => s !== 'resolved' && s !== 'closed'
+export const inTab = (v: DisputeView, tab: StatusTab) => (tab === 'waiting' ? v.waiting : statusTab(v.state.status) === tab)
 
-/** Levels a dispute at `level` may be escalated to (never down). */
-export const levelsAbove = (level: Level): Level[] => LEVELS.filter((l) => rank(l) > rank(level))
+/** 待办 first by the earliest time limit (overdue ones first of all), the rest newest first. */
+export function byUrgency(a: DisputeView, b: DisputeView): number {
+  const da = a.state.deadline ?? Number.MAX_SAFE_INTEGER
+  const db = b.state.deadline ?? Number.MAX_SAFE_INTEGER
+  return da - db || b.dispute.reported_at - a.dispute.reported_at
+}
+
+export const isOpen = (s: DisputeStatus) => s !== 'resolved' && s !== 'evaluated' && s !== 'closed'
+
+/** Levels a dispute held at `level` may be assigned to: that level (a department, a person)
+ *  or one below it. */
+export const levelsAtOrBelow = (level: Level): Level[] => LEVELS.filter((l) => LEVELS.indexOf(l) <= LEVELS.indexOf(level))
+
+/** The level above (where an escalation goes), if any. */
+export const levelAbove = (level: Level): Level | null => LEVELS[LEVELS.indexOf(level) + 1] ?? null
+
+/** Time limits offered when assigning or supervising, in days. */
+export const DUE_DAYS = [1, 3, 7, 15] as const

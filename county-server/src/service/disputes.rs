@@ -1,0 +1,151 @@
+//! The closed loop from the server's side: staff act on a dispute without a handheld
+//! (`POST /v1/disputes/{id}/actions`, and the console after it).
+//!
+//! An action taken here is exactly what a handheld would have written: the closed loop's rule
+//! ([`sync_protocol::model::closed_loop`]) judges it through the same change pipeline
+//! ([`pipeline::commit_edit`]), it becomes an Automerge change under an actor of the staff
+//! account's own (never a device's, so it cannot collide with what the account's handheld
+//! writes), and it is committed like a synced change: into the grid's change log, where every
+//! handheld holding the grid's disputes receives it at its next sync, and into the query tables.
+
+use automerge::Automerge;
+use serde_json::json;
+use sync_protocol::api::{DisputeView, NewAction};
+use sync_protocol::doc::{self, DocKey, Edit};
+use sync_protocol::model::{Dispute, Record};
+use sync_protocol::org::Author;
+use sync_protocol::pipeline::{self, Rows};
+use sync_protocol::schema::Collection;
+use sync_protocol::{DocError, ValidationCode, ValidationError};
+use uuid::Uuid;
+
+use super::auth::check_grid;
+use super::sync::{COMMIT_RETRIES, doc_write, log_unreadable};
+use super::{Caller, County};
+use crate::error::{Error, Result};
+use crate::storage::{GridCommit, NewChange, StorageError};
+
+/// The epoch of the actor a staff account writes with on the server: the account's id and
+/// this, where a device's actor is the device's id and a small epoch.
+pub const STAFF_EPOCH: u32 = u32::MAX;
+
+impl County {
+    /// Takes an action on a dispute as the caller's account, at its role's level; returns the
+    /// dispute as it now stands. Refused with the rule's code ([`Error::Invalid`]) when the
+    /// rule does not allow it; a dispute outside the caller's scope is not found.
+    pub async fn act_on_dispute(&self, caller: &Caller, id: Uuid, new: &NewAction) -> Result<DisputeView> {
+        let role = caller.account.role;
+        if !role.receives(Collection::Disputes) {
+            return Err(Error::Forbidden(format!("{} does not handle disputes", role.as_str())));
+        }
+        let scope = caller.scope()?;
+        let not_found = || Error::NotFound("no such dispute".into());
+        let key = self.storage().record_doc(Collection::Disputes, id).await?.ok_or_else(not_found)?;
+        check_grid(self.storage(), &scope, Some(key.grid)).await.map_err(|_| not_found())?;
+        let author = caller.author();
+        let mut attempt = 0;
+        loop {
+            match self.write_action(key, id, new, &author).await {
+                Err(Error::Busy) if attempt < COMMIT_RETRIES => attempt += 1,
+                other => {
+                    let now = chrono::Utc::now().timestamp_millis();
+                    return other.map(|d| DisputeView::for_viewer(d, author.account, role.level(), now));
+                }
+            }
+        }
+    }
+
+    /// One attempt: the document as stored, the action judged and applied, one commit.
+    async fn write_action(&self, key: DocKey, id: Uuid, new: &NewAction, author: &Author) -> Result<Dispute> {
+        let version = self
+            .storage()
+            .doc_versions(&[key])
+            .await?
+            .into_iter()
+            .next()
+            .map(|(_, v)| v)
+            .ok_or_else(|| Error::NotFound("no such dispute".into()))?;
+        let doc = match self.docs.take(&key, version) {
+            Some(doc) => doc,
+            None => {
+                let stored = self.storage().load_docs(&[key]).await?;
+                let bytes = stored.into_iter().next().ok_or_else(|| Error::NotFound("no such dispute".into()))?.bytes;
+                Automerge::load(&bytes).map_err(Error::internal)?
+            }
+        };
+        let (new, author_c) = (new.clone(), author.clone());
+        let (doc, written) = tokio::task::spawn_blocking(move || act(doc, key, version, id, &new, &author_c))
+            .await
+            .map_err(Error::internal)?;
+        let (commit, dispute) = match written {
+            Ok(w) => w,
+            Err(e) => {
+                if matches!(e, Error::Invalid(_)) {
+                    // A refused action leaves the document as it was stored.
+                    self.docs.put(key, version, doc);
+                }
+                return Err(e);
+            }
+        };
+        match self.storage().commit(commit).await {
+            Ok(_) => {
+                self.docs.put(key, version + 1, doc);
+                Ok(dispute)
+            }
+            Err(StorageError::Contention(_)) => Err(Error::Busy),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// The CPU-bound part: the action made, judged and applied to `doc` (stored at `version`), and
+/// the commit that stores it. The document comes back either way (unchanged on a refusal).
+fn act(
+    mut doc: Automerge,
+    key: DocKey,
+    version: u64,
+    id: Uuid,
+    new: &NewAction,
+    author: &Author,
+) -> (Automerge, Result<(GridCommit, Dispute)>) {
+    let result = (|| {
+        let current = doc::read_record(&doc, Collection::Disputes, id)
+            .ok_or_else(|| Error::NotFound("no such dispute".into()))
+            .and_then(|f| Dispute::from_fields(f).map_err(Error::internal))?;
+        let now = chrono::Utc::now().timestamp_millis();
+        let action = new.by(author.account, author.role.level(), now, &current);
+        let fields = match json!({ "actions": [action] }) {
+            serde_json::Value::Object(m) => m,
+            _ => unreachable!("a JSON object literal"),
+        };
+        let edit = Edit { doc: key, record: id, creating: false, fields };
+        let before = doc.get_heads();
+        let actor = doc::actor_for(author.account, STAFF_EPOCH);
+        let (change, _) = match pipeline::commit_edit(&mut doc, actor, &edit, author, now) {
+            Ok(Some(done)) => done,
+            Ok(None) => return Err(Error::internal("an action changed nothing")),
+            Err(DocError::Invalid(e)) => return Err(Error::Invalid(e)),
+            Err(e) => return Err(Error::internal(e)),
+        };
+        let mut rows = Rows::default();
+        pipeline::project(&doc, key, &[id], &mut rows);
+        log_unreadable(&rows);
+        let dispute = rows.disputes.first().map(|(_, d)| d.clone()).ok_or_else(|| {
+            Error::Invalid(ValidationError::new(ValidationCode::RecordMissing, Some(id), "", "事件记录无法读取"))
+        })?;
+        let commit = GridCommit {
+            grid: key.grid,
+            docs: vec![doc_write(key, Some(version), &doc, &before)],
+            changes: vec![NewChange {
+                doc: key,
+                hash: change.hash().0,
+                bytes: change.raw_bytes().to_vec(),
+                device: author.device,
+                account: author.account,
+            }],
+            rows,
+        };
+        Ok((commit, dispute))
+    })();
+    (doc, result)
+}
