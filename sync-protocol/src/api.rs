@@ -298,8 +298,11 @@ impl NewAction {
         self
     }
 
-    /// The action `actor` takes at `level` at `at`, having seen `dispute` as it stands.
-    pub fn by(&self, actor: Uuid, level: Level, at: i64, dispute: &Dispute) -> Action {
+    /// The action `actor` takes at `level` at `now_ms`, having seen `dispute` as it stands: it
+    /// names the last action it saw, and comes after every one of them (a clock behind the
+    /// others' is moved on by a millisecond past the latest, as the rule requires).
+    pub fn by(&self, actor: Uuid, level: Level, now_ms: i64, dispute: &Dispute) -> Action {
+        let at = dispute.actions.iter().map(|a| a.at + 1).max().map_or(now_ms, |t| t.max(now_ms));
         let mut a = Action::new(Uuid::now_v7(), &self.kind, actor, level, at);
         a.to_level = self.to_level;
         a.to_node = self.to_node;

@@ -562,6 +562,8 @@ fn judge_actions(
     let value = |name: &str| fields.get(name).or_else(|| current.and_then(|c| c.get(name))).and_then(Value::as_str);
     let class = value("class").unwrap_or("ordinary");
     let reported_by = value("reported_by").and_then(|s| uuid::Uuid::parse_str(s).ok()).unwrap_or_default();
-    closed_loop::judge(Facts { class, reported_by }, &seen, &new)
+    let reported_at =
+        fields.get("reported_at").or_else(|| current.and_then(|c| c.get("reported_at"))).and_then(Value::as_i64);
+    closed_loop::judge(Facts { class, reported_by, reported_at: reported_at.unwrap_or_default() }, &seen, &new)
         .map_err(|(code, message)| err(code, record, "actions", message))
 }

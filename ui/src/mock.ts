@@ -50,7 +50,7 @@ const ASSISTANT = { id: '0190a1b2-0000-7000-8000-00000000a002', name: '刘桂兰
 const MOCK_ACTIONS = ['intervene', 'mediate', 'escalate', 'resolve'] as const
 function mockView(d: Dispute): DisputeView {
   let level: Level = d.class === 'emergency' ? 'county' : 'grid'
-  let status: DisputeStatus = d.class === 'emergency' ? 'escalated' : 'reported'
+  let status: DisputeStatus = 'reported'
   let resolved: Level | null = null
   for (const a of [...d.actions].sort((x, y) => x.at - y.at)) {
     if (a.kind === 'escalate' && a.to_level) [level, status] = [a.to_level, 'escalated']

@@ -10,15 +10,16 @@
 
 use automerge::Automerge;
 use serde_json::json;
-use sync_protocol::api::{DisputeView, NewAction};
+use sync_protocol::DocError;
+use sync_protocol::api::{DisputeView, NewAction, ReadKind};
 use sync_protocol::doc::{self, DocKey, Edit};
 use sync_protocol::model::{Dispute, Record};
 use sync_protocol::org::Author;
 use sync_protocol::pipeline::{self, Rows};
 use sync_protocol::schema::Collection;
-use sync_protocol::{DocError, ValidationCode, ValidationError};
 use uuid::Uuid;
 
+use super::audit::Read;
 use super::auth::check_grid;
 use super::sync::{COMMIT_RETRIES, doc_write, log_unreadable};
 use super::{Caller, County};
@@ -47,9 +48,13 @@ impl County {
         loop {
             match self.write_action(key, id, new, &author).await {
                 Err(Error::Busy) if attempt < COMMIT_RETRIES => attempt += 1,
-                other => {
+                Err(e) => return Err(e),
+                Ok(d) => {
+                    // The answer names the parties: a read of personal data, audited like a list.
+                    let read = Read::new(ReadKind::DisputeList, Some(key.grid)).subject(id).detail(new.kind.clone());
+                    self.audit_read(caller, read).await?;
                     let now = chrono::Utc::now().timestamp_millis();
-                    return other.map(|d| DisputeView::for_viewer(d, author.account, role.level(), now));
+                    return Ok(DisputeView::for_viewer(d, author.account, role.level(), now));
                 }
             }
         }
@@ -65,12 +70,12 @@ impl County {
             .next()
             .map(|(_, v)| v)
             .ok_or_else(|| Error::NotFound("no such dispute".into()))?;
-        let doc = match self.docs.take(&key, version) {
-            Some(doc) => doc,
+        let (doc, version) = match self.docs.take(&key, version) {
+            Some(doc) => (doc, version),
             None => {
                 let stored = self.storage().load_docs(&[key]).await?;
-                let bytes = stored.into_iter().next().ok_or_else(|| Error::NotFound("no such dispute".into()))?.bytes;
-                Automerge::load(&bytes).map_err(Error::internal)?
+                let s = stored.into_iter().next().ok_or_else(|| Error::NotFound("no such dispute".into()))?;
+                (Automerge::load(&s.bytes).map_err(Error::internal)?, s.version)
             }
         };
         let (new, author_c) = (new.clone(), author.clone());
@@ -79,12 +84,12 @@ impl County {
             .map_err(Error::internal)?;
         let (commit, dispute) = match written {
             Ok(w) => w,
-            Err(e) => {
-                if matches!(e, Error::Invalid(_)) {
-                    // A refused action leaves the document as it was stored.
+            Err(Refusal { error, unchanged }) => {
+                if unchanged {
+                    // The rule refused it before anything was applied: the document is as stored.
                     self.docs.put(key, version, doc);
                 }
-                return Err(e);
+                return Err(error);
             }
         };
         match self.storage().commit(commit).await {
@@ -98,8 +103,14 @@ impl County {
     }
 }
 
+/// Why [`act`] wrote nothing, and whether the document it was given is still as stored.
+struct Refusal {
+    error: Error,
+    unchanged: bool,
+}
+
 /// The CPU-bound part: the action made, judged and applied to `doc` (stored at `version`), and
-/// the commit that stores it. The document comes back either way (unchanged on a refusal).
+/// the commit that stores it. The document comes back either way.
 fn act(
     mut doc: Automerge,
     key: DocKey,
@@ -107,45 +118,50 @@ fn act(
     id: Uuid,
     new: &NewAction,
     author: &Author,
-) -> (Automerge, Result<(GridCommit, Dispute)>) {
-    let result = (|| {
-        let current = doc::read_record(&doc, Collection::Disputes, id)
-            .ok_or_else(|| Error::NotFound("no such dispute".into()))
-            .and_then(|f| Dispute::from_fields(f).map_err(Error::internal))?;
-        let now = chrono::Utc::now().timestamp_millis();
-        let action = new.by(author.account, author.role.level(), now, &current);
-        let fields = match json!({ "actions": [action] }) {
-            serde_json::Value::Object(m) => m,
-            _ => unreachable!("a JSON object literal"),
-        };
-        let edit = Edit { doc: key, record: id, creating: false, fields };
-        let before = doc.get_heads();
-        let actor = doc::actor_for(author.account, STAFF_EPOCH);
-        let (change, _) = match pipeline::commit_edit(&mut doc, actor, &edit, author, now) {
-            Ok(Some(done)) => done,
-            Ok(None) => return Err(Error::internal("an action changed nothing")),
-            Err(DocError::Invalid(e)) => return Err(Error::Invalid(e)),
-            Err(e) => return Err(Error::internal(e)),
-        };
-        let mut rows = Rows::default();
-        pipeline::project(&doc, key, &[id], &mut rows);
-        log_unreadable(&rows);
-        let dispute = rows.disputes.first().map(|(_, d)| d.clone()).ok_or_else(|| {
-            Error::Invalid(ValidationError::new(ValidationCode::RecordMissing, Some(id), "", "事件记录无法读取"))
-        })?;
-        let commit = GridCommit {
-            grid: key.grid,
-            docs: vec![doc_write(key, Some(version), &doc, &before)],
-            changes: vec![NewChange {
-                doc: key,
-                hash: change.hash().0,
-                bytes: change.raw_bytes().to_vec(),
-                device: author.device,
-                account: author.account,
-            }],
-            rows,
-        };
-        Ok((commit, dispute))
-    })();
-    (doc, result)
+) -> (Automerge, std::result::Result<(GridCommit, Dispute), Refusal>) {
+    let before = doc.get_heads();
+    let unchanged = |error: Error| Refusal { error, unchanged: true };
+    let current = match doc::read_record(&doc, Collection::Disputes, id)
+        .ok_or_else(|| Error::NotFound("no such dispute".into()))
+        .and_then(|f| Dispute::from_fields(f).map_err(Error::internal))
+    {
+        Ok(d) => d,
+        Err(e) => return (doc, Err(unchanged(e))),
+    };
+    let now = chrono::Utc::now().timestamp_millis();
+    let action = new.by(author.account, author.role.level(), now, &current);
+    let mut fields = serde_json::Map::new();
+    fields.insert("actions".into(), json!([action]));
+    let edit = Edit { doc: key, record: id, creating: false, fields };
+    let actor = doc::actor_for(author.account, STAFF_EPOCH);
+    let change = match pipeline::commit_edit(&mut doc, actor, &edit, author, now) {
+        Ok(Some((change, _))) => change,
+        // `commit_edit` leaves the document unchanged on every error.
+        Ok(None) => return (doc, Err(unchanged(Error::internal("an action changed nothing")))),
+        Err(DocError::Invalid(e)) => return (doc, Err(unchanged(Error::Invalid(e)))),
+        Err(e) => return (doc, Err(unchanged(Error::internal(e)))),
+    };
+    // Applied from here on: a failure leaves a document that must not be cached.
+    let changed = |error: Error| Refusal { error, unchanged: false };
+    let mut rows = Rows::default();
+    pipeline::project(&doc, key, &[id], &mut rows);
+    log_unreadable(&rows);
+    let Some(dispute) = rows.disputes.first().map(|(_, d)| d.clone()) else {
+        return (doc, Err(changed(Error::internal(format!("dispute {id} does not read back after an action")))));
+    };
+    let commit = GridCommit {
+        grid: key.grid,
+        docs: vec![doc_write(key, Some(version), &doc, &before)],
+        changes: vec![NewChange {
+            doc: key,
+            hash: change.hash().0,
+            bytes: change.raw_bytes().to_vec(),
+            // Logged as the staff actor's, never as the calling device's: a device is not sent
+            // the changes it sent itself, and this one it did not send.
+            device: author.account,
+            account: author.account,
+        }],
+        rows,
+    };
+    (doc, Ok((commit, dispute)))
 }

@@ -4,7 +4,7 @@
 use serde_json::{Map, Value, json};
 use sync_protocol::api::{DisputeView, NewAction, ResidentQuery};
 use sync_protocol::app::{NewDispute, NewVisit};
-use sync_protocol::doc::DocKey;
+use sync_protocol::doc::{DocKey, Edit};
 use sync_protocol::model::{Action, Dispute, House, Party, Record, Resident, ResidentSummary, Visit};
 use sync_protocol::schema::Collection;
 use uuid::Uuid;
@@ -128,16 +128,21 @@ impl Device {
     /// return, escalate, supervise, resolve, evaluate, archive; intervene, mediate), as this
     /// account at its level, after every action the device holds.
     pub fn add_dispute_action(&self, dispute: Uuid, new: &NewAction) -> Result<()> {
-        let (key, action) = {
-            let inner = self.lock();
-            let id = inner.identity()?;
-            let d = store::dispute(&inner.conn, dispute)?
-                .ok_or_else(|| DeviceError::NotFound(format!("dispute {dispute}")))?;
-            let grid = store::dispute_grid(&inner.conn, dispute)?
-                .ok_or_else(|| DeviceError::NotFound(format!("dispute {dispute}")))?;
-            (DocKey::new(grid, Collection::Disputes), new.by(id.account.id, id.account.role.level(), now_ms(), &d))
-        };
-        self.edit(key, dispute, false, obj(json!({"actions": [action]})))
+        // Under one lock: the action names the last action the device holds, so no sync may
+        // land between reading the dispute and writing the action.
+        let mut inner = self.lock();
+        let account = inner.identity()?.account.clone();
+        let not_found = || DeviceError::NotFound(format!("dispute {dispute}"));
+        let d = store::dispute(&inner.conn, dispute)?.ok_or_else(not_found)?;
+        let grid = store::dispute_grid(&inner.conn, dispute)?.ok_or_else(not_found)?;
+        let action = new.by(account.id, account.role.level(), now_ms(), &d);
+        let fields = obj(json!({"actions": [action]}));
+        inner.apply_edit(&Edit {
+            doc: DocKey::new(grid, Collection::Disputes),
+            record: dispute,
+            creating: false,
+            fields,
+        })
     }
 
     pub fn disputes(&self, open_only: bool) -> Result<Vec<Dispute>> {

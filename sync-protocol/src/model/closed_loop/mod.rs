@@ -49,13 +49,19 @@ pub use state::{
 pub struct Facts<'a> {
     pub class: &'a str,
     pub reported_by: Uuid,
+    pub reported_at: i64,
 }
 
 impl<'a> From<&'a Dispute> for Facts<'a> {
     fn from(d: &'a Dispute) -> Self {
-        Facts { class: &d.class, reported_by: d.reported_by }
+        Facts { class: &d.class, reported_by: d.reported_by, reported_at: d.reported_at }
     }
 }
+
+/// The most actions one change may add to one dispute (an honest edit adds one), and the most a
+/// dispute may hold: judging and deriving stay cheap whatever a device sends.
+pub const MAX_NEW_ACTIONS: usize = 16;
+pub const MAX_ACTIONS: usize = 500;
 
 /// Why the rule will not take an action in a state.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,6 +96,11 @@ pub fn permit(st: &DisputeState, facts: Facts<'_>, a: &Action) -> Result<ActionK
     let kind = ActionKind::parse(&a.kind).ok_or(no(V::UnknownValue, "未知的处置类型"))?;
     let holder = a.level == st.level;
     let open = st.status.is_open();
+    // An app from before the loop names nothing it had seen and cannot accept: the holding
+    // level working it, or passing it on, accepts it by doing so; and its escalation may name
+    // any level above, as that app lets the worker choose.
+    let legacy = a.after.is_none();
+    let accepted = st.accepted || (legacy && holder);
     let settled = || no(V::DisputeSettled, "事件已办结");
     let not_holder = || no(V::NotHolder, "只有当前承办层级可以这样处置");
     match kind {
@@ -124,7 +135,7 @@ pub fn permit(st: &DisputeState, facts: Facts<'_>, a: &Action) -> Result<ActionK
                 Err(not_holder())
             } else if next.is_none() {
                 Err(no(V::WrongStage, "县级已是最高层级"))
-            } else if facts.class != "emergency" && target != next {
+            } else if facts.class != "emergency" && !legacy && target != next {
                 Err(no(V::NotNextLevel, "逐级上报：只能上报到上一级"))
             } else if target.is_none_or(|t| t <= st.level) {
                 Err(no(V::NotNextLevel, "只能向上级上报"))
@@ -147,7 +158,7 @@ pub fn permit(st: &DisputeState, facts: Facts<'_>, a: &Action) -> Result<ActionK
                 Err(settled())
             } else if !holder {
                 Err(not_holder())
-            } else if !st.accepted {
+            } else if !accepted {
                 Err(no(V::WrongStage, "请先受理"))
             } else if !stage_ok {
                 Err(no(V::WrongStage, "请先核查处置反馈"))
@@ -224,7 +235,7 @@ pub fn permit(st: &DisputeState, facts: Facts<'_>, a: &Action) -> Result<ActionK
                 Err(settled())
             } else if !holder {
                 Err(not_holder())
-            } else if !st.accepted {
+            } else if !accepted {
                 Err(no(V::WrongStage, "请先受理"))
             } else if assigned_out {
                 Err(no(V::WrongStage, "请先核查被指派方的处置反馈"))
@@ -284,6 +295,11 @@ fn reported(facts: Facts<'_>, report: &Action) -> DisputeState {
 /// Applies an action [`permit`] allowed.
 fn apply(st: &mut DisputeState, kind: ActionKind, a: &Action) {
     st.last_action = Some(a.actor);
+    if a.after.is_none() && a.level == st.level && !st.accepted && kind != ActionKind::Escalate {
+        // An older app's holder working it accepts it by doing so (see `permit`).
+        st.accepted = true;
+        st.from_level = None;
+    }
     let handles = matches!(
         kind,
         ActionKind::Accept
@@ -440,7 +456,7 @@ pub fn derive(facts: Facts<'_>, actions: &[Action], limits: &TimeLimits) -> Disp
     }
     let mut st = st.unwrap_or_else(|| {
         // No report (a record no honest device writes): held where nothing was done.
-        let none = Action::new(Uuid::nil(), "report", facts.reported_by, Level::Grid, 0);
+        let none = Action::new(Uuid::nil(), "report", facts.reported_by, Level::Grid, facts.reported_at);
         reported(facts, &none)
     });
     set_deadline(&mut st, facts, limits);
@@ -486,35 +502,47 @@ fn set_deadline(st: &mut DisputeState, facts: Facts<'_>, limits: &TimeLimits) {
 
 /// Judges new actions against the actions their author had seen (`seen`: the dispute as the
 /// change's dependencies hold it), in order, as the validator does for every change. The first
-/// action the rule will not take is refused with its code; `after`, when given, must name an
-/// action the author had.
+/// action the rule will not take is refused with its code.
+///
+/// An action that names what it had seen (`after`; every app since the loop does) must name
+/// the last action of what its author held, and come later than every one of them: so it is
+/// judged on exactly what it will follow, and cannot be backdated before what it saw. A report
+/// names nothing. At most [`MAX_NEW_ACTIONS`] per change and [`MAX_ACTIONS`] per dispute.
 pub fn judge(facts: Facts<'_>, seen: &[Action], new: &[Action]) -> Result<(), (ValidationCode, &'static str)> {
-    let mut known: HashSet<Uuid> = seen.iter().map(|a| a.id).collect();
-    let mut all: Vec<Action> = seen.to_vec();
+    use ValidationCode as V;
+    if new.len() > MAX_NEW_ACTIONS || seen.len() + new.len() > MAX_ACTIONS {
+        return Err((V::TooLong, "处置记录过多"));
+    }
+    let mut st = (!seen.is_empty()).then(|| derive(facts, seen, &TimeLimits::default()));
+    let mut last = last_seen(seen);
+    let mut latest = seen.iter().map(|a| a.at).max();
     for a in new {
         if a.kind == "report" {
-            if !all.is_empty() {
-                return Err((ValidationCode::WrongStage, "事件已上报"));
+            if st.is_some() {
+                return Err((V::WrongStage, "事件已上报"));
             }
             if a.actor != facts.reported_by {
-                return Err((ValidationCode::ActorMismatch, "上报人必须是提交者本人"));
+                return Err((V::ActorMismatch, "上报人必须是提交者本人"));
             }
+            if a.after.is_some() {
+                return Err((V::WrongStage, "上报不依据其他处置记录"));
+            }
+            st = Some(reported(facts, a));
         } else {
-            if let Some(after) = a.after
-                && !known.contains(&after)
-            {
-                return Err((ValidationCode::RecordMissing, "处置记录所依据的记录不存在"));
+            let Some(state) = st.as_mut() else { return Err((V::WrongStage, "事件须先上报")) };
+            if a.after.is_some() {
+                if a.after != last {
+                    return Err((V::RecordMissing, "处置记录须接在其所见的最后一条之后"));
+                }
+                if latest.is_some_and(|t| a.at <= t) {
+                    return Err((V::OutOfRange, "处置时间不能早于此前的处置记录"));
+                }
             }
-            let st = derive(facts, &all, &TimeLimits::default());
-            if all.is_empty() {
-                return Err((ValidationCode::WrongStage, "事件须先上报"));
-            }
-            if let Err(e) = permit(&st, facts, a) {
-                return Err((e.code, e.message));
-            }
+            let kind = permit(state, facts, a).map_err(|e| (e.code, e.message))?;
+            apply(state, kind, a);
         }
-        known.insert(a.id);
-        all.push(a.clone());
+        last = Some(a.id);
+        latest = Some(latest.map_or(a.at, |t| t.max(a.at)));
     }
     Ok(())
 }
@@ -529,6 +557,8 @@ pub fn allowed(st: &DisputeState, facts: Facts<'_>, actor: Uuid, level: Level, n
         .filter(|k| *k != ActionKind::Report)
         .filter(|kind| {
             let mut a = Action::new(Uuid::nil(), kind.as_str(), actor, level, now_ms);
+            // As this app writes it: naming what it saw (never an older app's leniency).
+            a.after = Some(Uuid::nil());
             a.note = Some("-".into());
             a.due_at = Some(now_ms + 60_000);
             a.satisfaction = Some(SATISFACTION[0].into());

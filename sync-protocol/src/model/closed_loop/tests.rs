@@ -26,7 +26,7 @@ impl Story {
         s
     }
     fn facts(&self) -> Facts<'static> {
-        Facts { class: self.class, reported_by: REPORTER }
+        Facts { class: self.class, reported_by: REPORTER, reported_at: T0 }
     }
     /// An action by `level`'s person `minutes` after the report, having seen everything so
     /// far.
@@ -397,11 +397,43 @@ fn every_pair_of_concurrent_actions_merges_into_one_state() {
 
 #[test]
 fn order_follows_what_each_author_had_seen_not_the_clocks() {
-    // A handheld whose clock is an hour behind accepts after the escalation it saw.
+    // A handheld whose clock is an hour behind accepts after the escalation it saw: its app
+    // moves the time on past what it saw (`NewAction::by`), and the rule refuses an action
+    // dated before what it names as seen.
     let mut s = Story::new("ordinary");
     let esc = s.act("escalate", Level::Grid, 60);
     s.take(esc).unwrap();
-    let accept = s.act("accept", Level::Community, 0);
-    s.take(accept).unwrap();
+    let backdated = s.act("accept", Level::Community, 0);
+    assert_eq!(s.take(backdated.clone()).err(), Some(ValidationCode::OutOfRange));
+    // Written anyway (by an app that did not judge it), it is still ordered after what it saw.
+    s.push(backdated);
     assert_eq!(s.state().status, DisputeStatus::Accepted);
+}
+
+#[test]
+fn an_action_names_the_last_action_its_author_had() {
+    let mut s = Story::new("ordinary");
+    let first = s.act("intervene", Level::Grid, 1);
+    s.take(first).unwrap();
+    // Naming an earlier action than the last it held (to be judged on less than it saw).
+    let mut stale = s.act("resolve", Level::Grid, 2);
+    stale.after = Some(s.actions[0].id);
+    assert_eq!(s.take(stale).err(), Some(ValidationCode::RecordMissing));
+    // A report names nothing; a change adds at most MAX_NEW_ACTIONS.
+    let many: Vec<Action> =
+        (0..=MAX_NEW_ACTIONS as i64).map(|i| with(s.act("mediate", Level::Grid, 10 + i), |a| a.after = None)).collect();
+    assert_eq!(judge(s.facts(), &s.actions, &many).err().map(|e| e.0), Some(ValidationCode::TooLong));
+}
+
+#[test]
+fn an_older_apps_holder_accepts_by_working_it_and_may_escalate_past_a_level() {
+    let mut s = Story::new("ordinary");
+    let old = |a: Action| with(a, |a| a.after = None);
+    let a = old(with(s.act("escalate", Level::Grid, 1), |a| a.to_level = Some(Level::Township)));
+    s.take(a).unwrap();
+    assert_eq!(s.state().level, Level::Township);
+    // The old app has no accept button: the township's resolve accepts it and settles it.
+    let a = old(s.act("resolve", Level::Township, 2));
+    s.take(a).unwrap();
+    assert_eq!((s.state().status, s.state().resolved_level), (DisputeStatus::Resolved, Some(Level::Township)));
 }
