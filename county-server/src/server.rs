@@ -137,6 +137,8 @@ pub async fn spawn_opts(storage: Arc<dyn Storage>, addr: SocketAddr, options: Se
     let addr = listener.local_addr()?;
     let mut county = County::with_limits(storage.clone(), options.limits, options.enrolment);
     county.uploads = options.uploads;
+    // Lists derived by an older rule are derived again before the first request.
+    county.upgrade_rows().await?;
     let county = Arc::new(county);
     let idle = options.idle.unwrap_or(IDLE);
     let app =
@@ -149,7 +151,8 @@ pub async fn spawn_opts(storage: Arc<dyn Storage>, addr: SocketAddr, options: Se
         let _ = rx.await;
     };
     // Housekeeping runs as long as the server does (stopped with it, or when it is dropped).
-    let housekeeping = AbortOnDrop(tokio::spawn(housekeeping(county.clone())));
+    let housekeeping =
+        (AbortOnDrop(tokio::spawn(housekeeping(county.clone()))), AbortOnDrop(tokio::spawn(deadlines(county.clone()))));
     let task = match tls.clone() {
         None => tokio::spawn(async move {
             let _housekeeping = housekeeping;
@@ -173,6 +176,21 @@ struct AbortOnDrop(tokio::task::JoinHandle<()>);
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
+    }
+}
+
+/// Every second: the time limits that passed since the last tick, to the live streams.
+async fn deadlines(county: Arc<County>) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last = chrono::Utc::now().timestamp_millis();
+    loop {
+        every.tick().await;
+        let now = chrono::Utc::now().timestamp_millis();
+        match county.publish_deadlines(last, now).await {
+            Ok(()) => last = now,
+            Err(e) => tracing::warn!(error = %e, "time limits not told; trying again in a second"),
+        }
     }
 }
 

@@ -481,3 +481,114 @@ async fn every_backend_counts_the_overview_from_the_records() {
     }
     county_server::testing::drop_scratch_postgres(&pg).await.unwrap();
 }
+
+/// One action of a [`story`]: its kind, level, time, and the level and time it names.
+type Step = (&'static str, sync_protocol::org::Level, i64, Option<(sync_protocol::org::Level, i64)>);
+
+/// A dispute whose actions follow one another, each naming the one before.
+fn story(class: &str, reporter: Uuid, steps: &[Step]) -> sync_protocol::model::Dispute {
+    use sync_protocol::model::{Action, Dispute};
+    let mut actions: Vec<Action> = Vec::new();
+    for (kind, level, at, target) in steps {
+        let actor = if *kind == "report" { reporter } else { Uuid::now_v7() };
+        let mut a = Action::new(Uuid::now_v7(), kind, actor, *level, *at);
+        a.after = actions.last().map(|p| p.id);
+        a.note = Some("说明".into());
+        if let Some((to, due)) = target {
+            a.to_level = Some(*to);
+            a.due_at = Some(*due);
+        }
+        actions.push(a);
+    }
+    Dispute {
+        id: Uuid::now_v7(),
+        class: class.into(),
+        category: "neighbour".into(),
+        parties: vec![],
+        place: "村口".into(),
+        description: "纠纷".into(),
+        discovered_at: steps[0].2,
+        reported_at: steps[0].2,
+        reported_by: reporter,
+        actions,
+        photos: vec![],
+    }
+}
+
+#[tokio::test]
+async fn every_backend_lists_disputes_for_staff_as_the_rule_says() {
+    use county_server::storage::{DISPUTE_RULE, DisputeList, DisputeQuery, Viewer};
+    use sync_protocol::org::Level::{Community, County, Grid, Township};
+    let dir = tempfile::tempdir().unwrap();
+    let pg = county_server::testing::scratch_postgres("lists").await.expect("PostgreSQL for the storage suite");
+    let now = chrono::Utc::now().timestamp_millis();
+    let (hour, day) = (3_600_000, 86_400_000);
+    let worker = Uuid::now_v7();
+    // Reported ten days ago and never settled: past the grid's three days.
+    let stale = story("ordinary", worker, &[("report", Grid, now - 10 * day, None)]);
+    // An emergency an hour old that the county has not accepted (half an hour).
+    let emergency = story("emergency", worker, &[("report", Grid, now - hour, None)]);
+    // Passed up to the township an hour ago: a day to accept.
+    let escalated = story(
+        "ordinary",
+        worker,
+        &[
+            ("report", Grid, now - 3 * hour, None),
+            ("escalate", Grid, now - 2 * hour, None),
+            ("accept", Community, now - 90 * 60_000, None),
+            ("escalate", Community, now - hour, None),
+        ],
+    );
+    // Accepted by the township and assigned to the community, due in two days; supervised by
+    // the county until five days from now.
+    let assigned = story(
+        "coordination",
+        worker,
+        &[
+            ("report", Township, now - 5 * hour, None),
+            ("assign", Township, now - 4 * hour, Some((Community, now + 2 * day))),
+            ("supervise", County, now - 3 * hour, Some((Township, now + 5 * day))),
+        ],
+    );
+    let settled =
+        story("ordinary", worker, &[("report", Grid, now - 2 * day, None), ("resolve", Grid, now - day, None)]);
+    let all = [&stale, &emergency, &escalated, &assigned, &settled];
+    for d in all {
+        assert!(d.state().contradictions.is_empty(), "{:?}", d.state());
+    }
+    for (name, s) in backends(&dir, &pg).await {
+        let s = s.as_ref();
+        let (township, g) = grid(s).await;
+        let key = DocKey::new(g, Collection::Disputes);
+        let rows = Rows { disputes: all.iter().map(|d| (key, (*d).clone())).collect(), ..Rows::default() };
+        s.commit(GridCommit { grid: g, docs: vec![], changes: vec![], rows }).await.unwrap();
+        let list = |scope: Scope, list: DisputeList, level| {
+            let viewer = Viewer { account: Uuid::now_v7(), level, now_ms: now };
+            async move {
+                let found = s.dispute_list(&scope, list, viewer, &DisputeQuery::default(), 100).await.unwrap();
+                found.into_iter().map(|d| d.id).collect::<Vec<_>>()
+            }
+        };
+        let mine = Scope::Township(township);
+        assert_eq!(list(mine.clone(), DisputeList::Waiting, Grid).await, [stale.id], "{name}");
+        assert_eq!(list(mine.clone(), DisputeList::Waiting, Township).await, [escalated.id], "{name}");
+        assert_eq!(list(mine.clone(), DisputeList::Waiting, Community).await, [assigned.id], "{name}");
+        assert_eq!(list(Scope::All, DisputeList::Waiting, County).await, [emergency.id], "{name}");
+        // Most urgent first: the emergency's half hour ran out before the grid's three days.
+        assert_eq!(list(mine.clone(), DisputeList::Overdue, Township).await, [stale.id, emergency.id], "{name}");
+        assert_eq!(list(mine.clone(), DisputeList::Supervised, Township).await, [assigned.id], "{name}");
+        assert_eq!(list(mine.clone(), DisputeList::UnacceptedEmergencies, County).await, [emergency.id], "{name}");
+        assert_eq!(list(mine.clone(), DisputeList::AssignedOut, Township).await, [assigned.id], "{name}");
+        assert!(list(mine.clone(), DisputeList::AssignedOut, Community).await.is_empty(), "{name}");
+        // Another township sees none of them.
+        assert!(list(Scope::Township(Uuid::now_v7()), DisputeList::Overdue, Township).await.is_empty(), "{name}");
+        // The other filters narrow a list.
+        let q = DisputeQuery { status: Some("reported".into()), ..Default::default() };
+        let viewer = Viewer { account: Uuid::now_v7(), level: Township, now_ms: now };
+        let found = s.dispute_list(&mine, DisputeList::Overdue, viewer, &q, 100).await.unwrap();
+        assert_eq!(found.len(), 2, "{name}");
+        // Every row was derived by the current rule.
+        assert!(s.stale_dispute_docs(DISPUTE_RULE).await.unwrap().is_empty(), "{name}");
+        assert_eq!(s.stale_dispute_docs(DISPUTE_RULE + 1).await.unwrap(), [key], "{name}");
+    }
+}

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::error::ValidationCode;
-use crate::model::{Action, ActionKind, Dispute, DisputeState, closed_loop};
+use crate::model::{Action, ActionKind, Dispute, DisputeState, DisputeStatus, closed_loop};
 use crate::org::{Account, Device, GridInfo, Level, Role};
 
 // ---- enrolment (`POST /v1/enrol`) --------------------------------------------------------
@@ -208,6 +208,38 @@ pub struct DisputeQuery {
     pub level: Option<String>,
     #[cfg_attr(feature = "ts", ts(as = "Option<bool>", optional))]
     pub open_only: bool,
+    /// One of the staff's lists, within their scope, most urgent first (the other filters
+    /// then narrow it).
+    pub list: Option<DisputeList>,
+}
+
+/// The lists staff work from (`GET /v1/disputes?list=`), each as the closed loop's rule says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub enum DisputeList {
+    /// 待办: waiting for the caller's level (or for the caller by name).
+    Waiting,
+    /// A time limit has passed.
+    Overdue,
+    /// Supervised (督办) and not settled.
+    Supervised,
+    /// 突发性 reports the county has not accepted yet.
+    UnacceptedEmergencies,
+    /// Held by the caller's level and assigned out, waiting for the assignee.
+    AssignedOut,
+}
+
+impl DisputeList {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DisputeList::Waiting => "waiting",
+            DisputeList::Overdue => "overdue",
+            DisputeList::Supervised => "supervised",
+            DisputeList::UnacceptedEmergencies => "unaccepted_emergencies",
+            DisputeList::AssignedOut => "assigned_out",
+        }
+    }
 }
 
 /// `GET /v1/houses?grid=` and the like.
@@ -312,6 +344,46 @@ impl NewAction {
         a.satisfaction = self.satisfaction.clone();
         a.after = closed_loop::last_seen(&dispute.actions);
         a
+    }
+}
+
+/// Something that happened to a dispute, as staff hear it live (`GET /v1/events`, server-sent
+/// events named by `kind`): an action taken on a handheld or at the server (`report`,
+/// `escalate`, `assign` … as the action's kind), or a time limit that just passed (`overdue`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
+pub struct DisputeEvent {
+    pub kind: String,
+    pub dispute: Uuid,
+    pub grid: Uuid,
+    #[cfg_attr(feature = "ts", ts(type = "DisputeClass"))]
+    pub class: String,
+    pub status: DisputeStatus,
+    /// The level holding it now.
+    pub level: Level,
+    /// Whom it waits for now (待办).
+    pub waiting_level: Option<Level>,
+    pub deadline: Option<i64>,
+    /// When the action was taken, or the time limit passed.
+    pub at: i64,
+}
+
+impl DisputeEvent {
+    /// `kind` happened at `at` to `dispute` of `grid`, which now stands as the rule derives.
+    pub fn new(kind: &str, grid: Uuid, dispute: &Dispute, at: i64) -> Self {
+        let state = dispute.state();
+        DisputeEvent {
+            kind: kind.into(),
+            dispute: dispute.id,
+            grid,
+            class: dispute.class.clone(),
+            status: state.status,
+            level: state.level,
+            waiting_level: closed_loop::waiting_on(&state).map(|(l, _)| l),
+            deadline: state.deadline,
+            at,
+        }
     }
 }
 

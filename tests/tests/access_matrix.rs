@@ -360,6 +360,7 @@ fn every_authenticated_call(m: &Matrix) -> Vec<Call> {
         ("/v1/houses", "/v1/houses"),
         ("/v1/disputes", "/v1/disputes"),
         ("/v1/conflicts", "/v1/conflicts"),
+        ("/v1/events", "/v1/events"),
     ] {
         calls.push(Call::new(Method::GET, route, path));
     }

@@ -38,6 +38,18 @@ async fn token_for(server: &TestServer, account: Uuid) -> String {
 
 const DAY: i64 = 24 * 3_600_000;
 
+async fn get_status(server: &TestServer, token: &str, path: &str) -> (u16, Value) {
+    let resp = reqwest::Client::new().get(format!("{}{path}", server.url())).bearer_auth(token).send().await.unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+async fn get(server: &TestServer, token: &str, path: &str) -> Value {
+    let (status, body) = get_status(server, token, path).await;
+    assert_eq!(status, 200, "{path}: {body}");
+    body
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dispute_goes_up_to_the_township_and_back_down_and_every_replica_agrees() {
     let server = TestServer::start().await;
@@ -110,6 +122,15 @@ async fn a_dispute_goes_up_to_the_township_and_back_down_and_every_replica_agree
     let (status, body) = act(&server, &township, id, json!({"kind": "reopen"})).await;
     assert_eq!((status, body["code"].as_str()), (422, Some("unknown_value")), "{body}");
 
+    // The township's lists: nothing waits for it now (the village has it), one assigned out.
+    let listed = |body: Value| -> Vec<String> {
+        body.as_array().unwrap().iter().map(|v| v["dispute"]["id"].as_str().unwrap().to_string()).collect()
+    };
+    assert!(listed(get(&server, &township, "/v1/disputes?list=waiting").await).is_empty());
+    assert_eq!(listed(get(&server, &township, "/v1/disputes?list=assigned_out").await), [id.to_string()]);
+    let (status, body) = get_status(&server, &township, "/v1/disputes?list=everything").await;
+    assert_eq!((status, body["code"].as_str()), (400, Some("malformed_query")), "{body}");
+
     // The village sees the assignment at its next sync and reports back; the grid worker may
     // not (the assignment is the village's).
     village.sync().await.unwrap();
@@ -166,4 +187,151 @@ async fn a_dispute_goes_up_to_the_township_and_back_down_and_every_replica_agree
     }
     // The timeline holds every action, the contradicted one too.
     assert_eq!(on_server.actions.len(), 12);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_derives_rows_of_an_older_rule_again_before_it_answers() {
+    let mut server = TestServer::start().await;
+    let o = server.org.clone();
+    let worker = TestDevice::enrol(&server.url(), &server.code_for(o.worker_a).await, "worker").await;
+    let id = worker.report_dispute(&neighbours_dispute(vec![party("甲")], "村口", "争执")).unwrap();
+    worker.sync().await.unwrap();
+    // As an older server left it: the row's derived columns stale, its rule 0.
+    {
+        let db = rusqlite::Connection::open(&server.db).unwrap();
+        let n = db
+            .execute(
+                "UPDATE disputes SET status = 'closed', open = 0, waiting_level = NULL, rule = 0 WHERE id = ?1",
+                [id.to_string()],
+            )
+            .unwrap();
+        assert_eq!(n, 1);
+    }
+    server.restart().await;
+    let token = token_for(&server, o.township_staff).await;
+    let body = get(&server, &token, "/v1/disputes?open_only=true").await;
+    let row = body.as_array().unwrap().iter().find(|v| v["dispute"]["id"] == json!(id.to_string())).cloned();
+    assert_eq!(row.map(|v| v["state"]["status"].clone()), Some(json!("reported")));
+    let stale = server.storage().stale_dispute_docs(county_server::storage::DISPUTE_RULE).await.unwrap();
+    assert!(stale.is_empty());
+}
+
+/// A live stream (`GET /v1/events`) as a staff client reads it.
+struct Stream {
+    resp: reqwest::Response,
+    text: String,
+}
+
+impl Stream {
+    async fn open(server: &TestServer, token: &str) -> Stream {
+        let resp =
+            reqwest::Client::new().get(format!("{}/v1/events", server.url())).bearer_auth(token).send().await.unwrap();
+        assert_eq!(resp.status().as_u16(), 200);
+        assert_eq!(resp.headers()["content-type"], "text/event-stream");
+        Stream { resp, text: String::new() }
+    }
+
+    /// The data of the next event named `kind` (others are skipped), within `secs` seconds.
+    async fn next(&mut self, kind: &str, secs: u64) -> Option<Value> {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(secs);
+        loop {
+            while let Some(end) = self.text.find("\n\n") {
+                let block: String = self.text.drain(..end + 2).collect();
+                let name = block.lines().find_map(|l| l.strip_prefix("event: ")).unwrap_or("");
+                let data = block.lines().find_map(|l| l.strip_prefix("data: "));
+                if name == kind {
+                    return data.and_then(|d| serde_json::from_str(d).ok());
+                }
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.resp.chunk()).await.ok()?.ok()??;
+            self.text.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_hear_escalations_emergencies_and_time_limits_live() {
+    use sync_protocol::org::NodeKind;
+    let server = TestServer::start().await;
+    let o = server.org.clone();
+    let storage = server.storage();
+    let county_staff = put_account(storage.as_ref(), "县社会治理中心值班员", Role::CountyStaff, o.county).await;
+    let worker = TestDevice::enrol(&server.url(), &server.code_for(o.worker_a).await, "worker").await;
+    let mut township = Stream::open(&server, &token_for(&server, o.township_staff).await).await;
+    let mut county = Stream::open(&server, &token_for(&server, county_staff).await).await;
+    // Another township's centre hears nothing of this one.
+    let elsewhere = Uuid::now_v7();
+    storage
+        .put_node(&sync_protocol::org::Node {
+            id: elsewhere,
+            kind: NodeKind::Township,
+            name: "别镇".into(),
+            parent: Some(o.county),
+            township: None,
+            village: None,
+        })
+        .await
+        .unwrap();
+    let other = put_account(storage.as_ref(), "别镇综治中心", Role::TownshipStaff, elsewhere).await;
+    let mut other = Stream::open(&server, &token_for(&server, other).await).await;
+
+    // A 突发性 report reaches the county at the device's sync.
+    let mut report = neighbours_dispute(vec![party("甲")], "东河桥", "桥栏杆断裂，有人落水风险");
+    report.class = "emergency".into();
+    let id = worker.report_dispute(&report).unwrap();
+    let t = std::time::Instant::now();
+    worker.sync().await.unwrap();
+    let heard = county.next("report", 5).await.expect("the county hears the emergency");
+    println!("emergency heard {} ms after the sync began", t.elapsed().as_millis());
+    assert_eq!(
+        (heard["dispute"].as_str(), heard["class"].as_str()),
+        (Some(id.to_string().as_str()), Some("emergency"))
+    );
+    assert_eq!(heard["waiting_level"], json!("county"));
+    assert!(township.next("report", 5).await.is_some(), "the township hears its grids' reports too");
+
+    // The grid passes an ordinary dispute up; the township hears it.
+    let ordinary = worker.report_dispute(&neighbours_dispute(vec![party("乙")], "村口", "争执")).unwrap();
+    worker.add_dispute_action(ordinary, &NewAction::new("escalate").note("需村调委会协调")).unwrap();
+    worker.sync().await.unwrap();
+    let heard = township.next("escalate", 5).await.expect("the township hears the escalation");
+    assert_eq!(
+        (heard["dispute"].as_str(), heard["waiting_level"].as_str()),
+        (Some(ordinary.to_string().as_str()), Some("community"))
+    );
+    assert!(other.next("escalate", 2).await.is_none(), "another township hears nothing of it");
+
+    // A time limit passing: a dispute whose limit runs out a second from now.
+    let now = field_core::now_ms();
+    let soon = story_due_in(o.worker_a, now, 1_200);
+    let key = sync_protocol::doc::DocKey::new(o.grid_a, sync_protocol::schema::Collection::Disputes);
+    let rows = sync_protocol::pipeline::Rows { disputes: vec![(key, soon.clone())], ..Default::default() };
+    storage
+        .commit(county_server::storage::GridCommit { grid: o.grid_a, docs: vec![], changes: vec![], rows })
+        .await
+        .unwrap();
+    let heard = county.next("overdue", 5).await.expect("the county hears the time limit pass");
+    assert_eq!(heard["dispute"].as_str(), Some(soon.id.to_string().as_str()));
+    let late = field_core::now_ms() - soon.state().deadline.unwrap();
+    println!("time limit heard {late} ms after it passed");
+    assert!(late >= 0);
+}
+
+/// An emergency reported so long ago that the county's half hour to accept it runs out in
+/// `ms` milliseconds.
+fn story_due_in(reporter: Uuid, now: i64, ms: i64) -> sync_protocol::model::Dispute {
+    let at = now - 30 * 60_000 + ms;
+    sync_protocol::model::Dispute {
+        id: Uuid::now_v7(),
+        class: "emergency".into(),
+        category: "safety".into(),
+        parties: vec![],
+        place: "东河桥".into(),
+        description: "险情".into(),
+        discovered_at: at,
+        reported_at: at,
+        reported_by: reporter,
+        actions: vec![sync_protocol::model::Action::new(Uuid::now_v7(), "report", reporter, Level::Grid, at)],
+        photos: vec![],
+    }
 }

@@ -7,6 +7,7 @@
 //! - `enrol.rs`: `POST /v1/enrol`, `GET /v1/me`
 //! - `records.rs`: staff queries (`/v1/residents`, `/v1/disputes`, `/v1/overview` …) and
 //!   actions on disputes (`POST /v1/disputes/{id}/actions`)
+//! - `events.rs`: `GET /v1/events`, the staff's live stream (server-sent events)
 //! - `blobs.rs`: photos in chunks (`/v1/blobs/{hash}`)
 //! - `admin.rs`: accounts, enrolment codes, devices, rosters (`/v1/admin/…`)
 
@@ -15,6 +16,7 @@ mod blobs;
 pub mod client_addr;
 mod enrol;
 mod error;
+mod events;
 mod records;
 pub mod request_log;
 mod sync;
@@ -58,6 +60,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/houses", get(records::houses))
         .route("/v1/disputes", get(records::disputes))
         .route("/v1/disputes/{id}/actions", post(records::act_on_dispute))
+        .route("/v1/events", get(events::events))
         .route("/v1/conflicts", get(records::conflicts))
         .route("/v1/history/{collection}/{id}", get(records::history))
         .route("/v1/overview", get(records::overview))

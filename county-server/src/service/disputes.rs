@@ -11,7 +11,7 @@
 use automerge::Automerge;
 use serde_json::json;
 use sync_protocol::DocError;
-use sync_protocol::api::{DisputeView, NewAction, ReadKind};
+use sync_protocol::api::{DisputeEvent, DisputeView, NewAction, ReadKind};
 use sync_protocol::doc::{self, DocKey, Edit};
 use sync_protocol::model::{Dispute, Record};
 use sync_protocol::org::Author;
@@ -24,7 +24,7 @@ use super::auth::check_grid;
 use super::sync::{COMMIT_RETRIES, doc_write, log_unreadable};
 use super::{Caller, County};
 use crate::error::{Error, Result};
-use crate::storage::{GridCommit, NewChange, StorageError};
+use crate::storage::{DISPUTE_RULE, GridCommit, NewChange, StorageError};
 
 /// The epoch of the actor a staff account writes with on the server: the account's id and
 /// this, where a device's actor is the device's id and a small epoch.
@@ -58,6 +58,33 @@ impl County {
                 }
             }
         }
+    }
+
+    /// Derives again, from their documents, every dispute row an older version of the closed
+    /// loop's rule derived ([`DISPUTE_RULE`]): a server starting on a county stored by an
+    /// older one has its lists right before it answers. Returns how many disputes.
+    pub async fn upgrade_rows(&self) -> Result<usize> {
+        let stale = self.storage().stale_dispute_docs(DISPUTE_RULE).await?;
+        let mut n = 0;
+        for key in stale {
+            let Some(stored) = self.storage().load_docs(&[key]).await?.into_iter().next() else { continue };
+            let rows = tokio::task::spawn_blocking(move || -> Result<Rows> {
+                let doc = Automerge::load(&stored.bytes).map_err(Error::internal)?;
+                let mut rows = Rows::default();
+                pipeline::project(&doc, key, &doc::record_ids(&doc), &mut rows);
+                Ok(rows)
+            })
+            .await
+            .map_err(Error::internal)??;
+            log_unreadable(&rows);
+            n += rows.disputes.len();
+            // Rows only: no document, no change, the grid's position unchanged.
+            self.storage().commit(GridCommit { grid: key.grid, docs: vec![], changes: vec![], rows }).await?;
+        }
+        if n > 0 {
+            tracing::info!(disputes = n, rule = DISPUTE_RULE, "dispute rows derived again by the current rule");
+        }
+        Ok(n)
     }
 
     /// One attempt: the document as stored, the action judged and applied, one commit.
@@ -95,6 +122,10 @@ impl County {
         match self.storage().commit(commit).await {
             Ok(_) => {
                 self.docs.put(key, version + 1, doc);
+                if let Some(a) = dispute.actions.iter().max_by_key(|a| a.at) {
+                    let event = DisputeEvent::new(&a.kind, key.grid, &dispute, a.at);
+                    self.publish(key.grid, vec![event]).await;
+                }
                 Ok(dispute)
             }
             Err(StorageError::Contention(_)) => Err(Error::Busy),

@@ -6,6 +6,7 @@
 //! - [`enrolment`]: enrolment codes, their limits, devices and revocation
 //! - [`accounts`]: accounts and who is calling
 //! - [`sync`]: one sync round (the change pipeline, storage, catch-up), admitted a few at a time
+//! - [`events`]: the staff's live stream of what happens to disputes
 //! - [`disputes`]: the closed loop from the server: staff act on a dispute without a handheld
 //! - [`records`]: staff queries over the query tables, masked, every read audited
 //! - [`audit`]: the durable log of personal-data reads, for the county administrator
@@ -33,6 +34,7 @@ pub mod blobs;
 pub mod cache;
 pub mod disputes;
 pub mod enrolment;
+pub mod events;
 pub mod import;
 pub mod ranges;
 pub mod records;
@@ -66,6 +68,8 @@ pub struct County {
     pub audit_writer: audit::AuditWriter,
     /// Upload starts, checked against the device's quota and stored one at a time.
     pub upload_starts: tokio::sync::Mutex<()>,
+    /// The staff's live streams.
+    pub events: events::Events,
 }
 
 impl County {
@@ -90,6 +94,7 @@ impl County {
             served: sync::Served::default(),
             audit_writer: audit::AuditWriter::default(),
             upload_starts: tokio::sync::Mutex::new(()),
+            events: events::Events::default(),
         }
     }
 

@@ -14,6 +14,7 @@ use super::audit::Read;
 use super::auth::check_grid;
 use super::{Caller, County};
 use crate::error::{Error, Result};
+use crate::storage::Viewer;
 
 /// ID numbers and phones are masked in conflicts and history as in lists; the full value is
 /// read one record at a time.
@@ -25,6 +26,9 @@ fn mask_value(field: &str, v: &mut serde_json::Value) {
     };
     *v = serde_json::Value::String(masked);
 }
+
+/// The most disputes one staff list answers (a township's overdue list is far shorter).
+pub const LIST_LIMIT: u32 = 500;
 
 impl County {
     pub async fn residents(&self, caller: &Caller, q: &ResidentQuery) -> Result<Vec<ResidentSummary>> {
@@ -68,15 +72,17 @@ impl County {
         check_grid(self.storage(), &scope, q.grid).await?;
         let (actor, level, now) =
             (caller.account.id, caller.account.role.level(), chrono::Utc::now().timestamp_millis());
-        let list: Vec<DisputeView> = self
-            .storage()
-            .disputes(&scope, q)
-            .await?
-            .into_iter()
-            .map(|d| DisputeView::for_viewer(d, actor, level, now))
-            .collect();
-        self.audit_read(caller, Read::new(ReadKind::DisputeList, q.grid).detail(format!("rows={}", list.len())))
-            .await?;
+        let found = match q.list {
+            Some(list) => {
+                let viewer = Viewer { account: actor, level, now_ms: now };
+                self.storage().dispute_list(&scope, list, viewer, q, LIST_LIMIT).await?
+            }
+            None => self.storage().disputes(&scope, q).await?,
+        };
+        let list: Vec<DisputeView> = found.into_iter().map(|d| DisputeView::for_viewer(d, actor, level, now)).collect();
+        let which = q.list.map_or("all", |l| l.as_str());
+        let read = Read::new(ReadKind::DisputeList, q.grid).detail(format!("list={which} rows={}", list.len()));
+        self.audit_read(caller, read).await?;
         Ok(list)
     }
 

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use automerge::{Automerge, Change, ChangeHash};
 use sync_protocol::Code;
-use sync_protocol::api::ReadKind;
+use sync_protocol::api::{DisputeEvent, ReadKind};
 use sync_protocol::doc::DocKey;
 use sync_protocol::org::{Author, Role};
 use sync_protocol::pipeline::{self, Ingest, Outcome, Refused, Rows};
@@ -136,7 +136,11 @@ impl County {
         } else {
             Some(self.sync_slots.acquire().await.map_err(|_| Error::Internal("server shutting down".into()))?)
         };
-        let (answer, reads) = sync(self.storage(), self.limits, &self.docs, &self.served, caller, req).await?;
+        let (answer, reads, events) = sync(self.storage(), self.limits, &self.docs, &self.served, caller, req).await?;
+        // Stored: the staff connected hear of the new actions on disputes.
+        for (grid, e) in events {
+            self.publish(grid, e).await;
+        }
         // Written before the grids leave the server; a failed write fails the sync (what was
         // sent is stored, and the device asks again).
         self.audit_reads(caller, reads).await?;
@@ -151,7 +155,7 @@ async fn sync(
     served: &Served,
     caller: &Caller,
     req: SyncRequest,
-) -> Result<(SyncResponse, Vec<Read>)> {
+) -> Result<(SyncResponse, Vec<Read>, Vec<(Uuid, Vec<DisputeEvent>)>)> {
     let scope = caller.scope()?;
     let author = caller.author();
     let role: Role = caller.account.role;
@@ -161,6 +165,7 @@ async fn sync(
     let mut in_scope: HashMap<Uuid, bool> = HashMap::new();
     // One pipeline for the whole request: a change refused here refuses what builds on it.
     let mut ingest = Ingest::default();
+    let mut events = Vec::new();
 
     for (i, out) in req.changes.into_iter().enumerate() {
         let index = i as u32;
@@ -196,9 +201,10 @@ async fn sync(
         let mut attempt = 0;
         loop {
             match ingest_grid(storage, cache, grid, &incoming, &author, &ingest).await {
-                Ok((mut r, after)) => {
+                Ok((mut r, after, e)) => {
                     refused.append(&mut r);
                     ingest = after;
+                    events.push((grid, e));
                     break;
                 }
                 Err(StorageError::Contention(what)) if attempt < COMMIT_RETRIES => {
@@ -336,11 +342,12 @@ async fn sync(
         }
     }
     let version = req.version;
-    Ok((SyncResponse { version, refused, positions, docs, more, fetch }, reads))
+    Ok((SyncResponse { version, refused, positions, docs, more, fetch }, reads, events))
 }
 
-/// Validates and stores one grid's share of a request. Returns the refusals and the pipeline
-/// as it stands after this grid (so a retry after contention starts from the state before).
+/// Validates and stores one grid's share of a request. Returns the refusals, the pipeline as it
+/// stands after this grid (so a retry after contention starts from the state before), and the
+/// new actions on disputes, for the staff's live stream.
 async fn ingest_grid(
     storage: &dyn Storage,
     cache: &DocCache,
@@ -348,7 +355,7 @@ async fn ingest_grid(
     incoming: &[Incoming],
     author: &Author,
     ingest: &Ingest,
-) -> std::result::Result<(Vec<Refusal>, Ingest), StorageError> {
+) -> std::result::Result<(Vec<Refusal>, Ingest, Vec<DisputeEvent>), StorageError> {
     let keys: Vec<DocKey> = incoming.iter().map(|i| i.key).collect::<HashSet<_>>().into_iter().collect();
     // Documents still cached at their stored version need no loading.
     let versions: HashMap<DocKey, u64> = storage.doc_versions(&keys).await?.into_iter().collect();
@@ -380,14 +387,14 @@ async fn ingest_grid(
     let done = tokio::task::spawn_blocking(move || work.run())
         .await
         .map_err(|e| StorageError::Database(format!("sync worker failed: {e}")))??;
-    let Done { mut docs, refused, accepted, writes, rows, ingest } = done;
+    let Done { mut docs, refused, accepted, writes, rows, ingest, events } = done;
     if accepted.is_empty() {
         for (key, (doc, version, _)) in docs {
             if let Some(v) = version {
                 cache.put(key, v, doc);
             }
         }
-        return Ok((refused, ingest));
+        return Ok((refused, ingest, Vec::new()));
     }
     let stored: Vec<(DocKey, u64)> = writes.iter().map(|d| (d.key, d.version)).collect();
     storage.commit(GridCommit { grid, docs: writes, changes: accepted, rows }).await?;
@@ -397,7 +404,7 @@ async fn ingest_grid(
             cache.put(key, version, doc);
         }
     }
-    Ok((refused, ingest))
+    Ok((refused, ingest, events))
 }
 
 type LoadedDocs = HashMap<DocKey, (Automerge, Option<u64>, Vec<ChangeHash>)>;
@@ -419,6 +426,7 @@ struct Done {
     writes: Vec<DocWrite>,
     rows: Rows,
     ingest: Ingest,
+    events: Vec<DisputeEvent>,
 }
 
 impl Work {
@@ -473,15 +481,19 @@ impl Work {
         }
         let mut rows = Rows::default();
         let mut writes = Vec::new();
+        let mut events = Vec::new();
         for (key, (doc, version, before)) in &docs {
             if !accepted.iter().any(|a| a.doc == *key) {
                 continue;
             }
             pipeline::project(doc, *key, &sync_protocol::doc::touched_records(doc, before), &mut rows);
+            if key.collection == Collection::Disputes {
+                events.extend(super::events::new_actions(doc, *key, before, &rows));
+            }
             writes.push(doc_write(*key, *version, doc, before));
         }
         log_unreadable(&rows);
-        Ok(Done { docs, refused, accepted, writes, rows, ingest })
+        Ok(Done { docs, refused, accepted, writes, rows, ingest, events })
     }
 }
 

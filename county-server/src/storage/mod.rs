@@ -13,11 +13,13 @@ pub use sqlite::SqliteStorage;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-pub use sync_protocol::api::{AuditEntry, AuditQuery, BlobState, DisputeQuery, Overview, ReadKind, ResidentQuery};
+pub use sync_protocol::api::{
+    AuditEntry, AuditQuery, BlobState, DisputeList, DisputeQuery, Overview, ReadKind, ResidentQuery,
+};
 use sync_protocol::doc::{Conflict, DocKey};
 use sync_protocol::model::{Dispute, House, Resident};
 pub use sync_protocol::org::{Account, Device, GridInfo, Node};
-use sync_protocol::org::{NodeKind, Role};
+use sync_protocol::org::{Level, NodeKind, Role};
 pub use sync_protocol::pipeline::Rows;
 use sync_protocol::schema::Collection;
 use uuid::Uuid;
@@ -121,6 +123,54 @@ pub enum CatchUp {
     Changes { seq: u64, changes: Vec<LogChange>, more: bool },
 }
 
+/// The version of the closed loop's rule that a dispute's query row was derived by. Rows of an
+/// older rule are derived again from their documents when a server starts
+/// ([`crate::service::County::upgrade_rows`]).
+pub const DISPUTE_RULE: i64 = 1;
+
+/// What a dispute's query row keeps beside its JSON, derived once by the closed loop's rule for
+/// both backends: what lists filter and sort on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DisputeColumns {
+    pub status: &'static str,
+    pub level: &'static str,
+    pub resolved_level: Option<&'static str>,
+    pub open: bool,
+    pub accepted: bool,
+    pub supervised: bool,
+    /// The earliest time limit still running (overdue: before now).
+    pub deadline: Option<i64>,
+    /// Whom it waits for ([`sync_protocol::model::closed_loop::waiting_on`]).
+    pub waiting_level: Option<&'static str>,
+    pub waiting_account: Option<Uuid>,
+}
+
+impl DisputeColumns {
+    pub fn of(d: &Dispute) -> Self {
+        let s = d.state();
+        let waiting = sync_protocol::model::closed_loop::waiting_on(&s);
+        DisputeColumns {
+            status: s.status.as_str(),
+            level: s.level.as_str(),
+            resolved_level: s.resolved_level.map(|l| l.as_str()),
+            open: s.status.is_open(),
+            accepted: s.accepted,
+            supervised: s.supervised,
+            deadline: s.deadline,
+            waiting_level: waiting.map(|(l, _)| l.as_str()),
+            waiting_account: waiting.and_then(|(_, p)| p),
+        }
+    }
+}
+
+/// Who asks for a staff list, and when: the lists are relative to them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Viewer {
+    pub account: Uuid,
+    pub level: Level,
+    pub now_ms: i64,
+}
+
 /// A stored node kind; an unknown one is a damaged row, never read as some default kind.
 fn parse_kind(s: &str) -> std::result::Result<NodeKind, UnknownValue> {
     NodeKind::parse(s).ok_or_else(|| UnknownValue(format!("node kind {s:?}")))
@@ -209,6 +259,21 @@ pub trait Queries: Send + Sync + 'static {
     async fn resident(&self, id: Uuid) -> Result<Option<(DocKey, Resident)>>;
     async fn houses(&self, scope: &Scope, grid: Option<Uuid>) -> Result<Vec<House>>;
     async fn disputes(&self, scope: &Scope, q: &DisputeQuery) -> Result<Vec<Dispute>>;
+    /// One of the staff's lists, within the scope, most urgent first (earliest time limit), at
+    /// most `limit`; the query's other filters narrow it.
+    async fn dispute_list(
+        &self,
+        scope: &Scope,
+        list: DisputeList,
+        viewer: Viewer,
+        q: &DisputeQuery,
+        limit: u32,
+    ) -> Result<Vec<Dispute>>;
+    /// Open disputes whose time limit passed in `(after, until]`, with their grids, at most
+    /// `limit` (the live stream's overdue events).
+    async fn deadlines_passed(&self, after: i64, until: i64, limit: u32) -> Result<Vec<(Uuid, Dispute)>>;
+    /// The disputes documents holding a row derived by a rule older than `rule`.
+    async fn stale_dispute_docs(&self, rule: i64) -> Result<Vec<DocKey>>;
     async fn record_doc(&self, collection: sync_protocol::schema::Collection, id: Uuid) -> Result<Option<DocKey>>;
     async fn conflicts(&self, scope: &Scope, grid: Option<Uuid>) -> Result<Vec<Conflict>>;
     async fn overview(&self, scope: &Scope, month_start_ms: i64) -> Result<Overview>;

@@ -105,6 +105,7 @@ pub fn open(path: &Path, key: Option<&crate::crypto::DbKey>) -> Result<Connectio
         tx.pragma_update(None, "user_version", i as i64 + 1)?;
         tx.commit()?;
     }
+    rows::rederive_disputes(&mut conn)?;
     Ok(conn)
 }
 

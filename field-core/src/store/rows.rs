@@ -82,6 +82,29 @@ fn write_visit(tx: &Connection, key: &DocKey, v: &Visit) -> Result<()> {
     Ok(())
 }
 
+/// The version of the closed loop's rule the disputes rows were derived by (`meta`).
+const DISPUTE_RULE: &str = "1";
+
+/// Derives the disputes rows again if an older version of the closed loop's rule derived them
+/// (an app updated in the field): their `data` is the whole dispute, so no document is read.
+pub(super) fn rederive_disputes(conn: &mut Connection) -> Result<()> {
+    if super::get_meta(conn, "dispute_rule")?.as_deref() == Some(DISPUTE_RULE) {
+        return Ok(());
+    }
+    let tx = conn.transaction()?;
+    let stored: Vec<(String, String)> = {
+        let mut st = tx.prepare("SELECT grid, data FROM disputes")?;
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?
+    };
+    for (grid, data) in stored {
+        let (Ok(grid), Ok(d)) = (Uuid::parse_str(&grid), serde_json::from_str::<Dispute>(&data)) else { continue };
+        write_dispute(&tx, &DocKey::new(grid, sync_protocol::schema::Collection::Disputes), &d)?;
+    }
+    super::set_meta(&tx, "dispute_rule", DISPUTE_RULE)?;
+    tx.commit()?;
+    Ok(())
+}
+
 fn write_dispute(tx: &Connection, key: &DocKey, d: &Dispute) -> Result<()> {
     let s = d.state();
     tx.prepare_cached("INSERT OR REPLACE INTO disputes (id, grid, status, level, open, reported_at, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?.execute(

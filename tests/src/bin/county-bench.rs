@@ -240,6 +240,41 @@ async fn main() -> anyhow::Result<()> {
         );
     }
 
+    // The staff's dispute lists (closed loop), from the rows the rule derived at commit.
+    {
+        use county_server::storage::{DisputeList, DisputeQuery, Viewer};
+        use sync_protocol::org::Level;
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        let cases = [
+            ("county", Scope::All, Level::County, DisputeList::Waiting),
+            ("county", Scope::All, Level::County, DisputeList::Overdue),
+            ("county", Scope::All, Level::County, DisputeList::UnacceptedEmergencies),
+            ("county", Scope::All, Level::County, DisputeList::Supervised),
+            ("township", Scope::Township(township), Level::Township, DisputeList::Waiting),
+            ("township", Scope::Township(township), Level::Township, DisputeList::Overdue),
+            ("township", Scope::Township(township), Level::Township, DisputeList::AssignedOut),
+        ];
+        for (label, scope, level, list) in cases {
+            let viewer = Viewer { account: Uuid::now_v7(), level, now_ms };
+            let q = DisputeQuery::default();
+            let t = Instant::now();
+            let found = storage.dispute_list(&scope, list, viewer, &q, 500).await?;
+            let cold = t.elapsed();
+            let runs = 20;
+            let t = Instant::now();
+            for _ in 0..runs {
+                storage.dispute_list(&scope, list, viewer, &q, 500).await?;
+            }
+            println!(
+                "{label} list {:?} ({} disputes): first {}, then {} each",
+                list,
+                found.len(),
+                ms(cold),
+                ms(t.elapsed() / runs)
+            );
+        }
+    }
+
     // 2. Devices and their morning requests, prepared before the clock starts.
     let t = Instant::now();
     let grids: Vec<Uuid> = all.iter().take(args.devices).map(|g| g.id).collect();

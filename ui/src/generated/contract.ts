@@ -289,7 +289,13 @@ house?: string | null,
  * A name or part of one, pinyin initials ("zs"), or the last digits of the ID number.
  */
 q?: string | null, category?: string | null, include_archived?: boolean, limit?: number | null, };
-export type DisputeQuery = { grid?: string | null, status?: string | null, level?: string | null, open_only?: boolean, };
+export type DisputeQuery = { grid?: string | null, status?: string | null, level?: string | null, open_only?: boolean, 
+/**
+ * One of the staff's lists, within their scope, most urgent first (the other filters
+ * then narrow it).
+ */
+list?: DisputeList | null, };
+export type DisputeList = "waiting" | "overdue" | "supervised" | "unaccepted_emergencies" | "assigned_out";
 export type GridFilter = { grid?: string | null, };
 export type DisputeView = { dispute: Dispute, state: DisputeState, 
 /**
@@ -309,6 +315,19 @@ waiting: boolean,
  */
 allowed: Array<ActionKind>, };
 export type NewAction = { kind: ActionKind, to_level?: Level | null, to_node?: string | null, to_account?: string | null, due_at?: number | null, note?: string | null, satisfaction?: Satisfaction | null, };
+export type DisputeEvent = { kind: string, dispute: string, grid: string, class: DisputeClass, status: DisputeStatus, 
+/**
+ * The level holding it now.
+ */
+level: Level, 
+/**
+ * Whom it waits for now (待办).
+ */
+waiting_level?: Level | null, deadline?: number | null, 
+/**
+ * When the action was taken, or the time limit passed.
+ */
+at: number, };
 export type Overview = { grids: number, residents: number, houses: number, visits_this_month: number, by_category: Array<[string, number]>, open_disputes_by_level: Array<[string, number]>, resolved_by_level: Array<[string, number]>, open_conflicts: number, };
 export type ReadKind = "snapshot" | "catch_up" | "resident_list" | "resident_record" | "house_list" | "dispute_list" | "conflicts" | "history" | "roster_export" | "photo";
 export type AuditEntry = { at: number, account: string, device: string, role: Role, kind: ReadKind, 

@@ -381,19 +381,24 @@ async fn write_rows(tx: &mut Transaction<'static, Postgres>, grid: Uuid, rows: &
     }
     if !rows.disputes.is_empty() {
         let d = &rows.disputes;
-        let states: Vec<_> = d.iter().map(|(_, x)| x.state()).collect();
+        let cols: Vec<DisputeColumns> = d.iter().map(|(_, x)| DisputeColumns::of(x)).collect();
         sqlx_core::query::query(
             "INSERT INTO disputes (id, grid, doc_key, class, category, status, level, resolved_level, open,
-                                   discovered_at, reported_at, data)
+                                   discovered_at, reported_at, data, accepted, supervised, deadline, waiting_level,
+                                   waiting_account, rule)
              SELECT id, $1, doc_key, class, category, status, level, resolved_level, open, discovered_at, reported_at,
-                    data::jsonb
+                    data::jsonb, accepted, supervised, deadline, waiting_level, waiting_account, $18
              FROM UNNEST($2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-                         $9::bool[], $10::int8[], $11::int8[], $12::text[])
-               AS t(id, doc_key, class, category, status, level, resolved_level, open, discovered_at, reported_at, data)
+                         $9::bool[], $10::int8[], $11::int8[], $12::text[], $13::bool[], $14::bool[], $15::int8[],
+                         $16::text[], $17::uuid[])
+               AS t(id, doc_key, class, category, status, level, resolved_level, open, discovered_at, reported_at, data,
+                    accepted, supervised, deadline, waiting_level, waiting_account)
              ON CONFLICT (id) DO UPDATE SET doc_key = excluded.doc_key, class = excluded.class,
                category = excluded.category, status = excluded.status, level = excluded.level,
                resolved_level = excluded.resolved_level, open = excluded.open,
-               discovered_at = excluded.discovered_at, reported_at = excluded.reported_at, data = excluded.data
+               discovered_at = excluded.discovered_at, reported_at = excluded.reported_at, data = excluded.data,
+               accepted = excluded.accepted, supervised = excluded.supervised, deadline = excluded.deadline,
+               waiting_level = excluded.waiting_level, waiting_account = excluded.waiting_account, rule = excluded.rule
              WHERE disputes.grid = excluded.grid",
         )
         .bind(grid)
@@ -401,13 +406,19 @@ async fn write_rows(tx: &mut Transaction<'static, Postgres>, grid: Uuid, rows: &
         .bind(d.iter().map(|(k, _)| k.to_string()).collect::<Vec<_>>())
         .bind(d.iter().map(|(_, x)| x.class.clone()).collect::<Vec<_>>())
         .bind(d.iter().map(|(_, x)| x.category.clone()).collect::<Vec<_>>())
-        .bind(states.iter().map(|s| s.status.as_str().to_string()).collect::<Vec<_>>())
-        .bind(states.iter().map(|s| s.level.as_str().to_string()).collect::<Vec<_>>())
-        .bind(states.iter().map(|s| s.resolved_level.map(|l| l.as_str().to_string())).collect::<Vec<_>>())
-        .bind(states.iter().map(|s| s.status.is_open()).collect::<Vec<_>>())
+        .bind(cols.iter().map(|s| s.status.to_string()).collect::<Vec<_>>())
+        .bind(cols.iter().map(|s| s.level.to_string()).collect::<Vec<_>>())
+        .bind(cols.iter().map(|s| s.resolved_level.map(str::to_string)).collect::<Vec<_>>())
+        .bind(cols.iter().map(|s| s.open).collect::<Vec<_>>())
         .bind(d.iter().map(|(_, x)| x.discovered_at).collect::<Vec<_>>())
         .bind(d.iter().map(|(_, x)| x.reported_at).collect::<Vec<_>>())
         .bind(d.iter().map(|(_, x)| serde_json::to_string(x).unwrap_or_default()).collect::<Vec<_>>())
+        .bind(cols.iter().map(|s| s.accepted).collect::<Vec<_>>())
+        .bind(cols.iter().map(|s| s.supervised).collect::<Vec<_>>())
+        .bind(cols.iter().map(|s| s.deadline).collect::<Vec<_>>())
+        .bind(cols.iter().map(|s| s.waiting_level.map(str::to_string)).collect::<Vec<_>>())
+        .bind(cols.iter().map(|s| s.waiting_account).collect::<Vec<_>>())
+        .bind(DISPUTE_RULE)
         .execute(&mut **tx)
         .await
         .map_err(db_err)?;

@@ -144,6 +144,19 @@ UPDATE blobs SET started_at = (extract(epoch FROM now()) * 1000)::bigint, touche
 CREATE INDEX blobs_device ON blobs(device, started_at);
 CREATE INDEX blobs_unfinished ON blobs(complete, touched_at);
 "#,
+    // The closed loop (issue 11): what staff lists filter on, derived by the rule at commit
+    // (`DisputeColumns`); rows of an older rule are derived again at start (`rule`).
+    r#"
+ALTER TABLE disputes ADD COLUMN accepted boolean NOT NULL DEFAULT false;
+ALTER TABLE disputes ADD COLUMN supervised boolean NOT NULL DEFAULT false;
+ALTER TABLE disputes ADD COLUMN deadline bigint;
+ALTER TABLE disputes ADD COLUMN waiting_level text;
+ALTER TABLE disputes ADD COLUMN waiting_account uuid;
+ALTER TABLE disputes ADD COLUMN rule bigint NOT NULL DEFAULT 0;
+CREATE INDEX disputes_waiting ON disputes(waiting_level, deadline) WHERE waiting_level IS NOT NULL;
+CREATE INDEX disputes_deadline ON disputes(deadline) WHERE open;
+CREATE INDEX disputes_rule ON disputes(rule);
+"#,
 ];
 
 /// Documents as Automerge loads them: the last full save followed by the changes appended since.
@@ -197,6 +210,7 @@ struct Sql {
 enum Arg {
     Uuid(Uuid),
     Text(String),
+    Int(i64),
 }
 
 impl Sql {
@@ -245,6 +259,7 @@ impl Sql {
             q = match a {
                 Arg::Uuid(u) => q.bind(*u),
                 Arg::Text(t) => q.bind(t.as_str()),
+                Arg::Int(i) => q.bind(*i),
             };
         }
         q.fetch_all(pool).await.map_err(db_err)

@@ -9,6 +9,22 @@ use uuid::Uuid;
 
 use super::*;
 
+/// The filters of a dispute query besides its list: grid, status, level, open only.
+fn dispute_filters(sql: &mut Sql, q: &DisputeQuery) {
+    if let Some(g) = q.grid {
+        sql.and("grid =", Arg::Uuid(g));
+    }
+    if let Some(s) = &q.status {
+        sql.and("status =", Arg::Text(s.clone()));
+    }
+    if let Some(l) = &q.level {
+        sql.and("level =", Arg::Text(l.clone()));
+    }
+    if q.open_only {
+        sql.push(" AND open");
+    }
+}
+
 #[async_trait]
 impl Queries for PostgresStorage {
     async fn residents(&self, scope: &Scope, q: &ResidentQuery) -> Result<Vec<Resident>> {
@@ -54,20 +70,73 @@ impl Queries for PostgresStorage {
 
     async fn disputes(&self, scope: &Scope, q: &DisputeQuery) -> Result<Vec<Dispute>> {
         let mut sql = Sql::scoped("SELECT data::text FROM disputes", scope, "grid");
-        if let Some(g) = q.grid {
-            sql.and("grid =", Arg::Uuid(g));
-        }
-        if let Some(s) = &q.status {
-            sql.and("status =", Arg::Text(s.clone()));
-        }
-        if let Some(l) = &q.level {
-            sql.and("level =", Arg::Text(l.clone()));
-        }
-        if q.open_only {
-            sql.push(" AND open");
-        }
+        dispute_filters(&mut sql, q);
         sql.push(" ORDER BY reported_at DESC LIMIT 2000");
         sql.fetch_all(&self.pool).await?.iter().map(|r| json(r, 0)).collect()
+    }
+
+    async fn dispute_list(
+        &self,
+        scope: &Scope,
+        list: DisputeList,
+        viewer: Viewer,
+        q: &DisputeQuery,
+        limit: u32,
+    ) -> Result<Vec<Dispute>> {
+        let mut sql = Sql::scoped("SELECT data::text FROM disputes", scope, "grid");
+        let level = viewer.level.as_str().to_string();
+        match list {
+            DisputeList::Waiting => {
+                sql.and("waiting_level =", Arg::Text(level));
+                sql.push(" AND (waiting_account IS NULL OR waiting_account = ");
+                sql.arg(Arg::Uuid(viewer.account));
+                sql.push(")");
+            }
+            DisputeList::Overdue => {
+                sql.push(" AND open");
+                sql.and("deadline <", Arg::Int(viewer.now_ms));
+            }
+            DisputeList::Supervised => {
+                sql.push(" AND open AND supervised");
+            }
+            DisputeList::UnacceptedEmergencies => {
+                sql.push(" AND open AND class = 'emergency' AND NOT accepted");
+            }
+            DisputeList::AssignedOut => {
+                sql.push(" AND open");
+                sql.and("level =", Arg::Text(level.clone()));
+                sql.push(" AND (waiting_level <> ");
+                sql.arg(Arg::Text(level));
+                sql.push(" OR waiting_account IS NOT NULL)");
+            }
+        }
+        dispute_filters(&mut sql, q);
+        sql.push(&format!(" ORDER BY deadline NULLS LAST, reported_at DESC LIMIT {limit}"));
+        sql.fetch_all(&self.pool).await?.iter().map(|r| json(r, 0)).collect()
+    }
+
+    async fn deadlines_passed(&self, after: i64, until: i64, limit: u32) -> Result<Vec<(Uuid, Dispute)>> {
+        let rows = sqlx_core::query::query(
+            "SELECT grid, data::text FROM disputes WHERE open AND deadline > $1 AND deadline <= $2
+             ORDER BY deadline LIMIT $3",
+        )
+        .bind(after)
+        .bind(until)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows.iter().map(|r| Ok((r.try_get::<Uuid, _>(0).map_err(db_err)?, json(r, 1)?))).collect()
+    }
+
+    async fn stale_dispute_docs(&self, rule: i64) -> Result<Vec<DocKey>> {
+        let keys: Vec<String> =
+            sqlx_core::query_scalar::query_scalar("SELECT DISTINCT doc_key FROM disputes WHERE rule < $1")
+                .bind(rule)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err)?;
+        Ok(keys.into_iter().filter_map(|k| k.parse().ok()).collect())
     }
 
     async fn record_doc(&self, collection: Collection, id: Uuid) -> Result<Option<DocKey>> {

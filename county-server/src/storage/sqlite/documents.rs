@@ -349,26 +349,34 @@ fn write_rows(tx: &Connection, grid: &str, rows: &Rows) -> rusqlite::Result<()> 
         ])?;
     }
     let mut st = tx.prepare_cached(
-        "INSERT INTO disputes (id, grid, doc_key, class, category, status, level, resolved_level, open, discovered_at, reported_at, data)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
-         ON CONFLICT (id) DO UPDATE SET doc_key = excluded.doc_key, class = excluded.class, category = excluded.category, status = excluded.status, level = excluded.level, resolved_level = excluded.resolved_level, open = excluded.open, discovered_at = excluded.discovered_at, reported_at = excluded.reported_at, data = excluded.data
+        "INSERT INTO disputes (id, grid, doc_key, class, category, status, level, resolved_level, open, discovered_at, reported_at, data,
+                               accepted, supervised, deadline, waiting_level, waiting_account, rule)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
+         ON CONFLICT (id) DO UPDATE SET doc_key = excluded.doc_key, class = excluded.class, category = excluded.category, status = excluded.status, level = excluded.level, resolved_level = excluded.resolved_level, open = excluded.open, discovered_at = excluded.discovered_at, reported_at = excluded.reported_at, data = excluded.data,
+           accepted = excluded.accepted, supervised = excluded.supervised, deadline = excluded.deadline, waiting_level = excluded.waiting_level, waiting_account = excluded.waiting_account, rule = excluded.rule
          WHERE disputes.grid = excluded.grid",
     )?;
     for (key, d) in &rows.disputes {
-        let s = d.state();
+        let s = DisputeColumns::of(d);
         st.execute(params![
             d.id.to_string(),
             grid,
             key.to_string(),
             d.class,
             d.category,
-            s.status.as_str(),
-            s.level.as_str(),
-            s.resolved_level.map(|l| l.as_str()),
-            s.status.is_open(),
+            s.status,
+            s.level,
+            s.resolved_level,
+            s.open,
             d.discovered_at,
             d.reported_at,
-            serde_json::to_string(d).unwrap_or_default()
+            serde_json::to_string(d).unwrap_or_default(),
+            s.accepted,
+            s.supervised,
+            s.deadline,
+            s.waiting_level,
+            s.waiting_account.map(|a| a.to_string()),
+            DISPUTE_RULE,
         ])?;
     }
     let mut del = tx.prepare_cached("DELETE FROM conflicts WHERE record = ?1 AND grid = ?2")?;

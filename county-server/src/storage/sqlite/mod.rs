@@ -156,6 +156,19 @@ UPDATE blobs SET started_at = CAST(strftime('%s', 'now') AS INTEGER) * 1000, tou
 CREATE INDEX blobs_device ON blobs(device, started_at);
 CREATE INDEX blobs_unfinished ON blobs(complete, touched_at);
 "#,
+    // The closed loop (issue 11): what staff lists filter on, derived by the rule at commit
+    // (`DisputeColumns`); rows of an older rule are derived again at start (`rule`).
+    r#"
+ALTER TABLE disputes ADD COLUMN accepted INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE disputes ADD COLUMN supervised INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE disputes ADD COLUMN deadline INTEGER;
+ALTER TABLE disputes ADD COLUMN waiting_level TEXT;
+ALTER TABLE disputes ADD COLUMN waiting_account TEXT;
+ALTER TABLE disputes ADD COLUMN rule INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX disputes_waiting ON disputes(waiting_level, deadline) WHERE waiting_level IS NOT NULL;
+CREATE INDEX disputes_deadline ON disputes(deadline) WHERE open = 1;
+CREATE INDEX disputes_rule ON disputes(rule);
+"#,
 ];
 
 #[derive(Clone)]

@@ -86,17 +86,7 @@ impl Queries for SqliteStorage {
         self.read(move |c| {
             let mut args: Vec<String> = arg.into_iter().collect();
             let mut sql = format!("SELECT data FROM disputes WHERE {cond}");
-            for (col, v) in
-                [("grid", q.grid.map(|g| g.to_string())), ("status", q.status.clone()), ("level", q.level.clone())]
-            {
-                if let Some(v) = v {
-                    args.push(v);
-                    sql.push_str(&format!(" AND {col} = ?{}", args.len()));
-                }
-            }
-            if q.open_only {
-                sql.push_str(" AND open = 1");
-            }
+            dispute_filters(&mut sql, &mut args, &q);
             sql.push_str(" ORDER BY reported_at DESC LIMIT 2000");
             let mut st = c.prepare(&sql).map_err(db_err)?;
             let rows = st
@@ -104,6 +94,86 @@ impl Queries for SqliteStorage {
                 .map_err(db_err)?
                 .collect::<rusqlite::Result<Vec<_>>>();
             rows.map_err(db_err)
+        })
+        .await
+    }
+
+    async fn dispute_list(
+        &self,
+        scope: &Scope,
+        list: DisputeList,
+        viewer: Viewer,
+        q: &DisputeQuery,
+        limit: u32,
+    ) -> Result<Vec<Dispute>> {
+        let (cond, arg) = scope_sql(scope, "grid");
+        let q = q.clone();
+        self.read(move |c| {
+            let mut args: Vec<String> = arg.into_iter().collect();
+            let mut sql = format!("SELECT data FROM disputes WHERE {cond}");
+            let mut bind = |sql: &mut String, frag: &str, v: String| {
+                args.push(v);
+                sql.push_str(&frag.replace('?', &format!("?{}", args.len())));
+            };
+            let level = viewer.level.as_str().to_string();
+            match list {
+                DisputeList::Waiting => {
+                    bind(&mut sql, " AND waiting_level = ?", level);
+                    bind(&mut sql, " AND (waiting_account IS NULL OR waiting_account = ?)", viewer.account.to_string());
+                }
+                // A number, never text from a request: written into the statement.
+                DisputeList::Overdue => sql.push_str(&format!(" AND open = 1 AND deadline < {}", viewer.now_ms)),
+                DisputeList::Supervised => sql.push_str(" AND open = 1 AND supervised = 1"),
+                DisputeList::UnacceptedEmergencies => {
+                    sql.push_str(" AND open = 1 AND class = 'emergency' AND accepted = 0")
+                }
+                DisputeList::AssignedOut => {
+                    bind(&mut sql, " AND open = 1 AND level = ?", level.clone());
+                    bind(&mut sql, " AND (waiting_level <> ? OR waiting_account IS NOT NULL)", level);
+                }
+            }
+            dispute_filters(&mut sql, &mut args, &q);
+            sql.push_str(&format!(" ORDER BY deadline IS NULL, deadline, reported_at DESC LIMIT {limit}"));
+            let mut st = c.prepare(&sql).map_err(db_err)?;
+            let rows = st
+                .query_map(rusqlite::params_from_iter(args.iter()), |r| json_col::<Dispute>(r.get(0)?))
+                .map_err(db_err)?
+                .collect::<rusqlite::Result<Vec<_>>>();
+            rows.map_err(db_err)
+        })
+        .await
+    }
+
+    async fn deadlines_passed(&self, after: i64, until: i64, limit: u32) -> Result<Vec<(Uuid, Dispute)>> {
+        self.read(move |c| {
+            let mut st = c
+                .prepare_cached(
+                    "SELECT grid, data FROM disputes WHERE open = 1 AND deadline > ?1 AND deadline <= ?2
+                     ORDER BY deadline LIMIT ?3",
+                )
+                .map_err(db_err)?;
+            let rows = st
+                .query_map(rusqlite::params![after, until, limit], |r| {
+                    let grid: String = r.get(0)?;
+                    Ok((grid, json_col::<Dispute>(r.get(1)?)?))
+                })
+                .map_err(db_err)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(db_err)?;
+            Ok(rows.into_iter().filter_map(|(g, d)| Uuid::parse_str(&g).ok().map(|g| (g, d))).collect())
+        })
+        .await
+    }
+
+    async fn stale_dispute_docs(&self, rule: i64) -> Result<Vec<DocKey>> {
+        self.read(move |c| {
+            let mut st = c.prepare("SELECT DISTINCT doc_key FROM disputes WHERE rule < ?1").map_err(db_err)?;
+            let keys = st
+                .query_map([rule], |r| r.get::<_, String>(0))
+                .map_err(db_err)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(db_err)?;
+            Ok(keys.into_iter().filter_map(|k| k.parse().ok()).collect())
         })
         .await
     }
@@ -206,6 +276,20 @@ impl Queries for SqliteStorage {
 }
 
 /// SQL condition selecting the grids of a scope, on a column holding a grid id.
+/// The filters of a dispute query besides its list: grid, status, level, open only.
+fn dispute_filters(sql: &mut String, args: &mut Vec<String>, q: &DisputeQuery) {
+    for (col, v) in [("grid", q.grid.map(|g| g.to_string())), ("status", q.status.clone()), ("level", q.level.clone())]
+    {
+        if let Some(v) = v {
+            args.push(v);
+            sql.push_str(&format!(" AND {col} = ?{}", args.len()));
+        }
+    }
+    if q.open_only {
+        sql.push_str(" AND open = 1");
+    }
+}
+
 pub(super) fn scope_sql(scope: &Scope, column: &str) -> (String, Option<String>) {
     match scope {
         Scope::All => ("1=1".into(), None),

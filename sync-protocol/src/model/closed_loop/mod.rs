@@ -573,20 +573,22 @@ pub fn allowed(st: &DisputeState, facts: Facts<'_>, actor: Uuid, level: Level, n
         .collect()
 }
 
-/// Whether a dispute waits for `actor` at `level` (待办): its level holds it and has something
-/// to do (accept, assign, verify, resolve, archive), or it is assigned to them.
-pub fn waits_for(st: &DisputeState, actor: Uuid, level: Level) -> bool {
-    if !st.status.is_open() && st.status != DisputeStatus::Evaluated {
-        return false;
+/// Whom a dispute waits for (待办): the level, and the person when one is named. The holding
+/// level while it has something to do (accept, assign, verify, resolve, archive), the assignee
+/// while an assignment is out; nobody once it is archived, or resolved and waiting only for
+/// the parties' evaluation (which anyone but the reporter may record).
+pub fn waiting_on(st: &DisputeState) -> Option<(Level, Option<Uuid>)> {
+    let out = matches!(st.status, DisputeStatus::Assigned | DisputeStatus::Returned) && st.assignment.is_some();
+    match (st.status, &st.assignment) {
+        (DisputeStatus::Closed | DisputeStatus::Resolved, _) => None,
+        (_, Some(x)) if out => Some((x.to_level, x.to_account)),
+        _ => Some((st.level, None)),
     }
-    let assigned = st.assignment.as_ref().is_some_and(|x| {
-        matches!(st.status, DisputeStatus::Assigned | DisputeStatus::Returned)
-            && x.to_account.map_or(x.to_level == level, |p| p == actor)
-    });
-    let holding = st.level == level
-        && !matches!(st.status, DisputeStatus::Assigned)
-        && !(st.status == DisputeStatus::Returned && st.assignment.is_some());
-    assigned || holding
+}
+
+/// Whether a dispute waits for `actor`, working at `level` ([`waiting_on`]).
+pub fn waits_for(st: &DisputeState, actor: Uuid, level: Level) -> bool {
+    waiting_on(st).is_some_and(|(l, person)| l == level && person.is_none_or(|p| p == actor))
 }
 
 /// The action that a new action should name as seen: the last of the dispute's actions in the
