@@ -187,8 +187,11 @@ async fn deadlines(county: Arc<County>) {
     loop {
         every.tick().await;
         let now = chrono::Utc::now().timestamp_millis();
+        if now <= last {
+            continue; // the clock was set back: nothing new has passed
+        }
         match county.publish_deadlines(last, now).await {
-            Ok(()) => last = now,
+            Ok(next) => last = next,
             Err(e) => tracing::warn!(error = %e, "time limits not told; trying again in a second"),
         }
     }

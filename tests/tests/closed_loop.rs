@@ -315,6 +315,18 @@ async fn staff_hear_escalations_emergencies_and_time_limits_live() {
     let late = field_core::now_ms() - soon.state().deadline.unwrap();
     println!("time limit heard {late} ms after it passed");
     assert!(late >= 0);
+
+    // One device holds a few streams (a console in some tabs), not the server's all.
+    let token = token_for(&server, o.township_staff).await;
+    let mut held = Vec::new();
+    for _ in 0..county_server::service::events::STREAMS_PER_DEVICE {
+        held.push(Stream::open(&server, &token).await);
+    }
+    let (status, body) = get_status(&server, &token, "/v1/events").await;
+    assert_eq!((status, body["code"].as_str()), (503, Some("busy")), "{body}");
+    drop(held.pop());
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    held.push(Stream::open(&server, &token).await);
 }
 
 /// An emergency reported so long ago that the county's half hour to accept it runs out in

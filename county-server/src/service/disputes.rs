@@ -13,7 +13,7 @@ use serde_json::json;
 use sync_protocol::DocError;
 use sync_protocol::api::{DisputeEvent, DisputeView, NewAction, ReadKind};
 use sync_protocol::doc::{self, DocKey, Edit};
-use sync_protocol::model::{Dispute, Record};
+use sync_protocol::model::{Action, Dispute, Record};
 use sync_protocol::org::Author;
 use sync_protocol::pipeline::{self, Rows};
 use sync_protocol::schema::Collection;
@@ -24,7 +24,7 @@ use super::auth::check_grid;
 use super::sync::{COMMIT_RETRIES, doc_write, log_unreadable};
 use super::{Caller, County};
 use crate::error::{Error, Result};
-use crate::storage::{DISPUTE_RULE, GridCommit, NewChange, StorageError};
+use crate::storage::{DISPUTE_RULE, DocWrite, GridCommit, NewChange, StorageError};
 
 /// The epoch of the actor a staff account writes with on the server: the account's id and
 /// this, where a device's actor is the device's id and a small epoch.
@@ -65,9 +65,36 @@ impl County {
     /// older one has its lists right before it answers. Returns how many disputes.
     pub async fn upgrade_rows(&self) -> Result<usize> {
         let stale = self.storage().stale_dispute_docs(DISPUTE_RULE).await?;
-        let mut n = 0;
-        for key in stale {
-            let Some(stored) = self.storage().load_docs(&[key]).await?.into_iter().next() else { continue };
+        if stale.is_empty() {
+            return Ok(0);
+        }
+        let started = std::time::Instant::now();
+        tracing::info!(documents = stale.len(), rule = DISPUTE_RULE, "deriving dispute rows again by the current rule");
+        let (mut n, mut failed) = (0, 0);
+        for (i, key) in stale.iter().enumerate() {
+            match self.upgrade_doc(*key).await {
+                Ok(count) => n += count,
+                Err(e) => {
+                    // One unreadable document must not keep the county offline: its rows stay as
+                    // they were, and it is tried again at the next start.
+                    failed += 1;
+                    tracing::error!(doc = %key, error = %e, "dispute rows not derived again");
+                }
+            }
+            if (i + 1) % 500 == 0 {
+                tracing::info!(done = i + 1, of = stale.len(), "deriving dispute rows again");
+            }
+        }
+        tracing::info!(disputes = n, failed, ms = started.elapsed().as_millis() as u64, "dispute rows derived again");
+        Ok(n)
+    }
+
+    /// One document's rows derived again, committed only if the document is still at the version
+    /// they were derived from (another server may be serving the same database).
+    async fn upgrade_doc(&self, key: DocKey) -> Result<usize> {
+        for _ in 0..COMMIT_RETRIES {
+            let Some(stored) = self.storage().load_docs(&[key]).await?.into_iter().next() else { return Ok(0) };
+            let version = stored.version;
             let rows = tokio::task::spawn_blocking(move || -> Result<Rows> {
                 let doc = Automerge::load(&stored.bytes).map_err(Error::internal)?;
                 let mut rows = Rows::default();
@@ -77,14 +104,17 @@ impl County {
             .await
             .map_err(Error::internal)??;
             log_unreadable(&rows);
-            n += rows.disputes.len();
-            // Rows only: no document, no change, the grid's position unchanged.
-            self.storage().commit(GridCommit { grid: key.grid, docs: vec![], changes: vec![], rows }).await?;
+            let n = rows.disputes.len();
+            // An empty append checks the version in the commit's own transaction.
+            let check = DocWrite::append(key, version, Vec::new());
+            let commit = GridCommit { grid: key.grid, docs: vec![check], changes: vec![], rows };
+            match self.storage().commit(commit).await {
+                Ok(_) => return Ok(n),
+                Err(StorageError::Contention(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
         }
-        if n > 0 {
-            tracing::info!(disputes = n, rule = DISPUTE_RULE, "dispute rows derived again by the current rule");
-        }
-        Ok(n)
+        Err(Error::Busy)
     }
 
     /// One attempt: the document as stored, the action judged and applied, one commit.
@@ -109,7 +139,7 @@ impl County {
         let (doc, written) = tokio::task::spawn_blocking(move || act(doc, key, version, id, &new, &author_c))
             .await
             .map_err(Error::internal)?;
-        let (commit, dispute) = match written {
+        let (commit, dispute, action) = match written {
             Ok(w) => w,
             Err(Refusal { error, unchanged }) => {
                 if unchanged {
@@ -122,10 +152,8 @@ impl County {
         match self.storage().commit(commit).await {
             Ok(_) => {
                 self.docs.put(key, version + 1, doc);
-                if let Some(a) = dispute.actions.iter().max_by_key(|a| a.at) {
-                    let event = DisputeEvent::new(&a.kind, key.grid, &dispute, a.at);
-                    self.publish(key.grid, vec![event]).await;
-                }
+                let event = DisputeEvent::new(&action.kind, key.grid, &dispute, action.at);
+                self.publish(key.grid, vec![event]).await;
                 Ok(dispute)
             }
             Err(StorageError::Contention(_)) => Err(Error::Busy),
@@ -149,7 +177,7 @@ fn act(
     id: Uuid,
     new: &NewAction,
     author: &Author,
-) -> (Automerge, std::result::Result<(GridCommit, Dispute), Refusal>) {
+) -> (Automerge, std::result::Result<(GridCommit, Dispute, Action), Refusal>) {
     let before = doc.get_heads();
     let unchanged = |error: Error| Refusal { error, unchanged: true };
     let current = match doc::read_record(&doc, Collection::Disputes, id)
@@ -162,7 +190,7 @@ fn act(
     let now = chrono::Utc::now().timestamp_millis();
     let action = new.by(author.account, author.role.level(), now, &current);
     let mut fields = serde_json::Map::new();
-    fields.insert("actions".into(), json!([action]));
+    fields.insert("actions".into(), json!([&action]));
     let edit = Edit { doc: key, record: id, creating: false, fields };
     let actor = doc::actor_for(author.account, STAFF_EPOCH);
     let change = match pipeline::commit_edit(&mut doc, actor, &edit, author, now) {
@@ -194,5 +222,5 @@ fn act(
         }],
         rows,
     };
-    (doc, Ok((commit, dispute)))
+    (doc, Ok((commit, dispute, action)))
 }

@@ -136,11 +136,7 @@ impl County {
         } else {
             Some(self.sync_slots.acquire().await.map_err(|_| Error::Internal("server shutting down".into()))?)
         };
-        let (answer, reads, events) = sync(self.storage(), self.limits, &self.docs, &self.served, caller, req).await?;
-        // Stored: the staff connected hear of the new actions on disputes.
-        for (grid, e) in events {
-            self.publish(grid, e).await;
-        }
+        let (answer, reads) = sync(self, caller, req).await?;
         // Written before the grids leave the server; a failed write fails the sync (what was
         // sent is stored, and the device asks again).
         self.audit_reads(caller, reads).await?;
@@ -148,14 +144,8 @@ impl County {
     }
 }
 
-async fn sync(
-    storage: &dyn Storage,
-    limits: Limits,
-    cache: &DocCache,
-    served: &Served,
-    caller: &Caller,
-    req: SyncRequest,
-) -> Result<(SyncResponse, Vec<Read>, Vec<(Uuid, Vec<DisputeEvent>)>)> {
+async fn sync(county: &County, caller: &Caller, req: SyncRequest) -> Result<(SyncResponse, Vec<Read>)> {
+    let (storage, limits, cache, served) = (county.storage(), county.limits, &county.docs, &county.served);
     let scope = caller.scope()?;
     let author = caller.author();
     let role: Role = caller.account.role;
@@ -165,7 +155,6 @@ async fn sync(
     let mut in_scope: HashMap<Uuid, bool> = HashMap::new();
     // One pipeline for the whole request: a change refused here refuses what builds on it.
     let mut ingest = Ingest::default();
-    let mut events = Vec::new();
 
     for (i, out) in req.changes.into_iter().enumerate() {
         let index = i as u32;
@@ -201,10 +190,12 @@ async fn sync(
         let mut attempt = 0;
         loop {
             match ingest_grid(storage, cache, grid, &incoming, &author, &ingest).await {
-                Ok((mut r, after, e)) => {
+                Ok((mut r, after, events)) => {
                     refused.append(&mut r);
                     ingest = after;
-                    events.push((grid, e));
+                    // Stored: the staff connected hear of the new actions on disputes now,
+                    // whatever becomes of the rest of this request.
+                    county.publish(grid, events).await;
                     break;
                 }
                 Err(StorageError::Contention(what)) if attempt < COMMIT_RETRIES => {
@@ -342,7 +333,7 @@ async fn sync(
         }
     }
     let version = req.version;
-    Ok((SyncResponse { version, refused, positions, docs, more, fetch }, reads, events))
+    Ok((SyncResponse { version, refused, positions, docs, more, fetch }, reads))
 }
 
 /// Validates and stores one grid's share of a request. Returns the refusals, the pipeline as it

@@ -269,8 +269,8 @@ pub trait Queries: Send + Sync + 'static {
         q: &DisputeQuery,
         limit: u32,
     ) -> Result<Vec<Dispute>>;
-    /// Open disputes whose time limit passed in `(after, until]`, with their grids, at most
-    /// `limit` (the live stream's overdue events).
+    /// Open disputes whose time limit passed in `[after, until)`, earliest first, with their
+    /// grids, at most `limit` (the live stream's overdue events).
     async fn deadlines_passed(&self, after: i64, until: i64, limit: u32) -> Result<Vec<(Uuid, Dispute)>>;
     /// The disputes documents holding a row derived by a rule older than `rule`.
     async fn stale_dispute_docs(&self, rule: i64) -> Result<Vec<DocKey>>;

@@ -117,7 +117,7 @@ impl Queries for PostgresStorage {
 
     async fn deadlines_passed(&self, after: i64, until: i64, limit: u32) -> Result<Vec<(Uuid, Dispute)>> {
         let rows = sqlx_core::query::query(
-            "SELECT grid, data::text FROM disputes WHERE open AND deadline > $1 AND deadline <= $2
+            "SELECT grid, data::text FROM disputes WHERE open AND deadline >= $1 AND deadline < $2
              ORDER BY deadline LIMIT $3",
         )
         .bind(after)

@@ -148,7 +148,7 @@ impl Queries for SqliteStorage {
         self.read(move |c| {
             let mut st = c
                 .prepare_cached(
-                    "SELECT grid, data FROM disputes WHERE open = 1 AND deadline > ?1 AND deadline <= ?2
+                    "SELECT grid, data FROM disputes WHERE open = 1 AND deadline >= ?1 AND deadline < ?2
                      ORDER BY deadline LIMIT ?3",
                 )
                 .map_err(db_err)?;
