@@ -409,3 +409,48 @@ pub async fn snapshot_bytes(server: &TestServer, grid: Uuid, role: Role) -> u64 
         other => panic!("not a snapshot: {other:?}"),
     }
 }
+
+/// A device token for an account, as enrolment gives it (staff call the API with it).
+pub async fn staff_token(server: &TestServer, account: Uuid) -> String {
+    let code = server.code_for(account).await;
+    let resp = reqwest::Client::new()
+        .post(format!("{}/v1/enrol", server.url()))
+        .json(&serde_json::json!({"code": code, "device_name": "综治中心工作站"}))
+        .send()
+        .await
+        .unwrap();
+    resp.json::<serde_json::Value>().await.unwrap()["token"].as_str().unwrap().to_string()
+}
+
+/// The staff's live stream (`GET /v1/events`) as a client reads it.
+pub struct EventStream {
+    resp: reqwest::Response,
+    text: String,
+}
+
+impl EventStream {
+    pub async fn open(server: &TestServer, token: &str) -> EventStream {
+        let resp =
+            reqwest::Client::new().get(format!("{}/v1/events", server.url())).bearer_auth(token).send().await.unwrap();
+        assert_eq!(resp.status().as_u16(), 200);
+        assert_eq!(resp.headers()["content-type"], "text/event-stream");
+        EventStream { resp, text: String::new() }
+    }
+
+    /// The data of the next event named `kind` (others are skipped), within `secs` seconds.
+    pub async fn next(&mut self, kind: &str, secs: u64) -> Option<serde_json::Value> {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(secs);
+        loop {
+            while let Some(end) = self.text.find("\n\n") {
+                let block: String = self.text.drain(..end + 2).collect();
+                let name = block.lines().find_map(|l| l.strip_prefix("event: ")).unwrap_or("");
+                let data = block.lines().find_map(|l| l.strip_prefix("data: "));
+                if name == kind {
+                    return data.and_then(|d| serde_json::from_str(d).ok());
+                }
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.resp.chunk()).await.ok()?.ok()??;
+            self.text.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+}

@@ -171,6 +171,68 @@ async fn shot(c: &Client, name: &str) {
     std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
 }
 
+/// The app, through tauri-driver, with its files in `data_dir`.
+async fn start_app(data_dir: &Path) -> (Client, Driver) {
+    let driver = Driver(
+        Command::new("tauri-driver")
+            .env("GRIDKEEPER_DATA_DIR", data_dir)
+            .env("RUST_LOG", "warn,gridkeeper_app=debug,field_core=debug")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("tauri-driver on PATH (cargo install tauri-driver --locked)"),
+    );
+    wait_for_port(4444).await;
+    let mut caps = serde_json::Map::new();
+    caps.insert("browserName".into(), "wry".into());
+    caps.insert("tauri:options".into(), serde_json::json!({ "application": app_binary() }));
+    // Both rustls providers are linked into this binary: name one for the WebDriver client.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let c = ClientBuilder::rustls()
+        .unwrap()
+        .capabilities(caps)
+        .connect("http://127.0.0.1:4444")
+        .await
+        .expect("WebDriver session");
+    (c, driver)
+}
+
+/// Waits for the action sheet to finish sliding up (a tap during the animation misses).
+async fn settle_sheet(c: &Client) {
+    let sheet = el(c, "action-sheet").await;
+    until("the action sheet", || async { sheet.is_displayed().await.unwrap_or(false) }).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+}
+
+/// Submits the open action sheet, and waits for it to close.
+async fn submit_sheet(c: &Client) {
+    settle_sheet(c).await;
+    let submit = el(c, "action-submit").await;
+    submit.click().await.unwrap_or_else(|e| panic!("cannot tap action-submit: {e}"));
+    until("the action sheet to close", || async {
+        match c.find(Locator::Css(&css("action-sheet"))).await {
+            Ok(e) => !e.is_displayed().await.unwrap_or(false),
+            Err(_) => true,
+        }
+    })
+    .await;
+}
+
+/// Enrols with a code and sets a PIN, as a person does on first start.
+async fn enrol(c: &Client, server: &str, code: &str, device_name: &str, screenshot: Option<&str>) {
+    el(c, "enrol-screen").await;
+    fill(c, "enrol-server", server).await;
+    fill(c, "enrol-code", code).await;
+    fill(c, "enrol-device-name", device_name).await;
+    if let Some(name) = screenshot {
+        shot(c, name).await;
+    }
+    tap(c, "enrol-submit").await;
+    el(c, "pin-set-screen").await;
+    fill(c, "pin-input", "246810").await;
+    fill(c, "pin-confirm", "246810").await;
+    tap(c, "pin-submit").await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs an X display, WebKitWebDriver and tauri-driver: run by scripts/test"]
 async fn a_worker_enrols_edits_visits_and_reports_offline_then_syncs() {
@@ -198,40 +260,11 @@ async fn a_worker_enrols_edits_visits_and_reports_offline_then_syncs() {
     let proxy = Proxy::start(server.addr()).await;
     let code = server.code_for(o.worker_a).await;
 
-    // The app, through tauri-driver, with its files in a temporary folder.
     let data_dir = tempfile::tempdir().unwrap();
-    let driver = Driver(
-        Command::new("tauri-driver")
-            .env("GRIDKEEPER_DATA_DIR", data_dir.path())
-            .env("RUST_LOG", "warn,gridkeeper_app=debug,field_core=debug")
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("tauri-driver on PATH (cargo install tauri-driver --locked)"),
-    );
-    wait_for_port(4444).await;
-    let mut caps = serde_json::Map::new();
-    caps.insert("browserName".into(), "wry".into());
-    caps.insert("tauri:options".into(), serde_json::json!({ "application": app_binary() }));
-    // Both rustls providers are linked into this binary: name one for the WebDriver client.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let c = ClientBuilder::rustls()
-        .unwrap()
-        .capabilities(caps)
-        .connect("http://127.0.0.1:4444")
-        .await
-        .expect("WebDriver session");
+    let (c, driver) = start_app(data_dir.path()).await;
 
     // Enrol and set a PIN.
-    el(&c, "enrol-screen").await;
-    fill(&c, "enrol-server", &proxy.url()).await;
-    fill(&c, "enrol-code", &code).await;
-    fill(&c, "enrol-device-name", "张红梅的手持终端").await;
-    shot(&c, "01-enrol").await;
-    tap(&c, "enrol-submit").await;
-    el(&c, "pin-set-screen").await;
-    fill(&c, "pin-input", "246810").await;
-    fill(&c, "pin-confirm", "246810").await;
-    tap(&c, "pin-submit").await;
+    enrol(&c, &proxy.url(), &code, "张红梅的手持终端", Some("01-enrol")).await;
 
     // The workbench fills in after the first sync.
     el(&c, "workbench-screen").await;
@@ -359,6 +392,91 @@ async fn a_worker_enrols_edits_visits_and_reports_offline_then_syncs() {
     assert_eq!(blob, std::fs::read(&photo).unwrap(), "the photo arrived byte for byte");
     let stats = server.storage().stats().await.unwrap();
     assert_eq!(stats.visits as usize, data.visits.len() + 1, "the visit arrived");
+
+    c.close().await.ok();
+    drop(driver);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs an X display, WebKitWebDriver and tauri-driver: run by scripts/test"]
+async fn township_staff_take_a_dispute_from_their_waiting_list_and_assign_it() {
+    use sync_protocol::api::NewAction;
+    use sync_protocol::model::DisputeStatus;
+    use sync_protocol::org::{Level, Role};
+    // A dispute the grid passed to the village, and the village on to the township, from their
+    // handhelds.
+    let server = TestServer::start().await;
+    let o = server.org.clone();
+    let village_staff =
+        gridkeeper_tests::put_account(server.storage().as_ref(), "东坡村综治专干", Role::VillageStaff, o.village).await;
+    let worker = gridkeeper_tests::TestDevice::enrol(&server.url(), &server.code_for(o.worker_a).await, "worker").await;
+    let village =
+        gridkeeper_tests::TestDevice::enrol(&server.url(), &server.code_for(village_staff).await, "village").await;
+    let parties = vec![gridkeeper_tests::party("孙玉兰"), gridkeeper_tests::party("李老汉")];
+    let id = worker
+        .report_dispute(&gridkeeper_tests::neighbours_dispute(
+            parties,
+            "东坡村12号门前",
+            "排水沟堵塞，两户因积水发生口角",
+        ))
+        .unwrap();
+    worker.add_dispute_action(id, &NewAction::new("escalate").note("需村调委会协调")).unwrap();
+    worker.sync().await.unwrap();
+    village.sync().await.unwrap();
+    village.add_dispute_action(id, &NewAction::new("accept")).unwrap();
+    village.add_dispute_action(id, &NewAction::new("escalate").note("涉及两户宅基地排水，需镇里协调")).unwrap();
+    village.sync().await.unwrap();
+
+    // The township centre's handheld: the dispute waits for it (待办).
+    let data_dir = tempfile::tempdir().unwrap();
+    let (c, driver) = start_app(data_dir.path()).await;
+    enrol(&c, &server.url(), &server.code_for(o.township_staff).await, "高庄镇综治中心", None).await;
+    el(&c, "workbench-screen").await;
+    until("no residents tab for staff", || async { c.find(Locator::Css(&css("tab-residents"))).await.is_err() }).await;
+    until("the dispute in 待办", || async {
+        tap(&c, "tab-me").await;
+        tap(&c, "tab-disputes").await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        c.find(Locator::Css(&css("dispute-item"))).await.is_ok()
+    })
+    .await;
+    assert!(text_of(&c, "dispute-tab-waiting").await.contains('1'));
+    shot(&c, "12-staff-waiting").await;
+    tap(&c, "dispute-item").await;
+    el(&c, "dispute-screen").await;
+    // Exactly what the rule allows the holding level before it accepts.
+    assert!(c.find(Locator::Css(&css("action-assign"))).await.is_err(), "assign only after accepting");
+    tap(&c, "action-accept").await;
+    submit_sheet(&c).await;
+    until("the accept to take", || async { c.find(Locator::Css(&css("action-assign"))).await.is_ok() }).await;
+    tap(&c, "action-assign").await;
+    settle_sheet(&c).await;
+    tap(&c, "assign-level-community").await;
+    tap(&c, "action-due-3").await;
+    fill(&c, "action-note", "请村调委会牵头疏通排水沟，三日内反馈").await;
+    shot(&c, "13-staff-assign").await;
+    submit_sheet(&c).await;
+    until("the assignment on the page", || async { c.find(Locator::Css(&css("dispute-assignment"))).await.is_ok() })
+        .await;
+    shot(&c, "14-staff-assigned").await;
+
+    // Synced: the server holds the township's two actions, and the village's handheld sees its
+    // assignment with its due time.
+    back_to_tabs(&c).await;
+    tap(&c, "tab-me").await;
+    tap(&c, "me-sync").await;
+    tap(&c, "sync-now").await;
+    until("the sync to complete", || async { text_of(&c, "sync-pending").await.trim_start().starts_with('0') }).await;
+    village.sync().await.unwrap();
+    let d = village.dispute(id).unwrap();
+    let st = d.state();
+    assert_eq!((st.status, st.level), (DisputeStatus::Assigned, Level::Township));
+    assert_eq!(st.assignment.as_ref().map(|a| a.to_level), Some(Level::Community));
+    assert!(st.deadline.is_some_and(|due| due > field_core::now_ms() + 2 * 86_400_000));
+    let by_township: Vec<&str> =
+        d.actions.iter().filter(|a| a.actor == o.township_staff).map(|a| a.kind.as_str()).collect();
+    assert_eq!(by_township, ["accept", "assign"]);
+    assert!(village.dispute_views(true).unwrap().iter().any(|v| v.dispute.id == id && v.waiting));
 
     c.close().await.ok();
     drop(driver);

@@ -4,7 +4,7 @@
 //! partly offline, with concurrent actions at two levels — and every replica (each handheld,
 //! the server's document and its query row) agrees on where it stands.
 
-use gridkeeper_tests::{TestDevice, TestServer, neighbours_dispute, party, put_account};
+use gridkeeper_tests::{EventStream, TestDevice, TestServer, neighbours_dispute, party, put_account, staff_token};
 use serde_json::{Value, json};
 use sync_protocol::api::{DisputeView, NewAction};
 use sync_protocol::model::{DisputeStatus, Record};
@@ -22,18 +22,6 @@ async fn act(server: &TestServer, token: &str, dispute: Uuid, body: Value) -> (u
         .unwrap();
     let status = resp.status().as_u16();
     (status, resp.json().await.unwrap_or(Value::Null))
-}
-
-/// A device token for an account, as enrolment gives it (the staff API is called with it).
-async fn token_for(server: &TestServer, account: Uuid) -> String {
-    let code = server.code_for(account).await;
-    let resp = reqwest::Client::new()
-        .post(format!("{}/v1/enrol", server.url()))
-        .json(&json!({"code": code, "device_name": "综治中心工作站"}))
-        .send()
-        .await
-        .unwrap();
-    resp.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_string()
 }
 
 const DAY: i64 = 24 * 3_600_000;
@@ -59,8 +47,8 @@ async fn a_dispute_goes_up_to_the_township_and_back_down_and_every_replica_agree
     let worker = TestDevice::enrol(&server.url(), &server.code_for(o.worker_a).await, "worker").await;
     let leader = TestDevice::enrol(&server.url(), &server.code_for(o.leader_a).await, "leader").await;
     let village = TestDevice::enrol(&server.url(), &server.code_for(village_staff).await, "village").await;
-    let township = token_for(&server, o.township_staff).await;
-    let admin = token_for(&server, o.admin).await;
+    let township = staff_token(&server, o.township_staff).await;
+    let admin = staff_token(&server, o.admin).await;
 
     // The worker reports on the spot; everyone syncs.
     let id = worker
@@ -208,45 +196,12 @@ async fn a_server_derives_rows_of_an_older_rule_again_before_it_answers() {
         assert_eq!(n, 1);
     }
     server.restart().await;
-    let token = token_for(&server, o.township_staff).await;
+    let token = staff_token(&server, o.township_staff).await;
     let body = get(&server, &token, "/v1/disputes?open_only=true").await;
     let row = body.as_array().unwrap().iter().find(|v| v["dispute"]["id"] == json!(id.to_string())).cloned();
     assert_eq!(row.map(|v| v["state"]["status"].clone()), Some(json!("reported")));
     let stale = server.storage().stale_dispute_docs(county_server::storage::DISPUTE_RULE).await.unwrap();
     assert!(stale.is_empty());
-}
-
-/// A live stream (`GET /v1/events`) as a staff client reads it.
-struct Stream {
-    resp: reqwest::Response,
-    text: String,
-}
-
-impl Stream {
-    async fn open(server: &TestServer, token: &str) -> Stream {
-        let resp =
-            reqwest::Client::new().get(format!("{}/v1/events", server.url())).bearer_auth(token).send().await.unwrap();
-        assert_eq!(resp.status().as_u16(), 200);
-        assert_eq!(resp.headers()["content-type"], "text/event-stream");
-        Stream { resp, text: String::new() }
-    }
-
-    /// The data of the next event named `kind` (others are skipped), within `secs` seconds.
-    async fn next(&mut self, kind: &str, secs: u64) -> Option<Value> {
-        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(secs);
-        loop {
-            while let Some(end) = self.text.find("\n\n") {
-                let block: String = self.text.drain(..end + 2).collect();
-                let name = block.lines().find_map(|l| l.strip_prefix("event: ")).unwrap_or("");
-                let data = block.lines().find_map(|l| l.strip_prefix("data: "));
-                if name == kind {
-                    return data.and_then(|d| serde_json::from_str(d).ok());
-                }
-            }
-            let chunk = tokio::time::timeout_at(deadline, self.resp.chunk()).await.ok()?.ok()??;
-            self.text.push_str(&String::from_utf8_lossy(&chunk));
-        }
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -257,8 +212,8 @@ async fn staff_hear_escalations_emergencies_and_time_limits_live() {
     let storage = server.storage();
     let county_staff = put_account(storage.as_ref(), "县社会治理中心值班员", Role::CountyStaff, o.county).await;
     let worker = TestDevice::enrol(&server.url(), &server.code_for(o.worker_a).await, "worker").await;
-    let mut township = Stream::open(&server, &token_for(&server, o.township_staff).await).await;
-    let mut county = Stream::open(&server, &token_for(&server, county_staff).await).await;
+    let mut township = EventStream::open(&server, &staff_token(&server, o.township_staff).await).await;
+    let mut county = EventStream::open(&server, &staff_token(&server, county_staff).await).await;
     // Another township's centre hears nothing of this one.
     let elsewhere = Uuid::now_v7();
     storage
@@ -273,7 +228,7 @@ async fn staff_hear_escalations_emergencies_and_time_limits_live() {
         .await
         .unwrap();
     let other = put_account(storage.as_ref(), "别镇综治中心", Role::TownshipStaff, elsewhere).await;
-    let mut other = Stream::open(&server, &token_for(&server, other).await).await;
+    let mut other = EventStream::open(&server, &staff_token(&server, other).await).await;
 
     // A 突发性 report reaches the county at the device's sync.
     let mut report = neighbours_dispute(vec![party("甲")], "东河桥", "桥栏杆断裂，有人落水风险");
@@ -317,16 +272,16 @@ async fn staff_hear_escalations_emergencies_and_time_limits_live() {
     assert!(late >= 0);
 
     // One device holds a few streams (a console in some tabs), not the server's all.
-    let token = token_for(&server, o.township_staff).await;
+    let token = staff_token(&server, o.township_staff).await;
     let mut held = Vec::new();
     for _ in 0..county_server::service::events::STREAMS_PER_DEVICE {
-        held.push(Stream::open(&server, &token).await);
+        held.push(EventStream::open(&server, &token).await);
     }
     let (status, body) = get_status(&server, &token, "/v1/events").await;
     assert_eq!((status, body["code"].as_str()), (503, Some("busy")), "{body}");
     drop(held.pop());
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    held.push(Stream::open(&server, &token).await);
+    held.push(EventStream::open(&server, &token).await);
 }
 
 /// An emergency reported so long ago that the county's half hour to accept it runs out in
