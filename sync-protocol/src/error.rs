@@ -72,6 +72,9 @@ codes! {
         ReporterEvaluates = "reporter_evaluates",
         /// The dispute is settled already.
         DisputeSettled = "dispute_settled",
+        /// An app from before the closed loop cannot give what this action needs (a time
+        /// limit, the satisfaction): the worker is told to update the app.
+        AppTooOld = "app_too_old",
     }
 }
 

@@ -247,6 +247,8 @@ async fn main() -> anyhow::Result<()> {
         let now_ms = chrono::Utc::now().timestamp_millis();
         let cases = [
             ("county", Scope::All, Level::County, DisputeList::Waiting),
+            ("county (waiting for the grids)", Scope::All, Level::Grid, DisputeList::Waiting),
+            ("county (waiting for the villages)", Scope::All, Level::Community, DisputeList::Waiting),
             ("county", Scope::All, Level::County, DisputeList::Overdue),
             ("county", Scope::All, Level::County, DisputeList::UnacceptedEmergencies),
             ("county", Scope::All, Level::County, DisputeList::Supervised),

@@ -538,7 +538,14 @@ pub fn judge(facts: Facts<'_>, seen: &[Action], new: &[Action]) -> Result<(), (V
                     return Err((V::OutOfRange, "处置时间不能早于此前的处置记录"));
                 }
             }
-            let kind = permit(state, facts, a).map_err(|e| (e.code, e.message))?;
+            let kind = permit(state, facts, a).map_err(|e| match e.code {
+                // What an app from before the loop cannot send (a time limit, the satisfaction):
+                // say so, rather than ask for a field it has no way to fill.
+                V::Required if a.after.is_none() && matches!(a.kind.as_str(), "assign" | "supervise" | "evaluate") => {
+                    (V::AppTooOld, "此项处置需要新版应用，请更新后再办理")
+                }
+                code => (code, e.message),
+            })?;
             apply(state, kind, a);
         }
         last = Some(a.id);

@@ -437,3 +437,14 @@ fn an_older_apps_holder_accepts_by_working_it_and_may_escalate_past_a_level() {
     s.take(a).unwrap();
     assert_eq!((s.state().status, s.state().resolved_level), (DisputeStatus::Resolved, Some(Level::Township)));
 }
+
+#[test]
+fn an_older_app_is_told_to_update_for_what_it_cannot_send() {
+    let mut s = Story::new("ordinary");
+    // Before the loop, supervising needed no deadline: that app cannot give one.
+    let old = with(s.act("supervise", Level::County, 1), |a| a.after = None);
+    assert_eq!(s.take(old).err(), Some(ValidationCode::AppTooOld));
+    // Its escalation without a reason is its own mistake, not its version's.
+    let old = with(s.act("escalate", Level::Grid, 2), |a| (a.after, a.note) = (None, None));
+    assert_eq!(s.take(old).err(), Some(ValidationCode::Required));
+}
