@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::io::Write;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sync_protocol::org::{Author, NodeKind, Role};
@@ -11,7 +12,9 @@ use uuid::Uuid;
 
 use crate::service::enrolment::issue_code;
 use crate::service::import::{self, GridRecords};
+use crate::service::{Caller, County};
 use crate::storage::{Account, Node, Scope, Storage};
+use crate::storage::{DisputeList, DisputeQuery, Viewer};
 
 /// What the demo holds and how to get in.
 #[derive(Debug, Clone, Default)]
@@ -26,6 +29,9 @@ pub struct DemoSummary {
     /// (grid, township, worker's name, enrolment code)
     pub worker_codes: Vec<(String, String, String, String)>,
     pub township_code: Option<(String, String)>,
+    /// (village, code) for the first grid's village or community staff.
+    pub village_code: Option<(String, String)>,
+    pub county_code: Option<String>,
     pub admin_code: Option<String>,
 }
 
@@ -46,8 +52,14 @@ impl DemoSummary {
         for (grid, township, name, code) in &self.worker_codes {
             println!("  {code}  {name}  {township} {grid}");
         }
+        if let Some((village, code)) = &self.village_code {
+            println!("村（社区）综治专干 village staff ({village}): {code}");
+        }
         if let Some((township, code)) = &self.township_code {
             println!("镇综治中心 township staff ({township}): {code}");
+        }
+        if let Some(code) = &self.county_code {
+            println!("县社会治理中心 county centre staff: {code}");
         }
         if let Some(code) = &self.admin_code {
             println!("县管理员 county admin: {code}");
@@ -58,11 +70,14 @@ impl DemoSummary {
 }
 
 /// Builds the demo county unless the database already holds one, then issues fresh codes.
-pub async fn ensure_demo(storage: &dyn Storage, grids: usize, seed: u64) -> anyhow::Result<DemoSummary> {
+pub async fn ensure_demo(storage: Arc<dyn Storage>, grids: usize, seed: u64) -> anyhow::Result<DemoSummary> {
     let started = Instant::now();
     let mut summary = DemoSummary::default();
+    let county = County::new(storage.clone());
+    let storage = storage.as_ref();
     if storage.grids(&Scope::All).await?.is_empty() {
         generate(storage, grids, seed).await?;
+        work_the_loop(&county).await?;
         summary.generated = true;
         summary.took = started.elapsed();
     }
@@ -85,10 +100,21 @@ pub async fn ensure_demo(storage: &dyn Storage, grids: usize, seed: u64) -> anyh
         let code = issue_code(storage, staff.id).await?;
         summary.township_code = Some((first.township.clone(), code.code));
     }
-    if let Some(county) = find_county(storage, &all).await?
-        && let Some(admin) = storage.accounts_at(county).await?.into_iter().find(|a| a.role == Role::CountyAdmin)
+    if let Some(first) = all.first()
+        && let Some(node) = storage.node(first.id).await?
+        && let Some(village) = node.village
+        && let Some(staff) = storage.accounts_at(village).await?.into_iter().find(|a| a.role == Role::VillageStaff)
     {
-        summary.admin_code = Some(issue_code(storage, admin.id).await?.code);
+        summary.village_code = Some((first.village.clone(), issue_code(storage, staff.id).await?.code));
+    }
+    if let Some(county) = find_county(storage, &all).await? {
+        for a in storage.accounts_at(county).await? {
+            match a.role {
+                Role::CountyAdmin => summary.admin_code = Some(issue_code(storage, a.id).await?.code),
+                Role::CountyStaff => summary.county_code = Some(issue_code(storage, a.id).await?.code),
+                _ => {}
+            }
+        }
     }
     Ok(summary)
 }
@@ -108,6 +134,85 @@ async fn find_county(storage: &dyn Storage, grids: &[crate::storage::GridInfo]) 
         };
     }
     Ok(None)
+}
+
+/// The centres work the disputes the grids passed up (some 60 of them), through the same
+/// service staff use (`POST /v1/disputes/{id}/actions`): each village or community accepts what
+/// waits for it and settles a third, assigns a third back to the grid and passes a third on; the
+/// township accepts what came up and assigns half back with three days, the county supervises
+/// the rest with a week. The demo then opens with disputes in every stage of the loop.
+async fn work_the_loop(county: &County) -> anyhow::Result<()> {
+    use sync_protocol::api::NewAction;
+    use sync_protocol::org::Level;
+    let storage = county.storage();
+    let now = chrono::Utc::now().timestamp_millis();
+    let day = 86_400_000;
+    // A staff member acting from the server, as the console will.
+    let caller = |account: Account, node: Node| Caller {
+        device: sync_protocol::org::Device {
+            id: account.id,
+            account: account.id,
+            name: "演示工作站".into(),
+            created_at: now,
+            revoked_at: None,
+        },
+        account,
+        node: Some(node),
+        from: None,
+    };
+    let staff_at = |node: Uuid, role: Role| async move {
+        let account = storage.accounts_at(node).await?.into_iter().find(|a| a.role == role);
+        let node = storage.node(node).await?;
+        anyhow::Ok(account.zip(node))
+    };
+    let waiting = |level: Level| {
+        let viewer = Viewer { account: Uuid::nil(), level, now_ms: now };
+        async move { storage.dispute_list(&Scope::All, DisputeList::Waiting, viewer, &DisputeQuery::default(), 60).await }
+    };
+    let mut passed_up = 0;
+    for (i, d) in waiting(Level::Community).await?.into_iter().enumerate() {
+        let Some(key) = storage.record_doc(sync_protocol::schema::Collection::Disputes, d.id).await? else { continue };
+        let Some(village) = storage.node(key.grid).await?.and_then(|n| n.village) else { continue };
+        let Some((account, node)) = staff_at(village, Role::VillageStaff).await? else { continue };
+        let c = caller(account, node);
+        county.act_on_dispute(&c, d.id, &NewAction::new("accept")).await?;
+        let next = match i % 3 {
+            0 => NewAction::new("resolve").note("村调委会组织双方协商，达成一致"),
+            1 => NewAction::new("assign").to(Level::Grid).due(now + 2 * day).note("请网格员继续跟进，两日内反馈"),
+            _ => {
+                passed_up += 1;
+                NewAction::new("escalate").note("涉及多户利益，需镇综治中心协调")
+            }
+        };
+        county.act_on_dispute(&c, d.id, &next).await?;
+    }
+    if passed_up == 0 {
+        return Ok(());
+    }
+    for (i, d) in waiting(Level::Township).await?.into_iter().enumerate() {
+        let Some(key) = storage.record_doc(sync_protocol::schema::Collection::Disputes, d.id).await? else { continue };
+        let Some(township) = storage.node(key.grid).await?.and_then(|n| n.township) else { continue };
+        let Some((account, node)) = staff_at(township, Role::TownshipStaff).await? else { continue };
+        let c = caller(account, node);
+        let county_staff = match storage.node(township).await?.and_then(|t| t.parent) {
+            Some(county_node) => staff_at(county_node, Role::CountyStaff).await?,
+            None => None,
+        };
+        {
+            if i % 2 == 0 {
+                county.act_on_dispute(&c, d.id, &NewAction::new("accept")).await?;
+                let assign = NewAction::new("assign")
+                    .to(Level::Community)
+                    .due(now + 3 * day)
+                    .note("请村（社区）牵头化解，三日内反馈");
+                county.act_on_dispute(&c, d.id, &assign).await?;
+            } else if let Some((account, node)) = county_staff.clone() {
+                let supervise = NewAction::new("supervise").due(now + 7 * day).note("县社会治理中心督办：一周内化解");
+                county.act_on_dispute(&caller(account, node), d.id, &supervise).await?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// One grid waiting for its commit.
@@ -181,6 +286,14 @@ async fn generate(storage: &dyn Storage, grids: usize, seed: u64) -> anyhow::Res
                         village: None,
                     })
                     .await?;
+                storage
+                    .put_account(&Account {
+                        id: Uuid::now_v7(),
+                        name: format!("{village}综治专干"),
+                        role: Role::VillageStaff,
+                        node: id,
+                    })
+                    .await?;
                 villages.insert((township.to_string(), village.to_string()), id);
                 id
             }
@@ -216,6 +329,14 @@ async fn generate(storage: &dyn Storage, grids: usize, seed: u64) -> anyhow::Res
                 id: Uuid::now_v7(),
                 name: format!("{grid_name}协管员"),
                 role: Role::GridAssistant,
+                node: grid,
+            })
+            .await?;
+        storage
+            .put_account(&Account {
+                id: Uuid::now_v7(),
+                name: format!("{village}书记（网格长）"),
+                role: Role::GridLeader,
                 node: grid,
             })
             .await?;

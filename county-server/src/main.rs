@@ -143,7 +143,7 @@ async fn main() -> anyhow::Result<()> {
         #[cfg(feature = "demo")]
         Command::Demo { db, addr, grids, seed, no_serve, net } => {
             let storage = open_storage(&db).await?;
-            let summary = county_server::demo::ensure_demo(storage.as_ref(), grids, seed)
+            let summary = county_server::demo::ensure_demo(storage.clone(), grids, seed)
                 .await
                 .context("building the demo county")?;
             let running =

@@ -302,3 +302,31 @@ fn story_due_in(reporter: Uuid, now: i64, ms: i64) -> sync_protocol::model::Disp
         photos: vec![],
     }
 }
+
+/// The demo county opens with disputes in the loop's stages (the centres worked some through
+/// the same service staff use) and prints a log-in for each level.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_county_holds_disputes_at_every_stage_and_codes_for_every_level() {
+    use county_server::storage::{DisputeList, DisputeQuery, Scope, Viewer};
+    let dir = tempfile::tempdir().unwrap();
+    let storage = county_server::server::open_storage(dir.path().join("demo.db").to_str().unwrap()).await.unwrap();
+    let summary = county_server::demo::ensure_demo(storage.clone(), 20, 7).await.unwrap();
+    assert!(summary.village_code.is_some() && summary.township_code.is_some() && summary.county_code.is_some());
+    let now = field_core::now_ms();
+    let list = |list, level| {
+        let storage = storage.clone();
+        async move {
+            let viewer = Viewer { account: Uuid::now_v7(), level, now_ms: now };
+            storage.dispute_list(&Scope::All, list, viewer, &DisputeQuery::default(), 500).await.unwrap()
+        }
+    };
+    let all = storage.disputes(&Scope::All, &DisputeQuery::default()).await.unwrap();
+    let states: Vec<_> = all.iter().map(|d| d.state()).collect();
+    let count = |s: DisputeStatus, l: Level| states.iter().filter(|x| x.status == s && x.level == l).count();
+    assert!(count(DisputeStatus::Resolved, Level::Community) > 0, "settled in the village");
+    assert!(count(DisputeStatus::Assigned, Level::Community) > 0, "assigned back to the grid");
+    assert!(count(DisputeStatus::Assigned, Level::Township) > 0, "assigned by the township");
+    assert!(!list(DisputeList::Supervised, Level::County).await.is_empty(), "supervised by the county");
+    assert!(!list(DisputeList::AssignedOut, Level::Township).await.is_empty());
+    assert!(states.iter().all(|s| s.contradictions.is_empty()));
+}

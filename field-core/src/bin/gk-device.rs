@@ -118,7 +118,8 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         found_minutes_ago: i64,
     },
-    /// Add an action to a dispute (intervene, mediate, escalate, resolve, ...).
+    /// Take an action of the closed loop on a dispute (accept, assign, feedback, verify, return,
+    /// escalate, supervise, resolve, evaluate, archive; intervene, mediate).
     Act {
         dispute: Uuid,
         kind: String,

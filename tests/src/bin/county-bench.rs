@@ -181,7 +181,7 @@ async fn main() -> anyhow::Result<()> {
 
     // 1. Scale.
     let storage = open_storage(&url).await?;
-    let summary = county_server::demo::ensure_demo(storage.as_ref(), args.devices, args.seed).await?;
+    let summary = county_server::demo::ensure_demo(storage.clone(), args.devices, args.seed).await?;
     if summary.generated {
         println!("generated {} grids in {:.1} s", summary.grids, summary.took.as_secs_f64());
     }
