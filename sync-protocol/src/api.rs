@@ -387,6 +387,66 @@ impl DisputeEvent {
     }
 }
 
+/// `GET /v1/figures/disputes?month=yyyymm&by=…`: the three first-times and where disputes
+/// were settled, for the disputes reported in a month, per worker or node within the caller's
+/// scope.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
+pub struct FiguresQuery {
+    /// `yyyymm` (China Standard Time); this month when absent.
+    pub month: Option<u32>,
+    pub by: Option<FigureGroup>,
+}
+
+/// What figures are grouped by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub enum FigureGroup {
+    /// The account that reported.
+    Worker,
+    #[default]
+    Grid,
+    Village,
+    Township,
+    County,
+}
+
+/// One worker's or node's disputes reported in the month.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
+pub struct FigureRow {
+    /// The account's or node's id (the county's is nil).
+    pub id: Uuid,
+    pub name: String,
+    pub disputes: u64,
+    /// 第一时间报告: the median minutes from discovery to report.
+    pub report_median_minutes: Option<i64>,
+    /// 第一时间介入: the median minutes from discovery to the first action that dealt with it,
+    /// over the disputes dealt with so far.
+    pub intervention_median_minutes: Option<i64>,
+    pub intervened: u64,
+    /// Where they were settled (小事不出社区、大事不出镇、矛盾不上交), and how many are open.
+    pub settled_grid: u64,
+    pub settled_community: u64,
+    pub settled_township: u64,
+    pub settled_county: u64,
+    pub open: u64,
+}
+
+/// The figures of a month.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
+pub struct DisputeFigures {
+    pub month: u32,
+    pub by: FigureGroup,
+    pub rows: Vec<FigureRow>,
+}
+
 /// County, township or grid overview figures.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]

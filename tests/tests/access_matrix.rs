@@ -361,6 +361,7 @@ fn every_authenticated_call(m: &Matrix) -> Vec<Call> {
         ("/v1/disputes", "/v1/disputes"),
         ("/v1/conflicts", "/v1/conflicts"),
         ("/v1/events", "/v1/events"),
+        ("/v1/figures/disputes", "/v1/figures/disputes"),
     ] {
         calls.push(Call::new(Method::GET, route, path));
     }
@@ -568,6 +569,7 @@ async fn every_role_can_do_its_own_work() {
         }
         calls.push(Call::new(Method::GET, "/v1/me", "/v1/me"));
         calls.push(Call::new(Method::GET, "/v1/overview", "/v1/overview"));
+        calls.push(Call::new(Method::GET, "/v1/figures/disputes", "/v1/figures/disputes?by=township"));
         for call in &calls {
             let got = send(&url, call, Some(token)).await;
             ok(who, call, &got);

@@ -175,6 +175,23 @@ async fn a_dispute_goes_up_to_the_township_and_back_down_and_every_replica_agree
     }
     // The timeline holds every action, the contradicted one too.
     assert_eq!(on_server.actions.len(), 12);
+
+    // The month's figures: one dispute of the township, settled there, reported and dealt with
+    // at once (the grid leader's contradicted resolution does not count as dealing with it).
+    let figures = get(&server, &township, "/v1/figures/disputes?by=township").await;
+    let row = &figures["rows"][0];
+    assert_eq!(figures["rows"].as_array().unwrap().len(), 1, "{figures}");
+    assert_eq!(
+        (row["disputes"].as_u64(), row["settled_township"].as_u64(), row["open"].as_u64()),
+        (Some(1), Some(1), Some(0))
+    );
+    assert_eq!(row["report_median_minutes"], json!(0));
+    assert_eq!(row["intervention_median_minutes"], json!(0));
+    let by_worker = get(&server, &township, "/v1/figures/disputes?by=worker").await;
+    assert_eq!(by_worker["rows"][0]["id"], json!(o.worker_a.to_string()));
+    assert_eq!(by_worker["rows"][0]["name"], json!("张红梅"));
+    let (status, body) = get_status(&server, &township, "/v1/figures/disputes?month=202613").await;
+    assert_eq!((status, body["code"].as_str()), (400, Some("malformed_query")), "{body}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -61,6 +61,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/disputes", get(records::disputes))
         .route("/v1/disputes/{id}/actions", post(records::act_on_dispute))
         .route("/v1/events", get(events::events))
+        .route("/v1/figures/disputes", get(records::dispute_figures))
         .route("/v1/conflicts", get(records::conflicts))
         .route("/v1/history/{collection}/{id}", get(records::history))
         .route("/v1/overview", get(records::overview))

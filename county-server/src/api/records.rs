@@ -4,7 +4,9 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use sync_protocol::Code;
-use sync_protocol::api::{DisputeQuery, DisputeView, GridFilter, NewAction, Overview, ResidentQuery};
+use sync_protocol::api::{
+    DisputeFigures, DisputeQuery, DisputeView, FiguresQuery, GridFilter, NewAction, Overview, ResidentQuery,
+};
 use sync_protocol::doc::{Conflict, HistoryEntry};
 use sync_protocol::model::{House, Resident, ResidentSummary};
 use sync_protocol::org::GridInfo;
@@ -47,6 +49,14 @@ pub async fn act_on_dispute(
     J(action): J<NewAction>,
 ) -> R<DisputeView> {
     Ok(Json(st.county.act_on_dispute(&c, id, &action).await?))
+}
+
+pub async fn dispute_figures(
+    State(st): State<AppState>,
+    Authed(c): Authed,
+    Q(q): Q<FiguresQuery>,
+) -> R<DisputeFigures> {
+    Ok(Json(st.county.dispute_figures(&c, &q).await?))
 }
 
 pub async fn conflicts(State(st): State<AppState>, Authed(c): Authed, Q(f): Q<GridFilter>) -> R<Vec<Conflict>> {

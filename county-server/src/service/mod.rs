@@ -6,6 +6,7 @@
 //! - [`enrolment`]: enrolment codes, their limits, devices and revocation
 //! - [`accounts`]: accounts and who is calling
 //! - [`sync`]: one sync round (the change pipeline, storage, catch-up), admitted a few at a time
+//! - [`figures`]: the loop's figures of a month (the three first-times, where settled)
 //! - [`events`]: the staff's live stream of what happens to disputes
 //! - [`disputes`]: the closed loop from the server: staff act on a dispute without a handheld
 //! - [`records`]: staff queries over the query tables, masked, every read audited
@@ -35,6 +36,7 @@ pub mod cache;
 pub mod disputes;
 pub mod enrolment;
 pub mod events;
+pub mod figures;
 pub mod import;
 pub mod ranges;
 pub mod records;

@@ -126,7 +126,7 @@ pub enum CatchUp {
 /// The version of the closed loop's rule that a dispute's query row was derived by. Rows of an
 /// older rule are derived again from their documents when a server starts
 /// ([`crate::service::County::upgrade_rows`]).
-pub const DISPUTE_RULE: i64 = 1;
+pub const DISPUTE_RULE: i64 = 2;
 
 /// What a dispute's query row keeps beside its JSON, derived once by the closed loop's rule for
 /// both backends: what lists filter and sort on.
@@ -143,6 +143,8 @@ pub struct DisputeColumns {
     /// Whom it waits for ([`sync_protocol::model::closed_loop::waiting_on`]).
     pub waiting_level: Option<&'static str>,
     pub waiting_account: Option<Uuid>,
+    /// 第一时间介入: the first action that dealt with it.
+    pub first_intervention_at: Option<i64>,
 }
 
 impl DisputeColumns {
@@ -159,8 +161,20 @@ impl DisputeColumns {
             deadline: s.deadline,
             waiting_level: waiting.map(|(l, _)| l.as_str()),
             waiting_account: waiting.and_then(|(_, p)| p),
+            first_intervention_at: s.first_intervention_at,
         }
     }
+}
+
+/// The times and outcome of one dispute, for the month's figures.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DisputeTimes {
+    pub grid: Uuid,
+    pub reported_by: Uuid,
+    pub discovered_at: i64,
+    pub reported_at: i64,
+    pub first_intervention_at: Option<i64>,
+    pub resolved_level: Option<Level>,
 }
 
 /// Who asks for a staff list, and when: the lists are relative to them.
@@ -272,6 +286,8 @@ pub trait Queries: Send + Sync + 'static {
     /// Open disputes whose time limit passed in `[after, until)`, earliest first, with their
     /// grids, at most `limit` (the live stream's overdue events).
     async fn deadlines_passed(&self, after: i64, until: i64, limit: u32) -> Result<Vec<(Uuid, Dispute)>>;
+    /// The times and outcome of the disputes reported in `[from, to)` within the scope.
+    async fn dispute_times(&self, scope: &Scope, from: i64, to: i64) -> Result<Vec<DisputeTimes>>;
     /// The disputes documents holding a row derived by a rule older than `rule`.
     async fn stale_dispute_docs(&self, rule: i64) -> Result<Vec<DocKey>>;
     async fn record_doc(&self, collection: sync_protocol::schema::Collection, id: Uuid) -> Result<Option<DocKey>>;

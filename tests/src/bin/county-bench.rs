@@ -277,6 +277,49 @@ async fn main() -> anyhow::Result<()> {
         }
     }
 
+    // The month's figures (the three first-times, where settled), as county centre staff read
+    // them, for last month (a whole month of the generated year).
+    {
+        use sync_protocol::api::{FigureGroup, FiguresQuery};
+        let county_node = storage.node(township).await?.and_then(|t| t.parent).expect("a county above");
+        let staff = storage
+            .accounts_at(county_node)
+            .await?
+            .into_iter()
+            .find(|a| a.role == sync_protocol::org::Role::CountyStaff)
+            .expect("county centre staff in the demo");
+        let node = storage.node(county_node).await?;
+        let now = chrono::Utc::now().timestamp_millis();
+        let caller = county_server::service::Caller {
+            device: sync_protocol::org::Device {
+                id: staff.id,
+                account: staff.id,
+                name: "bench".into(),
+                created_at: now,
+                revoked_at: None,
+            },
+            account: staff,
+            node,
+            from: None,
+        };
+        let last_month = DocKey::month_of(DocKey::month_start_ms(now) - 1);
+        for by in [FigureGroup::County, FigureGroup::Township, FigureGroup::Grid, FigureGroup::Worker] {
+            let q = FiguresQuery { month: Some(last_month), by: Some(by) };
+            let t = Instant::now();
+            let f = servers[0].county.dispute_figures(&caller, &q).await?;
+            let first = t.elapsed();
+            let t = Instant::now();
+            servers[0].county.dispute_figures(&caller, &q).await?;
+            let total: u64 = f.rows.iter().map(|r| r.disputes).sum();
+            println!(
+                "figures {last_month} by {by:?} ({} rows, {total} disputes): first {}, then {}",
+                f.rows.len(),
+                ms(first),
+                ms(t.elapsed())
+            );
+        }
+    }
+
     // 2. Devices and their morning requests, prepared before the clock starts.
     let t = Instant::now();
     let grids: Vec<Uuid> = all.iter().take(args.devices).map(|g| g.id).collect();

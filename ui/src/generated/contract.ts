@@ -328,6 +328,31 @@ waiting_level?: Level | null, deadline?: number | null,
  * When the action was taken, or the time limit passed.
  */
 at: number, };
+export type FiguresQuery = { 
+/**
+ * `yyyymm` (China Standard Time); this month when absent.
+ */
+month?: number | null, by?: FigureGroup | null, };
+export type FigureGroup = "worker" | "grid" | "village" | "township" | "county";
+export type FigureRow = { 
+/**
+ * The account's or node's id (the county's is nil).
+ */
+id: string, name: string, disputes: number, 
+/**
+ * 第一时间报告: the median minutes from discovery to report.
+ */
+report_median_minutes?: number | null, 
+/**
+ * 第一时间介入: the median minutes from discovery to the first action that dealt with it,
+ * over the disputes dealt with so far.
+ */
+intervention_median_minutes?: number | null, intervened: number, 
+/**
+ * Where they were settled (小事不出社区、大事不出镇、矛盾不上交), and how many are open.
+ */
+settled_grid: number, settled_community: number, settled_township: number, settled_county: number, open: number, };
+export type DisputeFigures = { month: number, by: FigureGroup, rows: Array<FigureRow>, };
 export type Overview = { grids: number, residents: number, houses: number, visits_this_month: number, by_category: Array<[string, number]>, open_disputes_by_level: Array<[string, number]>, resolved_by_level: Array<[string, number]>, open_conflicts: number, };
 export type ReadKind = "snapshot" | "catch_up" | "resident_list" | "resident_record" | "house_list" | "dispute_list" | "conflicts" | "history" | "roster_export" | "photo";
 export type AuditEntry = { at: number, account: string, device: string, role: Role, kind: ReadKind, 

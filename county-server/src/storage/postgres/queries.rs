@@ -129,6 +129,30 @@ impl Queries for PostgresStorage {
         rows.iter().map(|r| Ok((r.try_get::<Uuid, _>(0).map_err(db_err)?, json(r, 1)?))).collect()
     }
 
+    async fn dispute_times(&self, scope: &Scope, from: i64, to: i64) -> Result<Vec<DisputeTimes>> {
+        let mut sql = Sql::scoped(
+            "SELECT grid, reported_by, discovered_at, reported_at, first_intervention_at, resolved_level FROM disputes",
+            scope,
+            "grid",
+        );
+        sql.and("reported_at >=", Arg::Int(from));
+        sql.and("reported_at <", Arg::Int(to));
+        let rows = sql.fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| {
+                let level: Option<String> = r.try_get(5).map_err(db_err)?;
+                Ok(DisputeTimes {
+                    grid: r.try_get(0).map_err(db_err)?,
+                    reported_by: r.try_get::<Option<Uuid>, _>(1).map_err(db_err)?.unwrap_or_default(),
+                    discovered_at: r.try_get(2).map_err(db_err)?,
+                    reported_at: r.try_get(3).map_err(db_err)?,
+                    first_intervention_at: r.try_get(4).map_err(db_err)?,
+                    resolved_level: level.as_deref().and_then(Level::parse),
+                })
+            })
+            .collect()
+    }
+
     async fn stale_dispute_docs(&self, rule: i64) -> Result<Vec<DocKey>> {
         let keys: Vec<String> =
             sqlx_core::query_scalar::query_scalar("SELECT DISTINCT doc_key FROM disputes WHERE rule < $1")

@@ -350,10 +350,11 @@ fn write_rows(tx: &Connection, grid: &str, rows: &Rows) -> rusqlite::Result<()> 
     }
     let mut st = tx.prepare_cached(
         "INSERT INTO disputes (id, grid, doc_key, class, category, status, level, resolved_level, open, discovered_at, reported_at, data,
-                               accepted, supervised, deadline, waiting_level, waiting_account, rule)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
+                               accepted, supervised, deadline, waiting_level, waiting_account, rule, reported_by, first_intervention_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)
          ON CONFLICT (id) DO UPDATE SET doc_key = excluded.doc_key, class = excluded.class, category = excluded.category, status = excluded.status, level = excluded.level, resolved_level = excluded.resolved_level, open = excluded.open, discovered_at = excluded.discovered_at, reported_at = excluded.reported_at, data = excluded.data,
-           accepted = excluded.accepted, supervised = excluded.supervised, deadline = excluded.deadline, waiting_level = excluded.waiting_level, waiting_account = excluded.waiting_account, rule = excluded.rule
+           accepted = excluded.accepted, supervised = excluded.supervised, deadline = excluded.deadline, waiting_level = excluded.waiting_level, waiting_account = excluded.waiting_account, rule = excluded.rule,
+           reported_by = excluded.reported_by, first_intervention_at = excluded.first_intervention_at
          WHERE disputes.grid = excluded.grid",
     )?;
     for (key, d) in &rows.disputes {
@@ -377,6 +378,8 @@ fn write_rows(tx: &Connection, grid: &str, rows: &Rows) -> rusqlite::Result<()> 
             s.waiting_level,
             s.waiting_account.map(|a| a.to_string()),
             DISPUTE_RULE,
+            d.reported_by.to_string(),
+            s.first_intervention_at,
         ])?;
     }
     let mut del = tx.prepare_cached("DELETE FROM conflicts WHERE record = ?1 AND grid = ?2")?;

@@ -169,6 +169,13 @@ CREATE INDEX disputes_waiting ON disputes(waiting_level, deadline) WHERE waiting
 CREATE INDEX disputes_deadline ON disputes(deadline) WHERE open = 1;
 CREATE INDEX disputes_rule ON disputes(rule);
 "#,
+    // The three first-times (issue 11): who reported and when the dispute was first dealt with,
+    // filled in as rows are derived again by rule 2.
+    r#"
+ALTER TABLE disputes ADD COLUMN reported_by TEXT;
+ALTER TABLE disputes ADD COLUMN first_intervention_at INTEGER;
+CREATE INDEX disputes_reported_at ON disputes(reported_at);
+"#,
 ];
 
 #[derive(Clone)]

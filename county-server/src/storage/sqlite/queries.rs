@@ -165,6 +165,41 @@ impl Queries for SqliteStorage {
         .await
     }
 
+    async fn dispute_times(&self, scope: &Scope, from: i64, to: i64) -> Result<Vec<DisputeTimes>> {
+        let (cond, arg) = scope_sql(scope, "grid");
+        self.read(move |c| {
+            let sql = format!(
+                "SELECT grid, reported_by, discovered_at, reported_at, first_intervention_at, resolved_level
+                 FROM disputes WHERE {cond} AND reported_at >= {from} AND reported_at < {to}"
+            );
+            let mut st = c.prepare(&sql).map_err(db_err)?;
+            let rows = st
+                .query_map(rusqlite::params_from_iter(arg.iter()), |r| {
+                    let grid: String = r.get(0)?;
+                    let by: Option<String> = r.get(1)?;
+                    let level: Option<String> = r.get(5)?;
+                    Ok((grid, by, r.get::<_, i64>(2)?, r.get::<_, i64>(3)?, r.get::<_, Option<i64>>(4)?, level))
+                })
+                .map_err(db_err)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(db_err)?;
+            Ok(rows
+                .into_iter()
+                .filter_map(|(grid, by, discovered_at, reported_at, first_intervention_at, level)| {
+                    Some(DisputeTimes {
+                        grid: Uuid::parse_str(&grid).ok()?,
+                        reported_by: by.and_then(|b| Uuid::parse_str(&b).ok()).unwrap_or_default(),
+                        discovered_at,
+                        reported_at,
+                        first_intervention_at,
+                        resolved_level: level.as_deref().and_then(Level::parse),
+                    })
+                })
+                .collect())
+        })
+        .await
+    }
+
     async fn stale_dispute_docs(&self, rule: i64) -> Result<Vec<DocKey>> {
         self.read(move |c| {
             let mut st = c.prepare("SELECT DISTINCT doc_key FROM disputes WHERE rule < ?1").map_err(db_err)?;
