@@ -88,6 +88,8 @@ impl Device {
         let (photos, bytes) = self.upload_photos(&mut report).await?;
         report.photos_uploaded += photos;
         report.photo_bytes_up += bytes;
+        // What others did on this person's disputes, for the inbox.
+        report.inbox = self.update_inbox()?;
         match fetch_failed {
             Some(e) => Err(e),
             None => Ok(report),

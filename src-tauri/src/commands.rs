@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use sync_protocol::Code;
 use sync_protocol::api::{DisputeView, NewAction, ResidentQuery};
 use sync_protocol::app::{
-    EnrolHint, IdentityView, LockState, NewDispute, NewVisit, Quarantined, SyncReport, SyncStatus, Workbench,
+    EnrolHint, IdentityView, InboxItem, LockState, NewDispute, NewVisit, Quarantined, SyncReport, SyncStatus, Workbench,
 };
 use sync_protocol::doc::{Conflict, HistoryEntry};
 use sync_protocol::model::{House, Resident, ResidentSummary, Visit};
@@ -182,6 +182,16 @@ pub async fn list_disputes(st: State<'_, AppState>, open_only: bool) -> R<Vec<Di
 #[tauri::command]
 pub async fn get_dispute(st: State<'_, AppState>, id: Uuid) -> R<DisputeView> {
     Ok(st.device()?.dispute_view(id)?)
+}
+
+#[tauri::command]
+pub async fn list_inbox(st: State<'_, AppState>) -> R<Vec<InboxItem>> {
+    Ok(st.device()?.inbox()?)
+}
+
+#[tauri::command]
+pub async fn mark_inbox_read(st: State<'_, AppState>, dispute: Uuid) -> R<()> {
+    Ok(st.device()?.mark_inbox_read(dispute)?)
 }
 
 #[tauri::command]

@@ -10,7 +10,7 @@ use std::fmt::Write;
 use serde_json::{Map, Value};
 use sync_protocol::api::{DisputeView, NewAction, ResidentQuery};
 use sync_protocol::app::{
-    EnrolHint, IdentityView, LockState, NewDispute, NewVisit, Quarantined, SyncReport, SyncStatus, Workbench,
+    EnrolHint, IdentityView, InboxItem, LockState, NewDispute, NewVisit, Quarantined, SyncReport, SyncStatus, Workbench,
 };
 use sync_protocol::doc::{Conflict, HistoryEntry};
 use sync_protocol::model::{House, Resident, ResidentSummary, Visit};
@@ -113,6 +113,8 @@ commands! {
     list_disputes(open_only: bool) -> Vec<DisputeView>;
     get_dispute(id: Uuid) -> DisputeView;
     add_dispute_action(dispute: Uuid, action: NewAction) -> ();
+    list_inbox() -> Vec<InboxItem>;
+    mark_inbox_read(dispute: Uuid) -> ();
     sync_now() -> SyncReport;
     sync_status() -> SyncStatus;
     list_conflicts() -> Vec<Conflict>;

@@ -57,6 +57,8 @@ pub fn run() {
             commands::list_disputes,
             commands::get_dispute,
             commands::add_dispute_action,
+            commands::list_inbox,
+            commands::mark_inbox_read,
             commands::sync_now,
             commands::sync_status,
             commands::list_conflicts,

@@ -10,7 +10,7 @@ use crate::RecordId;
 use crate::doc::Edit;
 use crate::error::{ErrorBody, ErrorCode};
 use crate::model::FiveClears;
-use crate::org::{Account, GridInfo};
+use crate::org::{Account, GridInfo, Level};
 
 /// Who this device is, as the app may see it: never the device's token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -109,6 +109,23 @@ pub struct Quarantined {
     pub at: i64,
 }
 
+/// An action someone else took on one of this person's disputes, noted after a sync (the
+/// inbox: assigned, supervised, returned, resolved …).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
+pub struct InboxItem {
+    pub action: Uuid,
+    pub dispute: Uuid,
+    #[cfg_attr(feature = "ts", ts(type = "ActionKind"))]
+    pub kind: String,
+    pub actor: Uuid,
+    pub level: Level,
+    pub at: i64,
+    pub note: Option<String>,
+    pub read: bool,
+}
+
 /// The workbench figures (工作台).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -123,6 +140,8 @@ pub struct Workbench {
     pub open_conflicts: u64,
     pub quarantined: u64,
     pub last_sync_at: Option<i64>,
+    /// Inbox entries not yet read.
+    pub unread: u64,
 }
 
 /// What a sync did.
@@ -144,6 +163,8 @@ pub struct SyncReport {
     pub photos_uploaded: u32,
     /// Photo bytes sent in this sync (an interrupted upload resumes: only the rest is sent).
     pub photo_bytes_up: u64,
+    /// Actions of others on this person's disputes that reached the inbox.
+    pub inbox: u32,
 }
 
 /// The background sync's state, which the app always shows (the `sync-status` event).

@@ -146,6 +146,7 @@ fn declarations(cfg: &Config) -> Vec<String> {
         app::NewParty::decl(cfg),
         app::NewVisit::decl(cfg),
         app::Quarantined::decl(cfg),
+        app::InboxItem::decl(cfg),
         app::Workbench::decl(cfg),
         app::SyncReport::decl(cfg),
         app::SyncStatus::decl(cfg),

@@ -347,3 +347,45 @@ async fn the_demo_county_holds_disputes_at_every_stage_and_codes_for_every_level
     assert!(!list(DisputeList::AssignedOut, Level::Township).await.is_empty());
     assert!(states.iter().all(|s| s.contradictions.is_empty()));
 }
+
+/// After a sync, the handheld's inbox holds what others did on this person's disputes, once
+/// each and unread until the dispute is opened; a first download brings no history into it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_inbox_tells_a_worker_what_the_village_did_with_their_report() {
+    let server = TestServer::start().await;
+    let o = server.org.clone();
+    let storage = server.storage();
+    let village_staff = put_account(storage.as_ref(), "东坡村综治专干", Role::VillageStaff, o.village).await;
+    let worker = TestDevice::enrol(&server.url(), &server.code_for(o.worker_a).await, "worker").await;
+    let village = TestDevice::enrol(&server.url(), &server.code_for(village_staff).await, "village").await;
+    let id = worker.report_dispute(&neighbours_dispute(vec![party("甲")], "村口", "争执")).unwrap();
+    worker.add_dispute_action(id, &NewAction::new("escalate").note("需村调委会协调")).unwrap();
+    assert_eq!(worker.sync().await.unwrap().inbox, 0, "its own actions are not news");
+    village.sync().await.unwrap();
+    village.add_dispute_action(id, &NewAction::new("accept")).unwrap();
+    let due = field_core::now_ms() + 2 * DAY;
+    village
+        .add_dispute_action(id, &NewAction::new("assign").to(Level::Grid).due(due).note("请网格员继续跟进"))
+        .unwrap();
+    village.sync().await.unwrap();
+
+    let report = worker.sync().await.unwrap();
+    assert_eq!(report.inbox, 2);
+    let inbox = worker.inbox().unwrap();
+    let kinds: Vec<&str> = inbox.iter().map(|i| i.kind.as_str()).collect();
+    assert_eq!(kinds, ["assign", "accept"], "newest first");
+    assert!(
+        inbox.iter().all(|i| !i.read && i.dispute == id && i.actor == village_staff && i.level == Level::Community)
+    );
+    assert_eq!(worker.workbench().unwrap().unread, 2);
+    // Nothing new: nothing noted again.
+    assert_eq!(worker.sync().await.unwrap().inbox, 0);
+    worker.mark_inbox_read(id).unwrap();
+    assert_eq!(worker.workbench().unwrap().unread, 0);
+    assert!(worker.inbox().unwrap().iter().all(|i| i.read));
+
+    // A handheld enrolled now downloads the history, and none of it is news.
+    let leader = TestDevice::enrol(&server.url(), &server.code_for(o.leader_a).await, "leader").await;
+    assert_eq!(leader.sync().await.unwrap().inbox, 0);
+    assert!(leader.inbox().unwrap().is_empty());
+}

@@ -609,6 +609,7 @@ export class MockBackend {
           open_conflicts: st.conflicts.length,
           quarantined: st.quarantine.length,
           last_sync_at: st.lastSuccessAt,
+          unread: 0,
         }
       },
       list_residents: async (a) => {
@@ -766,6 +767,9 @@ export class MockBackend {
         this.changed('disputes', d.id, { actions: kind })
         return null
       },
+      // The mock has no other people: nobody acts on the worker's disputes.
+      list_inbox: async () => [],
+      mark_inbox_read: async () => null,
       sync_now: async () => {
         st.running = true
         this.emit()
@@ -783,7 +787,7 @@ export class MockBackend {
         this.emit()
         return {
           requests: 1, bytes_up: sent * 310, bytes_down: 180, acknowledged: sent, refused: 0, quarantined: 0, reentered: 0,
-          documents_received: 0, ranges: 0, photos_uploaded: 0, photo_bytes_up: 0,
+          documents_received: 0, ranges: 0, photos_uploaded: 0, photo_bytes_up: 0, inbox: 0,
         }
       },
       sync_status: async () => {

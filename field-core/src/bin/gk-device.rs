@@ -135,6 +135,8 @@ enum Command {
         #[arg(long)]
         satisfaction: Option<String>,
     },
+    /// What others did on this person's disputes since they last looked (the inbox).
+    Inbox,
     /// List disputes (open ones by default).
     Disputes {
         #[arg(long)]
@@ -224,6 +226,7 @@ async fn run(device: &Device, command: Command) -> anyhow::Result<()> {
             print(json!({"device": id.device_id, "account": id.account, "grids": id.grids}))
         }
         Command::Sync => print(device.sync().await?),
+        Command::Inbox => print(device.inbox()?),
         Command::Status => print(device.workbench()?),
         Command::Residents { query, category } => print(device.residents(&ResidentQuery { q: query, category, ..Default::default() })?),
         Command::Show { collection, id } => match collection.as_str() {

@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value, json};
 use sync_protocol::api::{DisputeView, NewAction, ResidentQuery};
-use sync_protocol::app::{NewDispute, NewVisit};
+use sync_protocol::app::{InboxItem, NewDispute, NewVisit};
 use sync_protocol::doc::{DocKey, Edit};
 use sync_protocol::model::{Action, Dispute, House, Party, Record, Resident, ResidentSummary, Visit};
 use sync_protocol::schema::Collection;
@@ -166,6 +166,25 @@ impl Device {
         let inner = self.lock();
         let id = inner.identity()?;
         Ok((id.account.id, id.account.role.level()))
+    }
+
+    /// Notes the actions of others on this person's disputes that the device had not looked at
+    /// (after each sync); how many reached the inbox.
+    pub fn update_inbox(&self) -> Result<u32> {
+        let mut inner = self.lock();
+        let account = inner.identity()?.account.clone();
+        let all = store::disputes(&inner.conn, false)?;
+        store::note_new_actions(&mut inner.conn, account.id, account.role.level(), &all)
+    }
+
+    /// The inbox: unread first, newest first.
+    pub fn inbox(&self) -> Result<Vec<InboxItem>> {
+        store::inbox(&self.lock().conn)
+    }
+
+    /// A dispute opened: its inbox entries are read.
+    pub fn mark_inbox_read(&self, dispute: Uuid) -> Result<()> {
+        store::mark_read(&self.lock().conn, dispute)
     }
 
     pub fn dispute(&self, id: Uuid) -> Result<Dispute> {

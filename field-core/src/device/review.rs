@@ -117,6 +117,7 @@ impl Device {
             open_conflicts: counts.open_conflicts,
             quarantined: store::quarantined_count(c)?,
             last_sync_at: store::get_meta(c, "last_sync_at")?.and_then(|s| s.parse().ok()),
+            unread: store::unread_count(c)?,
         })
     }
 

@@ -14,6 +14,7 @@
 
 mod docs;
 mod fetches;
+mod inbox;
 mod outbox;
 mod photos;
 mod quarantine;
@@ -25,6 +26,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 pub use docs::*;
 pub use fetches::*;
+pub use inbox::*;
 pub use outbox::*;
 pub use photos::*;
 pub use quarantine::*;
@@ -72,6 +74,14 @@ CREATE TABLE photos (
     r#"
 CREATE TABLE fetches (doc_key TEXT PRIMARY KEY, grid TEXT NOT NULL, seq INTEGER NOT NULL, total INTEGER NOT NULL);
 CREATE TABLE fetch_pieces (doc_key TEXT NOT NULL, offset INTEGER NOT NULL, bytes BLOB NOT NULL, PRIMARY KEY (doc_key, offset));
+"#,
+    r#"
+CREATE TABLE seen_actions (id TEXT PRIMARY KEY);
+CREATE TABLE inbox (
+    action TEXT PRIMARY KEY, dispute TEXT NOT NULL, kind TEXT NOT NULL, actor TEXT NOT NULL,
+    level TEXT NOT NULL, at INTEGER NOT NULL, note TEXT, read INTEGER NOT NULL
+);
+CREATE INDEX inbox_read ON inbox(read, at);
 "#,
 ];
 

@@ -442,7 +442,12 @@ discovered_at?: number | null, photos: Array<string>, note?: string | null, };
 export type NewParty = { resident_id?: string | null, name: string, };
 export type NewVisit = { house_id: string, resident_id?: string | null, at?: number | null, clears: FiveClears, needs?: string | null, hazards_found?: string | null, dispute_id?: string | null, };
 export type Quarantined = { id: number, edit: Edit, code: ErrorCode, record?: string | null, field: string, message: string, at: number, };
-export type Workbench = { grid?: GridInfo | null, residents: number, houses: number, houses_not_visited_this_month: number, open_disputes: number, pending_changes: number, open_conflicts: number, quarantined: number, last_sync_at?: number | null, };
+export type InboxItem = { action: string, dispute: string, kind: ActionKind, actor: string, level: Level, at: number, note?: string | null, read: boolean, };
+export type Workbench = { grid?: GridInfo | null, residents: number, houses: number, houses_not_visited_this_month: number, open_disputes: number, pending_changes: number, open_conflicts: number, quarantined: number, last_sync_at?: number | null, 
+/**
+ * Inbox entries not yet read.
+ */
+unread: number, };
 export type SyncReport = { requests: number, bytes_up: number, bytes_down: number, acknowledged: number, refused: number, quarantined: number, reentered: number, documents_received: number, 
 /**
  * Byte ranges fetched of documents too large for a sync answer (a first download on a
@@ -452,7 +457,11 @@ ranges: number, photos_uploaded: number,
 /**
  * Photo bytes sent in this sync (an interrupted upload resumes: only the rest is sent).
  */
-photo_bytes_up: number, };
+photo_bytes_up: number, 
+/**
+ * Actions of others on this person's disputes that reached the inbox.
+ */
+inbox: number, };
 export type SyncStatus = { running: boolean, last_success_at?: number | null, last_error?: ErrorBody | null, pending: number, next_attempt_at?: number | null, 
 /**
  * A first download not yet complete (it continues where it stopped at the next sync).

@@ -354,6 +354,7 @@ const en: Messages<typeof zhCN> = {
     empty: 'No events',
     report: 'Report an event',
     discovered: 'found {at}',
+    news: '{n} new on your disputes',
   },
   statusTab: {
     waiting: 'To do',

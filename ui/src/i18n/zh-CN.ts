@@ -352,6 +352,7 @@ export default {
     empty: '没有事件',
     report: '上报事件',
     discovered: '发现于 {at}',
+    news: '新动态 {n} 条',
   },
   statusTab: {
     waiting: '待办',
