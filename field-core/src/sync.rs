@@ -88,8 +88,12 @@ impl Device {
         let (photos, bytes) = self.upload_photos(&mut report).await?;
         report.photos_uploaded += photos;
         report.photo_bytes_up += bytes;
-        // What others did on this person's disputes, for the inbox.
-        report.inbox = self.update_inbox()?;
+        // What others did on this person's disputes, for the inbox. Nothing came: nothing new,
+        // unless the inbox has yet to start (a first sync of a grid with no records still marks
+        // where it starts, so the first dispute to come later is news, not history).
+        if report.documents_received > 0 || report.ranges > 0 || !self.inbox_started()? {
+            report.inbox = self.update_inbox()?;
+        }
         match fetch_failed {
             Some(e) => Err(e),
             None => Ok(report),

@@ -177,6 +177,11 @@ impl Device {
         store::note_new_actions(&mut inner.conn, account.id, account.role.level(), &all)
     }
 
+    /// Whether the inbox has taken its starting point (the first sync's history).
+    pub fn inbox_started(&self) -> Result<bool> {
+        Ok(store::get_meta(&self.lock().conn, "inbox_started")?.is_some())
+    }
+
     /// The inbox: unread first, newest first.
     pub fn inbox(&self) -> Result<Vec<InboxItem>> {
         store::inbox(&self.lock().conn)
