@@ -411,6 +411,7 @@ pub enum FigureGroup {
     Grid,
     Village,
     Township,
+    /// The caller's whole scope, as one row.
     County,
 }
 
@@ -419,7 +420,7 @@ pub enum FigureGroup {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
 pub struct FigureRow {
-    /// The account's or node's id (the county's is nil).
+    /// The account's or node's id (grouped by county: the caller's own node).
     pub id: Uuid,
     pub name: String,
     pub disputes: u64,

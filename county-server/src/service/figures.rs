@@ -70,34 +70,30 @@ impl County {
         let grids: HashMap<Uuid, sync_protocol::org::GridInfo> =
             self.storage().grids(&scope).await?.into_iter().map(|g| (g.id, g)).collect();
         let mut groups: HashMap<(Uuid, String), Vec<&DisputeTimes>> = HashMap::new();
-        let mut names: HashMap<Uuid, String> = HashMap::new();
-        // Each grid's village and township, read once.
-        let mut parents: HashMap<Uuid, (Uuid, Uuid)> = HashMap::new();
+        let whole = caller.node.as_ref().map(|n| n.name.clone()).unwrap_or_default();
         for t in &times {
             let g = grids.get(&t.grid);
-            if matches!(by, FigureGroup::Village | FigureGroup::Township) && !parents.contains_key(&t.grid) {
-                let n = self.storage().node(t.grid).await?;
-                let up = n.map(|n| (n.village.unwrap_or_default(), n.township.unwrap_or_default())).unwrap_or_default();
-                parents.insert(t.grid, up);
-            }
             let key = match by {
-                FigureGroup::County => (Uuid::nil(), "全县".to_string()),
-                FigureGroup::Grid => (t.grid, g.map(|g| g.name.clone()).unwrap_or_default()),
-                FigureGroup::Village => {
-                    (parents[&t.grid].0, g.map(|g| format!("{} {}", g.township, g.village)).unwrap_or_default())
+                // The caller's whole scope: its own node.
+                FigureGroup::County => (caller.account.node, whole.clone()),
+                FigureGroup::Grid => {
+                    (t.grid, g.map(|g| format!("{} {} {}", g.township, g.village, g.name)).unwrap_or_default())
                 }
-                FigureGroup::Township => (parents[&t.grid].1, g.map(|g| g.township.clone()).unwrap_or_default()),
-                FigureGroup::Worker => {
-                    if let std::collections::hash_map::Entry::Vacant(e) = names.entry(t.reported_by) {
-                        e.insert(self.storage().account(t.reported_by).await?.map(|a| a.name).unwrap_or_default());
-                    }
-                    (t.reported_by, names[&t.reported_by].clone())
+                FigureGroup::Village => (
+                    t.village.unwrap_or_default(),
+                    g.map(|g| format!("{} {}", g.township, g.village)).unwrap_or_default(),
+                ),
+                FigureGroup::Township => {
+                    (t.township.unwrap_or_default(), g.map(|g| g.township.clone()).unwrap_or_default())
                 }
+                FigureGroup::Worker => (t.reported_by, t.reporter_name.clone().unwrap_or_default()),
             };
             groups.entry(key).or_default().push(t);
         }
         let mut rows: Vec<FigureRow> = groups.into_iter().map(|((id, name), ts)| row(id, name, &ts)).collect();
-        rows.sort_by(|a, b| b.disputes.cmp(&a.disputes).then_with(|| a.name.cmp(&b.name)));
+        rows.sort_by(|a, b| {
+            b.disputes.cmp(&a.disputes).then_with(|| a.name.cmp(&b.name)).then_with(|| a.id.cmp(&b.id))
+        });
         Ok(DisputeFigures { month, by, rows })
     }
 }

@@ -170,7 +170,11 @@ impl DisputeColumns {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DisputeTimes {
     pub grid: Uuid,
+    /// Where the grid lies, and who reported (read with the row, not one lookup per row).
+    pub village: Option<Uuid>,
+    pub township: Option<Uuid>,
     pub reported_by: Uuid,
+    pub reporter_name: Option<String>,
     pub discovered_at: i64,
     pub reported_at: i64,
     pub first_intervention_at: Option<i64>,
@@ -286,7 +290,8 @@ pub trait Queries: Send + Sync + 'static {
     /// Open disputes whose time limit passed in `[after, until)`, earliest first, with their
     /// grids, at most `limit` (the live stream's overdue events).
     async fn deadlines_passed(&self, after: i64, until: i64, limit: u32) -> Result<Vec<(Uuid, Dispute)>>;
-    /// The times and outcome of the disputes reported in `[from, to)` within the scope.
+    /// The times and outcome of the disputes reported in `[from, to)` within the scope, of rows
+    /// the current rule derived ([`DISPUTE_RULE`]).
     async fn dispute_times(&self, scope: &Scope, from: i64, to: i64) -> Result<Vec<DisputeTimes>>;
     /// The disputes documents holding a row derived by a rule older than `rule`.
     async fn stale_dispute_docs(&self, rule: i64) -> Result<Vec<DocKey>>;

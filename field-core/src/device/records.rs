@@ -173,13 +173,14 @@ impl Device {
     pub fn update_inbox(&self) -> Result<u32> {
         let mut inner = self.lock();
         let account = inner.identity()?.account.clone();
-        let all = store::disputes(&inner.conn, false)?;
-        store::note_new_actions(&mut inner.conn, account.id, account.role.level(), &all)
+        // The first download is complete when no document is still being fetched.
+        let complete = store::fetches(&inner.conn)?.is_empty();
+        store::note_new_actions(&mut inner.conn, account.id, account.role.level(), complete)
     }
 
-    /// Whether the inbox has taken its starting point (the first sync's history).
-    pub fn inbox_started(&self) -> Result<bool> {
-        Ok(store::get_meta(&self.lock().conn, "inbox_started")?.is_some())
+    /// Whether disputes changed since the inbox last looked.
+    pub fn inbox_due(&self) -> Result<bool> {
+        Ok(store::inbox_pending(&self.lock().conn)? > 0)
     }
 
     /// The inbox: unread first, newest first.

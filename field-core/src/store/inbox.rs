@@ -1,9 +1,10 @@
 //! The inbox: actions others took on this person's disputes (assigned, supervised, returned,
 //! resolved …), noted after each sync, unread until opened. `seen_actions` remembers every
 //! action the device has looked at, so an action arriving late (made offline days ago) is still
-//! noted once, and never twice.
+//! noted once, and never twice; `inbox_pending` names the disputes whose rows changed since the
+//! inbox last looked, written with the rows, so only they are read again.
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use sync_protocol::app::InboxItem;
 use sync_protocol::model::{Dispute, closed_loop};
 use sync_protocol::org::Level;
@@ -16,30 +17,51 @@ use crate::error::Result;
 const NOTED: &[&str] =
     &["accept", "assign", "feedback", "verify", "return", "escalate", "supervise", "resolve", "evaluate", "archive"];
 
-/// Whether a dispute is this person's: they reported it or acted on it, or it waits for them.
+/// Whether a dispute is this person's: they reported it or acted on it, or it waits for them
+/// or their level.
 fn concerns(d: &Dispute, me: Uuid, level: Level) -> bool {
-    d.reported_by == me
-        || d.actions.iter().any(|a| a.actor == me)
-        || closed_loop::waits_for(&d.state(), me, level)
-        || d.state().level == level
+    if d.reported_by == me || d.actions.iter().any(|a| a.actor == me) {
+        return true;
+    }
+    let state = d.state();
+    state.level == level || closed_loop::waits_for(&state, me, level)
 }
 
-/// Notes the actions not looked at before; returns how many reached the inbox. The first time
-/// (a first download) everything already there is taken as seen.
-pub fn note_new_actions(conn: &mut Connection, me: Uuid, level: Level, disputes: &[Dispute]) -> Result<u32> {
+/// How many read entries the inbox keeps (the oldest go first).
+const KEEP_READ: i64 = 500;
+
+/// Disputes whose rows changed since the inbox last looked.
+pub fn inbox_pending(conn: &Connection) -> Result<u64> {
+    Ok(conn.query_row("SELECT COUNT(*) FROM inbox_pending", [], |r| r.get::<_, i64>(0))? as u64)
+}
+
+/// Notes the actions of the disputes whose rows changed (`inbox_pending`) that were not looked
+/// at before; returns how many reached the inbox. Until the device's first download is complete
+/// (`complete`), everything is taken as seen: history is not news.
+pub fn note_new_actions(conn: &mut Connection, me: Uuid, level: Level, complete: bool) -> Result<u32> {
     let tx = conn.transaction()?;
-    let first = get_meta(&tx, "inbox_started")?.is_none();
+    let started = get_meta(&tx, "inbox_started")?.is_some();
+    let pending: Vec<String> = {
+        let mut st = tx.prepare("SELECT dispute FROM inbox_pending")?;
+        st.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?
+    };
     let mut noted = 0;
     {
+        let mut load = tx.prepare_cached("SELECT data FROM disputes WHERE id = ?1")?;
         let mut seen = tx.prepare_cached("INSERT OR IGNORE INTO seen_actions (id) VALUES (?1)")?;
         let mut put = tx.prepare_cached(
             "INSERT OR IGNORE INTO inbox (action, dispute, kind, actor, level, at, note, read) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0)",
         )?;
-        for d in disputes {
-            let mine = concerns(d, me, level);
+        for id in &pending {
+            let data: Option<String> = load.query_row([id], |r| r.get(0)).optional()?;
+            let Some(d) = data.and_then(|j| serde_json::from_str::<Dispute>(&j).ok()) else { continue };
+            let mut mine: Option<bool> = None;
             for a in &d.actions {
                 let new = seen.execute([a.id.to_string()])? == 1;
-                if new && !first && mine && a.actor != me && NOTED.contains(&a.kind.as_str()) {
+                if !new || !started || a.actor == me || !NOTED.contains(&a.kind.as_str()) {
+                    continue;
+                }
+                if *mine.get_or_insert_with(|| concerns(&d, me, level)) {
                     noted += put.execute(params![
                         a.id.to_string(),
                         d.id.to_string(),
@@ -53,7 +75,14 @@ pub fn note_new_actions(conn: &mut Connection, me: Uuid, level: Level, disputes:
             }
         }
     }
-    if first {
+    tx.execute("DELETE FROM inbox_pending", [])?;
+    // Entries of disputes the device no longer holds, and the oldest read ones, go.
+    tx.execute("DELETE FROM inbox WHERE dispute NOT IN (SELECT id FROM disputes)", [])?;
+    tx.execute(
+        "DELETE FROM inbox WHERE read = 1 AND action NOT IN (SELECT action FROM inbox WHERE read = 1 ORDER BY at DESC LIMIT ?1)",
+        [KEEP_READ],
+    )?;
+    if !started && complete {
         set_meta(&tx, "inbox_started", "1")?;
     }
     tx.commit()?;

@@ -83,6 +83,12 @@ CREATE TABLE inbox (
 );
 CREATE INDEX inbox_read ON inbox(read, at);
 "#,
+    // Disputes whose rows changed since the inbox last looked (written with the rows, so an
+    // answer applied by a sync that then failed is still looked at).
+    r#"
+CREATE TABLE inbox_pending (dispute TEXT PRIMARY KEY);
+INSERT OR IGNORE INTO inbox_pending (dispute) SELECT id FROM disputes;
+"#,
 ];
 
 /// Re-encrypts an open SQLCipher database under a new key (one transaction).

@@ -106,6 +106,8 @@ pub(super) fn rederive_disputes(conn: &mut Connection) -> Result<()> {
 }
 
 fn write_dispute(tx: &Connection, key: &DocKey, d: &Dispute) -> Result<()> {
+    // For the inbox: this dispute's actions are to be looked at.
+    tx.prepare_cached("INSERT OR IGNORE INTO inbox_pending (dispute) VALUES (?1)")?.execute([d.id.to_string()])?;
     let s = d.state();
     tx.prepare_cached("INSERT OR REPLACE INTO disputes (id, grid, status, level, open, reported_at, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?.execute(
         params![

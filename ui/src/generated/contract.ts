@@ -336,7 +336,7 @@ month?: number | null, by?: FigureGroup | null, };
 export type FigureGroup = "worker" | "grid" | "village" | "township" | "county";
 export type FigureRow = { 
 /**
- * The account's or node's id (the county's is nil).
+ * The account's or node's id (grouped by county: the caller's own node).
  */
 id: string, name: string, disputes: number, 
 /**

@@ -131,12 +131,15 @@ impl Queries for PostgresStorage {
 
     async fn dispute_times(&self, scope: &Scope, from: i64, to: i64) -> Result<Vec<DisputeTimes>> {
         let mut sql = Sql::scoped(
-            "SELECT grid, reported_by, discovered_at, reported_at, first_intervention_at, resolved_level FROM disputes",
+            "SELECT d.grid, d.reported_by, d.discovered_at, d.reported_at, d.first_intervention_at, d.resolved_level,
+                    n.village, n.township, a.name
+             FROM disputes d LEFT JOIN nodes n ON n.id = d.grid LEFT JOIN accounts a ON a.id = d.reported_by",
             scope,
-            "grid",
+            "d.grid",
         );
-        sql.and("reported_at >=", Arg::Int(from));
-        sql.and("reported_at <", Arg::Int(to));
+        sql.and("d.reported_at >=", Arg::Int(from));
+        sql.and("d.reported_at <", Arg::Int(to));
+        sql.and("d.rule >=", Arg::Int(DISPUTE_RULE));
         let rows = sql.fetch_all(&self.pool).await?;
         rows.iter()
             .map(|r| {
@@ -148,6 +151,9 @@ impl Queries for PostgresStorage {
                     reported_at: r.try_get(3).map_err(db_err)?,
                     first_intervention_at: r.try_get(4).map_err(db_err)?,
                     resolved_level: level.as_deref().and_then(Level::parse),
+                    village: r.try_get(6).map_err(db_err)?,
+                    township: r.try_get(7).map_err(db_err)?,
+                    reporter_name: r.try_get(8).map_err(db_err)?,
                 })
             })
             .collect()

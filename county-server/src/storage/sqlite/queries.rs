@@ -166,36 +166,34 @@ impl Queries for SqliteStorage {
     }
 
     async fn dispute_times(&self, scope: &Scope, from: i64, to: i64) -> Result<Vec<DisputeTimes>> {
-        let (cond, arg) = scope_sql(scope, "grid");
+        let (cond, arg) = scope_sql(scope, "d.grid");
         self.read(move |c| {
             let sql = format!(
-                "SELECT grid, reported_by, discovered_at, reported_at, first_intervention_at, resolved_level
-                 FROM disputes WHERE {cond} AND reported_at >= {from} AND reported_at < {to}"
+                "SELECT d.grid, d.reported_by, d.discovered_at, d.reported_at, d.first_intervention_at, d.resolved_level,
+                        n.village, n.township, a.name
+                 FROM disputes d LEFT JOIN nodes n ON n.id = d.grid LEFT JOIN accounts a ON a.id = d.reported_by
+                 WHERE {cond} AND d.reported_at >= {from} AND d.reported_at < {to} AND d.rule >= {DISPUTE_RULE}"
             );
             let mut st = c.prepare(&sql).map_err(db_err)?;
+            let uuid = |s: Option<String>| s.and_then(|s| Uuid::parse_str(&s).ok());
             let rows = st
                 .query_map(rusqlite::params_from_iter(arg.iter()), |r| {
-                    let grid: String = r.get(0)?;
-                    let by: Option<String> = r.get(1)?;
-                    let level: Option<String> = r.get(5)?;
-                    Ok((grid, by, r.get::<_, i64>(2)?, r.get::<_, i64>(3)?, r.get::<_, Option<i64>>(4)?, level))
+                    Ok(DisputeTimes {
+                        grid: uuid(r.get(0)?).unwrap_or_default(),
+                        reported_by: uuid(r.get(1)?).unwrap_or_default(),
+                        discovered_at: r.get(2)?,
+                        reported_at: r.get(3)?,
+                        first_intervention_at: r.get(4)?,
+                        resolved_level: r.get::<_, Option<String>>(5)?.as_deref().and_then(Level::parse),
+                        village: uuid(r.get(6)?),
+                        township: uuid(r.get(7)?),
+                        reporter_name: r.get(8)?,
+                    })
                 })
                 .map_err(db_err)?
                 .collect::<rusqlite::Result<Vec<_>>>()
                 .map_err(db_err)?;
-            Ok(rows
-                .into_iter()
-                .filter_map(|(grid, by, discovered_at, reported_at, first_intervention_at, level)| {
-                    Some(DisputeTimes {
-                        grid: Uuid::parse_str(&grid).ok()?,
-                        reported_by: by.and_then(|b| Uuid::parse_str(&b).ok()).unwrap_or_default(),
-                        discovered_at,
-                        reported_at,
-                        first_intervention_at,
-                        resolved_level: level.as_deref().and_then(Level::parse),
-                    })
-                })
-                .collect())
+            Ok(rows)
         })
         .await
     }
