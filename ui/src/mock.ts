@@ -406,10 +406,12 @@ export class MockBackend {
     }
     st.lastSuccessAt = now - 3 * 3600e3
     const monthStart = monthStartMs(now)
-    // Some houses already visited this month.
+    // Some houses already visited this month (between its start and now, even in its first
+    // minutes: the month turns at midnight China time, 16:00 UTC).
     houses.slice(2, 70).forEach((h, i) => {
+      const at = Math.max(monthStart, Math.min(now, monthStart + i * 3 * 3600e3))
       st.visits.push({
-        id: uuidv7(monthStart + i * 3600e3), house_id: h.id, at: Math.min(now - 3600e3, monthStart + i * 3 * 3600e3), by: MOCK_ME.id,
+        id: uuidv7(at), house_id: h.id, at, by: MOCK_ME.id,
         clears: { household: { status: 'fine' }, population: { status: 'fine' }, hazards: { status: 'fine' }, needs: { status: 'fine' }, attitude: { status: 'fine' } },
       })
     })
