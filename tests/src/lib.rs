@@ -410,16 +410,24 @@ pub async fn snapshot_bytes(server: &TestServer, grid: Uuid, role: Role) -> u64 
     }
 }
 
-/// A device token for an account, as enrolment gives it (staff call the API with it).
-pub async fn staff_token(server: &TestServer, account: Uuid) -> String {
+/// Enrols a device for `account` over HTTP, as an app does: its token and id.
+pub async fn enrol_over_http(server: &TestServer, account: Uuid) -> (String, Uuid) {
     let code = server.code_for(account).await;
-    let resp = reqwest::Client::new()
+    let resp: serde_json::Value = reqwest::Client::new()
         .post(format!("{}/v1/enrol", server.url()))
         .json(&serde_json::json!({"code": code, "device_name": "综治中心工作站"}))
         .send()
         .await
+        .unwrap()
+        .json()
+        .await
         .unwrap();
-    resp.json::<serde_json::Value>().await.unwrap()["token"].as_str().unwrap().to_string()
+    (resp["token"].as_str().unwrap().into(), resp["device_id"].as_str().unwrap().parse().unwrap())
+}
+
+/// A device token for an account, as enrolment gives it (staff call the API with it).
+pub async fn staff_token(server: &TestServer, account: Uuid) -> String {
+    enrol_over_http(server, account).await.0
 }
 
 /// The staff's live stream (`GET /v1/events`) as a client reads it.

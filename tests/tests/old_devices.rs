@@ -111,21 +111,6 @@ struct ActionBeforeTheLoop {
     note: Option<String>,
 }
 
-/// Enrols a device for `account` over HTTP: its token and id.
-async fn enrol(server: &TestServer, account: uuid::Uuid) -> (String, uuid::Uuid) {
-    let code = server.code_for(account).await;
-    let resp: serde_json::Value = reqwest::Client::new()
-        .post(format!("{}/v1/enrol", server.url()))
-        .json(&serde_json::json!({"code": code, "device_name": "旧版终端"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    (resp["token"].as_str().unwrap().into(), resp["device_id"].as_str().unwrap().parse().unwrap())
-}
-
 /// An action written as the app before the loop wrote one: the old fields only, no `after`.
 fn old_action(
     doc: &Automerge,
@@ -179,7 +164,7 @@ async fn an_app_from_before_the_loop_keeps_working_its_disputes() {
     current.sync().await.unwrap();
 
     // The grid leader's old app: a first sync, then an escalation straight to the township.
-    let (token, device) = enrol(&server, o.leader_a).await;
+    let (token, device) = gridkeeper_tests::enrol_over_http(&server, o.leader_a).await;
     let first = v1_sync(&server, &token, o.grid_a, 0, vec![]).await;
     let key = DocKey::new(o.grid_a, Collection::Disputes);
     let mut disputes = Automerge::new();
@@ -232,7 +217,7 @@ async fn an_app_from_before_the_loop_keeps_working_its_disputes() {
     let (county_token, county_device) = {
         let staff =
             gridkeeper_tests::put_account(server.storage().as_ref(), "县中心", Role::CountyStaff, o.county).await;
-        let (t, d) = enrol(&server, staff).await;
+        let (t, d) = gridkeeper_tests::enrol_over_http(&server, staff).await;
         (t, (d, staff))
     };
     let first = v1_sync(&server, &county_token, o.grid_a, 0, vec![]).await;

@@ -189,7 +189,9 @@ async fn sync(county: &County, caller: &Caller, req: SyncRequest) -> Result<(Syn
     for (grid, incoming) in by_grid {
         let mut attempt = 0;
         loop {
-            match ingest_grid(storage, cache, grid, &incoming, &author, &ingest).await {
+            // New actions are worked out only when some staff client is listening.
+            let listening = county.events.listening();
+            match ingest_grid(storage, cache, grid, &incoming, &author, &ingest, listening).await {
                 Ok((mut r, after, events)) => {
                     refused.append(&mut r);
                     ingest = after;
@@ -346,6 +348,7 @@ async fn ingest_grid(
     incoming: &[Incoming],
     author: &Author,
     ingest: &Ingest,
+    listening: bool,
 ) -> std::result::Result<(Vec<Refusal>, Ingest, Vec<DisputeEvent>), StorageError> {
     let keys: Vec<DocKey> = incoming.iter().map(|i| i.key).collect::<HashSet<_>>().into_iter().collect();
     // Documents still cached at their stored version need no loading.
@@ -374,7 +377,8 @@ async fn ingest_grid(
     }
     // Loading, validating, applying and reading back rows is CPU work: it runs on the blocking
     // pool so the server keeps answering other requests meanwhile.
-    let work = Work { docs, to_load, incoming: incoming.to_vec(), author: author.clone(), ingest: ingest.clone() };
+    let work =
+        Work { docs, to_load, incoming: incoming.to_vec(), author: author.clone(), ingest: ingest.clone(), listening };
     let done = tokio::task::spawn_blocking(move || work.run())
         .await
         .map_err(|e| StorageError::Database(format!("sync worker failed: {e}")))??;
@@ -408,6 +412,8 @@ struct Work {
     incoming: Vec<Incoming>,
     author: Author,
     ingest: Ingest,
+    /// Whether any staff client hears the new actions (else they are not worked out).
+    listening: bool,
 }
 
 struct Done {
@@ -422,7 +428,7 @@ struct Done {
 
 impl Work {
     fn run(self) -> std::result::Result<Done, StorageError> {
-        let Work { mut docs, to_load, incoming, author, mut ingest } = self;
+        let Work { mut docs, to_load, incoming, author, mut ingest, listening } = self;
         for s in to_load {
             let doc = Automerge::load(&s.bytes)
                 .map_err(|e| StorageError::Database(format!("stored document {} unreadable: {e}", s.key)))?;
@@ -478,7 +484,7 @@ impl Work {
                 continue;
             }
             pipeline::project(doc, *key, &sync_protocol::doc::touched_records(doc, before), &mut rows);
-            if key.collection == Collection::Disputes {
+            if listening && key.collection == Collection::Disputes {
                 events.extend(super::events::new_actions(doc, *key, before, &rows));
             }
             writes.push(doc_write(*key, *version, doc, before));

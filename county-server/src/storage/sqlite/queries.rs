@@ -88,12 +88,7 @@ impl Queries for SqliteStorage {
             let mut sql = format!("SELECT data FROM disputes WHERE {cond}");
             dispute_filters(&mut sql, &mut args, &q);
             sql.push_str(" ORDER BY reported_at DESC LIMIT 2000");
-            let mut st = c.prepare(&sql).map_err(db_err)?;
-            let rows = st
-                .query_map(rusqlite::params_from_iter(args.iter()), |r| json_col::<Dispute>(r.get(0)?))
-                .map_err(db_err)?
-                .collect::<rusqlite::Result<Vec<_>>>();
-            rows.map_err(db_err)
+            json_rows::<Dispute>(c, &sql, &args)
         })
         .await
     }
@@ -134,12 +129,7 @@ impl Queries for SqliteStorage {
             }
             dispute_filters(&mut sql, &mut args, &q);
             sql.push_str(&format!(" ORDER BY deadline IS NULL, deadline, reported_at DESC LIMIT {limit}"));
-            let mut st = c.prepare(&sql).map_err(db_err)?;
-            let rows = st
-                .query_map(rusqlite::params_from_iter(args.iter()), |r| json_col::<Dispute>(r.get(0)?))
-                .map_err(db_err)?
-                .collect::<rusqlite::Result<Vec<_>>>();
-            rows.map_err(db_err)
+            json_rows::<Dispute>(c, &sql, &args)
         })
         .await
     }
@@ -309,6 +299,16 @@ impl Queries for SqliteStorage {
 }
 
 /// SQL condition selecting the grids of a scope, on a column holding a grid id.
+/// The records of a query whose first column is a record's JSON, with its bound arguments.
+fn json_rows<T: serde::de::DeserializeOwned>(c: &rusqlite::Connection, sql: &str, args: &[String]) -> Result<Vec<T>> {
+    let mut st = c.prepare(sql).map_err(db_err)?;
+    let rows = st
+        .query_map(rusqlite::params_from_iter(args.iter()), |r| json_col::<T>(r.get(0)?))
+        .map_err(db_err)?
+        .collect::<rusqlite::Result<Vec<_>>>();
+    rows.map_err(db_err)
+}
+
 /// The filters of a dispute query besides its list: grid, status, level, open only.
 fn dispute_filters(sql: &mut String, args: &mut Vec<String>, q: &DisputeQuery) {
     for (col, v) in [("grid", q.grid.map(|g| g.to_string())), ("status", q.status.clone()), ("level", q.level.clone())]
