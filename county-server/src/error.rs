@@ -39,6 +39,9 @@ pub enum Error {
     /// A roster file with rejected rows: the report names every one; nothing was written.
     #[error("{} of {} rows rejected; nothing was imported", .0.rejected_rows, .0.rows)]
     RosterRejected(RosterReport),
+    /// A setup file with rejected rows, reported the same way; nothing was written.
+    #[error("{} of {} rows rejected; the county's structure is unchanged", .0.rejected_rows, .0.rows)]
+    SetupRejected(RosterReport),
     /// Something failed inside the server. The detail goes to the log, never to the client.
     #[error("internal error")]
     Internal(String),
@@ -67,6 +70,7 @@ impl Error {
             Error::TooManyAttempts { .. } => Code::TooManyAttempts,
             Error::Quota(_) => Code::UploadQuota,
             Error::RosterRejected(_) => Code::RosterRejected,
+            Error::SetupRejected(_) => Code::SetupRejected,
             Error::Internal(_) => Code::Internal,
             Error::Invalid(e) => return e.code.into(),
         }
@@ -84,7 +88,7 @@ impl Error {
             return ErrorBody::from(e);
         }
         let mut body = ErrorBody::new(self.code(), self.to_string());
-        if let Error::RosterRejected(report) = self {
+        if let Error::RosterRejected(report) | Error::SetupRejected(report) = self {
             body.report = Some(Box::new(report.clone()));
         }
         body

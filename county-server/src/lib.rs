@@ -21,6 +21,7 @@ pub mod idle;
 pub mod roster;
 pub mod server;
 pub mod service;
+pub mod setup;
 pub mod storage;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -70,6 +70,45 @@ enum Command {
         #[arg(long)]
         device: Uuid,
     },
+    /// Set up or update the county's places and people from its setup file (县网格.xlsx or .csv):
+    /// townships, villages, grids (codes, GeoJSON boundaries), departments, and every person
+    /// with their role. All rows or none; prints every rejected row and exits non-zero.
+    Setup {
+        #[arg(long, env = "GRIDKEEPER_DB", default_value = "gridkeeper.db")]
+        db: String,
+        /// `.csv` (UTF-8 or GB18030) or `.xlsx`.
+        #[arg(long)]
+        file: PathBuf,
+        /// The county's name, when the database holds no county yet.
+        #[arg(long)]
+        county: Option<String>,
+    },
+    /// Issue enrolment codes for everyone at or under a place, as a printable sheet (HTML, one
+    /// card with a QR code per person). A person's earlier unused codes stop working.
+    IssueCodes {
+        #[arg(long, env = "GRIDKEEPER_DB", default_value = "gridkeeper.db")]
+        db: String,
+        /// A township's name (or 镇街/村社区), or a place's id; the whole county without it.
+        #[arg(long)]
+        place: Option<String>,
+        /// Where to write the sheet (.html); a .json file gets the codes as JSON.
+        #[arg(long)]
+        out: PathBuf,
+        /// The server's address as the handhelds reach it, printed and put in the QR codes.
+        #[arg(long)]
+        server_url: Option<String>,
+        /// Also people who already have an enrolled device.
+        #[arg(long)]
+        include_enrolled: bool,
+    },
+    /// Revoke every unused enrolment code of the people at or under a place (a lost sheet).
+    RevokeCodes {
+        #[arg(long, env = "GRIDKEEPER_DB", default_value = "gridkeeper.db")]
+        db: String,
+        /// A township's name (or 镇街/村社区), or a place's id; the whole county without it.
+        #[arg(long)]
+        place: Option<String>,
+    },
     /// Import a grid's roster (花名册) from a .csv or .xlsx file: all rows or none. Prints every
     /// rejected row (row, column, reason) and exits non-zero when any is rejected.
     ImportRoster {
@@ -170,6 +209,79 @@ async fn main() -> anyhow::Result<()> {
             enrolment::revoke_device(storage.as_ref(), device).await.map_err(cli_error)?;
             println!("revoked {device}");
         }
+        Command::Setup { db, file, county } => {
+            use county_server::roster::Format;
+            let format = Format::from_path(&file).context("the file must end in .csv or .xlsx")?;
+            let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let storage = open_storage(&db).await?;
+            match county_server::setup::apply_file(storage.as_ref(), county.as_deref(), format, bytes).await {
+                Ok(s) => {
+                    println!(
+                        "已更新县网格结构 set up: {} rows; new: {} townships, {} villages, {} grids, {} departments, {} accounts; updated: {} places, {} accounts; unchanged rows: {}",
+                        s.rows,
+                        s.townships_created,
+                        s.villages_created,
+                        s.grids_created,
+                        s.departments_created,
+                        s.accounts_created,
+                        s.places_updated,
+                        s.accounts_updated,
+                        s.unchanged_rows
+                    );
+                    if !s.ignored_columns.is_empty() {
+                        println!("未读取的列 ignored columns: {}", s.ignored_columns.join(", "));
+                    }
+                }
+                Err(county_server::Error::SetupRejected(report)) => {
+                    println!(
+                        "县网格文件未导入：{} 行中有 {} 行未通过检查 / setup file rejected: {} of {} rows",
+                        report.rows, report.rejected_rows, report.rejected_rows, report.rows
+                    );
+                    for p in &report.problems {
+                        let sheet = if p.sheet.is_empty() { String::new() } else { format!("{} ", p.sheet) };
+                        println!(
+                            "  {sheet}第{}行 row {} [{}] {}: {} / {}",
+                            p.row,
+                            p.row,
+                            p.column,
+                            p.code.as_str(),
+                            p.message,
+                            p.message_en
+                        );
+                    }
+                    anyhow::bail!("setup file rejected; nothing was changed");
+                }
+                Err(e) => return Err(cli_error(e)),
+            }
+        }
+        Command::IssueCodes { db, place, out, server_url, include_enrolled } => {
+            use county_server::service::structure;
+            let storage = open_storage(&db).await?;
+            let node = find_place(storage.as_ref(), place.as_deref()).await?;
+            let req = sync_protocol::api::BulkCodeRequest { node, include_enrolled };
+            let codes = structure::issue_codes(storage.as_ref(), &req).await.map_err(cli_error)?;
+            let body = if out.extension().is_some_and(|e| e == "json") {
+                serde_json::to_string_pretty(&codes)?
+            } else {
+                let title = format!("{} 网格通登记码", place.as_deref().unwrap_or("全县"));
+                structure::codes_sheet(&codes, &title, server_url.as_deref()).map_err(cli_error)?
+            };
+            std::fs::write(&out, body).with_context(|| format!("writing {}", out.display()))?;
+            println!(
+                "已发放 issued {} codes to {} ({} earlier unused codes revoked, {} people with a device left out)",
+                codes.codes.len(),
+                out.display(),
+                codes.replaced,
+                codes.skipped_enrolled
+            );
+        }
+        Command::RevokeCodes { db, place } => {
+            let storage = open_storage(&db).await?;
+            let node = find_place(storage.as_ref(), place.as_deref()).await?;
+            let done =
+                county_server::service::structure::revoke_codes(storage.as_ref(), node).await.map_err(cli_error)?;
+            println!("已作废 revoked {} unused codes", done.revoked);
+        }
         Command::ImportRoster { db, grid, file, account } => {
             use county_server::roster::{self, Format};
             let format = Format::from_path(&file).context("the file must end in .csv or .xlsx")?;
@@ -219,6 +331,35 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// A place named on the command line: an id, a township's name, or 镇街/村社区[/网格]; the
+/// county without one.
+async fn find_place(storage: &dyn county_server::storage::Storage, place: Option<&str>) -> anyhow::Result<Uuid> {
+    use sync_protocol::org::NodeKind;
+    let structure = storage.structure().await?;
+    let nodes: Vec<_> = structure.nodes.iter().map(|n| &n.node).collect();
+    let Some(place) = place.map(str::trim).filter(|p| !p.is_empty()) else {
+        return nodes
+            .iter()
+            .find(|n| n.kind == NodeKind::County)
+            .map(|n| n.id)
+            .context("the database holds no county yet (run setup first)");
+    };
+    if let Ok(id) = place.parse::<Uuid>() {
+        return nodes.iter().find(|n| n.id == id).map(|n| n.id).context("no place with this id");
+    }
+    let mut at: Option<Uuid> = nodes.iter().find(|n| n.kind == NodeKind::County).map(|n| n.id);
+    for name in place.split('/').map(str::trim) {
+        at = Some(
+            nodes
+                .iter()
+                .find(|n| n.parent == at && n.name == name)
+                .map(|n| n.id)
+                .with_context(|| format!("no place named {name} there"))?,
+        );
+    }
+    at.context("no such place")
 }
 
 /// A service's refusal as the command line says it: the message and its stable code.

@@ -79,6 +79,63 @@ pub struct CodeResponse {
     pub expires_at: i64,
 }
 
+/// `POST /v1/admin/enrolment-codes/bulk`: a code for every person at or under a place (a
+/// township, the county), for a printed sheet. Issuing replaces a person's earlier unused
+/// codes, so the newest sheet is the one that works.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
+pub struct BulkCodeRequest {
+    pub node: Uuid,
+    /// Also people who already have an enrolled device (a second handheld); by default they are
+    /// left out.
+    #[serde(default)]
+    pub include_enrolled: bool,
+}
+
+/// One person's code on a sheet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
+pub struct IssuedCode {
+    pub account: Uuid,
+    pub name: String,
+    pub role: crate::org::Role,
+    /// Where the person works: 镇街 / 村社区 / 网格 (or 部门).
+    pub place: String,
+    pub code: String,
+    pub expires_at: i64,
+}
+
+/// The codes issued in bulk, shown once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
+pub struct BulkCodes {
+    pub codes: Vec<IssuedCode>,
+    /// Earlier unused codes of these people, revoked.
+    pub replaced: u64,
+    /// People left out because they already have an enrolled device.
+    pub skipped_enrolled: usize,
+}
+
+/// `POST /v1/admin/enrolment-codes/revoke-bulk`: every unused code of the people at or under a
+/// place (a lost or superseded sheet).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
+pub struct BulkRevokeRequest {
+    pub node: Uuid,
+}
+
+/// How many unused codes a bulk revocation revoked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
+pub struct BulkRevoked {
+    pub revoked: u64,
+}
+
 // ---- document ranges (a snapshot too large for one sync answer) -------------------------
 
 /// A range of a stored document is `GET /v1/docs/{grid}/{collection}[/{month}]` (the document's
@@ -576,6 +633,30 @@ impl AuditQuery {
     }
 }
 
+// ---- the county's structure (县网格 setup file) -----------------------------------------
+
+/// What a setup file changed. Re-running the same file changes nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
+pub struct SetupSummary {
+    /// Data rows read.
+    pub rows: usize,
+    pub townships_created: usize,
+    pub villages_created: usize,
+    pub grids_created: usize,
+    pub departments_created: usize,
+    /// Places renamed, moved, or given a code or boundary.
+    pub places_updated: usize,
+    pub accounts_created: usize,
+    /// Accounts whose role changed.
+    pub accounts_updated: usize,
+    /// Rows that changed nothing (already so).
+    pub unchanged_rows: usize,
+    /// Headers the setup file does not know; their cells were not read.
+    pub ignored_columns: Vec<String>,
+}
+
 // ---- rosters (花名册) --------------------------------------------------------------------
 
 /// What a roster import wrote.
@@ -609,6 +690,19 @@ pub enum RosterCode {
     IdNumberAsNumber,
     /// A cell holding an error value (#N/A, #VALUE! …).
     CellError,
+    /// Setup file: the role is none the county knows.
+    UnknownRole,
+    /// Setup file: the role belongs at another kind of place (a 网格员 on a row naming no grid).
+    RoleDoesNotFit,
+    /// Setup file: a place is missing above the one named (a grid without its village), or a
+    /// department is put under a village or grid.
+    MissingPlace,
+    /// Setup file: the grid code names another grid (in the file or already stored).
+    GridCodeTaken,
+    /// Setup file: the boundary is not a GeoJSON Polygon or MultiPolygon in longitude/latitude.
+    BadBoundary,
+    /// Setup file: a cell only a grid row may fill (code, boundary) on a row naming no grid.
+    NotAGrid,
 }
 
 impl RosterCode {
@@ -620,6 +714,12 @@ impl RosterCode {
             RosterCode::HouseMismatch => "house_mismatch",
             RosterCode::IdNumberAsNumber => "id_number_as_number",
             RosterCode::CellError => "cell_error",
+            RosterCode::UnknownRole => "unknown_role",
+            RosterCode::RoleDoesNotFit => "role_does_not_fit",
+            RosterCode::MissingPlace => "missing_place",
+            RosterCode::GridCodeTaken => "grid_code_taken",
+            RosterCode::BadBoundary => "bad_boundary",
+            RosterCode::NotAGrid => "not_a_grid",
         }
     }
 }

@@ -142,6 +142,14 @@ codes! {
         TooManyRows = "too_many_rows",
         EmptyRoster = "empty_roster",
 
+        // The county's setup file.
+        /// Rows of the setup file were rejected; the report names every one. Nothing was written.
+        SetupRejected = "setup_rejected",
+        /// The database holds no county yet and the call did not name one.
+        NoCounty = "no_county",
+        /// The setup file names no township, grid or person.
+        EmptySetup = "empty_setup",
+
         // The device.
         /// No connection, or it broke: everything stays queued.
         Network = "network",

@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use crate::error::{ValidationCode, ValidationError};
 use crate::model::Action;
 use crate::model::closed_loop::{self, Facts};
-use crate::org::{Author, Level, Role};
+use crate::org::{Author, Level};
 use crate::{RecordId, validate};
 
 /// The collections of a grid. Residents, houses and disputes live in one document per grid;
@@ -483,17 +483,7 @@ pub fn validate_record_change(
                     return Err(err(ValidationCode::OutOfRange, record, "discovered_at", "发现时间不能晚于上报时间"));
                 }
             }
-            if creating
-                && !matches!(
-                    role,
-                    Role::GridWorker
-                        | Role::GridAssistant
-                        | Role::GridLeader
-                        | Role::VillageStaff
-                        | Role::TownshipStaff
-                        | Role::CountyStaff
-                )
-            {
+            if creating && !role.reports_disputes() {
                 return Err(err(ValidationCode::NotPermitted, record, "", "该角色不能登记事件"));
             }
             if let Some(by) = fields.get("reported_by").and_then(Value::as_str)

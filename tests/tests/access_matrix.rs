@@ -119,6 +119,13 @@ impl Matrix {
         let worker_c = put_account(s, "孟凡", Role::GridWorker, grid_c).await;
         let village_staff = put_account(s, "村干部", Role::VillageStaff, org.village).await;
         let county_staff = put_account(s, "县中心值班员", Role::CountyStaff, org.county).await;
+        let instructor = put_account(s, "镇干部孙", Role::GridInstructor, org.grid_a).await;
+        let helper = put_account(s, "党员周", Role::PartyHelper, org.grid_a).await;
+        // "公安+司法行政+N": a township's justice office and a county department.
+        let justice = put_node(s, NodeKind::Department, "司法所", org.township, Some(org.township)).await;
+        let petitions = put_node(s, NodeKind::Department, "县信访局", org.county, None).await;
+        let justice_staff = put_account(s, "司法所调解员", Role::TownshipDepartmentStaff, justice).await;
+        let petitions_staff = put_account(s, "信访局科员", Role::CountyDepartmentStaff, petitions).await;
         let running = spawn(storage, "127.0.0.1:0".parse().unwrap()).await.unwrap();
         let url = running.url();
         let code = |account: Uuid| {
@@ -136,9 +143,13 @@ impl Matrix {
             ("grid worker A", Role::GridWorker, org.worker_a),
             ("grid assistant A", Role::GridAssistant, org.assistant_a),
             ("grid leader A", Role::GridLeader, org.leader_a),
+            ("grid instructor A", Role::GridInstructor, instructor),
+            ("party helper A", Role::PartyHelper, helper),
             ("grid worker B", Role::GridWorker, org.worker_b),
             ("village staff", Role::VillageStaff, village_staff),
             ("township staff", Role::TownshipStaff, org.township_staff),
+            ("township department", Role::TownshipDepartmentStaff, justice_staff),
+            ("county department", Role::CountyDepartmentStaff, petitions_staff),
             ("county staff", Role::CountyStaff, county_staff),
             ("county admin", Role::CountyAdmin, org.admin),
         ] {
@@ -293,9 +304,16 @@ fn exports_rosters(role: Role) -> bool {
 }
 
 /// The grid whose records a role works on in these tests.
+/// Whether a call reads residents or houses (lists, records, their history), which a
+/// department's staff may not.
+fn reads_records(call: &Call) -> bool {
+    matches!(call.route, "/v1/residents" | "/v1/residents/{id}" | "/v1/houses" | "/v1/conflicts")
+        || call.route == "/v1/history/{collection}/{id}" && !call.path.contains("/disputes/")
+}
+
 fn own_grid<'m>(m: &'m Matrix, role: Role, who: &str) -> &'m GridData {
     match (role, who) {
-        (Role::CountyAdmin | Role::CountyStaff, _) => &m.c,
+        (Role::CountyAdmin | Role::CountyStaff | Role::CountyDepartmentStaff, _) => &m.c,
         (_, "grid worker B") => &m.b,
         _ => &m.a,
     }
@@ -345,8 +363,29 @@ fn admin_calls(m: &Matrix) -> Vec<(Call, u16, &'static str)> {
         ),
         (Call::new(Method::GET, "/v1/admin/audit", "/v1/admin/audit"), 403, "forbidden"),
         (Call::new(Method::GET, "/v1/admin/audit.csv", "/v1/admin/audit.csv"), 403, "forbidden"),
+        (
+            Call::new(Method::POST, "/v1/admin/structure", "/v1/admin/structure?format=csv")
+                .body(SETUP_CSV.as_bytes().to_vec()),
+            403,
+            "forbidden",
+        ),
+        (
+            Call::new(Method::POST, "/v1/admin/enrolment-codes/bulk", "/v1/admin/enrolment-codes/bulk")
+                .json(json!({"node": m.org.county})),
+            403,
+            "forbidden",
+        ),
+        (
+            Call::new(Method::POST, "/v1/admin/enrolment-codes/revoke-bulk", "/v1/admin/enrolment-codes/revoke-bulk")
+                .json(json!({"node": m.org.county})),
+            403,
+            "forbidden",
+        ),
     ]
 }
+
+/// A setup file adding a county-level person as an administrator would.
+const SETUP_CSV: &str = "镇街,村社区,网格,姓名,角色\n高庄镇,东坡村,东坡村第1网格,新网格员,专职网格员\n";
 
 /// Every authenticated call, with harmless own-scope arguments (for no token / revoked).
 fn every_authenticated_call(m: &Matrix) -> Vec<Call> {
@@ -435,12 +474,20 @@ async fn every_role_is_refused_every_endpoint_outside_its_scope() {
         // The foreign grid for each role: the other grid of the village for grid roles, a grid
         // of another township for village and township staff. A county admin has no foreign grid.
         let foreign = match (role, *who) {
-            (Role::TownshipStaff | Role::VillageStaff, _) => Some(&m.c),
-            (Role::CountyAdmin | Role::CountyStaff, _) => None,
+            (Role::TownshipStaff | Role::VillageStaff | Role::TownshipDepartmentStaff, _) => Some(&m.c),
+            (Role::CountyAdmin | Role::CountyStaff | Role::CountyDepartmentStaff, _) => None,
             (_, "grid worker B") => Some(&m.a),
             _ => Some(&m.b),
         };
-        let mut calls = foreign.map(foreign_calls).unwrap_or_default();
+        let mut calls: Vec<_> = foreign.map(foreign_calls).unwrap_or_default();
+        if !role.reads_area_records() {
+            // A department reads no one's residents or houses, in scope or not: refused alike.
+            for (call, status, code) in &mut calls {
+                if reads_records(call) {
+                    (*status, *code) = (403, "forbidden");
+                }
+            }
+        }
         if *role != Role::CountyAdmin {
             calls.extend(admin_calls(&m));
         }
@@ -471,6 +518,12 @@ async fn every_role_is_refused_every_endpoint_outside_its_scope() {
             // The lists without a filter hold nothing of the foreign grid.
             for (path, id) in [("/v1/residents", f.resident), ("/v1/houses", f.house), ("/v1/disputes", f.dispute)] {
                 let (status, _, bytes) = send(&url, &Call::new(Method::GET, "", path), Some(token)).await;
+                if !role.reads_area_records() && path != "/v1/disputes" {
+                    if status != 403 {
+                        t.failures.push(format!("{who}: {path} gave {status}, expected 403"));
+                    }
+                    continue;
+                }
                 let text = String::from_utf8_lossy(&bytes);
                 if status != 200 || text.contains(&id.to_string()) {
                     t.failures.push(format!("{who}: {path} gave {status} or lists a foreign record"));
@@ -554,6 +607,7 @@ async fn every_role_can_do_its_own_work() {
             // the grid's team works it on the spot, the centres above supervise it; the county
             // administrator handles none (below).
             .filter(|c| c.route != "/v1/disputes/{id}/actions")
+            .filter(|c| role.reads_area_records() || !reads_records(c))
             .collect();
         let act = match role.level() {
             Level::Grid => json!({"kind": "intervene", "note": "到场了解情况"}),
@@ -573,6 +627,9 @@ async fn every_role_can_do_its_own_work() {
         for call in &calls {
             let got = send(&url, call, Some(token)).await;
             ok(who, call, &got);
+        }
+        if !role.reads_area_records() {
+            continue;
         }
         // The records of the own grid are really there.
         let (_, _, bytes) =
@@ -600,6 +657,12 @@ async fn every_role_can_do_its_own_work() {
             let call = Call::new(Method::POST, "/v1/admin/enrolment-codes/revoke", "/v1/admin/enrolment-codes/revoke")
                 .json(json!({"code": issued["code"]}));
             ok(who, &call, &send(&url, &call, Some(token)).await);
+            for call in admin_calls(&m).into_iter().map(|(c, ..)| c).filter(|c| {
+                ["/v1/admin/structure", "/v1/admin/enrolment-codes/bulk", "/v1/admin/enrolment-codes/revoke-bulk"]
+                    .contains(&c.route)
+            }) {
+                ok(who, &call, &send(&url, &call, Some(token)).await);
+            }
         }
     }
     // The township staff sees both grids of its township and none of the other township.

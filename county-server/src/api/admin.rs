@@ -1,5 +1,6 @@
-//! The county administrator's routes (`/v1/admin/…`): accounts, enrolment codes, devices and
-//! their revocation, roster import and export, the audit of reads. Who may call each is the
+//! The county administrator's routes (`/v1/admin/…`): the county's structure from its setup
+//! file, accounts, enrolment codes (one by one or in bulk), devices and their revocation, roster
+//! import and export, the audit of reads. Who may call each is the
 //! service's rule.
 
 use axum::Json;
@@ -8,7 +9,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use sync_protocol::api::{
-    AuditEntry, AuditQuery, CodeRequest, CodeResponse, ImportSummary, NewAccount, RevokeCodeRequest,
+    AuditEntry, AuditQuery, BulkCodeRequest, BulkRevokeRequest, BulkRevoked, CodeRequest, CodeResponse, ImportSummary,
+    NewAccount, RevokeCodeRequest, SetupSummary,
 };
 use sync_protocol::org::{Account, Device};
 use uuid::Uuid;
@@ -40,6 +42,61 @@ pub async fn revoke_code(
 ) -> Result<StatusCode, Error> {
     st.county.revoke_code(&c, &r.code).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+pub struct SheetQuery {
+    format: Option<String>,
+    /// The server's address as the handhelds reach it, printed and put in each QR code.
+    server: Option<String>,
+}
+
+/// Codes for everyone at or under a place: JSON, or with `?format=html` the printable sheet.
+pub async fn issue_codes(
+    State(st): State<AppState>,
+    Authed(c): Authed,
+    Q(q): Q<SheetQuery>,
+    J(r): J<BulkCodeRequest>,
+) -> Result<Response, Error> {
+    let codes = st.county.issue_codes(&c, &r).await?;
+    match q.format.as_deref() {
+        Some("html") => {
+            let html =
+                crate::service::structure::codes_sheet(&codes, "网格通 登记码 Enrolment codes", q.server.as_deref())?;
+            Ok(([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response())
+        }
+        None | Some("json") => Ok(Json(codes).into_response()),
+        Some(_) => Err(Error::bad(sync_protocol::Code::UnknownFormat, "format is json or html")),
+    }
+}
+
+pub async fn revoke_codes(
+    State(st): State<AppState>,
+    Authed(c): Authed,
+    J(r): J<BulkRevokeRequest>,
+) -> Result<Json<BulkRevoked>, Error> {
+    Ok(Json(st.county.revoke_codes(&c, r.node).await?))
+}
+
+#[derive(Deserialize)]
+pub struct SetupQuery {
+    format: Option<String>,
+    /// The county's name, when the database holds none yet.
+    county: Option<String>,
+}
+
+/// The county's setup file as the body, CSV or .xlsx: 200 with what changed, or 422 with every
+/// rejected row and nothing written.
+pub async fn setup(
+    State(st): State<AppState>,
+    Authed(c): Authed,
+    Q(q): Q<SetupQuery>,
+    headers: HeaderMap,
+    Body(bytes): Body,
+) -> Result<Json<SetupSummary>, Error> {
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let format = Format::pick(q.format.as_deref(), content_type)?;
+    Ok(Json(st.county.setup_structure(&c, q.county.as_deref(), format, bytes.to_vec()).await?))
 }
 
 pub async fn devices(State(st): State<AppState>, Authed(c): Authed) -> Result<Json<Vec<Device>>, Error> {

@@ -17,7 +17,7 @@ fn status(e: &Error) -> StatusCode {
         Error::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         Error::Busy => StatusCode::SERVICE_UNAVAILABLE,
         Error::TooManyAttempts { .. } | Error::Quota(_) => StatusCode::TOO_MANY_REQUESTS,
-        Error::RosterRejected(_) | Error::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        Error::RosterRejected(_) | Error::SetupRejected(_) | Error::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
         Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

@@ -9,7 +9,8 @@
 //!   actions on disputes (`POST /v1/disputes/{id}/actions`)
 //! - `events.rs`: `GET /v1/events`, the staff's live stream (server-sent events)
 //! - `blobs.rs`: photos in chunks (`/v1/blobs/{hash}`)
-//! - `admin.rs`: accounts, enrolment codes, devices, rosters (`/v1/admin/…`)
+//! - `admin.rs`: the county's structure, accounts, enrolment codes, devices, rosters
+//!   (`/v1/admin/…`)
 
 mod admin;
 mod blobs;
@@ -39,6 +40,8 @@ use client_addr::TrustedProxies;
 
 /// Largest request body accepted (a sync carrying a long offline day stays far below it).
 pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+/// Largest setup file accepted (the county administrator's; boundaries make it large).
+pub const MAX_SETUP_BYTES: usize = 32 * 1024 * 1024;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -70,6 +73,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/admin/accounts", post(admin::create_account))
         .route("/v1/admin/enrolment-codes", post(admin::issue_code))
         .route("/v1/admin/enrolment-codes/revoke", post(admin::revoke_code))
+        .route("/v1/admin/enrolment-codes/bulk", post(admin::issue_codes))
+        .route("/v1/admin/enrolment-codes/revoke-bulk", post(admin::revoke_codes))
+        // A county's setup file may carry every grid's boundary.
+        .route("/v1/admin/structure", post(admin::setup).layer(DefaultBodyLimit::max(MAX_SETUP_BYTES)))
         .route("/v1/admin/devices", get(admin::devices))
         .route("/v1/admin/devices/{id}/revoke", post(admin::revoke))
         .route("/v1/admin/grids/{grid}/roster", post(admin::import_roster).get(admin::export_roster))

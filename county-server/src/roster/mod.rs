@@ -74,6 +74,7 @@ use columns::*;
 pub use export::{Reveal, export_csv, export_xlsx};
 pub use read::Table;
 use read::*;
+pub(crate) use read::{Cell, RawRows, raw_sheets};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

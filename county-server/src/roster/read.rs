@@ -5,7 +5,7 @@ use super::*;
 
 /// One spreadsheet cell as read.
 #[derive(Debug, Clone, PartialEq)]
-pub(super) enum Cell {
+pub(crate) enum Cell {
     Empty,
     Text(String),
     Number(f64),
@@ -15,7 +15,7 @@ pub(super) enum Cell {
 }
 
 impl Cell {
-    pub(super) fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         match self {
             Cell::Empty => true,
             Cell::Text(s) => s.trim().is_empty(),
@@ -23,7 +23,7 @@ impl Cell {
         }
     }
 
-    pub(super) fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         match self {
             Cell::Empty | Cell::Error => String::new(),
             Cell::Text(s) => s.trim().to_string(),
@@ -39,7 +39,7 @@ pub(super) fn fmt_number(f: f64) -> String {
 }
 
 /// Rows as read: (row number in the file, cells).
-pub(super) type RawRows = Vec<(u32, Vec<Cell>)>;
+pub(crate) type RawRows = Vec<(u32, Vec<Cell>)>;
 
 pub(super) struct Sheet {
     pub(super) name: String,
@@ -146,103 +146,13 @@ impl Table {
     /// Reads a CSV file (comma- or tab-separated). A cell that an export protected from being
     /// read as a formula (`'=…`, see `export::neutralise_formula`) reads back as it was.
     pub fn from_csv(bytes: &[u8]) -> Result<Table, RosterError> {
-        let text = decode(bytes)?;
-        let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
-        let delimiter = if first.matches('\t').count() > first.matches(',').count() { b'\t' } else { b',' };
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .delimiter(delimiter)
-            .from_reader(text.as_bytes());
-        let mut raw = Vec::new();
-        for (i, record) in reader.records().enumerate() {
-            // Valid UTF-8 by construction; a broken quote is the only other failure.
-            let record = record.map_err(|_| RosterError::Encoding)?;
-            if i > MAX_ROWS + HEADER_SCAN_ROWS {
-                return Err(RosterError::TooManyRows);
-            }
-            raw.push((i as u32 + 1, record.iter().map(|s| Cell::Text(unneutralise(s).to_string())).collect()));
-        }
-        table_of(vec![(String::new(), raw)])
+        table_of(raw_csv(bytes, MAX_ROWS, ROSTER_CELLS)?)
     }
 
     /// Reads every worksheet of an .xlsx workbook that has a roster header; others (a sheet of
     /// instructions, 填表说明) are skipped.
-    ///
-    /// The zip's parts are unpacked once through a counter first ([`check_unpacked_size`]).
-    /// Cells are streamed, never laid out as a sheet-sized grid first: a file holding only A1
-    /// and XFD1048576 made the reader build a grid of 1.7·10¹⁰ cells. Rows further apart than
-    /// a roster can be are refused as the cells arrive, cells right of [`MAX_COLUMNS`] are not
-    /// read, and a sheet stops being read after as many cells as a full roster can hold.
     pub fn from_xlsx(bytes: &[u8]) -> Result<Table, RosterError> {
-        use calamine::{DataRef, Reader};
-        check_unpacked_size(bytes)?;
-        let bad = |e: calamine::XlsxError| RosterError::Workbook(e.to_string());
-        let mut wb: calamine::Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).map_err(bad)?;
-        let most_rows = (MAX_ROWS + HEADER_SCAN_ROWS) as u32;
-        let most_cells = (MAX_ROWS + HEADER_SCAN_ROWS) * MAX_COLUMNS as usize;
-        let mut sheets = Vec::new();
-        for name in wb.sheet_names() {
-            let mut reader = wb.worksheet_cells_reader(&name).map_err(bad)?;
-            let mut rows: Vec<(u32, Vec<Cell>)> = Vec::new();
-            let (mut lowest, mut highest, mut cells_read) = (u32::MAX, 0u32, 0usize);
-            while let Some(cell) = reader.next_cell().map_err(bad)? {
-                let (row, col) = cell.get_position();
-                if col >= MAX_COLUMNS {
-                    continue;
-                }
-                cells_read += 1;
-                (lowest, highest) = (lowest.min(row), highest.max(row));
-                if highest - lowest >= most_rows || cells_read > most_cells {
-                    return Err(RosterError::TooManyRows);
-                }
-                let value = match cell.get_value() {
-                    DataRef::Empty => continue,
-                    DataRef::String(s) => Cell::Text(s.clone()),
-                    DataRef::SharedString(s) => Cell::Text(s.to_string()),
-                    DataRef::Int(i) => Cell::Number(*i as f64),
-                    DataRef::Float(f) => Cell::Number(*f),
-                    DataRef::Bool(b) => Cell::Bool(*b),
-                    DataRef::DateTime(dt) if dt.is_datetime() => {
-                        let (y, m, d, ..) = dt.to_ymd_hms_milli();
-                        chrono::NaiveDate::from_ymd_opt(y.into(), m.into(), d.into()).map_or(Cell::Error, Cell::Date)
-                    }
-                    DataRef::DateTime(dt) => Cell::Number(dt.as_f64()),
-                    DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => Cell::Text(s.chars().take(10).collect()),
-                    DataRef::Error(_) => Cell::Error,
-                };
-                // Rows as the file numbers them (1 is the first); cells at their columns.
-                if rows.last().is_none_or(|(r, _)| *r != row + 1) {
-                    rows.push((row + 1, Vec::new()));
-                }
-                let cells = &mut rows.last_mut().expect("pushed above").1;
-                if cells.len() <= col as usize {
-                    cells.resize(col as usize + 1, Cell::Empty);
-                }
-                cells[col as usize] = value;
-            }
-            if rows.is_empty() {
-                continue;
-            }
-            // A file may list its rows out of order: put them in order, one entry per row.
-            rows.sort_by_key(|(r, _)| *r);
-            let mut merged: Vec<(u32, Vec<Cell>)> = Vec::with_capacity(rows.len());
-            for (r, cells) in rows {
-                match merged.last_mut() {
-                    Some((last, existing)) if *last == r => {
-                        if existing.len() < cells.len() {
-                            existing.resize(cells.len(), Cell::Empty);
-                        }
-                        for (i, c) in cells.into_iter().enumerate().filter(|(_, c)| !matches!(c, Cell::Empty)) {
-                            existing[i] = c;
-                        }
-                    }
-                    _ => merged.push((r, cells)),
-                }
-            }
-            sheets.push((name, merged));
-        }
-        table_of(sheets)
+        table_of(raw_xlsx(bytes, MAX_ROWS, ROSTER_CELLS)?)
     }
 
     pub fn read(format: Format, bytes: &[u8]) -> Result<Table, RosterError> {
@@ -260,6 +170,127 @@ impl Table {
     pub fn ignored_columns(&self) -> &[String] {
         &self.ignored_columns
     }
+}
+
+/// The cells of a CSV or .xlsx file, sheet by sheet, as read: no header found, nothing
+/// validated. At most `max_rows` rows (past a few header rows) and `max_cells` cells in all are
+/// read (a cell costs memory whatever it holds, so an empty one counts too); past either the
+/// answer is `TooManyRows`.
+pub(crate) fn raw_sheets(
+    format: Format,
+    bytes: &[u8],
+    max_rows: usize,
+    max_cells: usize,
+) -> Result<Vec<(String, RawRows)>, RosterError> {
+    match format {
+        Format::Csv => raw_csv(bytes, max_rows, max_cells),
+        Format::Xlsx => raw_xlsx(bytes, max_rows, max_cells),
+    }
+}
+
+/// The cells a roster may hold.
+const ROSTER_CELLS: usize = (MAX_ROWS + HEADER_SCAN_ROWS) * MAX_COLUMNS as usize;
+
+/// Reads a CSV file (comma- or tab-separated). A cell that an export protected from being read
+/// as a formula (`'=…`, see `export::neutralise_formula`) reads back as it was.
+fn raw_csv(bytes: &[u8], max_rows: usize, max_cells: usize) -> Result<Vec<(String, RawRows)>, RosterError> {
+    let text = decode(bytes)?;
+    let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    let delimiter = if first.matches('\t').count() > first.matches(',').count() { b'\t' } else { b',' };
+    let mut reader =
+        csv::ReaderBuilder::new().has_headers(false).flexible(true).delimiter(delimiter).from_reader(text.as_bytes());
+    let mut raw = Vec::new();
+    let mut cells = 0usize;
+    for (i, record) in reader.records().enumerate() {
+        // Valid UTF-8 by construction; a broken quote is the only other failure.
+        let record = record.map_err(|_| RosterError::Encoding)?;
+        // Cells right of the last column read are not kept.
+        let width = record.len().min(MAX_COLUMNS as usize);
+        cells += width;
+        if i > max_rows + HEADER_SCAN_ROWS || cells > max_cells {
+            return Err(RosterError::TooManyRows);
+        }
+        raw.push((i as u32 + 1, record.iter().take(width).map(|s| Cell::Text(unneutralise(s).to_string())).collect()));
+    }
+    Ok(vec![(String::new(), raw)])
+}
+
+/// Reads every worksheet of an .xlsx workbook.
+///
+/// The zip's parts are unpacked once through a counter first ([`check_unpacked_size`]).
+/// Cells are streamed, never laid out as a sheet-sized grid first: a file holding only A1
+/// and XFD1048576 made the reader build a grid of 1.7·10¹⁰ cells. Rows further apart than
+/// a roster can be are refused as the cells arrive, cells right of [`MAX_COLUMNS`] are not
+/// read, and a sheet stops being read after as many cells as a full roster can hold.
+fn raw_xlsx(bytes: &[u8], max_rows: usize, max_cells: usize) -> Result<Vec<(String, RawRows)>, RosterError> {
+    use calamine::{DataRef, Reader};
+    check_unpacked_size(bytes)?;
+    let bad = |e: calamine::XlsxError| RosterError::Workbook(e.to_string());
+    let mut wb: calamine::Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).map_err(bad)?;
+    let most_rows = (max_rows + HEADER_SCAN_ROWS) as u32;
+    let most_cells = max_cells;
+    let mut sheets = Vec::new();
+    for name in wb.sheet_names() {
+        let mut reader = wb.worksheet_cells_reader(&name).map_err(bad)?;
+        let mut rows: Vec<(u32, Vec<Cell>)> = Vec::new();
+        let (mut lowest, mut highest, mut cells_read) = (u32::MAX, 0u32, 0usize);
+        while let Some(cell) = reader.next_cell().map_err(bad)? {
+            let (row, col) = cell.get_position();
+            if col >= MAX_COLUMNS {
+                continue;
+            }
+            cells_read += 1;
+            (lowest, highest) = (lowest.min(row), highest.max(row));
+            if highest - lowest >= most_rows || cells_read > most_cells {
+                return Err(RosterError::TooManyRows);
+            }
+            let value = match cell.get_value() {
+                DataRef::Empty => continue,
+                DataRef::String(s) => Cell::Text(s.clone()),
+                DataRef::SharedString(s) => Cell::Text(s.to_string()),
+                DataRef::Int(i) => Cell::Number(*i as f64),
+                DataRef::Float(f) => Cell::Number(*f),
+                DataRef::Bool(b) => Cell::Bool(*b),
+                DataRef::DateTime(dt) if dt.is_datetime() => {
+                    let (y, m, d, ..) = dt.to_ymd_hms_milli();
+                    chrono::NaiveDate::from_ymd_opt(y.into(), m.into(), d.into()).map_or(Cell::Error, Cell::Date)
+                }
+                DataRef::DateTime(dt) => Cell::Number(dt.as_f64()),
+                DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => Cell::Text(s.chars().take(10).collect()),
+                DataRef::Error(_) => Cell::Error,
+            };
+            // Rows as the file numbers them (1 is the first); cells at their columns.
+            if rows.last().is_none_or(|(r, _)| *r != row + 1) {
+                rows.push((row + 1, Vec::new()));
+            }
+            let cells = &mut rows.last_mut().expect("pushed above").1;
+            if cells.len() <= col as usize {
+                cells.resize(col as usize + 1, Cell::Empty);
+            }
+            cells[col as usize] = value;
+        }
+        if rows.is_empty() {
+            continue;
+        }
+        // A file may list its rows out of order: put them in order, one entry per row.
+        rows.sort_by_key(|(r, _)| *r);
+        let mut merged: Vec<(u32, Vec<Cell>)> = Vec::with_capacity(rows.len());
+        for (r, cells) in rows {
+            match merged.last_mut() {
+                Some((last, existing)) if *last == r => {
+                    if existing.len() < cells.len() {
+                        existing.resize(cells.len(), Cell::Empty);
+                    }
+                    for (i, c) in cells.into_iter().enumerate().filter(|(_, c)| !matches!(c, Cell::Empty)) {
+                        existing[i] = c;
+                    }
+                }
+                _ => merged.push((r, cells)),
+            }
+        }
+        sheets.push((name, merged));
+    }
+    Ok(sheets)
 }
 
 /// The cell a CSV export wrote with a protective apostrophe, as it was before.

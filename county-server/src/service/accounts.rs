@@ -22,7 +22,7 @@ impl County {
     pub async fn create_account(&self, caller: &Caller, new: NewAccount) -> Result<Account> {
         caller.require_admin()?;
         let node = self.storage().node(new.node).await?.ok_or_else(|| Error::bad(Code::UnknownNode, "no such node"))?;
-        if node.kind != new.role.node_kind() {
+        if !new.role.fits(&node) {
             return Err(Error::bad(Code::RoleNodeMismatch, "this role must be scoped to another kind of node"));
         }
         let account = Account { id: Uuid::now_v7(), name: new.name, role: new.role, node: new.node };

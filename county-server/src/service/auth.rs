@@ -58,6 +58,15 @@ impl Caller {
         scope_at(&self.account, self.node.as_ref())
     }
 
+    /// The grids whose residents and houses this caller may read: its scope, unless its role
+    /// works disputes only ([`Role::reads_area_records`]).
+    pub fn records_scope(&self) -> Result<Scope> {
+        if !self.account.role.reads_area_records() {
+            return Err(Error::Forbidden("this role works disputes only".into()));
+        }
+        self.scope()
+    }
+
     pub fn require_admin(&self) -> Result<()> {
         if self.account.role == Role::CountyAdmin {
             Ok(())
@@ -86,7 +95,7 @@ pub async fn scope_of(storage: &dyn Storage, account: &Account) -> Result<Scope>
 
 fn scope_at(account: &Account, node: Option<&Node>) -> Result<Scope> {
     let node = node.ok_or_else(|| Error::Forbidden("account has no node".into()))?;
-    if node.kind != account.role.node_kind() {
+    if !account.role.fits(node) {
         return Err(Error::Forbidden("account's role does not match its node".into()));
     }
     Ok(match node.kind {
@@ -94,6 +103,8 @@ fn scope_at(account: &Account, node: Option<&Node>) -> Result<Scope> {
         NodeKind::Township => Scope::Township(node.id),
         NodeKind::Village => Scope::Village(node.id),
         NodeKind::Grid => Scope::Grid(node.id),
+        // A department works the disputes of the area it serves: its township, or the county.
+        NodeKind::Department => node.township.map_or(Scope::All, Scope::Township),
     })
 }
 

@@ -15,6 +15,7 @@
 //! - [`ranges`]: byte ranges of a grid's documents, for a snapshot fetched over a weak link
 //! - [`import`]: bulk creation of records (the demo county, rosters)
 //! - [`rosters`]: roster files in and out, for the county administrator and centre staff
+//! - [`structure`]: the county's places and people from a setup file; enrolment codes in bulk
 //!
 //! A new staff feature (the dispute loop, the console's screens) is a module here with its
 //! storage in `storage/` and its routes in `api/`.
@@ -41,6 +42,7 @@ pub mod import;
 pub mod ranges;
 pub mod records;
 pub mod rosters;
+pub mod structure;
 pub mod sync;
 
 use std::sync::Arc;

@@ -218,6 +218,27 @@ pub trait Organisation: Send + Sync + 'static {
     async fn put_account(&self, account: &Account) -> Result<()>;
     async fn account(&self, id: Uuid) -> Result<Option<Account>>;
     async fn accounts_at(&self, node: Uuid) -> Result<Vec<Account>>;
+    /// The whole structure: every node with its code and boundary, and every account.
+    async fn structure(&self) -> Result<Structure>;
+    /// Writes nodes and accounts (new or changed, by id) in one transaction: all or none.
+    async fn apply_structure(&self, nodes: &[NodeSetup], accounts: &[Account]) -> Result<()>;
+}
+
+/// A node as the county's setup file describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeSetup {
+    pub node: Node,
+    /// The county's code for it (网格编码), unique: what names a grid across renames.
+    pub code: Option<String>,
+    /// Its outline, a GeoJSON geometry (Polygon or MultiPolygon) as written.
+    pub boundary: Option<String>,
+}
+
+/// Every node and account of the county.
+#[derive(Debug, Clone, Default)]
+pub struct Structure {
+    pub nodes: Vec<NodeSetup>,
+    pub accounts: Vec<Account>,
 }
 
 /// Enrolment and devices. Codes and tokens are stored hashed only.
@@ -245,6 +266,11 @@ pub trait Enrolment: Send + Sync + 'static {
     /// Revokes an issued code that is not used yet (a printed sheet lost, a person who left);
     /// whether there was one.
     async fn revoke_enrolment_code(&self, code_hash: &str, at: i64) -> Result<bool>;
+    /// Issues codes in bulk (hash, account, expiry) in one transaction, revoking the unused
+    /// codes these accounts held before; how many were revoked.
+    async fn replace_enrolment_codes(&self, codes: &[(String, Uuid, i64)], at: i64) -> Result<u64>;
+    /// Revokes every unused code of these accounts; how many.
+    async fn revoke_codes_of(&self, accounts: &[Uuid], at: i64) -> Result<u64>;
 }
 
 /// Documents and the change log.

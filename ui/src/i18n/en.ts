@@ -144,9 +144,13 @@ const en: Messages<typeof zhCN> = {
     grid_worker: 'Grid worker',
     grid_assistant: 'Grid assistant',
     grid_leader: 'Grid leader',
+    grid_instructor: 'Grid instructor',
+    party_helper: 'Party-member helper',
     village_staff: 'Village/community staff',
     township_staff: 'Township centre',
+    township_department_staff: 'Township department',
     county_staff: 'County centre',
+    county_department_staff: 'County department',
     county_admin: 'Administrator',
   },
   residents: {

@@ -142,9 +142,13 @@ export default {
     grid_worker: '专职网格员',
     grid_assistant: '网格协管员',
     grid_leader: '网格长',
+    grid_instructor: '网格指导员',
+    party_helper: '党员协助员',
     village_staff: '村（社区）工作人员',
     township_staff: '镇（街道）综治中心',
+    township_department_staff: '镇街站所',
     county_staff: '县社会治理中心',
+    county_department_staff: '县直部门',
     county_admin: '系统管理员',
   },
   residents: {

@@ -137,4 +137,42 @@ impl Enrolment for PostgresStorage {
                 .map_err(db_err)?;
         Ok(done.rows_affected() > 0)
     }
+
+    async fn replace_enrolment_codes(&self, codes: &[(String, Uuid, i64)], at: i64) -> Result<u64> {
+        let mut tx = self.begin().await?;
+        let accounts: Vec<Uuid> = codes.iter().map(|(_, a, _)| *a).collect();
+        let revoked = sqlx_core::query::query(
+            "UPDATE enrolment_codes SET used_at = $2 WHERE account = ANY($1) AND used_at IS NULL",
+        )
+        .bind(&accounts)
+        .bind(at)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .rows_affected();
+        sqlx_core::query::query(
+            "INSERT INTO enrolment_codes (code_hash, account, expires_at)
+             SELECT * FROM UNNEST($1::text[], $2::uuid[], $3::int8[])",
+        )
+        .bind(codes.iter().map(|(h, _, _)| h.clone()).collect::<Vec<_>>())
+        .bind(&accounts)
+        .bind(codes.iter().map(|(_, _, e)| *e).collect::<Vec<_>>())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(revoked)
+    }
+
+    async fn revoke_codes_of(&self, accounts: &[Uuid], at: i64) -> Result<u64> {
+        let done = sqlx_core::query::query(
+            "UPDATE enrolment_codes SET used_at = $2 WHERE account = ANY($1) AND used_at IS NULL",
+        )
+        .bind(accounts)
+        .bind(at)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(done.rows_affected())
+    }
 }

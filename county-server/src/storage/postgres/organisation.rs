@@ -92,6 +92,76 @@ impl Organisation for PostgresStorage {
             .map(account_row)
             .collect()
     }
+
+    async fn structure(&self) -> Result<Structure> {
+        let nodes =
+            sqlx_core::query::query("SELECT id, kind, name, parent, township, village, code, boundary FROM nodes")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err)?
+                .iter()
+                .map(|r| {
+                    Ok(NodeSetup {
+                        node: node_row(r, "")?,
+                        code: r.try_get("code").map_err(db_err)?,
+                        boundary: r.try_get("boundary").map_err(db_err)?,
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+        let accounts = sqlx_core::query::query("SELECT id, name, role, node FROM accounts")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?
+            .iter()
+            .map(account_row)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Structure { nodes, accounts })
+    }
+
+    async fn apply_structure(&self, nodes: &[NodeSetup], accounts: &[Account]) -> Result<()> {
+        let mut tx = self.begin().await?;
+        // Codes may move between nodes in one file (two grids swap codes): clear them first so
+        // that the unique index sees only the final state. One statement per table, columns as
+        // arrays.
+        let ids: Vec<Uuid> = nodes.iter().map(|n| n.node.id).collect();
+        sqlx_core::query::query("UPDATE nodes SET code = NULL WHERE id = ANY($1)")
+            .bind(&ids)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        sqlx_core::query::query(
+            "INSERT INTO nodes (id, kind, name, parent, township, village, code, boundary)
+             SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::uuid[], $6::uuid[],
+                                  $7::text[], $8::text[])
+             ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, name = excluded.name, parent = excluded.parent,
+               township = excluded.township, village = excluded.village, code = excluded.code,
+               boundary = excluded.boundary",
+        )
+        .bind(&ids)
+        .bind(nodes.iter().map(|n| n.node.kind.as_str()).collect::<Vec<_>>())
+        .bind(nodes.iter().map(|n| n.node.name.clone()).collect::<Vec<_>>())
+        .bind(nodes.iter().map(|n| n.node.parent).collect::<Vec<_>>())
+        .bind(nodes.iter().map(|n| n.node.township).collect::<Vec<_>>())
+        .bind(nodes.iter().map(|n| n.node.village).collect::<Vec<_>>())
+        .bind(nodes.iter().map(|n| n.code.clone()).collect::<Vec<_>>())
+        .bind(nodes.iter().map(|n| n.boundary.clone()).collect::<Vec<_>>())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        sqlx_core::query::query(
+            "INSERT INTO accounts (id, name, role, node)
+             SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::uuid[])
+             ON CONFLICT (id) DO UPDATE SET name = excluded.name, role = excluded.role, node = excluded.node",
+        )
+        .bind(accounts.iter().map(|a| a.id).collect::<Vec<_>>())
+        .bind(accounts.iter().map(|a| a.name.clone()).collect::<Vec<_>>())
+        .bind(accounts.iter().map(|a| a.role.as_str()).collect::<Vec<_>>())
+        .bind(accounts.iter().map(|a| a.node).collect::<Vec<_>>())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)
+    }
 }
 
 pub(super) fn account_row(r: &PgRow) -> Result<Account> {

@@ -147,4 +147,46 @@ impl Enrolment for SqliteStorage {
         })
         .await
     }
+
+    async fn replace_enrolment_codes(&self, codes: &[(String, Uuid, i64)], at: i64) -> Result<u64> {
+        let codes = codes.to_vec();
+        self.run(move |c| {
+            let tx = c.transaction().map_err(db_err)?;
+            let mut revoked = 0;
+            {
+                let mut revoke = tx
+                    .prepare("UPDATE enrolment_codes SET used_at = ?2 WHERE account = ?1 AND used_at IS NULL")
+                    .map_err(db_err)?;
+                let mut insert = tx
+                    .prepare("INSERT INTO enrolment_codes (code_hash, account, expires_at) VALUES (?1, ?2, ?3)")
+                    .map_err(db_err)?;
+                for (hash, account, expires_at) in &codes {
+                    revoked += revoke.execute(params![account.to_string(), at]).map_err(db_err)? as u64;
+                    insert.execute(params![hash, account.to_string(), expires_at]).map_err(db_err)?;
+                }
+            }
+            tx.commit().map_err(db_err)?;
+            Ok(revoked)
+        })
+        .await
+    }
+
+    async fn revoke_codes_of(&self, accounts: &[Uuid], at: i64) -> Result<u64> {
+        let accounts = accounts.to_vec();
+        self.run(move |c| {
+            let tx = c.transaction().map_err(db_err)?;
+            let mut revoked = 0;
+            {
+                let mut revoke = tx
+                    .prepare("UPDATE enrolment_codes SET used_at = ?2 WHERE account = ?1 AND used_at IS NULL")
+                    .map_err(db_err)?;
+                for account in &accounts {
+                    revoked += revoke.execute(params![account.to_string(), at]).map_err(db_err)? as u64;
+                }
+            }
+            tx.commit().map_err(db_err)?;
+            Ok(revoked)
+        })
+        .await
+    }
 }

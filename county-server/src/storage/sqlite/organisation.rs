@@ -94,6 +94,75 @@ impl Organisation for SqliteStorage {
         })
         .await
     }
+
+    async fn structure(&self) -> Result<Structure> {
+        self.read(|c| {
+            let mut st = c
+                .prepare("SELECT id, kind, name, parent, township, village, code, boundary FROM nodes")
+                .map_err(db_err)?;
+            let nodes = st
+                .query_map([], |r| Ok(NodeSetup { node: node_at(r, 0)?, code: r.get(6)?, boundary: r.get(7)? }))
+                .map_err(db_err)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(db_err)?;
+            let mut st = c.prepare("SELECT id, name, role, node FROM accounts").map_err(db_err)?;
+            let accounts =
+                st.query_map([], account_row).map_err(db_err)?.collect::<rusqlite::Result<Vec<_>>>().map_err(db_err)?;
+            Ok(Structure { nodes, accounts })
+        })
+        .await
+    }
+
+    async fn apply_structure(&self, nodes: &[NodeSetup], accounts: &[Account]) -> Result<()> {
+        let (nodes, accounts) = (nodes.to_vec(), accounts.to_vec());
+        self.run(move |c| {
+            let tx = c.transaction().map_err(db_err)?;
+            {
+                let mut put_node = tx
+                    .prepare(
+                        "INSERT INTO nodes (id, kind, name, parent, township, village, code, boundary)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                         ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, name = excluded.name,
+                           parent = excluded.parent, township = excluded.township, village = excluded.village,
+                           code = excluded.code, boundary = excluded.boundary",
+                    )
+                    .map_err(db_err)?;
+                // Codes move between nodes in one file (two grids swap codes): clear them first
+                // so that the unique index sees only the final state.
+                let mut clear_code = tx.prepare("UPDATE nodes SET code = NULL WHERE id = ?1").map_err(db_err)?;
+                for n in &nodes {
+                    clear_code.execute([n.node.id.to_string()]).map_err(db_err)?;
+                }
+                for NodeSetup { node: n, code, boundary } in &nodes {
+                    put_node
+                        .execute(params![
+                            n.id.to_string(),
+                            n.kind.as_str(),
+                            n.name,
+                            n.parent.map(|p| p.to_string()),
+                            n.township.map(|p| p.to_string()),
+                            n.village.map(|p| p.to_string()),
+                            code,
+                            boundary
+                        ])
+                        .map_err(db_err)?;
+                }
+                let mut put_account = tx
+                    .prepare(
+                        "INSERT INTO accounts (id, name, role, node) VALUES (?1, ?2, ?3, ?4)
+                         ON CONFLICT (id) DO UPDATE SET name = excluded.name, role = excluded.role, node = excluded.node",
+                    )
+                    .map_err(db_err)?;
+                for a in &accounts {
+                    put_account
+                        .execute(params![a.id.to_string(), a.name, a.role.as_str(), a.node.to_string()])
+                        .map_err(db_err)?;
+                }
+            }
+            tx.commit().map_err(db_err)
+        })
+        .await
+    }
 }
 
 /// A node from six columns (id, kind, name, parent, township, village) starting at `at`.

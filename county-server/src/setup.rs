@@ -1,0 +1,771 @@
+//! The county's structure from one file (县网格.xlsx or .csv): townships, villages and
+//! communities, grids (with their codes and boundaries), the departments of townships and of the
+//! county ("公安+司法行政+N"), and the people of every level with their roles — the 1+1+1+N team
+//! of each grid, village and township centre staff, department staff, county centre staff.
+//!
+//! One table, one row per place or person; a county's office keeps it in Excel:
+//!
+//! | 镇街 | 村社区 | 网格 | 网格编码 | 网格边界 | 部门 | 姓名 | 角色 |
+//! |------|--------|------|----------|----------|------|------|------|
+//! | 沂城街道 | 东坡村 | 东坡村第1网格 | 371323001001 | {"type":"Polygon",…} | | 王芳 | 专职网格员 |
+//! | 沂城街道 | 东坡村 | 东坡村第1网格 | | | | 张强 | 网格长 |
+//! | 沂城街道 | | | | | 司法所 | 刘敏 | 部门工作人员 |
+//! | | | | | | 县信访局 | 赵磊 | 部门工作人员 |
+//! | | | | | | | 孙丽 | 县社会治理中心工作人员 |
+//!
+//! A row names a place by its path (镇街 → 村社区 → 网格, or 镇街 → 部门; an empty 镇街 is the
+//! county) and, if it has a 姓名, a person there with a 角色 (titles as counties write them,
+//! [`Role::from_title`]). Places are created as named; a row without a person only makes sure its
+//! place exists (and sets a grid's code or boundary).
+//!
+//! **Re-running** a changed file updates in place and creates no duplicates: a grid is the one
+//! with its 网格编码 when the row gives one (so a renamed or moved grid keeps its records), else
+//! the one of that name in its village; other places are found by name under their parent; a
+//! person is the account of that name at that place, whose role is updated if it changed. Places
+//! and people missing from the file are left as they are (a person who left is handled by
+//! revoking their device, which keeps the history their actions name).
+//!
+//! **All or nothing:** every row is checked first; one bad row rejects the file with a report
+//! naming each rejected row, column and reason ([`RosterReport`], as the roster import reports),
+//! and nothing is written. A clean file is written in one transaction ([`Storage::apply_structure`]).
+
+use std::collections::{HashMap, HashSet};
+
+use sync_protocol::Code;
+use sync_protocol::ValidationCode;
+use sync_protocol::api::{Problem, Reason, RosterCode, RosterReport, SetupSummary};
+use sync_protocol::org::{Account, Node, NodeKind, Role};
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+use crate::roster::{Cell, Format, RawRows, RosterError, raw_sheets};
+use crate::storage::{NodeSetup, Storage, Structure};
+
+/// Most data rows one file may hold (Yishui's is about 9,000: 1,358 grids with five or six
+/// people each, and the centres).
+pub const MAX_ROWS: usize = 50_000;
+/// Most cells one file may hold: room for 32 columns a row (the eight read, and a county's own).
+const MAX_CELLS: usize = MAX_ROWS * 32;
+/// The longest name of a place or person.
+pub const MAX_NAME_CHARS: usize = 60;
+/// The longest grid code.
+pub const MAX_CODE_CHARS: usize = 40;
+/// The largest boundary one grid may have (a village grid's outline has tens to hundreds of
+/// points; this allows thousands).
+pub const MAX_BOUNDARY_BYTES: usize = 256 * 1024;
+/// The header is looked for among this many first rows (a title may stand above it).
+const HEADER_SCAN_ROWS: usize = 10;
+
+/// The file's columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Col {
+    Township,
+    Village,
+    Grid,
+    GridCode,
+    Boundary,
+    Department,
+    Name,
+    Role,
+}
+
+/// Each column's header as this module writes it, then the other ways counties write it.
+const COLUMNS: [(Col, &[&str]); 8] = [
+    (Col::Township, &["镇街", "乡镇", "镇(街道)", "乡镇(街道)", "镇街名称", "乡镇名称", "街道", "township"]),
+    (Col::Village, &["村社区", "村(社区)", "村居", "村", "社区", "村社区名称", "village", "community"]),
+    (Col::Grid, &["网格", "网格名称", "grid"]),
+    (Col::GridCode, &["网格编码", "网格编号", "网格代码", "grid_code", "code"]),
+    (Col::Boundary, &["网格边界", "边界", "边界geojson", "boundary", "geojson"]),
+    (Col::Department, &["部门", "部门名称", "站所", "department"]),
+    (Col::Name, &["姓名", "name"]),
+    (Col::Role, &["角色", "职务", "岗位", "role"]),
+];
+
+fn header(col: Col) -> &'static str {
+    COLUMNS.iter().find(|(c, _)| *c == col).map_or("", |(_, names)| names[0])
+}
+
+/// A header as written (spaces, full-width brackets and a required-field star aside).
+fn column_for(h: &str) -> Option<Col> {
+    let h: String = h
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '*' && *c != '＊')
+        .map(|c| match c {
+            '（' => '(',
+            '）' => ')',
+            c => c.to_ascii_lowercase(),
+        })
+        .collect();
+    COLUMNS.iter().find(|(_, names)| names.contains(&h.as_str())).map(|(c, _)| *c)
+}
+
+/// One worksheet under known columns.
+struct Sheet {
+    name: String,
+    /// For each file column: the column it maps to, and its header as written.
+    columns: Vec<(Option<Col>, String)>,
+    rows: RawRows,
+}
+
+impl Sheet {
+    fn cell<'a>(&self, cells: &'a [Cell], col: Col) -> Option<&'a Cell> {
+        let i = self.columns.iter().position(|(c, _)| *c == Some(col))?;
+        cells.get(i)
+    }
+
+    fn header(&self, col: Col) -> String {
+        self.columns.iter().find(|(c, _)| *c == Some(col)).map_or_else(|| header(col).to_string(), |(_, h)| h.clone())
+    }
+}
+
+/// The sheets with a setup header (at least two known columns, one of them 镇街, 网格, 部门 or
+/// 姓名); others (填表说明) are skipped.
+fn sheets_of(raw: Vec<(String, RawRows)>) -> Result<(Vec<Sheet>, Vec<String>)> {
+    let mut sheets = Vec::new();
+    let mut ignored = Vec::new();
+    for (name, rows) in raw {
+        let keys = [Col::Township, Col::Grid, Col::Department, Col::Name];
+        let header_at = rows.iter().take(HEADER_SCAN_ROWS).position(|(_, cells)| {
+            let found: Vec<Col> = cells.iter().filter_map(|c| column_for(&c.text())).collect();
+            found.len() >= 2 && found.iter().any(|f| keys.contains(f))
+        });
+        let Some(header_at) = header_at else { continue };
+        let mut columns: Vec<(Option<Col>, String)> = Vec::new();
+        for cell in &rows[header_at].1 {
+            let h = cell.text();
+            let col = column_for(&h);
+            if let Some(c) = col
+                && columns.iter().any(|(x, _)| *x == Some(c))
+            {
+                return Err(Error::bad(Code::DuplicateColumn, format!("column {h} appears twice in {name}")));
+            }
+            if col.is_none() && !h.is_empty() && !ignored.contains(&h) {
+                ignored.push(h.clone());
+            }
+            columns.push((col, h));
+        }
+        let known = |i: usize| columns.get(i).is_some_and(|(c, _)| c.is_some());
+        let rows: RawRows = rows
+            .into_iter()
+            .skip(header_at + 1)
+            .filter(|(_, cells)| cells.iter().enumerate().any(|(i, c)| known(i) && !c.is_empty()))
+            .collect();
+        sheets.push(Sheet { name, columns, rows });
+    }
+    if sheets.is_empty() {
+        return Err(Error::bad(
+            Code::NoHeader,
+            "no header row with setup columns (镇街, 网格, 姓名 …) among the first rows",
+        ));
+    }
+    Ok((sheets, ignored))
+}
+
+fn read_error(e: RosterError) -> Error {
+    match e {
+        RosterError::TooManyRows => {
+            Error::bad(Code::TooManyRows, format!("more than {MAX_ROWS} rows or {MAX_CELLS} cells"))
+        }
+        other => other.into(),
+    }
+}
+
+/// A place's key among its siblings.
+type PlaceKey = (Option<Uuid>, NodeKind, String);
+
+/// The structure as stored and as the file changes it, kept in memory while the file is read.
+struct Plan {
+    county: Uuid,
+    nodes: HashMap<Uuid, NodeSetup>,
+    by_place: HashMap<PlaceKey, Uuid>,
+    by_code: HashMap<String, Uuid>,
+    accounts: HashMap<Uuid, Account>,
+    by_person: HashMap<(Uuid, String), Uuid>,
+    /// What the file set, to find rows that disagree.
+    code_rows: HashMap<String, Uuid>,
+    boundary_rows: HashMap<Uuid, String>,
+    person_rows: HashSet<(Uuid, String)>,
+    created: HashSet<Uuid>,
+    changed_nodes: HashSet<Uuid>,
+    changed_accounts: HashSet<Uuid>,
+}
+
+impl Plan {
+    fn new(existing: Structure, county_name: Option<&str>) -> Result<Plan> {
+        let mut plan = Plan {
+            county: Uuid::nil(),
+            nodes: HashMap::new(),
+            by_place: HashMap::new(),
+            by_code: HashMap::new(),
+            accounts: HashMap::new(),
+            by_person: HashMap::new(),
+            code_rows: HashMap::new(),
+            boundary_rows: HashMap::new(),
+            person_rows: HashSet::new(),
+            created: HashSet::new(),
+            changed_nodes: HashSet::new(),
+            changed_accounts: HashSet::new(),
+        };
+        for n in existing.nodes {
+            plan.by_place.insert((n.node.parent, n.node.kind, n.node.name.clone()), n.node.id);
+            if let Some(code) = &n.code {
+                plan.by_code.insert(code.clone(), n.node.id);
+            }
+            plan.nodes.insert(n.node.id, n);
+        }
+        for a in existing.accounts {
+            plan.by_person.insert((a.node, a.name.clone()), a.id);
+            plan.accounts.insert(a.id, a);
+        }
+        let counties: Vec<Uuid> =
+            plan.nodes.values().filter(|n| n.node.kind == NodeKind::County).map(|n| n.node.id).collect();
+        plan.county = match (counties.as_slice(), county_name.map(str::trim).filter(|n| !n.is_empty())) {
+            ([one], _) => *one,
+            ([], Some(name)) => {
+                let node = Node {
+                    id: Uuid::now_v7(),
+                    kind: NodeKind::County,
+                    name: name.into(),
+                    parent: None,
+                    township: None,
+                    village: None,
+                };
+                plan.created.insert(node.id);
+                plan.changed_nodes.insert(node.id);
+                plan.nodes.insert(node.id, NodeSetup { node: node.clone(), code: None, boundary: None });
+                node.id
+            }
+            ([], None) => {
+                return Err(Error::bad(Code::NoCounty, "the database holds no county yet: name it (--county 沂水县)"));
+            }
+            _ => return Err(Error::internal("the database holds more than one county")),
+        };
+        Ok(plan)
+    }
+
+    fn node(&self, id: Uuid) -> &Node {
+        &self.nodes[&id].node
+    }
+
+    /// The place of this kind and name under `parent`, made if it is not there.
+    fn place(&mut self, parent: Uuid, kind: NodeKind, name: &str) -> Uuid {
+        let key = (Some(parent), kind, name.to_string());
+        if let Some(id) = self.by_place.get(&key) {
+            return *id;
+        }
+        let p = self.node(parent).clone();
+        let (township, village) = match p.kind {
+            NodeKind::County => (None, None),
+            NodeKind::Township => (Some(p.id), None),
+            _ => (p.township, Some(p.id)),
+        };
+        let node = Node { id: Uuid::now_v7(), kind, name: name.into(), parent: Some(parent), township, village };
+        self.by_place.insert(key, node.id);
+        self.created.insert(node.id);
+        self.changed_nodes.insert(node.id);
+        let id = node.id;
+        self.nodes.insert(id, NodeSetup { node, code: None, boundary: None });
+        id
+    }
+
+    /// The grid a row names: by its code when it has one (renamed or moved in place), else by
+    /// name in its village.
+    fn grid(&mut self, village: Uuid, name: &str, code: Option<&str>) -> std::result::Result<Uuid, Refusal> {
+        let Some(code) = code else { return Ok(self.place(village, NodeKind::Grid, name)) };
+        if let Some(first) = self.code_rows.get(code) {
+            let n = self.node(*first);
+            if n.parent != Some(village) || n.name != name {
+                return Err(Refusal::new(
+                    Col::GridCode,
+                    RosterCode::GridCodeTaken,
+                    "同一网格编码在文件中指向两个网格",
+                    "the same grid code names two grids in the file",
+                ));
+            }
+            return Ok(*first);
+        }
+        let by_name = self.by_place.get(&(Some(village), NodeKind::Grid, name.to_string())).copied();
+        let id = match (self.by_code.get(code).copied(), by_name) {
+            (Some(coded), Some(named)) if coded != named => {
+                return Err(Refusal::new(
+                    Col::GridCode,
+                    RosterCode::GridCodeTaken,
+                    "该网格编码属于另一个已有网格，而本村已有同名网格",
+                    "the code belongs to another stored grid, and this village already has a grid of this name",
+                ));
+            }
+            (Some(coded), _) => {
+                // Renamed or moved: the same grid, under its new name and place.
+                let v = self.node(village).clone();
+                let entry = self.nodes.get_mut(&coded).expect("indexed");
+                if entry.node.kind != NodeKind::Grid {
+                    return Err(Refusal::new(
+                        Col::GridCode,
+                        RosterCode::GridCodeTaken,
+                        "该编码属于一个非网格的地方",
+                        "the code belongs to a place that is not a grid",
+                    ));
+                }
+                let old_key = (entry.node.parent, NodeKind::Grid, entry.node.name.clone());
+                if entry.node.parent != Some(village) || entry.node.name != name {
+                    entry.node.parent = Some(village);
+                    entry.node.village = Some(village);
+                    entry.node.township = v.township;
+                    entry.node.name = name.to_string();
+                    self.changed_nodes.insert(coded);
+                    self.by_place.remove(&old_key);
+                    self.by_place.insert((Some(village), NodeKind::Grid, name.to_string()), coded);
+                }
+                coded
+            }
+            (None, _) => self.place(village, NodeKind::Grid, name),
+        };
+        let entry = self.nodes.get_mut(&id).expect("made above");
+        if entry.code.as_deref() != Some(code) {
+            if let Some(old) = entry.code.take() {
+                self.by_code.remove(&old);
+            }
+            entry.code = Some(code.to_string());
+            self.by_code.insert(code.to_string(), id);
+            self.changed_nodes.insert(id);
+        }
+        self.code_rows.insert(code.to_string(), id);
+        Ok(id)
+    }
+
+    fn boundary(&mut self, grid: Uuid, geometry: String) -> std::result::Result<(), Refusal> {
+        if let Some(first) = self.boundary_rows.get(&grid) {
+            return if *first == geometry {
+                Ok(())
+            } else {
+                Err(Refusal::new(
+                    Col::Boundary,
+                    RosterCode::BadBoundary,
+                    "同一网格在文件中有两个不同的边界",
+                    "two different boundaries for one grid in the file",
+                ))
+            };
+        }
+        self.boundary_rows.insert(grid, geometry.clone());
+        let entry = self.nodes.get_mut(&grid).expect("a grid of the plan");
+        if entry.boundary.as_deref() != Some(geometry.as_str()) {
+            entry.boundary = Some(geometry);
+            self.changed_nodes.insert(grid);
+        }
+        Ok(())
+    }
+
+    fn person(&mut self, node: Uuid, name: &str, role: Role) -> std::result::Result<(), Refusal> {
+        if !self.person_rows.insert((node, name.to_string())) {
+            return Err(Refusal::new(
+                Col::Name,
+                RosterCode::DuplicateInFile,
+                "同一地方的同名人员在文件中出现两次",
+                "the same person at the same place twice in the file",
+            ));
+        }
+        match self.by_person.get(&(node, name.to_string())) {
+            Some(id) => {
+                let a = self.accounts.get_mut(id).expect("indexed");
+                if a.role != role {
+                    a.role = role;
+                    self.changed_accounts.insert(a.id);
+                }
+            }
+            None => {
+                let a = Account { id: Uuid::now_v7(), name: name.into(), role, node };
+                self.by_person.insert((node, name.to_string()), a.id);
+                self.created.insert(a.id);
+                self.changed_accounts.insert(a.id);
+                self.accounts.insert(a.id, a);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Why a row is rejected: the column and reason.
+struct Refusal {
+    col: Col,
+    code: Reason,
+    message: String,
+    message_en: String,
+}
+
+impl Refusal {
+    fn new(col: Col, code: RosterCode, message: &str, message_en: &str) -> Refusal {
+        Refusal { col, code: Reason::Roster(code), message: message.into(), message_en: message_en.into() }
+    }
+
+    fn field(col: Col, code: ValidationCode, message: &str, message_en: &str) -> Refusal {
+        Refusal { col, code: Reason::Field(code), message: message.into(), message_en: message_en.into() }
+    }
+}
+
+/// A boundary cell as a GeoJSON geometry: a Polygon or MultiPolygon (bare, or as a Feature's
+/// geometry) in longitude and latitude, every ring closed and of at least four positions.
+/// Returns the geometry written compactly.
+pub fn parse_boundary(text: &str) -> std::result::Result<String, &'static str> {
+    use geojson::{GeoJson, Geometry, GeometryValue, PolygonType};
+    if text.len() > MAX_BOUNDARY_BYTES {
+        return Err("边界太大");
+    }
+    let geometry: Geometry = match text.parse::<GeoJson>().map_err(|_| "不是 GeoJSON")? {
+        GeoJson::Geometry(g) => g,
+        GeoJson::Feature(f) => f.geometry.ok_or("要素没有几何")?,
+        GeoJson::FeatureCollection(_) => return Err("应为一个多边形，而不是要素集合"),
+    };
+    let polygons: Vec<&PolygonType> = match &geometry.value {
+        GeometryValue::Polygon { coordinates } => vec![coordinates],
+        GeometryValue::MultiPolygon { coordinates } => coordinates.iter().collect(),
+        _ => return Err("应为 Polygon 或 MultiPolygon"),
+    };
+    for rings in polygons {
+        if rings.is_empty() {
+            return Err("多边形没有边");
+        }
+        for ring in rings {
+            if ring.len() < 4 || ring.first() != ring.last() {
+                return Err("多边形的环须闭合且至少有四个点");
+            }
+            for p in ring {
+                let p = p.as_slice();
+                let ok = p.len() >= 2 && (-180.0..=180.0).contains(&p[0]) && (-90.0..=90.0).contains(&p[1]);
+                if !ok {
+                    return Err("坐标须为经度、纬度");
+                }
+            }
+        }
+    }
+    serde_json::to_string(&geometry).map_err(|_| "不是 GeoJSON")
+}
+
+/// The text of a cell, or its refusal (an error value, a name too long).
+fn text_of(sheet: &Sheet, cells: &[Cell], col: Col, most: usize) -> std::result::Result<Option<String>, Refusal> {
+    match sheet.cell(cells, col) {
+        None => Ok(None),
+        Some(Cell::Error) => {
+            Err(Refusal::new(col, RosterCode::CellError, "单元格是错误值（如 #N/A）", "the cell holds an error value"))
+        }
+        Some(c) => {
+            let t = c.text();
+            if t.chars().count() > most {
+                Err(Refusal::field(col, ValidationCode::TooLong, "内容太长", "too long"))
+            } else {
+                Ok(Some(t).filter(|t| !t.is_empty()))
+            }
+        }
+    }
+}
+
+/// One row into the plan.
+fn take_row(plan: &mut Plan, sheet: &Sheet, cells: &[Cell]) -> std::result::Result<bool, Refusal> {
+    let get = |col: Col, most: usize| text_of(sheet, cells, col, most);
+    let township = get(Col::Township, MAX_NAME_CHARS)?;
+    let village = get(Col::Village, MAX_NAME_CHARS)?;
+    let grid = get(Col::Grid, MAX_NAME_CHARS)?;
+    let code = get(Col::GridCode, MAX_CODE_CHARS)?;
+    let boundary = get(Col::Boundary, MAX_BOUNDARY_BYTES)?;
+    let department = get(Col::Department, MAX_NAME_CHARS)?;
+    let name = get(Col::Name, MAX_NAME_CHARS)?;
+    let role = get(Col::Role, MAX_NAME_CHARS)?;
+    let missing = |col: Col, zh: &str, en: &str| Refusal::new(col, RosterCode::MissingPlace, zh, en);
+    if village.is_some() && township.is_none() {
+        return Err(missing(Col::Township, "村社区须写明所属镇街", "a village needs its township"));
+    }
+    if grid.is_some() && village.is_none() {
+        return Err(missing(Col::Village, "网格须写明所属村社区", "a grid needs its village or community"));
+    }
+    if department.is_some() && village.is_some() {
+        return Err(missing(
+            Col::Department,
+            "部门只设在镇街或县级，不写村社区和网格",
+            "a department belongs to a township or the county, not a village or grid",
+        ));
+    }
+    if grid.is_none() {
+        if code.is_some() {
+            return Err(Refusal::new(
+                Col::GridCode,
+                RosterCode::NotAGrid,
+                "只有网格行可以填写网格编码",
+                "only a grid row has a grid code",
+            ));
+        }
+        if boundary.is_some() {
+            return Err(Refusal::new(
+                Col::Boundary,
+                RosterCode::NotAGrid,
+                "只有网格行可以填写网格边界",
+                "only a grid row has a boundary",
+            ));
+        }
+    }
+    if name.is_none() && role.is_some() {
+        return Err(Refusal::field(Col::Name, ValidationCode::Required, "写了角色却没有姓名", "a role without a name"));
+    }
+    if name.is_none() && township.is_none() && department.is_none() {
+        return Ok(false);
+    }
+    // Check the boundary and the role before anything is planned.
+    let boundary = match boundary {
+        Some(b) => Some(parse_boundary(&b).map_err(|why| Refusal {
+            col: Col::Boundary,
+            code: Reason::Roster(RosterCode::BadBoundary),
+            message: format!("边界不是有效的 GeoJSON 多边形：{why}"),
+            message_en: "not a GeoJSON Polygon or MultiPolygon in longitude/latitude".into(),
+        })?),
+        None => None,
+    };
+    let role = match (&name, role) {
+        (Some(_), None) => return Err(Refusal::field(Col::Role, ValidationCode::Required, "人员须写明角色", "a person needs a role")),
+        (Some(_), Some(r)) => Some(Role::from_title(&r, township.is_none()).ok_or_else(|| {
+            Refusal::new(Col::Role, RosterCode::UnknownRole, "未知的角色（如 专职网格员、网格长、网格指导员、网格协管员、党员协助员、村社区工作人员、镇街综治中心工作人员、部门工作人员、县社会治理中心工作人员）", "unknown role")
+        })?),
+        (None, _) => None,
+    };
+    let before = (plan.changed_nodes.len(), plan.changed_accounts.len());
+    let mut at = plan.county;
+    if let Some(t) = &township {
+        at = plan.place(at, NodeKind::Township, t);
+    }
+    if let Some(d) = &department {
+        at = plan.place(at, NodeKind::Department, d);
+    }
+    if let Some(v) = &village {
+        at = plan.place(at, NodeKind::Village, v);
+    }
+    if let Some(g) = &grid {
+        at = plan.grid(at, g, code.as_deref())?;
+        if let Some(b) = boundary {
+            plan.boundary(at, b)?;
+        }
+    }
+    if let (Some(name), Some(role)) = (name, role) {
+        let node = plan.node(at).clone();
+        if !role.fits(&node) {
+            let needs = match role.node_kind() {
+                NodeKind::Grid => "网格",
+                NodeKind::Village => "村社区（不写网格）",
+                NodeKind::Township => "镇街（不写村社区、网格和部门）",
+                NodeKind::Department => "部门",
+                NodeKind::County => "县级（镇街等都不写）",
+            };
+            return Err(Refusal {
+                col: Col::Role,
+                code: Reason::Roster(RosterCode::RoleDoesNotFit),
+                message: format!("“{}”须写在{needs}的行上", role.title()),
+                message_en: format!("a {} belongs on a row naming a {}", role.as_str(), role.node_kind().as_str()),
+            });
+        }
+        plan.person(at, &name, role)?;
+    }
+    Ok((plan.changed_nodes.len(), plan.changed_accounts.len()) != before)
+}
+
+/// Reads a setup file against the stored structure: what to write and the summary, or the
+/// report of every rejected row. Writes nothing.
+pub fn plan_file(
+    existing: Structure,
+    county_name: Option<&str>,
+    format: Format,
+    bytes: &[u8],
+) -> Result<(Vec<NodeSetup>, Vec<Account>, SetupSummary)> {
+    let (sheets, ignored_columns) = sheets_of(raw_sheets(format, bytes, MAX_ROWS, MAX_CELLS).map_err(read_error)?)?;
+    let rows: usize = sheets.iter().map(|s| s.rows.len()).sum();
+    if rows > MAX_ROWS {
+        return Err(Error::bad(Code::TooManyRows, format!("more than {MAX_ROWS} rows")));
+    }
+    let existing_ids: HashSet<Uuid> = existing.nodes.iter().map(|n| n.node.id).collect();
+    let mut plan = Plan::new(existing, county_name)?;
+    let mut problems = Vec::new();
+    let mut rejected_rows = 0;
+    let mut unchanged_rows = 0;
+    let mut named_anything = false;
+    for sheet in &sheets {
+        for (row, cells) in &sheet.rows {
+            match take_row(&mut plan, sheet, cells) {
+                Ok(changed) => {
+                    named_anything = true;
+                    if !changed {
+                        unchanged_rows += 1;
+                    }
+                }
+                Err(r) => {
+                    rejected_rows += 1;
+                    problems.push(Problem {
+                        sheet: sheet.name.clone(),
+                        row: *row,
+                        column: sheet.header(r.col),
+                        code: r.code,
+                        message: r.message,
+                        message_en: r.message_en,
+                    });
+                }
+            }
+        }
+    }
+    if !problems.is_empty() {
+        return Err(Error::SetupRejected(RosterReport { rows, rejected_rows, problems, ignored_columns }));
+    }
+    if !named_anything {
+        return Err(Error::bad(Code::EmptySetup, "the file names no township, department or person"));
+    }
+    let mut summary = SetupSummary { rows, unchanged_rows, ignored_columns, ..Default::default() };
+    let mut nodes: Vec<NodeSetup> = plan.changed_nodes.iter().map(|id| plan.nodes[id].clone()).collect();
+    // Parents first, so that a reader of the table never meets a child before its parent.
+    nodes.sort_by_key(|n| (depth(n.node.kind), n.node.id));
+    for n in &nodes {
+        if plan.created.contains(&n.node.id) && !existing_ids.contains(&n.node.id) {
+            match n.node.kind {
+                NodeKind::Township => summary.townships_created += 1,
+                NodeKind::Village => summary.villages_created += 1,
+                NodeKind::Grid => summary.grids_created += 1,
+                NodeKind::Department => summary.departments_created += 1,
+                NodeKind::County => {}
+            }
+        } else {
+            summary.places_updated += 1;
+        }
+    }
+    let accounts: Vec<Account> = plan.changed_accounts.iter().map(|id| plan.accounts[id].clone()).collect();
+    for a in &accounts {
+        if plan.created.contains(&a.id) {
+            summary.accounts_created += 1;
+        } else {
+            summary.accounts_updated += 1;
+        }
+    }
+    Ok((nodes, accounts, summary))
+}
+
+fn depth(kind: NodeKind) -> u8 {
+    match kind {
+        NodeKind::County => 0,
+        NodeKind::Township => 1,
+        NodeKind::Village | NodeKind::Department => 2,
+        NodeKind::Grid => 3,
+    }
+}
+
+/// Reads a setup file and writes what it changes in one transaction, or writes nothing and
+/// reports every rejected row. `county_name` names the county when the database holds none.
+pub async fn apply_file(
+    storage: &dyn Storage,
+    county_name: Option<&str>,
+    format: Format,
+    bytes: Vec<u8>,
+) -> Result<SetupSummary> {
+    let existing = storage.structure().await?;
+    let county_name = county_name.map(str::to_string);
+    let (nodes, accounts, summary) =
+        tokio::task::spawn_blocking(move || plan_file(existing, county_name.as_deref(), format, &bytes))
+            .await
+            .map_err(Error::internal)??;
+    storage.apply_structure(&nodes, &accounts).await?;
+    tracing::info!(rows = summary.rows, places = nodes.len(), accounts = accounts.len(), "county structure set up");
+    Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn csv_plan(existing: Structure, text: &str) -> Result<(Vec<NodeSetup>, Vec<Account>, SetupSummary)> {
+        plan_file(existing, Some("沂水县"), Format::Csv, text.as_bytes())
+    }
+
+    const SQUARE: &str =
+        r#"{"type":"Polygon","coordinates":[[[118.6,35.7],[118.61,35.7],[118.61,35.71],[118.6,35.7]]]}"#;
+
+    #[test]
+    fn a_file_plans_places_and_people_at_every_level() {
+        let text = format!(
+            "镇街,村社区,网格,网格编码,网格边界,部门,姓名,角色\n\
+             沂城街道,东坡村,东坡村第1网格,371323001001,\"{}\",,王芳,专职网格员\n\
+             沂城街道,东坡村,东坡村第1网格,,,,张强,网格长\n\
+             沂城街道,东坡村,东坡村第1网格,,,,李指导,网格指导员\n\
+             沂城街道,东坡村,,,,,村干部甲,村社区工作人员\n\
+             沂城街道,,,,,司法所,刘敏,部门工作人员\n\
+             沂城街道,,,,,,综治甲,综治中心工作人员\n\
+             ,,,,,县信访局,赵磊,部门工作人员\n\
+             ,,,,,,孙丽,县社会治理中心工作人员\n\
+             许家湖镇,西岭村,西岭村第1网格,,,,,\n",
+            SQUARE.replace('"', "\"\"")
+        );
+        let (nodes, accounts, s) = csv_plan(Structure::default(), &text).unwrap();
+        assert_eq!((s.townships_created, s.villages_created, s.grids_created, s.departments_created), (2, 2, 2, 2));
+        assert_eq!(s.accounts_created, 8);
+        let role_of = |n: &str| accounts.iter().find(|a| a.name == n).unwrap().role;
+        assert_eq!(role_of("李指导"), Role::GridInstructor);
+        assert_eq!(role_of("刘敏"), Role::TownshipDepartmentStaff);
+        assert_eq!(role_of("赵磊"), Role::CountyDepartmentStaff);
+        let grid = nodes.iter().find(|n| n.node.name == "东坡村第1网格").unwrap();
+        assert_eq!(grid.code.as_deref(), Some("371323001001"));
+        assert!(grid.boundary.as_deref().unwrap().contains("Polygon"));
+        let justice = nodes.iter().find(|n| n.node.name == "司法所").unwrap();
+        assert!(justice.node.township.is_some(), "a township's department belongs to it");
+        let positions: HashMap<Uuid, usize> = nodes.iter().enumerate().map(|(i, n)| (n.node.id, i)).collect();
+        for n in &nodes {
+            if let Some(p) = n.node.parent {
+                assert!(positions[&p] < positions[&n.node.id], "{} comes after its parent", n.node.name);
+            }
+        }
+    }
+
+    #[test]
+    fn bad_rows_are_each_reported_and_nothing_is_planned() {
+        let text = "镇街,村社区,网格,网格编码,网格边界,部门,姓名,角色\n\
+                    沂城街道,东坡村,东坡村第1网格,,,,王芳,专职网格员\n\
+                    ,东坡村,,,,,甲,村社区工作人员\n\
+                    沂城街道,东坡村,,,,,乙,专职网格员\n\
+                    沂城街道,,,,,,丙,扫地僧\n\
+                    沂城街道,东坡村,东坡村第1网格,,,,王芳,网格长\n\
+                    沂城街道,东坡村,东坡村第2网格,,{bad},,,\n\
+                    沂城街道,东坡村,东坡村第1网格,A1,,,,\n\
+                    沂城街道,东坡村,东坡村第3网格,A1,,,,\n\
+                    沂城街道,东坡村,,X9,,,,\n";
+        let Err(Error::SetupRejected(report)) = csv_plan(Structure::default(), text) else { panic!("rejected") };
+        let codes: Vec<(u32, &str, &str)> =
+            report.problems.iter().map(|p| (p.row, p.column.as_str(), p.code.as_str())).collect();
+        assert_eq!(
+            codes,
+            vec![
+                (3, "镇街", "missing_place"),
+                (4, "角色", "role_does_not_fit"),
+                (5, "角色", "unknown_role"),
+                (6, "姓名", "duplicate_in_file"),
+                (7, "网格边界", "bad_boundary"),
+                (9, "网格编码", "grid_code_taken"),
+                (10, "网格编码", "not_a_grid"),
+            ]
+        );
+        assert_eq!(report.rejected_rows, 7);
+    }
+
+    #[test]
+    fn boundaries_must_be_closed_polygons_in_longitude_and_latitude() {
+        assert!(parse_boundary(SQUARE).is_ok());
+        let feature = format!(r#"{{"type":"Feature","properties":{{}},"geometry":{SQUARE}}}"#);
+        assert!(parse_boundary(&feature).is_ok());
+        for bad in [
+            r#"{"type":"Point","coordinates":[118.6,35.7]}"#,
+            r#"{"type":"Polygon","coordinates":[[[118.6,35.7],[118.61,35.7],[118.6,35.7]]]}"#,
+            r#"{"type":"Polygon","coordinates":[[[118.6,35.7],[118.61,35.7],[118.61,35.71],[118.6,35.8]]]}"#,
+            r#"{"type":"Polygon","coordinates":[[[3000,35.7],[118.61,35.7],[118.61,35.71],[3000,35.7]]]}"#,
+            "not json",
+        ] {
+            assert!(parse_boundary(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn headers_are_read_as_counties_write_them() {
+        assert_eq!(column_for("乡镇（街道）"), Some(Col::Township));
+        assert_eq!(column_for("村（社区）"), Some(Col::Village));
+        assert_eq!(column_for(" *姓名 "), Some(Col::Name));
+        assert_eq!(column_for("职务"), Some(Col::Role));
+        assert_eq!(column_for("Grid_Code"), Some(Col::GridCode));
+        assert_eq!(column_for("手机号"), None);
+    }
+}
