@@ -33,6 +33,8 @@ pub struct DemoSummary {
     pub village_code: Option<(String, String)>,
     pub county_code: Option<String>,
     pub admin_code: Option<String>,
+    /// (township, department, code) for the first township's justice office.
+    pub department_code: Option<(String, String, String)>,
 }
 
 impl DemoSummary {
@@ -58,6 +60,9 @@ impl DemoSummary {
         if let Some((township, code)) = &self.township_code {
             println!("镇综治中心 township staff ({township}): {code}");
         }
+        if let Some((township, department, code)) = &self.department_code {
+            println!("镇街站所 township department ({township}{department}): {code}");
+        }
         if let Some(code) = &self.county_code {
             println!("县社会治理中心 county centre staff: {code}");
         }
@@ -77,6 +82,7 @@ pub async fn ensure_demo(storage: Arc<dyn Storage>, grids: usize, seed: u64) -> 
     let storage = storage.as_ref();
     if storage.grids(&Scope::All).await?.is_empty() {
         generate(storage, grids, seed).await?;
+        set_up_departments(storage, grids, seed).await?;
         work_the_loop(&county).await?;
         summary.generated = true;
         summary.took = started.elapsed();
@@ -107,6 +113,19 @@ pub async fn ensure_demo(storage: Arc<dyn Storage>, grids: usize, seed: u64) -> 
     {
         summary.village_code = Some((first.village.clone(), issue_code(storage, staff.id).await?.code));
     }
+    if let Some(first) = all.first()
+        && let Some(node) = storage.node(first.id).await?
+        && let Some(township) = node.township
+    {
+        let structure = storage.structure(false).await?;
+        let justice = structure.nodes.iter().find(|n| n.node.parent == Some(township) && n.node.name == "司法所");
+        if let Some(justice) = justice
+            && let Some(staff) = structure.accounts.iter().find(|a| a.node == justice.node.id)
+        {
+            let code = issue_code(storage, staff.id).await?.code;
+            summary.department_code = Some((first.township.clone(), justice.node.name.clone(), code));
+        }
+    }
     if let Some(county) = find_county(storage, &all).await? {
         for a in storage.accounts_at(county).await? {
             match a.role {
@@ -117,6 +136,27 @@ pub async fn ensure_demo(storage: Arc<dyn Storage>, grids: usize, seed: u64) -> 
         }
     }
     Ok(summary)
+}
+
+/// The rest of the county's structure, through the setup file as a county's office would load
+/// it: every grid's code and boundary, its instructor and party-member helper, and the
+/// departments of the townships and the county with a person each.
+async fn set_up_departments(storage: &dyn Storage, grids: usize, seed: u64) -> anyhow::Result<()> {
+    let plan = demo_county::county_plan(grids, seed);
+    let mut file = csv::Writer::from_writer(Vec::new());
+    file.write_record(demo_county::SETUP_HEADER)?;
+    for row in demo_county::setup_rows(&plan, seed, false) {
+        file.write_record(&row)?;
+    }
+    let bytes = file.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let done = crate::setup::apply_file(storage, None, crate::roster::Format::Csv, bytes).await?;
+    tracing::info!(
+        departments = done.departments_created,
+        accounts = done.accounts_created,
+        grids_coded = done.places_updated,
+        "demo county's setup file applied"
+    );
+    Ok(())
 }
 
 async fn find_county(storage: &dyn Storage, grids: &[crate::storage::GridInfo]) -> anyhow::Result<Option<Uuid>> {
@@ -189,6 +229,15 @@ async fn work_the_loop(county: &County) -> anyhow::Result<()> {
     if passed_up == 0 {
         return Ok(());
     }
+    // The justice office (司法所) of each township, as the setup file made them.
+    let justice_of: HashMap<Uuid, Uuid> = storage
+        .structure(false)
+        .await?
+        .nodes
+        .into_iter()
+        .filter(|n| n.node.kind == NodeKind::Department && n.node.name == "司法所")
+        .filter_map(|n| Some((n.node.township?, n.node.id)))
+        .collect();
     for (i, d) in waiting(Level::Township).await?.into_iter().enumerate() {
         let Some(key) = storage.record_doc(sync_protocol::schema::Collection::Disputes, d.id).await? else { continue };
         let Some(township) = storage.node(key.grid).await?.and_then(|n| n.township) else { continue };
@@ -199,7 +248,19 @@ async fn work_the_loop(county: &County) -> anyhow::Result<()> {
             None => None,
         };
         {
-            if i % 2 == 0 {
+            if i % 3 == 2
+                && let Some(&justice) = justice_of.get(&township)
+                && let Some((account, node)) = staff_at(justice, Role::TownshipDepartmentStaff).await?
+            {
+                // "公安+司法行政": the centre sends it to the justice office, which reports back.
+                act(county, &c, d.id, &NewAction::new("accept")).await;
+                let mut assign =
+                    NewAction::new("assign").to(Level::Township).due(now + 5 * day).note("请司法所组织人民调解");
+                assign.to_node = Some(justice);
+                act(county, &c, d.id, &assign).await;
+                let feedback = NewAction::new("feedback").note("已组织人民调解，双方签订调解协议");
+                act(county, &caller(account, node), d.id, &feedback).await;
+            } else if i % 3 == 0 {
                 act(county, &c, d.id, &NewAction::new("accept")).await;
                 let assign = NewAction::new("assign")
                     .to(Level::Community)

@@ -255,18 +255,28 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         Command::IssueCodes { db, place, out, server_url, include_enrolled } => {
-            use county_server::service::structure;
+            use county_server::service::structure::{self, Sheet};
             let storage = open_storage(&db).await?;
             let node = find_place(storage.as_ref(), place.as_deref()).await?;
             let req = sync_protocol::api::BulkCodeRequest { node, include_enrolled };
-            let codes = structure::issue_codes(storage.as_ref(), &req).await.map_err(cli_error)?;
+            let prepared = structure::prepare_codes(storage.as_ref(), &req).await.map_err(cli_error)?;
+            // The file first: the codes are stored (and the earlier ones revoked) only once the
+            // sheet is written.
             let body = if out.extension().is_some_and(|e| e == "json") {
-                serde_json::to_string_pretty(&codes)?
+                serde_json::to_string_pretty(&prepared.codes)?
             } else {
-                let title = format!("{} 网格通登记码", place.as_deref().unwrap_or("全县"));
-                structure::codes_sheet(&codes, &title, server_url.as_deref()).map_err(cli_error)?
+                let sheet = Sheet::new(format!("{} 网格通登记码", place.as_deref().unwrap_or("全县")), server_url)
+                    .map_err(cli_error)?;
+                structure::codes_sheet(&prepared.codes, &sheet).map_err(cli_error)?
             };
             std::fs::write(&out, body).with_context(|| format!("writing {}", out.display()))?;
+            let codes = match structure::commit_codes(storage.as_ref(), prepared).await {
+                Ok(codes) => codes,
+                Err(e) => {
+                    let _ = std::fs::remove_file(&out);
+                    return Err(cli_error(e));
+                }
+            };
             println!(
                 "已发放 issued {} codes to {} ({} earlier unused codes revoked, {} people with a device left out)",
                 codes.codes.len(),
@@ -337,7 +347,7 @@ async fn main() -> anyhow::Result<()> {
 /// county without one.
 async fn find_place(storage: &dyn county_server::storage::Storage, place: Option<&str>) -> anyhow::Result<Uuid> {
     use sync_protocol::org::NodeKind;
-    let structure = storage.structure().await?;
+    let structure = storage.structure(false).await?;
     let nodes: Vec<_> = structure.nodes.iter().map(|n| &n.node).collect();
     let Some(place) = place.map(str::trim).filter(|p| !p.is_empty()) else {
         return nodes

@@ -183,6 +183,7 @@ struct Plan {
     by_person: HashMap<(Uuid, String), Uuid>,
     /// What the file set, to find rows that disagree.
     code_rows: HashMap<String, Uuid>,
+    code_of_grid: HashMap<Uuid, String>,
     boundary_rows: HashMap<Uuid, String>,
     person_rows: HashSet<(Uuid, String)>,
     created: HashSet<Uuid>,
@@ -200,6 +201,7 @@ impl Plan {
             accounts: HashMap::new(),
             by_person: HashMap::new(),
             code_rows: HashMap::new(),
+            code_of_grid: HashMap::new(),
             boundary_rows: HashMap::new(),
             person_rows: HashSet::new(),
             created: HashSet::new(),
@@ -241,6 +243,20 @@ impl Plan {
             _ => return Err(Error::internal("the database holds more than one county")),
         };
         Ok(plan)
+    }
+
+    /// Lets go of the names of the stored grids whose codes the file gives: a coded row names
+    /// its grid by code, so another row may take the old name (grids renumbered, two grids
+    /// swapping names) whatever the order of the rows.
+    fn release_codes<'a>(&mut self, codes: impl Iterator<Item = &'a str>) {
+        for code in codes {
+            let Some(&id) = self.by_code.get(code) else { continue };
+            let n = &self.nodes[&id].node;
+            let key = (n.parent, n.kind, n.name.clone());
+            if self.by_place.get(&key) == Some(&id) {
+                self.by_place.remove(&key);
+            }
+        }
     }
 
     fn node(&self, id: Uuid) -> &Node {
@@ -313,13 +329,27 @@ impl Plan {
                     entry.node.township = v.township;
                     entry.node.name = name.to_string();
                     self.changed_nodes.insert(coded);
-                    self.by_place.remove(&old_key);
-                    self.by_place.insert((Some(village), NodeKind::Grid, name.to_string()), coded);
                 }
+                // Its old name (if still its own: it was let go by `release_codes`) and its
+                // name now.
+                if self.by_place.get(&old_key) == Some(&coded) {
+                    self.by_place.remove(&old_key);
+                }
+                self.by_place.insert((Some(village), NodeKind::Grid, name.to_string()), coded);
                 coded
             }
             (None, _) => self.place(village, NodeKind::Grid, name),
         };
+        if let Some(other) = self.code_of_grid.insert(id, code.to_string())
+            && other != code
+        {
+            return Err(Refusal::new(
+                Col::GridCode,
+                RosterCode::GridCodeTaken,
+                "同一网格在文件中有两个编码",
+                "one grid with two codes in the file",
+            ));
+        }
         let entry = self.nodes.get_mut(&id).expect("made above");
         if entry.code.as_deref() != Some(code) {
             if let Some(old) = entry.code.take() {
@@ -367,6 +397,14 @@ impl Plan {
         match self.by_person.get(&(node, name.to_string())) {
             Some(id) => {
                 let a = self.accounts.get_mut(id).expect("indexed");
+                if a.role != role && a.role == Role::CountyAdmin {
+                    return Err(Refusal::new(
+                        Col::Role,
+                        RosterCode::RoleDoesNotFit,
+                        "系统管理员的角色不能由县网格文件改变（请用管理接口）",
+                        "an administrator's role is not changed by the setup file",
+                    ));
+                }
                 if a.role != role {
                     a.role = role;
                     self.changed_accounts.insert(a.id);
@@ -459,7 +497,15 @@ fn text_of(sheet: &Sheet, cells: &[Cell], col: Col, most: usize) -> std::result:
 }
 
 /// One row into the plan.
-fn take_row(plan: &mut Plan, sheet: &Sheet, cells: &[Cell]) -> std::result::Result<bool, Refusal> {
+/// The two passes over the rows: grids named by code first (so that renames do not depend on
+/// the order of rows), then every row.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Pass {
+    CodedGrids,
+    All,
+}
+
+fn take_row(plan: &mut Plan, sheet: &Sheet, cells: &[Cell], pass: Pass) -> std::result::Result<bool, Refusal> {
     let get = |col: Col, most: usize| text_of(sheet, cells, col, most);
     let township = get(Col::Township, MAX_NAME_CHARS)?;
     let village = get(Col::Village, MAX_NAME_CHARS)?;
@@ -507,6 +553,9 @@ fn take_row(plan: &mut Plan, sheet: &Sheet, cells: &[Cell]) -> std::result::Resu
     if name.is_none() && township.is_none() && department.is_none() {
         return Ok(false);
     }
+    if pass == Pass::CodedGrids && (grid.is_none() || code.is_none()) {
+        return Ok(false);
+    }
     // Check the boundary and the role before anything is planned.
     let boundary = match boundary {
         Some(b) => Some(parse_boundary(&b).map_err(|why| Refusal {
@@ -518,10 +567,29 @@ fn take_row(plan: &mut Plan, sheet: &Sheet, cells: &[Cell]) -> std::result::Resu
         None => None,
     };
     let role = match (&name, role) {
-        (Some(_), None) => return Err(Refusal::field(Col::Role, ValidationCode::Required, "人员须写明角色", "a person needs a role")),
-        (Some(_), Some(r)) => Some(Role::from_title(&r, township.is_none()).ok_or_else(|| {
-            Refusal::new(Col::Role, RosterCode::UnknownRole, "未知的角色（如 专职网格员、网格长、网格指导员、网格协管员、党员协助员、村社区工作人员、镇街综治中心工作人员、部门工作人员、县社会治理中心工作人员）", "unknown role")
-        })?),
+        (Some(_), None) => {
+            return Err(Refusal::field(Col::Role, ValidationCode::Required, "人员须写明角色", "a person needs a role"));
+        }
+        (Some(_), Some(r)) => match Role::from_title(&r, township.is_none()) {
+            None => {
+                return Err(Refusal::new(
+                    Col::Role,
+                    RosterCode::UnknownRole,
+                    "未知的角色（如 专职网格员、网格长、网格指导员、网格协管员、党员协助员、村社区工作人员、镇街综治中心工作人员、部门工作人员、县社会治理中心工作人员）",
+                    "unknown role",
+                ));
+            }
+            // Administrators hold the keys: made and changed through the admin API only.
+            Some(Role::CountyAdmin) => {
+                return Err(Refusal::new(
+                    Col::Role,
+                    RosterCode::RoleDoesNotFit,
+                    "系统管理员须通过管理接口设置，不能写在县网格文件中",
+                    "administrators are set through the admin API, not the setup file",
+                ));
+            }
+            Some(r) => Some(r),
+        },
         (None, _) => None,
     };
     let before = (plan.changed_nodes.len(), plan.changed_accounts.len());
@@ -540,6 +608,9 @@ fn take_row(plan: &mut Plan, sheet: &Sheet, cells: &[Cell]) -> std::result::Resu
         if let Some(b) = boundary {
             plan.boundary(at, b)?;
         }
+    }
+    if pass == Pass::CodedGrids {
+        return Ok((plan.changed_nodes.len(), plan.changed_accounts.len()) != before);
     }
     if let (Some(name), Some(role)) = (name, role) {
         let node = plan.node(at).clone();
@@ -578,33 +649,57 @@ pub fn plan_file(
     }
     let existing_ids: HashSet<Uuid> = existing.nodes.iter().map(|n| n.node.id).collect();
     let mut plan = Plan::new(existing, county_name)?;
+    let codes: Vec<String> = sheets
+        .iter()
+        .flat_map(|s| s.rows.iter().filter_map(|(_, cells)| s.cell(cells, Col::GridCode).map(Cell::text)))
+        .filter(|c| !c.is_empty())
+        .collect();
+    plan.release_codes(codes.iter().map(String::as_str));
     let mut problems = Vec::new();
-    let mut rejected_rows = 0;
+    // Per row: refused in the first pass, changed anything.
+    let mut refused: HashSet<(usize, u32)> = HashSet::new();
+    let mut changed: HashSet<(usize, u32)> = HashSet::new();
     let mut unchanged_rows = 0;
     let mut named_anything = false;
-    for sheet in &sheets {
-        for (row, cells) in &sheet.rows {
-            match take_row(&mut plan, sheet, cells) {
-                Ok(changed) => {
-                    named_anything = true;
-                    if !changed {
-                        unchanged_rows += 1;
+    for pass in [Pass::CodedGrids, Pass::All] {
+        for (si, sheet) in sheets.iter().enumerate() {
+            for (row, cells) in &sheet.rows {
+                if refused.contains(&(si, *row)) {
+                    continue;
+                }
+                match take_row(&mut plan, sheet, cells, pass) {
+                    Ok(true) => {
+                        changed.insert((si, *row));
+                    }
+                    Ok(false) => {}
+                    Err(r) => {
+                        refused.insert((si, *row));
+                        problems.push((
+                            si,
+                            Problem {
+                                sheet: sheet.name.clone(),
+                                row: *row,
+                                column: sheet.header(r.col),
+                                code: r.code,
+                                message: r.message,
+                                message_en: r.message_en,
+                            },
+                        ));
                     }
                 }
-                Err(r) => {
-                    rejected_rows += 1;
-                    problems.push(Problem {
-                        sheet: sheet.name.clone(),
-                        row: *row,
-                        column: sheet.header(r.col),
-                        code: r.code,
-                        message: r.message,
-                        message_en: r.message_en,
-                    });
+                if pass == Pass::All && !refused.contains(&(si, *row)) {
+                    named_anything = true;
+                    if !changed.contains(&(si, *row)) {
+                        unchanged_rows += 1;
+                    }
                 }
             }
         }
     }
+    let rejected_rows = refused.len();
+    // In the file's order, whichever pass found them.
+    problems.sort_by_key(|(si, p)| (*si, p.row));
+    let problems: Vec<Problem> = problems.into_iter().map(|(_, p)| p).collect();
     if !problems.is_empty() {
         return Err(Error::SetupRejected(RosterReport { rows, rejected_rows, problems, ignored_columns }));
     }
@@ -656,13 +751,18 @@ pub async fn apply_file(
     format: Format,
     bytes: Vec<u8>,
 ) -> Result<SetupSummary> {
-    let existing = storage.structure().await?;
+    // One setup at a time in this process; across processes the storage refuses a plan made on
+    // a structure that has changed since (`Busy`: run it again).
+    static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let existing = storage.structure(true).await?;
+    let expected = (existing.nodes.len(), existing.accounts.len());
     let county_name = county_name.map(str::to_string);
     let (nodes, accounts, summary) =
         tokio::task::spawn_blocking(move || plan_file(existing, county_name.as_deref(), format, &bytes))
             .await
             .map_err(Error::internal)??;
-    storage.apply_structure(&nodes, &accounts).await?;
+    storage.apply_structure(&nodes, &accounts, expected).await?;
     tracing::info!(rows = summary.rows, places = nodes.len(), accounts = accounts.len(), "county structure set up");
     Ok(summary)
 }
@@ -741,6 +841,73 @@ mod tests {
             ]
         );
         assert_eq!(report.rejected_rows, 7);
+    }
+
+    /// The stored structure after a plan is written.
+    fn stored(mut existing: Structure, planned: (Vec<NodeSetup>, Vec<Account>, SetupSummary)) -> Structure {
+        for n in planned.0 {
+            existing.nodes.retain(|x| x.node.id != n.node.id);
+            existing.nodes.push(n);
+        }
+        for a in planned.1 {
+            existing.accounts.retain(|x| x.id != a.id);
+            existing.accounts.push(a);
+        }
+        existing
+    }
+
+    fn grid_named(s: &Structure, name: &str) -> (Uuid, Option<String>) {
+        let n = s.nodes.iter().find(|n| n.node.name == name).unwrap_or_else(|| panic!("{name}"));
+        (n.node.id, n.code.clone())
+    }
+
+    #[test]
+    fn renumbered_and_swapped_grids_keep_their_ids_whatever_the_order_of_rows() {
+        let first = "镇街,村社区,网格,网格编码\n\
+                     沂城街道,东坡村,第1网格,C1\n\
+                     沂城街道,东坡村,第2网格,C2\n";
+        let s1 = stored(Structure::default(), csv_plan(Structure::default(), first).unwrap());
+        let (g1, g2) = (grid_named(&s1, "第1网格").0, grid_named(&s1, "第2网格").0);
+        // A grid is put in front and the others renumbered, rows in either order.
+        for text in [
+            "镇街,村社区,网格,网格编码\n沂城街道,东坡村,第1网格,C0\n沂城街道,东坡村,第2网格,C1\n沂城街道,东坡村,第3网格,C2\n",
+            "镇街,村社区,网格,网格编码\n沂城街道,东坡村,第3网格,C2\n沂城街道,东坡村,第2网格,C1\n沂城街道,东坡村,第1网格,C0\n",
+        ] {
+            let planned = csv_plan(s1.clone(), text).unwrap_or_else(|e| panic!("{e:?}"));
+            assert_eq!((planned.2.grids_created, planned.2.places_updated), (1, 2));
+            let s2 = stored(s1.clone(), planned);
+            assert_eq!(grid_named(&s2, "第2网格"), (g1, Some("C1".into())));
+            assert_eq!(grid_named(&s2, "第3网格"), (g2, Some("C2".into())));
+        }
+        // Two grids swap names.
+        let swap = "镇街,村社区,网格,网格编码\n沂城街道,东坡村,第2网格,C1\n沂城街道,东坡村,第1网格,C2\n";
+        let s3 = stored(s1.clone(), csv_plan(s1.clone(), swap).unwrap());
+        assert_eq!((grid_named(&s3, "第2网格").0, grid_named(&s3, "第1网格").0), (g1, g2));
+        assert_eq!(s3.nodes.len(), s1.nodes.len());
+        // The same file again changes nothing.
+        let again = csv_plan(s3.clone(), swap).unwrap();
+        assert!(again.0.is_empty() && again.1.is_empty(), "{:?}", again.2);
+    }
+
+    #[test]
+    fn a_grid_has_one_code_and_administrators_are_not_set_by_the_file() {
+        let two_codes = "镇街,村社区,网格,网格编码\n沂城街道,东坡村,第1网格,C1\n沂城街道,东坡村,第1网格,C9\n";
+        let Err(Error::SetupRejected(r)) = csv_plan(Structure::default(), two_codes) else { panic!("rejected") };
+        assert_eq!((r.problems[0].row, r.problems[0].code.as_str()), (3, "grid_code_taken"));
+        let admin = "镇街,姓名,角色\n,孙丽,系统管理员\n";
+        let Err(Error::SetupRejected(r)) = csv_plan(Structure::default(), admin) else { panic!("rejected") };
+        assert_eq!(r.problems[0].code.as_str(), "role_does_not_fit");
+        // The stored administrator stays one, whatever the file calls her.
+        let mut existing = stored(
+            Structure::default(),
+            csv_plan(Structure::default(), "镇街,姓名,角色\n,孙丽,县中心工作人员\n").unwrap(),
+        );
+        existing.accounts[0].role = Role::CountyAdmin;
+        let Err(Error::SetupRejected(r)) = csv_plan(existing, "镇街,姓名,角色\n,孙丽,县中心工作人员\n")
+        else {
+            panic!("rejected")
+        };
+        assert_eq!(r.problems[0].code.as_str(), "role_does_not_fit");
     }
 
     #[test]

@@ -48,6 +48,7 @@ mod events;
 mod grid;
 mod names;
 mod plan;
+mod setup;
 mod util;
 
 use rand::SeedableRng;
@@ -59,6 +60,7 @@ use sync_protocol::schema::validate_record_change;
 use uuid::Uuid;
 
 pub use plan::{CountyPlan, TownshipPlan, VillagePlan, YISHUI_GRIDS, county_plan};
+pub use setup::{COUNTY_DEPARTMENTS, SETUP_HEADER, TOWNSHIP_DEPARTMENTS, grid_boundary, setup_rows};
 
 /// Residents per grid in Yishui (1,105,685 / 1,358).
 pub const TYPICAL_RESIDENTS: usize = 814;

@@ -28,7 +28,7 @@ fn written<T>(st: &AppState, r: Result<T, field_core::DeviceError>) -> R<T> {
 
 /// Identity without the token: the web view never sees the device's secret.
 fn view(i: field_core::Identity) -> IdentityView {
-    IdentityView { device_id: i.device_id, server: i.server, account: i.account, grids: i.grids }
+    IdentityView::new(i.device_id, i.server, i.account, i.grids)
 }
 
 #[tauri::command]

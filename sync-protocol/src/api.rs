@@ -327,14 +327,17 @@ pub struct DisputeView {
 }
 
 impl DisputeView {
-    /// `dispute` as the account `actor`, working at `level`, sees it at `now_ms`.
-    pub fn for_viewer(dispute: Dispute, actor: Uuid, level: Level, now_ms: i64) -> Self {
+    /// `dispute` as the account `actor`, of `role`, sees it at `now_ms`.
+    pub fn for_viewer(dispute: Dispute, actor: Uuid, role: crate::org::Role, now_ms: i64) -> Self {
         let state = dispute.state();
         let facts = (&dispute).into();
+        let level = role.level();
+        let mut allowed = closed_loop::allowed(&state, facts, actor, level, now_ms);
+        allowed.retain(|k| role.takes_action(k.as_str()));
         DisputeView {
             overdue: state.overdue(now_ms),
             waiting: closed_loop::waits_for(&state, actor, level),
-            allowed: closed_loop::allowed(&state, facts, actor, level, now_ms),
+            allowed,
             report_delay_minutes: dispute.report_delay_minutes(),
             state,
             dispute,

@@ -21,6 +21,19 @@ pub struct IdentityView {
     pub server: String,
     pub account: Account,
     pub grids: Vec<GridInfo>,
+    /// The role keeps its grids' residents and houses (`Role::edits_base_records`): the screens
+    /// for them are shown.
+    pub keeps_records: bool,
+    /// The role registers new disputes (`Role::reports_disputes`): the report button is shown.
+    pub reports_disputes: bool,
+}
+
+impl IdentityView {
+    /// The app's view of an identity, the role's rights read from the one rule.
+    pub fn new(device_id: Uuid, server: String, account: Account, grids: Vec<GridInfo>) -> Self {
+        let (keeps_records, reports_disputes) = (account.role.edits_base_records(), account.role.reports_disputes());
+        IdentityView { device_id, server, account, grids, keeps_records, reports_disputes }
+    }
 }
 
 /// Whether the device database exists and is open.

@@ -214,6 +214,19 @@ impl Role {
         !matches!(self, Role::TownshipDepartmentStaff | Role::CountyDepartmentStaff | Role::CountyAdmin)
     }
 
+    /// Whether this role may take dispute actions of this kind at all (the closed loop's rule
+    /// then says whether now): a department works what it is assigned — 处置反馈 and the work on
+    /// the spot — and leaves accepting, assigning, verifying, resolving, supervising, escalating
+    /// and evaluating to the centres.
+    pub fn takes_action(self, kind: &str) -> bool {
+        match self {
+            Role::TownshipDepartmentStaff | Role::CountyDepartmentStaff => {
+                matches!(kind, "feedback" | "intervene" | "mediate")
+            }
+            _ => true,
+        }
+    }
+
     /// Whether this role reads the residents and houses of its area through the staff API
     /// (masked, audited): everyone but a department's staff, who work the disputes assigned to
     /// them and need no one else's records.

@@ -502,6 +502,15 @@ pub fn validate_record_change(
                             "处置人必须是提交者本人",
                         ));
                     }
+                    let kind = a.get("kind").and_then(Value::as_str).unwrap_or("");
+                    if !role.takes_action(kind) {
+                        return Err(err(
+                            ValidationCode::NotPermitted,
+                            record,
+                            "actions.kind",
+                            "部门只做被指派事件的处置和反馈，受理、指派、办结、督办由综治中心负责",
+                        ));
+                    }
                     let level = a.get("level").and_then(Value::as_str).and_then(Level::parse);
                     if level != Some(role.level()) {
                         return Err(err(

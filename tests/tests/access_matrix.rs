@@ -618,6 +618,11 @@ async fn every_role_can_do_its_own_work() {
         if *role == Role::CountyAdmin {
             let got = send(&url, &act, Some(token)).await;
             assert_eq!((got.0, got.1.as_deref()), (403, Some("forbidden")), "{who}");
+        } else if !role.takes_action("supervise") {
+            // A department reports back on what it is sent and supervises nothing
+            // (closed_loop.rs shows its feedback).
+            let got = send(&url, &act, Some(token)).await;
+            assert_eq!((got.0, got.1.as_deref()), (422, Some("not_permitted")), "{who}");
         } else {
             calls.push(act);
         }

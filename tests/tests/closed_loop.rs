@@ -8,7 +8,7 @@ use gridkeeper_tests::{EventStream, TestDevice, TestServer, neighbours_dispute, 
 use serde_json::{Value, json};
 use sync_protocol::api::{DisputeView, NewAction};
 use sync_protocol::model::{DisputeStatus, Record};
-use sync_protocol::org::{Level, Role};
+use sync_protocol::org::{Level, NodeKind, Role};
 use uuid::Uuid;
 
 /// The staff API: an action on a dispute as the holder of `token`; the status and the answer.
@@ -346,6 +346,18 @@ async fn the_demo_county_holds_disputes_at_every_stage_and_codes_for_every_level
     assert!(!list(DisputeList::Supervised, Level::County).await.is_empty(), "supervised by the county");
     assert!(!list(DisputeList::AssignedOut, Level::Township).await.is_empty());
     assert!(states.iter().all(|s| s.contradictions.is_empty()));
+    // The setup file gave every grid its code, boundary, instructor and party-member helper, and
+    // every township its departments; the justice office reported back on what it was sent.
+    assert!(summary.department_code.is_some());
+    let structure = storage.structure(true).await.unwrap();
+    let grids: Vec<_> = structure.nodes.iter().filter(|n| n.node.kind == NodeKind::Grid).collect();
+    assert_eq!(grids.len(), 20);
+    assert!(grids.iter().all(|g| g.code.is_some() && g.boundary.is_some()));
+    for role in [Role::GridInstructor, Role::PartyHelper] {
+        assert_eq!(structure.accounts.iter().filter(|a| a.role == role).count(), 20, "{role:?}");
+    }
+    assert!(structure.nodes.iter().any(|n| n.node.kind == NodeKind::Department && n.node.name == "县信访局"));
+    assert!(count(DisputeStatus::FedBack, Level::Township) > 0, "the justice office reported back");
 }
 
 /// After a sync, the handheld's inbox holds what others did on this person's disputes, once
@@ -388,4 +400,59 @@ async fn the_inbox_tells_a_worker_what_the_village_did_with_their_report() {
     let leader = TestDevice::enrol(&server.url(), &server.code_for(o.leader_a).await, "leader").await;
     assert_eq!(leader.sync().await.unwrap().inbox, 0);
     assert!(leader.inbox().unwrap().is_empty());
+}
+
+/// "公安+司法行政+N": the township centre sends a dispute to its justice office (司法所), whose
+/// staff report back; a department takes no centre's decision (accept, assign, resolve,
+/// supervise), and its screens offer none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_department_reports_back_on_what_it_is_sent_and_decides_nothing_else() {
+    let server = TestServer::start().await;
+    let o = server.org.clone();
+    let storage = server.storage();
+    let justice = Uuid::now_v7();
+    storage
+        .put_node(&sync_protocol::org::Node {
+            id: justice,
+            kind: NodeKind::Department,
+            name: "司法所".into(),
+            parent: Some(o.township),
+            township: Some(o.township),
+            village: None,
+        })
+        .await
+        .unwrap();
+    let clerk = put_account(storage.as_ref(), "司法所调解员", Role::TownshipDepartmentStaff, justice).await;
+    let worker = TestDevice::enrol(&server.url(), &server.code_for(o.worker_a).await, "worker").await;
+    let id = worker.report_dispute(&neighbours_dispute(vec![party("甲")], "村口", "宅基地纠纷")).unwrap();
+    worker.add_dispute_action(id, &NewAction::new("escalate").note("需村调委会协调")).unwrap();
+    worker.sync().await.unwrap();
+    let village_staff = put_account(storage.as_ref(), "村综治专干", Role::VillageStaff, o.village).await;
+    let village = staff_token(&server, village_staff).await;
+    assert_eq!(act(&server, &village, id, json!({"kind": "accept"})).await.0, 200);
+    let up = json!({"kind": "escalate", "note": "涉及土地权属，需镇里协调"});
+    assert_eq!(act(&server, &village, id, up).await.0, 200);
+
+    let dept = staff_token(&server, clerk).await;
+    let (status, body) = act(&server, &dept, id, json!({"kind": "accept"})).await;
+    assert_eq!((status, body["code"].as_str()), (422, Some("not_permitted")), "a department does not accept: {body}");
+    let township = staff_token(&server, o.township_staff).await;
+    assert_eq!(act(&server, &township, id, json!({"kind": "accept"})).await.0, 200);
+    let due = field_core::now_ms() + 5 * DAY;
+    let send = json!({"kind": "assign", "to_level": "township", "to_node": justice, "due_at": due, "note": "请司法所组织调解"});
+    assert_eq!(act(&server, &township, id, send).await.0, 200);
+    let listed = get(&server, &dept, "/v1/disputes").await;
+    let view = listed.as_array().unwrap().iter().find(|d| d["dispute"]["id"] == json!(id)).unwrap().clone();
+    let allowed: Vec<&str> = view["allowed"].as_array().unwrap().iter().map(|k| k.as_str().unwrap()).collect();
+    assert!(allowed.contains(&"feedback"), "{allowed:?}");
+    assert!(allowed.iter().all(|k| ["feedback", "intervene", "mediate"].contains(k)), "{allowed:?}");
+    let (status, body) = act(&server, &dept, id, json!({"kind": "feedback", "note": "已调解，双方签订协议"})).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = act(&server, &dept, id, json!({"kind": "verify"})).await;
+    assert_eq!((status, body["code"].as_str()), (422, Some("not_permitted")), "{body}");
+    assert_eq!(act(&server, &township, id, json!({"kind": "verify"})).await.0, 200);
+    let (status, body) = act(&server, &township, id, json!({"kind": "resolve", "note": "调解成功"})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["state"]["status"], json!("resolved"));
+    assert_eq!(body["state"]["resolved_level"], json!("township"));
 }

@@ -69,7 +69,7 @@ async fn post_setup(server: &TestServer, token: &str, body: Vec<u8>, format: &st
 
 /// The structure as comparable text: every place by kind and path, every person with role.
 async fn structure_text(server: &TestServer) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
-    let s = server.storage().structure().await.unwrap();
+    let s = server.storage().structure(true).await.unwrap();
     let by_id: BTreeMap<_, _> = s.nodes.iter().map(|n| (n.node.id, n.node.clone())).collect();
     let path = |id| {
         let mut names = Vec::new();

@@ -485,6 +485,8 @@ export class MockBackend {
       device_id: DEVICE_ME, server: st.server,
       account: { id: MOCK_ME.id, name: MOCK_ME.name, role: 'grid_worker', node: GRID.id },
       grids: [GRID],
+      keeps_records: true,
+      reports_disputes: true,
     }
   }
 

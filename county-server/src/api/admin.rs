@@ -15,9 +15,10 @@ use sync_protocol::api::{
 use sync_protocol::org::{Account, Device};
 use uuid::Uuid;
 
-use super::{AppState, Authed, Body, J, Q};
+use super::{Admin, AppState, Authed, Body, J, Q};
 use crate::error::Error;
 use crate::roster::Format;
+use crate::service::structure::Sheet;
 
 pub async fn create_account(
     State(st): State<AppState>,
@@ -58,15 +59,14 @@ pub async fn issue_codes(
     Q(q): Q<SheetQuery>,
     J(r): J<BulkCodeRequest>,
 ) -> Result<Response, Error> {
-    let codes = st.county.issue_codes(&c, &r).await?;
-    match q.format.as_deref() {
-        Some("html") => {
-            let html =
-                crate::service::structure::codes_sheet(&codes, "网格通 登记码 Enrolment codes", q.server.as_deref())?;
-            Ok(([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response())
-        }
-        None | Some("json") => Ok(Json(codes).into_response()),
-        Some(_) => Err(Error::bad(sync_protocol::Code::UnknownFormat, "format is json or html")),
+    let sheet = match q.format.as_deref() {
+        Some("html") => Some(Sheet::new("网格通 登记码 Enrolment codes", q.server)?),
+        None | Some("json") => None,
+        Some(_) => return Err(Error::bad(sync_protocol::Code::UnknownFormat, "format is json or html")),
+    };
+    match st.county.issue_codes(&c, &r, sheet).await? {
+        (_, Some(html)) => Ok(([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()),
+        (codes, None) => Ok(Json(codes).into_response()),
     }
 }
 
@@ -89,7 +89,7 @@ pub struct SetupQuery {
 /// rejected row and nothing written.
 pub async fn setup(
     State(st): State<AppState>,
-    Authed(c): Authed,
+    Admin(c): Admin,
     Q(q): Q<SetupQuery>,
     headers: HeaderMap,
     Body(bytes): Body,

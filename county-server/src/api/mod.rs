@@ -109,6 +109,20 @@ impl FromRequestParts<AppState> for Authed {
     }
 }
 
+/// The authenticated caller, who must be the county administrator: checked before the body of
+/// a large upload (a setup file) is read, so no one else makes the server hold it.
+pub struct Admin(pub Caller);
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, Error> {
+        let Authed(caller) = Authed::from_request_parts(parts, st).await?;
+        caller.require_admin()?;
+        Ok(Admin(caller))
+    }
+}
+
 /// A query string read into a contract type; a bad one is `malformed_query`.
 pub struct Q<T>(pub T);
 

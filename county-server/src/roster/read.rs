@@ -188,6 +188,18 @@ pub(crate) fn raw_sheets(
     }
 }
 
+/// The most text one workbook's cells may hold, copied out (a full roster holds about 12 MB).
+const MAX_TEXT_BYTES: usize = 64 * 1024 * 1024;
+
+/// A text cell, its bytes counted against [`MAX_TEXT_BYTES`].
+fn text_cell(s: &str, counted: &mut usize) -> Result<Cell, RosterError> {
+    *counted += s.len();
+    if *counted > MAX_TEXT_BYTES {
+        return Err(RosterError::Workbook(format!("cells hold more than {} MB of text", MAX_TEXT_BYTES >> 20)));
+    }
+    Ok(Cell::Text(s.to_string()))
+}
+
 /// The cells a roster may hold.
 const ROSTER_CELLS: usize = (MAX_ROWS + HEADER_SCAN_ROWS) * MAX_COLUMNS as usize;
 
@@ -221,7 +233,8 @@ fn raw_csv(bytes: &[u8], max_rows: usize, max_cells: usize) -> Result<Vec<(Strin
 /// Cells are streamed, never laid out as a sheet-sized grid first: a file holding only A1
 /// and XFD1048576 made the reader build a grid of 1.7·10¹⁰ cells. Rows further apart than
 /// a roster can be are refused as the cells arrive, cells right of [`MAX_COLUMNS`] are not
-/// read, and a sheet stops being read after as many cells as a full roster can hold.
+/// read, and reading stops after `max_cells` cells (padding included) or [`MAX_TEXT_BYTES`] of
+/// text across all sheets.
 fn raw_xlsx(bytes: &[u8], max_rows: usize, max_cells: usize) -> Result<Vec<(String, RawRows)>, RosterError> {
     use calamine::{DataRef, Reader};
     check_unpacked_size(bytes)?;
@@ -230,10 +243,13 @@ fn raw_xlsx(bytes: &[u8], max_rows: usize, max_cells: usize) -> Result<Vec<(Stri
     let most_rows = (max_rows + HEADER_SCAN_ROWS) as u32;
     let most_cells = max_cells;
     let mut sheets = Vec::new();
+    // Counted across every sheet: cells (padding included) and the bytes of text copied out of
+    // the workbook (one shared string may be used by every cell).
+    let (mut cells_read, mut text_bytes) = (0usize, 0usize);
     for name in wb.sheet_names() {
         let mut reader = wb.worksheet_cells_reader(&name).map_err(bad)?;
         let mut rows: Vec<(u32, Vec<Cell>)> = Vec::new();
-        let (mut lowest, mut highest, mut cells_read) = (u32::MAX, 0u32, 0usize);
+        let (mut lowest, mut highest) = (u32::MAX, 0u32);
         while let Some(cell) = reader.next_cell().map_err(bad)? {
             let (row, col) = cell.get_position();
             if col >= MAX_COLUMNS {
@@ -246,8 +262,8 @@ fn raw_xlsx(bytes: &[u8], max_rows: usize, max_cells: usize) -> Result<Vec<(Stri
             }
             let value = match cell.get_value() {
                 DataRef::Empty => continue,
-                DataRef::String(s) => Cell::Text(s.clone()),
-                DataRef::SharedString(s) => Cell::Text(s.to_string()),
+                DataRef::String(s) => text_cell(s, &mut text_bytes)?,
+                DataRef::SharedString(s) => text_cell(s, &mut text_bytes)?,
                 DataRef::Int(i) => Cell::Number(*i as f64),
                 DataRef::Float(f) => Cell::Number(*f),
                 DataRef::Bool(b) => Cell::Bool(*b),
@@ -265,6 +281,11 @@ fn raw_xlsx(bytes: &[u8], max_rows: usize, max_cells: usize) -> Result<Vec<(Stri
             }
             let cells = &mut rows.last_mut().expect("pushed above").1;
             if cells.len() <= col as usize {
+                // Padding costs what a cell costs.
+                cells_read += col as usize + 1 - cells.len();
+                if cells_read > most_cells {
+                    return Err(RosterError::TooManyRows);
+                }
                 cells.resize(col as usize + 1, Cell::Empty);
             }
             cells[col as usize] = value;

@@ -54,7 +54,7 @@ impl County {
                     let read = Read::new(ReadKind::DisputeList, Some(key.grid)).subject(id).detail(new.kind.clone());
                     self.audit_read(caller, read).await?;
                     let now = chrono::Utc::now().timestamp_millis();
-                    return Ok(DisputeView::for_viewer(d, author.account, role.level(), now));
+                    return Ok(DisputeView::for_viewer(d, author.account, role, now));
                 }
             }
         }

@@ -79,7 +79,8 @@ impl County {
             }
             None => self.storage().disputes(&scope, q).await?,
         };
-        let list: Vec<DisputeView> = found.into_iter().map(|d| DisputeView::for_viewer(d, actor, level, now)).collect();
+        let list: Vec<DisputeView> =
+            found.into_iter().map(|d| DisputeView::for_viewer(d, actor, caller.account.role, now)).collect();
         let which = q.list.map_or("all", |l| l.as_str());
         let read = Read::new(ReadKind::DisputeList, q.grid).detail(format!("list={which} rows={}", list.len()));
         self.audit_read(caller, read).await?;

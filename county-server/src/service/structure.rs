@@ -31,11 +31,30 @@ impl County {
         Ok(summary)
     }
 
-    pub async fn issue_codes(&self, caller: &Caller, req: &BulkCodeRequest) -> Result<BulkCodes> {
+    /// Codes for everyone at or under a place, and with `sheet` their printable sheet (made
+    /// before the codes are stored, so a sheet that cannot be made revokes nothing).
+    pub async fn issue_codes(
+        &self,
+        caller: &Caller,
+        req: &BulkCodeRequest,
+        sheet: Option<Sheet>,
+    ) -> Result<(BulkCodes, Option<String>)> {
         caller.require_admin()?;
-        let codes = issue_codes(self.storage(), req).await?;
+        let prepared = prepare_codes(self.storage(), req).await?;
+        let html = match sheet {
+            Some(sheet) => {
+                let codes = prepared.codes.clone();
+                Some(
+                    tokio::task::spawn_blocking(move || codes_sheet(&codes, &sheet))
+                        .await
+                        .map_err(Error::internal)??,
+                )
+            }
+            None => None,
+        };
+        let codes = commit_codes(self.storage(), prepared).await?;
         tracing::info!(by = %caller.account.id, node = %req.node, codes = codes.codes.len(), "enrolment codes issued in bulk");
-        Ok(codes)
+        Ok((codes, html))
     }
 
     pub async fn revoke_codes(&self, caller: &Caller, node: Uuid) -> Result<BulkRevoked> {
@@ -86,10 +105,26 @@ fn people_under(structure: &Structure, node: Uuid) -> Result<Vec<(Account, Strin
     Ok(people)
 }
 
-/// A code for every person at or under a place, replacing their unused ones (an operator's act:
+/// Codes made for a sheet, not yet stored (so not yet valid).
+pub struct PreparedCodes {
+    pub codes: BulkCodes,
+    rows: Vec<(String, Uuid, i64)>,
+    now: i64,
+}
+
+/// Stores prepared codes, replacing the earlier unused codes of the same people: from now on
+/// these are the ones that work.
+pub async fn commit_codes(storage: &dyn Storage, prepared: PreparedCodes) -> Result<BulkCodes> {
+    let mut codes = prepared.codes;
+    codes.replaced = storage.replace_enrolment_codes(&prepared.rows, prepared.now).await?;
+    Ok(codes)
+}
+
+/// A code for every person at or under a place who has no enrolled device (or everyone, with
+/// `include_enrolled`), made but not stored: [`commit_codes`] stores them (an operator's act:
 /// the command line; over HTTP through [`County::issue_codes`]).
-pub async fn issue_codes(storage: &dyn Storage, req: &BulkCodeRequest) -> Result<BulkCodes> {
-    let structure = storage.structure().await?;
+pub async fn prepare_codes(storage: &dyn Storage, req: &BulkCodeRequest) -> Result<PreparedCodes> {
+    let structure = storage.structure(false).await?;
     let people = people_under(&structure, req.node)?;
     let enrolled: HashSet<Uuid> =
         storage.devices(None).await?.into_iter().filter(|d| d.revoked_at.is_none()).map(|d| d.account).collect();
@@ -107,23 +142,48 @@ pub async fn issue_codes(storage: &dyn Storage, req: &BulkCodeRequest) -> Result
         rows.push((auth::hash_secret(&auth::normalize_code(&code)), a.id, expires_at));
         codes.push(IssuedCode { account: a.id, name: a.name, role: a.role, place, code, expires_at });
     }
-    let replaced = storage.replace_enrolment_codes(&rows, now).await?;
-    Ok(BulkCodes { codes, replaced, skipped_enrolled })
+    Ok(PreparedCodes { codes: BulkCodes { codes, replaced: 0, skipped_enrolled }, rows, now })
 }
 
 /// Revokes every unused code of the people at or under a place.
 pub async fn revoke_codes(storage: &dyn Storage, node: Uuid) -> Result<BulkRevoked> {
-    let structure = storage.structure().await?;
+    let structure = storage.structure(false).await?;
     let accounts: Vec<Uuid> = people_under(&structure, node)?.into_iter().map(|(a, _)| a.id).collect();
     let revoked = storage.revoke_codes_of(&accounts, chrono::Utc::now().timestamp_millis()).await?;
+    tracing::info!(%node, revoked, "enrolment codes revoked in bulk");
     Ok(BulkRevoked { revoked })
+}
+
+/// How a sheet is headed, and the server's address printed on it and put in its QR codes.
+#[derive(Debug, Clone)]
+pub struct Sheet {
+    pub title: String,
+    pub server_url: Option<String>,
+}
+
+impl Sheet {
+    /// The longest server address a sheet takes (a QR code holds it with the code).
+    pub const MAX_URL: usize = 200;
+
+    pub fn new(title: impl Into<String>, server_url: Option<String>) -> Result<Sheet> {
+        let server_url = server_url.map(|u| u.trim().trim_end_matches('/').to_string()).filter(|u| !u.is_empty());
+        if let Some(u) = &server_url
+            && (u.len() > Self::MAX_URL || !(u.starts_with("https://") || u.starts_with("http://")))
+        {
+            return Err(Error::bad(
+                Code::MalformedQuery,
+                "the server address is an http(s) URL of at most 200 characters",
+            ));
+        }
+        Ok(Sheet { title: title.into(), server_url })
+    }
 }
 
 /// What a QR code on the sheet holds: the server's address and the code, for the app to fill in
 /// both (`gridkeeper:enrol?server=…&code=…`), or the code alone when no address is given.
 pub fn qr_payload(server_url: Option<&str>, code: &str) -> String {
     match server_url {
-        Some(url) => format!("gridkeeper:enrol?server={}&code={code}", url.trim_end_matches('/')),
+        Some(url) => format!("gridkeeper:enrol?server={url}&code={code}"),
         None => code.to_string(),
     }
 }
@@ -131,8 +191,9 @@ pub fn qr_payload(server_url: Option<&str>, code: &str) -> String {
 /// The printable sheet: one card per person with their name, role, place, code, QR code and
 /// expiry, eight to an A4 page. The HTML escapes every name (maud); it loads nothing from
 /// elsewhere, so it prints offline.
-pub fn codes_sheet(codes: &BulkCodes, title: &str, server_url: Option<&str>) -> Result<String> {
+pub fn codes_sheet(codes: &BulkCodes, sheet: &Sheet) -> Result<String> {
     use maud::{DOCTYPE, PreEscaped, html};
+    let (title, server_url) = (sheet.title.as_str(), sheet.server_url.as_deref());
     let mut cards = Vec::with_capacity(codes.codes.len());
     for c in &codes.codes {
         let qr = qrcode::QrCode::with_error_correction_level(qr_payload(server_url, &c.code), qrcode::EcLevel::M)
@@ -254,10 +315,13 @@ mod tests {
             replaced: 0,
             skipped_enrolled: 0,
         };
-        let html = codes_sheet(&codes, "沂城街道 登记码", Some("https://gk.example")).unwrap();
+        let sheet = Sheet::new("沂城街道 登记码", Some("https://gk.example/".into())).unwrap();
+        let html = codes_sheet(&codes, &sheet).unwrap();
         assert!(!html.contains("<script>"), "names are escaped");
         assert!(html.contains("&lt;script&gt;"));
         assert_eq!(html.matches("<svg").count(), 1);
         assert!(html.contains("ABCD-EFGH-JKLM") && html.contains("专职网格员"));
+        assert!(Sheet::new("t", Some(format!("https://{}", "a".repeat(300)))).is_err());
+        assert!(Sheet::new("t", Some("javascript:alert(1)".into())).is_err());
     }
 }

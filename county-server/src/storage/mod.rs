@@ -218,10 +218,14 @@ pub trait Organisation: Send + Sync + 'static {
     async fn put_account(&self, account: &Account) -> Result<()>;
     async fn account(&self, id: Uuid) -> Result<Option<Account>>;
     async fn accounts_at(&self, node: Uuid) -> Result<Vec<Account>>;
-    /// The whole structure: every node with its code and boundary, and every account.
-    async fn structure(&self) -> Result<Structure>;
-    /// Writes nodes and accounts (new or changed, by id) in one transaction: all or none.
-    async fn apply_structure(&self, nodes: &[NodeSetup], accounts: &[Account]) -> Result<()>;
+    /// The whole structure: every node with its code (and its boundary if `boundaries`), and
+    /// every account.
+    async fn structure(&self, boundaries: bool) -> Result<Structure>;
+    /// Writes nodes and accounts (new or changed, by id) in one transaction, all or none, if
+    /// the county still has as many nodes and accounts as `expected` says (the structure the
+    /// changes were planned on); `Contention` if not. One such write runs at a time, across
+    /// servers and the command line.
+    async fn apply_structure(&self, nodes: &[NodeSetup], accounts: &[Account], expected: (usize, usize)) -> Result<()>;
 }
 
 /// A node as the county's setup file describes it.

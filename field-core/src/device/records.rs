@@ -152,20 +152,20 @@ impl Device {
     /// Disputes as this account sees them: where each stands, whether it waits for them (待办),
     /// overdue or not, and the actions they may take (the closed loop's rule).
     pub fn dispute_views(&self, open_only: bool) -> Result<Vec<DisputeView>> {
-        let (actor, level) = self.viewer()?;
+        let (actor, role) = self.viewer()?;
         let now = now_ms();
-        Ok(self.disputes(open_only)?.into_iter().map(|d| DisputeView::for_viewer(d, actor, level, now)).collect())
+        Ok(self.disputes(open_only)?.into_iter().map(|d| DisputeView::for_viewer(d, actor, role, now)).collect())
     }
 
     pub fn dispute_view(&self, id: Uuid) -> Result<DisputeView> {
-        let (actor, level) = self.viewer()?;
-        Ok(DisputeView::for_viewer(self.dispute(id)?, actor, level, now_ms()))
+        let (actor, role) = self.viewer()?;
+        Ok(DisputeView::for_viewer(self.dispute(id)?, actor, role, now_ms()))
     }
 
-    fn viewer(&self) -> Result<(Uuid, sync_protocol::org::Level)> {
+    fn viewer(&self) -> Result<(Uuid, sync_protocol::org::Role)> {
         let inner = self.lock();
         let id = inner.identity()?;
-        Ok((id.account.id, id.account.role.level()))
+        Ok((id.account.id, id.account.role))
     }
 
     /// Notes the actions of others on this person's disputes that the device had not looked at

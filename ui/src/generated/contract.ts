@@ -419,7 +419,16 @@ rows: number, rejected_rows: number, problems: Array<Problem>,
  * Headers the roster does not know; their cells were not read.
  */
 ignored_columns: Array<string>, };
-export type IdentityView = { device_id: string, server: string, account: Account, grids: Array<GridInfo>, };
+export type IdentityView = { device_id: string, server: string, account: Account, grids: Array<GridInfo>, 
+/**
+ * The role keeps its grids' residents and houses (`Role::edits_base_records`): the screens
+ * for them are shown.
+ */
+keeps_records: boolean, 
+/**
+ * The role registers new disputes (`Role::reports_disputes`): the report button is shown.
+ */
+reports_disputes: boolean, };
 export type LockState = { 
 /**
  * A PIN-protected device database exists.

@@ -93,21 +93,25 @@ impl Organisation for PostgresStorage {
             .collect()
     }
 
-    async fn structure(&self) -> Result<Structure> {
-        let nodes =
-            sqlx_core::query::query("SELECT id, kind, name, parent, township, village, code, boundary FROM nodes")
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db_err)?
-                .iter()
-                .map(|r| {
-                    Ok(NodeSetup {
-                        node: node_row(r, "")?,
-                        code: r.try_get("code").map_err(db_err)?,
-                        boundary: r.try_get("boundary").map_err(db_err)?,
-                    })
+    async fn structure(&self, boundaries: bool) -> Result<Structure> {
+        let sql = if boundaries {
+            "SELECT id, kind, name, parent, township, village, code, boundary FROM nodes"
+        } else {
+            "SELECT id, kind, name, parent, township, village, code, NULL::text AS boundary FROM nodes"
+        };
+        let nodes = sqlx_core::query::query(sql)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?
+            .iter()
+            .map(|r| {
+                Ok(NodeSetup {
+                    node: node_row(r, "")?,
+                    code: r.try_get("code").map_err(db_err)?,
+                    boundary: r.try_get("boundary").map_err(db_err)?,
                 })
-                .collect::<Result<Vec<_>>>()?;
+            })
+            .collect::<Result<Vec<_>>>()?;
         let accounts = sqlx_core::query::query("SELECT id, name, role, node FROM accounts")
             .fetch_all(&self.pool)
             .await
@@ -118,8 +122,21 @@ impl Organisation for PostgresStorage {
         Ok(Structure { nodes, accounts })
     }
 
-    async fn apply_structure(&self, nodes: &[NodeSetup], accounts: &[Account]) -> Result<()> {
+    async fn apply_structure(&self, nodes: &[NodeSetup], accounts: &[Account], expected: (usize, usize)) -> Result<()> {
         let mut tx = self.begin().await?;
+        // One structure write at a time on every server (syncs write no nodes or accounts).
+        sqlx_core::query::query("LOCK TABLE nodes, accounts IN SHARE ROW EXCLUSIVE MODE")
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        let row = sqlx_core::query::query("SELECT (SELECT count(*) FROM nodes), (SELECT count(*) FROM accounts)")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        let now: (i64, i64) = (row.try_get(0).map_err(db_err)?, row.try_get(1).map_err(db_err)?);
+        if now != (expected.0 as i64, expected.1 as i64) {
+            return Err(StorageError::Contention("the county's structure changed meanwhile".into()));
+        }
         // Codes may move between nodes in one file (two grids swap codes): clear them first so
         // that the unique index sees only the final state. One statement per table, columns as
         // arrays.

@@ -95,11 +95,14 @@ impl Organisation for SqliteStorage {
         .await
     }
 
-    async fn structure(&self) -> Result<Structure> {
-        self.read(|c| {
-            let mut st = c
-                .prepare("SELECT id, kind, name, parent, township, village, code, boundary FROM nodes")
-                .map_err(db_err)?;
+    async fn structure(&self, boundaries: bool) -> Result<Structure> {
+        self.read(move |c| {
+            let sql = if boundaries {
+                "SELECT id, kind, name, parent, township, village, code, boundary FROM nodes"
+            } else {
+                "SELECT id, kind, name, parent, township, village, code, NULL FROM nodes"
+            };
+            let mut st = c.prepare(sql).map_err(db_err)?;
             let nodes = st
                 .query_map([], |r| Ok(NodeSetup { node: node_at(r, 0)?, code: r.get(6)?, boundary: r.get(7)? }))
                 .map_err(db_err)?
@@ -113,10 +116,20 @@ impl Organisation for SqliteStorage {
         .await
     }
 
-    async fn apply_structure(&self, nodes: &[NodeSetup], accounts: &[Account]) -> Result<()> {
+    async fn apply_structure(&self, nodes: &[NodeSetup], accounts: &[Account], expected: (usize, usize)) -> Result<()> {
         let (nodes, accounts) = (nodes.to_vec(), accounts.to_vec());
         self.run(move |c| {
-            let tx = c.transaction().map_err(db_err)?;
+            // Immediate: the write lock first, so that another process's setup waits rather
+            // than reading the same counts.
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(db_err)?;
+            let now: (i64, i64) = tx
+                .query_row("SELECT (SELECT count(*) FROM nodes), (SELECT count(*) FROM accounts)", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .map_err(db_err)?;
+            if now != (expected.0 as i64, expected.1 as i64) {
+                return Err(StorageError::Contention("the county's structure changed meanwhile".into()));
+            }
             {
                 let mut put_node = tx
                     .prepare(
