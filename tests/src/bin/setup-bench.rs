@@ -5,7 +5,7 @@
 //! alone (no database) is printed beside as the baseline from the same run. Real SQLite file
 //! (or PostgreSQL with `--postgres`).
 //!
-//! Run: `cargo run --release -p gridkeeper-tests --bin setup-bench [-- --grids 1358 --postgres]`
+//! Run: `cargo run --release -p gridkeeper-tests --bin setup-bench [-- --grids 1358 --points 300 --postgres]`
 
 use std::time::Instant;
 
@@ -25,6 +25,27 @@ struct Args {
     /// On a scratch database of the test PostgreSQL server instead of a SQLite file.
     #[arg(long)]
     postgres: bool,
+    /// Points in each grid's outline (the demo's squares have five; a surveyed village grid
+    /// has a few hundred).
+    #[arg(long, default_value_t = 5)]
+    points: usize,
+}
+
+/// A closed outline of `n` points around the centre of a demo square.
+fn outline(square: &str, n: usize) -> String {
+    let v: serde_json::Value = serde_json::from_str(square).expect("the demo's square");
+    let ring = v["coordinates"][0].as_array().expect("a ring");
+    let (x0, y0) = (ring[0][0].as_f64().unwrap(), ring[0][1].as_f64().unwrap());
+    let (x1, y1) = (ring[2][0].as_f64().unwrap(), ring[2][1].as_f64().unwrap());
+    let (cx, cy, r) = ((x0 + x1) / 2.0, (y0 + y1) / 2.0, (x1 - x0) / 2.0);
+    let mut points: Vec<[f64; 2]> = (0..n - 1)
+        .map(|i| {
+            let a = i as f64 / (n - 1) as f64 * std::f64::consts::TAU;
+            [cx + r * a.cos(), cy + r * a.sin()]
+        })
+        .collect();
+    points.push(points[0]);
+    serde_json::json!({"type": "Polygon", "coordinates": [points]}).to_string()
 }
 
 fn xlsx(rows: &[[String; 8]]) -> Vec<u8> {
@@ -49,7 +70,12 @@ fn secs(t: Instant) -> String {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let plan = demo_county::county_plan(args.grids, args.seed);
-    let rows = demo_county::setup_rows(&plan, args.seed, true);
+    let mut rows = demo_county::setup_rows(&plan, args.seed, true);
+    if args.points > 5 {
+        for r in rows.iter_mut().filter(|r| !r[4].is_empty()) {
+            r[4] = outline(&r[4], args.points);
+        }
+    }
     let file = xlsx(&rows);
     // Next year's file: every tenth grid's instructor replaced, one township's departments
     // renamed (new ones made beside the old).
@@ -63,7 +89,13 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     let changed = xlsx(&changed);
-    println!("setup file: {} rows, {} grids, {:.1} MB .xlsx", rows.len(), args.grids, file.len() as f64 / 1e6);
+    println!(
+        "setup file: {} rows, {} grids with {}-point outlines, {:.1} MB .xlsx",
+        rows.len(),
+        args.grids,
+        args.points,
+        file.len() as f64 / 1e6
+    );
 
     let dir = tempfile::tempdir()?;
     let (storage, pg_url): (std::sync::Arc<dyn Storage>, Option<String>) = if args.postgres {
