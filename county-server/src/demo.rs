@@ -206,7 +206,7 @@ async fn work_the_loop(county: &County) -> anyhow::Result<()> {
         anyhow::Ok(account.zip(node))
     };
     let waiting = |level: Level| {
-        let viewer = Viewer { account: Uuid::nil(), level, now_ms: now };
+        let viewer = Viewer { account: Uuid::nil(), level, node: None, department: false, now_ms: now };
         async move { storage.dispute_list(&Scope::All, DisputeList::Waiting, viewer, &DisputeQuery::default(), 60).await }
     };
     let mut passed_up = 0;
@@ -409,7 +409,7 @@ async fn generate(storage: &dyn Storage, grids: usize, seed: u64) -> anyhow::Res
                 node: grid,
             })
             .await?;
-        let author = Author { account: worker, device: importer, role: Role::GridWorker };
+        let author = Author { account: worker, device: importer, role: Role::GridWorker, node: None };
         let records = GridRecords::from(data);
         pending.push_back((
             grid_name.to_string(),

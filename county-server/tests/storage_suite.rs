@@ -462,7 +462,7 @@ async fn every_backend_counts_the_overview_from_the_records() {
     for (name, s) in backends(&dir, &pg).await {
         let s = s.as_ref();
         let (township, g) = grid(s).await;
-        let author = Author { account: worker, device: Uuid::now_v7(), role: Role::GridWorker };
+        let author = Author { account: worker, device: Uuid::now_v7(), role: Role::GridWorker, node: None };
         county_server::service::import::import_grid(s, g, &author, &records, now).await.unwrap();
         let o = s.overview(&Scope::Township(township), month).await.unwrap();
         assert_eq!(o.grids, 1, "{name}");
@@ -563,7 +563,7 @@ async fn every_backend_lists_disputes_for_staff_as_the_rule_says() {
         let rows = Rows { disputes: all.iter().map(|d| (key, (*d).clone())).collect(), ..Rows::default() };
         s.commit(GridCommit { grid: g, docs: vec![], changes: vec![], rows }).await.unwrap();
         let list = |scope: Scope, list: DisputeList, level| {
-            let viewer = Viewer { account: Uuid::now_v7(), level, now_ms: now };
+            let viewer = Viewer { account: Uuid::now_v7(), level, node: None, department: false, now_ms: now };
             async move {
                 let found = s.dispute_list(&scope, list, viewer, &DisputeQuery::default(), 100).await.unwrap();
                 found.into_iter().map(|d| d.id).collect::<Vec<_>>()
@@ -584,7 +584,7 @@ async fn every_backend_lists_disputes_for_staff_as_the_rule_says() {
         assert!(list(Scope::Township(Uuid::now_v7()), DisputeList::Overdue, Township).await.is_empty(), "{name}");
         // The other filters narrow a list.
         let q = DisputeQuery { status: Some("reported".into()), ..Default::default() };
-        let viewer = Viewer { account: Uuid::now_v7(), level: Township, now_ms: now };
+        let viewer = Viewer { account: Uuid::now_v7(), level: Township, node: None, department: false, now_ms: now };
         let found = s.dispute_list(&mine, DisputeList::Overdue, viewer, &q, 100).await.unwrap();
         assert_eq!(found.len(), 2, "{name}");
         // Every row was derived by the current rule.

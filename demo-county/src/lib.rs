@@ -188,7 +188,7 @@ pub fn generate_grid(spec: &GridSpec) -> GridData {
 /// Runs the protocol's validator on every record of a grid as if `worker` (a grid worker)
 /// created it; returns the first refusal.
 pub fn validate_grid(data: &GridData, worker: Uuid) -> Result<(), ValidationError> {
-    let author = Author { account: worker, device: worker, role: Role::GridWorker };
+    let author = Author { account: worker, device: worker, role: Role::GridWorker, node: None };
     fn check<R: Record>(items: &[R], id: impl Fn(&R) -> Uuid, author: &Author) -> Result<(), ValidationError> {
         for r in items {
             validate_record_change(R::COLLECTION, id(r), &r.to_fields(), None, author)?;

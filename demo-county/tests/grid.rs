@@ -16,7 +16,7 @@ fn worker(n: u128) -> Uuid {
 }
 
 fn author(w: Uuid) -> Author {
-    Author { account: w, device: Uuid::from_u128(42), role: Role::GridWorker }
+    Author { account: w, device: Uuid::from_u128(42), role: Role::GridWorker, node: None }
 }
 
 fn check_all(g: &GridData, w: Uuid) {

@@ -327,16 +327,16 @@ pub struct DisputeView {
 }
 
 impl DisputeView {
-    /// `dispute` as the account `actor`, of `role`, sees it at `now_ms`.
-    pub fn for_viewer(dispute: Dispute, actor: Uuid, role: crate::org::Role, now_ms: i64) -> Self {
+    /// `dispute` as the account `actor`, of `role` at `node`, sees it at `now_ms`.
+    pub fn for_viewer(dispute: Dispute, actor: Uuid, role: crate::org::Role, node: Option<Uuid>, now_ms: i64) -> Self {
         let state = dispute.state();
         let facts = (&dispute).into();
         let level = role.level();
-        let mut allowed = closed_loop::allowed(&state, facts, actor, level, now_ms);
+        let mut allowed = closed_loop::allowed(&state, facts, actor, level, node, now_ms);
         allowed.retain(|k| role.takes_action(k.as_str()));
         DisputeView {
             overdue: state.overdue(now_ms),
-            waiting: closed_loop::waits_for(&state, actor, level),
+            waiting: closed_loop::waits_for(&state, actor, role, node),
             allowed,
             report_delay_minutes: dispute.report_delay_minutes(),
             state,
@@ -393,7 +393,7 @@ impl NewAction {
     /// The action `actor` takes at `level` at `now_ms`, having seen `dispute` as it stands: it
     /// names the last action it saw, and comes after every one of them (a clock behind the
     /// others' is moved on by a millisecond past the latest, as the rule requires).
-    pub fn by(&self, actor: Uuid, level: Level, now_ms: i64, dispute: &Dispute) -> Action {
+    pub fn by(&self, actor: Uuid, level: Level, node: Option<Uuid>, now_ms: i64, dispute: &Dispute) -> Action {
         let at = dispute.actions.iter().map(|a| a.at + 1).max().map_or(now_ms, |t| t.max(now_ms));
         let mut a = Action::new(Uuid::now_v7(), &self.kind, actor, level, at);
         a.to_level = self.to_level;
@@ -403,6 +403,7 @@ impl NewAction {
         a.note = self.note.clone().filter(|s| !s.trim().is_empty());
         a.satisfaction = self.satisfaction.clone();
         a.after = closed_loop::last_seen(&dispute.actions);
+        a.node = node;
         a
     }
 }
@@ -440,7 +441,7 @@ impl DisputeEvent {
             class: dispute.class.clone(),
             status: state.status,
             level: state.level,
-            waiting_level: closed_loop::waiting_on(&state).map(|(l, _)| l),
+            waiting_level: closed_loop::waiting_on(&state).map(|w| w.level),
             deadline: state.deadline,
             at,
         }

@@ -285,7 +285,7 @@ pub fn seed() -> &'static Seed {
     static SEED: OnceLock<Seed> = OnceLock::new();
     SEED.get_or_init(|| {
         let grid = id(0x6);
-        let worker = Author { account: SEED_ACCOUNT, device: SEED_DEVICE, role: Role::GridWorker };
+        let worker = Author { account: SEED_ACCOUNT, device: SEED_DEVICE, role: Role::GridWorker, node: None };
         let meta = ChangeMeta { account: worker.account, device: worker.device };
         let docs = Collection::ALL
             .into_iter()
@@ -409,6 +409,7 @@ pub fn validate_change(data: &[u8]) {
         account: meta.map_or(SEED_ACCOUNT, |m| m.account),
         device: doc::device_of_actor(change.actor_id()).unwrap_or(SEED_DEVICE),
         role,
+        node: None,
     };
     let mut d = seed().doc(collection).clone();
     let _ = ingest(&mut d, collection, &change, &author);
@@ -462,8 +463,12 @@ pub fn validate_plan(data: &[u8]) {
     let mut d = seeded.doc(collection).clone();
     let steps = 1 + src.below(4);
     for _ in 0..steps {
-        let author =
-            Author { account: src.choose(&ACCOUNTS), device: src.choose(&DEVICES), role: src.choose(&Role::ALL) };
+        let author = Author {
+            account: src.choose(&ACCOUNTS),
+            device: src.choose(&DEVICES),
+            role: src.choose(&Role::ALL),
+            node: None,
+        };
         let epoch = u32::from(src.byte() & 1);
         let actor = doc::actor_for(author.device, epoch);
         let time = match src.below(4) {

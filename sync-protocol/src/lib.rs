@@ -9,7 +9,7 @@
 //! use automerge::Automerge;
 //! use uuid::Uuid;
 //!
-//! let author = Author { account: Uuid::now_v7(), device: Uuid::now_v7(), role: Role::GridWorker };
+//! let author = Author { account: Uuid::now_v7(), device: Uuid::now_v7(), role: Role::GridWorker, node: None };
 //! let grid = Uuid::now_v7();
 //! let mut residents = Automerge::new();
 //! let zhang = Resident {

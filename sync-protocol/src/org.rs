@@ -214,24 +214,25 @@ impl Role {
         !matches!(self, Role::TownshipDepartmentStaff | Role::CountyDepartmentStaff | Role::CountyAdmin)
     }
 
+    /// A department's staff (派出所, 司法所, a county department): they work what is sent to their
+    /// department.
+    pub fn is_department(self) -> bool {
+        matches!(self, Role::TownshipDepartmentStaff | Role::CountyDepartmentStaff)
+    }
+
     /// Whether this role may take dispute actions of this kind at all (the closed loop's rule
     /// then says whether now): a department works what it is assigned — 处置反馈 and the work on
     /// the spot — and leaves accepting, assigning, verifying, resolving, supervising, escalating
     /// and evaluating to the centres.
     pub fn takes_action(self, kind: &str) -> bool {
-        match self {
-            Role::TownshipDepartmentStaff | Role::CountyDepartmentStaff => {
-                matches!(kind, "feedback" | "intervene" | "mediate")
-            }
-            _ => true,
-        }
+        !self.is_department() || matches!(kind, "feedback" | "intervene" | "mediate")
     }
 
     /// Whether this role reads the residents and houses of its area through the staff API
     /// (masked, audited): everyone but a department's staff, who work the disputes assigned to
     /// them and need no one else's records.
     pub fn reads_area_records(self) -> bool {
-        !matches!(self, Role::TownshipDepartmentStaff | Role::CountyDepartmentStaff)
+        !self.is_department()
     }
 
     /// Whether this role keeps a grid's base records (residents, houses, visits): the grid's
@@ -261,6 +262,10 @@ pub struct Author {
     pub account: Uuid,
     pub device: Uuid,
     pub role: Role,
+    /// The place the account is scoped to, where it is known (the server's callers, the
+    /// device's own edits): an action naming the place it acts for must name this one.
+    #[serde(default)]
+    pub node: Option<Uuid>,
 }
 
 /// A node of the organisation tree, with its township and village for quick scope checks.

@@ -18,7 +18,7 @@
 //! use automerge::Automerge;
 //! use uuid::Uuid;
 //!
-//! let worker = Author { account: Uuid::now_v7(), device: Uuid::now_v7(), role: Role::GridWorker };
+//! let worker = Author { account: Uuid::now_v7(), device: Uuid::now_v7(), role: Role::GridWorker, node: None };
 //! let key = doc::DocKey::new(Uuid::now_v7(), Collection::Residents);
 //! let li = Resident {
 //!     id: Uuid::now_v7(), name: "李四".into(), sex: "male".into(), birth_date: "1990-01-02".into(),

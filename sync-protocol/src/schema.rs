@@ -237,6 +237,7 @@ pub const ACTION_FIELDS: &[FieldDef] = &[
     opt("due_at", Kind::Timestamp),
     opt("satisfaction", Kind::Enum(SATISFACTION)),
     opt("after", Kind::Ref),
+    opt("node", Kind::Ref),
 ];
 
 pub const DISPUTE_FIELDS: &[FieldDef] = &[
@@ -500,6 +501,16 @@ pub fn validate_record_change(
                             record,
                             "actions.actor",
                             "处置人必须是提交者本人",
+                        ));
+                    }
+                    if let (Some(node), Some(mine)) = (a.get("node").and_then(Value::as_str), author.node)
+                        && node != mine.to_string()
+                    {
+                        return Err(err(
+                            ValidationCode::ActorMismatch,
+                            record,
+                            "actions.node",
+                            "处置单位必须是提交者本人所在的单位",
                         ));
                     }
                     let kind = a.get("kind").and_then(Value::as_str).unwrap_or("");

@@ -10,7 +10,7 @@ use sync_protocol::{ValidationCode, validate};
 use uuid::Uuid;
 
 fn author(role: Role) -> Author {
-    Author { account: Uuid::now_v7(), device: Uuid::now_v7(), role }
+    Author { account: Uuid::now_v7(), device: Uuid::now_v7(), role, node: None }
 }
 
 fn id_number(birth: &str, seq: &str) -> String {

@@ -62,7 +62,12 @@ fn seeds_are_real_messages_and_accepted_changes() {
     for (_, input) in seeds.iter().filter(|(t, _)| *t == "validate_change") {
         let (collection, role) = fuzzing::selector(input[0]);
         let change = automerge::Change::try_from(&input[1..]).unwrap();
-        let author = sync_protocol::org::Author { account: fuzzing::SEED_ACCOUNT, device: fuzzing::SEED_DEVICE, role };
+        let author = sync_protocol::org::Author {
+            account: fuzzing::SEED_ACCOUNT,
+            device: fuzzing::SEED_DEVICE,
+            role,
+            node: None,
+        };
         let mut d = seed.doc(collection).clone();
         let outcome = fuzzing::ingest(&mut d, collection, &change, &author).unwrap();
         assert!(matches!(outcome, sync_protocol::pipeline::Outcome::Applied(_)), "{outcome:?}");
@@ -90,7 +95,8 @@ fn validate_kept(path: &str) -> Result<sync_protocol::doc::ChangeSummary, sync_p
     let data = std::fs::read(fuzz_dir().join(path)).unwrap();
     let (collection, role) = fuzzing::selector(data[0]);
     let change = automerge::Change::try_from(&data[1..]).expect("the crasher parses as a change");
-    let author = sync_protocol::org::Author { account: fuzzing::SEED_ACCOUNT, device: fuzzing::SEED_DEVICE, role };
+    let author =
+        sync_protocol::org::Author { account: fuzzing::SEED_ACCOUNT, device: fuzzing::SEED_DEVICE, role, node: None };
     sync_protocol::doc::validate_change(fuzzing::seed().doc(collection), collection, &change, &author)
 }
 
@@ -105,7 +111,8 @@ fn a_change_not_in_automerge_encoding_is_refused() {
     input[5] ^= 0xff;
     let (collection, role) = fuzzing::selector(input[0]);
     let change = automerge::Change::try_from(&input[1..]).unwrap();
-    let author = sync_protocol::org::Author { account: fuzzing::SEED_ACCOUNT, device: fuzzing::SEED_DEVICE, role };
+    let author =
+        sync_protocol::org::Author { account: fuzzing::SEED_ACCOUNT, device: fuzzing::SEED_DEVICE, role, node: None };
     let e = sync_protocol::doc::validate_change(fuzzing::seed().doc(collection), collection, &change, &author);
     assert_eq!(e.unwrap_err().code, sync_protocol::ValidationCode::UnsupportedOperation);
 }
@@ -173,6 +180,7 @@ fn a_change_naming_an_author_is_refused_not_panicked_on() {
         account: meta.account,
         device: sync_protocol::doc::device_of_actor(change.actor_id()).unwrap(),
         role,
+        node: None,
     };
     let mut doc = fuzzing::seed().doc(collection).clone();
     let heads = doc.get_heads();

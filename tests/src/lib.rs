@@ -392,8 +392,12 @@ pub async fn typical_grid_a(server: &TestServer) -> demo_county::GridData {
 
 /// Imports generated records into grid A, as grid A's worker (a device of its own).
 pub async fn import_into_grid_a(server: &TestServer, data: &demo_county::GridData, now: i64) {
-    let author =
-        sync_protocol::org::Author { account: server.org.worker_a, device: Uuid::now_v7(), role: Role::GridWorker };
+    let author = sync_protocol::org::Author {
+        account: server.org.worker_a,
+        device: Uuid::now_v7(),
+        role: Role::GridWorker,
+        node: None,
+    };
     let records = county_server::service::import::GridRecords::from(data.clone());
     county_server::service::import::import_grid(server.storage().as_ref(), server.org.grid_a, &author, &records, now)
         .await

@@ -422,7 +422,7 @@ fn foreign_change(device: Uuid, account: Uuid, grid: Uuid) -> OutChange {
         &automerge::Automerge::new(),
         doc::actor_for(device, 0),
         &Edit { doc: key, record: stranger.id, creating: true, fields: stranger.to_fields() },
-        &Author { account, device, role: Role::GridWorker },
+        &Author { account, device, role: Role::GridWorker, node: None },
         chrono::Utc::now().timestamp_millis(),
     )
     .unwrap()

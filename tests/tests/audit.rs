@@ -209,7 +209,7 @@ async fn a_staff_device_may_not_write_residents() {
     let id = t.identity().unwrap();
     // Made as if by a grid worker (the device's own validator would refuse it), signed with the
     // staff device's actor and account: the server knows the role from the token.
-    let author = Author { account: id.account.id, device: id.device_id, role: Role::GridWorker };
+    let author = Author { account: id.account.id, device: id.device_id, role: Role::GridWorker, node: None };
     let r = resident("冒名", "1980-05-05", "055");
     let key = DocKey::new(server.org.grid_a, Collection::Residents);
     let edit = Edit { doc: key, record: r.id, creating: true, fields: r.to_fields() };

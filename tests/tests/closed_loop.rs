@@ -333,7 +333,7 @@ async fn the_demo_county_holds_disputes_at_every_stage_and_codes_for_every_level
     let list = |list, level| {
         let storage = storage.clone();
         async move {
-            let viewer = Viewer { account: Uuid::now_v7(), level, now_ms: now };
+            let viewer = Viewer { account: Uuid::now_v7(), level, node: None, department: false, now_ms: now };
             storage.dispute_list(&Scope::All, list, viewer, &DisputeQuery::default(), 500).await.unwrap()
         }
     };
@@ -405,24 +405,28 @@ async fn the_inbox_tells_a_worker_what_the_village_did_with_their_report() {
 /// "公安+司法行政+N": the township centre sends a dispute to its justice office (司法所), whose
 /// staff report back; a department takes no centre's decision (accept, assign, resolve,
 /// supervise), and its screens offer none.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_department_reports_back_on_what_it_is_sent_and_decides_nothing_else() {
-    let server = TestServer::start().await;
+async fn department_story(server: TestServer) {
     let o = server.org.clone();
     let storage = server.storage();
-    let justice = Uuid::now_v7();
-    storage
-        .put_node(&sync_protocol::org::Node {
-            id: justice,
-            kind: NodeKind::Department,
-            name: "司法所".into(),
-            parent: Some(o.township),
-            township: Some(o.township),
-            village: None,
-        })
-        .await
-        .unwrap();
+    let department = |name: &'static str| {
+        let storage = storage.clone();
+        async move {
+            let id = Uuid::now_v7();
+            let node = sync_protocol::org::Node {
+                id,
+                kind: NodeKind::Department,
+                name: name.into(),
+                parent: Some(o.township),
+                township: Some(o.township),
+                village: None,
+            };
+            storage.put_node(&node).await.unwrap();
+            id
+        }
+    };
+    let (justice, police) = (department("司法所").await, department("派出所").await);
     let clerk = put_account(storage.as_ref(), "司法所调解员", Role::TownshipDepartmentStaff, justice).await;
+    let officer = put_account(storage.as_ref(), "派出所民警", Role::TownshipDepartmentStaff, police).await;
     let worker = TestDevice::enrol(&server.url(), &server.code_for(o.worker_a).await, "worker").await;
     let id = worker.report_dispute(&neighbours_dispute(vec![party("甲")], "村口", "宅基地纠纷")).unwrap();
     worker.add_dispute_action(id, &NewAction::new("escalate").note("需村调委会协调")).unwrap();
@@ -441,6 +445,22 @@ async fn a_department_reports_back_on_what_it_is_sent_and_decides_nothing_else()
     let due = field_core::now_ms() + 5 * DAY;
     let send = json!({"kind": "assign", "to_level": "township", "to_node": justice, "due_at": due, "note": "请司法所组织调解"});
     assert_eq!(act(&server, &township, id, send).await.0, 200);
+    // It waits for the justice office: in its 待办, not the police station's, not the centre's
+    // (for the centre it is assigned out).
+    let listed_in = |token: String, list: &'static str| {
+        let server = &server;
+        async move {
+            let found = get(server, &token, &format!("/v1/disputes?list={list}")).await;
+            found.as_array().unwrap().iter().any(|d| d["dispute"]["id"] == json!(id))
+        }
+    };
+    let police_token = staff_token(&server, officer).await;
+    assert!(listed_in(dept.clone(), "waiting").await);
+    assert!(!listed_in(police_token.clone(), "waiting").await);
+    assert!(!listed_in(township.clone(), "waiting").await);
+    assert!(listed_in(township.clone(), "assigned_out").await);
+    let (status, body) = act(&server, &police_token, id, json!({"kind": "feedback", "note": "冒名反馈"})).await;
+    assert_eq!((status, body["code"].as_str()), (422, Some("not_assignee")), "another department: {body}");
     let listed = get(&server, &dept, "/v1/disputes").await;
     let view = listed.as_array().unwrap().iter().find(|d| d["dispute"]["id"] == json!(id)).unwrap().clone();
     let allowed: Vec<&str> = view["allowed"].as_array().unwrap().iter().map(|k| k.as_str().unwrap()).collect();
@@ -455,4 +475,14 @@ async fn a_department_reports_back_on_what_it_is_sent_and_decides_nothing_else()
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["state"]["status"], json!("resolved"));
     assert_eq!(body["state"]["resolved_level"], json!("township"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_department_reports_back_on_what_it_is_sent_and_decides_nothing_else() {
+    department_story(TestServer::start().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_department_reports_back_on_what_it_is_sent_on_postgres() {
+    department_story(TestServer::start_postgres().await).await;
 }

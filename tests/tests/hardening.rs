@@ -28,7 +28,7 @@ async fn a_compressed_change_is_refused_from_its_header() {
     let server = TestServer::start().await;
     let (a, token) = worker_a(&server).await;
     let id = a.identity().unwrap();
-    let author = Author { account: id.account.id, device: id.device_id, role: Role::GridWorker };
+    let author = Author { account: id.account.id, device: id.device_id, role: Role::GridWorker, node: None };
     let mut r = resident("长备注", "1980-05-05", "055");
     r.notes = Some("独居老人，子女在外地务工，每月探望一次。".repeat(20));
     let key = DocKey::new(server.org.grid_a, Collection::Residents);
@@ -573,7 +573,7 @@ async fn a_change_reusing_its_actors_sequence_number_is_refused() {
     let (dev, token) = worker_a(&server).await;
     let id = dev.identity().unwrap();
     let key = DocKey::new(server.org.grid_a, Collection::Residents);
-    let author = Author { account: id.account.id, device: id.device_id, role: Role::GridWorker };
+    let author = Author { account: id.account.id, device: id.device_id, role: Role::GridWorker, node: None };
     let seq1 = |r: &sync_protocol::model::Resident| {
         let edit = Edit { doc: key, record: r.id, creating: true, fields: r.to_fields() };
         // An epoch of its own, so the first is this actor's first change in the document.

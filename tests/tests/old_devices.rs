@@ -67,7 +67,7 @@ async fn a_version_1_device_syncs_with_the_current_server() {
 
     // An edit of the old app: a new resident, in a version 1 request.
     let newcomer = resident("老版本", "1961-02-03", "051");
-    let author = Author { account: id.account.id, device: id.device_id, role: Role::GridWorker };
+    let author = Author { account: id.account.id, device: id.device_id, role: Role::GridWorker, node: None };
     let change = doc::make_change(
         &residents,
         doc::actor_for(id.device_id, 0),

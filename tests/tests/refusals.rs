@@ -37,7 +37,7 @@ async fn a_device_of_grid_a_is_refused_grid_b() {
 
     // A change to grid B's residents, made and signed by device A.
     let id = a.identity().unwrap();
-    let author = Author { account: id.account.id, device: id.device_id, role: Role::GridWorker };
+    let author = Author { account: id.account.id, device: id.device_id, role: Role::GridWorker, node: None };
     let stranger = resident("外人", "1990-01-01", "033");
     let key_b = DocKey::new(o.grid_b, Collection::Residents);
     let change = doc::make_change(

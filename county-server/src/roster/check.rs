@@ -49,7 +49,7 @@ pub fn doc_keys(grid: Uuid) -> [DocKey; 2] {
 /// edits of base records (the validator lets only grid roles keep them; an import writes the
 /// grid's records on its behalf, and the history shows the importing account).
 pub fn importer(account: Uuid, device: Uuid) -> Author {
-    Author { account, device, role: Role::GridWorker }
+    Author { account, device, role: Role::GridWorker, node: None }
 }
 
 pub(super) const ADDRESS_FIELDS: [&str; 7] = ["township", "village", "street", "building", "unit", "floor", "door"];

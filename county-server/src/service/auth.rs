@@ -50,7 +50,12 @@ pub struct Caller {
 
 impl Caller {
     pub fn author(&self) -> Author {
-        Author { account: self.account.id, device: self.device.id, role: self.account.role }
+        Author {
+            account: self.account.id,
+            device: self.device.id,
+            role: self.account.role,
+            node: Some(self.account.node),
+        }
     }
 
     /// The grids this caller may see, from the node its account is scoped to.

@@ -54,7 +54,7 @@ impl County {
                     let read = Read::new(ReadKind::DisputeList, Some(key.grid)).subject(id).detail(new.kind.clone());
                     self.audit_read(caller, read).await?;
                     let now = chrono::Utc::now().timestamp_millis();
-                    return Ok(DisputeView::for_viewer(d, author.account, role, now));
+                    return Ok(DisputeView::for_viewer(d, author.account, role, author.node, now));
                 }
             }
         }
@@ -188,7 +188,7 @@ fn act(
         Err(e) => return (doc, Err(unchanged(e))),
     };
     let now = chrono::Utc::now().timestamp_millis();
-    let action = new.by(author.account, author.role.level(), now, &current);
+    let action = new.by(author.account, author.role.level(), author.node, now, &current);
     let mut fields = serde_json::Map::new();
     fields.insert("actions".into(), json!([&action]));
     let edit = Edit { doc: key, record: id, creating: false, fields };

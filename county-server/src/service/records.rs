@@ -70,17 +70,18 @@ impl County {
     pub async fn disputes(&self, caller: &Caller, q: &DisputeQuery) -> Result<Vec<DisputeView>> {
         let scope = caller.scope()?;
         check_grid(self.storage(), &scope, q.grid).await?;
-        let (actor, level, now) =
-            (caller.account.id, caller.account.role.level(), chrono::Utc::now().timestamp_millis());
+        let (actor, now) = (caller.account.id, chrono::Utc::now().timestamp_millis());
         let found = match q.list {
             Some(list) => {
-                let viewer = Viewer { account: actor, level, now_ms: now };
+                let viewer = Viewer::of(&caller.account, now);
                 self.storage().dispute_list(&scope, list, viewer, q, LIST_LIMIT).await?
             }
             None => self.storage().disputes(&scope, q).await?,
         };
-        let list: Vec<DisputeView> =
-            found.into_iter().map(|d| DisputeView::for_viewer(d, actor, caller.account.role, now)).collect();
+        let list: Vec<DisputeView> = found
+            .into_iter()
+            .map(|d| DisputeView::for_viewer(d, actor, caller.account.role, Some(caller.account.node), now))
+            .collect();
         let which = q.list.map_or("all", |l| l.as_str());
         let read = Read::new(ReadKind::DisputeList, q.grid).detail(format!("list={which} rows={}", list.len()));
         self.audit_read(caller, read).await?;

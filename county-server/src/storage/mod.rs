@@ -126,7 +126,7 @@ pub enum CatchUp {
 /// The version of the closed loop's rule that a dispute's query row was derived by. Rows of an
 /// older rule are derived again from their documents when a server starts
 /// ([`crate::service::County::upgrade_rows`]).
-pub const DISPUTE_RULE: i64 = 2;
+pub const DISPUTE_RULE: i64 = 3;
 
 /// What a dispute's query row keeps beside its JSON, derived once by the closed loop's rule for
 /// both backends: what lists filter and sort on.
@@ -142,6 +142,8 @@ pub struct DisputeColumns {
     pub deadline: Option<i64>,
     /// Whom it waits for ([`sync_protocol::model::closed_loop::waiting_on`]).
     pub waiting_level: Option<&'static str>,
+    /// The place it was sent to (a department, a village), when it waits for one.
+    pub waiting_node: Option<Uuid>,
     pub waiting_account: Option<Uuid>,
     /// 第一时间介入: the first action that dealt with it.
     pub first_intervention_at: Option<i64>,
@@ -159,8 +161,9 @@ impl DisputeColumns {
             accepted: s.accepted,
             supervised: s.supervised,
             deadline: s.deadline,
-            waiting_level: waiting.map(|(l, _)| l.as_str()),
-            waiting_account: waiting.and_then(|(_, p)| p),
+            waiting_level: waiting.map(|w| w.level.as_str()),
+            waiting_node: waiting.and_then(|w| w.node),
+            waiting_account: waiting.and_then(|w| w.account),
             first_intervention_at: s.first_intervention_at,
         }
     }
@@ -186,7 +189,28 @@ pub struct DisputeTimes {
 pub struct Viewer {
     pub account: Uuid,
     pub level: Level,
+    /// Their place (`None`: any place at their level).
+    pub node: Option<Uuid>,
+    /// A department's staff: waiting for them is only what is sent to their department.
+    pub department: bool,
     pub now_ms: i64,
+}
+
+impl Viewer {
+    pub fn of(account: &Account, now_ms: i64) -> Viewer {
+        Viewer {
+            account: account.id,
+            level: account.role.level(),
+            node: Some(account.node),
+            department: account.role.is_department(),
+            now_ms,
+        }
+    }
+
+    /// Anyone of a level's centre (the demo, benchmarks).
+    pub fn at_level(level: Level, now_ms: i64) -> Viewer {
+        Viewer { account: Uuid::nil(), level, node: None, department: false, now_ms }
+    }
 }
 
 /// A stored node kind; an unknown one is a damaged row, never read as some default kind.

@@ -93,7 +93,7 @@ impl Inner {
 
     pub fn author(&self) -> Result<Author> {
         let id = self.identity()?;
-        Ok(Author { account: id.account.id, device: id.device_id, role: id.account.role })
+        Ok(Author { account: id.account.id, device: id.device_id, role: id.account.role, node: Some(id.account.node) })
     }
 
     pub fn actor(&self) -> Result<automerge::ActorId> {

@@ -135,7 +135,7 @@ impl Device {
         let not_found = || DeviceError::NotFound(format!("dispute {dispute}"));
         let d = store::dispute(&inner.conn, dispute)?.ok_or_else(not_found)?;
         let grid = store::dispute_grid(&inner.conn, dispute)?.ok_or_else(not_found)?;
-        let action = new.by(account.id, account.role.level(), now_ms(), &d);
+        let action = new.by(account.id, account.role.level(), Some(account.node), now_ms(), &d);
         let fields = obj(json!({"actions": [action]}));
         inner.apply_edit(&Edit {
             doc: DocKey::new(grid, Collection::Disputes),
@@ -152,20 +152,24 @@ impl Device {
     /// Disputes as this account sees them: where each stands, whether it waits for them (待办),
     /// overdue or not, and the actions they may take (the closed loop's rule).
     pub fn dispute_views(&self, open_only: bool) -> Result<Vec<DisputeView>> {
-        let (actor, role) = self.viewer()?;
+        let (actor, role, node) = self.viewer()?;
         let now = now_ms();
-        Ok(self.disputes(open_only)?.into_iter().map(|d| DisputeView::for_viewer(d, actor, role, now)).collect())
+        Ok(self
+            .disputes(open_only)?
+            .into_iter()
+            .map(|d| DisputeView::for_viewer(d, actor, role, Some(node), now))
+            .collect())
     }
 
     pub fn dispute_view(&self, id: Uuid) -> Result<DisputeView> {
-        let (actor, role) = self.viewer()?;
-        Ok(DisputeView::for_viewer(self.dispute(id)?, actor, role, now_ms()))
+        let (actor, role, node) = self.viewer()?;
+        Ok(DisputeView::for_viewer(self.dispute(id)?, actor, role, Some(node), now_ms()))
     }
 
-    fn viewer(&self) -> Result<(Uuid, sync_protocol::org::Role)> {
+    fn viewer(&self) -> Result<(Uuid, sync_protocol::org::Role, Uuid)> {
         let inner = self.lock();
         let id = inner.identity()?;
-        Ok((id.account.id, id.account.role))
+        Ok((id.account.id, id.account.role, id.account.node))
     }
 
     /// Notes the actions of others on this person's disputes that the device had not looked at
@@ -175,7 +179,7 @@ impl Device {
         let account = inner.identity()?.account.clone();
         // The first download is complete when no document is still being fetched.
         let complete = store::fetches(&inner.conn)?.is_empty();
-        store::note_new_actions(&mut inner.conn, account.id, account.role.level(), complete)
+        store::note_new_actions(&mut inner.conn, &account, complete)
     }
 
     /// Whether disputes changed since the inbox last looked.

@@ -7,7 +7,7 @@
 use rusqlite::{Connection, OptionalExtension, params};
 use sync_protocol::app::InboxItem;
 use sync_protocol::model::{Dispute, closed_loop};
-use sync_protocol::org::Level;
+use sync_protocol::org::{Account, Level};
 use uuid::Uuid;
 
 use super::{get_meta, set_meta};
@@ -17,14 +17,15 @@ use crate::error::Result;
 const NOTED: &[&str] =
     &["accept", "assign", "feedback", "verify", "return", "escalate", "supervise", "resolve", "evaluate", "archive"];
 
-/// Whether a dispute is this person's: they reported it or acted on it, or it waits for them
-/// or their level.
-fn concerns(d: &Dispute, me: Uuid, level: Level) -> bool {
-    if d.reported_by == me || d.actions.iter().any(|a| a.actor == me) {
+/// Whether a dispute is this person's: they reported it or acted on it, it waits for them, or
+/// their level holds it (a centre's; a department has only what is sent to it).
+fn concerns(d: &Dispute, me: &Account) -> bool {
+    if d.reported_by == me.id || d.actions.iter().any(|a| a.actor == me.id) {
         return true;
     }
     let state = d.state();
-    state.level == level || closed_loop::waits_for(&state, me, level)
+    (state.level == me.role.level() && !me.role.is_department())
+        || closed_loop::waits_for(&state, me.id, me.role, Some(me.node))
 }
 
 /// How many read entries the inbox keeps (the oldest go first).
@@ -38,7 +39,7 @@ pub fn inbox_pending(conn: &Connection) -> Result<u64> {
 /// Notes the actions of the disputes whose rows changed (`inbox_pending`) that were not looked
 /// at before; returns how many reached the inbox. Until the device's first download is complete
 /// (`complete`), everything is taken as seen: history is not news.
-pub fn note_new_actions(conn: &mut Connection, me: Uuid, level: Level, complete: bool) -> Result<u32> {
+pub fn note_new_actions(conn: &mut Connection, me: &Account, complete: bool) -> Result<u32> {
     let tx = conn.transaction()?;
     let started = get_meta(&tx, "inbox_started")?.is_some();
     let pending: Vec<String> = {
@@ -58,10 +59,10 @@ pub fn note_new_actions(conn: &mut Connection, me: Uuid, level: Level, complete:
             let mut mine: Option<bool> = None;
             for a in &d.actions {
                 let new = seen.execute([a.id.to_string()])? == 1;
-                if !new || !started || a.actor == me || !NOTED.contains(&a.kind.as_str()) {
+                if !new || !started || a.actor == me.id || !NOTED.contains(&a.kind.as_str()) {
                     continue;
                 }
-                if *mine.get_or_insert_with(|| concerns(&d, me, level)) {
+                if *mine.get_or_insert_with(|| concerns(&d, me)) {
                     noted += put.execute(params![
                         a.id.to_string(),
                         d.id.to_string(),

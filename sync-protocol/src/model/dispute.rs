@@ -51,6 +51,11 @@ pub struct Action {
     /// concurrent actions recognisable as such.
     #[serde(default)]
     pub after: Option<RecordId>,
+    /// The place the actor acts for (their department, village or township centre), as the
+    /// author's account holds it; none from apps before departments. What lets a department's
+    /// report-back be told from another's at the same level.
+    #[serde(default)]
+    pub node: Option<RecordId>,
 }
 
 impl Action {
@@ -69,6 +74,7 @@ impl Action {
             due_at: None,
             satisfaction: None,
             after: None,
+            node: None,
         }
     }
 }

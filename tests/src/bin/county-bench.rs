@@ -257,7 +257,7 @@ async fn main() -> anyhow::Result<()> {
             ("township", Scope::Township(township), Level::Township, DisputeList::AssignedOut),
         ];
         for (label, scope, level, list) in cases {
-            let viewer = Viewer { account: Uuid::now_v7(), level, now_ms };
+            let viewer = Viewer { account: Uuid::now_v7(), level, node: None, department: false, now_ms };
             let q = DisputeQuery::default();
             let t = Instant::now();
             let found = storage.dispute_list(&scope, list, viewer, &q, 500).await?;

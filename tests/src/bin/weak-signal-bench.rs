@@ -120,7 +120,7 @@ async fn main() {
             visits: vec![],
             disputes: data.disputes,
         };
-        let author = Author { account: o.worker_a, device: Uuid::now_v7(), role: Role::GridWorker };
+        let author = Author { account: o.worker_a, device: Uuid::now_v7(), role: Role::GridWorker, node: None };
         county_server::service::import::import_grid(storage.as_ref(), *g, &author, &records, now).await.unwrap();
     }
     let mut town_payload = 0;

@@ -173,7 +173,13 @@ satisfaction?: string | null,
  * The last action the author had seen (none from apps before the closed loop): what makes
  * concurrent actions recognisable as such.
  */
-after?: string | null, };
+after?: string | null, 
+/**
+ * The place the actor acts for (their department, village or township centre), as the
+ * author's account holds it; none from apps before departments. What lets a department's
+ * report-back be told from another's at the same level.
+ */
+node?: string | null, };
 export type Dispute = { id: string, 
 /**
  * ordinary (一般性), coordination (协调性), emergency (突发性)

@@ -385,22 +385,24 @@ async fn write_rows(tx: &mut Transaction<'static, Postgres>, grid: Uuid, rows: &
         sqlx_core::query::query(
             "INSERT INTO disputes (id, grid, doc_key, class, category, status, level, resolved_level, open,
                                    discovered_at, reported_at, data, accepted, supervised, deadline, waiting_level,
-                                   waiting_account, rule, reported_by, first_intervention_at)
+                                   waiting_account, rule, reported_by, first_intervention_at, waiting_node)
              SELECT id, $1, doc_key, class, category, status, level, resolved_level, open, discovered_at, reported_at,
                     data::jsonb, accepted, supervised, deadline, waiting_level, waiting_account, $18, reported_by,
-                    first_intervention_at
+                    first_intervention_at, waiting_node
              FROM UNNEST($2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
                          $9::bool[], $10::int8[], $11::int8[], $12::text[], $13::bool[], $14::bool[], $15::int8[],
-                         $16::text[], $17::uuid[], $19::uuid[], $20::int8[])
+                         $16::text[], $17::uuid[], $19::uuid[], $20::int8[], $21::uuid[])
                AS t(id, doc_key, class, category, status, level, resolved_level, open, discovered_at, reported_at, data,
-                    accepted, supervised, deadline, waiting_level, waiting_account, reported_by, first_intervention_at)
+                    accepted, supervised, deadline, waiting_level, waiting_account, reported_by, first_intervention_at,
+                    waiting_node)
              ON CONFLICT (id) DO UPDATE SET doc_key = excluded.doc_key, class = excluded.class,
                category = excluded.category, status = excluded.status, level = excluded.level,
                resolved_level = excluded.resolved_level, open = excluded.open,
                discovered_at = excluded.discovered_at, reported_at = excluded.reported_at, data = excluded.data,
                accepted = excluded.accepted, supervised = excluded.supervised, deadline = excluded.deadline,
                waiting_level = excluded.waiting_level, waiting_account = excluded.waiting_account, rule = excluded.rule,
-               reported_by = excluded.reported_by, first_intervention_at = excluded.first_intervention_at
+               reported_by = excluded.reported_by, first_intervention_at = excluded.first_intervention_at,
+               waiting_node = excluded.waiting_node
              WHERE disputes.grid = excluded.grid",
         )
         .bind(grid)
@@ -423,6 +425,7 @@ async fn write_rows(tx: &mut Transaction<'static, Postgres>, grid: Uuid, rows: &
         .bind(DISPUTE_RULE)
         .bind(d.iter().map(|(_, x)| x.reported_by).collect::<Vec<_>>())
         .bind(cols.iter().map(|s| s.first_intervention_at).collect::<Vec<_>>())
+        .bind(cols.iter().map(|s| s.waiting_node).collect::<Vec<_>>())
         .execute(&mut **tx)
         .await
         .map_err(db_err)?;

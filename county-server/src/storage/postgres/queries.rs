@@ -86,11 +86,23 @@ impl Queries for PostgresStorage {
         let mut sql = Sql::scoped("SELECT data::text FROM disputes", scope, "grid");
         let level = viewer.level.as_str().to_string();
         match list {
+            // A named person; else a place sent to (for a department, only that); else the
+            // holding level's centre.
             DisputeList::Waiting => {
-                sql.and("waiting_level =", Arg::Text(level));
-                sql.push(" AND (waiting_account IS NULL OR waiting_account = ");
+                sql.push(" AND (waiting_account = ");
                 sql.arg(Arg::Uuid(viewer.account));
-                sql.push(")");
+                sql.push(" OR waiting_account IS NULL AND waiting_level = ");
+                sql.arg(Arg::Text(level));
+                match viewer.node {
+                    Some(node) => {
+                        sql.push(" AND (waiting_node = ");
+                        sql.arg(Arg::Uuid(node));
+                    }
+                    None => {
+                        sql.push(" AND (waiting_node IS NOT NULL");
+                    }
+                }
+                sql.push(if viewer.department { "))" } else { " OR waiting_node IS NULL))" });
             }
             DisputeList::Overdue => {
                 sql.push(" AND open");
@@ -107,7 +119,7 @@ impl Queries for PostgresStorage {
                 sql.and("level =", Arg::Text(level.clone()));
                 sql.push(" AND (waiting_level <> ");
                 sql.arg(Arg::Text(level));
-                sql.push(" OR waiting_account IS NOT NULL)");
+                sql.push(" OR waiting_account IS NOT NULL OR waiting_node IS NOT NULL)");
             }
         }
         dispute_filters(&mut sql, q);

@@ -350,11 +350,13 @@ fn write_rows(tx: &Connection, grid: &str, rows: &Rows) -> rusqlite::Result<()> 
     }
     let mut st = tx.prepare_cached(
         "INSERT INTO disputes (id, grid, doc_key, class, category, status, level, resolved_level, open, discovered_at, reported_at, data,
-                               accepted, supervised, deadline, waiting_level, waiting_account, rule, reported_by, first_intervention_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)
+                               accepted, supervised, deadline, waiting_level, waiting_account, rule, reported_by, first_intervention_at,
+                               waiting_node)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)
          ON CONFLICT (id) DO UPDATE SET doc_key = excluded.doc_key, class = excluded.class, category = excluded.category, status = excluded.status, level = excluded.level, resolved_level = excluded.resolved_level, open = excluded.open, discovered_at = excluded.discovered_at, reported_at = excluded.reported_at, data = excluded.data,
            accepted = excluded.accepted, supervised = excluded.supervised, deadline = excluded.deadline, waiting_level = excluded.waiting_level, waiting_account = excluded.waiting_account, rule = excluded.rule,
-           reported_by = excluded.reported_by, first_intervention_at = excluded.first_intervention_at
+           reported_by = excluded.reported_by, first_intervention_at = excluded.first_intervention_at,
+           waiting_node = excluded.waiting_node
          WHERE disputes.grid = excluded.grid",
     )?;
     for (key, d) in &rows.disputes {
@@ -380,6 +382,7 @@ fn write_rows(tx: &Connection, grid: &str, rows: &Rows) -> rusqlite::Result<()> 
             DISPUTE_RULE,
             d.reported_by.to_string(),
             s.first_intervention_at,
+            s.waiting_node.map(|n| n.to_string()),
         ])?;
     }
     let mut del = tx.prepare_cached("DELETE FROM conflicts WHERE record = ?1 AND grid = ?2")?;

@@ -112,9 +112,16 @@ impl Queries for SqliteStorage {
             };
             let level = viewer.level.as_str().to_string();
             match list {
+                // A named person; else a place sent to (for a department, only that); else the
+                // holding level's centre.
                 DisputeList::Waiting => {
-                    bind(&mut sql, " AND waiting_level = ?", level);
-                    bind(&mut sql, " AND (waiting_account IS NULL OR waiting_account = ?)", viewer.account.to_string());
+                    bind(&mut sql, " AND (waiting_account = ?", viewer.account.to_string());
+                    bind(&mut sql, " OR waiting_account IS NULL AND waiting_level = ?", level);
+                    match viewer.node {
+                        Some(node) => bind(&mut sql, " AND (waiting_node = ?", node.to_string()),
+                        None => sql.push_str(" AND (waiting_node IS NOT NULL"),
+                    }
+                    sql.push_str(if viewer.department { "))" } else { " OR waiting_node IS NULL))" });
                 }
                 // A number, never text from a request: written into the statement.
                 DisputeList::Overdue => sql.push_str(&format!(" AND open = 1 AND deadline < {}", viewer.now_ms)),
@@ -124,7 +131,11 @@ impl Queries for SqliteStorage {
                 }
                 DisputeList::AssignedOut => {
                     bind(&mut sql, " AND open = 1 AND level = ?", level.clone());
-                    bind(&mut sql, " AND (waiting_level <> ? OR waiting_account IS NOT NULL)", level);
+                    bind(
+                        &mut sql,
+                        " AND (waiting_level <> ? OR waiting_account IS NOT NULL OR waiting_node IS NOT NULL)",
+                        level,
+                    );
                 }
             }
             dispute_filters(&mut sql, &mut args, &q);

@@ -32,7 +32,7 @@ use uuid::Uuid;
 
 use super::{Action, Dispute};
 use crate::ValidationCode;
-use crate::org::Level;
+use crate::org::{Level, Role};
 use crate::schema::SATISFACTION;
 
 mod state;
@@ -117,7 +117,7 @@ pub fn permit(st: &DisputeState, facts: Facts<'_>, a: &Action) -> Result<ActionK
             }
         }
         ActionKind::Intervene | ActionKind::Mediate => {
-            let assignee = st.assignment.as_ref().is_some_and(|x| x.to_level == a.level);
+            let assignee = st.assignment.as_ref().is_some_and(|x| from_assignee(x, a));
             if !open {
                 Err(settled())
             } else if !(holder || assignee || a.actor == facts.reported_by) {
@@ -172,10 +172,7 @@ pub fn permit(st: &DisputeState, facts: Facts<'_>, a: &Action) -> Result<ActionK
         }
         ActionKind::Feedback => {
             let Some(x) = st.assignment.as_ref() else { return Err(no(V::WrongStage, "没有待反馈的指派")) };
-            let assignee = match x.to_account {
-                Some(p) => p == a.actor,
-                None => x.to_level == a.level,
-            };
+            let assignee = from_assignee(x, a);
             if !open {
                 Err(settled())
             } else if !matches!(st.status, DisputeStatus::Assigned | DisputeStatus::Returned) {
@@ -558,7 +555,14 @@ pub fn judge(facts: Facts<'_>, seen: &[Action], new: &[Action]) -> Result<(), (V
 /// the buttons a screen offers. Asked of [`permit`] itself, with what each kind's form will
 /// collect (a reason, a due time, the satisfaction) taken as given, so screens never hold a rule
 /// of their own.
-pub fn allowed(st: &DisputeState, facts: Facts<'_>, actor: Uuid, level: Level, now_ms: i64) -> Vec<ActionKind> {
+pub fn allowed(
+    st: &DisputeState,
+    facts: Facts<'_>,
+    actor: Uuid,
+    level: Level,
+    node: Option<Uuid>,
+    now_ms: i64,
+) -> Vec<ActionKind> {
     ActionKind::ALL
         .into_iter()
         .filter(|k| *k != ActionKind::Report)
@@ -566,6 +570,7 @@ pub fn allowed(st: &DisputeState, facts: Facts<'_>, actor: Uuid, level: Level, n
             let mut a = Action::new(Uuid::nil(), kind.as_str(), actor, level, now_ms);
             // As this app writes it: naming what it saw (never an older app's leniency).
             a.after = Some(Uuid::nil());
+            a.node = node;
             a.note = Some("-".into());
             a.due_at = Some(now_ms + 60_000);
             a.satisfaction = Some(SATISFACTION[0].into());
@@ -584,18 +589,56 @@ pub fn allowed(st: &DisputeState, facts: Facts<'_>, actor: Uuid, level: Level, n
 /// level while it has something to do (accept, assign, verify, resolve, archive), the assignee
 /// while an assignment is out; nobody once it is archived, or resolved and waiting only for
 /// the parties' evaluation (which anyone but the reporter may record).
-pub fn waiting_on(st: &DisputeState) -> Option<(Level, Option<Uuid>)> {
+pub fn waiting_on(st: &DisputeState) -> Option<Waiting> {
     let out = matches!(st.status, DisputeStatus::Assigned | DisputeStatus::Returned) && st.assignment.is_some();
     match (st.status, &st.assignment) {
         (DisputeStatus::Closed | DisputeStatus::Resolved, _) => None,
-        (_, Some(x)) if out => Some((x.to_level, x.to_account)),
-        _ => Some((st.level, None)),
+        (_, Some(x)) if out => Some(Waiting { level: x.to_level, node: x.to_node, account: x.to_account }),
+        _ => Some(Waiting { level: st.level, node: None, account: None }),
     }
 }
 
-/// Whether a dispute waits for `actor`, working at `level` ([`waiting_on`]).
-pub fn waits_for(st: &DisputeState, actor: Uuid, level: Level) -> bool {
-    waiting_on(st).is_some_and(|(l, person)| l == level && person.is_none_or(|p| p == actor))
+/// Whom a dispute waits for: a named person; else a place at a level (a department, a
+/// village); else the level holding it — its centre, not the departments at that level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Waiting {
+    pub level: Level,
+    pub node: Option<Uuid>,
+    pub account: Option<Uuid>,
+}
+
+impl Waiting {
+    /// Whether this is `actor`, of `role`, at `node` (`None` where the place is unknown: the
+    /// level then answers).
+    pub fn is_for(&self, actor: Uuid, role: Role, node: Option<Uuid>) -> bool {
+        if let Some(person) = self.account {
+            return person == actor;
+        }
+        if self.level != role.level() {
+            return false;
+        }
+        match (self.node, node) {
+            (Some(place), Some(mine)) => place == mine,
+            (Some(_), None) => true,
+            (None, _) => !role.is_department(),
+        }
+    }
+}
+
+/// Whether a dispute waits for `actor`, of `role`, at `node` ([`waiting_on`]).
+pub fn waits_for(st: &DisputeState, actor: Uuid, role: Role, node: Option<Uuid>) -> bool {
+    waiting_on(st).is_some_and(|w| w.is_for(actor, role, node))
+}
+
+/// Whether `a` comes from the assignee of `x`: the named person; else someone acting for the
+/// place it was sent to (a department, a village), where the action names its place; else (an
+/// app from before departments) anyone at the level it was sent to.
+fn from_assignee(x: &Assignment, a: &Action) -> bool {
+    match (x.to_account, x.to_node, a.node) {
+        (Some(person), _, _) => person == a.actor,
+        (None, Some(place), Some(acting_for)) => place == acting_for && x.to_level == a.level,
+        _ => x.to_level == a.level,
+    }
 }
 
 /// The action that a new action should name as seen: the last of the dispute's actions in the

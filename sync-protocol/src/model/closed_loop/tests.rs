@@ -81,7 +81,7 @@ fn each_person_is_offered_exactly_what_the_rule_allows() {
     let a = s.act("escalate", Level::Grid, 1);
     s.take(a).unwrap();
     let st = s.state();
-    let kinds = |level: Level, actor: Uuid| allowed(&st, s.facts(), actor, level, T0 + 2 * MIN);
+    let kinds = |level: Level, actor: Uuid| allowed(&st, s.facts(), actor, level, None, T0 + 2 * MIN);
     assert_eq!(
         kinds(Level::Community, person(Level::Community)),
         [ActionKind::Accept, ActionKind::Intervene, ActionKind::Mediate, ActionKind::Return, ActionKind::Escalate]
@@ -89,8 +89,54 @@ fn each_person_is_offered_exactly_what_the_rule_allows() {
     assert_eq!(kinds(Level::Township, person(Level::Township)), [ActionKind::Supervise]);
     // The reporter may still work on the spot, and nothing else.
     assert_eq!(kinds(Level::Grid, REPORTER), [ActionKind::Intervene, ActionKind::Mediate]);
-    assert!(waits_for(&st, person(Level::Community), Level::Community));
-    assert!(!waits_for(&st, REPORTER, Level::Grid));
+    assert!(waits_for(&st, person(Level::Community), Role::VillageStaff, None));
+    assert!(!waits_for(&st, REPORTER, Role::GridWorker, None));
+}
+
+/// "公安+司法行政+N": sent to one department, only that department reports back, and it alone
+/// (not the centre, not another department) has it in its 待办; an app from before departments,
+/// naming no place, is judged by its level as before.
+#[test]
+fn a_dispute_sent_to_a_department_waits_for_that_department_only() {
+    let (justice, police, centre) = (Uuid::from_u128(0xD1), Uuid::from_u128(0xD2), Uuid::from_u128(0xC0));
+    let mut s = Story::new("ordinary");
+    let a = s.act("escalate", Level::Grid, 1);
+    s.take(a).unwrap();
+    let a = s.act("accept", Level::Community, 2);
+    s.take(a).unwrap();
+    let a = s.act("escalate", Level::Community, 3);
+    s.take(a).unwrap();
+    let a = s.act("accept", Level::Township, 4);
+    s.take(a).unwrap();
+    let send = assign_to(s.act("assign", Level::Township, 5), Level::Township, 5);
+    s.take(with(send, |a| a.to_node = Some(justice))).unwrap();
+    let st = s.state();
+    let clerk = Uuid::from_u128(0xA1);
+    assert!(waits_for(&st, clerk, Role::TownshipDepartmentStaff, Some(justice)));
+    assert!(!waits_for(&st, clerk, Role::TownshipDepartmentStaff, Some(police)));
+    assert!(!waits_for(&st, person(Level::Township), Role::TownshipStaff, Some(centre)));
+    let feedback = |s: &mut Story, node: Option<Uuid>| {
+        let a = s.act("feedback", Level::Township, 7);
+        with(a, |a| {
+            a.actor = clerk;
+            a.node = node;
+        })
+    };
+    for wrong in [police, centre] {
+        let a = feedback(&mut s, Some(wrong));
+        assert_eq!(s.take(a).err(), Some(ValidationCode::NotAssignee));
+    }
+    let offered = allowed(&st, s.facts(), clerk, Level::Township, Some(police), T0 + 8 * MIN);
+    assert!(!offered.contains(&ActionKind::Feedback), "{offered:?}");
+    let offered = allowed(&st, s.facts(), clerk, Level::Township, Some(justice), T0 + 8 * MIN);
+    assert!(offered.contains(&ActionKind::Feedback), "{offered:?}");
+    // Before departments: the level answers.
+    let mut legacy = Story { class: s.class, actions: s.actions.clone(), n: s.n };
+    let a = feedback(&mut s, None);
+    legacy.take(a).unwrap();
+    let a = feedback(&mut s, Some(justice));
+    s.take(a).unwrap();
+    assert_eq!(s.state().status, DisputeStatus::FedBack);
 }
 
 #[test]
