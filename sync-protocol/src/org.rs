@@ -221,11 +221,12 @@ impl Role {
     }
 
     /// Whether this role may take dispute actions of this kind at all (the closed loop's rule
-    /// then says whether now): a department works what it is assigned — 处置反馈 and the work on
-    /// the spot — and leaves accepting, assigning, verifying, resolving, supervising, escalating
-    /// and evaluating to the centres.
+    /// then says whether now): a department reports back (处置反馈) on what it is sent, and
+    /// leaves accepting, assigning, verifying, resolving, supervising, escalating, evaluating and
+    /// recording work on the spot to the centres (its mediation is told in its report-back: the
+    /// rule's holder is a level, and a department shares its centre's).
     pub fn takes_action(self, kind: &str) -> bool {
-        !self.is_department() || matches!(kind, "feedback" | "intervene" | "mediate")
+        !self.is_department() || kind == "feedback"
     }
 
     /// Whether this role reads the residents and houses of its area through the staff API

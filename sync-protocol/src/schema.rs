@@ -533,7 +533,7 @@ pub fn validate_record_change(
                     }
                 }
             }
-            judge_actions(record, fields, current, creating)?;
+            judge_actions(record, fields, current, creating, author.node)?;
         }
         Collection::Houses => {}
     }
@@ -548,9 +548,10 @@ fn judge_actions(
     fields: &Map<String, Value>,
     current: Option<&Map<String, Value>>,
     creating: bool,
+    author_node: Option<RecordId>,
 ) -> Result<(), ValidationError> {
     let parse = |v: &Value| serde_json::from_value::<Action>(v.clone());
-    let new: Vec<Action> = match fields.get("actions").and_then(Value::as_array) {
+    let mut new: Vec<Action> = match fields.get("actions").and_then(Value::as_array) {
         Some(a) => a
             .iter()
             .map(parse)
@@ -558,6 +559,13 @@ fn judge_actions(
             .map_err(|e| err(ValidationCode::WrongType, record, "actions", format!("处置记录格式不对：{e}")))?,
         None => Vec::new(),
     };
+    // An action that names no place (an app from before departments, or one that leaves it out)
+    // is judged as acting for the place its author's account holds, where that is known: leaving
+    // the place out cannot make someone the assignee of what was sent to another place. The
+    // stored action is unchanged.
+    for a in &mut new {
+        a.node = a.node.or(author_node);
+    }
     if creating && !new.iter().any(|a| a.kind == "report") {
         return Err(err(ValidationCode::Required, record, "actions", "事件须以上报开始"));
     }

@@ -14,7 +14,7 @@ use sync_protocol::DocError;
 use sync_protocol::api::{DisputeEvent, DisputeView, NewAction, ReadKind};
 use sync_protocol::doc::{self, DocKey, Edit};
 use sync_protocol::model::{Action, Dispute, Record};
-use sync_protocol::org::Author;
+use sync_protocol::org::{Author, Level, NodeKind};
 use sync_protocol::pipeline::{self, Rows};
 use sync_protocol::schema::Collection;
 use uuid::Uuid;
@@ -25,6 +25,35 @@ use super::sync::{COMMIT_RETRIES, doc_write, log_unreadable};
 use super::{Caller, County};
 use crate::error::{Error, Result};
 use crate::storage::{DISPUTE_RULE, DocWrite, GridCommit, NewChange, StorageError};
+
+impl County {
+    /// A place a dispute is sent to: one that exists, within the caller's scope, at the level
+    /// it is sent to (a grid, a village, a township or its department, the county or its
+    /// department). Anything else would wait for no one.
+    async fn check_place(&self, scope: &crate::storage::Scope, place: Uuid, level: Option<Level>) -> Result<()> {
+        use crate::storage::Scope;
+        let bad = |m: &str| Error::bad(sync_protocol::Code::UnknownNode, m.to_string());
+        let node = self.storage().node(place).await?.ok_or_else(|| bad("no such place"))?;
+        let at = match node.kind {
+            NodeKind::Grid => Level::Grid,
+            NodeKind::Village => Level::Community,
+            NodeKind::Township => Level::Township,
+            NodeKind::County => Level::County,
+            NodeKind::Department if node.township.is_some() => Level::Township,
+            NodeKind::Department => Level::County,
+        };
+        if level != Some(at) {
+            return Err(bad("the place is not at the level the dispute is sent to"));
+        }
+        let within = match scope {
+            Scope::All => true,
+            Scope::Township(t) => node.id == *t || node.township == Some(*t),
+            Scope::Village(v) => node.id == *v || node.village == Some(*v),
+            Scope::Grid(g) => node.id == *g,
+        };
+        if within { Ok(()) } else { Err(bad("the place is outside your area")) }
+    }
+}
 
 /// The epoch of the actor a staff account writes with on the server: the account's id and
 /// this, where a device's actor is the device's id and a small epoch.
@@ -43,6 +72,9 @@ impl County {
         let not_found = || Error::NotFound("no such dispute".into());
         let key = self.storage().record_doc(Collection::Disputes, id).await?.ok_or_else(not_found)?;
         check_grid(self.storage(), &scope, Some(key.grid)).await.map_err(|_| not_found())?;
+        if let Some(place) = new.to_node {
+            self.check_place(&scope, place, new.to_level).await?;
+        }
         let author = caller.author();
         let mut attempt = 0;
         loop {

@@ -89,10 +89,10 @@ impl Queries for PostgresStorage {
             // A named person; else a place sent to (for a department, only that); else the
             // holding level's centre.
             DisputeList::Waiting => {
+                sql.and("waiting_level =", Arg::Text(level));
                 sql.push(" AND (waiting_account = ");
                 sql.arg(Arg::Uuid(viewer.account));
-                sql.push(" OR waiting_account IS NULL AND waiting_level = ");
-                sql.arg(Arg::Text(level));
+                sql.push(" OR waiting_account IS NULL");
                 match viewer.node {
                     Some(node) => {
                         sql.push(" AND (waiting_node = ");

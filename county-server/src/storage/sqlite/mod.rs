@@ -178,12 +178,16 @@ CREATE INDEX disputes_reported_at ON disputes(reported_at);
 "#,
     // The county's setup file (issue 11): a grid's code (网格编码) names it across re-runs, and
     // its boundary (GeoJSON) draws it on the console's map; codes are issued and revoked in bulk
-    // per person; a dispute sent to a department waits for that department (rule 3).
+    // per person.
     r#"
 ALTER TABLE nodes ADD COLUMN code TEXT;
 ALTER TABLE nodes ADD COLUMN boundary TEXT;
 CREATE UNIQUE INDEX nodes_code ON nodes(code) WHERE code IS NOT NULL;
 CREATE INDEX enrolment_codes_account ON enrolment_codes(account) WHERE used_at IS NULL;
+"#,
+    // Departments (issue 11): a dispute sent to a department waits for that department (rule 3
+    // derives the stored rows again at start).
+    r#"
 ALTER TABLE disputes ADD COLUMN waiting_node TEXT;
 "#,
 ];

@@ -115,8 +115,9 @@ impl Queries for SqliteStorage {
                 // A named person; else a place sent to (for a department, only that); else the
                 // holding level's centre.
                 DisputeList::Waiting => {
+                    bind(&mut sql, " AND waiting_level = ?", level);
                     bind(&mut sql, " AND (waiting_account = ?", viewer.account.to_string());
-                    bind(&mut sql, " OR waiting_account IS NULL AND waiting_level = ?", level);
+                    sql.push_str(" OR waiting_account IS NULL");
                     match viewer.node {
                         Some(node) => bind(&mut sql, " AND (waiting_node = ?", node.to_string()),
                         None => sql.push_str(" AND (waiting_node IS NOT NULL"),

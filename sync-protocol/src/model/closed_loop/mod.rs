@@ -611,11 +611,11 @@ impl Waiting {
     /// Whether this is `actor`, of `role`, at `node` (`None` where the place is unknown: the
     /// level then answers).
     pub fn is_for(&self, actor: Uuid, role: Role, node: Option<Uuid>) -> bool {
-        if let Some(person) = self.account {
-            return person == actor;
-        }
         if self.level != role.level() {
             return false;
+        }
+        if let Some(person) = self.account {
+            return person == actor;
         }
         match (self.node, node) {
             (Some(place), Some(mine)) => place == mine,

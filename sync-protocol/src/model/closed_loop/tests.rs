@@ -96,9 +96,12 @@ fn each_person_is_offered_exactly_what_the_rule_allows() {
 /// "公安+司法行政+N": sent to one department, only that department reports back, and it alone
 /// (not the centre, not another department) has it in its 待办; an app from before departments,
 /// naming no place, is judged by its level as before.
-#[test]
-fn a_dispute_sent_to_a_department_waits_for_that_department_only() {
-    let (justice, police, centre) = (Uuid::from_u128(0xD1), Uuid::from_u128(0xD2), Uuid::from_u128(0xC0));
+const JUSTICE: Uuid = Uuid::from_u128(0xD1);
+const POLICE: Uuid = Uuid::from_u128(0xD2);
+const CENTRE: Uuid = Uuid::from_u128(0xC0);
+
+/// A dispute passed up to the township and sent to its justice office (司法所).
+fn sent_to_justice() -> Story {
     let mut s = Story::new("ordinary");
     let a = s.act("escalate", Level::Grid, 1);
     s.take(a).unwrap();
@@ -109,7 +112,14 @@ fn a_dispute_sent_to_a_department_waits_for_that_department_only() {
     let a = s.act("accept", Level::Township, 4);
     s.take(a).unwrap();
     let send = assign_to(s.act("assign", Level::Township, 5), Level::Township, 5);
-    s.take(with(send, |a| a.to_node = Some(justice))).unwrap();
+    s.take(with(send, |a| a.to_node = Some(JUSTICE))).unwrap();
+    s
+}
+
+#[test]
+fn a_dispute_sent_to_a_department_waits_for_that_department_only() {
+    let (justice, police, centre) = (JUSTICE, POLICE, CENTRE);
+    let mut s = sent_to_justice();
     let st = s.state();
     let clerk = Uuid::from_u128(0xA1);
     assert!(waits_for(&st, clerk, Role::TownshipDepartmentStaff, Some(justice)));
@@ -493,4 +503,29 @@ fn an_older_app_is_told_to_update_for_what_it_cannot_send() {
     // Its escalation without a reason is its own mistake, not its version's.
     let old = with(s.act("escalate", Level::Grid, 2), |a| (a.after, a.note) = (None, None));
     assert_eq!(s.take(old).err(), Some(ValidationCode::Required));
+}
+
+/// The validator judges an action that names no place as acting for its author's place: leaving
+/// the place out does not make the police station the assignee of what was sent to the justice
+/// office.
+#[test]
+fn an_action_without_a_place_is_judged_at_its_authors_place() {
+    use crate::org::Author;
+    use crate::schema::{Collection, validate_record_change};
+    let mut s = sent_to_justice();
+    let clerk = Uuid::from_u128(0xA1);
+    let a = s.act("feedback", Level::Township, 7);
+    let feedback = with(a, |a| a.actor = clerk);
+    assert_eq!(feedback.node, None);
+    let current = serde_json::json!({
+        "class": "ordinary", "category": "neighbour", "reported_by": REPORTER, "reported_at": T0,
+        "actions": s.actions,
+    });
+    let fields = serde_json::json!({ "actions": [feedback] });
+    let (current, fields) = (current.as_object().unwrap(), fields.as_object().unwrap());
+    let author = |node| Author { account: clerk, device: Uuid::nil(), role: Role::TownshipDepartmentStaff, node };
+    let judged = |node| validate_record_change(Collection::Disputes, Uuid::nil(), fields, Some(current), &author(node));
+    assert_eq!(judged(Some(POLICE)).unwrap_err().code, ValidationCode::NotAssignee);
+    assert_eq!(judged(Some(CENTRE)).unwrap_err().code, ValidationCode::NotAssignee);
+    judged(Some(JUSTICE)).unwrap();
 }
