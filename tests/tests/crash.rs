@@ -191,12 +191,11 @@ async fn storm(dev: Arc<TestDevice>, seed: u64, stop: Arc<AtomicBool>) -> StormL
         match dev.sync().await {
             Ok(report) => {
                 assert_eq!(report.refused, 0, "{}: {report:?}", dev.name);
-                assert_eq!(
-                    report.acknowledged as usize,
-                    pending.len(),
-                    "{}: the whole outbox is acknowledged",
-                    dev.name
-                );
+                // A sync sends a long outbox in several rounds, each applied as it is answered:
+                // a sync the kill cut short may have had some of them acknowledged already, so
+                // this one acknowledges the rest. What an Ok sync promises is an empty outbox.
+                assert!(report.acknowledged as usize <= pending.len(), "{}: {report:?}", dev.name);
+                assert_eq!(dev.pending_count().unwrap(), 0, "{}: the whole outbox is acknowledged", dev.name);
                 log.acknowledged.append(&mut pending);
                 log.syncs_ok += 1;
             }
