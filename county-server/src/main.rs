@@ -238,16 +238,7 @@ async fn main() -> anyhow::Result<()> {
                         report.rows, report.rejected_rows, report.rejected_rows, report.rows
                     );
                     for p in &report.problems {
-                        let sheet = if p.sheet.is_empty() { String::new() } else { format!("{} ", p.sheet) };
-                        println!(
-                            "  {sheet}第{}行 row {} [{}] {}: {} / {}",
-                            p.row,
-                            p.row,
-                            p.column,
-                            p.code.as_str(),
-                            p.message,
-                            p.message_en
-                        );
+                        println!("  {p}");
                     }
                     anyhow::bail!("setup file rejected; nothing was changed");
                 }

@@ -2,6 +2,10 @@
 //! ([`crate::wire`]): enrolment, blobs, the staff queries and rosters. The server answers with
 //! these types and the device and the console read them, so neither side re-declares them.
 //! Errors are [`crate::error::ErrorBody`] with an [`crate::error::ErrorCode`].
+//!
+//! One file of plain data types, in sections by route group (enrolment, ranges, blobs, staff
+//! queries, disputes, the structure, rosters) so that a client's whole contract reads in one
+//! place; the rules these types carry live beside the model (`closed_loop`, `org`).
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -777,6 +781,23 @@ pub struct RosterReport {
     pub ignored_columns: Vec<String>,
 }
 
+/// One rejected cell as a report line: sheet, row, column, code and both messages.
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let sheet = if self.sheet.is_empty() { String::new() } else { format!("{} ", self.sheet) };
+        write!(
+            f,
+            "{sheet}第{}行 row {} [{}] {}: {} / {}",
+            self.row,
+            self.row,
+            self.column,
+            self.code.as_str(),
+            self.message,
+            self.message_en
+        )
+    }
+}
+
 impl std::fmt::Display for RosterReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(
@@ -785,17 +806,7 @@ impl std::fmt::Display for RosterReport {
             self.rows, self.rejected_rows, self.rejected_rows, self.rows
         )?;
         for p in &self.problems {
-            let sheet = if p.sheet.is_empty() { String::new() } else { format!("{} ", p.sheet) };
-            writeln!(
-                f,
-                "  {sheet}第{}行 row {} [{}] {}: {} / {}",
-                p.row,
-                p.row,
-                p.column,
-                p.code.as_str(),
-                p.message,
-                p.message_en
-            )?;
+            writeln!(f, "  {p}")?;
         }
         if !self.ignored_columns.is_empty() {
             writeln!(f, "  未读取的列 ignored columns: {}", self.ignored_columns.join(", "))?;

@@ -152,16 +152,13 @@ impl Enrolment for SqliteStorage {
         let codes = codes.to_vec();
         self.run(move |c| {
             let tx = c.transaction().map_err(db_err)?;
-            let mut revoked = 0;
+            let accounts: Vec<Uuid> = codes.iter().map(|(_, a, _)| *a).collect();
+            let revoked = revoke_unused(&tx, &accounts, at)?;
             {
-                let mut revoke = tx
-                    .prepare("UPDATE enrolment_codes SET used_at = ?2 WHERE account = ?1 AND used_at IS NULL")
-                    .map_err(db_err)?;
                 let mut insert = tx
                     .prepare("INSERT INTO enrolment_codes (code_hash, account, expires_at) VALUES (?1, ?2, ?3)")
                     .map_err(db_err)?;
                 for (hash, account, expires_at) in &codes {
-                    revoked += revoke.execute(params![account.to_string(), at]).map_err(db_err)? as u64;
                     insert.execute(params![hash, account.to_string(), expires_at]).map_err(db_err)?;
                 }
             }
@@ -175,18 +172,21 @@ impl Enrolment for SqliteStorage {
         let accounts = accounts.to_vec();
         self.run(move |c| {
             let tx = c.transaction().map_err(db_err)?;
-            let mut revoked = 0;
-            {
-                let mut revoke = tx
-                    .prepare("UPDATE enrolment_codes SET used_at = ?2 WHERE account = ?1 AND used_at IS NULL")
-                    .map_err(db_err)?;
-                for account in &accounts {
-                    revoked += revoke.execute(params![account.to_string(), at]).map_err(db_err)? as u64;
-                }
-            }
+            let revoked = revoke_unused(&tx, &accounts, at)?;
             tx.commit().map_err(db_err)?;
             Ok(revoked)
         })
         .await
     }
+}
+
+/// Revokes the unused codes of these accounts; how many.
+fn revoke_unused(tx: &rusqlite::Transaction<'_>, accounts: &[Uuid], at: i64) -> Result<u64> {
+    let mut revoke =
+        tx.prepare("UPDATE enrolment_codes SET used_at = ?2 WHERE account = ?1 AND used_at IS NULL").map_err(db_err)?;
+    let mut revoked = 0;
+    for account in accounts {
+        revoked += revoke.execute(params![account.to_string(), at]).map_err(db_err)? as u64;
+    }
+    Ok(revoked)
 }
