@@ -164,3 +164,24 @@ fn headers_are_read_as_counties_write_them() {
     assert_eq!(column_for("Grid_Code"), Some(Col::GridCode));
     assert_eq!(column_for("手机号"), None);
 }
+
+/// A small workbook whose one shared string fills many cells is refused by what its text would
+/// cost copied out, before anything is planned.
+#[test]
+fn a_shared_string_repeated_in_every_cell_is_refused_by_its_copied_size() {
+    // Excel holds at most 32,767 characters a cell: 2,300 cells of 30,000 are 69 MB copied out.
+    let long = "x".repeat(30_000);
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let sheet = wb.add_worksheet();
+    for (c, h) in ["镇街", "村社区", "网格", "网格边界"].iter().enumerate() {
+        sheet.write(0, c as u16, *h).unwrap();
+    }
+    for r in 1..=2_300u32 {
+        sheet.write(r, 3, long.as_str()).unwrap();
+    }
+    let bytes = wb.save_to_buffer().unwrap();
+    assert!(bytes.len() < 1_000_000, "small on the wire: {} bytes", bytes.len());
+    let Err(e) = plan_file(Structure::default(), Some("沂水县"), Format::Xlsx, &bytes) else { panic!("refused") };
+    assert_eq!(e.code(), sync_protocol::ErrorCode::from(sync_protocol::Code::BadWorkbook), "{e}");
+    assert!(e.to_string().contains("MB of text"), "{e}");
+}
