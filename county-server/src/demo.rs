@@ -313,6 +313,7 @@ async fn generate(storage: &dyn Storage, grids: usize, seed: u64) -> anyhow::Res
     // and committed here one by one: SQLite has one writer.
     let in_flight = std::thread::available_parallelism().map_or(2, |n| n.get()) + 1;
     let mut pending: std::collections::VecDeque<(String, Prepared)> = std::collections::VecDeque::new();
+    let settings = std::sync::Arc::new(storage.settings().await?);
     let mut done = 0usize;
     for (i, (township, village, grid_name)) in plan.grids().enumerate() {
         let t = match townships.get(township) {
@@ -411,9 +412,10 @@ async fn generate(storage: &dyn Storage, grids: usize, seed: u64) -> anyhow::Res
             .await?;
         let author = Author { account: worker, device: importer, role: Role::GridWorker, node: None };
         let records = GridRecords::from(data);
+        let settings = settings.clone();
         pending.push_back((
             grid_name.to_string(),
-            tokio::task::spawn_blocking(move || import::prepare(grid, &author, &records, now, &[])),
+            tokio::task::spawn_blocking(move || import::prepare(grid, &author, &records, now, &[], settings)),
         ));
         while pending.len() >= in_flight || (i + 1 == total && !pending.is_empty()) {
             let (name, task) = pending.pop_front().expect("not empty");

@@ -83,6 +83,16 @@ enum Command {
         #[arg(long)]
         county: Option<String>,
     },
+    /// Print the county's time limits per class and level (the closed loop's deadlines), or set
+    /// them from a JSON file (`{"limits": [{"class", "level", "accept_minutes",
+    /// "settle_minutes"}]}`; entries not named keep the defaults). Every dispute's deadline is
+    /// derived again; running servers follow within seconds, handhelds at their next sync.
+    TimeLimits {
+        #[arg(long, env = "GRIDKEEPER_DB", default_value = "gridkeeper.db")]
+        db: String,
+        #[arg(long)]
+        set: Option<PathBuf>,
+    },
     /// Issue enrolment codes for everyone at or under a place, as a printable sheet (HTML, one
     /// card with a QR code per person). A person's earlier unused codes stop working.
     IssueCodes {
@@ -275,6 +285,21 @@ async fn main() -> anyhow::Result<()> {
                 codes.replaced,
                 codes.skipped_enrolled
             );
+        }
+        Command::TimeLimits { db, set } => {
+            let county = county_server::service::County::new(open_storage(&db).await?);
+            county.refresh_settings().await.map_err(cli_error)?;
+            if let Some(file) = set {
+                let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+                let limits: sync_protocol::model::TimeLimits = serde_json::from_str(&text)
+                    .with_context(|| format!("{} is not a table of time limits", file.display()))?;
+                let changed = county.put_time_limits(&limits).await.map_err(cli_error)?;
+                println!(
+                    "已更新 time limits are now version {}; {} disputes derived again",
+                    changed.settings.version, changed.disputes
+                );
+            }
+            println!("{}", serde_json::to_string_pretty(&*county.settings())?);
         }
         Command::RevokeCodes { db, place } => {
             let storage = open_storage(&db).await?;

@@ -137,7 +137,9 @@ pub async fn spawn_opts(storage: Arc<dyn Storage>, addr: SocketAddr, options: Se
     let addr = listener.local_addr()?;
     let mut county = County::with_limits(storage.clone(), options.limits, options.enrolment);
     county.uploads = options.uploads;
-    // Lists derived by an older rule are derived again before the first request.
+    // The county's settings, and lists derived by an older rule or older settings derived again,
+    // before the first request.
+    county.refresh_settings().await?;
     county.upgrade_rows().await?;
     let county = Arc::new(county);
     let idle = options.idle.unwrap_or(IDLE);
@@ -184,8 +186,16 @@ async fn deadlines(county: Arc<County>) {
     let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last = chrono::Utc::now().timestamp_millis();
+    let mut refreshed = std::time::Instant::now();
     loop {
         every.tick().await;
+        // A change of the time limits made through another server sharing the database.
+        if refreshed.elapsed() >= crate::service::settings::REFRESH_EVERY {
+            refreshed = std::time::Instant::now();
+            if let Err(e) = county.refresh_settings().await {
+                tracing::warn!(error = %e, "county settings not read again; trying again shortly");
+            }
+        }
         let now = chrono::Utc::now().timestamp_millis();
         if now <= last {
             continue; // the clock was set back: nothing new has passed

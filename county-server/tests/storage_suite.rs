@@ -9,7 +9,7 @@ use county_server::storage::{
     PostgresStorage, ReadKind, Rows, Scope, SqliteStorage, Storage, StorageError, StoredDoc, Upload,
 };
 use sync_protocol::doc::DocKey;
-use sync_protocol::model::Resident;
+use sync_protocol::model::{CountySettings, Resident, TimeLimits};
 use sync_protocol::org::{NodeKind, Role};
 use sync_protocol::schema::Collection;
 use uuid::Uuid;
@@ -111,6 +111,7 @@ async fn every_backend_keeps_the_same_promises() {
                 docs: vec![doc(b"v1", None)],
                 changes: vec![change(key, 1, me), change(key, 2, other)],
                 rows: Rows::default(),
+                settings: Default::default(),
             })
             .await
             .unwrap();
@@ -122,6 +123,7 @@ async fn every_backend_keeps_the_same_promises() {
                 docs: vec![doc(b"stale", None)],
                 changes: vec![change(key, 3, me)],
                 rows: Rows::default(),
+                settings: Default::default(),
             })
             .await;
         assert!(matches!(lost, Err(StorageError::Contention(_))), "{name}: {lost:?}");
@@ -134,6 +136,7 @@ async fn every_backend_keeps_the_same_promises() {
                 docs: vec![doc(b"v2", Some(1))],
                 changes: vec![change(key, 2, other)],
                 rows: Rows::default(),
+                settings: Default::default(),
             })
             .await;
         assert!(matches!(dup, Err(StorageError::Contention(_))), "{name}");
@@ -143,6 +146,7 @@ async fn every_backend_keeps_the_same_promises() {
             docs: vec![doc(b"v2", Some(1))],
             changes: vec![change(key, 4, other)],
             rows: Rows::default(),
+            settings: Default::default(),
         })
         .await
         .unwrap();
@@ -189,7 +193,15 @@ async fn every_backend_keeps_the_same_promises() {
                 NewChange { doc, hash, bytes: i.to_be_bytes().to_vec(), device, account: Uuid::nil() }
             })
             .collect();
-        s.commit(GridCommit { grid: night, docs: vec![], changes: many, rows: Rows::default() }).await.unwrap();
+        s.commit(GridCommit {
+            grid: night,
+            docs: vec![],
+            changes: many,
+            rows: Rows::default(),
+            settings: Default::default(),
+        })
+        .await
+        .unwrap();
         match s.catch_up(night, &Collection::ALL, 2, me, usize::MAX).await.unwrap() {
             CatchUp::Changes { seq, changes, more } => {
                 assert_eq!((seq, more), (1_203, false), "{name}");
@@ -308,6 +320,7 @@ async fn every_backend_keeps_the_same_promises() {
             docs,
             changes: vec![change(houses, n, me)],
             rows: Rows::default(),
+            settings: Default::default(),
         };
         let missing = s.commit(write(vec![DocWrite::append(houses, 1, b"+1".to_vec())], 40)).await;
         assert!(matches!(missing, Err(StorageError::Contention(_))), "{name}: nothing to append to");
@@ -354,7 +367,7 @@ async fn every_backend_keeps_the_same_promises() {
             let doc = DocKey::new(grid, Collection::Residents);
             let mut rows = Rows::default();
             rows.residents.push((doc, r));
-            GridCommit { grid, docs: vec![], changes: vec![change(doc, n, me)], rows }
+            GridCommit { grid, docs: vec![], changes: vec![change(doc, n, me)], rows, settings: Default::default() }
         };
         s.commit(with_row(g, person("王芳"), 50)).await.unwrap();
         s.commit(with_row(other, person("冒名"), 51)).await.unwrap();
@@ -455,8 +468,10 @@ async fn every_backend_counts_the_overview_from_the_records() {
             .map(|l| (l.to_string(), data.disputes.iter().filter(|d| f(d, l)).count() as u64))
             .collect()
     };
-    let open = by_level(&|d, l| d.state().status.is_open() && d.state().level.as_str() == l);
-    let settled = by_level(&|d, l| d.state().resolved_level.is_some_and(|r| r.as_str() == l));
+    let open = by_level(&|d, l| {
+        d.state(&Default::default()).status.is_open() && d.state(&Default::default()).level.as_str() == l
+    });
+    let settled = by_level(&|d, l| d.state(&Default::default()).resolved_level.is_some_and(|r| r.as_str() == l));
     assert!(open.iter().any(|(_, n)| *n > 0), "the data has open disputes to count");
 
     for (name, s) in backends(&dir, &pg).await {
@@ -554,14 +569,16 @@ async fn every_backend_lists_disputes_for_staff_as_the_rule_says() {
         story("ordinary", worker, &[("report", Grid, now - 2 * day, None), ("resolve", Grid, now - day, None)]);
     let all = [&stale, &emergency, &escalated, &assigned, &settled];
     for d in all {
-        assert!(d.state().contradictions.is_empty(), "{:?}", d.state());
+        assert!(d.state(&Default::default()).contradictions.is_empty(), "{:?}", d.state(&Default::default()));
     }
     for (name, s) in backends(&dir, &pg).await {
         let s = s.as_ref();
         let (township, g) = grid(s).await;
         let key = DocKey::new(g, Collection::Disputes);
         let rows = Rows { disputes: all.iter().map(|d| (key, (*d).clone())).collect(), ..Rows::default() };
-        s.commit(GridCommit { grid: g, docs: vec![], changes: vec![], rows }).await.unwrap();
+        s.commit(GridCommit { grid: g, docs: vec![], changes: vec![], rows, settings: Default::default() })
+            .await
+            .unwrap();
         let list = |scope: Scope, list: DisputeList, level| {
             let viewer = Viewer { account: Uuid::now_v7(), level, node: None, department: false, now_ms: now };
             async move {
@@ -588,7 +605,28 @@ async fn every_backend_lists_disputes_for_staff_as_the_rule_says() {
         let found = s.dispute_list(&mine, DisputeList::Overdue, viewer, &q, 100).await.unwrap();
         assert_eq!(found.len(), 2, "{name}");
         // Every row was derived by the current rule.
-        assert!(s.stale_dispute_docs(DISPUTE_RULE).await.unwrap().is_empty(), "{name}");
-        assert_eq!(s.stale_dispute_docs(DISPUTE_RULE + 1).await.unwrap(), [key], "{name}");
+        assert!(s.stale_dispute_docs(DISPUTE_RULE, 0).await.unwrap().is_empty(), "{name}");
+        assert_eq!(s.stale_dispute_docs(DISPUTE_RULE + 1, 0).await.unwrap(), [key], "{name}");
+        // Rows derived under other settings than the county's are stale too.
+        assert_eq!(s.stale_dispute_docs(DISPUTE_RULE, 1).await.unwrap(), [key], "{name}");
+
+        // The county's settings: the defaults until set, then each version only from the one
+        // before it (a writer that read an older version changes nothing).
+        assert_eq!(s.settings().await.unwrap(), CountySettings::default(), "{name}");
+        let mut limits = TimeLimits::default();
+        limits.limits[0].settle_minutes = 60;
+        let first = CountySettings { version: 1, time_limits: limits.clone() };
+        assert!(!s.put_settings(&CountySettings { version: 2, ..first.clone() }).await.unwrap(), "{name}");
+        assert!(s.put_settings(&first).await.unwrap(), "{name}");
+        assert!(!s.put_settings(&CountySettings { version: 1, time_limits: TimeLimits::default() }).await.unwrap());
+        assert_eq!(s.settings().await.unwrap(), first, "{name}");
+        let second = CountySettings { version: 2, time_limits: TimeLimits::default() };
+        assert!(s.put_settings(&second).await.unwrap(), "{name}");
+        assert_eq!(s.settings().await.unwrap(), second, "{name}");
+        // A commit under them writes rows no longer stale for them.
+        let rows = Rows { disputes: all.iter().map(|d| (key, (*d).clone())).collect(), ..Rows::default() };
+        let settings = Arc::new(second);
+        s.commit(GridCommit { grid: g, docs: vec![], changes: vec![], rows, settings }).await.unwrap();
+        assert!(s.stale_dispute_docs(DISPUTE_RULE, 2).await.unwrap().is_empty(), "{name}");
     }
 }

@@ -126,7 +126,7 @@ fn typical_grids_pass_the_validator_and_have_the_requested_counts() {
         assert_eq!(g.visits.len(), 12 * 60);
         check_all(&g, w);
 
-        let open = g.disputes.iter().filter(|d| d.state().status.is_open()).count();
+        let open = g.disputes.iter().filter(|d| d.state(&Default::default()).status.is_open()).count();
         assert_eq!(open, 3, "{t}{v}");
         assert!(g.disputes.len() > 3, "a few resolved ones too");
 
@@ -266,7 +266,7 @@ fn visits_fall_in_their_months_and_disputes_make_sense() {
     assert!(fine < g.visits.len(), "some attention");
 
     let residents: HashMap<Uuid, &Resident> = g.residents.iter().map(|r| (r.id, r)).collect();
-    let open = g.disputes.iter().filter(|d| d.state().status.is_open()).count();
+    let open = g.disputes.iter().filter(|d| d.state(&Default::default()).status.is_open()).count();
     assert_eq!(open, 6);
     for d in &g.disputes {
         assert!(d.discovered_at <= d.reported_at && d.reported_at <= NOW);
@@ -283,7 +283,7 @@ fn visits_fall_in_their_months_and_disputes_make_sense() {
         assert!(d.actions.windows(2).all(|p| p[0].at < p[1].at));
         assert!(d.actions.iter().all(|a| a.actor == w && a.level == sync_protocol::org::Level::Grid && a.at <= NOW));
         assert!(["ordinary", "coordination"].contains(&d.class.as_str()));
-        if !d.state().status.is_open() {
+        if !d.state(&Default::default()).status.is_open() {
             assert_eq!(d.class, "ordinary");
             assert!(d.reported_at < NOW - 25 * 86_400_000);
         }
@@ -342,7 +342,7 @@ fn unusual_specs_still_work() {
         assert_eq!(g.houses.len(), houses, "{spec:?}");
         let visits = if houses == 0 { 0 } else { months as usize * per_month };
         assert_eq!(g.visits.len(), visits, "{spec:?}");
-        let open_now = g.disputes.iter().filter(|d| d.state().status.is_open()).count();
+        let open_now = g.disputes.iter().filter(|d| d.state(&Default::default()).status.is_open()).count();
         assert_eq!(open_now, open, "{spec:?}");
         check_all(&g, w);
         if houses > 0 {
@@ -423,7 +423,7 @@ fn whole_county_validates() {
             let w = worker(i as u128);
             let g = generate_grid(&GridSpec::typical(t, v, w, NOW, seed * 10_000 + i as u64));
             validate_grid(&g, w).unwrap_or_else(|e| panic!("{t}{v}: {e}"));
-            assert_eq!(g.disputes.iter().filter(|d| d.state().status.is_open()).count(), 3);
+            assert_eq!(g.disputes.iter().filter(|d| d.state(&Default::default()).status.is_open()).count(), 3);
             residents += g.residents.len();
             houses += g.houses.len();
         }

@@ -196,6 +196,7 @@ impl Device {
         let req = SyncRequest {
             version: PROTOCOL_VERSION,
             budget: self.link.page_budget(),
+            settings: store::county_settings(&inner.conn)?.version,
             positions: positions.clone(),
             changes: sent
                 .iter()
@@ -342,6 +343,9 @@ fn apply_answer(inner: &mut Inner, sent: &[OutboxRow], answer: SyncResponse, rep
     // The orphaned edits are kept durably, in this same transaction, until each is re-entered.
     for edit in &reenter {
         store::keep_for_reentry(&tx, edit, now)?;
+    }
+    if let Some(settings) = &answer.settings {
+        store::set_county_settings(&tx, settings)?;
     }
     store::set_meta(&tx, "last_sync_at", &now.to_string())?;
     tx.commit()?;

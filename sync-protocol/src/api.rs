@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::error::ValidationCode;
-use crate::model::{Action, ActionKind, Dispute, DisputeState, DisputeStatus, closed_loop};
+use crate::model::{Action, ActionKind, Dispute, DisputeState, DisputeStatus, TimeLimits, closed_loop};
 use crate::org::{Account, Device, GridInfo, Level, Role};
 
 // ---- enrolment (`POST /v1/enrol`) --------------------------------------------------------
@@ -332,8 +332,15 @@ pub struct DisputeView {
 
 impl DisputeView {
     /// `dispute` as the account `actor`, of `role` at `node`, sees it at `now_ms`.
-    pub fn for_viewer(dispute: Dispute, actor: Uuid, role: crate::org::Role, node: Option<Uuid>, now_ms: i64) -> Self {
-        let state = dispute.state();
+    pub fn for_viewer(
+        dispute: Dispute,
+        actor: Uuid,
+        role: crate::org::Role,
+        node: Option<Uuid>,
+        now_ms: i64,
+        limits: &TimeLimits,
+    ) -> Self {
+        let state = dispute.state(limits);
         let facts = (&dispute).into();
         let level = role.level();
         let mut allowed = closed_loop::allowed(&state, facts, actor, level, node, now_ms);
@@ -436,8 +443,8 @@ pub struct DisputeEvent {
 
 impl DisputeEvent {
     /// `kind` happened at `at` to `dispute` of `grid`, which now stands as the rule derives.
-    pub fn new(kind: &str, grid: Uuid, dispute: &Dispute, at: i64) -> Self {
-        let state = dispute.state();
+    pub fn new(kind: &str, grid: Uuid, dispute: &Dispute, at: i64, limits: &TimeLimits) -> Self {
+        let state = dispute.state(limits);
         DisputeEvent {
             kind: kind.into(),
             dispute: dispute.id,
@@ -642,6 +649,16 @@ impl AuditQuery {
 }
 
 // ---- the county's structure (县网格 setup file) -----------------------------------------
+
+/// What a change of the county's time limits did (`PUT /v1/admin/settings/time-limits`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct SettingsChanged {
+    /// The settings now in force, devices get them at their next sync.
+    pub settings: crate::model::CountySettings,
+    /// Disputes whose deadlines were derived again under them.
+    pub disputes: u32,
+}
 
 /// What a setup file changed. Re-running the same file changes nothing.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

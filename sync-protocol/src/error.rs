@@ -149,6 +149,8 @@ codes! {
         NoCounty = "no_county",
         /// The setup file names no township, grid or person.
         EmptySetup = "empty_setup",
+        /// County settings that cannot be (a time limit of no minutes, an unknown class …).
+        BadSetting = "bad_setting",
 
         // The device.
         /// No connection, or it broke: everything stays queued.

@@ -746,11 +746,19 @@ pub fn corpus_seeds() -> Vec<(&'static str, Vec<u8>)> {
     let positions = vec![GridPosition { grid: seeded.grid, seq: 42 }];
     out.push((
         "wire_decode",
-        SyncRequest { version: PROTOCOL_VERSION, positions: positions.clone(), changes: vec![], budget: 0 }.encode(),
+        SyncRequest {
+            version: PROTOCOL_VERSION,
+            positions: positions.clone(),
+            changes: vec![],
+            budget: 0,
+            settings: 0,
+        }
+        .encode(),
     ));
     out.push((
         "wire_decode",
-        SyncRequest { version: PROTOCOL_VERSION, positions: positions.clone(), changes, budget: 0 }.encode(),
+        SyncRequest { version: PROTOCOL_VERSION, positions: positions.clone(), changes, budget: 0, settings: 1 }
+            .encode(),
     ));
     let docs = seeded.docs.iter().map(|(k, d)| DocPayload { doc: *k, snapshot: true, data: d.save() }).collect();
     let refused = vec![Refusal {
@@ -761,10 +769,12 @@ pub fn corpus_seeds() -> Vec<(&'static str, Vec<u8>)> {
         message: "身份证号码校验位应为X".into(),
     }];
     let fetch = vec![crate::wire::FetchDoc { doc: seeded.key(Collection::Residents), len: 150_000 }];
-    let answer = SyncResponse { version: PROTOCOL_VERSION, refused, positions, docs, more: true, fetch };
+    let settings = Some(crate::model::CountySettings { version: 3, time_limits: Default::default() });
+    let answer = SyncResponse { version: PROTOCOL_VERSION, refused, positions, docs, more: true, fetch, settings };
     out.push(("wire_decode", answer.encode()));
-    // The same in version 1, as the handhelds already in the field read it.
-    out.push(("wire_decode", SyncResponse { version: 1, fetch: vec![], ..answer }.encode()));
+    // The same in versions 2 and 1, as the handhelds already in the field read them.
+    out.push(("wire_decode", SyncResponse { version: 2, settings: None, ..answer.clone() }.encode()));
+    out.push(("wire_decode", SyncResponse { version: 1, fetch: vec![], settings: None, ..answer }.encode()));
     out.push(("wire_decode", seeded.key(Collection::Visits).to_string().into_bytes()));
     // Plans: a few byte strings that pick each collection and both kinds of step.
     for c in 0..4u8 {

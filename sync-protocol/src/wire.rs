@@ -15,14 +15,20 @@
 //! [`SyncResponse::fetch`] and fetched in byte ranges (`GET /v1/docs/{key}`) that resume where a
 //! cut connection stopped. Version 1 messages (the handhelds already in the field) still decode,
 //! and are answered in version 1, unpaged by the device's budget, as before.
+//!
+//! Version 3 (the closed loop's county settings) adds the settings a device follows: it says
+//! which version of them it holds ([`SyncRequest::settings`]), and an answer carries the county's
+//! current ones when they are newer ([`SyncResponse::settings`]), so every replica computes the
+//! same deadlines. Version 2 messages still decode and are answered in version 2, without them.
 
 use serde::{Deserialize, Serialize};
 
 use crate::GridId;
 use crate::doc::DocKey;
 use crate::error::{Code, ErrorCode};
+use crate::model::CountySettings;
 
-pub const PROTOCOL_VERSION: u16 = 2;
+pub const PROTOCOL_VERSION: u16 = 3;
 /// The oldest version a server still answers (in that version).
 pub const OLDEST_VERSION: u16 = 1;
 /// The sync endpoint's content type, both ways.
@@ -54,6 +60,8 @@ pub struct SyncRequest {
     /// About how many bytes of documents the device wants in the answer (0: the server's own
     /// limit). A device on a slow link asks for pages it can receive in a few seconds.
     pub budget: u32,
+    /// The version of the county settings the device holds (0: none, it follows the defaults).
+    pub settings: u64,
 }
 
 /// Why one change of a request was refused.
@@ -93,6 +101,8 @@ pub struct SyncResponse {
     /// A grid with any here is not yet at its position in `positions`: the device holds that
     /// position until every one of them is loaded, and meanwhile does not ask for the grid.
     pub fetch: Vec<FetchDoc>,
+    /// The county's settings, when newer than those the device said it holds.
+    pub settings: Option<CountySettings>,
 }
 
 /// A snapshot document to fetch in byte ranges, and its size when the answer was made (it may
@@ -146,10 +156,11 @@ fn encode<T: Serialize>(msg: &T) -> Vec<u8> {
 }
 
 impl SyncRequest {
-    /// In the message's own `version` (1 leaves out the budget).
+    /// In the message's own `version` (1 leaves out the budget, 1 and 2 the settings).
     pub fn encode(&self) -> Vec<u8> {
         match self.version {
             1 => encode(&v1::SyncRequest::from(self.clone())),
+            2 => encode(&v2::SyncRequest::from(self.clone())),
             _ => encode(self),
         }
     }
@@ -157,6 +168,7 @@ impl SyncRequest {
     pub fn decode(bytes: &[u8]) -> Result<Self, WireError> {
         match version_of(bytes)? {
             (1, body) => decode_body::<v1::SyncRequest>(body).map(Into::into),
+            (2, body) => decode_body::<v2::SyncRequest>(body).map(Into::into),
             (_, body) => decode_body(body),
         }
     }
@@ -164,19 +176,22 @@ impl SyncRequest {
 
 impl SyncResponse {
     /// In the message's own `version`. A version 1 answer cannot name documents to fetch: the
-    /// server never pages a version 1 snapshot ([`SyncResponse::fetch`] stays empty).
+    /// server never pages a version 1 snapshot ([`SyncResponse::fetch`] stays empty). Neither
+    /// a version 1 nor a version 2 answer carries settings.
     pub fn encode(&self) -> Vec<u8> {
         match self.version {
             1 => {
                 debug_assert!(self.fetch.is_empty(), "a version 1 answer cannot name documents to fetch");
                 encode(&v1::SyncResponse::from(self.clone()))
             }
+            2 => encode(&v2::SyncResponse::from(self.clone())),
             _ => encode(self),
         }
     }
     pub fn decode(bytes: &[u8]) -> Result<Self, WireError> {
         match version_of(bytes)? {
             (1, body) => decode_body::<v1::SyncResponse>(body).map(Into::into),
+            (2, body) => decode_body::<v2::SyncResponse>(body).map(Into::into),
             (_, body) => decode_body(body),
         }
     }
@@ -206,7 +221,7 @@ pub mod v1 {
 
     impl From<SyncRequest> for super::SyncRequest {
         fn from(r: SyncRequest) -> Self {
-            super::SyncRequest { version: 1, positions: r.positions, changes: r.changes, budget: 0 }
+            super::SyncRequest { version: 1, positions: r.positions, changes: r.changes, budget: 0, settings: 0 }
         }
     }
 
@@ -225,6 +240,7 @@ pub mod v1 {
                 docs: r.docs,
                 more: r.more,
                 fetch: Vec::new(),
+                settings: None,
             }
         }
     }
@@ -232,6 +248,71 @@ pub mod v1 {
     impl From<super::SyncResponse> for SyncResponse {
         fn from(r: super::SyncResponse) -> Self {
             SyncResponse { version: 1, refused: r.refused, positions: r.positions, docs: r.docs, more: r.more }
+        }
+    }
+}
+
+/// Version 2 of the messages (paged answers, no settings), as the handhelds updated for weak
+/// signal send and read them.
+pub mod v2 {
+    use serde::{Deserialize, Serialize};
+
+    use super::{DocPayload, FetchDoc, GridPosition, OutChange, Refusal};
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct SyncRequest {
+        pub version: u16,
+        pub positions: Vec<GridPosition>,
+        pub changes: Vec<OutChange>,
+        pub budget: u32,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct SyncResponse {
+        pub version: u16,
+        pub refused: Vec<Refusal>,
+        pub positions: Vec<GridPosition>,
+        pub docs: Vec<DocPayload>,
+        pub more: bool,
+        pub fetch: Vec<FetchDoc>,
+    }
+
+    impl From<SyncRequest> for super::SyncRequest {
+        fn from(r: SyncRequest) -> Self {
+            super::SyncRequest { version: 2, positions: r.positions, changes: r.changes, budget: r.budget, settings: 0 }
+        }
+    }
+
+    impl From<super::SyncRequest> for SyncRequest {
+        fn from(r: super::SyncRequest) -> Self {
+            SyncRequest { version: 2, positions: r.positions, changes: r.changes, budget: r.budget }
+        }
+    }
+
+    impl From<SyncResponse> for super::SyncResponse {
+        fn from(r: SyncResponse) -> Self {
+            super::SyncResponse {
+                version: 2,
+                refused: r.refused,
+                positions: r.positions,
+                docs: r.docs,
+                more: r.more,
+                fetch: r.fetch,
+                settings: None,
+            }
+        }
+    }
+
+    impl From<super::SyncResponse> for SyncResponse {
+        fn from(r: super::SyncResponse) -> Self {
+            SyncResponse {
+                version: 2,
+                refused: r.refused,
+                positions: r.positions,
+                docs: r.docs,
+                more: r.more,
+                fetch: r.fetch,
+            }
         }
     }
 }
@@ -281,6 +362,7 @@ mod tests {
             positions: vec![GridPosition { grid: Uuid::now_v7(), seq: 123_456 }],
             changes: vec![],
             budget: 65_536,
+            settings: 4,
         };
         let bytes = req.encode();
         assert!(bytes.len() < 40, "{}", bytes.len());
@@ -289,11 +371,35 @@ mod tests {
 
     #[test]
     fn unknown_version_is_refused_before_decoding() {
-        let mut bytes = SyncRequest { version: 7, positions: vec![], changes: vec![], budget: 0 }.encode();
+        let mut bytes = SyncRequest { version: 7, positions: vec![], changes: vec![], budget: 0, settings: 0 }.encode();
         assert_eq!(SyncRequest::decode(&bytes), Err(WireError::UnsupportedVersion { got: 7 }));
         bytes[2] = 0;
         assert_eq!(SyncRequest::decode(&bytes), Err(WireError::UnsupportedVersion { got: 0 }));
         bytes.truncate(0);
         assert!(matches!(SyncRequest::decode(&bytes), Err(WireError::Malformed(_))));
+    }
+
+    #[test]
+    fn settings_travel_in_version_3_only() {
+        let settings = CountySettings { version: 2, time_limits: crate::model::TimeLimits::default() };
+        let answer = |version| SyncResponse {
+            version,
+            refused: vec![],
+            positions: vec![],
+            docs: vec![],
+            more: false,
+            fetch: vec![],
+            settings: Some(settings.clone()),
+        };
+        assert_eq!(SyncResponse::decode(&answer(3).encode()).unwrap(), answer(3));
+        // A version 2 device reads its answer as before, without them.
+        let old = SyncResponse::decode(&answer(2).encode()).unwrap();
+        assert_eq!((old.version, old.settings), (2, None));
+        let v2 = v2::SyncRequest { version: 2, positions: vec![], changes: vec![], budget: 9 };
+        let mut bytes = MAGIC.to_vec();
+        bytes.extend(postcard::to_stdvec(&v2).unwrap());
+        let req = SyncRequest::decode(&bytes).unwrap();
+        assert_eq!((req.version, req.budget, req.settings), (2, 9, 0));
+        assert_eq!(req.encode(), bytes, "a version 2 request encodes as the old app sent it");
     }
 }

@@ -219,9 +219,12 @@ fn dispute_actions_append_and_status_derives_the_same_everywhere() {
     let d1 = Dispute::from_fields(doc::read_record(&worker.doc, Collection::Disputes, id).unwrap()).unwrap();
     let d2 = Dispute::from_fields(doc::read_record(&township.doc, Collection::Disputes, id).unwrap()).unwrap();
     assert_eq!(d1.actions.len(), 3);
-    assert_eq!(d1.state(), d2.state());
-    assert_eq!((d1.state().status, d1.state().level), (DisputeStatus::Escalated, Level::Community));
-    assert!(d1.state().supervised && d1.state().contradictions.is_empty());
+    assert_eq!(d1.state(&Default::default()), d2.state(&Default::default()));
+    assert_eq!(
+        (d1.state(&Default::default()).status, d1.state(&Default::default()).level),
+        (DisputeStatus::Escalated, Level::Community)
+    );
+    assert!(d1.state(&Default::default()).supervised && d1.state(&Default::default()).contradictions.is_empty());
     assert_eq!(d1.report_delay_minutes(), 10);
 }
 

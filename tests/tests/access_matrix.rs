@@ -236,7 +236,7 @@ async fn send(url: &str, call: &Call, token: Option<&str>) -> (u16, Option<Strin
 }
 
 fn sync_body(positions: Vec<GridPosition>, changes: Vec<OutChange>) -> Vec<u8> {
-    SyncRequest { version: PROTOCOL_VERSION, positions, changes, budget: 0 }.encode()
+    SyncRequest { version: PROTOCOL_VERSION, positions, changes, budget: 0, settings: 0 }.encode()
 }
 
 /// Calls on `foreign` (a grid outside the caller's scope) and its records, with the answer each
@@ -381,6 +381,13 @@ fn admin_calls(m: &Matrix) -> Vec<(Call, u16, &'static str)> {
             403,
             "forbidden",
         ),
+        (
+            Call::new(Method::PUT, "/v1/admin/settings/time-limits", "/v1/admin/settings/time-limits").json(json!({
+                "limits": [{"class": "emergency", "level": "county", "accept_minutes": 5, "settle_minutes": 60}]
+            })),
+            403,
+            "forbidden",
+        ),
     ]
 }
 
@@ -401,6 +408,7 @@ fn every_authenticated_call(m: &Matrix) -> Vec<Call> {
         ("/v1/conflicts", "/v1/conflicts"),
         ("/v1/events", "/v1/events"),
         ("/v1/figures/disputes", "/v1/figures/disputes"),
+        ("/v1/settings", "/v1/settings"),
     ] {
         calls.push(Call::new(Method::GET, route, path));
     }
@@ -628,6 +636,7 @@ async fn every_role_can_do_its_own_work() {
         }
         calls.push(Call::new(Method::GET, "/v1/me", "/v1/me"));
         calls.push(Call::new(Method::GET, "/v1/overview", "/v1/overview"));
+        calls.push(Call::new(Method::GET, "/v1/settings", "/v1/settings"));
         calls.push(Call::new(Method::GET, "/v1/figures/disputes", "/v1/figures/disputes?by=township"));
         for call in &calls {
             let got = send(&url, call, Some(token)).await;
@@ -663,8 +672,13 @@ async fn every_role_can_do_its_own_work() {
                 .json(json!({"code": issued["code"]}));
             ok(who, &call, &send(&url, &call, Some(token)).await);
             for call in admin_calls(&m).into_iter().map(|(c, ..)| c).filter(|c| {
-                ["/v1/admin/structure", "/v1/admin/enrolment-codes/bulk", "/v1/admin/enrolment-codes/revoke-bulk"]
-                    .contains(&c.route)
+                [
+                    "/v1/admin/structure",
+                    "/v1/admin/enrolment-codes/bulk",
+                    "/v1/admin/enrolment-codes/revoke-bulk",
+                    "/v1/admin/settings/time-limits",
+                ]
+                .contains(&c.route)
             }) {
                 ok(who, &call, &send(&url, &call, Some(token)).await);
             }

@@ -469,7 +469,7 @@ async fn township_staff_take_a_dispute_from_their_waiting_list_and_assign_it() {
     until("the sync to complete", || async { text_of(&c, "sync-pending").await.trim_start().starts_with('0') }).await;
     village.sync().await.unwrap();
     let d = village.dispute(id).unwrap();
-    let st = d.state();
+    let st = d.state(&Default::default());
     assert_eq!((st.status, st.level), (DisputeStatus::Assigned, Level::Township));
     assert_eq!(st.assignment.as_ref().map(|a| a.to_level), Some(Level::Community));
     assert!(st.deadline.is_some_and(|due| due > field_core::now_ms() + 2 * 86_400_000));

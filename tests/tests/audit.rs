@@ -125,6 +125,7 @@ async fn staff_devices_get_disputes_only_and_every_personal_read_is_audited() {
         positions: vec![GridPosition { grid: o.grid_a, seq: 1 }],
         changes: vec![],
         budget: 0,
+        settings: 0,
     };
     let (status, body) = post_sync(&server, &staff, rewound.encode()).await;
     assert_eq!(status, 200);
@@ -223,6 +224,7 @@ async fn a_staff_device_may_not_write_residents() {
         positions: vec![],
         changes: vec![OutChange { doc: key, bytes: change.raw_bytes().to_vec() }],
         budget: 0,
+        settings: 0,
     }
     .encode();
     let (status, bytes) = post_sync(&server, &id.token, body).await;

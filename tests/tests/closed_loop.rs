@@ -74,11 +74,11 @@ async fn a_dispute_goes_up_to_the_township_and_back_down_and_every_replica_agree
     worker.sync().await.unwrap();
     leader.sync().await.unwrap();
     worker.sync().await.unwrap();
-    let merged = leader.dispute(id).unwrap().state();
+    let merged = leader.dispute(id).unwrap().state(&Default::default());
     assert_eq!((merged.status, merged.level), (DisputeStatus::Escalated, Level::Community));
     assert_eq!(merged.contradictions.len(), 1, "{merged:?}");
     assert_eq!(merged.contradictions[0].code.as_str(), "not_holder");
-    assert_eq!(worker.dispute(id).unwrap().state(), merged);
+    assert_eq!(worker.dispute(id).unwrap().state(&Default::default()), merged);
 
     // The village accepts it and passes it on to the township.
     village.sync().await.unwrap();
@@ -123,7 +123,7 @@ async fn a_dispute_goes_up_to_the_township_and_back_down_and_every_replica_agree
     // not (the assignment is the village's).
     village.sync().await.unwrap();
     worker.sync().await.unwrap();
-    let st = village.dispute(id).unwrap().state();
+    let st = village.dispute(id).unwrap().state(&Default::default());
     assert_eq!(
         (st.status, st.assignment.as_ref().map(|a| a.to_level)),
         (DisputeStatus::Assigned, Some(Level::Community))
@@ -163,15 +163,15 @@ async fn a_dispute_goes_up_to_the_township_and_back_down_and_every_replica_agree
         sync_protocol::doc::read_record(&doc, sync_protocol::schema::Collection::Disputes, id).unwrap(),
     )
     .unwrap();
-    let state = on_server.state();
+    let state = on_server.state(&Default::default());
     assert_eq!(state.status, DisputeStatus::Closed);
     assert_eq!(state.resolved_level, Some(Level::Township));
     assert_eq!(state.satisfaction.as_deref(), Some("satisfied"));
-    assert_eq!(from_doc.state(), state);
+    assert_eq!(from_doc.state(&Default::default()), state);
     for d in [&worker, &leader, &village] {
         let mine = d.dispute(id).unwrap();
         assert_eq!(mine.actions.len(), on_server.actions.len(), "{}", d.name);
-        assert_eq!(mine.state(), state, "{}", d.name);
+        assert_eq!(mine.state(&Default::default()), state, "{}", d.name);
     }
     // The timeline holds every action, the contradicted one too.
     assert_eq!(on_server.actions.len(), 12);
@@ -217,7 +217,7 @@ async fn a_server_derives_rows_of_an_older_rule_again_before_it_answers() {
     let body = get(&server, &token, "/v1/disputes?open_only=true").await;
     let row = body.as_array().unwrap().iter().find(|v| v["dispute"]["id"] == json!(id.to_string())).cloned();
     assert_eq!(row.map(|v| v["state"]["status"].clone()), Some(json!("reported")));
-    let stale = server.storage().stale_dispute_docs(county_server::storage::DISPUTE_RULE).await.unwrap();
+    let stale = server.storage().stale_dispute_docs(county_server::storage::DISPUTE_RULE, 0).await.unwrap();
     assert!(stale.is_empty());
 }
 
@@ -279,12 +279,18 @@ async fn staff_hear_escalations_emergencies_and_time_limits_live() {
     let key = sync_protocol::doc::DocKey::new(o.grid_a, sync_protocol::schema::Collection::Disputes);
     let rows = sync_protocol::pipeline::Rows { disputes: vec![(key, soon.clone())], ..Default::default() };
     storage
-        .commit(county_server::storage::GridCommit { grid: o.grid_a, docs: vec![], changes: vec![], rows })
+        .commit(county_server::storage::GridCommit {
+            grid: o.grid_a,
+            docs: vec![],
+            changes: vec![],
+            rows,
+            settings: Default::default(),
+        })
         .await
         .unwrap();
     let heard = county.next("overdue", 5).await.expect("the county hears the time limit pass");
     assert_eq!(heard["dispute"].as_str(), Some(soon.id.to_string().as_str()));
-    let late = field_core::now_ms() - soon.state().deadline.unwrap();
+    let late = field_core::now_ms() - soon.state(&Default::default()).deadline.unwrap();
     println!("time limit heard {late} ms after it passed");
     assert!(late >= 0);
 
@@ -338,7 +344,7 @@ async fn the_demo_county_holds_disputes_at_every_stage_and_codes_for_every_level
         }
     };
     let all = storage.disputes(&Scope::All, &DisputeQuery::default()).await.unwrap();
-    let states: Vec<_> = all.iter().map(|d| d.state()).collect();
+    let states: Vec<_> = all.iter().map(|d| d.state(&Default::default())).collect();
     let count = |s: DisputeStatus, l: Level| states.iter().filter(|x| x.status == s && x.level == l).count();
     assert!(count(DisputeStatus::Resolved, Level::Community) > 0, "settled in the village");
     assert!(count(DisputeStatus::Assigned, Level::Community) > 0, "assigned back to the grid");
@@ -490,4 +496,95 @@ async fn a_department_reports_back_on_what_it_is_sent_and_decides_nothing_else()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_department_reports_back_on_what_it_is_sent_on_postgres() {
     department_story(TestServer::start_postgres().await).await;
+}
+
+/// The county administrator sets the time limits: the server's lists, a handheld after its next
+/// sync and (on PostgreSQL) a second server sharing the database all derive deadlines by them;
+/// a table that cannot be is refused and changes nothing.
+async fn time_limits_story(server: TestServer) {
+    use county_server::storage::DISPUTE_RULE;
+    let o = server.org.clone();
+    let storage = server.storage();
+    let other = server.another_server().await;
+    let worker = TestDevice::enrol(&server.url(), &server.code_for(o.worker_a).await, "worker").await;
+    let id = worker.report_dispute(&neighbours_dispute(vec![party("甲")], "东坡村3号", "院墙滴水")).unwrap();
+    worker.sync().await.unwrap();
+    let reported_at = worker.dispute(id).unwrap().reported_at;
+    let mine = |views: Vec<DisputeView>| views.into_iter().find(|v| v.dispute.id == id).expect("the dispute");
+    // By default a matter is settled within days, the same on every replica.
+    let by_default = mine(worker.dispute_views(true).unwrap()).state.deadline.unwrap();
+    assert!(by_default >= reported_at + 3 * DAY, "{by_default}");
+    let (admin, township) = (staff_token(&server, o.admin).await, staff_token(&server, o.township_staff).await);
+    let listed = |views: Value| views.as_array().unwrap().iter().find(|v| v["dispute"]["id"] == json!(id)).cloned();
+    let staff_view = listed(get(&server, &township, "/v1/disputes").await).unwrap();
+    assert_eq!(staff_view["state"]["deadline"], json!(by_default));
+    assert_eq!(get(&server, &township, "/v1/settings").await["version"], json!(0));
+
+    let put = |token: String, body: Value| {
+        let url = format!("{}/v1/admin/settings/time-limits", server.url());
+        async move {
+            let resp = reqwest::Client::new().put(url).bearer_auth(token).json(&body).send().await.unwrap();
+            (resp.status().as_u16(), resp.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    // Every level settles this class of matter within the hour.
+    let class = worker.dispute(id).unwrap().class;
+    let limit = |level: &str| json!({"class": class, "level": level, "accept_minutes": 10, "settle_minutes": 60});
+    let within_the_hour = json!({ "limits": (["grid", "community", "township", "county"].map(limit)) });
+    // Only the county administrator sets them; a table that cannot be is refused whole.
+    assert_eq!(put(township.clone(), within_the_hour.clone()).await.0, 403);
+    for bad in [
+        json!({"limits": [{"class": "ordinary", "level": "grid", "accept_minutes": 10, "settle_minutes": 0}]}),
+        json!({"limits": [{"class": "urgent", "level": "grid", "accept_minutes": 10, "settle_minutes": 60}]}),
+        json!({"limits": [{"class": "ordinary", "level": "galaxy", "accept_minutes": 10, "settle_minutes": 60}]}),
+        json!({"limits": "all of them"}),
+    ] {
+        let (status, body) = put(admin.clone(), bad.clone()).await;
+        assert_eq!(status, 400, "{bad}: {body}");
+        assert!(["bad_setting", "malformed_body"].contains(&body["code"].as_str().unwrap()), "{body}");
+    }
+    assert_eq!(get(&server, &admin, "/v1/settings").await["version"], json!(0), "nothing was changed");
+
+    let (status, changed) = put(admin.clone(), within_the_hour).await;
+    assert_eq!(status, 200, "{changed}");
+    assert_eq!(changed["settings"]["version"], json!(1));
+    assert!(changed["disputes"].as_u64().unwrap() >= 1, "{changed}");
+    let hour = 3_600_000;
+    // The server's stored rows: every one derived under them, the deadline column moved.
+    assert!(storage.stale_dispute_docs(DISPUTE_RULE, 1).await.unwrap().is_empty());
+    let passing = storage.deadlines_passed(reported_at, reported_at + hour + 1, 100).await.unwrap();
+    assert!(passing.iter().any(|(_, d)| d.id == id), "the deadline column follows the new limits");
+    let staff_view = listed(get(&server, &township, "/v1/disputes").await).unwrap();
+    assert_eq!(staff_view["state"]["deadline"], json!(reported_at + hour));
+    // The handheld follows them from its next sync on.
+    assert_eq!(mine(worker.dispute_views(true).unwrap()).state.deadline, Some(by_default));
+    worker.sync().await.unwrap();
+    assert_eq!(worker.county_settings().unwrap().version, 1);
+    assert_eq!(mine(worker.dispute_views(true).unwrap()).state.deadline, Some(reported_at + hour));
+    // A handheld of the previous protocol is answered as before, without them.
+    let token = worker.identity().unwrap().token;
+    let old = sync_protocol::wire::v2::SyncRequest { version: 2, positions: vec![], changes: vec![], budget: 0 };
+    let mut body = sync_protocol::wire::MAGIC.to_vec();
+    body.extend(postcard::to_stdvec(&old).unwrap());
+    let (status, answer) = gridkeeper_tests::post_sync(&server, &token, body).await;
+    assert_eq!(status, 200);
+    let answer = sync_protocol::wire::SyncResponse::decode(&answer).unwrap();
+    assert_eq!((answer.version, answer.settings), (2, None));
+    // A second server sharing the database follows within its refresh (a SQLite file has one).
+    let started = std::time::Instant::now();
+    while other.county.settings().version != 1 {
+        assert!(started.elapsed() < std::time::Duration::from_secs(15), "the second server never followed");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    println!("the second server followed after {} ms", started.elapsed().as_millis());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_county_sets_its_time_limits_and_every_replica_follows_them() {
+    time_limits_story(TestServer::start().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_county_sets_its_time_limits_and_every_replica_follows_them_on_postgres() {
+    time_limits_story(TestServer::start_postgres().await).await;
 }

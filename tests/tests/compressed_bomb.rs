@@ -56,6 +56,7 @@ async fn a_compressed_change_bomb_is_never_inflated() {
         positions: vec![],
         changes: (0..4).map(|_| OutChange { doc: key, bytes: bomb.clone() }).collect(),
         budget: 0,
+        settings: 0,
     }
     .encode();
     let stats = server.storage().stats().await.unwrap();

@@ -50,6 +50,7 @@ async fn a_compressed_change_is_refused_from_its_header() {
         positions: vec![],
         changes: vec![OutChange { doc: key, bytes: compressed }],
         budget: 0,
+        settings: 0,
     }
     .encode();
     let (status, bytes) = post_sync(&server, &token, body).await;
@@ -78,6 +79,7 @@ async fn a_chunk_that_is_not_a_plain_change_is_refused_from_its_header() {
         positions: vec![],
         changes: vec![OutChange { doc: key, bytes: bundle }],
         budget: 0,
+        settings: 0,
     }
     .encode();
     let (status, bytes) = post_sync(&server, &token, body).await;
@@ -178,6 +180,7 @@ async fn changes_declaring_work_out_of_proportion_are_refused_unread() {
             positions: vec![],
             changes: vec![OutChange { doc: key, bytes }],
             budget: 0,
+            settings: 0,
         }
         .encode();
         let (server, token) = (&server, &token);
@@ -217,7 +220,8 @@ async fn positions_named_twice_or_by_the_thousand_are_refused() {
 
     // 100,000 copies of one position (1.8 MB): over the cap, refused before anything is read.
     let copies = vec![GridPosition { grid, seq: 1 }; 100_000];
-    let body = SyncRequest { version: PROTOCOL_VERSION, positions: copies, changes: vec![], budget: 0 }.encode();
+    let body =
+        SyncRequest { version: PROTOCOL_VERSION, positions: copies, changes: vec![], budget: 0, settings: 0 }.encode();
     let (status, bytes) = post_sync(&server, &token, body).await;
     assert_eq!((status, error_code(&bytes).as_str()), (400, "too_many_positions"));
 
@@ -227,12 +231,14 @@ async fn positions_named_twice_or_by_the_thousand_are_refused() {
         GridPosition { grid: server.org.grid_b, seq: 1 },
         GridPosition { grid, seq: 2 },
     ];
-    let body = SyncRequest { version: PROTOCOL_VERSION, positions: twice, changes: vec![], budget: 0 }.encode();
+    let body =
+        SyncRequest { version: PROTOCOL_VERSION, positions: twice, changes: vec![], budget: 0, settings: 0 }.encode();
     let (status, bytes) = post_sync(&server, &token, body).await;
     assert_eq!((status, error_code(&bytes).as_str()), (400, "duplicate_position"));
 
     let many: Vec<GridPosition> = (0..2_001).map(|_| GridPosition { grid: Uuid::now_v7(), seq: 1 }).collect();
-    let body = SyncRequest { version: PROTOCOL_VERSION, positions: many, changes: vec![], budget: 0 }.encode();
+    let body =
+        SyncRequest { version: PROTOCOL_VERSION, positions: many, changes: vec![], budget: 0, settings: 0 }.encode();
     let (status, bytes) = post_sync(&server, &token, body).await;
     assert_eq!((status, error_code(&bytes).as_str()), (400, "too_many_positions"));
 
@@ -584,7 +590,7 @@ async fn a_change_reusing_its_actors_sequence_number_is_refused() {
         OutChange { doc: key, bytes: c.raw_bytes().to_vec() }
     };
     let send = |changes: Vec<OutChange>| {
-        SyncRequest { version: PROTOCOL_VERSION, positions: vec![], changes, budget: 0 }.encode()
+        SyncRequest { version: PROTOCOL_VERSION, positions: vec![], changes, budget: 0, settings: 0 }.encode()
     };
     let (status, body) = post_sync(&server, &token, send(vec![seq1(&resident("甲", "1970-01-01", "011"))])).await;
     assert_eq!(status, 200);

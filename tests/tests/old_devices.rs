@@ -51,7 +51,7 @@ async fn a_version_1_device_syncs_with_the_current_server() {
     let old = TestDevice::enrol(&server.url(), &server.code_for(o.worker_a).await, "old app").await;
     let id = old.identity().unwrap();
 
-    let first = SyncRequest { version: 1, positions: vec![], changes: vec![], budget: 0 }.encode();
+    let first = SyncRequest { version: 1, positions: vec![], changes: vec![], budget: 0, settings: 0 }.encode();
     let (status, body) = post_sync(&server, &id.token, first).await;
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     assert_eq!(&body[..3], b"GK\x01", "answered in version 1");
@@ -82,6 +82,7 @@ async fn a_version_1_device_syncs_with_the_current_server() {
         positions: vec![GridPosition { grid: o.grid_a, seq }],
         changes: vec![OutChange { doc: residents_key, bytes: change.raw_bytes().to_vec() }],
         budget: 0,
+        settings: 0,
     };
     let (status, body) = post_sync(&server, &id.token, push.encode()).await;
     assert_eq!(status, 200);
@@ -141,7 +142,7 @@ fn old_action(
 async fn v1_sync(server: &TestServer, token: &str, grid: uuid::Uuid, seq: u64, changes: Vec<Vec<u8>>) -> SyncResponse {
     let doc = DocKey::new(grid, Collection::Disputes);
     let changes = changes.into_iter().map(|bytes| OutChange { doc, bytes }).collect();
-    let req = SyncRequest { version: 1, positions: vec![GridPosition { grid, seq }], changes, budget: 0 };
+    let req = SyncRequest { version: 1, positions: vec![GridPosition { grid, seq }], changes, budget: 0, settings: 0 };
     let (status, body) = post_sync(server, token, req.encode()).await;
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     SyncResponse::decode(&body).unwrap()

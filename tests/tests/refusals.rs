@@ -54,6 +54,7 @@ async fn a_device_of_grid_a_is_refused_grid_b() {
         positions: vec![],
         changes: vec![OutChange { doc: key_b, bytes: change.raw_bytes().to_vec() }],
         budget: 0,
+        settings: 0,
     };
     let (status, body) = post_sync(&server, &token_a, req.encode()).await;
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
@@ -67,6 +68,7 @@ async fn a_device_of_grid_a_is_refused_grid_b() {
         positions: vec![GridPosition { grid: o.grid_b, seq: 0 }],
         changes: vec![],
         budget: 0,
+        settings: 0,
     };
     let (status, body) = post_sync(&server, &token_a, req.encode()).await;
     assert_eq!((status, error_code(&body).as_str()), (403, "forbidden"), "{}", String::from_utf8_lossy(&body));
@@ -163,7 +165,7 @@ async fn malformed_bodies_versions_oversize_and_garbage_are_refused_with_codes()
     let (status, body) = post_sync(&server, &token_a, b"{\"hello\": 1}".to_vec()).await;
     assert_eq!((status, error_code(&body).as_str()), (400, "malformed_body"));
     // A protocol version the server does not speak.
-    let future = SyncRequest { version: 99, positions: vec![], changes: vec![], budget: 0 };
+    let future = SyncRequest { version: 99, positions: vec![], changes: vec![], budget: 0, settings: 0 };
     let (status, body) = post_sync(&server, &token_a, future.encode()).await;
     assert_eq!((status, error_code(&body).as_str()), (400, "unsupported_protocol_version"));
     // A query string that does not parse.
@@ -191,6 +193,7 @@ async fn malformed_bodies_versions_oversize_and_garbage_are_refused_with_codes()
             OutChange { doc: key_a, bytes: foreign.raw_bytes().to_vec() },
         ],
         budget: 0,
+        settings: 0,
     };
     let (status, body) = post_sync(&server, &token_a, req.encode()).await;
     assert_eq!(status, 200);
@@ -265,6 +268,7 @@ async fn a_change_whose_dependencies_are_missing_is_not_acknowledged() {
         positions: vec![],
         changes: vec![OutChange { doc: key, bytes: last.raw_bytes().to_vec() }],
         budget: 0,
+        settings: 0,
     };
     let (status, body) = post_sync(&server, &token_a, req.encode()).await;
     assert_eq!(status, 200);

@@ -294,4 +294,31 @@ fn the_command_line_sets_up_a_new_county_and_prints_its_codes() {
     std::fs::write(&file, "镇街,村社区,姓名,角色\n高庄镇,东坡村,某人,保安\n").unwrap();
     let (ok, out) = run(&["setup", "--db", db, "--file", file.to_str().unwrap()]);
     assert!(!ok && out.contains("unknown_role") && out.contains("row 2"), "{out}");
+
+    // The county's time limits from the command line: printed, set from a file, refused whole
+    // when one cannot be.
+    let (ok, out) = run(&["time-limits", "--db", db]);
+    assert!(ok && out.contains("\"version\": 0"), "{out}");
+    let limits = dir.path().join("limits.json");
+    let table =
+        json!({"limits": [{"class": "emergency", "level": "county", "accept_minutes": 15, "settle_minutes": 720}]});
+    std::fs::write(&limits, table.to_string()).unwrap();
+    let (ok, out) = run(&["time-limits", "--db", db, "--set", limits.to_str().unwrap()]);
+    assert!(ok && out.contains("now version 1"), "{out}");
+    // The settings as printed (the log follows them on the same output).
+    let printed: Value =
+        serde_json::Deserializer::from_str(&out[out.find('{').unwrap()..]).into_iter().next().unwrap().unwrap();
+    let set = printed["time_limits"]["limits"].as_array().unwrap();
+    assert!(set.contains(&table["limits"][0]), "{out}");
+    assert_eq!(set.len(), 12, "the other entries keep the defaults");
+    std::fs::write(
+        &limits,
+        json!({"limits": [{"class": "emergency", "level": "county", "accept_minutes": 15, "settle_minutes": 5}]})
+            .to_string(),
+    )
+    .unwrap();
+    let (ok, out) = run(&["time-limits", "--db", db, "--set", limits.to_str().unwrap()]);
+    assert!(!ok && out.contains("bad_setting"), "{out}");
+    let (_, out) = run(&["time-limits", "--db", db]);
+    assert!(out.contains("\"version\": 1"), "nothing was changed: {out}");
 }

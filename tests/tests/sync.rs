@@ -140,11 +140,11 @@ async fn three_devices_edit_offline_and_converge_in_every_order() {
         let states: Vec<_> = devices.iter().map(|d| d.dispute(dispute).unwrap()).collect();
         assert_eq!(states[0].actions.len(), 4);
         for s in &states {
-            assert_eq!(s.state(), states[0].state());
+            assert_eq!(s.state(&Default::default()), states[0].state(&Default::default()));
         }
-        assert_eq!(states[0].state().level, Level::Community);
-        assert_eq!(states[0].state().status, DisputeStatus::Escalated);
-        assert!(states[0].state().supervised);
+        assert_eq!(states[0].state(&Default::default()).level, Level::Community);
+        assert_eq!(states[0].state(&Default::default()).status, DisputeStatus::Escalated);
+        assert!(states[0].state(&Default::default()).supervised);
         let server_disputes = server
             .storage()
             .disputes(

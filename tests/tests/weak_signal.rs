@@ -283,6 +283,7 @@ async fn document_ranges_resume_restart_and_refuse() {
         positions: vec![sync_protocol::wire::GridPosition { grid: o.grid_a, seq: 0 }],
         changes: vec![],
         budget: 1,
+        settings: 0,
     }
     .encode();
     let probe = TestDevice::enrol(&server.url(), &server.code_for(o.worker_a).await, "p").await;
@@ -315,6 +316,7 @@ async fn the_server_cuts_a_stalled_upload_but_never_a_slow_one() {
         positions: vec![sync_protocol::wire::GridPosition { grid: server.org.grid_a, seq: 0 }],
         changes: vec![],
         budget: 0,
+        settings: 0,
     }
     .encode();
     let head = format!(

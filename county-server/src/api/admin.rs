@@ -10,8 +10,9 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use sync_protocol::api::{
     AuditEntry, AuditQuery, BulkCodeRequest, BulkRevokeRequest, BulkRevoked, CodeRequest, CodeResponse, ImportSummary,
-    NewAccount, RevokeCodeRequest, SetupSummary,
+    NewAccount, RevokeCodeRequest, SettingsChanged, SetupSummary,
 };
+use sync_protocol::model::TimeLimits;
 use sync_protocol::org::{Account, Device};
 use uuid::Uuid;
 
@@ -26,6 +27,14 @@ pub async fn create_account(
     J(new): J<NewAccount>,
 ) -> Result<Json<Account>, Error> {
     Ok(Json(st.county.create_account(&c, new).await?))
+}
+
+pub async fn set_time_limits(
+    State(st): State<AppState>,
+    Authed(c): Authed,
+    J(limits): J<TimeLimits>,
+) -> Result<Json<SettingsChanged>, Error> {
+    Ok(Json(st.county.set_time_limits(&c, &limits).await?))
 }
 
 pub async fn issue_code(

@@ -68,6 +68,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/conflicts", get(records::conflicts))
         .route("/v1/history/{collection}/{id}", get(records::history))
         .route("/v1/overview", get(records::overview))
+        .route("/v1/settings", get(records::settings))
+        .route("/v1/admin/settings/time-limits", put(admin::set_time_limits))
         .route("/v1/blobs/{hash}", put(blobs::put_chunk).get(blobs::get))
         .route("/v1/blobs/{hash}/status", get(blobs::status))
         .route("/v1/admin/accounts", post(admin::create_account))

@@ -8,7 +8,7 @@ use sync_protocol::api::{
     DisputeFigures, DisputeQuery, DisputeView, FiguresQuery, GridFilter, NewAction, Overview, ResidentQuery,
 };
 use sync_protocol::doc::{Conflict, HistoryEntry};
-use sync_protocol::model::{House, Resident, ResidentSummary};
+use sync_protocol::model::{CountySettings, House, Resident, ResidentSummary};
 use sync_protocol::org::GridInfo;
 use sync_protocol::schema::Collection;
 use uuid::Uuid;
@@ -75,4 +75,9 @@ pub async fn history(
 
 pub async fn overview(State(st): State<AppState>, Authed(c): Authed) -> R<Overview> {
     Ok(Json(st.county.overview(&c).await?))
+}
+
+/// The county's settings in force (any enrolled caller: they are the rules everyone follows).
+pub async fn settings(State(st): State<AppState>, Authed(_): Authed) -> R<CountySettings> {
+    Ok(Json((*st.county.settings()).clone()))
 }

@@ -208,13 +208,14 @@ pub async fn import_file(
     let started = std::time::Instant::now();
     let table = Arc::new(blocking(move || Table::read(format, &bytes)).await??);
     const ATTEMPTS: usize = 3;
+    let settings = Arc::new(storage.settings().await?);
     for attempt in 1..=ATTEMPTS {
         let stored = storage.load_docs(&doc_keys(grid)).await?;
-        let (t, a) = (table.clone(), author.clone());
+        let (t, a, settings) = (table.clone(), author.clone(), settings.clone());
         let prepared = blocking(move || -> Result<_, Error> {
             let existing = Existing::from_docs(&stored)?;
             let records = t.validate(&existing)?;
-            let commit = import::prepare(grid, &a, &records, time_ms, &stored)?;
+            let commit = import::prepare(grid, &a, &records, time_ms, &stored, settings)?;
             Ok((records.residents.len(), records.houses.len(), commit))
         })
         .await?;

@@ -8,12 +8,14 @@
 //! writes), and it is committed like a synced change: into the grid's change log, where every
 //! handheld holding the grid's disputes receives it at its next sync, and into the query tables.
 
+use std::sync::Arc;
+
 use automerge::Automerge;
 use serde_json::json;
 use sync_protocol::DocError;
 use sync_protocol::api::{DisputeEvent, DisputeView, NewAction, ReadKind};
 use sync_protocol::doc::{self, DocKey, Edit};
-use sync_protocol::model::{Action, Dispute, Record};
+use sync_protocol::model::{Action, CountySettings, Dispute, Record};
 use sync_protocol::org::{Author, Level, NodeKind};
 use sync_protocol::pipeline::{self, Rows};
 use sync_protocol::schema::Collection;
@@ -86,7 +88,8 @@ impl County {
                     let read = Read::new(ReadKind::DisputeList, Some(key.grid)).subject(id).detail(new.kind.clone());
                     self.audit_read(caller, read).await?;
                     let now = chrono::Utc::now().timestamp_millis();
-                    return Ok(DisputeView::for_viewer(d, author.account, role, author.node, now));
+                    let limits = &self.settings().time_limits;
+                    return Ok(DisputeView::for_viewer(d, author.account, role, author.node, now, limits));
                 }
             }
         }
@@ -96,7 +99,8 @@ impl County {
     /// loop's rule derived ([`DISPUTE_RULE`]): a server starting on a county stored by an
     /// older one has its lists right before it answers. Returns how many disputes.
     pub async fn upgrade_rows(&self) -> Result<usize> {
-        let stale = self.storage().stale_dispute_docs(DISPUTE_RULE).await?;
+        let settings = self.settings();
+        let stale = self.storage().stale_dispute_docs(DISPUTE_RULE, settings.version).await?;
         if stale.is_empty() {
             return Ok(0);
         }
@@ -139,7 +143,8 @@ impl County {
             let n = rows.disputes.len();
             // An empty append checks the version in the commit's own transaction.
             let check = DocWrite::append(key, version, Vec::new());
-            let commit = GridCommit { grid: key.grid, docs: vec![check], changes: vec![], rows };
+            let commit =
+                GridCommit { grid: key.grid, docs: vec![check], changes: vec![], rows, settings: self.settings() };
             match self.storage().commit(commit).await {
                 Ok(_) => return Ok(n),
                 Err(StorageError::Contention(_)) => continue,
@@ -167,8 +172,8 @@ impl County {
                 (Automerge::load(&s.bytes).map_err(Error::internal)?, s.version)
             }
         };
-        let (new, author_c) = (new.clone(), author.clone());
-        let (doc, written) = tokio::task::spawn_blocking(move || act(doc, key, version, id, &new, &author_c))
+        let (new, author_c, settings) = (new.clone(), author.clone(), self.settings());
+        let (doc, written) = tokio::task::spawn_blocking(move || act(doc, key, version, id, &new, &author_c, settings))
             .await
             .map_err(Error::internal)?;
         let (commit, dispute, action) = match written {
@@ -181,10 +186,12 @@ impl County {
                 return Err(error);
             }
         };
+        let commit_settings = commit.settings.clone();
         match self.storage().commit(commit).await {
             Ok(_) => {
                 self.docs.put(key, version + 1, doc);
-                let event = DisputeEvent::new(&action.kind, key.grid, &dispute, action.at);
+                let event =
+                    DisputeEvent::new(&action.kind, key.grid, &dispute, action.at, &commit_settings.time_limits);
                 self.publish(key.grid, vec![event]).await;
                 Ok(dispute)
             }
@@ -209,6 +216,7 @@ fn act(
     id: Uuid,
     new: &NewAction,
     author: &Author,
+    settings: Arc<CountySettings>,
 ) -> (Automerge, std::result::Result<(GridCommit, Dispute, Action), Refusal>) {
     let before = doc.get_heads();
     let unchanged = |error: Error| Refusal { error, unchanged: true };
@@ -253,6 +261,7 @@ fn act(
             account: author.account,
         }],
         rows,
+        settings,
     };
     (doc, Ok((commit, dispute, action)))
 }

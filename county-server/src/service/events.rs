@@ -17,7 +17,7 @@ use std::time::Duration;
 use automerge::{Automerge, ChangeHash};
 use sync_protocol::api::DisputeEvent;
 use sync_protocol::doc::{self, DocKey};
-use sync_protocol::model::{Dispute, Record};
+use sync_protocol::model::{Dispute, Record, TimeLimits};
 use sync_protocol::org::Node;
 use sync_protocol::pipeline::Rows;
 use sync_protocol::schema::Collection;
@@ -160,18 +160,20 @@ impl County {
             return Ok(until);
         }
         let passed = self.storage().deadlines_passed(after, until, DEADLINES_PER_TICK).await?;
+        let settings = self.settings();
+        let limits = &settings.time_limits;
         let next = match passed.last() {
-            Some((_, d)) if passed.len() == DEADLINES_PER_TICK as usize => d.state().deadline.unwrap_or(until),
+            Some((_, d)) if passed.len() == DEADLINES_PER_TICK as usize => d.state(limits).deadline.unwrap_or(until),
             _ => until,
         };
         let mut nodes: HashMap<Uuid, Option<Node>> = HashMap::new();
         for (grid, d) in passed {
-            let Some(at) = d.state().deadline.filter(|at| *at < next || next == until) else { continue };
+            let Some(at) = d.state(limits).deadline.filter(|at| *at < next || next == until) else { continue };
             if let std::collections::hash_map::Entry::Vacant(e) = nodes.entry(grid) {
                 e.insert(self.storage().node(grid).await.ok().flatten());
             }
             if let Some(Some(node)) = nodes.get(&grid) {
-                self.events.send(node, vec![DisputeEvent::new("overdue", grid, &d, at)]);
+                self.events.send(node, vec![DisputeEvent::new("overdue", grid, &d, at, limits)]);
             }
         }
         Ok(next)
@@ -181,7 +183,13 @@ impl County {
 /// The actions a commit added to the disputes it projected: each action the dispute holds now
 /// and did not hold at `before`, as an event of its kind. A dispute whose earlier state does
 /// not read is left out (rather than told again whole).
-pub fn new_actions(doc: &Automerge, key: DocKey, before: &[ChangeHash], rows: &Rows) -> Vec<DisputeEvent> {
+pub fn new_actions(
+    doc: &Automerge,
+    key: DocKey,
+    before: &[ChangeHash],
+    rows: &Rows,
+    limits: &TimeLimits,
+) -> Vec<DisputeEvent> {
     let mut out = Vec::new();
     for (k, d) in rows.disputes.iter().filter(|(k, _)| *k == key) {
         let held: HashSet<Uuid> = match doc::read_record_at(doc, Collection::Disputes, d.id, before) {
@@ -192,7 +200,7 @@ pub fn new_actions(doc: &Automerge, key: DocKey, before: &[ChangeHash], rows: &R
             },
         };
         for a in d.actions.iter().filter(|a| !held.contains(&a.id)) {
-            out.push(DisputeEvent::new(&a.kind, k.grid, d, a.at));
+            out.push(DisputeEvent::new(&a.kind, k.grid, d, a.at, limits));
         }
     }
     out

@@ -6,11 +6,12 @@
 //! so callers can prepare several grids in parallel and commit them one by one.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use automerge::Automerge;
 use serde_json::{Map, Value};
 use sync_protocol::doc::{self, DocKey};
-use sync_protocol::model::{Dispute, House, Record, Resident, Visit};
+use sync_protocol::model::{CountySettings, Dispute, House, Record, Resident, Visit};
 use sync_protocol::org::Author;
 use sync_protocol::schema::Collection;
 use uuid::Uuid;
@@ -55,15 +56,17 @@ pub fn doc_keys(grid: Uuid, records: &GridRecords) -> Vec<DocKey> {
 }
 
 /// Builds the commit for an import: one change per document, on top of the stored documents
-/// (`stored` must hold every existing document among [`doc_keys`]).
+/// (`stored` must hold every existing document among [`doc_keys`]); disputes' rows are derived
+/// under `settings`.
 pub fn prepare(
     grid: Uuid,
     author: &Author,
     records: &GridRecords,
     time_ms: i64,
     stored: &[StoredDoc],
+    settings: Arc<CountySettings>,
 ) -> Result<GridCommit> {
-    let mut commit = GridCommit { grid, docs: Vec::new(), changes: Vec::new(), rows: Rows::default() };
+    let mut commit = GridCommit { grid, docs: Vec::new(), changes: Vec::new(), rows: Rows::default(), settings };
     for (key, recs) in group(grid, records) {
         let (mut d, version) = match stored.iter().find(|s| s.key == key) {
             Some(s) => (Automerge::load(&s.bytes).map_err(Error::internal)?, Some(s.version)),
@@ -105,6 +108,7 @@ pub async fn import_grid(
     time_ms: i64,
 ) -> Result<u64> {
     let stored = storage.load_docs(&doc_keys(grid, records)).await?;
-    let commit = prepare(grid, author, records, time_ms, &stored)?;
+    let settings = Arc::new(storage.settings().await?);
+    let commit = prepare(grid, author, records, time_ms, &stored, settings)?;
     Ok(storage.commit(commit).await?)
 }

@@ -15,6 +15,7 @@
 //! - [`ranges`]: byte ranges of a grid's documents, for a snapshot fetched over a weak link
 //! - [`import`]: bulk creation of records (the demo county, rosters)
 //! - [`rosters`]: roster files in and out, for the county administrator and centre staff
+//! - [`settings`]: the county's settings every replica follows (the loop's time limits)
 //! - [`structure`]: the county's places and people from a setup file; enrolment codes in bulk
 //!
 //! A new staff feature (the dispute loop, the console's screens) is a module here with its
@@ -42,6 +43,7 @@ pub mod import;
 pub mod ranges;
 pub mod records;
 pub mod rosters;
+pub mod settings;
 pub mod structure;
 pub mod sync;
 
@@ -74,6 +76,8 @@ pub struct County {
     pub upload_starts: tokio::sync::Mutex<()>,
     /// The staff's live streams.
     pub events: events::Events,
+    /// The county settings in force (read from storage at start and every few seconds).
+    pub settings: settings::Current,
 }
 
 impl County {
@@ -99,6 +103,7 @@ impl County {
             audit_writer: audit::AuditWriter::default(),
             upload_starts: tokio::sync::Mutex::new(()),
             events: events::Events::default(),
+            settings: settings::Current::default(),
         }
     }
 

@@ -78,9 +78,19 @@ impl County {
             }
             None => self.storage().disputes(&scope, q).await?,
         };
+        let settings = self.settings();
         let list: Vec<DisputeView> = found
             .into_iter()
-            .map(|d| DisputeView::for_viewer(d, actor, caller.account.role, Some(caller.account.node), now))
+            .map(|d| {
+                DisputeView::for_viewer(
+                    d,
+                    actor,
+                    caller.account.role,
+                    Some(caller.account.node),
+                    now,
+                    &settings.time_limits,
+                )
+            })
             .collect();
         let which = q.list.map_or("all", |l| l.as_str());
         let read = Read::new(ReadKind::DisputeList, q.grid).detail(format!("list={which} rows={}", list.len()));

@@ -7,11 +7,13 @@
 //! change it depends on is already stored (Automerge would otherwise queue it silently).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
 use automerge::{Automerge, Change, ChangeHash};
 use sync_protocol::Code;
 use sync_protocol::api::{DisputeEvent, ReadKind};
 use sync_protocol::doc::DocKey;
+use sync_protocol::model::CountySettings;
 use sync_protocol::org::{Author, Role};
 use sync_protocol::pipeline::{self, Ingest, Outcome, Refused, Rows};
 use sync_protocol::schema::Collection;
@@ -21,9 +23,8 @@ use uuid::Uuid;
 use super::County;
 use super::audit::Read;
 use super::auth::{self, Caller};
-use super::cache::DocCache;
 use crate::error::{Error, Result};
-use crate::storage::{CatchUp, DocWrite, GridCommit, NewChange, Scope, Storage, StorageError, StoredDoc};
+use crate::storage::{CatchUp, DocWrite, GridCommit, NewChange, Scope, StorageError, StoredDoc};
 
 /// Limits of one sync answer.
 #[derive(Debug, Clone, Copy)]
@@ -145,7 +146,7 @@ impl County {
 }
 
 async fn sync(county: &County, caller: &Caller, req: SyncRequest) -> Result<(SyncResponse, Vec<Read>)> {
-    let (storage, limits, cache, served) = (county.storage(), county.limits, &county.docs, &county.served);
+    let (storage, limits, served) = (county.storage(), county.limits, &county.served);
     let scope = caller.scope()?;
     let author = caller.author();
     let role: Role = caller.account.role;
@@ -191,7 +192,7 @@ async fn sync(county: &County, caller: &Caller, req: SyncRequest) -> Result<(Syn
         loop {
             // New actions are worked out only when some staff client is listening.
             let listening = county.events.listening();
-            match ingest_grid(storage, cache, grid, &incoming, &author, &ingest, listening).await {
+            match ingest_grid(county, grid, &incoming, &author, &ingest, listening).await {
                 Ok((mut r, after, events)) => {
                     refused.append(&mut r);
                     ingest = after;
@@ -335,21 +336,26 @@ async fn sync(county: &County, caller: &Caller, req: SyncRequest) -> Result<(Syn
         }
     }
     let version = req.version;
-    Ok((SyncResponse { version, refused, positions, docs, more, fetch }, reads))
+    // A device of version 3 or later holding other settings than the county's gets them.
+    let current = county.settings();
+    let settings = (version >= 3 && current.version != req.settings).then(|| (*current).clone());
+    Ok((SyncResponse { version, refused, positions, docs, more, fetch, settings }, reads))
 }
 
 /// Validates and stores one grid's share of a request. Returns the refusals, the pipeline as it
 /// stands after this grid (so a retry after contention starts from the state before), and the
 /// new actions on disputes, for the staff's live stream.
 async fn ingest_grid(
-    storage: &dyn Storage,
-    cache: &DocCache,
+    county: &County,
     grid: Uuid,
     incoming: &[Incoming],
     author: &Author,
     ingest: &Ingest,
     listening: bool,
 ) -> std::result::Result<(Vec<Refusal>, Ingest, Vec<DisputeEvent>), StorageError> {
+    let (storage, cache) = (county.storage(), &county.docs);
+    // The settings the rows are derived under: those in force when the commit is made.
+    let settings = county.settings();
     let keys: Vec<DocKey> = incoming.iter().map(|i| i.key).collect::<HashSet<_>>().into_iter().collect();
     // Documents still cached at their stored version need no loading.
     let versions: HashMap<DocKey, u64> = storage.doc_versions(&keys).await?.into_iter().collect();
@@ -377,8 +383,15 @@ async fn ingest_grid(
     }
     // Loading, validating, applying and reading back rows is CPU work: it runs on the blocking
     // pool so the server keeps answering other requests meanwhile.
-    let work =
-        Work { docs, to_load, incoming: incoming.to_vec(), author: author.clone(), ingest: ingest.clone(), listening };
+    let work = Work {
+        docs,
+        to_load,
+        incoming: incoming.to_vec(),
+        author: author.clone(),
+        ingest: ingest.clone(),
+        listening,
+        settings: settings.clone(),
+    };
     let done = tokio::task::spawn_blocking(move || work.run())
         .await
         .map_err(|e| StorageError::Database(format!("sync worker failed: {e}")))??;
@@ -392,7 +405,7 @@ async fn ingest_grid(
         return Ok((refused, ingest, Vec::new()));
     }
     let stored: Vec<(DocKey, u64)> = writes.iter().map(|d| (d.key, d.version)).collect();
-    storage.commit(GridCommit { grid, docs: writes, changes: accepted, rows }).await?;
+    storage.commit(GridCommit { grid, docs: writes, changes: accepted, rows, settings }).await?;
     // Committed: the documents are now stored at their new versions.
     for (key, version) in stored {
         if let Some((doc, _, _)) = docs.remove(&key) {
@@ -414,6 +427,7 @@ struct Work {
     ingest: Ingest,
     /// Whether any staff client hears the new actions (else they are not worked out).
     listening: bool,
+    settings: Arc<CountySettings>,
 }
 
 struct Done {
@@ -428,7 +442,7 @@ struct Done {
 
 impl Work {
     fn run(self) -> std::result::Result<Done, StorageError> {
-        let Work { mut docs, to_load, incoming, author, mut ingest, listening } = self;
+        let Work { mut docs, to_load, incoming, author, mut ingest, listening, settings } = self;
         for s in to_load {
             let doc = Automerge::load(&s.bytes)
                 .map_err(|e| StorageError::Database(format!("stored document {} unreadable: {e}", s.key)))?;
@@ -485,7 +499,7 @@ impl Work {
             }
             pipeline::project(doc, *key, &sync_protocol::doc::touched_records(doc, before), &mut rows);
             if listening && key.collection == Collection::Disputes {
-                events.extend(super::events::new_actions(doc, *key, before, &rows));
+                events.extend(super::events::new_actions(doc, *key, before, &rows, &settings.time_limits));
             }
             writes.push(doc_write(*key, *version, doc, before));
         }

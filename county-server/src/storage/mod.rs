@@ -17,7 +17,7 @@ pub use sync_protocol::api::{
     AuditEntry, AuditQuery, BlobState, DisputeList, DisputeQuery, Overview, ReadKind, ResidentQuery,
 };
 use sync_protocol::doc::{Conflict, DocKey};
-use sync_protocol::model::{Dispute, House, Resident};
+use sync_protocol::model::{CountySettings, Dispute, House, Resident, TimeLimits};
 pub use sync_protocol::org::{Account, Device, GridInfo, Node};
 use sync_protocol::org::{Level, NodeKind, Role};
 pub use sync_protocol::pipeline::Rows;
@@ -114,6 +114,8 @@ pub struct GridCommit {
     pub docs: Vec<DocWrite>,
     pub changes: Vec<NewChange>,
     pub rows: Rows,
+    /// The county settings the disputes' derived columns follow (their deadlines).
+    pub settings: std::sync::Arc<CountySettings>,
 }
 
 /// What a device gets when it catches up on a grid.
@@ -150,8 +152,8 @@ pub struct DisputeColumns {
 }
 
 impl DisputeColumns {
-    pub fn of(d: &Dispute) -> Self {
-        let s = d.state();
+    pub fn of(d: &Dispute, limits: &TimeLimits) -> Self {
+        let s = d.state(limits);
         let waiting = sync_protocol::model::closed_loop::waiting_on(&s);
         DisputeColumns {
             status: s.status.as_str(),
@@ -214,6 +216,24 @@ impl Viewer {
 }
 
 /// A stored node kind; an unknown one is a damaged row, never read as some default kind.
+/// The stored settings row, or the defaults (version 0) when there is none.
+fn settings_row(row: Option<(i64, String)>) -> Result<CountySettings> {
+    match row {
+        None => Ok(CountySettings::default()),
+        Some((version, data)) => {
+            let s: CountySettings = serde_json::from_str(&data)
+                .map_err(|e| StorageError::Database(format!("stored county settings: {e}")))?;
+            if s.version as i64 != version {
+                return Err(StorageError::Database(format!(
+                    "county settings of version {} in a row of {version}",
+                    s.version
+                )));
+            }
+            Ok(s)
+        }
+    }
+}
+
 fn parse_kind(s: &str) -> std::result::Result<NodeKind, UnknownValue> {
     NodeKind::parse(s).ok_or_else(|| UnknownValue(format!("node kind {s:?}")))
 }
@@ -250,6 +270,11 @@ pub trait Organisation: Send + Sync + 'static {
     /// changes were planned on); `Contention` if not. One such write runs at a time, across
     /// servers and the command line.
     async fn apply_structure(&self, nodes: &[NodeSetup], accounts: &[Account], expected: (usize, usize)) -> Result<()>;
+    /// The county's settings: version 0, the defaults, until they are first set.
+    async fn settings(&self) -> Result<CountySettings>;
+    /// Stores `settings` if the stored ones are still at the version before theirs; `false`
+    /// (nothing written) if another writer got there first.
+    async fn put_settings(&self, settings: &CountySettings) -> Result<bool>;
 }
 
 /// A node as the county's setup file describes it.
@@ -348,7 +373,7 @@ pub trait Queries: Send + Sync + 'static {
     /// the current rule derived ([`DISPUTE_RULE`]).
     async fn dispute_times(&self, scope: &Scope, from: i64, to: i64) -> Result<Vec<DisputeTimes>>;
     /// The disputes documents holding a row derived by a rule older than `rule`.
-    async fn stale_dispute_docs(&self, rule: i64) -> Result<Vec<DocKey>>;
+    async fn stale_dispute_docs(&self, rule: i64, settings: u64) -> Result<Vec<DocKey>>;
     async fn record_doc(&self, collection: sync_protocol::schema::Collection, id: Uuid) -> Result<Option<DocKey>>;
     async fn conflicts(&self, scope: &Scope, grid: Option<Uuid>) -> Result<Vec<Conflict>>;
     async fn overview(&self, scope: &Scope, month_start_ms: i64) -> Result<Overview>;

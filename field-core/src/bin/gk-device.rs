@@ -219,7 +219,9 @@ async fn run(device: &Device, command: Command) -> anyhow::Result<()> {
     match command {
         Command::Enrol { server, code, name, ca } => {
             let ca = match ca {
-                Some(path) => Some(std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?),
+                Some(path) => {
+                    Some(std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?)
+                }
                 None => None,
             };
             let id = device.enrol_with_ca(&server, &code, &name, ca.as_deref()).await?;
@@ -228,28 +230,61 @@ async fn run(device: &Device, command: Command) -> anyhow::Result<()> {
         Command::Sync => print(device.sync().await?),
         Command::Inbox => print(device.inbox()?),
         Command::Status => print(device.workbench()?),
-        Command::Residents { query, category } => print(device.residents(&ResidentQuery { q: query, category, ..Default::default() })?),
+        Command::Residents { query, category } => {
+            print(device.residents(&ResidentQuery { q: query, category, ..Default::default() })?)
+        }
         Command::Show { collection, id } => match collection.as_str() {
             "resident" | "residents" => print(device.resident(id)?),
-            "house" | "houses" => print(json!({"house": device.house(id)?, "residents": device.residents(&ResidentQuery { house: Some(id), ..Default::default() })?})),
+            "house" | "houses" => print(
+                json!({"house": device.house(id)?, "residents": device.residents(&ResidentQuery { house: Some(id), ..Default::default() })?}),
+            ),
             "dispute" | "disputes" => {
                 let d = device.dispute(id)?;
-                print(json!({"dispute": d, "state": d.state(), "report_delay_minutes": d.report_delay_minutes()}))
+                print(
+                    json!({"dispute": d, "state": d.state(&device.county_settings()?.time_limits), "report_delay_minutes": d.report_delay_minutes()}),
+                )
             }
             other => anyhow::bail!("unknown collection {other}"),
         },
         Command::AddResident { name, sex, birth, id_number, phone, categories, house, relation } => {
             let r = Resident {
-                id: Uuid::now_v7(), name, sex, birth_date: birth, id_number, phone, ethnicity: Some("汉族".into()), categories,
-                relation, house_id: house, notes: None, archived_reason: None, archived_on: None,
+                id: Uuid::now_v7(),
+                name,
+                sex,
+                birth_date: birth,
+                id_number,
+                phone,
+                ethnicity: Some("汉族".into()),
+                categories,
+                relation,
+                house_id: house,
+                notes: None,
+                archived_reason: None,
+                archived_on: None,
             };
             device.create_resident(&r)?;
             print(json!({"id": r.id}))
         }
         Command::AddHouse { township, village, door, street, owner, rented } => {
             let h = House {
-                id: Uuid::now_v7(), township, village, street, building: None, unit: None, floor: None, door, structure: None, area: None,
-                usage: Some("residential".into()), owner, rented, hazards: None, lat: None, lng: None, archived_reason: None, archived_on: None,
+                id: Uuid::now_v7(),
+                township,
+                village,
+                street,
+                building: None,
+                unit: None,
+                floor: None,
+                door,
+                structure: None,
+                area: None,
+                usage: Some("residential".into()),
+                owner,
+                rented,
+                hazards: None,
+                lat: None,
+                lng: None,
+                archived_reason: None,
+                archived_on: None,
             };
             device.create_house(&h)?;
             print(json!({"id": h.id}))
@@ -281,32 +316,57 @@ async fn run(device: &Device, command: Command) -> anyhow::Result<()> {
                 };
                 *slot = ClearItem::attention(note);
             }
-            let id = device.record_visit(&NewVisit { house_id: house, resident_id: None, at: None, clears, needs, hazards_found: None, dispute_id: None })?;
+            let id = device.record_visit(&NewVisit {
+                house_id: house,
+                resident_id: None,
+                at: None,
+                clears,
+                needs,
+                hazards_found: None,
+                dispute_id: None,
+            })?;
             print(json!({"id": id}))
         }
         Command::Report { class, category, place, description, parties, found_minutes_ago } => {
             let id = device.report_dispute(&NewDispute {
-                class, category, place, description,
-                parties: parties.into_iter().map(|p| NewParty { resident_id: Uuid::parse_str(&p).ok(), name: p }).collect(),
+                class,
+                category,
+                place,
+                description,
+                parties: parties
+                    .into_iter()
+                    .map(|p| NewParty { resident_id: Uuid::parse_str(&p).ok(), name: p })
+                    .collect(),
                 discovered_at: Some(field_core::now_ms() - found_minutes_ago * 60_000),
-                photos: vec![], note: None,
+                photos: vec![],
+                note: None,
             })?;
             print(json!({"id": id}))
         }
         Command::Act { dispute, kind, to, note, due_hours, satisfaction } => {
             let action = NewAction {
-                kind, to_level: to, note, satisfaction,
+                kind,
+                to_level: to,
+                note,
+                satisfaction,
                 due_at: due_hours.map(|h| field_core::now_ms() + h * 3_600_000),
                 ..NewAction::default()
             };
             device.add_dispute_action(dispute, &action)?;
             let d = device.dispute(dispute)?;
-            print(d.state())
+            print(d.state(&device.county_settings()?.time_limits))
         }
-        Command::Disputes { all } => print(device.disputes(!all)?.into_iter().map(|d| json!({"id": d.id, "class": d.class, "category": d.category, "place": d.place, "state": d.state()})).collect::<Vec<_>>()),
+        Command::Disputes { all } => {
+            let limits = device.county_settings()?.time_limits;
+            print(device.disputes(!all)?.into_iter().map(|d| json!({"id": d.id, "class": d.class, "category": d.category, "place": d.place, "state": d.state(&limits)})).collect::<Vec<_>>())
+        }
         Command::Conflicts => print(device.conflicts()?),
         Command::Settle { record, field, value: v } => {
-            let c = device.conflicts()?.into_iter().find(|c| c.record == record && c.field == field).context("no such open conflict")?;
+            let c = device
+                .conflicts()?
+                .into_iter()
+                .find(|c| c.record == record && c.field == field)
+                .context("no such open conflict")?;
             device.settle_conflict(&c, value(&v))?;
             print(json!({"ok": true}))
         }

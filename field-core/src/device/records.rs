@@ -154,16 +154,23 @@ impl Device {
     pub fn dispute_views(&self, open_only: bool) -> Result<Vec<DisputeView>> {
         let (actor, role, node) = self.viewer()?;
         let now = now_ms();
+        let settings = self.county_settings()?;
         Ok(self
             .disputes(open_only)?
             .into_iter()
-            .map(|d| DisputeView::for_viewer(d, actor, role, Some(node), now))
+            .map(|d| DisputeView::for_viewer(d, actor, role, Some(node), now, &settings.time_limits))
             .collect())
     }
 
     pub fn dispute_view(&self, id: Uuid) -> Result<DisputeView> {
         let (actor, role, node) = self.viewer()?;
-        Ok(DisputeView::for_viewer(self.dispute(id)?, actor, role, Some(node), now_ms()))
+        let settings = self.county_settings()?;
+        Ok(DisputeView::for_viewer(self.dispute(id)?, actor, role, Some(node), now_ms(), &settings.time_limits))
+    }
+
+    /// The county settings this device follows (its time limits), as the last sync brought them.
+    pub fn county_settings(&self) -> Result<sync_protocol::model::CountySettings> {
+        store::county_settings(&self.lock().conn)
     }
 
     fn viewer(&self) -> Result<(Uuid, sync_protocol::org::Role, Uuid)> {

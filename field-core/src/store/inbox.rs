@@ -6,7 +6,7 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 use sync_protocol::app::InboxItem;
-use sync_protocol::model::{Dispute, closed_loop};
+use sync_protocol::model::{Dispute, TimeLimits, closed_loop};
 use sync_protocol::org::{Account, Level};
 use uuid::Uuid;
 
@@ -23,7 +23,8 @@ fn concerns(d: &Dispute, me: &Account) -> bool {
     if d.reported_by == me.id || d.actions.iter().any(|a| a.actor == me.id) {
         return true;
     }
-    let state = d.state();
+    // Who holds a dispute and whom it waits for do not depend on the county's time limits.
+    let state = d.state(&TimeLimits::default());
     (state.level == me.role.level() && !me.role.is_department())
         || closed_loop::waits_for(&state, me.id, me.role, Some(me.node))
 }

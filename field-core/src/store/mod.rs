@@ -137,6 +137,16 @@ pub fn set_meta(tx: &Connection, key: &str, value: &str) -> Result<()> {
     Ok(())
 }
 
+/// The county settings this device follows: the defaults (version 0) until a sync brings the
+/// county's, or when what is stored does not read.
+pub fn county_settings(conn: &Connection) -> Result<sync_protocol::model::CountySettings> {
+    Ok(get_meta(conn, "county_settings")?.and_then(|j| serde_json::from_str(&j).ok()).unwrap_or_default())
+}
+
+pub fn set_county_settings(tx: &Connection, settings: &sync_protocol::model::CountySettings) -> Result<()> {
+    set_meta(tx, "county_settings", &serde_json::to_string(settings).unwrap_or_default())
+}
+
 /// Rows of a query table as typed records (the `data` column).
 pub(crate) fn query_json<T: serde::de::DeserializeOwned>(
     conn: &Connection,

@@ -5,7 +5,7 @@
 use rusqlite::{Connection, params};
 use sync_protocol::api::ResidentQuery;
 use sync_protocol::doc::{Conflict, DocKey};
-use sync_protocol::model::{Dispute, House, Resident, Visit};
+use sync_protocol::model::{Dispute, House, Resident, TimeLimits, Visit};
 use sync_protocol::pipeline::Rows;
 use sync_protocol::search::SearchTerm;
 use uuid::Uuid;
@@ -108,7 +108,8 @@ pub(super) fn rederive_disputes(conn: &mut Connection) -> Result<()> {
 fn write_dispute(tx: &Connection, key: &DocKey, d: &Dispute) -> Result<()> {
     // For the inbox: this dispute's actions are to be looked at.
     tx.prepare_cached("INSERT OR IGNORE INTO inbox_pending (dispute) VALUES (?1)")?.execute([d.id.to_string()])?;
-    let s = d.state();
+    // Status and level do not depend on the county's time limits.
+    let s = d.state(&TimeLimits::default());
     tx.prepare_cached("INSERT OR REPLACE INTO disputes (id, grid, status, level, open, reported_at, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?.execute(
         params![
             d.id.to_string(),

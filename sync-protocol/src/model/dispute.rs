@@ -104,13 +104,8 @@ pub struct Dispute {
 }
 
 impl Dispute {
-    /// Where it stands under the default time limits.
-    pub fn state(&self) -> DisputeState {
-        self.state_under(&TimeLimits::default())
-    }
-
-    /// Where it stands under a county's time limits.
-    pub fn state_under(&self, limits: &TimeLimits) -> DisputeState {
+    /// Where it stands under the county's time limits.
+    pub fn state(&self, limits: &TimeLimits) -> DisputeState {
         closed_loop::derive(self.into(), &self.actions, limits)
     }
 

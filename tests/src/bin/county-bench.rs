@@ -148,6 +148,7 @@ fn request(grid: Uuid, seq: u64, changes: Vec<Vec<u8>>) -> Vec<u8> {
         positions: vec![GridPosition { grid, seq }],
         changes: changes.into_iter().map(|bytes| OutChange { doc, bytes }).collect(),
         budget: 0,
+        settings: 0,
     }
     .encode()
 }

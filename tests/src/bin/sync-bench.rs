@@ -92,6 +92,7 @@ async fn main() {
         positions: vec![sync_protocol::wire::GridPosition { grid: o.grid_a, seq: 0 }],
         changes: vec![],
         budget: 0,
+        settings: 0,
     }
     .encode();
     let (status, raw) = gridkeeper_tests::post_sync(&server, &probe.identity().unwrap().token, body).await;

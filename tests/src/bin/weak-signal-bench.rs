@@ -55,6 +55,7 @@ async fn baseline_v1(proxy: &Proxy, token: &str, grids: &[Uuid]) -> (f64, u64, u
         positions: grids.iter().map(|g| GridPosition { grid: *g, seq: 0 }).collect(),
         changes: vec![],
         budget: 0,
+        settings: 0,
     }
     .encode();
     proxy.reset_counters();
@@ -64,7 +65,7 @@ async fn baseline_v1(proxy: &Proxy, token: &str, grids: &[Uuid]) -> (f64, u64, u
     let mut first = Some(body);
     while more {
         let body = first.take().unwrap_or_else(|| {
-            SyncRequest { version: 1, positions: positions.clone(), changes: vec![], budget: 0 }.encode()
+            SyncRequest { version: 1, positions: positions.clone(), changes: vec![], budget: 0, settings: 0 }.encode()
         });
         let resp = reqwest::Client::new()
             .post(format!("{}/v1/sync", proxy.url()))

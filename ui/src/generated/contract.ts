@@ -31,7 +31,7 @@ export const LEVELS = ['grid', 'community', 'township', 'county'] as const satis
 export const DISPUTE_STATUSES = ['reported', 'escalated', 'accepted', 'in_progress', 'assigned', 'fed_back', 'returned', 'verified', 'resolved', 'evaluated', 'closed'] as const satisfies readonly DisputeStatus[]
 
 /** Every stable error code (`sync_protocol::error::ErrorCode`); 'unrecognised' is one from a newer peer. */
-export type ErrorCode = 'required' | 'too_long' | 'wrong_type' | 'unknown_field' | 'unknown_value' | 'id_number_length' | 'id_number_format' | 'id_number_birth_date' | 'id_number_check_digit' | 'birth_date_mismatch' | 'mobile' | 'date' | 'out_of_range' | 'record_exists' | 'record_missing' | 'append_only' | 'delete_not_allowed' | 'unsupported_operation' | 'foreign_document' | 'not_permitted' | 'actor_mismatch' | 'not_holder' | 'not_above' | 'not_assignee' | 'not_next_level' | 'wrong_stage' | 'reporter_evaluates' | 'dispute_settled' | 'app_too_old' | 'dependency_refused' | 'missing_dependency' | 'malformed_change' | 'foreign_actor' | 'out_of_scope' | 'compressed_change' | 'malformed_body' | 'malformed_query' | 'unsupported_protocol_version' | 'body_too_large' | 'missing_header' | 'bad_range' | 'duplicate_position' | 'too_many_positions' | 'unauthorized' | 'device_revoked' | 'forbidden' | 'not_found' | 'too_many_attempts' | 'busy' | 'internal' | 'unknown_collection' | 'unknown_node' | 'unknown_account' | 'role_node_mismatch' | 'invalid_record' | 'bad_blob_hash' | 'blob_too_large' | 'bad_chunk' | 'upload_quota' | 'unknown_format' | 'roster_rejected' | 'bad_encoding' | 'bad_workbook' | 'no_header' | 'duplicate_column' | 'too_many_rows' | 'empty_roster' | 'setup_rejected' | 'no_county' | 'empty_setup' | 'network' | 'stalled' | 'unavailable' | 'unexpected_response' | 'not_enrolled' | 'already_enrolled' | 'locked' | 'wrong_pin' | 'weak_pin' | 'pin_locked' | 'device_wiped' | 'bad_photo' | 'insecure_server_url' | 'bad_server_url' | 'bad_certificate' | 'untrusted_server' | 'local_storage' | 'document' | 'blob_mismatch' | 'upload_stalled' | 'unrecognised'
+export type ErrorCode = 'required' | 'too_long' | 'wrong_type' | 'unknown_field' | 'unknown_value' | 'id_number_length' | 'id_number_format' | 'id_number_birth_date' | 'id_number_check_digit' | 'birth_date_mismatch' | 'mobile' | 'date' | 'out_of_range' | 'record_exists' | 'record_missing' | 'append_only' | 'delete_not_allowed' | 'unsupported_operation' | 'foreign_document' | 'not_permitted' | 'actor_mismatch' | 'not_holder' | 'not_above' | 'not_assignee' | 'not_next_level' | 'wrong_stage' | 'reporter_evaluates' | 'dispute_settled' | 'app_too_old' | 'dependency_refused' | 'missing_dependency' | 'malformed_change' | 'foreign_actor' | 'out_of_scope' | 'compressed_change' | 'malformed_body' | 'malformed_query' | 'unsupported_protocol_version' | 'body_too_large' | 'missing_header' | 'bad_range' | 'duplicate_position' | 'too_many_positions' | 'unauthorized' | 'device_revoked' | 'forbidden' | 'not_found' | 'too_many_attempts' | 'busy' | 'internal' | 'unknown_collection' | 'unknown_node' | 'unknown_account' | 'role_node_mismatch' | 'invalid_record' | 'bad_blob_hash' | 'blob_too_large' | 'bad_chunk' | 'upload_quota' | 'unknown_format' | 'roster_rejected' | 'bad_encoding' | 'bad_workbook' | 'no_header' | 'duplicate_column' | 'too_many_rows' | 'empty_roster' | 'setup_rejected' | 'no_county' | 'empty_setup' | 'bad_setting' | 'network' | 'stalled' | 'unavailable' | 'unexpected_response' | 'not_enrolled' | 'already_enrolled' | 'locked' | 'wrong_pin' | 'weak_pin' | 'pin_locked' | 'device_wiped' | 'bad_photo' | 'insecure_server_url' | 'bad_server_url' | 'bad_certificate' | 'untrusted_server' | 'local_storage' | 'document' | 'blob_mismatch' | 'upload_stalled' | 'unrecognised'
 export const RETRYABLE_CODES: readonly ErrorCode[] = ['too_many_attempts', 'busy', 'internal', 'upload_quota', 'network', 'stalled', 'unavailable']
 
 export type JsonValue = number | string | boolean | Array<JsonValue> | { [key in string]: JsonValue } | null;
@@ -273,6 +273,7 @@ accept_minutes: number,
  */
 settle_minutes: number, };
 export type TimeLimits = { limits: Array<TimeLimit>, };
+export type CountySettings = { version: number, time_limits: TimeLimits, };
 export type ErrorBody = { code: ErrorCode, message: string, field?: string | null, record?: string | null, report?: RosterReport | null, };
 export type EnrolRequest = { code: string, device_name: string, };
 export type EnrolResponse = { device_id: string, token: string, account: Account, grids: Array<GridInfo>, };
@@ -425,6 +426,15 @@ rows: number, rejected_rows: number, problems: Array<Problem>,
  * Headers the roster does not know; their cells were not read.
  */
 ignored_columns: Array<string>, };
+export type SettingsChanged = { 
+/**
+ * The settings now in force, devices get them at their next sync.
+ */
+settings: CountySettings, 
+/**
+ * Disputes whose deadlines were derived again under them.
+ */
+disputes: number, };
 export type IdentityView = { device_id: string, server: string, account: Account, grids: Array<GridInfo>, 
 /**
  * The role keeps its grids' residents and houses (`Role::edits_base_records`): the screens

@@ -165,7 +165,7 @@ impl Documents for PostgresStorage {
             .await
             .map_err(write_err)?;
         }
-        write_rows(&mut tx, commit.grid, &commit.rows).await?;
+        write_rows(&mut tx, commit.grid, &commit.rows, &commit.settings).await?;
         tx.commit().await.map_err(write_err)?;
         Ok(seq as u64)
     }
@@ -293,7 +293,12 @@ async fn lock_grid(tx: &mut Transaction<'static, Postgres>, grid: Uuid) -> Resul
         .map_err(write_err)
 }
 
-async fn write_rows(tx: &mut Transaction<'static, Postgres>, grid: Uuid, rows: &Rows) -> Result<()> {
+async fn write_rows(
+    tx: &mut Transaction<'static, Postgres>,
+    grid: Uuid,
+    rows: &Rows,
+    settings: &CountySettings,
+) -> Result<()> {
     // The touched records' conflicts are cleared (and the current ones written below); with
     // residents, in the same statement, one round trip less for most syncs.
     let records: Vec<Uuid> = rows.conflicts.iter().map(|(_, r, _)| *r).collect();
@@ -381,14 +386,14 @@ async fn write_rows(tx: &mut Transaction<'static, Postgres>, grid: Uuid, rows: &
     }
     if !rows.disputes.is_empty() {
         let d = &rows.disputes;
-        let cols: Vec<DisputeColumns> = d.iter().map(|(_, x)| DisputeColumns::of(x)).collect();
+        let cols: Vec<DisputeColumns> = d.iter().map(|(_, x)| DisputeColumns::of(x, &settings.time_limits)).collect();
         sqlx_core::query::query(
             "INSERT INTO disputes (id, grid, doc_key, class, category, status, level, resolved_level, open,
                                    discovered_at, reported_at, data, accepted, supervised, deadline, waiting_level,
-                                   waiting_account, rule, reported_by, first_intervention_at, waiting_node)
+                                   waiting_account, rule, reported_by, first_intervention_at, waiting_node, settings)
              SELECT id, $1, doc_key, class, category, status, level, resolved_level, open, discovered_at, reported_at,
                     data::jsonb, accepted, supervised, deadline, waiting_level, waiting_account, $18, reported_by,
-                    first_intervention_at, waiting_node
+                    first_intervention_at, waiting_node, $22
              FROM UNNEST($2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
                          $9::bool[], $10::int8[], $11::int8[], $12::text[], $13::bool[], $14::bool[], $15::int8[],
                          $16::text[], $17::uuid[], $19::uuid[], $20::int8[], $21::uuid[])
@@ -402,7 +407,7 @@ async fn write_rows(tx: &mut Transaction<'static, Postgres>, grid: Uuid, rows: &
                accepted = excluded.accepted, supervised = excluded.supervised, deadline = excluded.deadline,
                waiting_level = excluded.waiting_level, waiting_account = excluded.waiting_account, rule = excluded.rule,
                reported_by = excluded.reported_by, first_intervention_at = excluded.first_intervention_at,
-               waiting_node = excluded.waiting_node
+               waiting_node = excluded.waiting_node, settings = excluded.settings
              WHERE disputes.grid = excluded.grid",
         )
         .bind(grid)
@@ -426,6 +431,7 @@ async fn write_rows(tx: &mut Transaction<'static, Postgres>, grid: Uuid, rows: &
         .bind(d.iter().map(|(_, x)| x.reported_by).collect::<Vec<_>>())
         .bind(cols.iter().map(|s| s.first_intervention_at).collect::<Vec<_>>())
         .bind(cols.iter().map(|s| s.waiting_node).collect::<Vec<_>>())
+        .bind(settings.version as i64)
         .execute(&mut **tx)
         .await
         .map_err(db_err)?;

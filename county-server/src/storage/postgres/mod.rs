@@ -178,6 +178,13 @@ CREATE INDEX enrolment_codes_account ON enrolment_codes(account) WHERE used_at I
     r#"
 ALTER TABLE disputes ADD COLUMN waiting_node uuid;
 "#,
+    // County settings (issue 11): the time limits every replica derives deadlines by. A
+    // dispute's row names the version of them it was derived under (`settings`); rows of an
+    // older version are derived again when the settings change.
+    r#"
+CREATE TABLE county_settings (id integer PRIMARY KEY CHECK (id = 1), version bigint NOT NULL, data text NOT NULL);
+ALTER TABLE disputes ADD COLUMN settings bigint NOT NULL DEFAULT 0;
+"#,
 ];
 
 /// Documents as Automerge loads them: the last full save followed by the changes appended since.

@@ -179,6 +179,31 @@ impl Organisation for PostgresStorage {
         .map_err(db_err)?;
         tx.commit().await.map_err(db_err)
     }
+
+    async fn settings(&self) -> Result<CountySettings> {
+        let row: Option<(i64, String)> =
+            sqlx_core::query_as::query_as("SELECT version, data FROM county_settings WHERE id = 1")
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_err)?;
+        settings_row(row)
+    }
+
+    async fn put_settings(&self, settings: &CountySettings) -> Result<bool> {
+        let data = serde_json::to_string(settings).map_err(db_err)?;
+        // The row moves from the version before to this one, or stays as another writer left it.
+        let done = sqlx_core::query::query(
+            "INSERT INTO county_settings (id, version, data) SELECT 1, $1, $2 WHERE $1 = 1
+             ON CONFLICT (id) DO UPDATE SET version = excluded.version, data = excluded.data
+             WHERE county_settings.version = excluded.version - 1",
+        )
+        .bind(settings.version as i64)
+        .bind(data)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(done.rows_affected() == 1)
+    }
 }
 
 pub(super) fn account_row(r: &PgRow) -> Result<Account> {

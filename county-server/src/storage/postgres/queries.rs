@@ -171,13 +171,15 @@ impl Queries for PostgresStorage {
             .collect()
     }
 
-    async fn stale_dispute_docs(&self, rule: i64) -> Result<Vec<DocKey>> {
-        let keys: Vec<String> =
-            sqlx_core::query_scalar::query_scalar("SELECT DISTINCT doc_key FROM disputes WHERE rule < $1")
-                .bind(rule)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db_err)?;
+    async fn stale_dispute_docs(&self, rule: i64, settings: u64) -> Result<Vec<DocKey>> {
+        let keys: Vec<String> = sqlx_core::query_scalar::query_scalar(
+            "SELECT DISTINCT doc_key FROM disputes WHERE rule < $1 OR settings <> $2",
+        )
+        .bind(rule)
+        .bind(settings as i64)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
         Ok(keys.into_iter().filter_map(|k| k.parse().ok()).collect())
     }
 

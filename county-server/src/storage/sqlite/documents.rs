@@ -274,7 +274,7 @@ fn commit_one(tx: &Connection, commit: &GridCommit, now: i64) -> Result<u64> {
     )
     .and_then(|mut st| st.execute(params![grid, seq]))
     .map_err(db_err)?;
-    write_rows(tx, &grid, &commit.rows).map_err(db_err)?;
+    write_rows(tx, &grid, &commit.rows, &commit.settings).map_err(db_err)?;
     Ok(seq as u64)
 }
 
@@ -288,7 +288,7 @@ fn append_tail(c: &Connection, key: &str, bytes: &mut Vec<u8>) -> rusqlite::Resu
     Ok(())
 }
 
-fn write_rows(tx: &Connection, grid: &str, rows: &Rows) -> rusqlite::Result<()> {
+fn write_rows(tx: &Connection, grid: &str, rows: &Rows, settings: &CountySettings) -> rusqlite::Result<()> {
     let mut st = tx.prepare_cached(
         "INSERT INTO residents (id, grid, doc_key, name, initials, id_tail, categories, house_id, archived, data)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
@@ -351,16 +351,16 @@ fn write_rows(tx: &Connection, grid: &str, rows: &Rows) -> rusqlite::Result<()> 
     let mut st = tx.prepare_cached(
         "INSERT INTO disputes (id, grid, doc_key, class, category, status, level, resolved_level, open, discovered_at, reported_at, data,
                                accepted, supervised, deadline, waiting_level, waiting_account, rule, reported_by, first_intervention_at,
-                               waiting_node)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)
+                               waiting_node, settings)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)
          ON CONFLICT (id) DO UPDATE SET doc_key = excluded.doc_key, class = excluded.class, category = excluded.category, status = excluded.status, level = excluded.level, resolved_level = excluded.resolved_level, open = excluded.open, discovered_at = excluded.discovered_at, reported_at = excluded.reported_at, data = excluded.data,
            accepted = excluded.accepted, supervised = excluded.supervised, deadline = excluded.deadline, waiting_level = excluded.waiting_level, waiting_account = excluded.waiting_account, rule = excluded.rule,
            reported_by = excluded.reported_by, first_intervention_at = excluded.first_intervention_at,
-           waiting_node = excluded.waiting_node
+           waiting_node = excluded.waiting_node, settings = excluded.settings
          WHERE disputes.grid = excluded.grid",
     )?;
     for (key, d) in &rows.disputes {
-        let s = DisputeColumns::of(d);
+        let s = DisputeColumns::of(d, &settings.time_limits);
         st.execute(params![
             d.id.to_string(),
             grid,
@@ -383,6 +383,7 @@ fn write_rows(tx: &Connection, grid: &str, rows: &Rows) -> rusqlite::Result<()> 
             d.reported_by.to_string(),
             s.first_intervention_at,
             s.waiting_node.map(|n| n.to_string()),
+            settings.version as i64,
         ])?;
     }
     let mut del = tx.prepare_cached("DELETE FROM conflicts WHERE record = ?1 AND grid = ?2")?;

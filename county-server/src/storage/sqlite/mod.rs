@@ -190,6 +190,13 @@ CREATE INDEX enrolment_codes_account ON enrolment_codes(account) WHERE used_at I
     r#"
 ALTER TABLE disputes ADD COLUMN waiting_node TEXT;
 "#,
+    // County settings (issue 11): the time limits every replica derives deadlines by. A
+    // dispute's row names the version of them it was derived under (`settings`); rows of an
+    // older version are derived again when the settings change.
+    r#"
+CREATE TABLE county_settings (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL, data TEXT NOT NULL);
+ALTER TABLE disputes ADD COLUMN settings INTEGER NOT NULL DEFAULT 0;
+"#,
 ];
 
 #[derive(Clone)]

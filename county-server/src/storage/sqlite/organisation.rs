@@ -176,6 +176,34 @@ impl Organisation for SqliteStorage {
         })
         .await
     }
+
+    async fn settings(&self) -> Result<CountySettings> {
+        self.read(|c| {
+            let row: Option<(i64, String)> = c
+                .query_row("SELECT version, data FROM county_settings WHERE id = 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()
+                .map_err(db_err)?;
+            settings_row(row)
+        })
+        .await
+    }
+
+    async fn put_settings(&self, settings: &CountySettings) -> Result<bool> {
+        let (version, data) = (settings.version as i64, serde_json::to_string(settings).map_err(db_err)?);
+        self.run(move |c| {
+            // The row moves from the version before to this one, or stays as another writer left it.
+            let n = c
+                .execute(
+                    "INSERT INTO county_settings (id, version, data) SELECT 1, ?1, ?2 WHERE ?1 = 1
+                     ON CONFLICT (id) DO UPDATE SET version = excluded.version, data = excluded.data
+                     WHERE county_settings.version = excluded.version - 1",
+                    params![version, data],
+                )
+                .map_err(db_err)?;
+            Ok(n == 1)
+        })
+        .await
+    }
 }
 
 /// A node from six columns (id, kind, name, parent, township, village) starting at `at`.

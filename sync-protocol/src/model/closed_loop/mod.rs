@@ -40,8 +40,8 @@ mod state;
 mod tests;
 
 pub use state::{
-    ActionKind, Assignment, Contradiction, DeadlineKind, DisputeState, DisputeStatus, Supervision, TimeLimit,
-    TimeLimits,
+    ActionKind, Assignment, Contradiction, CountySettings, DeadlineKind, DisputeState, DisputeStatus,
+    MAX_LIMIT_MINUTES, MAX_TIME_LIMITS, Supervision, TimeLimit, TimeLimits,
 };
 
 /// What the rule needs of a dispute besides its actions.

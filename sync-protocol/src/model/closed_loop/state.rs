@@ -294,9 +294,14 @@ impl Default for TimeLimits {
     }
 }
 
+/// A county's table has at most this many entries (every class at every level is 12).
+pub const MAX_TIME_LIMITS: usize = 48;
+/// No time limit is longer than a year.
+pub const MAX_LIMIT_MINUTES: i64 = 366 * DAY;
+
 impl TimeLimits {
     /// (accept, settle) in milliseconds; a class or level the table lacks gets the defaults'
-    /// ordinary limits at that level.
+    /// limits of that class, or their ordinary ones, at that level.
     pub(super) fn of(&self, class: &str, level: Level) -> (i64, i64) {
         let find = |t: &TimeLimits, c: &str| {
             t.limits
@@ -304,8 +309,61 @@ impl TimeLimits {
                 .find(|l| l.class == c && l.level == level)
                 .map(|l| (l.accept_minutes * 60_000, l.settle_minutes * 60_000))
         };
+        let defaults = TimeLimits::default();
         find(self, class)
-            .or_else(|| find(&TimeLimits::default(), "ordinary"))
+            .or_else(|| find(&defaults, class))
+            .or_else(|| find(&defaults, "ordinary"))
             .unwrap_or((DAY * 60_000, 3 * DAY * 60_000))
     }
+
+    /// Why this table cannot be a county's time limits, if it cannot: too many entries, a class
+    /// the protocol does not know, a class and level given twice, a limit not between a minute
+    /// and a year, or acceptance due after settlement.
+    pub fn problem(&self) -> Option<String> {
+        if self.limits.len() > MAX_TIME_LIMITS {
+            return Some(format!("{} time limits; at most {MAX_TIME_LIMITS}", self.limits.len()));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for l in &self.limits {
+            let at = format!("{} at {}", l.class, l.level.as_str());
+            if !crate::schema::DISPUTE_CLASSES.contains(&l.class.as_str()) {
+                return Some(format!("unknown class of dispute {:?}", l.class.chars().take(40).collect::<String>()));
+            }
+            if !seen.insert((l.class.as_str(), l.level)) {
+                return Some(format!("{at} is given twice"));
+            }
+            for (what, m) in [("acceptance", l.accept_minutes), ("settlement", l.settle_minutes)] {
+                if !(1..=MAX_LIMIT_MINUTES).contains(&m) {
+                    return Some(format!("{at}: the {what} limit is {m} minutes; it must be 1 to {MAX_LIMIT_MINUTES}"));
+                }
+            }
+            if l.accept_minutes > l.settle_minutes {
+                return Some(format!("{at}: acceptance is due after settlement"));
+            }
+        }
+        None
+    }
+
+    /// The defaults with these entries in place of theirs: a county names only what it changes,
+    /// and the stored table is always whole.
+    pub fn over_defaults(&self) -> TimeLimits {
+        let mut whole = TimeLimits::default();
+        for l in &self.limits {
+            match whole.limits.iter_mut().find(|d| d.class == l.class && d.level == l.level) {
+                Some(d) => *d = l.clone(),
+                None => whole.limits.push(l.clone()),
+            }
+        }
+        whole
+    }
+}
+
+/// What a county sets that every replica must follow alike, delivered to devices with sync
+/// (today its time limits). `version` 0 is the defaults, never set; each change counts up.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct CountySettings {
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub version: u64,
+    pub time_limits: TimeLimits,
 }

@@ -529,3 +529,56 @@ fn an_action_without_a_place_is_judged_at_its_authors_place() {
     assert_eq!(judged(Some(CENTRE)).unwrap_err().code, ValidationCode::NotAssignee);
     judged(Some(JUSTICE)).unwrap();
 }
+
+#[test]
+fn a_county_sets_its_own_time_limits() {
+    let s = Story::new("ordinary");
+    let defaults = TimeLimits::default();
+    // The grid settles an ordinary matter within three days by default.
+    assert_eq!(derive(s.facts(), &s.actions, &defaults).deadline, Some(T0 + 3 * 24 * 60 * MIN));
+    // A county that gives its grids one day: only that entry changes, the rest stay the defaults'.
+    let given = TimeLimits {
+        limits: vec![TimeLimit {
+            class: "ordinary".into(),
+            level: Level::Grid,
+            accept_minutes: 60,
+            settle_minutes: 24 * 60,
+        }],
+    };
+    assert_eq!(given.problem(), None);
+    let county = given.over_defaults();
+    assert_eq!(county.limits.len(), defaults.limits.len());
+    assert_eq!(derive(s.facts(), &s.actions, &county).deadline, Some(T0 + 24 * 60 * MIN));
+    let changed: Vec<_> = county.limits.iter().zip(&defaults.limits).filter(|(a, b)| a != b).collect();
+    assert_eq!(changed.len(), 1);
+    // A partial table leaves what it lacks to the defaults of that class and level.
+    let emergency = Story::new("emergency");
+    assert_eq!(derive(emergency.facts(), &emergency.actions, &given).deadline, Some(T0 + 30 * MIN));
+}
+
+#[test]
+fn time_limits_that_cannot_be_are_refused() {
+    let one = |class: &str, accept, settle| TimeLimits {
+        limits: vec![TimeLimit {
+            class: class.into(),
+            level: Level::Township,
+            accept_minutes: accept,
+            settle_minutes: settle,
+        }],
+    };
+    assert_eq!(one("ordinary", 60, 600).problem(), None);
+    for bad in [
+        one("urgent", 60, 600),
+        one("ordinary", 0, 600),
+        one("ordinary", -5, 600),
+        one("ordinary", 60, MAX_LIMIT_MINUTES + 1),
+        one("ordinary", 600, 60),
+    ] {
+        assert!(bad.problem().is_some(), "{bad:?}");
+    }
+    let mut twice = one("ordinary", 60, 600);
+    twice.limits.push(twice.limits[0].clone());
+    assert!(twice.problem().unwrap().contains("twice"));
+    let many = TimeLimits { limits: vec![one("ordinary", 60, 600).limits[0].clone(); MAX_TIME_LIMITS + 1] };
+    assert!(many.problem().unwrap().contains("at most"));
+}
