@@ -288,7 +288,6 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::TimeLimits { db, set } => {
             let county = county_server::service::County::new(open_storage(&db).await?);
-            county.refresh_settings().await.map_err(cli_error)?;
             if let Some(file) = set {
                 let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
                 let limits: sync_protocol::model::TimeLimits = serde_json::from_str(&text)
@@ -299,7 +298,8 @@ async fn main() -> anyhow::Result<()> {
                     changed.settings.version, changed.disputes
                 );
             }
-            println!("{}", serde_json::to_string_pretty(&*county.settings())?);
+            let stored = county.storage().settings().await.map_err(|e| cli_error(e.into()))?;
+            println!("{}", serde_json::to_string_pretty(&stored)?);
         }
         Command::RevokeCodes { db, place } => {
             let storage = open_storage(&db).await?;

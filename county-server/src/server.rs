@@ -137,10 +137,9 @@ pub async fn spawn_opts(storage: Arc<dyn Storage>, addr: SocketAddr, options: Se
     let addr = listener.local_addr()?;
     let mut county = County::with_limits(storage.clone(), options.limits, options.enrolment);
     county.uploads = options.uploads;
-    // The county's settings, and lists derived by an older rule or older settings derived again,
-    // before the first request.
+    // The county's settings, and lists derived by an older rule or under other settings derived
+    // again, before the first request.
     county.refresh_settings().await?;
-    county.upgrade_rows().await?;
     let county = Arc::new(county);
     let idle = options.idle.unwrap_or(IDLE);
     let app =

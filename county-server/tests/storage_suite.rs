@@ -610,23 +610,26 @@ async fn every_backend_lists_disputes_for_staff_as_the_rule_says() {
         // Rows derived under other settings than the county's are stale too.
         assert_eq!(s.stale_dispute_docs(DISPUTE_RULE, 1).await.unwrap(), [key], "{name}");
 
-        // The county's settings: the defaults until set, then each version only from the one
-        // before it (a writer that read an older version changes nothing).
+        // The county's settings: the defaults until set, then each version only over the one it
+        // was read at (a writer that read an older version changes nothing).
         assert_eq!(s.settings().await.unwrap(), CountySettings::default(), "{name}");
         let mut limits = TimeLimits::default();
-        limits.limits[0].settle_minutes = 60;
-        let first = CountySettings { version: 1, time_limits: limits.clone() };
-        assert!(!s.put_settings(&CountySettings { version: 2, ..first.clone() }).await.unwrap(), "{name}");
-        assert!(s.put_settings(&first).await.unwrap(), "{name}");
-        assert!(!s.put_settings(&CountySettings { version: 1, time_limits: TimeLimits::default() }).await.unwrap());
+        limits.limits[0].settle_minutes = 2 * 24 * 60;
+        let first = CountySettings { version: 1_000, time_limits: limits.clone() };
+        assert!(!s.put_settings(&first, 5).await.unwrap(), "{name}: there is no version 5 yet");
+        assert!(s.put_settings(&first, 0).await.unwrap(), "{name}");
+        let late = CountySettings { version: 1_001, time_limits: TimeLimits::default() };
+        assert!(!s.put_settings(&late, 0).await.unwrap(), "{name}: another writer set them first");
         assert_eq!(s.settings().await.unwrap(), first, "{name}");
-        let second = CountySettings { version: 2, time_limits: TimeLimits::default() };
-        assert!(s.put_settings(&second).await.unwrap(), "{name}");
+        let second = CountySettings { version: 2_000, time_limits: TimeLimits::default() };
+        assert!(s.put_settings(&second, 1_000).await.unwrap(), "{name}");
+        assert!(!s.put_settings(&late, 1_000).await.unwrap(), "{name}: read at the version before");
         assert_eq!(s.settings().await.unwrap(), second, "{name}");
         // A commit under them writes rows no longer stale for them.
         let rows = Rows { disputes: all.iter().map(|d| (key, (*d).clone())).collect(), ..Rows::default() };
         let settings = Arc::new(second);
         s.commit(GridCommit { grid: g, docs: vec![], changes: vec![], rows, settings }).await.unwrap();
-        assert!(s.stale_dispute_docs(DISPUTE_RULE, 2).await.unwrap().is_empty(), "{name}");
+        assert!(s.stale_dispute_docs(DISPUTE_RULE, 2_000).await.unwrap().is_empty(), "{name}");
+        assert_eq!(s.stale_dispute_docs(DISPUTE_RULE, 3_000).await.unwrap(), [key], "{name}");
     }
 }

@@ -344,7 +344,8 @@ fn apply_answer(inner: &mut Inner, sent: &[OutboxRow], answer: SyncResponse, rep
     for edit in &reenter {
         store::keep_for_reentry(&tx, edit, now)?;
     }
-    if let Some(settings) = &answer.settings {
+    // Settings that cannot be (a server's fault) are not taken: the device keeps its own.
+    if let Some(settings) = answer.settings.as_ref().filter(|s| s.time_limits.problem().is_none()) {
         store::set_county_settings(&tx, settings)?;
     }
     store::set_meta(&tx, "last_sync_at", &now.to_string())?;

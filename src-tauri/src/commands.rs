@@ -5,7 +5,7 @@ use std::sync::Arc;
 use field_core::Device;
 use serde_json::{Map, Value};
 use sync_protocol::Code;
-use sync_protocol::api::{DisputeView, NewAction, ResidentQuery};
+use sync_protocol::api::{DisputeView, NewAction, Place, ResidentQuery};
 use sync_protocol::app::{
     EnrolHint, IdentityView, InboxItem, LockState, NewDispute, NewVisit, Quarantined, SyncReport, SyncStatus, Workbench,
 };
@@ -197,6 +197,11 @@ pub async fn mark_inbox_read(st: State<'_, AppState>, dispute: Uuid) -> R<()> {
 #[tauri::command]
 pub async fn add_dispute_action(st: State<'_, AppState>, dispute: Uuid, action: NewAction) -> R<()> {
     written(&st, st.device()?.add_dispute_action(dispute, &action))
+}
+
+#[tauri::command]
+pub async fn list_places(st: State<'_, AppState>) -> R<Vec<Place>> {
+    Ok(st.device()?.places().await?)
 }
 
 #[tauri::command]

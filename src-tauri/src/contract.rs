@@ -8,7 +8,7 @@
 use std::fmt::Write;
 
 use serde_json::{Map, Value};
-use sync_protocol::api::{DisputeView, NewAction, ResidentQuery};
+use sync_protocol::api::{DisputeView, NewAction, Place, ResidentQuery};
 use sync_protocol::app::{
     EnrolHint, IdentityView, InboxItem, LockState, NewDispute, NewVisit, Quarantined, SyncReport, SyncStatus, Workbench,
 };
@@ -113,6 +113,7 @@ commands! {
     list_disputes(open_only: bool) -> Vec<DisputeView>;
     get_dispute(id: Uuid) -> DisputeView;
     add_dispute_action(dispute: Uuid, action: NewAction) -> ();
+    list_places() -> Vec<Place>;
     list_inbox() -> Vec<InboxItem>;
     mark_inbox_read(dispute: Uuid) -> ();
     sync_now() -> SyncReport;

@@ -69,6 +69,7 @@ pub fn run() {
             commands::history,
             commands::add_photo,
             commands::get_photo,
+            commands::list_places,
         ])
         .run(tauri::generate_context!())
         .expect("error while running the Gridkeeper field app");

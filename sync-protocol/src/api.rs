@@ -650,6 +650,25 @@ impl AuditQuery {
 
 // ---- the county's structure (县网格 setup file) -----------------------------------------
 
+/// A place a dispute can be sent to (分流指派) by the person asking (`GET /v1/places`): under a
+/// township centre its villages, grids and departments (司法所, 派出所 …); under the county its
+/// townships and departments; under a village its grids. The handheld's assign form offers them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct Place {
+    pub id: Uuid,
+    pub name: String,
+    pub kind: crate::org::NodeKind,
+    /// The level a dispute sent there is handled at.
+    pub level: Level,
+}
+
+impl From<&crate::org::Node> for Place {
+    fn from(n: &crate::org::Node) -> Self {
+        Place { id: n.id, name: n.name.clone(), kind: n.kind, level: n.level() }
+    }
+}
+
 /// What a change of the county's time limits did (`PUT /v1/admin/settings/time-limits`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]

@@ -282,6 +282,21 @@ pub struct Node {
     pub village: Option<Uuid>,
 }
 
+impl Node {
+    /// The level a dispute sent here is handled at: a department works at its township's level,
+    /// or the county's.
+    pub fn level(&self) -> Level {
+        match self.kind {
+            NodeKind::Grid => Level::Grid,
+            NodeKind::Village => Level::Community,
+            NodeKind::Township => Level::Township,
+            NodeKind::County => Level::County,
+            NodeKind::Department if self.township.is_some() => Level::Township,
+            NodeKind::Department => Level::County,
+        }
+    }
+}
+
 /// A person's account: one role at one node.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]

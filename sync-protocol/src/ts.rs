@@ -141,6 +141,7 @@ fn declarations(cfg: &Config) -> Vec<String> {
         api::Problem::decl(cfg),
         api::RosterReport::decl(cfg),
         api::SettingsChanged::decl(cfg),
+        api::Place::decl(cfg),
         app::IdentityView::decl(cfg),
         app::LockState::decl(cfg),
         app::EnrolHint::decl(cfg),

@@ -409,6 +409,7 @@ fn every_authenticated_call(m: &Matrix) -> Vec<Call> {
         ("/v1/events", "/v1/events"),
         ("/v1/figures/disputes", "/v1/figures/disputes"),
         ("/v1/settings", "/v1/settings"),
+        ("/v1/places", "/v1/places"),
     ] {
         calls.push(Call::new(Method::GET, route, path));
     }
@@ -637,6 +638,7 @@ async fn every_role_can_do_its_own_work() {
         calls.push(Call::new(Method::GET, "/v1/me", "/v1/me"));
         calls.push(Call::new(Method::GET, "/v1/overview", "/v1/overview"));
         calls.push(Call::new(Method::GET, "/v1/settings", "/v1/settings"));
+        calls.push(Call::new(Method::GET, "/v1/places", "/v1/places"));
         calls.push(Call::new(Method::GET, "/v1/figures/disputes", "/v1/figures/disputes?by=township"));
         for call in &calls {
             let got = send(&url, call, Some(token)).await;

@@ -547,11 +547,12 @@ async fn time_limits_story(server: TestServer) {
 
     let (status, changed) = put(admin.clone(), within_the_hour).await;
     assert_eq!(status, 200, "{changed}");
-    assert_eq!(changed["settings"]["version"], json!(1));
+    let version = changed["settings"]["version"].as_u64().unwrap();
+    assert!(version > 1_700_000_000_000, "a version is the time of the change: {version}");
     assert!(changed["disputes"].as_u64().unwrap() >= 1, "{changed}");
     let hour = 3_600_000;
     // The server's stored rows: every one derived under them, the deadline column moved.
-    assert!(storage.stale_dispute_docs(DISPUTE_RULE, 1).await.unwrap().is_empty());
+    assert!(storage.stale_dispute_docs(DISPUTE_RULE, version).await.unwrap().is_empty());
     let passing = storage.deadlines_passed(reported_at, reported_at + hour + 1, 100).await.unwrap();
     assert!(passing.iter().any(|(_, d)| d.id == id), "the deadline column follows the new limits");
     let staff_view = listed(get(&server, &township, "/v1/disputes").await).unwrap();
@@ -559,7 +560,7 @@ async fn time_limits_story(server: TestServer) {
     // The handheld follows them from its next sync on.
     assert_eq!(mine(worker.dispute_views(true).unwrap()).state.deadline, Some(by_default));
     worker.sync().await.unwrap();
-    assert_eq!(worker.county_settings().unwrap().version, 1);
+    assert_eq!(worker.county_settings().unwrap().version, version);
     assert_eq!(mine(worker.dispute_views(true).unwrap()).state.deadline, Some(reported_at + hour));
     // A handheld of the previous protocol is answered as before, without them.
     let token = worker.identity().unwrap().token;
@@ -570,9 +571,20 @@ async fn time_limits_story(server: TestServer) {
     assert_eq!(status, 200);
     let answer = sync_protocol::wire::SyncResponse::decode(&answer).unwrap();
     assert_eq!((answer.version, answer.settings), (2, None));
+    // A second change: a later version, and the deadlines follow again.
+    let limit = |level: &str| json!({"class": class, "level": level, "accept_minutes": 10, "settle_minutes": 120});
+    let (status, again) =
+        put(admin.clone(), json!({ "limits": (["grid", "community", "township", "county"].map(limit)) })).await;
+    assert_eq!(status, 200, "{again}");
+    let version = again["settings"]["version"].as_u64().unwrap();
+    assert!(version > changed["settings"]["version"].as_u64().unwrap());
+    let staff_view = listed(get(&server, &township, "/v1/disputes").await).unwrap();
+    assert_eq!(staff_view["state"]["deadline"], json!(reported_at + 2 * hour));
+    worker.sync().await.unwrap();
+    assert_eq!(mine(worker.dispute_views(true).unwrap()).state.deadline, Some(reported_at + 2 * hour));
     // A second server sharing the database follows within its refresh (a SQLite file has one).
     let started = std::time::Instant::now();
-    while other.county.settings().version != 1 {
+    while other.county.settings().version != version {
         assert!(started.elapsed() < std::time::Duration::from_secs(15), "the second server never followed");
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
@@ -587,4 +599,50 @@ async fn a_county_sets_its_time_limits_and_every_replica_follows_them() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_county_sets_its_time_limits_and_every_replica_follows_them_on_postgres() {
     time_limits_story(TestServer::start_postgres().await).await;
+}
+
+/// The places a centre may send a dispute to, for the handheld's assign form: a township's
+/// villages, grids and departments (never another township's); nothing for a grid's team; and
+/// on the handheld the places kept from the last time when the server cannot be reached.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_township_centre_is_offered_the_places_under_it_even_offline() {
+    let mut server = TestServer::start().await;
+    let o = server.org.clone();
+    let storage = server.storage();
+    let put_node = |name: &'static str, kind: NodeKind, parent: Uuid, township: Option<Uuid>| {
+        let storage = storage.clone();
+        async move {
+            let node = sync_protocol::org::Node {
+                id: Uuid::now_v7(),
+                kind,
+                name: name.into(),
+                parent: Some(parent),
+                township,
+                village: None,
+            };
+            storage.put_node(&node).await.unwrap();
+            node.id
+        }
+    };
+    let justice = put_node("司法所", NodeKind::Department, o.township, Some(o.township)).await;
+    let elsewhere = put_node("别镇", NodeKind::Township, o.county, None).await;
+    let foreign = put_node("别镇司法所", NodeKind::Department, elsewhere, Some(elsewhere)).await;
+
+    let township = staff_token(&server, o.township_staff).await;
+    let places: Vec<sync_protocol::api::Place> =
+        serde_json::from_value(get(&server, &township, "/v1/places").await).unwrap();
+    let find = |id: Uuid| places.iter().find(|p| p.id == id);
+    assert_eq!(find(justice).map(|p| (p.kind, p.level)), Some((NodeKind::Department, Level::Township)));
+    assert_eq!(find(o.village).map(|p| p.level), Some(Level::Community));
+    assert_eq!(find(o.grid_a).map(|p| p.level), Some(Level::Grid));
+    assert!(find(foreign).is_none() && find(elsewhere).is_none(), "another township's places: {places:?}");
+    let worker = staff_token(&server, o.worker_a).await;
+    assert_eq!(get(&server, &worker, "/v1/places").await, json!([]), "a grid's team sends nothing down");
+
+    // The centre's handheld fetches them, and keeps them for when there is no signal.
+    let handheld = TestDevice::enrol(&server.url(), &server.code_for(o.township_staff).await, "centre").await;
+    let online = handheld.places().await.unwrap();
+    assert_eq!(online, places);
+    server.stop().await;
+    assert_eq!(handheld.places().await.unwrap(), places, "offline: the places kept");
 }

@@ -12,7 +12,35 @@ use sync_protocol::schema::Collection;
 use sync_protocol::wire::{GridPosition, OutChange, SyncRequest, SyncResponse};
 
 fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/sync-v1").join(name)).unwrap()
+    fixture_of(1, name)
+}
+
+fn fixture_of(version: u16, name: &str) -> Vec<u8> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("fixtures/sync-v{version}"));
+    std::fs::read(dir.join(name)).unwrap()
+}
+
+/// Handhelds updated for weak signal speak version 2 (paged answers, no county settings).
+#[test]
+fn saved_version_2_messages_decode_and_re_encode_byte_for_byte() {
+    for name in ["request-positions.bin", "request-changes.bin"] {
+        let bytes = fixture_of(2, name);
+        let req = SyncRequest::decode(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!((req.version, req.settings), (2, 0), "{name}");
+        assert_eq!(req.encode(), bytes, "{name} re-encodes as the app wrote it");
+        for c in &req.changes {
+            assert!(doc::parse_change(&c.bytes).is_some(), "{name}: a saved change no longer parses");
+        }
+    }
+    assert!(!SyncRequest::decode(&fixture_of(2, "request-changes.bin")).unwrap().changes.is_empty());
+    let bytes = fixture_of(2, "response.bin");
+    let resp = SyncResponse::decode(&bytes).unwrap();
+    assert_eq!((resp.version, resp.settings.is_none()), (2, true));
+    assert!(!resp.fetch.is_empty(), "the saved answer names a document to fetch");
+    assert_eq!(resp.encode(), bytes, "the answer re-encodes as the server of then wrote it");
+    for d in &resp.docs {
+        Automerge::new().load_incremental(&d.data).unwrap_or_else(|e| panic!("{}: {e}", d.doc));
+    }
 }
 
 #[test]

@@ -144,6 +144,8 @@ export const api = {
   getDispute: (id: Uuid) => call('get_dispute', { id }),
   /** An action of the closed loop, as this person at their level (the device judges it). */
   addDisputeAction: (dispute: Uuid, action: NewAction) => call('add_dispute_action', { dispute, action }),
+  /** Where this person may send a dispute (villages, grids, departments), as last fetched. */
+  listPlaces: () => call('list_places', {}),
   /** What others did on this person's disputes (noted after each sync), unread first. */
   listInbox: () => call('list_inbox', {}),
   markInboxRead: (dispute: Uuid) => call('mark_inbox_read', { dispute }),

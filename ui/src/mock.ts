@@ -771,6 +771,8 @@ export class MockBackend {
         this.changed('disputes', d.id, { actions: kind })
         return null
       },
+      // The mock's person is a grid worker: there is no place below to send a dispute to.
+      list_places: async () => [],
       // The mock has no other people: nobody acts on the worker's disputes.
       list_inbox: async () => [],
       mark_inbox_read: async () => null,

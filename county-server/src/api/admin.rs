@@ -31,7 +31,7 @@ pub async fn create_account(
 
 pub async fn set_time_limits(
     State(st): State<AppState>,
-    Authed(c): Authed,
+    Admin(c): Admin,
     J(limits): J<TimeLimits>,
 ) -> Result<Json<SettingsChanged>, Error> {
     Ok(Json(st.county.set_time_limits(&c, &limits).await?))

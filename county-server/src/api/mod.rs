@@ -58,6 +58,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/enrol", post(enrol::enrol))
         .route("/v1/me", get(enrol::me))
         .route("/v1/grids", get(records::grids))
+        .route("/v1/places", get(records::places))
         .route("/v1/residents", get(records::residents))
         .route("/v1/residents/{id}", get(records::resident))
         .route("/v1/houses", get(records::houses))
@@ -69,7 +70,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/history/{collection}/{id}", get(records::history))
         .route("/v1/overview", get(records::overview))
         .route("/v1/settings", get(records::settings))
-        .route("/v1/admin/settings/time-limits", put(admin::set_time_limits))
+        .route(
+            "/v1/admin/settings/time-limits",
+            put(admin::set_time_limits).layer(DefaultBodyLimit::max(sync_protocol::model::MAX_TIME_LIMITS_BYTES)),
+        )
         .route("/v1/blobs/{hash}", put(blobs::put_chunk).get(blobs::get))
         .route("/v1/blobs/{hash}/status", get(blobs::status))
         .route("/v1/admin/accounts", post(admin::create_account))

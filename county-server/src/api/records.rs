@@ -5,7 +5,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use sync_protocol::Code;
 use sync_protocol::api::{
-    DisputeFigures, DisputeQuery, DisputeView, FiguresQuery, GridFilter, NewAction, Overview, ResidentQuery,
+    DisputeFigures, DisputeQuery, DisputeView, FiguresQuery, GridFilter, NewAction, Overview, Place, ResidentQuery,
 };
 use sync_protocol::doc::{Conflict, HistoryEntry};
 use sync_protocol::model::{CountySettings, House, Resident, ResidentSummary};
@@ -20,6 +20,10 @@ type R<T> = Result<Json<T>, Error>;
 
 pub async fn grids(State(st): State<AppState>, Authed(c): Authed) -> R<Vec<GridInfo>> {
     Ok(Json(st.county.grids(&c).await?))
+}
+
+pub async fn places(State(st): State<AppState>, Authed(c): Authed) -> R<Vec<Place>> {
+    Ok(Json(st.county.places(&c).await?))
 }
 
 pub async fn residents(

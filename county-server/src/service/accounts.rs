@@ -1,7 +1,7 @@
 //! Accounts: who is calling, and new accounts made by the county administrator.
 
 use sync_protocol::Code;
-use sync_protocol::api::{Me, NewAccount};
+use sync_protocol::api::{Me, NewAccount, Place};
 use sync_protocol::org::{Account, GridInfo};
 use uuid::Uuid;
 
@@ -16,6 +16,17 @@ impl County {
     /// The grids the caller may see.
     pub async fn grids(&self, caller: &Caller) -> Result<Vec<GridInfo>> {
         Ok(self.storage().grids(&caller.scope()?).await?)
+    }
+
+    /// The places the caller may send a dispute to ([`Place`]): the places under their node,
+    /// for a role that assigns; none for a grid's team, a department or the administrator.
+    pub async fn places(&self, caller: &Caller) -> Result<Vec<Place>> {
+        let role = caller.account.role;
+        if !role.receives(sync_protocol::schema::Collection::Disputes) || !role.takes_action("assign") {
+            return Ok(Vec::new());
+        }
+        let Some(node) = self.storage().node(caller.account.node).await? else { return Ok(Vec::new()) };
+        Ok(self.storage().places_under(&node).await?.iter().map(Place::from).collect())
     }
 
     /// A new account at a node of the kind its role belongs to.

@@ -16,7 +16,7 @@ use sync_protocol::DocError;
 use sync_protocol::api::{DisputeEvent, DisputeView, NewAction, ReadKind};
 use sync_protocol::doc::{self, DocKey, Edit};
 use sync_protocol::model::{Action, CountySettings, Dispute, Record};
-use sync_protocol::org::{Author, Level, NodeKind};
+use sync_protocol::org::{Author, Level};
 use sync_protocol::pipeline::{self, Rows};
 use sync_protocol::schema::Collection;
 use uuid::Uuid;
@@ -36,15 +36,7 @@ impl County {
         use crate::storage::Scope;
         let bad = |m: &str| Error::bad(sync_protocol::Code::UnknownNode, m.to_string());
         let node = self.storage().node(place).await?.ok_or_else(|| bad("no such place"))?;
-        let at = match node.kind {
-            NodeKind::Grid => Level::Grid,
-            NodeKind::Village => Level::Community,
-            NodeKind::Township => Level::Township,
-            NodeKind::County => Level::County,
-            NodeKind::Department if node.township.is_some() => Level::Township,
-            NodeKind::Department => Level::County,
-        };
-        if level != Some(at) {
+        if level != Some(node.level()) {
             return Err(bad("the place is not at the level the dispute is sent to"));
         }
         let within = match scope {

@@ -168,7 +168,11 @@ impl County {
         };
         let mut nodes: HashMap<Uuid, Option<Node>> = HashMap::new();
         for (grid, d) in passed {
-            let Some(at) = d.state(limits).deadline.filter(|at| *at < next || next == until) else { continue };
+            // Recomputed under the limits in force: a row derived under others (a change of the
+            // time limits being applied) is not told until its deadline really passed.
+            let Some(at) = d.state(limits).deadline.filter(|at| *at < until && (*at < next || next == until)) else {
+                continue;
+            };
             if let std::collections::hash_map::Entry::Vacant(e) = nodes.entry(grid) {
                 e.insert(self.storage().node(grid).await.ok().flatten());
             }

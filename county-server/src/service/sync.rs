@@ -337,8 +337,7 @@ async fn sync(county: &County, caller: &Caller, req: SyncRequest) -> Result<(Syn
     }
     let version = req.version;
     // A device of version 3 or later holding other settings than the county's gets them.
-    let current = county.settings();
-    let settings = (version >= 3 && current.version != req.settings).then(|| (*current).clone());
+    let settings = if version >= 3 { county.settings_for_device(req.settings).await? } else { None };
     Ok((SyncResponse { version, refused, positions, docs, more, fetch, settings }, reads))
 }
 

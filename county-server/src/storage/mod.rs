@@ -216,6 +216,17 @@ impl Viewer {
 }
 
 /// A stored node kind; an unknown one is a damaged row, never read as some default kind.
+/// The column naming the places under a node of this kind ([`Organisation::places_under`]):
+/// a closed list, never input.
+fn places_column(kind: NodeKind) -> Option<&'static str> {
+    match kind {
+        NodeKind::County => Some("parent"),
+        NodeKind::Township => Some("township"),
+        NodeKind::Village => Some("village"),
+        NodeKind::Grid | NodeKind::Department => None,
+    }
+}
+
 /// The stored settings row, or the defaults (version 0) when there is none.
 fn settings_row(row: Option<(i64, String)>) -> Result<CountySettings> {
     match row {
@@ -228,6 +239,9 @@ fn settings_row(row: Option<(i64, String)>) -> Result<CountySettings> {
                     "county settings of version {} in a row of {version}",
                     s.version
                 )));
+            }
+            if let Some(problem) = s.time_limits.problem() {
+                return Err(StorageError::Database(format!("stored time limits cannot be: {problem}")));
             }
             Ok(s)
         }
@@ -270,11 +284,15 @@ pub trait Organisation: Send + Sync + 'static {
     /// changes were planned on); `Contention` if not. One such write runs at a time, across
     /// servers and the command line.
     async fn apply_structure(&self, nodes: &[NodeSetup], accounts: &[Account], expected: (usize, usize)) -> Result<()>;
+    /// The places under `node` a dispute may be sent to: a township's villages, grids and
+    /// departments, the county's townships and departments, a village's grids; none under a
+    /// grid or a department.
+    async fn places_under(&self, node: &Node) -> Result<Vec<Node>>;
     /// The county's settings: version 0, the defaults, until they are first set.
     async fn settings(&self) -> Result<CountySettings>;
-    /// Stores `settings` if the stored ones are still at the version before theirs; `false`
-    /// (nothing written) if another writer got there first.
-    async fn put_settings(&self, settings: &CountySettings) -> Result<bool>;
+    /// Stores `settings` if the stored ones are still at version `previous` (0: none stored);
+    /// `false` (nothing written) if another writer got there first.
+    async fn put_settings(&self, settings: &CountySettings, previous: u64) -> Result<bool>;
 }
 
 /// A node as the county's setup file describes it.

@@ -2,7 +2,7 @@
 //! app's screens read and write them. Writes go through [`super::Inner::apply_edit`].
 
 use serde_json::{Map, Value, json};
-use sync_protocol::api::{DisputeView, NewAction, ResidentQuery};
+use sync_protocol::api::{DisputeView, NewAction, Place, ResidentQuery};
 use sync_protocol::app::{InboxItem, NewDispute, NewVisit};
 use sync_protocol::doc::{DocKey, Edit};
 use sync_protocol::model::{Action, Dispute, House, Party, Record, Resident, ResidentSummary, Visit};
@@ -166,6 +166,34 @@ impl Device {
         let (actor, role, node) = self.viewer()?;
         let settings = self.county_settings()?;
         Ok(DisputeView::for_viewer(self.dispute(id)?, actor, role, Some(node), now_ms(), &settings.time_limits))
+    }
+
+    /// The places this person may send a dispute to (the assign form's choices): fetched from
+    /// the county server when it answers and kept; without a connection, the places kept from
+    /// the last time (none before the first).
+    pub async fn places(&self) -> Result<Vec<Place>> {
+        let (server, token) = {
+            let inner = self.lock();
+            let id = inner.identity()?;
+            (id.server.clone(), id.token.clone())
+        };
+        let fetched = async {
+            let server = crate::client::check_server_url(&server)?;
+            let req = self.http().get(format!("{server}/v1/places")).bearer_auth(&token);
+            let (resp, _) = crate::client::send(req, 0, self.link.up_rate()).await?;
+            crate::client::json::<Vec<Place>>(resp).await
+        };
+        match fetched.await {
+            Ok(places) => {
+                store::set_meta(&self.lock().conn, "places", &serde_json::to_string(&places).unwrap_or_default())?;
+                Ok(places)
+            }
+            Err(e) if matches!(e, DeviceError::Network(_) | DeviceError::Stalled { .. }) || e.code().is_retryable() => {
+                let kept = store::get_meta(&self.lock().conn, "places")?;
+                Ok(kept.and_then(|j| serde_json::from_str(&j).ok()).unwrap_or_default())
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// The county settings this device follows (its time limits), as the last sync brought them.

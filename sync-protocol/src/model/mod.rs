@@ -8,8 +8,8 @@ mod resident;
 mod visit;
 
 pub use closed_loop::{
-    ActionKind, Assignment, Contradiction, CountySettings, DeadlineKind, DisputeState, DisputeStatus, Supervision,
-    TimeLimit, TimeLimits,
+    ActionKind, Assignment, Contradiction, CountySettings, DeadlineKind, DisputeState, DisputeStatus,
+    MAX_TIME_LIMITS_BYTES, Supervision, TimeLimit, TimeLimits,
 };
 pub use dispute::{Action, Dispute, Party};
 pub use house::House;

@@ -1,5 +1,5 @@
 // Generated from src-tauri/src/contract.rs (the app's commands). Do not edit: scripts/contract
-import type { JsonValue, Collection, Conflict, HistoryEntry, Resident, ResidentSummary, House, Visit, ResidentQuery, DisputeView, NewAction, IdentityView, LockState, EnrolHint, NewDispute, NewVisit, Quarantined, InboxItem, Workbench, SyncReport, SyncStatus } from './contract'
+import type { JsonValue, Collection, Conflict, HistoryEntry, Resident, ResidentSummary, House, Visit, ResidentQuery, DisputeView, NewAction, Place, IdentityView, LockState, EnrolHint, NewDispute, NewVisit, Quarantined, InboxItem, Workbench, SyncReport, SyncStatus } from './contract'
 
 export interface Commands {
   lock_state: { args: {  }; result: LockState }
@@ -27,6 +27,7 @@ export interface Commands {
   list_disputes: { args: { openOnly: boolean }; result: Array<DisputeView> }
   get_dispute: { args: { id: string }; result: DisputeView }
   add_dispute_action: { args: { dispute: string; action: NewAction }; result: null }
+  list_places: { args: {  }; result: Array<Place> }
   list_inbox: { args: {  }; result: Array<InboxItem> }
   mark_inbox_read: { args: { dispute: string }; result: null }
   sync_now: { args: {  }; result: SyncReport }

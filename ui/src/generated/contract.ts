@@ -435,6 +435,11 @@ settings: CountySettings,
  * Disputes whose deadlines were derived again under them.
  */
 disputes: number, };
+export type Place = { id: string, name: string, kind: NodeKind, 
+/**
+ * The level a dispute sent there is handled at.
+ */
+level: Level, };
 export type IdentityView = { device_id: string, server: string, account: Account, grids: Array<GridInfo>, 
 /**
  * The role keeps its grids' residents and houses (`Role::edits_base_records`): the screens

@@ -386,6 +386,13 @@ const en: Messages<typeof zhCN> = {
     township: 'Township',
     county: 'County',
   },
+  nodeKind: {
+    county: 'County',
+    township: 'Township',
+    village: 'Village',
+    grid: 'Grid',
+    department: 'Department',
+  },
   disputeClass: {
     ordinary: 'Ordinary',
     coordination: 'Coordination',
@@ -517,6 +524,7 @@ const en: Messages<typeof zhCN> = {
     evaluate: 'Evaluate',
     archive: 'Archive',
     assignTo: 'Assign to',
+    assignPlace: 'To whom (none: the whole level)',
     due: 'Due in',
     dueDays: '{n} days',
     satisfaction: "Parties' satisfaction",

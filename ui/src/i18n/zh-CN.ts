@@ -384,6 +384,13 @@ export default {
     township: '镇街',
     county: '县',
   },
+  nodeKind: {
+    county: '县',
+    township: '镇街',
+    village: '村（社区）',
+    grid: '网格',
+    department: '部门',
+  },
   disputeClass: {
     ordinary: '一般性',
     coordination: '协调性',
@@ -515,6 +522,7 @@ export default {
     evaluate: '评价',
     archive: '归档',
     assignTo: '指派给',
+    assignPlace: '承办单位（不选则整个层级）',
     due: '办理时限',
     dueDays: '{n} 天',
     satisfaction: '当事人满意度',

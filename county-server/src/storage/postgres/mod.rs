@@ -184,6 +184,7 @@ ALTER TABLE disputes ADD COLUMN waiting_node uuid;
     r#"
 CREATE TABLE county_settings (id integer PRIMARY KEY CHECK (id = 1), version bigint NOT NULL, data text NOT NULL);
 ALTER TABLE disputes ADD COLUMN settings bigint NOT NULL DEFAULT 0;
+CREATE INDEX disputes_settings ON disputes(settings);
 "#,
 ];
 

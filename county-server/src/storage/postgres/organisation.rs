@@ -189,20 +189,33 @@ impl Organisation for PostgresStorage {
         settings_row(row)
     }
 
-    async fn put_settings(&self, settings: &CountySettings) -> Result<bool> {
+    async fn put_settings(&self, settings: &CountySettings, previous: u64) -> Result<bool> {
         let data = serde_json::to_string(settings).map_err(db_err)?;
-        // The row moves from the version before to this one, or stays as another writer left it.
-        let done = sqlx_core::query::query(
-            "INSERT INTO county_settings (id, version, data) SELECT 1, $1, $2 WHERE $1 = 1
-             ON CONFLICT (id) DO UPDATE SET version = excluded.version, data = excluded.data
-             WHERE county_settings.version = excluded.version - 1",
-        )
-        .bind(settings.version as i64)
-        .bind(data)
-        .execute(&self.pool)
-        .await
-        .map_err(db_err)?;
+        // The row moves from `previous` to this version, or stays as another writer left it.
+        let query = if previous == 0 {
+            sqlx_core::query::query(
+                "INSERT INTO county_settings (id, version, data) VALUES (1, $1, $2) ON CONFLICT (id) DO NOTHING",
+            )
+        } else {
+            sqlx_core::query::query("UPDATE county_settings SET version = $1, data = $2 WHERE id = 1 AND version = $3")
+        };
+        let done = query
+            .bind(settings.version as i64)
+            .bind(data)
+            .bind(previous as i64)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn places_under(&self, node: &Node) -> Result<Vec<Node>> {
+        let Some(column) = places_column(node.kind) else { return Ok(Vec::new()) };
+        let sql = format!(
+            "SELECT id, kind, name, parent, township, village FROM nodes WHERE {column} = $1 ORDER BY kind, name"
+        );
+        let rows = sqlx_core::query::query(&sql).bind(node.id).fetch_all(&self.pool).await.map_err(db_err)?;
+        rows.iter().map(|r| node_row(r, "")).collect()
     }
 }
 

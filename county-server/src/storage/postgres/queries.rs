@@ -173,7 +173,7 @@ impl Queries for PostgresStorage {
 
     async fn stale_dispute_docs(&self, rule: i64, settings: u64) -> Result<Vec<DocKey>> {
         let keys: Vec<String> = sqlx_core::query_scalar::query_scalar(
-            "SELECT DISTINCT doc_key FROM disputes WHERE rule < $1 OR settings <> $2",
+            "SELECT DISTINCT doc_key FROM disputes WHERE rule < $1 OR settings < $2 OR settings > $2",
         )
         .bind(rule)
         .bind(settings as i64)

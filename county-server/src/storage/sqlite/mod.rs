@@ -196,6 +196,7 @@ ALTER TABLE disputes ADD COLUMN waiting_node TEXT;
     r#"
 CREATE TABLE county_settings (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL, data TEXT NOT NULL);
 ALTER TABLE disputes ADD COLUMN settings INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX disputes_settings ON disputes(settings);
 "#,
 ];
 

@@ -188,19 +188,37 @@ impl Organisation for SqliteStorage {
         .await
     }
 
-    async fn put_settings(&self, settings: &CountySettings) -> Result<bool> {
+    async fn put_settings(&self, settings: &CountySettings, previous: u64) -> Result<bool> {
         let (version, data) = (settings.version as i64, serde_json::to_string(settings).map_err(db_err)?);
         self.run(move |c| {
-            // The row moves from the version before to this one, or stays as another writer left it.
-            let n = c
-                .execute(
-                    "INSERT INTO county_settings (id, version, data) SELECT 1, ?1, ?2 WHERE ?1 = 1
-                     ON CONFLICT (id) DO UPDATE SET version = excluded.version, data = excluded.data
-                     WHERE county_settings.version = excluded.version - 1",
+            // The row moves from `previous` to this version, or stays as another writer left it.
+            let n = if previous == 0 {
+                c.execute(
+                    "INSERT INTO county_settings (id, version, data) VALUES (1, ?1, ?2) ON CONFLICT (id) DO NOTHING",
                     params![version, data],
                 )
-                .map_err(db_err)?;
+            } else {
+                c.execute(
+                    "UPDATE county_settings SET version = ?1, data = ?2 WHERE id = 1 AND version = ?3",
+                    params![version, data, previous as i64],
+                )
+            }
+            .map_err(db_err)?;
             Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn places_under(&self, node: &Node) -> Result<Vec<Node>> {
+        let Some(column) = places_column(node.kind) else { return Ok(Vec::new()) };
+        let id = node.id.to_string();
+        self.read(move |c| {
+            let sql = format!(
+                "SELECT id, kind, name, parent, township, village FROM nodes WHERE {column} = ?1 ORDER BY kind, name"
+            );
+            let mut st = c.prepare_cached(&sql).map_err(db_err)?;
+            let rows = st.query_map([id], |r| node_at(r, 0)).map_err(db_err)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db_err)
         })
         .await
     }

@@ -202,8 +202,9 @@ impl Queries for SqliteStorage {
 
     async fn stale_dispute_docs(&self, rule: i64, settings: u64) -> Result<Vec<DocKey>> {
         self.read(move |c| {
-            let mut st =
-                c.prepare("SELECT DISTINCT doc_key FROM disputes WHERE rule < ?1 OR settings <> ?2").map_err(db_err)?;
+            let mut st = c
+                .prepare("SELECT DISTINCT doc_key FROM disputes WHERE rule < ?1 OR settings < ?2 OR settings > ?2")
+                .map_err(db_err)?;
             let keys = st
                 .query_map(rusqlite::params![rule, settings as i64], |r| r.get::<_, String>(0))
                 .map_err(db_err)?

@@ -41,7 +41,7 @@ mod tests;
 
 pub use state::{
     ActionKind, Assignment, Contradiction, CountySettings, DeadlineKind, DisputeState, DisputeStatus,
-    MAX_LIMIT_MINUTES, MAX_TIME_LIMITS, Supervision, TimeLimit, TimeLimits,
+    MAX_LIMIT_MINUTES, MAX_TIME_LIMITS, MAX_TIME_LIMITS_BYTES, Supervision, TimeLimit, TimeLimits,
 };
 
 /// What the rule needs of a dispute besides its actions.

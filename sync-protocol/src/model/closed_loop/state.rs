@@ -296,6 +296,8 @@ impl Default for TimeLimits {
 
 /// A county's table has at most this many entries (every class at every level is 12).
 pub const MAX_TIME_LIMITS: usize = 48;
+/// A county's table as JSON is never larger (48 entries of about 90 bytes, with room to spare).
+pub const MAX_TIME_LIMITS_BYTES: usize = 16 * 1024;
 /// No time limit is longer than a year.
 pub const MAX_LIMIT_MINUTES: i64 = 366 * DAY;
 
@@ -307,7 +309,7 @@ impl TimeLimits {
             t.limits
                 .iter()
                 .find(|l| l.class == c && l.level == level)
-                .map(|l| (l.accept_minutes * 60_000, l.settle_minutes * 60_000))
+                .map(|l| (l.accept_minutes.saturating_mul(60_000), l.settle_minutes.saturating_mul(60_000)))
         };
         let defaults = TimeLimits::default();
         find(self, class)
