@@ -452,6 +452,10 @@ async fn township_staff_take_a_dispute_from_their_waiting_list_and_assign_it() {
     tap(&c, "action-assign").await;
     settle_sheet(&c).await;
     tap(&c, "assign-level-community").await;
+    // The places under the township at that level, fetched from the server: its village.
+    let village_chip = format!("assign-place-{}", o.village);
+    until("the township's places", || async { c.find(Locator::Css(&css(&village_chip))).await.is_ok() }).await;
+    tap(&c, &village_chip).await;
     tap(&c, "action-due-3").await;
     fill(&c, "action-note", "请村调委会牵头疏通排水沟，三日内反馈").await;
     shot(&c, "13-staff-assign").await;
@@ -471,7 +475,7 @@ async fn township_staff_take_a_dispute_from_their_waiting_list_and_assign_it() {
     let d = village.dispute(id).unwrap();
     let st = d.state(&Default::default());
     assert_eq!((st.status, st.level), (DisputeStatus::Assigned, Level::Township));
-    assert_eq!(st.assignment.as_ref().map(|a| a.to_level), Some(Level::Community));
+    assert_eq!(st.assignment.as_ref().map(|a| (a.to_level, a.to_node)), Some((Level::Community, Some(o.village))));
     assert!(st.deadline.is_some_and(|due| due > field_core::now_ms() + 2 * 86_400_000));
     let by_township: Vec<&str> =
         d.actions.iter().filter(|a| a.actor == o.township_staff).map(|a| a.kind.as_str()).collect();
