@@ -151,9 +151,20 @@ pub async fn spawn_opts(storage: Arc<dyn Storage>, addr: SocketAddr, options: Se
     let stopped = async {
         let _ = rx.await;
     };
+    // What other servers sharing the database announce reaches this one's clients.
+    let relay = match storage.announcements().await? {
+        Some(announced) => {
+            let county = county.clone();
+            Some(AbortOnDrop(tokio::spawn(async move { county.relay_events(announced).await })))
+        }
+        None => None,
+    };
     // Housekeeping runs as long as the server does (stopped with it, or when it is dropped).
-    let housekeeping =
-        (AbortOnDrop(tokio::spawn(housekeeping(county.clone()))), AbortOnDrop(tokio::spawn(deadlines(county.clone()))));
+    let housekeeping = (
+        AbortOnDrop(tokio::spawn(housekeeping(county.clone()))),
+        AbortOnDrop(tokio::spawn(deadlines(county.clone()))),
+        relay,
+    );
     let task = match tls.clone() {
         None => tokio::spawn(async move {
             let _housekeeping = housekeeping;

@@ -442,8 +442,12 @@ pub struct EventStream {
 
 impl EventStream {
     pub async fn open(server: &TestServer, token: &str) -> EventStream {
-        let resp =
-            reqwest::Client::new().get(format!("{}/v1/events", server.url())).bearer_auth(token).send().await.unwrap();
+        Self::open_at(&server.url(), token).await
+    }
+
+    /// The stream of the server at `url` (another server on the same database, say).
+    pub async fn open_at(url: &str, token: &str) -> EventStream {
+        let resp = reqwest::Client::new().get(format!("{url}/v1/events")).bearer_auth(token).send().await.unwrap();
         assert_eq!(resp.status().as_u16(), 200);
         assert_eq!(resp.headers()["content-type"], "text/event-stream");
         EventStream { resp, text: String::new() }

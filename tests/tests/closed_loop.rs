@@ -646,3 +646,29 @@ async fn a_township_centre_is_offered_the_places_under_it_even_offline() {
     server.stop().await;
     assert_eq!(handheld.places().await.unwrap(), places, "offline: the places kept");
 }
+
+/// Several servers on one PostgreSQL database behind a load balancer: a county centre connected
+/// to one hears at once what a handheld synced through another (the servers relay their events).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_of_one_server_hears_what_a_handheld_synced_through_another() {
+    let server = TestServer::start_postgres().await;
+    let o = server.org.clone();
+    let other = server.another_server().await;
+    let county_staff =
+        put_account(server.storage().as_ref(), "县社会治理中心值班员", Role::CountyStaff, o.county).await;
+    let token = staff_token(&server, county_staff).await;
+    let mut there = EventStream::open_at(&other.url(), &token).await;
+    let mut here = EventStream::open(&server, &token).await;
+    let worker = TestDevice::enrol(&server.url(), &server.code_for(o.worker_a).await, "worker").await;
+    let mut report = neighbours_dispute(vec![party("甲")], "东河桥", "桥栏杆断裂");
+    report.class = "emergency".into();
+    let id = worker.report_dispute(&report).unwrap();
+    let t = std::time::Instant::now();
+    worker.sync().await.unwrap();
+    let heard = there.next("report", 5).await.expect("the other server's client hears the emergency");
+    println!("heard through the other server {} ms after the sync began", t.elapsed().as_millis());
+    assert_eq!(heard["dispute"], json!(id));
+    // This server's own client hears it once, not again through the relay.
+    assert_eq!(here.next("report", 5).await.unwrap()["dispute"], json!(id));
+    assert!(here.next("report", 1).await.is_none(), "told twice");
+}

@@ -4,8 +4,10 @@
 //!
 //! Events are the new actions a commit added to disputes (the sync of a handheld, or staff acting
 //! through the server), and the disputes whose time limit passed. Each server tells the clients
-//! connected to it about the commits it made and the time limits it sees pass; a subscriber hears
-//! only what lies within its scope. Nothing is stored: a client that connects or reconnects reads
+//! connected to it about the commits it made and the time limits it sees pass, and announces its
+//! commits' events to the other servers sharing the database (PostgreSQL's NOTIFY,
+//! [`crate::storage::Relay`]), which tell their own clients; a subscriber hears only what lies
+//! within its scope. Nothing is stored: a client that connects or reconnects reads
 //! the lists for what it missed, and the stream says `lagged` when a slow client fell behind.
 //! A stream lasts [`STREAM_LIFE`] and then asks the client to `reconnect`, so a revoked device or
 //! a changed scope is checked again; one device holds at most [`STREAMS_PER_DEVICE`].
@@ -26,7 +28,7 @@ use uuid::Uuid;
 
 use super::{Caller, County};
 use crate::error::{Error, Result};
-use crate::storage::{Scope, Storage};
+use crate::storage::{MAX_ANNOUNCEMENT, Scope, Storage};
 
 /// How many events wait for a slow client before it is told it fell behind.
 const BACKLOG: usize = 1024;
@@ -49,6 +51,8 @@ pub struct Published {
 }
 
 pub struct Events {
+    /// This server among those sharing a database (its own announcements come back to it).
+    origin: Uuid,
     tx: broadcast::Sender<Arc<Published>>,
     streams: Arc<Semaphore>,
     per_device: Arc<Mutex<HashMap<Uuid, usize>>>,
@@ -57,6 +61,7 @@ pub struct Events {
 impl Default for Events {
     fn default() -> Self {
         Events {
+            origin: Uuid::new_v4(),
             tx: broadcast::channel(BACKLOG).0,
             streams: Arc::new(Semaphore::new(MAX_STREAMS)),
             per_device: Arc::default(),
@@ -147,9 +152,40 @@ impl County {
         Ok(Subscription { rx: e.tx.subscribe(), scope, held })
     }
 
-    /// Tells the connected clients about events of `grid` that a commit just stored.
+    /// Whether the events of a commit are to be worked out: some client of this server listens,
+    /// or another server sharing the database may have one.
+    pub fn wants_events(&self) -> bool {
+        self.events.listening() || self.storage().relays()
+    }
+
+    /// Tells the connected clients about events of `grid` that a commit just stored, here and
+    /// through every server sharing the database.
     pub(crate) async fn publish(&self, grid: Uuid, events: Vec<DisputeEvent>) {
+        if events.is_empty() {
+            return;
+        }
+        if self.storage().relays() {
+            for message in announcements(self.events.origin, grid, &events) {
+                if let Err(e) = self.storage().announce(&message).await {
+                    tracing::warn!(error = %e, "live events not relayed to the other servers");
+                }
+            }
+        }
         self.events.publish(self.storage(), grid, events).await;
+    }
+
+    /// Tells this server's clients what the other servers sharing the database announce, as
+    /// long as the server runs (or the listener ends).
+    pub async fn relay_events(&self, mut announced: tokio::sync::mpsc::Receiver<String>) {
+        while let Some(message) = announced.recv().await {
+            match serde_json::from_str::<Announcement>(&message) {
+                Ok(a) if a.origin != self.events.origin => {
+                    self.events.publish(self.storage(), a.grid, a.events).await;
+                }
+                Ok(_) => {} // this server's own, told already
+                Err(e) => tracing::warn!(error = %e, "an announcement that does not read"),
+            }
+        }
     }
 
     /// Tells the connected clients about the time limits that passed in `[after, until)` (as
@@ -182,6 +218,28 @@ impl County {
         }
         Ok(next)
     }
+}
+
+/// Events of one grid as announced to the other servers sharing the database.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct Announcement {
+    origin: Uuid,
+    grid: Uuid,
+    events: Vec<DisputeEvent>,
+}
+
+/// The announcements of `events`, each within [`MAX_ANNOUNCEMENT`] bytes: all in one, or as
+/// many as it takes (an event too large on its own, which a dispute's few fields never make,
+/// is left to the lists).
+fn announcements(origin: Uuid, grid: Uuid, events: &[DisputeEvent]) -> Vec<String> {
+    let encode = |events: &[DisputeEvent]| {
+        serde_json::to_string(&Announcement { origin, grid, events: events.to_vec() }).unwrap_or_default()
+    };
+    let whole = encode(events);
+    if whole.len() <= MAX_ANNOUNCEMENT {
+        return vec![whole];
+    }
+    events.chunks(1).map(encode).filter(|m| m.len() <= MAX_ANNOUNCEMENT).collect()
 }
 
 /// The actions a commit added to the disputes it projected: each action the dispute holds now

@@ -191,7 +191,7 @@ async fn sync(county: &County, caller: &Caller, req: SyncRequest) -> Result<(Syn
         let mut attempt = 0;
         loop {
             // New actions are worked out only when some staff client is listening.
-            let listening = county.events.listening();
+            let listening = county.wants_events();
             match ingest_grid(county, grid, &incoming, &author, &ingest, listening).await {
                 Ok((mut r, after, events)) => {
                     refused.append(&mut r);

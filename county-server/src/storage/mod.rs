@@ -450,11 +450,34 @@ pub trait Audit: Send + Sync + 'static {
     async fn audit(&self, q: &AuditQuery) -> Result<Vec<AuditEntry>>;
 }
 
+/// Messages between the servers sharing one database (the staff's live events, so a client of
+/// one server hears what a handheld synced through another): PostgreSQL's LISTEN/NOTIFY. A
+/// SQLite file has one server, which relays nothing.
+#[async_trait]
+pub trait Relay: Send + Sync + 'static {
+    /// Whether other servers may share this database, so what happens here is to be announced.
+    fn relays(&self) -> bool {
+        false
+    }
+    /// Announces one message (at most [`MAX_ANNOUNCEMENT`] bytes) to every server listening.
+    async fn announce(&self, _message: &str) -> Result<()> {
+        Ok(())
+    }
+    /// Every server's announcements (this one's too) as they come, from a listener that
+    /// reconnects by itself; `None` where nothing is relayed.
+    async fn announcements(&self) -> Result<Option<tokio::sync::mpsc::Receiver<String>>> {
+        Ok(None)
+    }
+}
+
+/// The longest message [`Relay::announce`] takes (PostgreSQL's NOTIFY takes under 8,000 bytes).
+pub const MAX_ANNOUNCEMENT: usize = 7_000;
+
 /// A county's whole storage: every concept above, from one backend. Services hold an
 /// `Arc<dyn Storage>`; a backend implements each concept's trait in a file of its own.
-pub trait Storage: Organisation + Enrolment + Documents + Queries + Blobs + Audit {}
+pub trait Storage: Organisation + Enrolment + Documents + Queries + Blobs + Audit + Relay {}
 
-impl<T: Organisation + Enrolment + Documents + Queries + Blobs + Audit> Storage for T {}
+impl<T: Organisation + Enrolment + Documents + Queries + Blobs + Audit + Relay> Storage for T {}
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StorageStats {

@@ -344,3 +344,47 @@ impl PostgresStorage {
         self.pool.begin().await.map_err(db_err)
     }
 }
+
+/// The channel the servers sharing a database announce the staff's live events on.
+const EVENTS_CHANNEL: &str = "gridkeeper_events";
+
+#[async_trait]
+impl Relay for PostgresStorage {
+    fn relays(&self) -> bool {
+        true
+    }
+
+    async fn announce(&self, message: &str) -> Result<()> {
+        sqlx_core::query::query("SELECT pg_notify($1, $2)")
+            .bind(EVENTS_CHANNEL)
+            .bind(message)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn announcements(&self) -> Result<Option<tokio::sync::mpsc::Receiver<String>>> {
+        let mut listener = sqlx_postgres::PgListener::connect_with(&self.pool).await.map_err(db_err)?;
+        listener.listen(EVENTS_CHANNEL).await.map_err(db_err)?;
+        let (tx, rx) = tokio::sync::mpsc::channel(1024);
+        tokio::spawn(async move {
+            loop {
+                // `recv` reconnects and listens again by itself after a lost connection (what was
+                // announced meanwhile is missed: the clients' lists still hold it).
+                match listener.recv().await {
+                    Ok(n) => {
+                        if tx.send(n.payload().to_string()).await.is_err() {
+                            return; // the server stopped listening
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "relay of live events interrupted; listening again");
+                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    }
+                }
+            }
+        });
+        Ok(Some(rx))
+    }
+}

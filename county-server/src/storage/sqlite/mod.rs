@@ -381,3 +381,6 @@ fn checkpoint_loop(conn: Connection, stop: std::sync::mpsc::Receiver<()>) {
 }
 
 type Queued = (GridCommit, tokio::sync::oneshot::Sender<Result<u64>>);
+
+/// One server per SQLite file: nothing to relay.
+impl Relay for SqliteStorage {}
