@@ -163,6 +163,7 @@ pub async fn spawn_opts(storage: Arc<dyn Storage>, addr: SocketAddr, options: Se
     let housekeeping = (
         AbortOnDrop(tokio::spawn(housekeeping(county.clone()))),
         AbortOnDrop(tokio::spawn(deadlines(county.clone()))),
+        AbortOnDrop(tokio::spawn(settings_refresh(county.clone()))),
         relay,
     );
     let task = match tls.clone() {
@@ -196,16 +197,8 @@ async fn deadlines(county: Arc<County>) {
     let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last = chrono::Utc::now().timestamp_millis();
-    let mut refreshed = std::time::Instant::now();
     loop {
         every.tick().await;
-        // A change of the time limits made through another server sharing the database.
-        if refreshed.elapsed() >= crate::service::settings::REFRESH_EVERY {
-            refreshed = std::time::Instant::now();
-            if let Err(e) = county.refresh_settings().await {
-                tracing::warn!(error = %e, "county settings not read again; trying again shortly");
-            }
-        }
         let now = chrono::Utc::now().timestamp_millis();
         if now <= last {
             continue; // the clock was set back: nothing new has passed
@@ -213,6 +206,20 @@ async fn deadlines(county: Arc<County>) {
         match county.publish_deadlines(last, now).await {
             Ok(next) => last = next,
             Err(e) => tracing::warn!(error = %e, "time limits not told; trying again in a second"),
+        }
+    }
+}
+
+/// Every few seconds: follows a change of the county's settings made through another server
+/// sharing the database, and derives again the rows left under another version.
+async fn settings_refresh(county: Arc<County>) {
+    let mut every = tokio::time::interval(crate::service::settings::REFRESH_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    every.tick().await; // the start read them already
+    loop {
+        every.tick().await;
+        if let Err(e) = county.refresh_settings().await {
+            tracing::warn!(error = %e, "county settings not read again; trying again shortly");
         }
     }
 }

@@ -638,11 +638,35 @@ async fn a_township_centre_is_offered_the_places_under_it_even_offline() {
     assert!(find(foreign).is_none() && find(elsewhere).is_none(), "another township's places: {places:?}");
     let worker = staff_token(&server, o.worker_a).await;
     assert_eq!(get(&server, &worker, "/v1/places").await, json!([]), "a grid's team sends nothing down");
+    // A village centre: its grids only. The county centre: its townships and departments.
+    let ids =
+        |v: Value| v.as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+    let village_staff = put_account(storage.as_ref(), "村综治专干", Role::VillageStaff, o.village).await;
+    let village = ids(get(&server, &staff_token(&server, village_staff).await, "/v1/places").await);
+    assert!(village.contains(&o.grid_a.to_string()) && !village.contains(&justice.to_string()), "{village:?}");
+    let bureau = put_node("县信访局", NodeKind::Department, o.county, None).await;
+    let county_staff = put_account(storage.as_ref(), "县中心值班员", Role::CountyStaff, o.county).await;
+    let county = ids(get(&server, &staff_token(&server, county_staff).await, "/v1/places").await);
+    for expected in [o.township, elsewhere, bureau] {
+        assert!(county.contains(&expected.to_string()), "{county:?}");
+    }
+    assert!(!county.contains(&justice.to_string()) && !county.contains(&o.grid_a.to_string()), "{county:?}");
 
     // The centre's handheld fetches them, and keeps them for when there is no signal.
     let handheld = TestDevice::enrol(&server.url(), &server.code_for(o.township_staff).await, "centre").await;
     let online = handheld.places().await.unwrap();
     assert_eq!(online, places);
+    // Only a place this person may send to, at the level named, goes into an action.
+    let held = worker_dispute_at_township(&server, &handheld).await;
+    for (level, node) in [(Level::Township, foreign), (Level::Community, justice)] {
+        let send = NewAction::new("assign").to(level).due(field_core::now_ms() + DAY).note("请处理");
+        let err = handheld.add_dispute_action(held, &NewAction { to_node: Some(node), ..send }).unwrap_err();
+        assert_eq!(err.code().as_str(), "unknown_value", "{level:?} {node}");
+    }
+    let send = NewAction::new("assign").to(Level::Township).due(field_core::now_ms() + DAY).note("请司法所调解");
+    handheld.add_dispute_action(held, &NewAction { to_node: Some(justice), ..send }).unwrap();
+    let st = handheld.dispute(held).unwrap().state(&Default::default());
+    assert_eq!(st.assignment.map(|a| a.to_node), Some(Some(justice)));
     server.stop().await;
     assert_eq!(handheld.places().await.unwrap(), places, "offline: the places kept");
 }
@@ -671,4 +695,21 @@ async fn a_client_of_one_server_hears_what_a_handheld_synced_through_another() {
     // This server's own client hears it once, not again through the relay.
     assert_eq!(here.next("report", 5).await.unwrap()["dispute"], json!(id));
     assert!(here.next("report", 1).await.is_none(), "told twice");
+}
+
+/// A dispute reported by grid A's worker and passed up by the grid and the village to the
+/// township, accepted there, as `township`'s handheld holds it after a sync.
+async fn worker_dispute_at_township(server: &TestServer, township: &TestDevice) -> Uuid {
+    let o = server.org.clone();
+    let worker = TestDevice::enrol(&server.url(), &server.code_for(o.worker_a).await, "worker").await;
+    let id = worker.report_dispute(&neighbours_dispute(vec![party("乙")], "村西", "地界纠纷")).unwrap();
+    worker.add_dispute_action(id, &NewAction::new("escalate").note("需村里协调")).unwrap();
+    worker.sync().await.unwrap();
+    let village_staff = put_account(server.storage().as_ref(), "东坡村专干", Role::VillageStaff, o.village).await;
+    let village = staff_token(server, village_staff).await;
+    assert_eq!(act(server, &village, id, json!({"kind": "accept"})).await.0, 200);
+    assert_eq!(act(server, &village, id, json!({"kind": "escalate", "note": "需镇里协调"})).await.0, 200);
+    township.sync().await.unwrap();
+    township.add_dispute_action(id, &NewAction::new("accept")).unwrap();
+    id
 }

@@ -25,8 +25,11 @@ impl County {
         if !role.receives(sync_protocol::schema::Collection::Disputes) || !role.takes_action("assign") {
             return Ok(Vec::new());
         }
-        let Some(node) = self.storage().node(caller.account.node).await? else { return Ok(Vec::new()) };
-        Ok(self.storage().places_under(&node).await?.iter().map(Place::from).collect())
+        // The caller's area, checked as every other route checks it (a role that does not fit
+        // its node is refused).
+        caller.scope()?;
+        let Some(node) = caller.node.as_ref() else { return Ok(Vec::new()) };
+        Ok(self.storage().places_under(node).await?.iter().map(Place::from).collect())
     }
 
     /// A new account at a node of the kind its role belongs to.

@@ -92,7 +92,8 @@ impl County {
     /// older one has its lists right before it answers. Returns how many disputes.
     pub async fn upgrade_rows(&self) -> Result<usize> {
         let settings = self.settings();
-        let stale = self.storage().stale_dispute_docs(DISPUTE_RULE, settings.version).await?;
+        let mut stale = self.storage().stale_dispute_docs(DISPUTE_RULE, settings.version).await?;
+        stale.retain(|k| !self.settings.is_unreadable(k));
         if stale.is_empty() {
             return Ok(0);
         }
@@ -102,10 +103,13 @@ impl County {
         for (i, key) in stale.iter().enumerate() {
             match self.upgrade_doc(*key).await {
                 Ok(count) => n += count,
+                // Written by others all along: tried again at the next sweep.
+                Err(Error::Busy) => failed += 1,
                 Err(e) => {
                     // One unreadable document must not keep the county offline: its rows stay as
-                    // they were, and it is tried again at the next start.
+                    // they were, and it is tried again at the next start (not at every sweep).
                     failed += 1;
+                    self.settings.note_unreadable(*key);
                     tracing::error!(doc = %key, error = %e, "dispute rows not derived again");
                 }
             }

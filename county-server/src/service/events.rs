@@ -228,18 +228,30 @@ struct Announcement {
     events: Vec<DisputeEvent>,
 }
 
-/// The announcements of `events`, each within [`MAX_ANNOUNCEMENT`] bytes: all in one, or as
-/// many as it takes (an event too large on its own, which a dispute's few fields never make,
-/// is left to the lists).
+/// The announcements of `events`, each within [`MAX_ANNOUNCEMENT`] bytes, as few as fit (an
+/// event too large on its own, which a dispute's few fields never make, is left to the lists).
 fn announcements(origin: Uuid, grid: Uuid, events: &[DisputeEvent]) -> Vec<String> {
-    let encode = |events: &[DisputeEvent]| {
-        serde_json::to_string(&Announcement { origin, grid, events: events.to_vec() }).unwrap_or_default()
-    };
-    let whole = encode(events);
-    if whole.len() <= MAX_ANNOUNCEMENT {
-        return vec![whole];
+    let encode =
+        |events: Vec<DisputeEvent>| serde_json::to_string(&Announcement { origin, grid, events }).unwrap_or_default();
+    let mut out = Vec::new();
+    let mut batch: Vec<DisputeEvent> = Vec::new();
+    for event in events {
+        batch.push(event.clone());
+        if encode(batch.clone()).len() > MAX_ANNOUNCEMENT {
+            let last = batch.pop().expect("just pushed");
+            if !batch.is_empty() {
+                out.push(encode(std::mem::take(&mut batch)));
+            }
+            batch.push(last);
+            if encode(batch.clone()).len() > MAX_ANNOUNCEMENT {
+                batch.clear();
+            }
+        }
     }
-    events.chunks(1).map(encode).filter(|m| m.len() <= MAX_ANNOUNCEMENT).collect()
+    if !batch.is_empty() {
+        out.push(encode(batch));
+    }
+    out
 }
 
 /// The actions a commit added to the disputes it projected: each action the dispute holds now

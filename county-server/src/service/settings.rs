@@ -29,6 +29,9 @@ pub const REFRESH_EVERY: std::time::Duration = std::time::Duration::from_secs(10
 pub struct Current {
     settings: RwLock<Arc<CountySettings>>,
     changing: tokio::sync::Mutex<()>,
+    /// Documents whose dispute rows could not be derived again: left to the next start rather
+    /// than tried (and logged) at every sweep.
+    unreadable: std::sync::Mutex<std::collections::HashSet<sync_protocol::doc::DocKey>>,
 }
 
 impl Current {
@@ -38,6 +41,14 @@ impl Current {
 
     fn set(&self, settings: CountySettings) {
         *self.settings.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(settings);
+    }
+
+    pub(crate) fn is_unreadable(&self, key: &sync_protocol::doc::DocKey) -> bool {
+        self.unreadable.lock().unwrap_or_else(|p| p.into_inner()).contains(key)
+    }
+
+    pub(crate) fn note_unreadable(&self, key: sync_protocol::doc::DocKey) {
+        self.unreadable.lock().unwrap_or_else(|p| p.into_inner()).insert(key);
     }
 }
 

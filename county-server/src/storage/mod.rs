@@ -227,25 +227,22 @@ fn places_column(kind: NodeKind) -> Option<&'static str> {
     }
 }
 
-/// The stored settings row, or the defaults (version 0) when there is none.
+/// The stored settings row, or the defaults (version 0) when there is none. A row that does not
+/// read, or whose limits cannot be (written by hand, or by another version), is logged and
+/// read as the defaults at its version, so the county keeps serving and the next change
+/// overwrites it.
 fn settings_row(row: Option<(i64, String)>) -> Result<CountySettings> {
-    match row {
-        None => Ok(CountySettings::default()),
-        Some((version, data)) => {
-            let s: CountySettings = serde_json::from_str(&data)
-                .map_err(|e| StorageError::Database(format!("stored county settings: {e}")))?;
-            if s.version as i64 != version {
-                return Err(StorageError::Database(format!(
-                    "county settings of version {} in a row of {version}",
-                    s.version
-                )));
-            }
-            if let Some(problem) = s.time_limits.problem() {
-                return Err(StorageError::Database(format!("stored time limits cannot be: {problem}")));
-            }
-            Ok(s)
-        }
-    }
+    let Some((version, data)) = row else { return Ok(CountySettings::default()) };
+    let problem = match serde_json::from_str::<CountySettings>(&data) {
+        Ok(s) if s.version as i64 != version => format!("settings of version {} in a row of {version}", s.version),
+        Ok(s) => match s.time_limits.problem() {
+            None => return Ok(s),
+            Some(p) => p,
+        },
+        Err(e) => e.to_string(),
+    };
+    tracing::error!(%problem, version, "the stored county settings cannot be; the defaults serve until they are set again");
+    Ok(CountySettings { version: version.max(0) as u64, time_limits: TimeLimits::default() })
 }
 
 fn parse_kind(s: &str) -> std::result::Result<NodeKind, UnknownValue> {

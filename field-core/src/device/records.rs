@@ -135,6 +135,20 @@ impl Device {
         let not_found = || DeviceError::NotFound(format!("dispute {dispute}"));
         let d = store::dispute(&inner.conn, dispute)?.ok_or_else(not_found)?;
         let grid = store::dispute_grid(&inner.conn, dispute)?.ok_or_else(not_found)?;
+        // A place sent to is one of the places this person may send to, at the level named (as
+        // last fetched): a dispute sent to no real place would wait for no one.
+        if let Some(place) = new.to_node {
+            let kept: Vec<Place> =
+                store::get_meta(&inner.conn, "places")?.and_then(|j| serde_json::from_str(&j).ok()).unwrap_or_default();
+            if !kept.iter().any(|p| p.id == place && Some(p.level) == new.to_level) {
+                return Err(DeviceError::Invalid(sync_protocol::ValidationError::new(
+                    sync_protocol::ValidationCode::UnknownValue,
+                    Some(dispute),
+                    "to_node",
+                    "不是可指派的单位 not a place this person may send a dispute to",
+                )));
+            }
+        }
         let action = new.by(account.id, account.role.level(), Some(account.node), now_ms(), &d);
         let fields = obj(json!({"actions": [action]}));
         inner.apply_edit(&Edit {

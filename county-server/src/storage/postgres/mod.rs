@@ -370,14 +370,21 @@ impl Relay for PostgresStorage {
         let (tx, rx) = tokio::sync::mpsc::channel(1024);
         tokio::spawn(async move {
             loop {
-                // `recv` reconnects and listens again by itself after a lost connection (what was
-                // announced meanwhile is missed: the clients' lists still hold it).
-                match listener.recv().await {
-                    Ok(n) => {
+                // Ends with the server (its receiver dropped) or the pool; `try_recv` says when
+                // the connection was lost and reconnects at the next call (what was announced
+                // meanwhile is missed: the clients' lists still hold it).
+                let next = tokio::select! {
+                    _ = tx.closed() => return,
+                    next = listener.try_recv() => next,
+                };
+                match next {
+                    Ok(Some(n)) => {
                         if tx.send(n.payload().to_string()).await.is_err() {
-                            return; // the server stopped listening
+                            return;
                         }
                     }
+                    Ok(None) => tracing::warn!("relay of live events lost its connection; listening again"),
+                    Err(sqlx_core::Error::PoolClosed) => return,
                     Err(e) => {
                         tracing::warn!(error = %e, "relay of live events interrupted; listening again");
                         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
