@@ -15,6 +15,9 @@ pub enum Error {
     BadRequest { code: Code, message: String },
     #[error("missing or invalid device token")]
     Unauthorized,
+    /// A console log-in with a wrong name or password (which of the two is not said).
+    #[error("登录名或密码错误 wrong log-in name or password")]
+    LogInRefused,
     #[error("this device has been revoked")]
     Revoked,
     #[error("{0}")]
@@ -61,7 +64,7 @@ impl Error {
     pub fn code(&self) -> ErrorCode {
         match self {
             Error::BadRequest { code, .. } => *code,
-            Error::Unauthorized => Code::Unauthorized,
+            Error::Unauthorized | Error::LogInRefused => Code::Unauthorized,
             Error::Revoked => Code::DeviceRevoked,
             Error::Forbidden(_) => Code::Forbidden,
             Error::NotFound(_) => Code::NotFound,

@@ -563,10 +563,12 @@ pub enum ReadKind {
     RosterExport,
     /// A photo or other attachment.
     Photo,
+    /// A log-in to the staff console (`detail`: accepted, or why it was refused).
+    LogIn,
 }
 
 impl ReadKind {
-    pub const ALL: [ReadKind; 10] = [
+    pub const ALL: [ReadKind; 11] = [
         ReadKind::Snapshot,
         ReadKind::CatchUp,
         ReadKind::ResidentList,
@@ -577,6 +579,7 @@ impl ReadKind {
         ReadKind::History,
         ReadKind::RosterExport,
         ReadKind::Photo,
+        ReadKind::LogIn,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -591,6 +594,7 @@ impl ReadKind {
             ReadKind::History => "history",
             ReadKind::RosterExport => "roster_export",
             ReadKind::Photo => "photo",
+            ReadKind::LogIn => "log_in",
         }
     }
 
@@ -667,6 +671,41 @@ impl From<&crate::org::Node> for Place {
     fn from(n: &crate::org::Node) -> Self {
         Place { id: n.id, name: n.name.clone(), kind: n.kind, level: n.level() }
     }
+}
+
+/// `POST /v1/session`: a staff member logs in to the console with the log-in name and password
+/// the county administrator set for their account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct LogIn {
+    pub login: String,
+    pub password: String,
+}
+
+/// A console session as its browser sees it (the session's token travels only in an HttpOnly
+/// cookie): who is logged in, and the token every request that changes something must carry in
+/// its `X-CSRF-Token` header.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct SessionView {
+    pub account: Account,
+    pub csrf_token: String,
+    /// When the session ends at the latest (it ends earlier after [`SESSION_IDLE_MS`] unused).
+    pub expires_at: i64,
+}
+
+/// A console session ends after this long unused …
+pub const SESSION_IDLE_MS: i64 = 30 * 60 * 1000;
+/// … and this long after the log-in in any case.
+pub const SESSION_LIFE_MS: i64 = 12 * 60 * 60 * 1000;
+
+/// `PUT /v1/admin/accounts/{id}/password`: the county administrator sets (or resets) a staff
+/// member's log-in name and password; their open sessions end.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct SetPassword {
+    pub login: String,
+    pub password: String,
 }
 
 /// What a change of the county's time limits did (`PUT /v1/admin/settings/time-limits`).

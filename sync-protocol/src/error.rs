@@ -152,6 +152,15 @@ codes! {
         /// County settings that cannot be (a time limit of no minutes, an unknown class …).
         BadSetting = "bad_setting",
 
+        // The staff console.
+        /// A request that changes something through a console session without the session's
+        /// `X-CSRF-Token`.
+        BadCsrfToken = "bad_csrf_token",
+        /// A password too short or too simple (at least 10 characters, of two kinds at least).
+        WeakPassword = "weak_password",
+        /// A log-in name another account has.
+        LoginTaken = "login_taken",
+
         // The device.
         /// No connection, or it broke: everything stays queued.
         Network = "network",

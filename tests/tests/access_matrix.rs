@@ -382,6 +382,16 @@ fn admin_calls(m: &Matrix) -> Vec<(Call, u16, &'static str)> {
             "forbidden",
         ),
         (
+            Call::new(
+                Method::PUT,
+                "/v1/admin/accounts/{id}/password",
+                format!("/v1/admin/accounts/{}/password", m.org.township_staff),
+            )
+            .json(json!({"login": "takeover", "password": "Takeover#2026"})),
+            403,
+            "forbidden",
+        ),
+        (
             Call::new(Method::PUT, "/v1/admin/settings/time-limits", "/v1/admin/settings/time-limits").json(json!({
                 "limits": [{"class": "emergency", "level": "county", "accept_minutes": 5, "settle_minutes": 60}]
             })),
@@ -564,6 +574,16 @@ async fn every_role_is_refused_every_endpoint_outside_its_scope() {
         Call::new(Method::POST, "/v1/enrol", "/v1/enrol").json(json!({"code": "NONE-SUCH-CODE", "device_name": "x"}));
     let got = send(&url, &enrol, None).await;
     t.check("enrolment with a wrong code", &enrol, got, 403, "forbidden");
+    // The console's log-in: a wrong password, and no session without its cookie.
+    let log_in =
+        Call::new(Method::POST, "/v1/session", "/v1/session").json(json!({"login": "admin", "password": "guess"}));
+    let got = send(&url, &log_in, None).await;
+    t.check("a console log-in with a wrong password", &log_in, got, 401, "unauthorized");
+    for method in [Method::GET, Method::DELETE] {
+        let call = Call::new(method, "/v1/session", "/v1/session");
+        let got = send(&url, &call, None).await;
+        t.check("the console session without its cookie", &call, got, 401, "unauthorized");
+    }
     let health = Call::new(Method::GET, "/health", "/health");
     let (status, ..) = send(&url, &health, None).await;
     assert_eq!(status, 200);
@@ -679,6 +699,7 @@ async fn every_role_can_do_its_own_work() {
                     "/v1/admin/enrolment-codes/bulk",
                     "/v1/admin/enrolment-codes/revoke-bulk",
                     "/v1/admin/settings/time-limits",
+                    "/v1/admin/accounts/{id}/password",
                 ]
                 .contains(&c.route)
             }) {

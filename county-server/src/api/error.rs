@@ -11,7 +11,7 @@ use crate::error::Error;
 fn status(e: &Error) -> StatusCode {
     match e {
         Error::BadRequest { .. } => StatusCode::BAD_REQUEST,
-        Error::Unauthorized | Error::Revoked => StatusCode::UNAUTHORIZED,
+        Error::Unauthorized | Error::Revoked | Error::LogInRefused => StatusCode::UNAUTHORIZED,
         Error::Forbidden(_) => StatusCode::FORBIDDEN,
         Error::NotFound(_) => StatusCode::NOT_FOUND,
         Error::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,

@@ -11,6 +11,10 @@
 //! - `blobs.rs`: photos in chunks (`/v1/blobs/{hash}`)
 //! - `admin.rs`: the county's structure, accounts, enrolment codes, devices, rosters
 //!   (`/v1/admin/…`)
+//! - `session.rs`: the staff console's log-in (`/v1/session`) and passwords
+//!
+//! A caller is a handheld (`Authorization: Bearer` with its device token) or a console session
+//! (its HttpOnly cookie; a request that changes something also carries `X-CSRF-Token`).
 
 mod admin;
 mod blobs;
@@ -20,6 +24,7 @@ mod error;
 mod events;
 mod records;
 pub mod request_log;
+mod session;
 mod sync;
 
 use std::sync::Arc;
@@ -76,7 +81,9 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/blobs/{hash}", put(blobs::put_chunk).get(blobs::get))
         .route("/v1/blobs/{hash}/status", get(blobs::status))
+        .route("/v1/session", post(session::log_in).get(session::session).delete(session::log_out))
         .route("/v1/admin/accounts", post(admin::create_account))
+        .route("/v1/admin/accounts/{id}/password", put(session::set_password))
         .route("/v1/admin/enrolment-codes", post(admin::issue_code))
         .route("/v1/admin/enrolment-codes/revoke", post(admin::revoke_code))
         .route("/v1/admin/enrolment-codes/bulk", post(admin::issue_codes))
@@ -106,7 +113,10 @@ impl FromRequestParts<AppState> for Authed {
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "));
-        let mut caller = st.county.authenticate(token).await?;
+        let mut caller = match (token, session_token(&parts.headers)) {
+            (None, Some(_)) => Console::from_request_parts(parts, st).await?.0,
+            _ => st.county.authenticate(token).await?,
+        };
         request_log::record_caller(caller.device.id, caller.account.id);
         if let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<client_addr::PeerAddr>>() {
             caller.from = Some(st.trusted_proxies.client_ip(peer.0, &parts.headers));
@@ -127,6 +137,38 @@ impl FromRequestParts<AppState> for Admin {
         caller.require_admin()?;
         Ok(Admin(caller))
     }
+}
+
+/// The caller of a console session (its cookie), with the session as its browser sees it. A
+/// request that changes something must carry the session's `X-CSRF-Token`.
+pub struct Console(pub Caller, pub sync_protocol::api::SessionView);
+
+impl FromRequestParts<AppState> for Console {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, Error> {
+        let token = session_token(&parts.headers).ok_or(Error::Unauthorized)?;
+        let csrf = parts.headers.get("x-csrf-token").and_then(|v| v.to_str().ok());
+        let changes = !matches!(parts.method, axum::http::Method::GET | axum::http::Method::HEAD);
+        let (mut caller, view) = st.county.authenticate_session(&token, csrf, changes).await?;
+        request_log::record_caller(caller.device.id, caller.account.id);
+        if let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<client_addr::PeerAddr>>() {
+            caller.from = Some(st.trusted_proxies.client_ip(peer.0, &parts.headers));
+        }
+        Ok(Console(caller, view))
+    }
+}
+
+/// The console session's token from the request's cookies, if any.
+fn session_token(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().strip_prefix(session::SESSION_COOKIE)?.strip_prefix('='))
+        .find(|t| !t.is_empty())
+        .map(str::to_string)
 }
 
 /// A query string read into a contract type; a bad one is `malformed_query`.

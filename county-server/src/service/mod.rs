@@ -15,6 +15,7 @@
 //! - [`ranges`]: byte ranges of a grid's documents, for a snapshot fetched over a weak link
 //! - [`import`]: bulk creation of records (the demo county, rosters)
 //! - [`rosters`]: roster files in and out, for the county administrator and centre staff
+//! - [`sessions`]: staff log-ins to the console (passwords, sessions, CSRF)
 //! - [`settings`]: the county's settings every replica follows (the loop's time limits)
 //! - [`structure`]: the county's places and people from a setup file; enrolment codes in bulk
 //!
@@ -43,6 +44,7 @@ pub mod import;
 pub mod ranges;
 pub mod records;
 pub mod rosters;
+pub mod sessions;
 pub mod settings;
 pub mod structure;
 pub mod sync;

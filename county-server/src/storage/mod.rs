@@ -447,6 +447,34 @@ pub trait Audit: Send + Sync + 'static {
     async fn audit(&self, q: &AuditQuery) -> Result<Vec<AuditEntry>>;
 }
 
+/// A console session as stored: its token only as a hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredSession {
+    pub id: Uuid,
+    pub account: Uuid,
+    pub csrf: String,
+    pub created_at: i64,
+    pub seen_at: i64,
+    pub ended_at: Option<i64>,
+    pub client: Option<String>,
+}
+
+/// Staff log-ins to the console: a log-in name and an Argon2id password hash per account, and
+/// sessions held by browsers (HttpOnly cookies; stored as SHA-256 hashes of their tokens).
+#[async_trait]
+pub trait Sessions: Send + Sync + 'static {
+    /// Sets an account's log-in name and password hash; `false` if another account has the name.
+    async fn set_login(&self, account: Uuid, login: &str, hash: &str, at: i64) -> Result<bool>;
+    /// The account and password hash of a log-in name.
+    async fn login(&self, login: &str) -> Result<Option<(Uuid, String)>>;
+    async fn start_session(&self, session: &StoredSession, token_hash: &str) -> Result<()>;
+    async fn session(&self, token_hash: &str) -> Result<Option<StoredSession>>;
+    async fn touch_session(&self, id: Uuid, at: i64) -> Result<()>;
+    async fn end_session(&self, id: Uuid, at: i64) -> Result<()>;
+    /// Ends every open session of an account (a password reset); how many.
+    async fn end_sessions_of(&self, account: Uuid, at: i64) -> Result<u64>;
+}
+
 /// Messages between the servers sharing one database (the staff's live events, so a client of
 /// one server hears what a handheld synced through another): PostgreSQL's LISTEN/NOTIFY. A
 /// SQLite file has one server, which relays nothing.
@@ -472,9 +500,9 @@ pub const MAX_ANNOUNCEMENT: usize = 7_000;
 
 /// A county's whole storage: every concept above, from one backend. Services hold an
 /// `Arc<dyn Storage>`; a backend implements each concept's trait in a file of its own.
-pub trait Storage: Organisation + Enrolment + Documents + Queries + Blobs + Audit + Relay {}
+pub trait Storage: Organisation + Enrolment + Documents + Queries + Blobs + Audit + Relay + Sessions {}
 
-impl<T: Organisation + Enrolment + Documents + Queries + Blobs + Audit + Relay> Storage for T {}
+impl<T: Organisation + Enrolment + Documents + Queries + Blobs + Audit + Relay + Sessions> Storage for T {}
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StorageStats {

@@ -31,7 +31,7 @@ export const LEVELS = ['grid', 'community', 'township', 'county'] as const satis
 export const DISPUTE_STATUSES = ['reported', 'escalated', 'accepted', 'in_progress', 'assigned', 'fed_back', 'returned', 'verified', 'resolved', 'evaluated', 'closed'] as const satisfies readonly DisputeStatus[]
 
 /** Every stable error code (`sync_protocol::error::ErrorCode`); 'unrecognised' is one from a newer peer. */
-export type ErrorCode = 'required' | 'too_long' | 'wrong_type' | 'unknown_field' | 'unknown_value' | 'id_number_length' | 'id_number_format' | 'id_number_birth_date' | 'id_number_check_digit' | 'birth_date_mismatch' | 'mobile' | 'date' | 'out_of_range' | 'record_exists' | 'record_missing' | 'append_only' | 'delete_not_allowed' | 'unsupported_operation' | 'foreign_document' | 'not_permitted' | 'actor_mismatch' | 'not_holder' | 'not_above' | 'not_assignee' | 'not_next_level' | 'wrong_stage' | 'reporter_evaluates' | 'dispute_settled' | 'app_too_old' | 'dependency_refused' | 'missing_dependency' | 'malformed_change' | 'foreign_actor' | 'out_of_scope' | 'compressed_change' | 'malformed_body' | 'malformed_query' | 'unsupported_protocol_version' | 'body_too_large' | 'missing_header' | 'bad_range' | 'duplicate_position' | 'too_many_positions' | 'unauthorized' | 'device_revoked' | 'forbidden' | 'not_found' | 'too_many_attempts' | 'busy' | 'internal' | 'unknown_collection' | 'unknown_node' | 'unknown_account' | 'role_node_mismatch' | 'invalid_record' | 'bad_blob_hash' | 'blob_too_large' | 'bad_chunk' | 'upload_quota' | 'unknown_format' | 'roster_rejected' | 'bad_encoding' | 'bad_workbook' | 'no_header' | 'duplicate_column' | 'too_many_rows' | 'empty_roster' | 'setup_rejected' | 'no_county' | 'empty_setup' | 'bad_setting' | 'network' | 'stalled' | 'unavailable' | 'unexpected_response' | 'not_enrolled' | 'already_enrolled' | 'locked' | 'wrong_pin' | 'weak_pin' | 'pin_locked' | 'device_wiped' | 'bad_photo' | 'insecure_server_url' | 'bad_server_url' | 'bad_certificate' | 'untrusted_server' | 'local_storage' | 'document' | 'blob_mismatch' | 'upload_stalled' | 'unrecognised'
+export type ErrorCode = 'required' | 'too_long' | 'wrong_type' | 'unknown_field' | 'unknown_value' | 'id_number_length' | 'id_number_format' | 'id_number_birth_date' | 'id_number_check_digit' | 'birth_date_mismatch' | 'mobile' | 'date' | 'out_of_range' | 'record_exists' | 'record_missing' | 'append_only' | 'delete_not_allowed' | 'unsupported_operation' | 'foreign_document' | 'not_permitted' | 'actor_mismatch' | 'not_holder' | 'not_above' | 'not_assignee' | 'not_next_level' | 'wrong_stage' | 'reporter_evaluates' | 'dispute_settled' | 'app_too_old' | 'dependency_refused' | 'missing_dependency' | 'malformed_change' | 'foreign_actor' | 'out_of_scope' | 'compressed_change' | 'malformed_body' | 'malformed_query' | 'unsupported_protocol_version' | 'body_too_large' | 'missing_header' | 'bad_range' | 'duplicate_position' | 'too_many_positions' | 'unauthorized' | 'device_revoked' | 'forbidden' | 'not_found' | 'too_many_attempts' | 'busy' | 'internal' | 'unknown_collection' | 'unknown_node' | 'unknown_account' | 'role_node_mismatch' | 'invalid_record' | 'bad_blob_hash' | 'blob_too_large' | 'bad_chunk' | 'upload_quota' | 'unknown_format' | 'roster_rejected' | 'bad_encoding' | 'bad_workbook' | 'no_header' | 'duplicate_column' | 'too_many_rows' | 'empty_roster' | 'setup_rejected' | 'no_county' | 'empty_setup' | 'bad_setting' | 'bad_csrf_token' | 'weak_password' | 'login_taken' | 'network' | 'stalled' | 'unavailable' | 'unexpected_response' | 'not_enrolled' | 'already_enrolled' | 'locked' | 'wrong_pin' | 'weak_pin' | 'pin_locked' | 'device_wiped' | 'bad_photo' | 'insecure_server_url' | 'bad_server_url' | 'bad_certificate' | 'untrusted_server' | 'local_storage' | 'document' | 'blob_mismatch' | 'upload_stalled' | 'unrecognised'
 export const RETRYABLE_CODES: readonly ErrorCode[] = ['too_many_attempts', 'busy', 'internal', 'upload_quota', 'network', 'stalled', 'unavailable']
 
 export type JsonValue = number | string | boolean | Array<JsonValue> | { [key in string]: JsonValue } | null;
@@ -361,7 +361,7 @@ intervention_median_minutes?: number | null, intervened: number,
 settled_grid: number, settled_community: number, settled_township: number, settled_county: number, open: number, };
 export type DisputeFigures = { month: number, by: FigureGroup, rows: Array<FigureRow>, };
 export type Overview = { grids: number, residents: number, houses: number, visits_this_month: number, by_category: Array<[string, number]>, open_disputes_by_level: Array<[string, number]>, resolved_by_level: Array<[string, number]>, open_conflicts: number, };
-export type ReadKind = "snapshot" | "catch_up" | "resident_list" | "resident_record" | "house_list" | "dispute_list" | "conflicts" | "history" | "roster_export" | "photo";
+export type ReadKind = "snapshot" | "catch_up" | "resident_list" | "resident_record" | "house_list" | "dispute_list" | "conflicts" | "history" | "roster_export" | "photo" | "log_in";
 export type AuditEntry = { at: number, account: string, device: string, role: Role, kind: ReadKind, 
 /**
  * The grid read, or the grid the record read belongs to; `None` for a county-wide list.
@@ -440,6 +440,13 @@ export type Place = { id: string, name: string, kind: NodeKind,
  * The level a dispute sent there is handled at.
  */
 level: Level, };
+export type LogIn = { login: string, password: string, };
+export type SessionView = { account: Account, csrf_token: string, 
+/**
+ * When the session ends at the latest (it ends earlier after [`SESSION_IDLE_MS`] unused).
+ */
+expires_at: number, };
+export type SetPassword = { login: string, password: string, };
 export type IdentityView = { device_id: string, server: string, account: Account, grids: Array<GridInfo>, 
 /**
  * The role keeps its grids' residents and houses (`Role::edits_base_records`): the screens

@@ -31,6 +31,7 @@ mod documents;
 mod enrolment;
 mod organisation;
 mod queries;
+mod sessions;
 
 use organisation::{account_row, device_row, node_row};
 
@@ -185,6 +186,14 @@ ALTER TABLE disputes ADD COLUMN waiting_node uuid;
 CREATE TABLE county_settings (id integer PRIMARY KEY CHECK (id = 1), version bigint NOT NULL, data text NOT NULL);
 ALTER TABLE disputes ADD COLUMN settings bigint NOT NULL DEFAULT 0;
 CREATE INDEX disputes_settings ON disputes(settings);
+"#,
+    // The staff console (issue 12): log-in names with Argon2id password hashes, and sessions
+    // held by browsers (the token only as its SHA-256 hash).
+    r#"
+CREATE TABLE staff_logins (account uuid PRIMARY KEY, login text NOT NULL UNIQUE, hash text NOT NULL, set_at bigint NOT NULL);
+CREATE TABLE sessions (id uuid PRIMARY KEY, account uuid NOT NULL, token_hash text NOT NULL UNIQUE, csrf text NOT NULL,
+                       created_at bigint NOT NULL, seen_at bigint NOT NULL, ended_at bigint, client text);
+CREATE INDEX sessions_account ON sessions(account) WHERE ended_at IS NULL;
 "#,
 ];
 

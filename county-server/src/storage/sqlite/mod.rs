@@ -20,6 +20,7 @@ mod documents;
 mod enrolment;
 mod organisation;
 mod queries;
+mod sessions;
 
 use organisation::{account_row, node_at};
 use queries::scope_sql;
@@ -197,6 +198,14 @@ ALTER TABLE disputes ADD COLUMN waiting_node TEXT;
 CREATE TABLE county_settings (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL, data TEXT NOT NULL);
 ALTER TABLE disputes ADD COLUMN settings INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX disputes_settings ON disputes(settings);
+"#,
+    // The staff console (issue 12): log-in names with Argon2id password hashes, and sessions
+    // held by browsers (the token only as its SHA-256 hash).
+    r#"
+CREATE TABLE staff_logins (account TEXT PRIMARY KEY, login TEXT NOT NULL UNIQUE, hash TEXT NOT NULL, set_at INTEGER NOT NULL);
+CREATE TABLE sessions (id TEXT PRIMARY KEY, account TEXT NOT NULL, token_hash TEXT NOT NULL UNIQUE, csrf TEXT NOT NULL,
+                       created_at INTEGER NOT NULL, seen_at INTEGER NOT NULL, ended_at INTEGER, client TEXT);
+CREATE INDEX sessions_account ON sessions(account) WHERE ended_at IS NULL;
 "#,
 ];
 

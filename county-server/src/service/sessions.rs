@@ -1,0 +1,221 @@
+//! Staff log-ins to the console: the county administrator sets each staff member's log-in name
+//! and password (stored as an Argon2id hash); a log-in opens a session whose token travels only
+//! in an HttpOnly, SameSite=Strict cookie, with a CSRF token that every request changing
+//! something must repeat in a header. A session ends after [`SESSION_IDLE_MS`] unused, after
+//! [`SESSION_LIFE_MS`] in any case, at log-out, or when the password is reset. Attempts are
+//! limited per log-in name and per address; every log-in, and every refused one of a known
+//! name, is in the audit log. The caller a session yields is the account's, with the session
+//! standing for its device, so every rule of the API holds as for a handheld.
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
+use sync_protocol::Code;
+use sync_protocol::api::{LogIn, ReadKind, SESSION_IDLE_MS, SESSION_LIFE_MS, SessionView, SetPassword};
+use sync_protocol::org::Device;
+use uuid::Uuid;
+
+use super::County;
+use super::audit::Read;
+use super::auth::{self, Caller};
+use super::enrolment::address_key;
+use crate::error::{Error, Result};
+use crate::storage::StoredSession;
+
+/// Log-in attempts per name, and per address (a township centre behind one address), within
+/// [`ATTEMPT_WINDOW_MS`].
+const PER_LOGIN: u64 = 10;
+const PER_ADDRESS: u64 = 50;
+const ATTEMPT_WINDOW_MS: i64 = 15 * 60 * 1000;
+/// A session's last use is written at most this often.
+const TOUCH_EVERY_MS: i64 = 60 * 1000;
+/// The longest log-in name and password taken (Argon2 works on any length; a bound keeps the
+/// request small).
+const MAX_LOGIN: usize = 64;
+const MAX_PASSWORD: usize = 256;
+
+/// A refused log-in says no more than that: the name or the password is wrong.
+fn refused() -> Error {
+    Error::LogInRefused
+}
+
+fn hash_password(password: &str) -> Result<String> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(Error::internal)
+}
+
+fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+}
+
+/// A password of at least 10 characters, of at least two kinds (letters, digits, others).
+fn check_password(password: &str) -> Result<()> {
+    let kinds = [
+        password.chars().any(|c| c.is_alphabetic()),
+        password.chars().any(|c| c.is_ascii_digit()),
+        password.chars().any(|c| !c.is_alphanumeric()),
+    ];
+    if password.chars().count() < 10 || kinds.iter().filter(|k| **k).count() < 2 {
+        return Err(Error::bad(Code::WeakPassword, "密码至少10位，含两类字符 at least 10 characters, of two kinds"));
+    }
+    if password.len() > MAX_PASSWORD {
+        return Err(Error::bad(Code::WeakPassword, format!("at most {MAX_PASSWORD} bytes")));
+    }
+    Ok(())
+}
+
+/// A new session: its token (for the cookie) and the session as stored.
+pub struct Opened {
+    pub token: String,
+    pub view: SessionView,
+}
+
+impl County {
+    /// Sets an account's log-in name and password (the county administrator); the account's open
+    /// sessions end. Staff only: a handheld's worker logs in with the handheld.
+    pub async fn set_password(&self, caller: &Caller, account: Uuid, new: &SetPassword) -> Result<()> {
+        caller.require_admin()?;
+        let login = new.login.trim();
+        if login.is_empty() || login.chars().count() > MAX_LOGIN || login.chars().any(char::is_whitespace) {
+            return Err(Error::bad(
+                Code::MalformedBody,
+                format!("a log-in name is 1 to {MAX_LOGIN} characters, no spaces"),
+            ));
+        }
+        check_password(&new.password)?;
+        let target = self
+            .storage()
+            .account(account)
+            .await?
+            .ok_or_else(|| Error::bad(Code::UnknownAccount, "no such account"))?;
+        if target.role.edits_base_records() {
+            return Err(Error::bad(Code::RoleNodeMismatch, "a grid's team works on handhelds, not in the console"));
+        }
+        let password = new.password.clone();
+        let hash = tokio::task::spawn_blocking(move || hash_password(&password)).await.map_err(Error::internal)??;
+        let now = chrono::Utc::now().timestamp_millis();
+        if !self.storage().set_login(account, login, &hash, now).await? {
+            return Err(Error::bad(Code::LoginTaken, "another account has this log-in name"));
+        }
+        let ended = self.storage().end_sessions_of(account, now).await?;
+        tracing::info!(admin = %caller.account.id, %account, ended, "console password set");
+        Ok(())
+    }
+
+    /// Logs a staff member in from `client`; refused alike for an unknown name and a wrong
+    /// password, and slowed per name and per address.
+    pub async fn log_in(&self, req: &LogIn, client: Option<std::net::IpAddr>) -> Result<Opened> {
+        let now = chrono::Utc::now().timestamp_millis();
+        let login = req.login.trim();
+        if login.chars().count() > MAX_LOGIN || req.password.len() > MAX_PASSWORD {
+            return Err(refused());
+        }
+        let slow = || Error::TooManyAttempts { retry_after_secs: (ATTEMPT_WINDOW_MS / 1000) as u64 };
+        if let Some(ip) = client
+            && self.attempts.over(&format!("login-addr:{}", address_key(ip)), now, ATTEMPT_WINDOW_MS, PER_ADDRESS)
+        {
+            return Err(slow());
+        }
+        if self.attempts.over(&format!("login:{login}"), now, ATTEMPT_WINDOW_MS, PER_LOGIN) {
+            return Err(slow());
+        }
+        let found = self.storage().login(login).await?;
+        // An unknown name costs the same hash as a known one: the time says nothing either.
+        let (account, hash) = match found {
+            Some((a, h)) => (Some(a), Some(h)),
+            None => (None, None),
+        };
+        let password = req.password.clone();
+        let ok = tokio::task::spawn_blocking(move || match hash {
+            Some(h) => verify_password(&password, &h),
+            None => verify_password(&password, dummy_hash()),
+        })
+        .await
+        .map_err(Error::internal)?;
+        let Some(account) = account else { return Err(refused()) };
+        let account = self.storage().account(account).await?.ok_or_else(refused)?;
+        let node = self.storage().node(account.node).await?;
+        let session_id = Uuid::now_v7();
+        let caller = Caller {
+            device: Device {
+                id: session_id,
+                account: account.id,
+                name: "console".into(),
+                created_at: now,
+                revoked_at: None,
+            },
+            account: account.clone(),
+            node,
+            from: client,
+        };
+        if !ok {
+            self.audit_read(&caller, Read::new(ReadKind::LogIn, None).detail("refused: wrong password")).await?;
+            return Err(refused());
+        }
+        // A person moved into a grid's team since the password was set works on a handheld.
+        if account.role.edits_base_records() {
+            return Err(Error::Forbidden("a grid's team works on handhelds".into()));
+        }
+        let token = auth::new_device_token();
+        let csrf = auth::new_device_token();
+        let session = StoredSession {
+            id: session_id,
+            account: account.id,
+            csrf: csrf.clone(),
+            created_at: now,
+            seen_at: now,
+            ended_at: None,
+            client: client.map(|c| c.to_string()),
+        };
+        self.storage().start_session(&session, &auth::hash_secret(&token)).await?;
+        self.audit_read(&caller, Read::new(ReadKind::LogIn, None).detail("accepted")).await?;
+        Ok(Opened { token, view: SessionView { account, csrf_token: csrf, expires_at: now + SESSION_LIFE_MS } })
+    }
+
+    /// The caller holding a console session's token. A request that changes something
+    /// (`changes`) must carry the session's CSRF token.
+    pub async fn authenticate_session(
+        &self,
+        token: &str,
+        csrf: Option<&str>,
+        changes: bool,
+    ) -> Result<(Caller, SessionView)> {
+        let now = chrono::Utc::now().timestamp_millis();
+        let s = self.storage().session(&auth::hash_secret(token)).await?.ok_or(Error::Unauthorized)?;
+        if s.ended_at.is_some() || now - s.seen_at > SESSION_IDLE_MS || now - s.created_at > SESSION_LIFE_MS {
+            return Err(Error::Unauthorized);
+        }
+        if changes && csrf.is_none_or(|c| auth::hash_secret(c) != auth::hash_secret(&s.csrf)) {
+            return Err(Error::bad(Code::BadCsrfToken, "this request needs the session's X-CSRF-Token"));
+        }
+        let account = self.storage().account(s.account).await?.ok_or(Error::Unauthorized)?;
+        let node = self.storage().node(account.node).await?;
+        if now - s.seen_at > TOUCH_EVERY_MS {
+            self.storage().touch_session(s.id, now).await?;
+        }
+        let view = SessionView {
+            account: account.clone(),
+            csrf_token: s.csrf.clone(),
+            expires_at: s.created_at + SESSION_LIFE_MS,
+        };
+        let device = Device {
+            id: s.id,
+            account: account.id,
+            name: "console".into(),
+            created_at: s.created_at,
+            revoked_at: None,
+        };
+        Ok((Caller { device, account, node, from: None }, view))
+    }
+
+    /// Ends the caller's console session.
+    pub async fn log_out(&self, caller: &Caller) -> Result<()> {
+        Ok(self.storage().end_session(caller.device.id, chrono::Utc::now().timestamp_millis()).await?)
+    }
+}
+
+/// The Argon2id hash of a password nobody has (made once per process), verified for an
+/// unknown log-in name.
+fn dummy_hash() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| hash_password(&auth::new_device_token()).unwrap_or_default())
+}

@@ -1,0 +1,110 @@
+//! PostgreSQL: staff log-ins and console sessions.
+
+use async_trait::async_trait;
+use sqlx_core::row::Row;
+use uuid::Uuid;
+
+use super::*;
+
+#[async_trait]
+impl Sessions for PostgresStorage {
+    async fn set_login(&self, account: Uuid, login: &str, hash: &str, at: i64) -> Result<bool> {
+        // One statement: a name another account holds conflicts on the unique login and changes
+        // nothing (the row count says so).
+        let done = sqlx_core::query::query(
+            "INSERT INTO staff_logins (account, login, hash, set_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (account) DO UPDATE SET login = excluded.login, hash = excluded.hash, set_at = excluded.set_at",
+        )
+        .bind(account)
+        .bind(login)
+        .bind(hash)
+        .bind(at)
+        .execute(&self.pool)
+        .await;
+        match done {
+            Ok(_) => Ok(true),
+            Err(sqlx_core::Error::Database(e)) if e.is_unique_violation() => Ok(false),
+            Err(e) => Err(db_err(e)),
+        }
+    }
+
+    async fn login(&self, login: &str) -> Result<Option<(Uuid, String)>> {
+        let row = sqlx_core::query::query("SELECT account, hash FROM staff_logins WHERE login = $1")
+            .bind(login)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        row.map(|r| Ok((r.try_get("account").map_err(db_err)?, r.try_get("hash").map_err(db_err)?))).transpose()
+    }
+
+    async fn start_session(&self, s: &StoredSession, token_hash: &str) -> Result<()> {
+        sqlx_core::query::query(
+            "INSERT INTO sessions (id, account, token_hash, csrf, created_at, seen_at, ended_at, client)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(s.id)
+        .bind(s.account)
+        .bind(token_hash)
+        .bind(&s.csrf)
+        .bind(s.created_at)
+        .bind(s.seen_at)
+        .bind(s.ended_at)
+        .bind(&s.client)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn session(&self, token_hash: &str) -> Result<Option<StoredSession>> {
+        let row = sqlx_core::query::query(
+            "SELECT id, account, csrf, created_at, seen_at, ended_at, client FROM sessions WHERE token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        row.map(|r| {
+            Ok(StoredSession {
+                id: r.try_get("id").map_err(db_err)?,
+                account: r.try_get("account").map_err(db_err)?,
+                csrf: r.try_get("csrf").map_err(db_err)?,
+                created_at: r.try_get("created_at").map_err(db_err)?,
+                seen_at: r.try_get("seen_at").map_err(db_err)?,
+                ended_at: r.try_get("ended_at").map_err(db_err)?,
+                client: r.try_get("client").map_err(db_err)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn touch_session(&self, id: Uuid, at: i64) -> Result<()> {
+        sqlx_core::query::query("UPDATE sessions SET seen_at = $2 WHERE id = $1 AND seen_at < $2")
+            .bind(id)
+            .bind(at)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn end_session(&self, id: Uuid, at: i64) -> Result<()> {
+        sqlx_core::query::query("UPDATE sessions SET ended_at = $2 WHERE id = $1 AND ended_at IS NULL")
+            .bind(id)
+            .bind(at)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn end_sessions_of(&self, account: Uuid, at: i64) -> Result<u64> {
+        let done = sqlx_core::query::query("UPDATE sessions SET ended_at = $2 WHERE account = $1 AND ended_at IS NULL")
+            .bind(account)
+            .bind(at)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(done.rows_affected())
+    }
+}

@@ -1,0 +1,153 @@
+//! Staff log in to the console with a password (issue 12): the county administrator sets it,
+//! a log-in opens a session held in an HttpOnly, SameSite=Strict cookie, every route takes the
+//! cookie as it takes a handheld's token (same scope, same rules), a request that changes
+//! something needs the session's CSRF token, attempts are limited, log-ins are audited, and a
+//! log-out or a password reset ends the session. On SQLite and on PostgreSQL.
+
+use gridkeeper_tests::{TestServer, put_account, staff_token};
+use serde_json::{Value, json};
+use sync_protocol::org::Role;
+use uuid::Uuid;
+
+struct Http {
+    url: String,
+    client: reqwest::Client,
+}
+
+impl Http {
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        headers: &[(&str, String)],
+        body: Option<Value>,
+    ) -> (u16, Value, Option<String>) {
+        let mut req = self.client.request(method, format!("{}{path}", self.url));
+        for (k, v) in headers {
+            req = req.header(*k, v);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let cookie = resp.headers().get("set-cookie").map(|v| v.to_str().unwrap().to_string());
+        (status, resp.json().await.unwrap_or(Value::Null), cookie)
+    }
+}
+
+async fn story(server: TestServer) {
+    let o = server.org.clone();
+    let http = Http { url: server.url(), client: reqwest::Client::new() };
+    let admin = vec![("authorization", format!("Bearer {}", staff_token(&server, o.admin).await))];
+    let township = vec![("authorization", format!("Bearer {}", staff_token(&server, o.township_staff).await))];
+    let put = reqwest::Method::PUT;
+    let password_of = |account: Uuid| format!("/v1/admin/accounts/{account}/password");
+
+    // The administrator sets a centre's log-in; a weak password, a grid worker, another
+    // account's name and anyone but the administrator are refused.
+    let good = json!({"login": "gaozhuang", "password": "Gaozhuang#2026"});
+    assert_eq!(http.send(put.clone(), &password_of(o.township_staff), &township, Some(good.clone())).await.0, 403);
+    let (status, body, _) = http
+        .send(
+            put.clone(),
+            &password_of(o.township_staff),
+            &admin,
+            Some(json!({"login": "gaozhuang", "password": "123456"})),
+        )
+        .await;
+    assert_eq!((status, body["code"].as_str()), (400, Some("weak_password")), "{body}");
+    let (status, body, _) = http
+        .send(put.clone(), &password_of(o.worker_a), &admin, Some(json!({"login": "w", "password": "Worker#2026x"})))
+        .await;
+    assert_eq!((status, body["code"].as_str()), (400, Some("role_node_mismatch")), "{body}");
+    assert_eq!(http.send(put.clone(), &password_of(o.township_staff), &admin, Some(good.clone())).await.0, 204);
+    let other = put_account(server.storage().as_ref(), "另一位专干", Role::TownshipStaff, o.township).await;
+    let (status, body, _) = http.send(put.clone(), &password_of(other), &admin, Some(good.clone())).await;
+    assert_eq!((status, body["code"].as_str()), (400, Some("login_taken")), "{body}");
+
+    // A wrong password and an unknown name are refused alike.
+    let post = reqwest::Method::POST;
+    for wrong in [
+        json!({"login": "gaozhuang", "password": "Gaozhuang#2025"}),
+        json!({"login": "nobody", "password": "Gaozhuang#2026"}),
+    ] {
+        let (status, body, cookie) = http.send(post.clone(), "/v1/session", &[], Some(wrong)).await;
+        assert_eq!((status, body["code"].as_str(), cookie), (401, Some("unauthorized"), None), "{body}");
+    }
+
+    // The right one: a session cookie the page's scripts cannot read, and the CSRF token.
+    let (status, session, cookie) = http.send(post.clone(), "/v1/session", &[], Some(good.clone())).await;
+    assert_eq!(status, 200, "{session}");
+    let cookie = cookie.expect("a session cookie");
+    for attribute in ["HttpOnly", "SameSite=Strict", "Secure", "Path=/"] {
+        assert!(cookie.contains(attribute), "{cookie}");
+    }
+    assert_eq!(session["account"]["id"], json!(o.township_staff));
+    let token = cookie.split(';').next().unwrap().to_string();
+    let csrf = session["csrf_token"].as_str().unwrap().to_string();
+    let with_cookie = vec![("cookie", token.clone())];
+    let with_both = vec![("cookie", token.clone()), ("x-csrf-token", csrf.clone())];
+
+    // The cookie reads what the centre's scope holds, as its handheld's token would.
+    let get = reqwest::Method::GET;
+    let (status, grids, _) = http.send(get.clone(), "/v1/grids", &with_cookie, None).await;
+    assert_eq!(status, 200, "{grids}");
+    assert!(grids.as_array().unwrap().iter().any(|g| g["id"] == json!(o.grid_a)));
+    let (status, me, _) = http.send(get.clone(), "/v1/session", &with_cookie, None).await;
+    assert_eq!((status, me["csrf_token"].as_str()), (200, Some(csrf.as_str())));
+    // The administrator's routes stay the administrator's.
+    assert_eq!(http.send(get.clone(), "/v1/admin/audit", &with_cookie, None).await.0, 403);
+
+    // A change without the CSRF token (what a forged cross-site form would send) is refused.
+    let delete = reqwest::Method::DELETE;
+    let (status, body, _) = http.send(delete.clone(), "/v1/session", &with_cookie, None).await;
+    assert_eq!((status, body["code"].as_str()), (400, Some("bad_csrf_token")), "{body}");
+    let wrong_csrf = vec![("cookie", token.clone()), ("x-csrf-token", "gk_forged".to_string())];
+    assert_eq!(http.send(delete.clone(), "/v1/session", &wrong_csrf, None).await.0, 400);
+
+    // The log-ins, accepted and refused, are in the audit log.
+    let (_, audit, _) = http.send(get.clone(), "/v1/admin/audit?kind=log_in", &admin, None).await;
+    let details: Vec<&str> = audit.as_array().unwrap().iter().map(|e| e["detail"].as_str().unwrap()).collect();
+    assert!(details.contains(&"accepted") && details.contains(&"refused: wrong password"), "{audit}");
+
+    // Log-out ends the session; the cookie is cleared and no longer works.
+    let (status, _, cleared) = http.send(delete.clone(), "/v1/session", &with_both, None).await;
+    assert_eq!(status, 204);
+    assert!(cleared.unwrap().contains("Max-Age=0"));
+    assert_eq!(http.send(get.clone(), "/v1/grids", &with_cookie, None).await.0, 401);
+
+    // A password reset ends the sessions opened with the old one.
+    let (_, _, cookie) = http.send(post.clone(), "/v1/session", &[], Some(good.clone())).await;
+    let again = vec![("cookie", cookie.unwrap().split(';').next().unwrap().to_string())];
+    assert_eq!(http.send(get.clone(), "/v1/grids", &again, None).await.0, 200);
+    let reset = json!({"login": "gaozhuang", "password": "Reset#Gaozhuang1"});
+    assert_eq!(http.send(put.clone(), &password_of(o.township_staff), &admin, Some(reset)).await.0, 204);
+    assert_eq!(http.send(get.clone(), "/v1/grids", &again, None).await.0, 401);
+
+    // Guessing is slowed: past ten tries of one name in a quarter hour, even the right password waits.
+    let mut slowed = false;
+    for _ in 0..12 {
+        let (status, body, _) = http
+            .send(post.clone(), "/v1/session", &[], Some(json!({"login": "gaozhuang", "password": "Guess#123456"})))
+            .await;
+        if status == 429 {
+            assert_eq!(body["code"], json!("too_many_attempts"));
+            slowed = true;
+            break;
+        }
+    }
+    assert!(slowed, "ten wrong passwords and more are slowed");
+    let right = json!({"login": "gaozhuang", "password": "Reset#Gaozhuang1"});
+    assert_eq!(http.send(post.clone(), "/v1/session", &[], Some(right)).await.0, 429);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_log_in_to_the_console_with_a_password_and_a_session_cookie() {
+    story(TestServer::start().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_log_in_to_the_console_on_postgres() {
+    story(TestServer::start_postgres().await).await;
+}
