@@ -675,11 +675,17 @@ impl From<&crate::org::Node> for Place {
 
 /// `POST /v1/session`: a staff member logs in to the console with the log-in name and password
 /// the county administrator set for their account.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct LogIn {
     pub login: String,
     pub password: String,
+}
+
+impl std::fmt::Debug for LogIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogIn").field("login", &self.login).field("password", &"…").finish()
+    }
 }
 
 /// A console session as its browser sees it (the session's token travels only in an HttpOnly
@@ -701,11 +707,17 @@ pub const SESSION_LIFE_MS: i64 = 12 * 60 * 60 * 1000;
 
 /// `PUT /v1/admin/accounts/{id}/password`: the county administrator sets (or resets) a staff
 /// member's log-in name and password; their open sessions end.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SetPassword {
     pub login: String,
     pub password: String,
+}
+
+impl std::fmt::Debug for SetPassword {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SetPassword").field("login", &self.login).field("password", &"…").finish()
+    }
 }
 
 /// What a change of the county's time limits did (`PUT /v1/admin/settings/time-limits`).

@@ -80,6 +80,7 @@ async fn story(server: TestServer) {
     let (status, session, cookie) = http.send(post.clone(), "/v1/session", &[], Some(good.clone())).await;
     assert_eq!(status, 200, "{session}");
     let cookie = cookie.expect("a session cookie");
+    assert!(cookie.starts_with("__Host-gk_session="), "{cookie}");
     for attribute in ["HttpOnly", "SameSite=Strict", "Secure", "Path=/"] {
         assert!(cookie.contains(attribute), "{cookie}");
     }
@@ -98,6 +99,12 @@ async fn story(server: TestServer) {
     assert_eq!((status, me["csrf_token"].as_str()), (200, Some(csrf.as_str())));
     // The administrator's routes stay the administrator's.
     assert_eq!(http.send(get.clone(), "/v1/admin/audit", &with_cookie, None).await.0, 403);
+    // A second session cookie beside it (planted by another host) makes neither count; the
+    // name is taken without case.
+    let planted = vec![("cookie", format!("{token}; __Host-gk_session=gk_planted"))];
+    assert_eq!(http.send(get.clone(), "/v1/grids", &planted, None).await.0, 401);
+    let upper = json!({"login": "GaoZhuang", "password": "Gaozhuang#2026"});
+    assert_eq!(http.send(post.clone(), "/v1/session", &[], Some(upper)).await.0, 200);
 
     // A change without the CSRF token (what a forged cross-site form would send) is refused.
     let delete = reqwest::Method::DELETE;
@@ -125,7 +132,21 @@ async fn story(server: TestServer) {
     assert_eq!(http.send(put.clone(), &password_of(o.township_staff), &admin, Some(reset)).await.0, 204);
     assert_eq!(http.send(get.clone(), "/v1/grids", &again, None).await.0, 401);
 
-    // Guessing is slowed: past ten tries of one name in a quarter hour, even the right password waits.
+    // Moved into a grid's team: the console is no longer theirs, the session ends.
+    let (_, _, cookie) = http
+        .send(post.clone(), "/v1/session", &[], Some(json!({"login": "gaozhuang", "password": "Reset#Gaozhuang1"})))
+        .await;
+    let moved = vec![("cookie", cookie.unwrap().split(';').next().unwrap().to_string())];
+    assert_eq!(http.send(get.clone(), "/v1/grids", &moved, None).await.0, 200);
+    let mut account = server.storage().account(o.township_staff).await.unwrap().unwrap();
+    (account.role, account.node) = (Role::GridWorker, o.grid_a);
+    server.storage().put_account(&account).await.unwrap();
+    assert_eq!(http.send(get.clone(), "/v1/grids", &moved, None).await.0, 401);
+    (account.role, account.node) = (Role::TownshipStaff, o.township);
+    server.storage().put_account(&account).await.unwrap();
+
+    // Guessing is slowed: past ten tries of one name from one address in a quarter hour, even
+    // the right password waits there.
     let mut slowed = false;
     for _ in 0..12 {
         let (status, body, _) = http

@@ -150,7 +150,9 @@ impl FromRequestParts<AppState> for Console {
         let token = session_token(&parts.headers).ok_or(Error::Unauthorized)?;
         let csrf = parts.headers.get("x-csrf-token").and_then(|v| v.to_str().ok());
         let changes = !matches!(parts.method, axum::http::Method::GET | axum::http::Method::HEAD);
-        let (mut caller, view) = st.county.authenticate_session(&token, csrf, changes).await?;
+        // The live stream reconnects by itself: not a sign that someone is at the console.
+        let touch = parts.uri.path() != "/v1/events";
+        let (mut caller, view) = st.county.authenticate_session(&token, csrf, changes, touch).await?;
         request_log::record_caller(caller.device.id, caller.account.id);
         if let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<client_addr::PeerAddr>>() {
             caller.from = Some(st.trusted_proxies.client_ip(peer.0, &parts.headers));
@@ -159,16 +161,18 @@ impl FromRequestParts<AppState> for Console {
     }
 }
 
-/// The console session's token from the request's cookies, if any.
+/// The console session's token from the request's cookies, if there is exactly one (two would
+/// mean one was planted: neither is taken).
 fn session_token(headers: &axum::http::HeaderMap) -> Option<String> {
-    headers
+    let mut found = headers
         .get_all(axum::http::header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|c| c.trim().strip_prefix(session::SESSION_COOKIE)?.strip_prefix('='))
-        .find(|t| !t.is_empty())
-        .map(str::to_string)
+        .filter(|t| !t.is_empty());
+    let token = found.next()?;
+    found.next().is_none().then(|| token.to_string())
 }
 
 /// A query string read into a contract type; a bad one is `malformed_query`.

@@ -7,15 +7,16 @@ use axum::Json;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use sync_protocol::api::{LogIn, SESSION_LIFE_MS, SessionView, SetPassword};
+use sync_protocol::api::{LogIn, SESSION_LIFE_MS, SetPassword};
 use uuid::Uuid;
 
 use super::client_addr::PeerAddr;
 use super::{Admin, AppState, Console, J};
 use crate::error::Error;
 
-/// The console session's cookie.
-pub const SESSION_COOKIE: &str = "gk_session";
+/// The console session's cookie: `__Host-`, so the browser keeps it only as this server set it
+/// (Secure, Path=/, no Domain), and no sibling host can plant one.
+pub const SESSION_COOKIE: &str = "__Host-gk_session";
 
 fn cookie(value: &str, max_age_secs: i64) -> HeaderValue {
     let c = format!("{SESSION_COOKIE}={value}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age={max_age_secs}");
@@ -32,11 +33,14 @@ pub async fn log_in(
     let opened = st.county.log_in(&req, Some(client)).await?;
     let mut resp = Json(opened.view).into_response();
     resp.headers_mut().insert(header::SET_COOKIE, cookie(&opened.token, SESSION_LIFE_MS / 1000));
+    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(resp)
 }
 
-pub async fn session(Console(_, view): Console) -> Json<SessionView> {
-    Json(view)
+pub async fn session(Console(_, view): Console) -> Response {
+    let mut resp = Json(view).into_response();
+    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
 }
 
 pub async fn log_out(State(st): State<AppState>, Console(caller, _): Console) -> Result<Response, Error> {

@@ -64,6 +64,12 @@ pub struct Attempts {
 impl Attempts {
     pub const MAX_KEYS: usize = 200_000;
 
+    /// How many attempts `key` has within the window ending at `now`, without recording one.
+    pub fn count(&self, key: &str, now: i64, window_ms: i64) -> u64 {
+        let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        seen.get(key).map_or(0, |times| times.iter().filter(|t| **t >= now - window_ms).count() as u64)
+    }
+
     /// Records one attempt under `key` at `now` and says whether it is over `limit` within the
     /// window ending at `now`.
     pub fn over(&self, key: &str, now: i64, window_ms: i64, limit: u64) -> bool {

@@ -80,6 +80,8 @@ pub struct County {
     pub events: events::Events,
     /// The county settings in force (read from storage at start and every few seconds).
     pub settings: settings::Current,
+    /// Console log-in attempts, and the password hashing they may run at once.
+    pub log_ins: sessions::LogInLimits,
 }
 
 impl County {
@@ -106,6 +108,7 @@ impl County {
             upload_starts: tokio::sync::Mutex::new(()),
             events: events::Events::default(),
             settings: settings::Current::default(),
+            log_ins: sessions::LogInLimits::default(),
         }
     }
 

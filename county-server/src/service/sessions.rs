@@ -21,11 +21,18 @@ use super::enrolment::address_key;
 use crate::error::{Error, Result};
 use crate::storage::StoredSession;
 
-/// Log-in attempts per name, and per address (a township centre behind one address), within
-/// [`ATTEMPT_WINDOW_MS`].
-const PER_LOGIN: u64 = 10;
+/// Log-in attempts within [`ATTEMPT_WINDOW_MS`]: of one name from one address (a guesser at one
+/// machine), from one address (a township centre's staff behind one address), failed ones of
+/// one name from anywhere (a guesser with many addresses: the name waits, which is the price
+/// of not being guessed), and failed ones county-wide (a flood of names and addresses, which
+/// would otherwise keep the server hashing).
+const PER_LOGIN_AND_ADDRESS: u64 = 10;
 const PER_ADDRESS: u64 = 50;
+const FAILED_PER_LOGIN: u64 = 100;
+const FAILED_COUNTY: u64 = 2_000;
 const ATTEMPT_WINDOW_MS: i64 = 15 * 60 * 1000;
+/// Password hashes computed at once (each takes about 19 MiB and a core for tens of ms).
+const HASHING_AT_ONCE: usize = 2;
 /// A session's last use is written at most this often.
 const TOUCH_EVERY_MS: i64 = 60 * 1000;
 /// The longest log-in name and password taken (Argon2 works on any length; a bound keeps the
@@ -36,6 +43,32 @@ const MAX_PASSWORD: usize = 256;
 /// A refused log-in says no more than that: the name or the password is wrong.
 fn refused() -> Error {
     Error::LogInRefused
+}
+
+/// Log-in names are compared without case (no two accounts named `Wang` and `wang`).
+fn normalize_login(login: &str) -> String {
+    login.trim().to_lowercase()
+}
+
+/// The attempts of console log-ins, and the password hashing they may run at once: apart from
+/// enrolment's, so a flood of one never refuses the other.
+pub struct LogInLimits {
+    attempts: super::enrolment::Attempts,
+    hashing: tokio::sync::Semaphore,
+}
+
+impl Default for LogInLimits {
+    fn default() -> Self {
+        LogInLimits { attempts: Default::default(), hashing: tokio::sync::Semaphore::new(HASHING_AT_ONCE) }
+    }
+}
+
+impl LogInLimits {
+    /// Runs one password hash or check on the blocking pool, a few at a time.
+    async fn hash<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+        let _turn = self.hashing.acquire().await.map_err(Error::internal)?;
+        tokio::task::spawn_blocking(work).await.map_err(Error::internal)
+    }
 }
 
 fn hash_password(password: &str) -> Result<String> {
@@ -74,8 +107,12 @@ impl County {
     /// sessions end. Staff only: a handheld's worker logs in with the handheld.
     pub async fn set_password(&self, caller: &Caller, account: Uuid, new: &SetPassword) -> Result<()> {
         caller.require_admin()?;
-        let login = new.login.trim();
-        if login.is_empty() || login.chars().count() > MAX_LOGIN || login.chars().any(char::is_whitespace) {
+        let login = normalize_login(&new.login);
+        let login = login.as_str();
+        if login.is_empty()
+            || login.chars().count() > MAX_LOGIN
+            || login.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
             return Err(Error::bad(
                 Code::MalformedBody,
                 format!("a log-in name is 1 to {MAX_LOGIN} characters, no spaces"),
@@ -91,7 +128,7 @@ impl County {
             return Err(Error::bad(Code::RoleNodeMismatch, "a grid's team works on handhelds, not in the console"));
         }
         let password = new.password.clone();
-        let hash = tokio::task::spawn_blocking(move || hash_password(&password)).await.map_err(Error::internal)??;
+        let hash = self.log_ins.hash(move || hash_password(&password)).await??;
         let now = chrono::Utc::now().timestamp_millis();
         if !self.storage().set_login(account, login, &hash, now).await? {
             return Err(Error::bad(Code::LoginTaken, "another account has this log-in name"));
@@ -105,35 +142,45 @@ impl County {
     /// password, and slowed per name and per address.
     pub async fn log_in(&self, req: &LogIn, client: Option<std::net::IpAddr>) -> Result<Opened> {
         let now = chrono::Utc::now().timestamp_millis();
-        let login = req.login.trim();
+        let login = normalize_login(&req.login);
         if login.chars().count() > MAX_LOGIN || req.password.len() > MAX_PASSWORD {
             return Err(refused());
         }
         let slow = || Error::TooManyAttempts { retry_after_secs: (ATTEMPT_WINDOW_MS / 1000) as u64 };
-        if let Some(ip) = client
-            && self.attempts.over(&format!("login-addr:{}", address_key(ip)), now, ATTEMPT_WINDOW_MS, PER_ADDRESS)
+        let limits = &self.log_ins.attempts;
+        let address = client.map(address_key).unwrap_or_default();
+        if limits.over(&format!("addr:{address}"), now, ATTEMPT_WINDOW_MS, PER_ADDRESS)
+            || limits.over(&format!("login:{login}:{address}"), now, ATTEMPT_WINDOW_MS, PER_LOGIN_AND_ADDRESS)
+            || limits.count(&format!("failed:{login}"), now, ATTEMPT_WINDOW_MS) >= FAILED_PER_LOGIN
+            || limits.count("failed", now, ATTEMPT_WINDOW_MS) >= FAILED_COUNTY
         {
             return Err(slow());
         }
-        if self.attempts.over(&format!("login:{login}"), now, ATTEMPT_WINDOW_MS, PER_LOGIN) {
-            return Err(slow());
-        }
-        let found = self.storage().login(login).await?;
-        // An unknown name costs the same hash as a known one: the time says nothing either.
-        let (account, hash) = match found {
-            Some((a, h)) => (Some(a), Some(h)),
-            None => (None, None),
+        let failed = || {
+            limits.over(&format!("failed:{login}"), now, ATTEMPT_WINDOW_MS, FAILED_PER_LOGIN);
+            limits.over("failed", now, ATTEMPT_WINDOW_MS, FAILED_COUNTY);
+            refused()
+        };
+        // An unknown name costs the same reads and the same hash as a known one: neither the
+        // answer nor its time says which names exist.
+        let (account_id, hash) = match self.storage().login(&login).await? {
+            Some((a, h)) => (a, Some(h)),
+            None => (Uuid::nil(), None),
+        };
+        let account = self.storage().account(account_id).await?;
+        let node = match &account {
+            Some(a) => self.storage().node(a.node).await?,
+            None => self.storage().node(Uuid::nil()).await?,
         };
         let password = req.password.clone();
-        let ok = tokio::task::spawn_blocking(move || match hash {
-            Some(h) => verify_password(&password, &h),
-            None => verify_password(&password, dummy_hash()),
-        })
-        .await
-        .map_err(Error::internal)?;
-        let Some(account) = account else { return Err(refused()) };
-        let account = self.storage().account(account).await?.ok_or_else(refused)?;
-        let node = self.storage().node(account.node).await?;
+        let ok = self
+            .log_ins
+            .hash(move || match hash {
+                Some(h) => verify_password(&password, &h),
+                None => verify_password(&password, dummy_hash()),
+            })
+            .await?;
+        let Some(account) = account else { return Err(failed()) };
         let session_id = Uuid::now_v7();
         let caller = Caller {
             device: Device {
@@ -149,7 +196,7 @@ impl County {
         };
         if !ok {
             self.audit_read(&caller, Read::new(ReadKind::LogIn, None).detail("refused: wrong password")).await?;
-            return Err(refused());
+            return Err(failed());
         }
         // A person moved into a grid's team since the password was set works on a handheld.
         if account.role.edits_base_records() {
@@ -172,12 +219,15 @@ impl County {
     }
 
     /// The caller holding a console session's token. A request that changes something
-    /// (`changes`) must carry the session's CSRF token.
+    /// (`changes`) must carry the session's CSRF token. A request the page makes by itself
+    /// (`touch` false: the live stream reconnecting) does not count as use, so an unattended
+    /// console still ends after [`SESSION_IDLE_MS`].
     pub async fn authenticate_session(
         &self,
         token: &str,
         csrf: Option<&str>,
         changes: bool,
+        touch: bool,
     ) -> Result<(Caller, SessionView)> {
         let now = chrono::Utc::now().timestamp_millis();
         let s = self.storage().session(&auth::hash_secret(token)).await?.ok_or(Error::Unauthorized)?;
@@ -188,8 +238,12 @@ impl County {
             return Err(Error::bad(Code::BadCsrfToken, "this request needs the session's X-CSRF-Token"));
         }
         let account = self.storage().account(s.account).await?.ok_or(Error::Unauthorized)?;
+        // Moved into a grid's team since the log-in: the console is no longer theirs.
+        if account.role.edits_base_records() {
+            return Err(Error::Unauthorized);
+        }
         let node = self.storage().node(account.node).await?;
-        if now - s.seen_at > TOUCH_EVERY_MS {
+        if touch && now - s.seen_at > TOUCH_EVERY_MS {
             self.storage().touch_session(s.id, now).await?;
         }
         let view = SessionView {
@@ -217,5 +271,5 @@ impl County {
 /// unknown log-in name.
 fn dummy_hash() -> &'static str {
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    DUMMY.get_or_init(|| hash_password(&auth::new_device_token()).unwrap_or_default())
+    DUMMY.get_or_init(|| hash_password(&auth::new_device_token()).expect("Argon2 hashes a fresh token"))
 }

@@ -141,6 +141,10 @@ fn edits(doc: &Automerge, records: &[String], account: Uuid, device: Uuid, salt:
     out
 }
 
+/// The county settings' version the devices hold: a device in daily use has the county's
+/// current ones (read once the servers run).
+static SETTINGS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 fn request(grid: Uuid, seq: u64, changes: Vec<Vec<u8>>) -> Vec<u8> {
     let doc = DocKey::new(grid, Collection::Residents);
     SyncRequest {
@@ -148,7 +152,7 @@ fn request(grid: Uuid, seq: u64, changes: Vec<Vec<u8>>) -> Vec<u8> {
         positions: vec![GridPosition { grid, seq }],
         changes: changes.into_iter().map(|bytes| OutChange { doc, bytes }).collect(),
         budget: 0,
-        settings: 0,
+        settings: SETTINGS.load(std::sync::atomic::Ordering::Relaxed),
     }
     .encode()
 }
@@ -220,6 +224,7 @@ async fn main() -> anyhow::Result<()> {
     http.get(format!("{}/v1/me", servers[0].url())).send().await?;
     println!("server start (open database, bind, first answer): {}", ms(t.elapsed()));
     let storage = servers[0].storage.clone();
+    SETTINGS.store(storage.settings().await?.version, std::sync::atomic::Ordering::Relaxed);
     let month = DocKey::month_start_ms(chrono::Utc::now().timestamp_millis());
     let all = storage.grids(&Scope::All).await?;
     let township = storage.node(all[0].id).await?.and_then(|n| n.township).expect("grids sit in townships");
