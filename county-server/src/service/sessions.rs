@@ -96,6 +96,11 @@ fn check_password(password: &str) -> Result<()> {
     Ok(())
 }
 
+/// The device a console session stands for in a [`Caller`] (audit entries name it).
+fn session_device(id: Uuid, account: Uuid, created_at: i64) -> Device {
+    Device { id, account, name: "console".into(), created_at, revoked_at: None }
+}
+
 /// A new session: its token (for the cookie) and the session as stored.
 pub struct Opened {
     pub token: String,
@@ -183,13 +188,7 @@ impl County {
         let Some(account) = account else { return Err(failed()) };
         let session_id = Uuid::now_v7();
         let caller = Caller {
-            device: Device {
-                id: session_id,
-                account: account.id,
-                name: "console".into(),
-                created_at: now,
-                revoked_at: None,
-            },
+            device: session_device(session_id, account.id, now),
             account: account.clone(),
             node,
             from: client,
@@ -251,13 +250,7 @@ impl County {
             csrf_token: s.csrf.clone(),
             expires_at: s.created_at + SESSION_LIFE_MS,
         };
-        let device = Device {
-            id: s.id,
-            account: account.id,
-            name: "console".into(),
-            created_at: s.created_at,
-            revoked_at: None,
-        };
+        let device = session_device(s.id, account.id, s.created_at);
         Ok((Caller { device, account, node, from: None }, view))
     }
 
