@@ -35,7 +35,12 @@ pub struct DemoSummary {
     pub admin_code: Option<String>,
     /// (township, department, code) for the first township's justice office.
     pub department_code: Option<(String, String, String)>,
+    /// The staff console's log-ins, one per level: (who, log-in name); all have [`DEMO_PASSWORD`].
+    pub log_ins: Vec<(String, String)>,
 }
+
+/// The password of every demo console log-in (printed: a demo county holds made-up people only).
+pub const DEMO_PASSWORD: &str = "yishui-2026";
 
 impl DemoSummary {
     pub fn print(&self, url: &str) {
@@ -70,6 +75,12 @@ impl DemoSummary {
             println!("县管理员 county admin: {code}");
         }
         println!("Enrol a headless device: cargo run -p field-core --bin gk-device -- enrol {url} <code>");
+        if !self.log_ins.is_empty() {
+            println!("工作台 staff console: {url}/console/  (密码 password: {DEMO_PASSWORD})");
+            for (who, login) in &self.log_ins {
+                println!("  {login:<10} {who}");
+            }
+        }
         let _ = std::io::stdout().flush();
     }
 }
@@ -89,6 +100,7 @@ pub async fn ensure_demo(storage: Arc<dyn Storage>, grids: usize, seed: u64) -> 
     }
     let stats = storage.stats().await?;
     let all = storage.grids(&Scope::All).await?;
+    let (mut log_ins, mut admin) = (Vec::new(), None);
     summary.grids = all.len() as u64;
     (summary.residents, summary.houses, summary.visits, summary.disputes) =
         (stats.residents, stats.houses, stats.visits, stats.disputes);
@@ -105,6 +117,7 @@ pub async fn ensure_demo(storage: Arc<dyn Storage>, grids: usize, seed: u64) -> 
     {
         let code = issue_code(storage, staff.id).await?;
         summary.township_code = Some((first.township.clone(), code.code));
+        log_ins.push((format!("镇综治中心 township centre ({})", first.township), "township", staff.id));
     }
     if let Some(first) = all.first()
         && let Some(node) = storage.node(first.id).await?
@@ -112,6 +125,7 @@ pub async fn ensure_demo(storage: Arc<dyn Storage>, grids: usize, seed: u64) -> 
         && let Some(staff) = storage.accounts_at(village).await?.into_iter().find(|a| a.role == Role::VillageStaff)
     {
         summary.village_code = Some((first.village.clone(), issue_code(storage, staff.id).await?.code));
+        log_ins.push((format!("村（社区）综治专干 village staff ({})", first.village), "village", staff.id));
     }
     if let Some(first) = all.first()
         && let Some(node) = storage.node(first.id).await?
@@ -124,18 +138,57 @@ pub async fn ensure_demo(storage: Arc<dyn Storage>, grids: usize, seed: u64) -> 
         {
             let code = issue_code(storage, staff.id).await?.code;
             summary.department_code = Some((first.township.clone(), justice.node.name.clone(), code));
+            log_ins.push((
+                format!("镇街站所 justice office ({}{})", first.township, justice.node.name),
+                "justice",
+                staff.id,
+            ));
         }
     }
     if let Some(county) = find_county(storage, &all).await? {
         for a in storage.accounts_at(county).await? {
             match a.role {
-                Role::CountyAdmin => summary.admin_code = Some(issue_code(storage, a.id).await?.code),
-                Role::CountyStaff => summary.county_code = Some(issue_code(storage, a.id).await?.code),
+                Role::CountyAdmin => {
+                    summary.admin_code = Some(issue_code(storage, a.id).await?.code);
+                    log_ins.push(("县管理员 county administrator".into(), "admin", a.id));
+                    admin = Some(a);
+                }
+                Role::CountyStaff => {
+                    summary.county_code = Some(issue_code(storage, a.id).await?.code);
+                    log_ins.push(("县社会治理中心 county centre".into(), "county", a.id));
+                }
                 _ => {}
             }
         }
     }
+    // The console's log-ins, set as the county administrator sets them (again at every start:
+    // a demo's password is the printed one).
+    if let Some(admin) = admin {
+        let node = storage.node(admin.node).await?.ok_or_else(|| anyhow::anyhow!("the county"))?;
+        let caller = staff_caller(admin, node);
+        for (who, login, account) in log_ins {
+            let new = sync_protocol::api::SetPassword { login: login.into(), password: DEMO_PASSWORD.into() };
+            county.set_password(&caller, account, &new).await?;
+            summary.log_ins.push((who, login.into()));
+        }
+    }
     Ok(summary)
+}
+
+/// A staff member acting from the server, as the console does.
+fn staff_caller(account: Account, node: Node) -> Caller {
+    Caller {
+        device: sync_protocol::org::Device {
+            id: account.id,
+            account: account.id,
+            name: "演示工作站".into(),
+            created_at: chrono::Utc::now().timestamp_millis(),
+            revoked_at: None,
+        },
+        account,
+        node: Some(node),
+        from: None,
+    }
 }
 
 /// The rest of the county's structure, through the setup file as a county's office would load
@@ -187,19 +240,7 @@ async fn work_the_loop(county: &County) -> anyhow::Result<()> {
     let storage = county.storage();
     let now = chrono::Utc::now().timestamp_millis();
     let day = 86_400_000;
-    // A staff member acting from the server, as the console will.
-    let caller = |account: Account, node: Node| Caller {
-        device: sync_protocol::org::Device {
-            id: account.id,
-            account: account.id,
-            name: "演示工作站".into(),
-            created_at: now,
-            revoked_at: None,
-        },
-        account,
-        node: Some(node),
-        from: None,
-    };
+    let caller = staff_caller;
     let staff_at = |node: Uuid, role: Role| async move {
         let account = storage.accounts_at(node).await?.into_iter().find(|a| a.role == role);
         let node = storage.node(node).await?;
@@ -210,7 +251,7 @@ async fn work_the_loop(county: &County) -> anyhow::Result<()> {
         async move { storage.dispute_list(&Scope::All, DisputeList::Waiting, viewer, &DisputeQuery::default(), 60).await }
     };
     let mut passed_up = 0;
-    for (i, d) in waiting(Level::Community).await?.into_iter().enumerate() {
+    for (i, (_, d)) in waiting(Level::Community).await?.into_iter().enumerate() {
         let Some(key) = storage.record_doc(sync_protocol::schema::Collection::Disputes, d.id).await? else { continue };
         let Some(village) = storage.node(key.grid).await?.and_then(|n| n.village) else { continue };
         let Some((account, node)) = staff_at(village, Role::VillageStaff).await? else { continue };
@@ -238,7 +279,7 @@ async fn work_the_loop(county: &County) -> anyhow::Result<()> {
         .filter(|n| n.node.kind == NodeKind::Department && n.node.name == "司法所")
         .filter_map(|n| Some((n.node.township?, n.node.id)))
         .collect();
-    for (i, d) in waiting(Level::Township).await?.into_iter().enumerate() {
+    for (i, (_, d)) in waiting(Level::Township).await?.into_iter().enumerate() {
         let Some(key) = storage.record_doc(sync_protocol::schema::Collection::Disputes, d.id).await? else { continue };
         let Some(township) = storage.node(key.grid).await?.and_then(|n| n.township) else { continue };
         let Some((account, node)) = staff_at(township, Role::TownshipStaff).await? else { continue };

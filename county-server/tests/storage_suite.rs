@@ -583,7 +583,13 @@ async fn every_backend_lists_disputes_for_staff_as_the_rule_says() {
             let viewer = Viewer { account: Uuid::now_v7(), level, node: None, department: false, now_ms: now };
             async move {
                 let found = s.dispute_list(&scope, list, viewer, &DisputeQuery::default(), 100).await.unwrap();
-                found.into_iter().map(|d| d.id).collect::<Vec<_>>()
+                found
+                    .into_iter()
+                    .map(|(grid, d)| {
+                        assert_eq!(grid, g);
+                        d.id
+                    })
+                    .collect::<Vec<_>>()
             }
         };
         let mine = Scope::Township(township);

@@ -258,6 +258,7 @@ fn foreign_calls(f: &GridData) -> Vec<(Call, u16, &'static str)> {
         (Call::new(Method::GET, "/v1/houses", format!("/v1/houses?grid={g}")), 403, "forbidden"),
         (Call::new(Method::GET, "/v1/disputes", format!("/v1/disputes?grid={g}")), 403, "forbidden"),
         (Call::new(Method::GET, "/v1/conflicts", format!("/v1/conflicts?grid={g}")), 403, "forbidden"),
+        (Call::new(Method::GET, "/v1/disputes/{id}", format!("/v1/disputes/{}", f.dispute)), 404, "not_found"),
         (
             Call::new(Method::POST, "/v1/disputes/{id}/actions", format!("/v1/disputes/{}/actions", f.dispute))
                 .json(json!({"kind": "supervise", "note": "越权督办", "due_at": 4_000_000_000_000i64})),
@@ -588,6 +589,31 @@ async fn every_role_is_refused_every_endpoint_outside_its_scope() {
     let (status, ..) = send(&url, &health, None).await;
     assert_eq!(status, 200);
     t.covered.insert(("GET".into(), "/health".into()));
+    // The console's files are public (the app asks for a log-in): the page with its security
+    // headers, a screen's address answered with the page, an unknown asset refused.
+    let page = |path: &str| reqwest::Client::new().get(format!("{url}{path}")).send();
+    let bare = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let r = bare.get(format!("{url}/console")).send().await.unwrap();
+    assert_eq!((r.status().as_u16(), r.headers()["location"].to_str().unwrap()), (308, "/console/"));
+    for path in ["/console/", "/console/disputes/0190b2a4-0000-7000-8000-000000000000"] {
+        let r = page(path).await.unwrap();
+        assert_eq!(r.status(), 200, "{path}: the console is not built (cd console && npm ci && npm run build)");
+        let csp = r.headers()["content-security-policy"].to_str().unwrap().to_string();
+        assert!(csp.contains("frame-ancestors 'none'") && csp.contains("script-src 'self'"), "{csp}");
+        assert!(r.text().await.unwrap().contains(r#"<div id="app">"#), "{path}");
+    }
+    assert_eq!(page("/console/assets/none-such.js").await.unwrap().status(), 404);
+    // A path that climbs out of the console's folder reads nothing else of the machine.
+    for path in ["/console/..%2f..%2fCargo.toml", "/console/%2e%2e/%2e%2e/Cargo.toml", "/console/..%5c..%5cCargo.toml"]
+    {
+        let r = page(path).await.unwrap();
+        let status = r.status();
+        let text = r.text().await.unwrap();
+        assert!(status == 404 && !text.contains("[workspace]"), "{path}: {status} {text:.80}");
+    }
+    for path in ["/console", "/console/", "/console/{*path}"] {
+        t.covered.insert(("GET".into(), path.into()));
+    }
 
     // Nothing stored changed, and the bystander device is still active.
     assert_eq!(format!("{:?}", storage.stats().await.unwrap()), format!("{before:?}"));

@@ -382,6 +382,7 @@ async fn a_worker_enrols_edits_visits_and_reports_offline_then_syncs() {
         .unwrap();
     let reported = disputes
         .iter()
+        .map(|(_, d)| d)
         .find(|d| d.description == "排水沟堵塞，两户因积水发生口角")
         .expect("the offline report arrived");
     assert_eq!(reported.place, "东坡村12号门前");

@@ -152,6 +152,7 @@ async fn a_dispute_goes_up_to_the_township_and_back_down_and_every_replica_agree
         .await
         .unwrap()
         .into_iter()
+        .map(|(_, d)| d)
         .find(|d| d.id == id)
         .unwrap();
     let doc = county_server::service::County::new(storage.clone())
@@ -344,7 +345,7 @@ async fn the_demo_county_holds_disputes_at_every_stage_and_codes_for_every_level
         }
     };
     let all = storage.disputes(&Scope::All, &DisputeQuery::default()).await.unwrap();
-    let states: Vec<_> = all.iter().map(|d| d.state(&Default::default())).collect();
+    let states: Vec<_> = all.iter().map(|(_, d)| d.state(&Default::default())).collect();
     let count = |s: DisputeStatus, l: Level| states.iter().filter(|x| x.status == s && x.level == l).count();
     assert!(count(DisputeStatus::Resolved, Level::Community) > 0, "settled in the village");
     assert!(count(DisputeStatus::Assigned, Level::Community) > 0, "assigned back to the grid");

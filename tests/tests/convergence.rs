@@ -568,7 +568,13 @@ async fn check_converged(server: &TestServer, devs: &[Dev], model: &Model, grids
         let mut server_houses = storage.houses(&Scope::Grid(grid), Some(grid)).await.unwrap();
         server_houses.sort_by_key(|h| h.id);
         assert_eq!(server_houses.len(), by_id(Kind::House).iter().filter(|r| r.grid == grid).count());
-        let mut server_disputes = storage.disputes(&Scope::Grid(grid), &DisputeQuery::default()).await.unwrap();
+        let mut server_disputes: Vec<_> = storage
+            .disputes(&Scope::Grid(grid), &DisputeQuery::default())
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(_, d)| d)
+            .collect();
         server_disputes.sort_by_key(|d| d.id);
         for d in &in_grid {
             let mut houses = d.t.houses().unwrap();

@@ -12,6 +12,7 @@
 //! - `admin.rs`: the county's structure, accounts, enrolment codes, devices, rosters
 //!   (`/v1/admin/…`)
 //! - `session.rs`: the staff console's log-in (`/v1/session`) and passwords
+//! - `console.rs`: the staff console's files (`/console/`), built into the binary
 //!
 //! A caller is a handheld (`Authorization: Bearer` with its device token) or a console session
 //! (its HttpOnly cookie; a request that changes something also carries `X-CSRF-Token`).
@@ -19,6 +20,7 @@
 mod admin;
 mod blobs;
 pub mod client_addr;
+mod console;
 mod enrol;
 mod error;
 mod events;
@@ -56,7 +58,14 @@ pub struct AppState {
 }
 
 pub fn router(state: AppState) -> Router {
+    // The console's files are large and compress well; the API's answers are sized already.
+    let console = Router::new()
+        .route("/console", get(console::root))
+        .route("/console/", get(console::index))
+        .route("/console/{*path}", get(console::file))
+        .layer(tower_http::compression::CompressionLayer::new());
     Router::new()
+        .merge(console)
         .route("/health", get(|| async { "ok" }))
         .route("/v1/sync", post(sync::sync))
         .route("/v1/docs/{*key}", get(sync::doc_range))
@@ -68,6 +77,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/residents/{id}", get(records::resident))
         .route("/v1/houses", get(records::houses))
         .route("/v1/disputes", get(records::disputes))
+        .route("/v1/disputes/{id}", get(records::dispute))
         .route("/v1/disputes/{id}/actions", post(records::act_on_dispute))
         .route("/v1/events", get(events::events))
         .route("/v1/figures/disputes", get(records::dispute_figures))

@@ -46,6 +46,10 @@ pub async fn disputes(State(st): State<AppState>, Authed(c): Authed, Q(q): Q<Dis
     Ok(Json(st.county.disputes(&c, &q).await?))
 }
 
+pub async fn dispute(State(st): State<AppState>, Authed(c): Authed, Path(id): Path<Uuid>) -> R<DisputeView> {
+    Ok(Json(st.county.dispute(&c, id).await?))
+}
+
 pub async fn act_on_dispute(
     State(st): State<AppState>,
     Authed(c): Authed,

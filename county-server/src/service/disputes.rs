@@ -81,10 +81,25 @@ impl County {
                     self.audit_read(caller, read).await?;
                     let now = chrono::Utc::now().timestamp_millis();
                     let limits = &self.settings().time_limits;
-                    return Ok(DisputeView::for_viewer(d, author.account, role, author.node, now, limits));
+                    return Ok(DisputeView::for_viewer(key.grid, d, author.account, role, author.node, now, limits));
                 }
             }
         }
+    }
+
+    /// One dispute as the caller sees it (its timeline, parties and the actions they may take
+    /// now), read as the lists read it (`records::disputes`): within the caller's scope, where
+    /// one outside is not found. Audited: it names the parties.
+    pub async fn dispute(&self, caller: &Caller, id: Uuid) -> Result<DisputeView> {
+        let role = caller.account.role;
+        let scope = caller.scope()?;
+        let not_found = || Error::NotFound("no such dispute".into());
+        let (key, d) = self.storage().dispute(id).await?.ok_or_else(not_found)?;
+        check_grid(self.storage(), &scope, Some(key.grid)).await.map_err(|_| not_found())?;
+        self.audit_read(caller, Read::new(ReadKind::DisputeList, Some(key.grid)).subject(id).detail("view")).await?;
+        let now = chrono::Utc::now().timestamp_millis();
+        let (account, node) = (caller.account.id, Some(caller.account.node));
+        Ok(DisputeView::for_viewer(key.grid, d, account, role, node, now, &self.settings().time_limits))
     }
 
     /// Derives again, from their documents, every dispute row an older version of the closed

@@ -81,8 +81,9 @@ impl County {
         let settings = self.settings();
         let list: Vec<DisputeView> = found
             .into_iter()
-            .map(|d| {
+            .map(|(grid, d)| {
                 DisputeView::for_viewer(
+                    grid,
                     d,
                     actor,
                     caller.account.role,

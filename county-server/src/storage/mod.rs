@@ -370,7 +370,10 @@ pub trait Queries: Send + Sync + 'static {
     async fn residents(&self, scope: &Scope, q: &ResidentQuery) -> Result<Vec<Resident>>;
     async fn resident(&self, id: Uuid) -> Result<Option<(DocKey, Resident)>>;
     async fn houses(&self, scope: &Scope, grid: Option<Uuid>) -> Result<Vec<House>>;
-    async fn disputes(&self, scope: &Scope, q: &DisputeQuery) -> Result<Vec<Dispute>>;
+    /// Disputes within the scope, newest first, each with its grid.
+    async fn disputes(&self, scope: &Scope, q: &DisputeQuery) -> Result<Vec<(Uuid, Dispute)>>;
+    /// One dispute and the document holding it.
+    async fn dispute(&self, id: Uuid) -> Result<Option<(DocKey, Dispute)>>;
     /// One of the staff's lists, within the scope, most urgent first (earliest time limit), at
     /// most `limit`; the query's other filters narrow it.
     async fn dispute_list(
@@ -380,7 +383,7 @@ pub trait Queries: Send + Sync + 'static {
         viewer: Viewer,
         q: &DisputeQuery,
         limit: u32,
-    ) -> Result<Vec<Dispute>>;
+    ) -> Result<Vec<(Uuid, Dispute)>>;
     /// Open disputes whose time limit passed in `[after, until)`, earliest first, with their
     /// grids, at most `limit` (the live stream's overdue events).
     async fn deadlines_passed(&self, after: i64, until: i64, limit: u32) -> Result<Vec<(Uuid, Dispute)>>;

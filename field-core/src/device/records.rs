@@ -169,17 +169,19 @@ impl Device {
         let (actor, role, node) = self.viewer()?;
         let now = now_ms();
         let settings = self.county_settings()?;
-        Ok(self
-            .disputes(open_only)?
+        let rows = store::disputes_by_grid(&self.lock().conn, open_only)?;
+        Ok(rows
             .into_iter()
-            .map(|d| DisputeView::for_viewer(d, actor, role, Some(node), now, &settings.time_limits))
+            .map(|(grid, d)| DisputeView::for_viewer(grid, d, actor, role, Some(node), now, &settings.time_limits))
             .collect())
     }
 
     pub fn dispute_view(&self, id: Uuid) -> Result<DisputeView> {
         let (actor, role, node) = self.viewer()?;
         let settings = self.county_settings()?;
-        Ok(DisputeView::for_viewer(self.dispute(id)?, actor, role, Some(node), now_ms(), &settings.time_limits))
+        let grid = store::dispute_grid(&self.lock().conn, id)?
+            .ok_or_else(|| DeviceError::NotFound(format!("dispute {id}")))?;
+        Ok(DisputeView::for_viewer(grid, self.dispute(id)?, actor, role, Some(node), now_ms(), &settings.time_limits))
     }
 
     /// The places this person may send a dispute to (the assign form's choices): fetched from

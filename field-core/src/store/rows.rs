@@ -192,6 +192,26 @@ pub fn disputes(conn: &Connection, open_only: bool) -> Result<Vec<Dispute>> {
     query_json(conn, sql, &[])
 }
 
+/// Disputes with the grid each belongs to, newest first.
+pub fn disputes_by_grid(conn: &Connection, open_only: bool) -> Result<Vec<(Uuid, Dispute)>> {
+    let sql = if open_only {
+        "SELECT grid, data FROM disputes WHERE open = 1 ORDER BY reported_at DESC"
+    } else {
+        "SELECT grid, data FROM disputes ORDER BY reported_at DESC"
+    };
+    let mut st = conn.prepare(sql)?;
+    let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (grid, data) = row?;
+        // A row is written from a document of a grid the device holds: both always parse.
+        if let (Ok(grid), Ok(d)) = (Uuid::parse_str(&grid), serde_json::from_str(&data)) {
+            out.push((grid, d));
+        }
+    }
+    Ok(out)
+}
+
 pub fn dispute(conn: &Connection, id: Uuid) -> Result<Option<Dispute>> {
     Ok(query_json(conn, "SELECT data FROM disputes WHERE id = ?1", &[&id.to_string()])?.into_iter().next())
 }

@@ -16,6 +16,11 @@ pub struct DisputeQuery {
     pub grid: Option<Uuid>,
     pub status: Option<String>,
     pub level: Option<String>,
+    /// ordinary, coordination or emergency.
+    #[cfg_attr(feature = "ts", ts(type = "DisputeClass | null", optional))]
+    pub class: Option<String>,
+    /// Reported at or after this time (ms since the epoch): what is new today.
+    pub reported_since: Option<i64>,
     #[cfg_attr(feature = "ts", ts(as = "Option<bool>", optional))]
     pub open_only: bool,
     /// One of the staff's lists, within their scope, most urgent first (the other filters
@@ -67,6 +72,8 @@ pub struct GridFilter {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
 pub struct DisputeView {
+    /// The grid it belongs to (where it was found).
+    pub grid: Uuid,
     pub dispute: Dispute,
     pub state: DisputeState,
     /// Minutes from discovery to report (第一时间报告).
@@ -80,8 +87,9 @@ pub struct DisputeView {
 }
 
 impl DisputeView {
-    /// `dispute` as the account `actor`, of `role` at `node`, sees it at `now_ms`.
+    /// `dispute` of `grid` as the account `actor`, of `role` at `node`, sees it at `now_ms`.
     pub fn for_viewer(
+        grid: Uuid,
         dispute: Dispute,
         actor: Uuid,
         role: crate::org::Role,
@@ -95,6 +103,7 @@ impl DisputeView {
         let mut allowed = closed_loop::allowed(&state, facts, actor, level, node, now_ms);
         allowed.retain(|k| role.takes_action(k.as_str()));
         DisputeView {
+            grid,
             overdue: state.overdue(now_ms),
             waiting: closed_loop::waits_for(&state, actor, role, node),
             allowed,

@@ -296,7 +296,15 @@ house?: string | null,
  * A name or part of one, pinyin initials ("zs"), or the last digits of the ID number.
  */
 q?: string | null, category?: string | null, include_archived?: boolean, limit?: number | null, };
-export type DisputeQuery = { grid?: string | null, status?: string | null, level?: string | null, open_only?: boolean, 
+export type DisputeQuery = { grid?: string | null, status?: string | null, level?: string | null, 
+/**
+ * ordinary, coordination or emergency.
+ */
+class?: DisputeClass | null, 
+/**
+ * Reported at or after this time (ms since the epoch): what is new today.
+ */
+reported_since?: number | null, open_only?: boolean, 
 /**
  * One of the staff's lists, within their scope, most urgent first (the other filters
  * then narrow it).
@@ -304,7 +312,11 @@ export type DisputeQuery = { grid?: string | null, status?: string | null, level
 list?: DisputeList | null, };
 export type DisputeList = "waiting" | "overdue" | "supervised" | "unaccepted_emergencies" | "assigned_out";
 export type GridFilter = { grid?: string | null, };
-export type DisputeView = { dispute: Dispute, state: DisputeState, 
+export type DisputeView = { 
+/**
+ * The grid it belongs to (where it was found).
+ */
+grid: string, dispute: Dispute, state: DisputeState, 
 /**
  * Minutes from discovery to report (第一时间报告).
  */

@@ -20,9 +20,20 @@ fn dispute_filters(sql: &mut Sql, q: &DisputeQuery) {
     if let Some(l) = &q.level {
         sql.and("level =", Arg::Text(l.clone()));
     }
+    if let Some(c) = &q.class {
+        sql.and("class =", Arg::Text(c.clone()));
+    }
+    if let Some(since) = q.reported_since {
+        sql.and("reported_at >=", Arg::Int(since));
+    }
     if q.open_only {
         sql.push(" AND open");
     }
+}
+
+/// Rows of a grid column and a JSON column.
+fn grid_json_rows<T: serde::de::DeserializeOwned>(rows: &[sqlx_postgres::PgRow]) -> Result<Vec<(Uuid, T)>> {
+    rows.iter().map(|r| Ok((r.try_get::<Uuid, _>(0).map_err(db_err)?, json(r, 1)?))).collect()
 }
 
 #[async_trait]
@@ -68,11 +79,24 @@ impl Queries for PostgresStorage {
         sql.fetch_all(&self.pool).await?.iter().map(|r| json(r, 0)).collect()
     }
 
-    async fn disputes(&self, scope: &Scope, q: &DisputeQuery) -> Result<Vec<Dispute>> {
-        let mut sql = Sql::scoped("SELECT data::text FROM disputes", scope, "grid");
+    async fn disputes(&self, scope: &Scope, q: &DisputeQuery) -> Result<Vec<(Uuid, Dispute)>> {
+        let mut sql = Sql::scoped("SELECT grid, data::text FROM disputes", scope, "grid");
         dispute_filters(&mut sql, q);
         sql.push(" ORDER BY reported_at DESC LIMIT 2000");
-        sql.fetch_all(&self.pool).await?.iter().map(|r| json(r, 0)).collect()
+        grid_json_rows(&sql.fetch_all(&self.pool).await?)
+    }
+
+    async fn dispute(&self, id: Uuid) -> Result<Option<(DocKey, Dispute)>> {
+        let row = sqlx_core::query::query("SELECT doc_key, data::text FROM disputes WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        row.map(|r| {
+            let key: String = r.try_get(0).map_err(db_err)?;
+            Ok((key.parse().map_err(db_err)?, json(&r, 1)?))
+        })
+        .transpose()
     }
 
     async fn dispute_list(
@@ -82,8 +106,8 @@ impl Queries for PostgresStorage {
         viewer: Viewer,
         q: &DisputeQuery,
         limit: u32,
-    ) -> Result<Vec<Dispute>> {
-        let mut sql = Sql::scoped("SELECT data::text FROM disputes", scope, "grid");
+    ) -> Result<Vec<(Uuid, Dispute)>> {
+        let mut sql = Sql::scoped("SELECT grid, data::text FROM disputes", scope, "grid");
         let level = viewer.level.as_str().to_string();
         match list {
             // A named person; else a place sent to (for a department, only that); else the
@@ -124,7 +148,7 @@ impl Queries for PostgresStorage {
         }
         dispute_filters(&mut sql, q);
         sql.push(&format!(" ORDER BY deadline NULLS LAST, reported_at DESC LIMIT {limit}"));
-        sql.fetch_all(&self.pool).await?.iter().map(|r| json(r, 0)).collect()
+        grid_json_rows(&sql.fetch_all(&self.pool).await?)
     }
 
     async fn deadlines_passed(&self, after: i64, until: i64, limit: u32) -> Result<Vec<(Uuid, Dispute)>> {
@@ -138,7 +162,7 @@ impl Queries for PostgresStorage {
         .fetch_all(&self.pool)
         .await
         .map_err(db_err)?;
-        rows.iter().map(|r| Ok((r.try_get::<Uuid, _>(0).map_err(db_err)?, json(r, 1)?))).collect()
+        grid_json_rows(&rows)
     }
 
     async fn dispute_times(&self, scope: &Scope, from: i64, to: i64) -> Result<Vec<DisputeTimes>> {

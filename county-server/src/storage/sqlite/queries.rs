@@ -80,15 +80,30 @@ impl Queries for SqliteStorage {
         .await
     }
 
-    async fn disputes(&self, scope: &Scope, q: &DisputeQuery) -> Result<Vec<Dispute>> {
+    async fn disputes(&self, scope: &Scope, q: &DisputeQuery) -> Result<Vec<(Uuid, Dispute)>> {
         let (cond, arg) = scope_sql(scope, "grid");
         let q = q.clone();
         self.read(move |c| {
             let mut args: Vec<String> = arg.into_iter().collect();
-            let mut sql = format!("SELECT data FROM disputes WHERE {cond}");
+            let mut sql = format!("SELECT grid, data FROM disputes WHERE {cond}");
             dispute_filters(&mut sql, &mut args, &q);
             sql.push_str(" ORDER BY reported_at DESC LIMIT 2000");
-            json_rows::<Dispute>(c, &sql, &args)
+            grid_json_rows::<Dispute>(c, &sql, &args)
+        })
+        .await
+    }
+
+    async fn dispute(&self, id: Uuid) -> Result<Option<(DocKey, Dispute)>> {
+        self.read(move |c| {
+            c.query_row("SELECT doc_key, data FROM disputes WHERE id = ?1", [id.to_string()], |r| {
+                let key: String = r.get(0)?;
+                Ok((
+                    key.parse::<DocKey>().map_err(rusqlite::Error::InvalidParameterName)?,
+                    json_col::<Dispute>(r.get(1)?)?,
+                ))
+            })
+            .optional()
+            .map_err(db_err)
         })
         .await
     }
@@ -100,12 +115,12 @@ impl Queries for SqliteStorage {
         viewer: Viewer,
         q: &DisputeQuery,
         limit: u32,
-    ) -> Result<Vec<Dispute>> {
+    ) -> Result<Vec<(Uuid, Dispute)>> {
         let (cond, arg) = scope_sql(scope, "grid");
         let q = q.clone();
         self.read(move |c| {
             let mut args: Vec<String> = arg.into_iter().collect();
-            let mut sql = format!("SELECT data FROM disputes WHERE {cond}");
+            let mut sql = format!("SELECT grid, data FROM disputes WHERE {cond}");
             let mut bind = |sql: &mut String, frag: &str, v: String| {
                 args.push(v);
                 sql.push_str(&frag.replace('?', &format!("?{}", args.len())));
@@ -141,7 +156,7 @@ impl Queries for SqliteStorage {
             }
             dispute_filters(&mut sql, &mut args, &q);
             sql.push_str(&format!(" ORDER BY deadline IS NULL, deadline, reported_at DESC LIMIT {limit}"));
-            json_rows::<Dispute>(c, &sql, &args)
+            grid_json_rows::<Dispute>(c, &sql, &args)
         })
         .await
     }
@@ -312,31 +327,49 @@ impl Queries for SqliteStorage {
     }
 }
 
-/// SQL condition selecting the grids of a scope, on a column holding a grid id.
-/// The records of a query whose first column is a record's JSON, with its bound arguments.
-fn json_rows<T: serde::de::DeserializeOwned>(c: &rusqlite::Connection, sql: &str, args: &[String]) -> Result<Vec<T>> {
+/// Rows of a grid column and a JSON column (rows whose grid is not a UUID cannot be written).
+fn grid_json_rows<T: serde::de::DeserializeOwned>(
+    c: &rusqlite::Connection,
+    sql: &str,
+    args: &[String],
+) -> Result<Vec<(Uuid, T)>> {
     let mut st = c.prepare(sql).map_err(db_err)?;
     let rows = st
-        .query_map(rusqlite::params_from_iter(args.iter()), |r| json_col::<T>(r.get(0)?))
+        .query_map(rusqlite::params_from_iter(args.iter()), |r| {
+            let grid: String = r.get(0)?;
+            let grid = Uuid::parse_str(&grid)
+                .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))?;
+            Ok((grid, json_col::<T>(r.get(1)?)?))
+        })
         .map_err(db_err)?
         .collect::<rusqlite::Result<Vec<_>>>();
     rows.map_err(db_err)
 }
 
-/// The filters of a dispute query besides its list: grid, status, level, open only.
+/// The filters of a dispute query besides its list: grid, status, level, class, open only.
 fn dispute_filters(sql: &mut String, args: &mut Vec<String>, q: &DisputeQuery) {
-    for (col, v) in [("grid", q.grid.map(|g| g.to_string())), ("status", q.status.clone()), ("level", q.level.clone())]
-    {
+    let filters = [
+        ("grid", q.grid.map(|g| g.to_string())),
+        ("status", q.status.clone()),
+        ("level", q.level.clone()),
+        ("class", q.class.clone()),
+    ];
+    for (col, v) in filters {
         if let Some(v) = v {
             args.push(v);
             sql.push_str(&format!(" AND {col} = ?{}", args.len()));
         }
+    }
+    if let Some(since) = q.reported_since {
+        // A number, never text from a request: written into the statement.
+        sql.push_str(&format!(" AND reported_at >= {since}"));
     }
     if q.open_only {
         sql.push_str(" AND open = 1");
     }
 }
 
+/// SQL condition selecting the grids of a scope, on a column holding a grid id.
 pub(super) fn scope_sql(scope: &Scope, column: &str) -> (String, Option<String>) {
     match scope {
         Scope::All => ("1=1".into(), None),

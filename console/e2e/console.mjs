@@ -1,0 +1,144 @@
+// The console in a real Chromium (Debian's, through playwright-core), driven by the whole-system
+// test tests/tests/console_e2e.rs, which starts the county server and the handhelds and runs
+// one phase of this at a time:
+//   node console/e2e/console.mjs assign    township staff log in, accept a dispute and assign it
+//                                          to 司法所 with a due time; refusals checked on the way
+//   node console/e2e/console.mjs resolve   the township verifies and resolves what was reported back
+// Environment: GK_URL (the server), GK_LOGIN, GK_PASSWORD, GK_DISPUTE, GK_FOREIGN (another
+// township's dispute), GK_DESCRIPTION (the dispute's text), GK_SHOTS (screenshot folder, under target/).
+import assert from 'node:assert/strict'
+import { mkdirSync } from 'node:fs'
+import { chromium } from 'playwright-core'
+
+const env = (k) => {
+  const v = process.env[k]
+  if (!v) throw new Error(`${k} is not set`)
+  return v
+}
+const [url, login, password, dispute] = ['GK_URL', 'GK_LOGIN', 'GK_PASSWORD', 'GK_DISPUTE'].map(env)
+const shots = process.env.GK_SHOTS
+if (shots) mkdirSync(shots, { recursive: true })
+const phase = process.argv[2]
+
+const browser = await chromium.launch({
+  executablePath: process.env.GK_CHROMIUM ?? '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+})
+const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: 'zh-CN' })
+const page = await context.newPage()
+page.setDefaultTimeout(15_000)
+const errors = []
+page.on('pageerror', (e) => errors.push(String(e)))
+
+async function shot(name) {
+  if (shots) await page.screenshot({ path: `${shots}/${name}.png`, fullPage: true })
+}
+
+async function logIn(pass) {
+  // Element Plus hands an input's attributes to the <input> itself.
+  await page.fill('input[data-test=login]', login)
+  await page.fill('input[data-test=password]', pass)
+  await page.click('[data-test=submit]')
+}
+
+/** Opens the action's dialog, fills it with `fill`, submits, and waits for the status shown. */
+async function act(kind, status, fill) {
+  await page.click(`[data-test=act-${kind}]`)
+  const dialog = page.locator('.el-dialog:visible')
+  await dialog.waitFor()
+  if (fill) await fill(dialog)
+  await dialog.locator('[data-test=action-submit]').click()
+  await dialog.waitFor({ state: 'hidden' })
+  await page.locator('[data-test=dispute-status]', { hasText: status }).waitFor()
+}
+
+try {
+  await page.goto(`${url}/console/`)
+  // No session: the log-in screen.
+  await page.waitForURL(/\/console\/login/)
+  if (phase === 'assign') {
+    await shot('01-login')
+    await logIn('not-the-password-1')
+    const refused = page.locator('[data-test=login-error]')
+    await refused.waitFor()
+    assert.match(await refused.innerText(), /登录名或密码不正确/)
+    assert.match(page.url(), /\/console\/login/, 'a wrong password opens nothing')
+  }
+  await logIn(password)
+  await page.locator('[data-test=who]').waitFor()
+
+  if (phase === 'assign') {
+    // The workbench: the escalated dispute is waiting for this centre.
+    const waiting = page.locator('[data-test=card-waiting] [data-test=card-figure]')
+    await page.waitForFunction((el) => /^[1-9]/.test(el.textContent.trim()), await waiting.elementHandle())
+    await page.locator('[data-test=chart-settled] canvas').first().waitFor()
+    await page.waitForTimeout(500) // the charts' entry animation
+    await shot('02-workbench')
+
+    // From the card to the queue, to the dispute.
+    await page.click('[data-test=card-waiting]')
+    await page.waitForURL(/\/console\/disputes\?list=waiting/)
+    const row = page.locator('[data-test=queue] .el-table__row', { hasText: env('GK_DESCRIPTION') })
+    await row.waitFor()
+    await shot('03-disputes')
+    await row.click()
+    await page.waitForURL(new RegExp(`/console/disputes/${dispute}`))
+    await page.locator('[data-test=act-accept]').waitFor()
+
+    await act('accept', '已受理')
+    await act('assign', '已分流指派', async (dialog) => {
+      await dialog.locator('[data-test=to-level-township]').click()
+      await dialog.locator('[data-test=to-node]').first().click()
+      await page.locator('.el-select-dropdown__item:visible', { hasText: '司法所' }).click()
+      await dialog.locator('textarea[data-test=note]').fill('请司法所组织调解，三日内反馈')
+    })
+    const timeline = await page.locator('[data-test=timeline]').innerText()
+    assert.match(timeline, /分流指派/)
+    assert.match(timeline, /交 司法所/)
+    assert.match(timeline, /限 /, 'the due time is shown')
+    await shot('04-dispute')
+
+    // A request that changes something without the session's CSRF token is refused, even with
+    // the session cookie (a page of another site could make the browser send the cookie).
+    const forged = await page.evaluate(async (id) => {
+      const r = await fetch(`/v1/disputes/${id}/actions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ kind: 'verify' }),
+      })
+      return { status: r.status, body: await r.json() }
+    }, dispute)
+    assert.equal(forged.status, 400, JSON.stringify(forged))
+    assert.equal(forged.body.code, 'bad_csrf_token')
+
+    // Another township's dispute is not there for this centre.
+    await page.goto(`${url}/console/disputes/${env('GK_FOREIGN')}`)
+    const refusal = page.locator('[data-test=dispute-error]')
+    await refusal.waitFor()
+    assert.match(await refusal.innerText(), /没有找到，或不在您的辖区/)
+    assert.equal(await page.locator('[data-test=actions]').count(), 0)
+  } else if (phase === 'resolve') {
+    await page.goto(`${url}/console/disputes/${dispute}`)
+    await page.locator('[data-test=dispute-status]', { hasText: '已反馈待核查' }).waitFor()
+    await act('verify', '已核查')
+    await act('resolve', '已办结', async (dialog) => {
+      await dialog.locator('textarea[data-test=note]').fill('经司法所调解，双方达成协议')
+    })
+    await shot('05-resolved')
+    // Log out: the session ends and the console asks for a log-in again.
+    await page.click('[data-test=log-out]')
+    await page.waitForURL(/\/console\/login/)
+    await page.goto(`${url}/console/disputes`)
+    await page.waitForURL(/\/console\/login/)
+  } else {
+    throw new Error(`unknown phase ${phase}`)
+  }
+  assert.deepEqual(errors, [], 'no script errors on the page')
+  console.log(`console e2e ${phase}: ok`)
+} catch (e) {
+  await shot(`failed-${phase}`).catch(() => {})
+  console.error(`console e2e ${phase} failed at ${page.url()}:`, e)
+  process.exitCode = 1
+} finally {
+  await browser.close()
+}
