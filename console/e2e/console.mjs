@@ -27,8 +27,17 @@ const browser = await chromium.launch({
 const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: 'zh-CN' })
 const page = await context.newPage()
 page.setDefaultTimeout(15_000)
+// Script errors, console errors (a failed chunk, a refused request the page did not expect) and
+// anything the Content-Security-Policy blocked fail the phase.
 const errors = []
 page.on('pageerror', (e) => errors.push(String(e)))
+page.on('console', (m) => {
+  // The browser logs each refused request it was asked to make; the checks below make some on purpose.
+  if (m.type() === 'error' && !/status of (400|401|404)/.test(m.text())) errors.push(m.text())
+})
+await context.addInitScript(() => {
+  document.addEventListener('securitypolicyviolation', (e) => console.error(`CSP blocked ${e.blockedURI} (${e.violatedDirective})`))
+})
 
 async function shot(name) {
   if (shots) await page.screenshot({ path: `${shots}/${name}.png`, fullPage: true })
@@ -118,6 +127,10 @@ try {
     assert.match(await refusal.innerText(), /没有找到，或不在您的辖区/)
     assert.equal(await page.locator('[data-test=actions]').count(), 0)
   } else if (phase === 'resolve') {
+    // A second tab keeps the workbench open: what happens to the dispute arrives there live.
+    const watcher = await context.newPage()
+    await watcher.goto(`${url}/console/`)
+    await watcher.locator('[data-test=live-state]', { hasText: '已连接' }).waitFor()
     await page.goto(`${url}/console/disputes/${dispute}`)
     await page.locator('[data-test=dispute-status]', { hasText: '已反馈待核查' }).waitFor()
     await act('verify', '已核查')
@@ -125,6 +138,10 @@ try {
       await dialog.locator('textarea[data-test=note]').fill('经司法所调解，双方达成协议')
     })
     await shot('05-resolved')
+    const heard = watcher.locator('[data-test=live] li', { hasText: '办结' })
+    await heard.waitFor()
+    assert.match(await watcher.locator('[data-test=live]').innerText(), /核查/)
+    await watcher.close()
     // Log out: the session ends and the console asks for a log-in again.
     await page.click('[data-test=log-out]')
     await page.waitForURL(/\/console\/login/)

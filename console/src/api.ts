@@ -77,7 +77,8 @@ async function call<T>(method: string, path: string, body?: unknown, params?: Pa
   } catch {
     // Not JSON: a proxy's page.
   }
-  if (r.status === 401 && path !== '/v1/session' && onUnauthorized) onUnauthorized()
+  // The session ended (idle, logged out elsewhere, a password reset): not for the log-in itself.
+  if (r.status === 401 && !(method === 'POST' && path === '/v1/session') && onUnauthorized) onUnauthorized()
   throw new ApiError(r.status, err?.code ?? 'unrecognised', err?.message ?? r.statusText)
 }
 

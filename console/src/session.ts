@@ -3,6 +3,7 @@
 import { reactive } from 'vue'
 import type { Account, Level, Role, SessionView } from './generated/contract'
 import { api, setCsrfToken } from './api'
+import { forgetGrids } from './lib/grids'
 
 export const session = reactive<{ view: SessionView | null; checked: boolean }>({ view: null, checked: false })
 
@@ -14,6 +15,7 @@ export function opened(view: SessionView) {
 export function ended() {
   session.view = null
   setCsrfToken(null)
+  forgetGrids()
 }
 
 /** Reads the session a cookie may already hold (a reload); false when there is none. */

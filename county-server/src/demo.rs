@@ -74,13 +74,14 @@ impl DemoSummary {
         if let Some(code) = &self.admin_code {
             println!("县管理员 county admin: {code}");
         }
-        println!("Enrol a headless device: cargo run -p field-core --bin gk-device -- enrol {url} <code>");
         if !self.log_ins.is_empty() {
-            println!("工作台 staff console: {url}/console/  (密码 password: {DEMO_PASSWORD})");
+            println!("工作台 staff console: {url}/console/  (密码 password: {DEMO_PASSWORD}, unless changed)");
             for (who, login) in &self.log_ins {
                 println!("  {login:<10} {who}");
             }
         }
+        // The last line: scripts/demo waits for it.
+        println!("Enrol a headless device: cargo run -p field-core --bin gk-device -- enrol {url} <code>");
         let _ = std::io::stdout().flush();
     }
 }
@@ -161,14 +162,21 @@ pub async fn ensure_demo(storage: Arc<dyn Storage>, grids: usize, seed: u64) -> 
             }
         }
     }
-    // The console's log-ins, set as the county administrator sets them (again at every start:
-    // a demo's password is the printed one).
+    // The console's log-ins, set as the county administrator sets them, once: a name already
+    // given (to this person, perhaps with a password changed since, or to another) is left as
+    // it is, so a restart never resets anyone's password.
     if let Some(admin) = admin {
         let node = storage.node(admin.node).await?.ok_or_else(|| anyhow::anyhow!("the county"))?;
         let caller = staff_caller(admin, node);
         for (who, login, account) in log_ins {
-            let new = sync_protocol::api::SetPassword { login: login.into(), password: DEMO_PASSWORD.into() };
-            county.set_password(&caller, account, &new).await?;
+            match storage.login(login).await? {
+                Some((holder, _)) if holder != account => continue,
+                Some(_) => {}
+                None => {
+                    let new = sync_protocol::api::SetPassword { login: login.into(), password: DEMO_PASSWORD.into() };
+                    county.set_password(&caller, account, &new).await?;
+                }
+            }
             summary.log_ins.push((who, login.into()));
         }
     }

@@ -493,6 +493,52 @@ async fn every_backend_counts_the_overview_from_the_records() {
         assert_eq!(o.resolved_by_level, settled, "{name}");
         // A scope that does not hold the grid sees nothing of it.
         assert_eq!(s.overview(&Scope::Township(Uuid::now_v7()), month).await.unwrap().residents, 0, "{name}");
+
+        // The counters follow later writes: a resident archived, one given another category,
+        // one new; a house archived; a visit moved to another month; and a record of this grid
+        // written again under another grid, which stores nothing there and counts nothing.
+        let (mut residents, mut houses, mut visits) =
+            (data.residents.clone(), data.houses.clone(), data.visits.clone());
+        let live_at: Vec<usize> = (0..residents.len()).filter(|&i| !residents[i].is_archived()).collect();
+        residents[live_at[0]].archived_reason = Some("moved_away".into());
+        residents[live_at[1]].categories = vec!["key_person".into(), "veteran".into()];
+        let mut newcomer = residents[live_at[2]].clone();
+        newcomer.id = Uuid::now_v7();
+        residents.push(newcomer);
+        let house_at = houses.iter().position(|h| h.archived_reason.is_none()).unwrap();
+        houses[house_at].archived_reason = Some("demolished".into());
+        // (Early in a month the data may hold no visit of it yet: then one moves into it.)
+        let visit_at = visits.iter().position(|v| v.at >= month).unwrap_or(0);
+        visits[visit_at].at = if visits[visit_at].at >= month { month - 86_400_000 } else { month + 1_000 };
+        let key = |c| DocKey::new(g, c);
+        let rows = Rows {
+            residents: [live_at[0], live_at[1], residents.len() - 1]
+                .iter()
+                .map(|&i| (key(Collection::Residents), residents[i].clone()))
+                .collect(),
+            houses: vec![(key(Collection::Houses), houses[house_at].clone())],
+            visits: vec![(DocKey::visits(g, DocKey::month_of(visits[visit_at].at)), visits[visit_at].clone())],
+            ..Rows::default()
+        };
+        s.commit(GridCommit { grid: g, docs: vec![], changes: vec![], rows, settings: Default::default() })
+            .await
+            .unwrap();
+        let (_, elsewhere) = grid(s).await;
+        let mut stray = residents[live_at[3]].clone();
+        stray.categories = vec!["overseas".into()];
+        let rows = Rows { residents: vec![(DocKey::new(elsewhere, Collection::Residents), stray)], ..Rows::default() };
+        s.commit(GridCommit { grid: elsewhere, docs: vec![], changes: vec![], rows, settings: Default::default() })
+            .await
+            .unwrap();
+        let o = s.overview(&Scope::Township(township), month).await.unwrap();
+        let live: Vec<_> = residents.iter().filter(|r| !r.is_archived()).collect();
+        assert_eq!(o.residents, live.len() as u64, "{name}: after the writes");
+        assert_eq!(o.houses, houses.iter().filter(|h| h.archived_reason.is_none()).count() as u64, "{name}");
+        assert_eq!(o.visits_this_month, visits.iter().filter(|v| v.at >= month).count() as u64, "{name}");
+        for (cat, n) in &o.by_category {
+            let expected = live.iter().filter(|r| r.categories.iter().any(|c| c == cat)).count() as u64;
+            assert_eq!(*n, expected, "{name}: category {cat} after the writes");
+        }
     }
     county_server::testing::drop_scratch_postgres(&pg).await.unwrap();
 }

@@ -133,7 +133,7 @@ export default {
     sentTo: 'to {target}',
     dueAt: 'due {at}',
     pickPlace: 'Choose an office',
-    pickDue: 'Choose a due time',
+    pickDue: 'Choose a due time in the future',
   },
   status: {
     reported: 'Reported',

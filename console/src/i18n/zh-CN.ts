@@ -133,7 +133,7 @@ export default {
     sentTo: '交 {target}',
     dueAt: '限 {at} 前',
     pickPlace: '请选择单位',
-    pickDue: '请选择期限',
+    pickDue: '请选择今后的办理期限',
   },
   status: {
     reported: '已上报',

@@ -1,24 +1,29 @@
-// The caller's grids (GET /v1/grids), fetched once per page load: names for the queue's rows and
-// the grid filter.
-import { ref } from 'vue'
+// The caller's grids (GET /v1/grids), fetched once per session: names for the queue's rows and
+// the grid filter. Forgotten at log-out (another person may log in at the same desk).
+import { computed, ref } from 'vue'
 import type { GridInfo } from '../generated/contract'
 import { api } from '../api'
 
 const grids = ref<GridInfo[]>([])
-const byId = new Map<string, GridInfo>()
+const byId = computed(() => new Map(grids.value.map((g) => [g.id, g])))
 let loading: Promise<void> | null = null
+
+export function forgetGrids() {
+  grids.value = []
+  loading = null
+}
 
 export function useGrids() {
   if (!loading) {
     loading = api.grids().then(
       (list) => {
         grids.value = list
-        for (const g of list) byId.set(g.id, g)
       },
       () => {
         loading = null
       },
     )
   }
-  return { grids, gridName: (id: string) => byId.get(id) }
+  // Read through the computed map: a name shows as soon as the list arrives.
+  return { grids, gridName: (id: string) => byId.value.get(id) }
 }

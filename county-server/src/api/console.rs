@@ -31,6 +31,11 @@ pub async fn index(headers: HeaderMap) -> Response {
 }
 
 pub async fn file(Path(path): Path<String>, headers: HeaderMap) -> Response {
+    // Only names a build writes: a debug build reads the folder from disk, where an absolute
+    // path, a `..` or a symlink could otherwise reach any file of the machine.
+    if !is_plain(&path) {
+        return (StatusCode::NOT_FOUND, "not found").into_response();
+    }
     match Files::get(&path) {
         Some(_) => serve(&path, &headers),
         // A missing asset is a 404, not the app (a stale page asking for an old bundle must see
@@ -40,6 +45,17 @@ pub async fn file(Path(path): Path<String>, headers: HeaderMap) -> Response {
         }
         None => serve("index.html", &headers),
     }
+}
+
+/// A relative path of plain names (letters, digits, `-`, `_`, and dots inside a name), as Vite
+/// names its files: no absolute path, no `.` or `..`, no backslash, no empty segment.
+fn is_plain(path: &str) -> bool {
+    path.len() <= 256
+        && path.split('/').all(|seg| {
+            !seg.is_empty()
+                && !seg.starts_with('.')
+                && seg.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        })
 }
 
 fn serve(path: &str, headers: &HeaderMap) -> Response {
@@ -72,4 +88,32 @@ fn serve(path: &str, headers: &HeaderMap) -> Response {
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_plain;
+
+    #[test]
+    fn only_plain_relative_names_are_looked_up() {
+        for ok in
+            ["assets/index-Bq9Nzo6Z.js", "favicon.ico", "disputes", "disputes/0190b2a4-0000-7000-8000-000000000000"]
+        {
+            assert!(is_plain(ok), "{ok}");
+        }
+        for bad in [
+            "/proc/self/exe",
+            "../Cargo.toml",
+            "assets/../../x",
+            "a//b",
+            "./index.html",
+            "a\\b",
+            ".env",
+            "",
+            "a\0b",
+            "assets/ä.js",
+        ] {
+            assert!(!is_plain(bad), "{bad}");
+        }
+    }
 }

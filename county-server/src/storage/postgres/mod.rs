@@ -195,6 +195,52 @@ CREATE TABLE sessions (id uuid PRIMARY KEY, account uuid NOT NULL, token_hash te
                        created_at bigint NOT NULL, seen_at bigint NOT NULL, ended_at bigint, client text);
 CREATE INDEX sessions_account ON sessions(account) WHERE ended_at IS NULL;
 "#,
+    // Per-grid counters (issue 12), kept by the database at every write as on SQLite: `what` is
+    // `residents`, `houses`, `cat:<category>` or `visits:<yyyymm>` (China Standard Time).
+    r#"
+CREATE TABLE grid_counts (grid uuid NOT NULL, what text NOT NULL, n bigint NOT NULL, PRIMARY KEY (grid, what));
+CREATE FUNCTION gk_count(g uuid, w text, d bigint) RETURNS void LANGUAGE sql AS $$
+  INSERT INTO grid_counts (grid, what, n) VALUES (g, w, d) ON CONFLICT (grid, what) DO UPDATE SET n = grid_counts.n + d
+$$;
+CREATE FUNCTION gk_visit_month(at bigint) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+  SELECT 'visits:' || to_char(to_timestamp(at / 1000 + 28800) AT TIME ZONE 'UTC', 'YYYYMM')
+$$;
+CREATE FUNCTION gk_residents_counted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'UPDATE' AND NOT OLD.archived THEN
+    PERFORM gk_count(OLD.grid, 'residents', -1);
+    PERFORM gk_count(OLD.grid, 'cat:' || c, -1) FROM unnest(OLD.categories) AS c WHERE c <> '';
+  END IF;
+  IF NOT NEW.archived THEN
+    PERFORM gk_count(NEW.grid, 'residents', 1);
+    PERFORM gk_count(NEW.grid, 'cat:' || c, 1) FROM unnest(NEW.categories) AS c WHERE c <> '';
+  END IF;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER residents_counted AFTER INSERT OR UPDATE OF archived, categories ON residents
+  FOR EACH ROW EXECUTE FUNCTION gk_residents_counted();
+CREATE FUNCTION gk_houses_counted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'UPDATE' AND NOT OLD.archived THEN PERFORM gk_count(OLD.grid, 'houses', -1); END IF;
+  IF NOT NEW.archived THEN PERFORM gk_count(NEW.grid, 'houses', 1); END IF;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER houses_counted AFTER INSERT OR UPDATE OF archived ON houses
+  FOR EACH ROW EXECUTE FUNCTION gk_houses_counted();
+CREATE FUNCTION gk_visits_counted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'UPDATE' THEN PERFORM gk_count(OLD.grid, gk_visit_month(OLD.at), -1); END IF;
+  PERFORM gk_count(NEW.grid, gk_visit_month(NEW.at), 1);
+  RETURN NULL;
+END $$;
+CREATE TRIGGER visits_counted AFTER INSERT OR UPDATE OF at ON visits
+  FOR EACH ROW EXECUTE FUNCTION gk_visits_counted();
+INSERT INTO grid_counts (grid, what, n) SELECT grid, 'residents', COUNT(*) FROM residents WHERE NOT archived GROUP BY grid;
+INSERT INTO grid_counts (grid, what, n)
+  SELECT grid, 'cat:' || c, COUNT(*) FROM residents, unnest(categories) AS c WHERE NOT archived AND c <> '' GROUP BY 1, 2;
+INSERT INTO grid_counts (grid, what, n) SELECT grid, 'houses', COUNT(*) FROM houses WHERE NOT archived GROUP BY grid;
+INSERT INTO grid_counts (grid, what, n) SELECT grid, gk_visit_month(at), COUNT(*) FROM visits GROUP BY 1, 2;
+"#,
 ];
 
 /// Documents as Automerge loads them: the last full save followed by the changes appended since.

@@ -239,24 +239,23 @@ impl Queries for PostgresStorage {
         grids.push(" AND kind = 'grid'");
         let mut o = Overview {
             grids: grids.count(p).await?,
-            residents: count("SELECT COUNT(*) FROM residents", " AND NOT archived").count(p).await?,
-            houses: count("SELECT COUNT(*) FROM houses", " AND NOT archived").count(p).await?,
-            visits_this_month: count("SELECT COUNT(*) FROM visits", &format!(" AND at >= {month_start_ms}"))
-                .count(p)
-                .await?,
             open_conflicts: count("SELECT COUNT(*) FROM conflicts", "").count(p).await?,
             ..Default::default()
         };
-        // One pass over the residents for every category.
-        let mut by_cat: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
-        for r in count("SELECT c, COUNT(*) FROM residents, unnest(categories) AS c", " AND NOT archived GROUP BY c")
-            .fetch_all(p)
-            .await?
-        {
-            by_cat.insert(r.try_get(0).map_err(db_err)?, r.try_get(1).map_err(db_err)?);
+        // Residents, houses, categories and this month's visits from the per-grid counters the
+        // database keeps at every write.
+        let month = format!("visits:{}", DocKey::month_of(month_start_ms));
+        let mut sums: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
+        let mut q = count("SELECT what, SUM(n)::int8 FROM grid_counts", " AND (what IN ('residents', 'houses', ");
+        q.arg(Arg::Text(month.clone()));
+        q.push(") OR what LIKE 'cat:%') GROUP BY what");
+        for r in q.fetch_all(p).await? {
+            sums.insert(r.try_get(0).map_err(db_err)?, r.try_get(1).map_err(db_err)?);
         }
+        let sum = |what: &str| sums.get(what).copied().unwrap_or(0).max(0) as u64;
+        (o.residents, o.houses, o.visits_this_month) = (sum("residents"), sum("houses"), sum(&month));
         for cat in sync_protocol::schema::POPULATION_CATEGORIES {
-            o.by_category.push((cat.to_string(), by_cat.get(*cat).copied().unwrap_or(0) as u64));
+            o.by_category.push((cat.to_string(), sum(&format!("cat:{cat}"))));
         }
         let (mut open, mut resolved) = (std::collections::HashMap::new(), std::collections::HashMap::new());
         for r in count("SELECT level, COUNT(*) FROM disputes", " AND open GROUP BY level").fetch_all(p).await? {

@@ -207,6 +207,60 @@ CREATE TABLE sessions (id TEXT PRIMARY KEY, account TEXT NOT NULL, token_hash TE
                        created_at INTEGER NOT NULL, seen_at INTEGER NOT NULL, ended_at INTEGER, client TEXT);
 CREATE INDEX sessions_account ON sessions(account) WHERE ended_at IS NULL;
 "#,
+    // Per-grid counters (issue 12): the console's overview sums 1,358 rows instead of scanning
+    // 1.1 million residents. The database keeps them itself, whatever writes the rows (a sync, an
+    // import, a re-derivation): triggers add and subtract as rows are inserted and updated (rows
+    // are never deleted; archived ones stop counting). `what` is `residents`, `houses`,
+    // `cat:<category>` (live residents of it), or `visits:<yyyymm>` (China Standard Time).
+    // Categories are the schema's tokens (no quotes or commas), so the stored `,a,b,` list reads
+    // as a JSON array.
+    r#"
+CREATE TABLE grid_counts (grid TEXT NOT NULL, what TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (grid, what)) WITHOUT ROWID;
+CREATE TRIGGER residents_counted AFTER INSERT ON residents WHEN NEW.archived = 0 BEGIN
+  INSERT INTO grid_counts (grid, what, n) VALUES (NEW.grid, 'residents', 1) ON CONFLICT DO UPDATE SET n = n + 1;
+  INSERT INTO grid_counts (grid, what, n)
+    SELECT NEW.grid, 'cat:' || value, 1 FROM json_each('["' || replace(trim(NEW.categories, ','), ',', '","') || '"]')
+    WHERE value <> '' ON CONFLICT DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER residents_recounted AFTER UPDATE OF archived, categories ON residents BEGIN
+  INSERT INTO grid_counts (grid, what, n) SELECT OLD.grid, 'residents', -1 WHERE OLD.archived = 0
+    ON CONFLICT DO UPDATE SET n = n - 1;
+  INSERT INTO grid_counts (grid, what, n)
+    SELECT OLD.grid, 'cat:' || value, -1 FROM json_each('["' || replace(trim(OLD.categories, ','), ',', '","') || '"]')
+    WHERE value <> '' AND OLD.archived = 0 ON CONFLICT DO UPDATE SET n = n - 1;
+  INSERT INTO grid_counts (grid, what, n) SELECT NEW.grid, 'residents', 1 WHERE NEW.archived = 0
+    ON CONFLICT DO UPDATE SET n = n + 1;
+  INSERT INTO grid_counts (grid, what, n)
+    SELECT NEW.grid, 'cat:' || value, 1 FROM json_each('["' || replace(trim(NEW.categories, ','), ',', '","') || '"]')
+    WHERE value <> '' AND NEW.archived = 0 ON CONFLICT DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER houses_counted AFTER INSERT ON houses WHEN NEW.archived = 0 BEGIN
+  INSERT INTO grid_counts (grid, what, n) VALUES (NEW.grid, 'houses', 1) ON CONFLICT DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER houses_recounted AFTER UPDATE OF archived ON houses WHEN OLD.archived <> NEW.archived BEGIN
+  INSERT INTO grid_counts (grid, what, n) VALUES (NEW.grid, 'houses', CASE WHEN NEW.archived = 0 THEN 1 ELSE -1 END)
+    ON CONFLICT DO UPDATE SET n = n + excluded.n;
+END;
+CREATE TRIGGER visits_counted AFTER INSERT ON visits BEGIN
+  INSERT INTO grid_counts (grid, what, n) VALUES (NEW.grid, 'visits:' || strftime('%Y%m', NEW.at / 1000 + 28800, 'unixepoch'), 1)
+    ON CONFLICT DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER visits_recounted AFTER UPDATE OF at ON visits
+  WHEN strftime('%Y%m', OLD.at / 1000 + 28800, 'unixepoch') <> strftime('%Y%m', NEW.at / 1000 + 28800, 'unixepoch') BEGIN
+  INSERT INTO grid_counts (grid, what, n) VALUES (OLD.grid, 'visits:' || strftime('%Y%m', OLD.at / 1000 + 28800, 'unixepoch'), -1)
+    ON CONFLICT DO UPDATE SET n = n - 1;
+  INSERT INTO grid_counts (grid, what, n) VALUES (NEW.grid, 'visits:' || strftime('%Y%m', NEW.at / 1000 + 28800, 'unixepoch'), 1)
+    ON CONFLICT DO UPDATE SET n = n + 1;
+END;
+INSERT INTO grid_counts (grid, what, n) SELECT grid, 'residents', COUNT(*) FROM residents WHERE archived = 0 GROUP BY grid;
+INSERT INTO grid_counts (grid, what, n)
+  SELECT r.grid, 'cat:' || j.value, COUNT(*)
+  FROM residents r, json_each('["' || replace(trim(r.categories, ','), ',', '","') || '"]') j
+  WHERE r.archived = 0 AND j.value <> '' GROUP BY r.grid, j.value;
+INSERT INTO grid_counts (grid, what, n) SELECT grid, 'houses', COUNT(*) FROM houses WHERE archived = 0 GROUP BY grid;
+INSERT INTO grid_counts (grid, what, n)
+  SELECT grid, 'visits:' || strftime('%Y%m', at / 1000 + 28800, 'unixepoch'), COUNT(*) FROM visits GROUP BY 1, 2;
+"#,
 ];
 
 #[derive(Clone)]

@@ -269,27 +269,26 @@ impl Queries for SqliteStorage {
             };
             let mut o = Overview {
                 grids: count(format!("SELECT COUNT(*) FROM nodes WHERE kind = 'grid' AND {gcond}"))?,
-                residents: count(format!("SELECT COUNT(*) FROM residents WHERE archived = 0 AND {cond}"))?,
-                houses: count(format!("SELECT COUNT(*) FROM houses WHERE archived = 0 AND {cond}"))?,
-                visits_this_month: count(format!(
-                    "SELECT COUNT(*) FROM visits WHERE at >= {month_start_ms} AND {cond}"
-                ))?,
                 open_conflicts: count(format!("SELECT COUNT(*) FROM conflicts WHERE {cond}"))?,
                 ..Default::default()
             };
-            // Every category in one pass over the residents (the names are the schema's own
-            // constants, never input).
-            let cats = sync_protocol::schema::POPULATION_CATEGORIES;
-            let sums: Vec<String> =
-                cats.iter().map(|c| format!("COALESCE(SUM(categories LIKE '%,{c},%'), 0)")).collect();
-            let sql = format!("SELECT {} FROM residents WHERE archived = 0 AND {cond}", sums.join(", "));
-            let counts = c
-                .query_row(&sql, p(), |r| {
-                    (0..cats.len()).map(|i| r.get::<_, i64>(i)).collect::<rusqlite::Result<Vec<_>>>()
-                })
+            // Residents, houses, categories and this month's visits from the per-grid counters
+            // the database keeps at every write (a month is a number, never request text).
+            let month = format!("visits:{}", DocKey::month_of(month_start_ms));
+            let sql = format!(
+                "SELECT what, SUM(n) FROM grid_counts WHERE {cond}
+                 AND (what IN ('residents', 'houses', '{month}') OR what LIKE 'cat:%') GROUP BY what"
+            );
+            let mut st = c.prepare(&sql).map_err(db_err)?;
+            let sums = st
+                .query_map(p(), |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+                .map_err(db_err)?
+                .collect::<rusqlite::Result<std::collections::HashMap<_, _>>>()
                 .map_err(db_err)?;
-            for (cat, n) in cats.iter().zip(counts) {
-                o.by_category.push((cat.to_string(), n as u64));
+            let sum = |what: &str| sums.get(what).copied().unwrap_or(0).max(0) as u64;
+            (o.residents, o.houses, o.visits_this_month) = (sum("residents"), sum("houses"), sum(&month));
+            for cat in sync_protocol::schema::POPULATION_CATEGORIES {
+                o.by_category.push((cat.to_string(), sum(&format!("cat:{cat}"))));
             }
             for level in sync_protocol::schema::LEVELS {
                 o.open_disputes_by_level.push((
@@ -361,8 +360,8 @@ fn dispute_filters(sql: &mut String, args: &mut Vec<String>, q: &DisputeQuery) {
         }
     }
     if let Some(since) = q.reported_since {
-        // A number, never text from a request: written into the statement.
-        sql.push_str(&format!(" AND reported_at >= {since}"));
+        args.push(since.to_string());
+        sql.push_str(&format!(" AND reported_at >= CAST(?{} AS INTEGER)", args.len()));
     }
     if q.open_only {
         sql.push_str(" AND open = 1");
