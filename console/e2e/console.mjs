@@ -3,9 +3,11 @@
 // one phase of this at a time:
 //   node console/e2e/console.mjs assign    township staff log in, accept a dispute and assign it
 //                                          to 司法所 with a due time; refusals checked on the way
-//   node console/e2e/console.mjs resolve   the township verifies and resolves what was reported back
+//   node console/e2e/console.mjs resolve   the township verifies and resolves what was reported back,
+//                                          hears it live, and reveals a resident's ID number
 // Environment: GK_URL (the server), GK_LOGIN, GK_PASSWORD, GK_DISPUTE, GK_FOREIGN (another
-// township's dispute), GK_DESCRIPTION (the dispute's text), GK_SHOTS (screenshot folder, under target/).
+// township's dispute), GK_DESCRIPTION (the dispute's text), GK_RESIDENT, GK_ID_NUMBER and
+// GK_ID_MASKED (a resident of the grid), GK_WORKER (the grid worker who reported), GK_SHOTS (screenshot folder, under target/).
 import assert from 'node:assert/strict'
 import { mkdirSync } from 'node:fs'
 import { chromium } from 'playwright-core'
@@ -142,6 +144,29 @@ try {
     await heard.waitFor()
     assert.match(await watcher.locator('[data-test=live]').innerText(), /核查/)
     await watcher.close()
+
+    // 人口: a resident's ID number is masked until the deliberate click, which the server audits.
+    await page.click('[data-test=menu-residents]')
+    await page.fill('input[data-test=resident-search]', env('GK_RESIDENT'))
+    const row = page.locator('[data-test=residents] .el-table__row', { hasText: env('GK_RESIDENT') })
+    await row.waitFor()
+    assert.ok((await row.innerText()).includes(env('GK_ID_MASKED')), 'the list shows the masked ID number')
+    assert.ok(!(await page.content()).includes(env('GK_ID_NUMBER')), 'no full ID number in the list')
+    await row.click()
+    const id = page.locator('[data-test=value-id_number]')
+    await id.waitFor()
+    assert.equal((await id.innerText()).trim(), env('GK_ID_MASKED'))
+    assert.ok(!(await page.content()).includes(env('GK_ID_NUMBER')), 'no full ID number before the click')
+    await shot('06-resident')
+    await page.click('[data-test=reveal-id_number]')
+    await page.locator('[data-test=value-id_number]', { hasText: env('GK_ID_NUMBER') }).waitFor()
+    assert.equal(await page.locator('[data-test=reveal-phone]').count(), 1, 'the phone is still masked')
+
+    // 网格员: the worker who found the dispute, with it settled in the township.
+    await page.click('[data-test=menu-workers]')
+    const worker = page.locator('[data-test=workers] .el-table__row', { hasText: env('GK_WORKER') })
+    await worker.waitFor()
+    await shot('07-workers')
     // Log out: the session ends and the console asks for a log-in again.
     await page.click('[data-test=log-out]')
     await page.waitForURL(/\/console\/login/)

@@ -10,7 +10,14 @@ import type {
   ErrorCode,
   FiguresQuery,
   GridInfo,
+  HistoryEntry,
+  House,
   LogIn,
+  MaskedField,
+  Resident,
+  ResidentQuery,
+  ResidentSummary,
+  Revealed,
   NewAction,
   Overview,
   Place,
@@ -94,5 +101,12 @@ export const api = {
   dispute: (id: string) => call<DisputeView>('GET', `/v1/disputes/${encodeURIComponent(id)}`),
   act: (id: string, action: NewAction) =>
     call<DisputeView>('POST', `/v1/disputes/${encodeURIComponent(id)}/actions`, action),
+  residents: (q: ResidentQuery) => call<ResidentSummary[]>('GET', '/v1/residents', undefined, q as Params),
+  resident: (id: string) => call<Resident>('GET', `/v1/residents/${encodeURIComponent(id)}`),
+  reveal: (id: string, field: MaskedField) =>
+    call<Revealed>('POST', `/v1/residents/${encodeURIComponent(id)}/reveal`, { field }),
+  houses: (grid: string) => call<House[]>('GET', '/v1/houses', undefined, { grid }),
+  history: (collection: 'residents' | 'houses' | 'disputes', id: string) =>
+    call<HistoryEntry[]>('GET', `/v1/history/${collection}/${encodeURIComponent(id)}`),
   figures: (q: FiguresQuery) => call<DisputeFigures>('GET', '/v1/figures/disputes', undefined, q as Params),
 }

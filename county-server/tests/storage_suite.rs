@@ -510,8 +510,31 @@ async fn every_backend_counts_the_overview_from_the_records() {
         // (Early in a month the data may hold no visit of it yet: then one moves into it.)
         let visit_at = visits.iter().position(|v| v.at >= month).unwrap_or(0);
         visits[visit_at].at = if visits[visit_at].at >= month { month - 86_400_000 } else { month + 1_000 };
+        // A dispute held at the grid is settled there (as its reporter's handheld would write it).
+        let mut disputes = data.disputes.clone();
+        let settle_at = disputes
+            .iter()
+            .position(|d| {
+                let st = d.state(&Default::default());
+                st.status.is_open() && st.level == sync_protocol::org::Level::Grid
+            })
+            .expect("an open dispute at the grid");
+        let d = &mut disputes[settle_at];
+        let at = d.actions.iter().map(|a| a.at).max().unwrap_or(now) + 1;
+        let mut resolve = sync_protocol::model::Action::new(
+            Uuid::now_v7(),
+            "resolve",
+            d.reported_by,
+            sync_protocol::org::Level::Grid,
+            at,
+        );
+        resolve.note = Some("当场调解".into());
+        resolve.after = sync_protocol::model::closed_loop::last_seen(&d.actions);
+        d.actions.push(resolve);
+        assert!(d.state(&Default::default()).resolved_level.is_some(), "the resolution takes");
         let key = |c| DocKey::new(g, c);
         let rows = Rows {
+            disputes: vec![(key(Collection::Disputes), disputes[settle_at].clone())],
             residents: [live_at[0], live_at[1], residents.len() - 1]
                 .iter()
                 .map(|&i| (key(Collection::Residents), residents[i].clone()))
@@ -539,6 +562,13 @@ async fn every_backend_counts_the_overview_from_the_records() {
             let expected = live.iter().filter(|r| r.categories.iter().any(|c| c == cat)).count() as u64;
             assert_eq!(*n, expected, "{name}: category {cat} after the writes");
         }
+        let states: Vec<_> = disputes.iter().map(|d| d.state(&Default::default())).collect();
+        let by_level = |f: &dyn Fn(&sync_protocol::model::DisputeState, &str) -> bool| -> Vec<(String, u64)> {
+            let levels = sync_protocol::schema::LEVELS.iter();
+            levels.map(|l| (l.to_string(), states.iter().filter(|s| f(s, l)).count() as u64)).collect()
+        };
+        assert_eq!(o.open_disputes_by_level, by_level(&|s, l| s.status.is_open() && s.level.as_str() == l), "{name}");
+        assert_eq!(o.resolved_by_level, by_level(&|s, l| s.resolved_level.is_some_and(|r| r.as_str() == l)), "{name}");
     }
     county_server::testing::drop_scratch_postgres(&pg).await.unwrap();
 }

@@ -255,6 +255,12 @@ fn foreign_calls(f: &GridData) -> Vec<(Call, u16, &'static str)> {
         (Call::new(Method::GET, "/v1/docs/{*key}", format!("/v1/docs/{g}/disputes")), 403, "forbidden"),
         (Call::new(Method::GET, "/v1/residents", format!("/v1/residents?grid={g}")), 403, "forbidden"),
         (Call::new(Method::GET, "/v1/residents/{id}", format!("/v1/residents/{}", f.resident)), 404, "not_found"),
+        (
+            Call::new(Method::POST, "/v1/residents/{id}/reveal", format!("/v1/residents/{}/reveal", f.resident))
+                .json(json!({"field": "id_number"})),
+            404,
+            "not_found",
+        ),
         (Call::new(Method::GET, "/v1/houses", format!("/v1/houses?grid={g}")), 403, "forbidden"),
         (Call::new(Method::GET, "/v1/disputes", format!("/v1/disputes?grid={g}")), 403, "forbidden"),
         (Call::new(Method::GET, "/v1/conflicts", format!("/v1/conflicts?grid={g}")), 403, "forbidden"),
@@ -308,8 +314,10 @@ fn exports_rosters(role: Role) -> bool {
 /// Whether a call reads residents or houses (lists, records, their history), which a
 /// department's staff may not.
 fn reads_records(call: &Call) -> bool {
-    matches!(call.route, "/v1/residents" | "/v1/residents/{id}" | "/v1/houses" | "/v1/conflicts")
-        || call.route == "/v1/history/{collection}/{id}" && !call.path.contains("/disputes/")
+    matches!(
+        call.route,
+        "/v1/residents" | "/v1/residents/{id}" | "/v1/residents/{id}/reveal" | "/v1/houses" | "/v1/conflicts"
+    ) || call.route == "/v1/history/{collection}/{id}" && !call.path.contains("/disputes/")
 }
 
 fn own_grid<'m>(m: &'m Matrix, role: Role, who: &str) -> &'m GridData {

@@ -12,7 +12,7 @@
 use gridkeeper_tests::{
     TestDevice, TestServer, error_code, neighbours_dispute, party, post_sync, put_blob_chunk, resident,
 };
-use serde_json::Value;
+use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use sync_protocol::api::{AuditEntry, AuditQuery, ReadKind};
 use sync_protocol::org::Role;
@@ -93,8 +93,22 @@ async fn staff_devices_get_disputes_only_and_every_personal_read_is_audited() {
         let (status, found) = get(&server, &staff, &format!("/v1/residents?q={probe}")).await;
         assert_eq!((status, json(&found).as_array().unwrap().len()), (200, 1), "{probe}");
     }
-    let (status, _) = get(&server, &staff, &format!("/v1/residents/{}", r.id)).await;
+    // A record comes masked; a masked value is shown in full only when asked for, one field at
+    // a time, and that is a read of its own.
+    let (status, record) = get(&server, &staff, &format!("/v1/residents/{}", r.id)).await;
     assert_eq!(status, 200);
+    let full = r.id_number.clone().unwrap();
+    assert!(!String::from_utf8_lossy(&record).contains(&full), "the record is masked");
+    assert_eq!(json(&record)["id_number"], json!(sync_protocol::validate::mask_id_number(&full)));
+    let revealed = reqwest::Client::new()
+        .post(format!("{}/v1/residents/{}/reveal", server.url(), r.id))
+        .bearer_auth(&staff)
+        .json(&json!({"field": "id_number"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revealed.status(), 200);
+    assert_eq!(revealed.json::<serde_json::Value>().await.unwrap()["value"], json!(full));
     let (status, _) = get(&server, &staff, &format!("/v1/history/residents/{}", r.id)).await;
     assert_eq!(status, 200);
     let (status, csv) = get(&server, &staff, &format!("/v1/admin/grids/{}/roster?format=csv", o.grid_a)).await;
@@ -119,7 +133,7 @@ async fn staff_devices_get_disputes_only_and_every_personal_read_is_audited() {
     a.sync().await.unwrap();
     t.sync().await.unwrap();
     assert_eq!(t.dispute(dispute).unwrap().actions.len(), 2);
-    assert_eq!(audit_of(&server, o.township_staff).await.len(), 9, "a sync from its own position is no entry");
+    assert_eq!(audit_of(&server, o.township_staff).await.len(), 10, "a sync from its own position is no entry");
     let rewound = SyncRequest {
         version: PROTOCOL_VERSION,
         positions: vec![GridPosition { grid: o.grid_a, seq: 1 }],
@@ -141,6 +155,7 @@ async fn staff_devices_get_disputes_only_and_every_personal_read_is_audited() {
             ReadKind::ResidentList,
             ReadKind::ResidentList,
             ReadKind::ResidentRecord,
+            ReadKind::Reveal,
             ReadKind::History,
             ReadKind::RosterExport,
             ReadKind::DisputeList,
@@ -152,6 +167,8 @@ async fn staff_devices_get_disputes_only_and_every_personal_read_is_audited() {
     let by_kind = |k: ReadKind| reads.iter().find(|e| e.kind == k).unwrap();
     assert_eq!(by_kind(ReadKind::ResidentRecord).subject, Some(r.id.to_string()));
     assert_eq!(by_kind(ReadKind::ResidentRecord).grid, Some(o.grid_a));
+    assert_eq!(by_kind(ReadKind::Reveal).subject, Some(r.id.to_string()));
+    assert_eq!(by_kind(ReadKind::Reveal).detail, "id_number");
     assert_eq!(by_kind(ReadKind::History).subject, Some(r.id.to_string()));
     assert_eq!(by_kind(ReadKind::RosterExport).detail, "csv masked");
     assert_eq!(by_kind(ReadKind::Photo).subject, Some(hash.clone()));

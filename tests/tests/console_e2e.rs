@@ -4,8 +4,9 @@
 //! township; the township centre logs in (after a wrong password is refused), takes it from its
 //! 待办 and assigns it to 司法所 with a due time; the justice office's handheld syncs and finds it
 //! in its own 待办 and reports back; the centre verifies and resolves it in the console; the
-//! county's where-settled figure counts it. On the way: a forged request without the CSRF token
-//! and another township's dispute are refused. Screenshots go to
+//! county's where-settled figure counts it; the centre finds a resident, whose ID number shows
+//! masked until a deliberate, audited click. On the way: a forged request without the CSRF
+//! token and another township's dispute are refused. Screenshots go to
 //! `<target>/console-screenshots/` (`scripts/screenshots` writes them into docs/screenshots/console/).
 //!
 //! Ignored by a plain `cargo test` (it needs Chromium and the built console); the README's test
@@ -114,6 +115,10 @@ async fn the_township_centre_works_a_dispute_in_the_console_and_the_justice_offi
 
     // A grid worker reports a dispute and passes it up; the village passes it up to the township.
     let worker = TestDevice::enrol(&server.url(), &server.code_for(o.worker_a).await, "worker").await;
+    // A resident of the grid, whose ID number and phone the console shows masked.
+    let mut sun = gridkeeper_tests::resident("孙玉兰", "1956-08-21", "024");
+    sun.phone = Some("13905390024".into());
+    worker.create_resident(&sun).unwrap();
     let description = "两户因宅基地边界争执，需镇里协调";
     let id = worker
         .report_dispute(&neighbours_dispute(vec![party("孙玉兰"), party("李长河")], "东坡村12号", description))
@@ -146,6 +151,10 @@ async fn the_township_centre_works_a_dispute_in_the_console_and_the_justice_offi
         ("GK_DISPUTE", id.to_string()),
         ("GK_FOREIGN", foreign.to_string()),
         ("GK_DESCRIPTION", description.to_string()),
+        ("GK_RESIDENT", sun.name.clone()),
+        ("GK_WORKER", "张红梅".to_string()),
+        ("GK_ID_NUMBER", sun.id_number.clone().unwrap()),
+        ("GK_ID_MASKED", sync_protocol::validate::mask_id_number(sun.id_number.as_deref().unwrap())),
     ];
     let (blocking_env, phase) = (env.clone(), "assign");
     tokio::task::spawn_blocking(move || browser(phase, &blocking_env)).await.unwrap();
@@ -189,4 +198,20 @@ async fn the_township_centre_works_a_dispute_in_the_console_and_the_justice_offi
         .collect();
     assert_eq!(details.iter().filter(|d| d.starts_with("refused")).count(), 1, "{audit}");
     assert_eq!(details.iter().filter(|d| **d == "accepted").count(), 2, "{audit}");
+    // The resident's record was read masked, and its ID number shown in full once, on the click;
+    // the phone, never asked for, was not.
+    let reads =
+        call(&server, &admin, reqwest::Method::GET, &format!("/v1/admin/audit?account={}", o.township_staff), None)
+            .await;
+    let of = |kind: &str| -> Vec<String> {
+        reads
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"] == kind)
+            .map(|e| e["detail"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(of("reveal"), ["id_number"], "{reads}");
+    assert_eq!(of("resident_record").len(), 1, "{reads}");
 }

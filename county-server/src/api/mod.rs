@@ -75,6 +75,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/places", get(records::places))
         .route("/v1/residents", get(records::residents))
         .route("/v1/residents/{id}", get(records::resident))
+        .route("/v1/residents/{id}/reveal", post(records::reveal))
         .route("/v1/houses", get(records::houses))
         .route("/v1/disputes", get(records::disputes))
         .route("/v1/disputes/{id}", get(records::dispute))

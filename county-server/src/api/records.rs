@@ -6,6 +6,7 @@ use axum::extract::{Path, State};
 use sync_protocol::Code;
 use sync_protocol::api::{
     DisputeFigures, DisputeQuery, DisputeView, FiguresQuery, GridFilter, NewAction, Overview, Place, ResidentQuery,
+    RevealRequest, Revealed,
 };
 use sync_protocol::doc::{Conflict, HistoryEntry};
 use sync_protocol::model::{CountySettings, House, Resident, ResidentSummary};
@@ -36,6 +37,15 @@ pub async fn residents(
 
 pub async fn resident(State(st): State<AppState>, Authed(c): Authed, Path(id): Path<Uuid>) -> R<Resident> {
     Ok(Json(st.county.resident(&c, id).await?))
+}
+
+pub async fn reveal(
+    State(st): State<AppState>,
+    Authed(c): Authed,
+    Path(id): Path<Uuid>,
+    J(req): J<RevealRequest>,
+) -> R<Revealed> {
+    Ok(Json(st.county.reveal(&c, id, req.field).await?))
 }
 
 pub async fn houses(State(st): State<AppState>, Authed(c): Authed, Q(f): Q<GridFilter>) -> R<Vec<House>> {

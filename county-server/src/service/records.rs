@@ -1,9 +1,10 @@
 //! Staff queries over the query tables: residents, houses, disputes, conflicts, a record's
 //! history and the overview figures, each within the caller's scope. Lists, conflicts and
-//! history mask ID numbers and phones; a full resident record is read one at a time. Every read
+//! history mask ID numbers and phones, and so does a resident's record; a masked value is shown
+//! in full one field at a time, on a deliberate request ([`County::reveal`]). Every read
 //! of personal data is written to the audit log before it is answered ([`super::audit`]).
 
-use sync_protocol::api::{DisputeQuery, DisputeView, Overview, ReadKind, ResidentQuery};
+use sync_protocol::api::{DisputeQuery, DisputeView, MaskedField, Overview, ReadKind, ResidentQuery, Revealed};
 use sync_protocol::doc::{self, Conflict, DocKey, HistoryEntry};
 use sync_protocol::model::{House, Resident, ResidentSummary};
 use sync_protocol::schema::Collection;
@@ -16,8 +17,8 @@ use super::{Caller, County};
 use crate::error::{Error, Result};
 use crate::storage::Viewer;
 
-/// ID numbers and phones are masked in conflicts and history as in lists; the full value is
-/// read one record at a time.
+/// ID numbers and phones are masked in conflicts and history as in lists and records; the full
+/// value is revealed one field at a time.
 fn mask_value(field: &str, v: &mut serde_json::Value) {
     let masked = match (field.rsplit('.').next(), v.as_str()) {
         (Some("id_number"), Some(s)) => mask_id_number(s),
@@ -49,14 +50,34 @@ impl County {
         Ok(list)
     }
 
-    /// A full resident record, unmasked; the read is audited.
+    /// A resident's record with the ID number and phone masked, as in lists; the read is
+    /// audited. The full values are [`County::reveal`]'s, one deliberate request each.
     pub async fn resident(&self, caller: &Caller, id: Uuid) -> Result<Resident> {
+        let (key, mut r) = self.resident_in_scope(caller, id).await?;
+        self.audit_read(caller, Read::new(ReadKind::ResidentRecord, Some(key.grid)).subject(id)).await?;
+        r.id_number = r.id_number.as_deref().map(mask_id_number);
+        r.phone = r.phone.as_deref().map(mask_phone);
+        Ok(r)
+    }
+
+    /// One masked value of a resident's record in full: audited as a `reveal` of that field.
+    pub async fn reveal(&self, caller: &Caller, id: Uuid, field: MaskedField) -> Result<Revealed> {
+        let (key, r) = self.resident_in_scope(caller, id).await?;
+        let read = Read::new(ReadKind::Reveal, Some(key.grid)).subject(id).detail(field.as_str());
+        self.audit_read(caller, read).await?;
+        let value = match field {
+            MaskedField::IdNumber => r.id_number,
+            MaskedField::Phone => r.phone,
+        };
+        Ok(Revealed { field, value })
+    }
+
+    async fn resident_in_scope(&self, caller: &Caller, id: Uuid) -> Result<(DocKey, Resident)> {
         let scope = caller.records_scope()?;
         let not_found = || Error::NotFound("no such resident".into());
         let (key, r) = self.storage().resident(id).await?.ok_or_else(not_found)?;
         check_grid(self.storage(), &scope, Some(key.grid)).await.map_err(|_| not_found())?;
-        self.audit_read(caller, Read::new(ReadKind::ResidentRecord, Some(key.grid)).subject(id)).await?;
-        Ok(r)
+        Ok((key, r))
     }
 
     pub async fn houses(&self, caller: &Caller, grid: Option<Uuid>) -> Result<Vec<House>> {

@@ -267,6 +267,46 @@ pub struct ResidentQuery {
     pub limit: Option<u32>,
 }
 
+/// A masked field of a resident's record (`POST /v1/residents/{id}/reveal`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub enum MaskedField {
+    IdNumber,
+    Phone,
+}
+
+impl MaskedField {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MaskedField::IdNumber => "id_number",
+            MaskedField::Phone => "phone",
+        }
+    }
+}
+
+/// `POST /v1/residents/{id}/reveal`: show one masked value in full, a deliberate and audited act.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct RevealRequest {
+    pub field: MaskedField,
+}
+
+/// The value asked for (`None`: the record has none).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
+pub struct Revealed {
+    pub field: MaskedField,
+    pub value: Option<String>,
+}
+
+impl std::fmt::Debug for Revealed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Revealed").field("field", &self.field).field("value", &"…").finish()
+    }
+}
+
 /// `GET /v1/figures/disputes?month=yyyymm&by=…`: the three first-times and where disputes
 /// were settled, for the disputes reported in a month, per worker or node within the caller's
 /// scope.
@@ -357,8 +397,10 @@ pub enum ReadKind {
     CatchUp,
     /// A list of residents (masked).
     ResidentList,
-    /// One resident's full record (unmasked).
+    /// One resident's record (ID number and phone masked).
     ResidentRecord,
+    /// A masked value shown in full on a deliberate click (`detail`: which field).
+    Reveal,
     /// A list of houses.
     HouseList,
     /// A list of disputes with their parties.
@@ -376,11 +418,12 @@ pub enum ReadKind {
 }
 
 impl ReadKind {
-    pub const ALL: [ReadKind; 11] = [
+    pub const ALL: [ReadKind; 12] = [
         ReadKind::Snapshot,
         ReadKind::CatchUp,
         ReadKind::ResidentList,
         ReadKind::ResidentRecord,
+        ReadKind::Reveal,
         ReadKind::HouseList,
         ReadKind::DisputeList,
         ReadKind::Conflicts,
@@ -396,6 +439,7 @@ impl ReadKind {
             ReadKind::CatchUp => "catch_up",
             ReadKind::ResidentList => "resident_list",
             ReadKind::ResidentRecord => "resident_record",
+            ReadKind::Reveal => "reveal",
             ReadKind::HouseList => "house_list",
             ReadKind::DisputeList => "dispute_list",
             ReadKind::Conflicts => "conflicts",

@@ -241,6 +241,24 @@ INSERT INTO grid_counts (grid, what, n)
 INSERT INTO grid_counts (grid, what, n) SELECT grid, 'houses', COUNT(*) FROM houses WHERE NOT archived GROUP BY grid;
 INSERT INTO grid_counts (grid, what, n) SELECT grid, gk_visit_month(at), COUNT(*) FROM visits GROUP BY 1, 2;
 "#,
+    // Disputes in the counters too: `open:<level>` and `settled:<level>`.
+    r#"
+CREATE FUNCTION gk_disputes_counted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'UPDATE' THEN
+    IF OLD.open THEN PERFORM gk_count(OLD.grid, 'open:' || OLD.level, -1); END IF;
+    IF OLD.resolved_level IS NOT NULL THEN PERFORM gk_count(OLD.grid, 'settled:' || OLD.resolved_level, -1); END IF;
+  END IF;
+  IF NEW.open THEN PERFORM gk_count(NEW.grid, 'open:' || NEW.level, 1); END IF;
+  IF NEW.resolved_level IS NOT NULL THEN PERFORM gk_count(NEW.grid, 'settled:' || NEW.resolved_level, 1); END IF;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER disputes_counted AFTER INSERT OR UPDATE OF open, level, resolved_level ON disputes
+  FOR EACH ROW EXECUTE FUNCTION gk_disputes_counted();
+INSERT INTO grid_counts (grid, what, n) SELECT grid, 'open:' || level, COUNT(*) FROM disputes WHERE open GROUP BY 1, 2;
+INSERT INTO grid_counts (grid, what, n)
+  SELECT grid, 'settled:' || resolved_level, COUNT(*) FROM disputes WHERE resolved_level IS NOT NULL GROUP BY 1, 2;
+"#,
 ];
 
 /// Documents as Automerge loads them: the last full save followed by the changes appended since.

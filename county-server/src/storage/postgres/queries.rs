@@ -242,13 +242,13 @@ impl Queries for PostgresStorage {
             open_conflicts: count("SELECT COUNT(*) FROM conflicts", "").count(p).await?,
             ..Default::default()
         };
-        // Residents, houses, categories and this month's visits from the per-grid counters the
-        // database keeps at every write.
+        // Residents, houses, categories, this month's visits and disputes by level from the
+        // per-grid counters the database keeps at every write.
         let month = format!("visits:{}", DocKey::month_of(month_start_ms));
         let mut sums: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
         let mut q = count("SELECT what, SUM(n)::int8 FROM grid_counts", " AND (what IN ('residents', 'houses', ");
         q.arg(Arg::Text(month.clone()));
-        q.push(") OR what LIKE 'cat:%') GROUP BY what");
+        q.push(") OR what LIKE 'cat:%' OR what LIKE 'open:%' OR what LIKE 'settled:%') GROUP BY what");
         for r in q.fetch_all(p).await? {
             sums.insert(r.try_get(0).map_err(db_err)?, r.try_get(1).map_err(db_err)?);
         }
@@ -257,19 +257,9 @@ impl Queries for PostgresStorage {
         for cat in sync_protocol::schema::POPULATION_CATEGORIES {
             o.by_category.push((cat.to_string(), sum(&format!("cat:{cat}"))));
         }
-        let (mut open, mut resolved) = (std::collections::HashMap::new(), std::collections::HashMap::new());
-        for r in count("SELECT level, COUNT(*) FROM disputes", " AND open GROUP BY level").fetch_all(p).await? {
-            open.insert(r.try_get::<String, _>(0).map_err(db_err)?, r.try_get::<i64, _>(1).map_err(db_err)?);
-        }
-        for r in count("SELECT resolved_level, COUNT(*) FROM disputes", " AND resolved_level IS NOT NULL GROUP BY 1")
-            .fetch_all(p)
-            .await?
-        {
-            resolved.insert(r.try_get::<String, _>(0).map_err(db_err)?, r.try_get::<i64, _>(1).map_err(db_err)?);
-        }
         for level in sync_protocol::schema::LEVELS {
-            o.open_disputes_by_level.push((level.to_string(), open.get(*level).copied().unwrap_or(0) as u64));
-            o.resolved_by_level.push((level.to_string(), resolved.get(*level).copied().unwrap_or(0) as u64));
+            o.open_disputes_by_level.push((level.to_string(), sum(&format!("open:{level}"))));
+            o.resolved_by_level.push((level.to_string(), sum(&format!("settled:{level}"))));
         }
         Ok(o)
     }

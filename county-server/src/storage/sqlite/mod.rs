@@ -261,6 +261,30 @@ INSERT INTO grid_counts (grid, what, n) SELECT grid, 'houses', COUNT(*) FROM hou
 INSERT INTO grid_counts (grid, what, n)
   SELECT grid, 'visits:' || strftime('%Y%m', at / 1000 + 28800, 'unixepoch'), COUNT(*) FROM visits GROUP BY 1, 2;
 "#,
+    // Disputes in the counters too (issue 12): `open:<level>` (open, held at that level) and
+    // `settled:<level>` (settled there). Counting them scanned the disputes table, JSON and
+    // all, eight times per overview: 0.1 s for the county's 10,876.
+    r#"
+CREATE TRIGGER disputes_counted AFTER INSERT ON disputes BEGIN
+  INSERT INTO grid_counts (grid, what, n) SELECT NEW.grid, 'open:' || NEW.level, 1 WHERE NEW.open = 1
+    ON CONFLICT DO UPDATE SET n = n + 1;
+  INSERT INTO grid_counts (grid, what, n) SELECT NEW.grid, 'settled:' || NEW.resolved_level, 1 WHERE NEW.resolved_level IS NOT NULL
+    ON CONFLICT DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER disputes_recounted AFTER UPDATE OF open, level, resolved_level ON disputes BEGIN
+  INSERT INTO grid_counts (grid, what, n) SELECT OLD.grid, 'open:' || OLD.level, -1 WHERE OLD.open = 1
+    ON CONFLICT DO UPDATE SET n = n - 1;
+  INSERT INTO grid_counts (grid, what, n) SELECT OLD.grid, 'settled:' || OLD.resolved_level, -1 WHERE OLD.resolved_level IS NOT NULL
+    ON CONFLICT DO UPDATE SET n = n - 1;
+  INSERT INTO grid_counts (grid, what, n) SELECT NEW.grid, 'open:' || NEW.level, 1 WHERE NEW.open = 1
+    ON CONFLICT DO UPDATE SET n = n + 1;
+  INSERT INTO grid_counts (grid, what, n) SELECT NEW.grid, 'settled:' || NEW.resolved_level, 1 WHERE NEW.resolved_level IS NOT NULL
+    ON CONFLICT DO UPDATE SET n = n + 1;
+END;
+INSERT INTO grid_counts (grid, what, n) SELECT grid, 'open:' || level, COUNT(*) FROM disputes WHERE open = 1 GROUP BY 1, 2;
+INSERT INTO grid_counts (grid, what, n)
+  SELECT grid, 'settled:' || resolved_level, COUNT(*) FROM disputes WHERE resolved_level IS NOT NULL GROUP BY 1, 2;
+"#,
 ];
 
 #[derive(Clone)]

@@ -272,12 +272,13 @@ impl Queries for SqliteStorage {
                 open_conflicts: count(format!("SELECT COUNT(*) FROM conflicts WHERE {cond}"))?,
                 ..Default::default()
             };
-            // Residents, houses, categories and this month's visits from the per-grid counters
-            // the database keeps at every write (a month is a number, never request text).
+            // Residents, houses, categories, this month's visits and disputes by level from the
+            // per-grid counters the database keeps at every write (a month is a number, never
+            // request text).
             let month = format!("visits:{}", DocKey::month_of(month_start_ms));
             let sql = format!(
-                "SELECT what, SUM(n) FROM grid_counts WHERE {cond}
-                 AND (what IN ('residents', 'houses', '{month}') OR what LIKE 'cat:%') GROUP BY what"
+                "SELECT what, SUM(n) FROM grid_counts WHERE {cond} AND (what IN ('residents', 'houses', '{month}')
+                 OR what LIKE 'cat:%' OR what LIKE 'open:%' OR what LIKE 'settled:%') GROUP BY what"
             );
             let mut st = c.prepare(&sql).map_err(db_err)?;
             let sums = st
@@ -291,14 +292,8 @@ impl Queries for SqliteStorage {
                 o.by_category.push((cat.to_string(), sum(&format!("cat:{cat}"))));
             }
             for level in sync_protocol::schema::LEVELS {
-                o.open_disputes_by_level.push((
-                    level.to_string(),
-                    count(format!("SELECT COUNT(*) FROM disputes WHERE open = 1 AND level = '{level}' AND {cond}"))?,
-                ));
-                o.resolved_by_level.push((
-                    level.to_string(),
-                    count(format!("SELECT COUNT(*) FROM disputes WHERE resolved_level = '{level}' AND {cond}"))?,
-                ));
+                o.open_disputes_by_level.push((level.to_string(), sum(&format!("open:{level}"))));
+                o.resolved_by_level.push((level.to_string(), sum(&format!("settled:{level}"))));
             }
             Ok(o)
         })
