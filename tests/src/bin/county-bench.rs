@@ -52,6 +52,11 @@ struct Args {
     /// County servers sharing the database; devices are spread over them round-robin.
     #[arg(long, default_value_t = 1)]
     servers: usize,
+    /// A baseline for the per-grid counters (SQLite only): drop the triggers that keep them
+    /// before the storm, so the same database and run show what they cost. Leaves the counters
+    /// of that database wrong: for a copy made for the purpose.
+    #[arg(long)]
+    without_counters: bool,
     /// Edits each device pushes in the morning.
     #[arg(long, default_value_t = 10)]
     edits: usize,
@@ -186,6 +191,19 @@ async fn main() -> anyhow::Result<()> {
 
     // 1. Scale.
     let storage = open_storage(&url).await?;
+    if args.without_counters {
+        anyhow::ensure!(!url.starts_with("postgres"), "--without-counters is for a SQLite copy");
+        let path = url.strip_prefix("sqlite://").unwrap_or(&url);
+        let c = rusqlite::Connection::open(path)?;
+        let triggers: Vec<String> = c
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' AND sql LIKE '%grid_counts%'")?
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        for t in &triggers {
+            c.execute_batch(&format!("DROP TRIGGER {t}"))?;
+        }
+        println!("without counters: dropped {} triggers (this database's counters are now wrong)", triggers.len());
+    }
     let summary = county_server::demo::ensure_demo(storage.clone(), args.devices, args.seed).await?;
     if summary.generated {
         println!("generated {} grids in {:.1} s", summary.grids, summary.took.as_secs_f64());

@@ -259,6 +259,29 @@ INSERT INTO grid_counts (grid, what, n) SELECT grid, 'open:' || level, COUNT(*) 
 INSERT INTO grid_counts (grid, what, n)
   SELECT grid, 'settled:' || resolved_level, COUNT(*) FROM disputes WHERE resolved_level IS NOT NULL GROUP BY 1, 2;
 "#,
+    // The counters' update triggers fire only when a counted column changes (every upsert sets
+    // every column).
+    r#"
+DROP TRIGGER IF EXISTS residents_counted ON residents;
+CREATE TRIGGER residents_counted AFTER INSERT ON residents FOR EACH ROW EXECUTE FUNCTION gk_residents_counted();
+CREATE TRIGGER residents_recounted AFTER UPDATE OF archived, categories ON residents FOR EACH ROW
+  WHEN (OLD.archived IS DISTINCT FROM NEW.archived OR OLD.categories IS DISTINCT FROM NEW.categories)
+  EXECUTE FUNCTION gk_residents_counted();
+DROP TRIGGER IF EXISTS houses_counted ON houses;
+CREATE TRIGGER houses_counted AFTER INSERT ON houses FOR EACH ROW EXECUTE FUNCTION gk_houses_counted();
+CREATE TRIGGER houses_recounted AFTER UPDATE OF archived ON houses FOR EACH ROW
+  WHEN (OLD.archived IS DISTINCT FROM NEW.archived) EXECUTE FUNCTION gk_houses_counted();
+DROP TRIGGER IF EXISTS visits_counted ON visits;
+CREATE TRIGGER visits_counted AFTER INSERT ON visits FOR EACH ROW EXECUTE FUNCTION gk_visits_counted();
+CREATE TRIGGER visits_recounted AFTER UPDATE OF at ON visits FOR EACH ROW
+  WHEN (gk_visit_month(OLD.at) IS DISTINCT FROM gk_visit_month(NEW.at)) EXECUTE FUNCTION gk_visits_counted();
+DROP TRIGGER IF EXISTS disputes_counted ON disputes;
+CREATE TRIGGER disputes_counted AFTER INSERT ON disputes FOR EACH ROW EXECUTE FUNCTION gk_disputes_counted();
+CREATE TRIGGER disputes_recounted AFTER UPDATE OF open, level, resolved_level ON disputes FOR EACH ROW
+  WHEN (OLD.open IS DISTINCT FROM NEW.open OR OLD.level IS DISTINCT FROM NEW.level
+        OR OLD.resolved_level IS DISTINCT FROM NEW.resolved_level)
+  EXECUTE FUNCTION gk_disputes_counted();
+"#,
 ];
 
 /// Documents as Automerge loads them: the last full save followed by the changes appended since.

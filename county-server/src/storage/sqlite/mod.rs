@@ -285,6 +285,37 @@ INSERT INTO grid_counts (grid, what, n) SELECT grid, 'open:' || level, COUNT(*) 
 INSERT INTO grid_counts (grid, what, n)
   SELECT grid, 'settled:' || resolved_level, COUNT(*) FROM disputes WHERE resolved_level IS NOT NULL GROUP BY 1, 2;
 "#,
+    // The counters' update triggers fire only when a counted column changes: every upsert sets
+    // every column, and recounting each edited resident cost the morning storm a fifth of its
+    // time (3.7–3.8 s without counters, 3.9–4.6 s with; BENCHMARKS.md).
+    r#"
+DROP TRIGGER IF EXISTS residents_recounted;
+CREATE TRIGGER residents_recounted AFTER UPDATE OF archived, categories ON residents
+  WHEN OLD.archived <> NEW.archived OR OLD.categories <> NEW.categories BEGIN
+  INSERT INTO grid_counts (grid, what, n) SELECT OLD.grid, 'residents', -1 WHERE OLD.archived = 0
+    ON CONFLICT DO UPDATE SET n = n - 1;
+  INSERT INTO grid_counts (grid, what, n)
+    SELECT OLD.grid, 'cat:' || value, -1 FROM json_each('["' || replace(trim(OLD.categories, ','), ',', '","') || '"]')
+    WHERE value <> '' AND OLD.archived = 0 ON CONFLICT DO UPDATE SET n = n - 1;
+  INSERT INTO grid_counts (grid, what, n) SELECT NEW.grid, 'residents', 1 WHERE NEW.archived = 0
+    ON CONFLICT DO UPDATE SET n = n + 1;
+  INSERT INTO grid_counts (grid, what, n)
+    SELECT NEW.grid, 'cat:' || value, 1 FROM json_each('["' || replace(trim(NEW.categories, ','), ',', '","') || '"]')
+    WHERE value <> '' AND NEW.archived = 0 ON CONFLICT DO UPDATE SET n = n + 1;
+END;
+DROP TRIGGER IF EXISTS disputes_recounted;
+CREATE TRIGGER disputes_recounted AFTER UPDATE OF open, level, resolved_level ON disputes
+  WHEN OLD.open <> NEW.open OR OLD.level <> NEW.level OR OLD.resolved_level IS NOT NEW.resolved_level BEGIN
+  INSERT INTO grid_counts (grid, what, n) SELECT OLD.grid, 'open:' || OLD.level, -1 WHERE OLD.open = 1
+    ON CONFLICT DO UPDATE SET n = n - 1;
+  INSERT INTO grid_counts (grid, what, n) SELECT OLD.grid, 'settled:' || OLD.resolved_level, -1 WHERE OLD.resolved_level IS NOT NULL
+    ON CONFLICT DO UPDATE SET n = n - 1;
+  INSERT INTO grid_counts (grid, what, n) SELECT NEW.grid, 'open:' || NEW.level, 1 WHERE NEW.open = 1
+    ON CONFLICT DO UPDATE SET n = n + 1;
+  INSERT INTO grid_counts (grid, what, n) SELECT NEW.grid, 'settled:' || NEW.resolved_level, 1 WHERE NEW.resolved_level IS NOT NULL
+    ON CONFLICT DO UPDATE SET n = n + 1;
+END;
+"#,
 ];
 
 #[derive(Clone)]
