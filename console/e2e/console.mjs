@@ -6,8 +6,8 @@
 //   node console/e2e/console.mjs resolve   the township verifies and resolves what was reported back,
 //                                          hears it live, and reveals a resident's ID number
 // Environment: GK_URL (the server), GK_LOGIN, GK_PASSWORD, GK_DISPUTE, GK_FOREIGN (another
-// township's dispute), GK_DESCRIPTION (the dispute's text), GK_RESIDENT, GK_ID_NUMBER and
-// GK_ID_MASKED (a resident of the grid), GK_WORKER (the grid worker who reported), GK_SHOTS (screenshot folder, under target/).
+// township's dispute), GK_DESCRIPTION (the dispute's text), GK_RESIDENT, GK_ID_NUMBER,
+// GK_ID_MASKED and GK_BIRTH_YEAR (a resident of the grid), GK_WORKER (the grid worker who reported), GK_SHOTS (screenshot folder, under target/).
 import assert from 'node:assert/strict'
 import { mkdirSync } from 'node:fs'
 import { chromium } from 'playwright-core'
@@ -156,6 +156,7 @@ try {
     const id = page.locator('[data-test=value-id_number]')
     await id.waitFor()
     assert.equal((await id.innerText()).trim(), env('GK_ID_MASKED'))
+    assert.equal((await page.locator('[data-test=value-birth_date]').innerText()).trim(), env('GK_BIRTH_YEAR'), 'the birth year only')
     assert.ok(!(await page.content()).includes(env('GK_ID_NUMBER')), 'no full ID number before the click')
     await shot('06-resident')
     await page.click('[data-test=reveal-id_number]')

@@ -100,6 +100,9 @@ async fn staff_devices_get_disputes_only_and_every_personal_read_is_audited() {
     let full = r.id_number.clone().unwrap();
     assert!(!String::from_utf8_lossy(&record).contains(&full), "the record is masked");
     assert_eq!(json(&record)["id_number"], json!(sync_protocol::validate::mask_id_number(&full)));
+    // The birth date too (its year only): with it and the tail, the region code is all that
+    // is left to guess of an ID number.
+    assert_eq!(json(&record)["birth_date"], json!(r.birth_date[..4]));
     let revealed = reqwest::Client::new()
         .post(format!("{}/v1/residents/{}/reveal", server.url(), r.id))
         .bearer_auth(&staff)

@@ -152,6 +152,7 @@ async fn the_township_centre_works_a_dispute_in_the_console_and_the_justice_offi
         ("GK_FOREIGN", foreign.to_string()),
         ("GK_DESCRIPTION", description.to_string()),
         ("GK_RESIDENT", sun.name.clone()),
+        ("GK_BIRTH_YEAR", sun.birth_date[..4].to_string()),
         ("GK_WORKER", "张红梅".to_string()),
         ("GK_ID_NUMBER", sun.id_number.clone().unwrap()),
         ("GK_ID_MASKED", sync_protocol::validate::mask_id_number(sun.id_number.as_deref().unwrap())),

@@ -374,7 +374,7 @@ settled_grid: number, settled_community: number, settled_township: number, settl
 export type DisputeFigures = { month: number, by: FigureGroup, rows: Array<FigureRow>, };
 export type Overview = { grids: number, residents: number, houses: number, visits_this_month: number, by_category: Array<[string, number]>, open_disputes_by_level: Array<[string, number]>, resolved_by_level: Array<[string, number]>, open_conflicts: number, };
 export type ReadKind = "snapshot" | "catch_up" | "resident_list" | "resident_record" | "reveal" | "house_list" | "dispute_list" | "conflicts" | "history" | "roster_export" | "photo" | "log_in";
-export type MaskedField = "id_number" | "phone";
+export type MaskedField = "id_number" | "phone" | "birth_date";
 export type RevealRequest = { field: MaskedField, };
 export type Revealed = { field: MaskedField, value?: string | null, };
 export type AuditEntry = { at: number, account: string, device: string, role: Role, kind: ReadKind, 

@@ -7,17 +7,21 @@ import { api } from '../api'
 const grids = ref<GridInfo[]>([])
 const byId = computed(() => new Map(grids.value.map((g) => [g.id, g])))
 let loading: Promise<void> | null = null
+// A list asked for before a log-out is not the next person's.
+let generation = 0
 
 export function forgetGrids() {
+  generation++
   grids.value = []
   loading = null
 }
 
 export function useGrids() {
   if (!loading) {
+    const mine = generation
     loading = api.grids().then(
       (list) => {
-        grids.value = list
+        if (mine === generation) grids.value = list
       },
       () => {
         loading = null

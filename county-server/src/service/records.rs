@@ -23,9 +23,16 @@ fn mask_value(field: &str, v: &mut serde_json::Value) {
     let masked = match (field.rsplit('.').next(), v.as_str()) {
         (Some("id_number"), Some(s)) => mask_id_number(s),
         (Some("phone"), Some(s)) => mask_phone(s),
+        (Some("birth_date"), Some(s)) => birth_year(s),
         _ => return,
     };
     *v = serde_json::Value::String(masked);
+}
+
+/// The year of a birth date: with the full date (and the sex) a masked ID number's tail leaves
+/// only the region code to guess, and its check digit confirms the guess.
+fn birth_year(date: &str) -> String {
+    date.chars().take(4).collect()
 }
 
 /// The most disputes one staff list answers (a township's overdue list is far shorter).
@@ -50,13 +57,14 @@ impl County {
         Ok(list)
     }
 
-    /// A resident's record with the ID number and phone masked, as in lists; the read is
-    /// audited. The full values are [`County::reveal`]'s, one deliberate request each.
+    /// A resident's record with the ID number and phone masked and the birth date cut to its
+    /// year, as in lists; the read is audited. The full values are [`County::reveal`]'s, one deliberate request each.
     pub async fn resident(&self, caller: &Caller, id: Uuid) -> Result<Resident> {
         let (key, mut r) = self.resident_in_scope(caller, id).await?;
         self.audit_read(caller, Read::new(ReadKind::ResidentRecord, Some(key.grid)).subject(id)).await?;
         r.id_number = r.id_number.as_deref().map(mask_id_number);
         r.phone = r.phone.as_deref().map(mask_phone);
+        r.birth_date = birth_year(&r.birth_date);
         Ok(r)
     }
 
@@ -68,6 +76,7 @@ impl County {
         let value = match field {
             MaskedField::IdNumber => r.id_number,
             MaskedField::Phone => r.phone,
+            MaskedField::BirthDate => Some(r.birth_date),
         };
         Ok(Revealed { field, value })
     }

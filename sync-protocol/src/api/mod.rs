@@ -274,6 +274,8 @@ pub struct ResidentQuery {
 pub enum MaskedField {
     IdNumber,
     Phone,
+    /// Shown as its year only: with the full date the ID number's masked part is easy to guess.
+    BirthDate,
 }
 
 impl MaskedField {
@@ -281,6 +283,7 @@ impl MaskedField {
         match self {
             MaskedField::IdNumber => "id_number",
             MaskedField::Phone => "phone",
+            MaskedField::BirthDate => "birth_date",
         }
     }
 }
@@ -397,7 +400,7 @@ pub enum ReadKind {
     CatchUp,
     /// A list of residents (masked).
     ResidentList,
-    /// One resident's record (ID number and phone masked).
+    /// One resident's record (ID number and phone masked, birth year only).
     ResidentRecord,
     /// A masked value shown in full on a deliberate click (`detail`: which field).
     Reveal,

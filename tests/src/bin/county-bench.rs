@@ -52,9 +52,9 @@ struct Args {
     /// County servers sharing the database; devices are spread over them round-robin.
     #[arg(long, default_value_t = 1)]
     servers: usize,
-    /// A baseline for the per-grid counters (SQLite only): drop the triggers that keep them
-    /// before the storm, so the same database and run show what they cost. Leaves the counters
-    /// of that database wrong: for a copy made for the purpose.
+    /// A baseline for the per-grid counters (SQLite only): run on a copy of `--db` (made with
+    /// `VACUUM INTO` in a temporary folder, deleted afterwards) whose counters' triggers are
+    /// dropped, so the same county shows what they cost. The database named is not changed.
     #[arg(long)]
     without_counters: bool,
     /// Edits each device pushes in the morning.
@@ -190,11 +190,14 @@ async fn main() -> anyhow::Result<()> {
     println!("# county-bench: {} devices, {backend}, {} server(s)", args.devices, args.servers);
 
     // 1. Scale.
-    let storage = open_storage(&url).await?;
-    if args.without_counters {
-        anyhow::ensure!(!url.starts_with("postgres"), "--without-counters is for a SQLite copy");
+    let url = if args.without_counters {
+        anyhow::ensure!(!url.starts_with("postgres"), "--without-counters is for SQLite");
         let path = url.strip_prefix("sqlite://").unwrap_or(&url);
-        let c = rusqlite::Connection::open(path)?;
+        let copy = dir.path().join("without-counters.db");
+        // Migrated first, so the copy's triggers are the current ones (then dropped).
+        drop(open_storage(&url).await?);
+        rusqlite::Connection::open(path)?.execute("VACUUM INTO ?1", [copy.to_string_lossy()])?;
+        let c = rusqlite::Connection::open(&copy)?;
         let triggers: Vec<String> = c
             .prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' AND sql LIKE '%grid_counts%'")?
             .query_map([], |r| r.get(0))?
@@ -202,8 +205,12 @@ async fn main() -> anyhow::Result<()> {
         for t in &triggers {
             c.execute_batch(&format!("DROP TRIGGER {t}"))?;
         }
-        println!("without counters: dropped {} triggers (this database's counters are now wrong)", triggers.len());
-    }
+        println!("without counters: a copy with its {} counting triggers dropped", triggers.len());
+        copy.to_string_lossy().into_owned()
+    } else {
+        url
+    };
+    let storage = open_storage(&url).await?;
     let summary = county_server::demo::ensure_demo(storage.clone(), args.devices, args.seed).await?;
     if summary.generated {
         println!("generated {} grids in {:.1} s", summary.grids, summary.took.as_secs_f64());

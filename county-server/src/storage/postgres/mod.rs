@@ -202,7 +202,7 @@ CREATE TABLE grid_counts (grid uuid NOT NULL, what text NOT NULL, n bigint NOT N
 CREATE FUNCTION gk_count(g uuid, w text, d bigint) RETURNS void LANGUAGE sql AS $$
   INSERT INTO grid_counts (grid, what, n) VALUES (g, w, d) ON CONFLICT (grid, what) DO UPDATE SET n = grid_counts.n + d
 $$;
-CREATE FUNCTION gk_visit_month(at bigint) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+CREATE FUNCTION gk_visit_month(at bigint) RETURNS text LANGUAGE sql STABLE AS $$
   SELECT 'visits:' || to_char(to_timestamp(at / 1000 + 28800) AT TIME ZONE 'UTC', 'YYYYMM')
 $$;
 CREATE FUNCTION gk_residents_counted() RETURNS trigger LANGUAGE plpgsql AS $$

@@ -286,8 +286,8 @@ INSERT INTO grid_counts (grid, what, n)
   SELECT grid, 'settled:' || resolved_level, COUNT(*) FROM disputes WHERE resolved_level IS NOT NULL GROUP BY 1, 2;
 "#,
     // The counters' update triggers fire only when a counted column changes: every upsert sets
-    // every column, and recounting each edited resident cost the morning storm a fifth of its
-    // time (3.7–3.8 s without counters, 3.9–4.6 s with; BENCHMARKS.md).
+    // every column, and recounting each edited resident cost the morning storm about a tenth
+    // (3.7–3.8 s without counters, 3.9–4.6 s with; BENCHMARKS.md).
     r#"
 DROP TRIGGER IF EXISTS residents_recounted;
 CREATE TRIGGER residents_recounted AFTER UPDATE OF archived, categories ON residents
