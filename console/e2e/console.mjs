@@ -5,9 +5,14 @@
 //                                          to 司法所 with a due time; refusals checked on the way
 //   node console/e2e/console.mjs resolve   the township verifies and resolves what was reported back,
 //                                          hears it live, and reveals a resident's ID number
+//   node console/e2e/console.mjs admin     the county administrator's 管理: the structure, an account's
+//                                          password reset (then used), a handheld revoked, the audit
 // Environment: GK_URL (the server), GK_LOGIN, GK_PASSWORD, GK_DISPUTE, GK_FOREIGN (another
 // township's dispute), GK_DESCRIPTION (the dispute's text), GK_RESIDENT, GK_ID_NUMBER,
 // GK_ID_MASKED and GK_BIRTH_YEAR (a resident of the grid), GK_WORKER (the grid worker who reported), GK_SHOTS (screenshot folder, under target/).
+// The admin phase instead: ADMIN_LOGIN, ADMIN_PASSWORD (the county administrator), ACCOUNT_NAME (a
+// staff member with a console log-in, or ACCOUNT_LOGIN to give them one), NEW_PASSWORD (theirs
+// from now on: 10+ characters of two kinds), DEVICE_ID (an active handheld to revoke).
 import assert from 'node:assert/strict'
 import { mkdirSync } from 'node:fs'
 import { chromium } from 'playwright-core'
@@ -17,10 +22,12 @@ const env = (k) => {
   if (!v) throw new Error(`${k} is not set`)
   return v
 }
-const [url, login, password, dispute] = ['GK_URL', 'GK_LOGIN', 'GK_PASSWORD', 'GK_DISPUTE'].map(env)
+const phase = process.argv[2]
+const url = env('GK_URL')
+const [login, password] = (phase === 'admin' ? ['ADMIN_LOGIN', 'ADMIN_PASSWORD'] : ['GK_LOGIN', 'GK_PASSWORD']).map(env)
+const dispute = phase === 'admin' ? null : env('GK_DISPUTE')
 const shots = process.env.GK_SHOTS
 if (shots) mkdirSync(shots, { recursive: true })
-const phase = process.argv[2]
 
 const browser = await chromium.launch({
   executablePath: process.env.GK_CHROMIUM ?? '/usr/bin/chromium',
@@ -35,7 +42,7 @@ const errors = []
 page.on('pageerror', (e) => errors.push(String(e)))
 page.on('console', (m) => {
   // The browser logs each refused request it was asked to make; the checks below make some on purpose.
-  if (m.type() === 'error' && !/status of (400|401|404)/.test(m.text())) errors.push(m.text())
+  if (m.type() === 'error' && !/status of (400|401|404|422)/.test(m.text())) errors.push(m.text())
 })
 await context.addInitScript(() => {
   document.addEventListener('securitypolicyviolation', (e) => console.error(`CSP blocked ${e.blockedURI} (${e.violatedDirective})`))
@@ -158,6 +165,7 @@ try {
     assert.equal((await id.innerText()).trim(), env('GK_ID_MASKED'))
     assert.equal((await page.locator('[data-test=value-birth_date]').innerText()).trim(), env('GK_BIRTH_YEAR'), 'the birth year only')
     assert.ok(!(await page.content()).includes(env('GK_ID_NUMBER')), 'no full ID number before the click')
+    assert.match(await page.locator('[data-test=categories]').innerText(), /户籍人口/, 'the categories shown')
     await shot('06-resident')
     await page.click('[data-test=reveal-id_number]')
     await page.locator('[data-test=value-id_number]', { hasText: env('GK_ID_NUMBER') }).waitFor()
@@ -168,11 +176,109 @@ try {
     const worker = page.locator('[data-test=workers] .el-table__row', { hasText: env('GK_WORKER') })
     await worker.waitFor()
     await shot('07-workers')
+
+    // 地图: the grid with a boundary is drawn (the other has none, and the map says so); a click
+    // on it shows its figures: the dispute settled above is no longer open there.
+    await page.click('[data-test=menu-map]')
+    const canvas = page.locator('[data-test=map-chart] canvas').first()
+    await canvas.waitFor()
+    await page.locator('.map-page .note', { hasText: '1 个网格未设置边界' }).waitFor()
+    await page.waitForTimeout(500) // the map's first drawing animates in
+    const box = await canvas.boundingBox()
+    await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2)
+    const card = page.locator('[data-test=map-grid]')
+    await card.waitFor()
+    const figures = await card.innerText()
+    assert.match(figures, new RegExp(env('GK_MAP_GRID')))
+    assert.match(figures, /未结纠纷\s*0\b/, 'its one dispute was resolved above')
+    await shot('12-map')
     // Log out: the session ends and the console asks for a log-in again.
     await page.click('[data-test=log-out]')
     await page.waitForURL(/\/console\/login/)
     await page.goto(`${url}/console/disputes`)
     await page.waitForURL(/\/console\/login/)
+  } else if (phase === 'admin') {
+    // 管理 is in the administrator's menu; its first tab is the county's structure.
+    await page.click('[data-test=menu-admin]')
+    await page.waitForURL(/\/console\/admin/)
+    await page.locator('[data-test=structure-tree] [data-test=node-township]').first().waitFor()
+    assert.match(await page.locator('[data-test=structure-summary]').innerText(), /镇（街道） [1-9]/)
+    await shot('13-admin-structure')
+
+    // 账号: found by name; their console password reset through the dialog.
+    await page.click('[data-test=tab-accounts]')
+    const name = env('ACCOUNT_NAME')
+    await page.fill('input[data-test=account-search]', name)
+    const row = page.locator('[data-test=accounts] .el-table__row', { hasText: name })
+    await row.waitFor()
+    await shot('08-admin-accounts')
+    await row.locator('[data-test=set-password]').click()
+    const dialog = page.locator('.el-dialog:visible')
+    await dialog.waitFor()
+    if (process.env.ACCOUNT_LOGIN) await dialog.locator('input[data-test=pw-login]').fill(process.env.ACCOUNT_LOGIN)
+    const theirLogin = await dialog.locator('input[data-test=pw-login]').inputValue()
+    assert.ok(theirLogin, `${name} has a log-in name (or set ACCOUNT_LOGIN)`)
+    const submit = dialog.locator('[data-test=pw-submit]')
+    // A short password, then two that differ, are refused before anything is sent.
+    await dialog.locator('input[data-test=pw-new]').fill('short1')
+    assert.ok(await submit.isDisabled(), 'a short password is not sent')
+    await dialog.locator('input[data-test=pw-new]').fill(env('NEW_PASSWORD'))
+    await dialog.locator('input[data-test=pw-confirm]').fill(`${env('NEW_PASSWORD')}x`)
+    assert.ok(await submit.isDisabled(), 'two different passwords are not sent')
+    await dialog.locator('input[data-test=pw-confirm]').fill(env('NEW_PASSWORD'))
+    await submit.click()
+    await dialog.waitFor({ state: 'hidden' })
+    await page.locator('.el-message--success').first().waitFor()
+    // The new password opens a session for them (in a browser of their own).
+    const theirs = await browser.newContext({ locale: 'zh-CN' })
+    const them = await theirs.newPage()
+    await them.goto(`${url}/console/`)
+    await them.fill('input[data-test=login]', theirLogin)
+    await them.fill('input[data-test=password]', env('NEW_PASSWORD'))
+    await them.click('[data-test=submit]')
+    await them.locator('[data-test=who]', { hasText: name }).waitFor()
+    await theirs.close()
+
+    // 设备: the handheld revoked, after a warning that its next sync will be refused.
+    await page.click('[data-test=tab-devices]')
+    const device = env('DEVICE_ID')
+    await page.locator(`[data-test=revoke-${device}]`).click()
+    const box = page.locator('.el-message-box:visible')
+    await box.waitFor()
+    assert.match(await box.innerText(), /下次同步时将被拒绝/)
+    await box.locator('.el-button--primary').click()
+    await box.waitFor({ state: 'hidden' })
+    await page.locator(`[data-test=device-state-${device}]`, { hasText: '已停用' }).waitFor()
+    assert.equal(await page.locator(`[data-test=revoke-${device}]`).count(), 0, 'no second revocation offered')
+    await shot('09-admin-devices')
+
+    // 审计: the log-ins are there (this administrator's, and the one above).
+    await page.click('[data-test=tab-audit]')
+    await page.locator('[data-test=audit] [data-test=audit-kind-log_in]').first().waitFor()
+    await shot('10-admin-audit')
+
+    // 名册: a grid chosen (township → village → grid); a file with a bad ID number is rejected
+    // whole, its row listed.
+    await page.click('[data-test=tab-rosters]')
+    await page.locator('[data-test=roster-grid]').click()
+    for (let level = 0; level < 3; level++) {
+      await page.locator('.el-cascader-menu:visible').nth(level).locator('.el-cascader-node').first().click()
+    }
+    await page.locator('[data-test=roster-import]', { hasText: '导入到' }).waitFor()
+    await page.setInputFiles('input[data-test=roster-file]', {
+      name: 'roster.csv',
+      mimeType: 'text/csv',
+      buffer: Buffer.from('姓名,性别,公民身份号码\n测试人员,男,12345\n'),
+    })
+    await page.click('[data-test=roster-import]')
+    await page.locator('[data-test=roster-report] .el-table__row').first().waitFor()
+    assert.match(await page.locator('[data-test=roster-report]').innerText(), /公民身份号码/)
+    await shot('11-admin-rosters')
+
+    // 登记码: the form only (issuing would replace the handhelds' codes of a whole place).
+    await page.click('[data-test=tab-codes]')
+    await page.locator('input[data-test=codes-server]').waitFor()
+    await shot('14-admin-codes')
   } else {
     throw new Error(`unknown phase ${phase}`)
   }

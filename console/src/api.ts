@@ -13,6 +13,7 @@ import type {
   HistoryEntry,
   House,
   LogIn,
+  MapGrid,
   MaskedField,
   Resident,
   ResidentQuery,
@@ -23,12 +24,30 @@ import type {
   Place,
   SessionView,
 } from './generated/contract'
+import type {
+  Account,
+  AccountQuery,
+  AccountRow,
+  AuditEntry,
+  AuditQuery,
+  BulkCodeRequest,
+  BulkCodes,
+  BulkRevoked,
+  Device,
+  ImportSummary,
+  NewAccount,
+  SessionsEnded,
+  SetPassword,
+  StructureNode,
+} from './generated/contract'
 
 export class ApiError extends Error {
   constructor(
     readonly status: number,
     readonly code: ErrorCode | 'network',
     message: string,
+    /** The whole refusal: a rejected roster's report rides in it. */
+    readonly body: ErrorBody | null = null,
   ) {
     super(message)
   }
@@ -60,7 +79,27 @@ function query(params?: Params): string {
 }
 
 async function call<T>(method: string, path: string, body?: unknown, params?: Params): Promise<T> {
-  const headers: Record<string, string> = { accept: 'application/json' }
+  const r = await send(method, path, body, params, 'application/json')
+  if (r.status === 204 || r.headers.get('content-length') === '0') return undefined as T
+  return (await r.json()) as T
+}
+
+/** A refused answer as an ApiError; a 401 also tells the page its session ended. */
+function refusal(status: number, statusText: string, text: string, method: string, path: string): ApiError {
+  let err: ErrorBody | null = null
+  try {
+    err = JSON.parse(text) as ErrorBody
+  } catch {
+    // Not JSON: a proxy's page.
+  }
+  // The session ended (idle, logged out elsewhere, a password reset): not for the log-in itself.
+  if (status === 401 && !(method === 'POST' && path === '/v1/session') && onUnauthorized) onUnauthorized()
+  return new ApiError(status, err?.code ?? 'unrecognised', err?.message ?? statusText, err)
+}
+
+/** A request with a JSON body (if any): the raw answer (JSON, a file, a page), refusals thrown. */
+async function send(method: string, path: string, body: unknown, params: Params | undefined, accept: string) {
+  const headers: Record<string, string> = { accept }
   if (body !== undefined) headers['content-type'] = 'application/json'
   if (method !== 'GET' && csrfToken) headers['x-csrf-token'] = csrfToken
   let r: Response
@@ -74,19 +113,51 @@ async function call<T>(method: string, path: string, body?: unknown, params?: Pa
   } catch (e) {
     throw new ApiError(0, 'network', String(e))
   }
-  if (r.ok) {
-    if (r.status === 204 || r.headers.get('content-length') === '0') return undefined as T
-    return (await r.json()) as T
-  }
-  let err: ErrorBody | null = null
-  try {
-    err = (await r.json()) as ErrorBody
-  } catch {
-    // Not JSON: a proxy's page.
-  }
-  // The session ended (idle, logged out elsewhere, a password reset): not for the log-in itself.
-  if (r.status === 401 && !(method === 'POST' && path === '/v1/session') && onUnauthorized) onUnauthorized()
-  throw new ApiError(r.status, err?.code ?? 'unrecognised', err?.message ?? r.statusText)
+  if (!r.ok) throw refusal(r.status, r.statusText, await r.text().catch(() => ''), method, path)
+  return r
+}
+
+/** Fetches a file (a roster, the audit as CSV) and hands it to the browser's downloads. */
+async function download(path: string, params: Params | undefined, fallbackName: string): Promise<void> {
+  const r = await send('GET', path, undefined, params, '*/*')
+  const name = /filename="([^"]+)"/.exec(r.headers.get('content-disposition') ?? '')?.[1] ?? fallbackName
+  const url = URL.createObjectURL(await r.blob())
+  const a = document.createElement('a')
+  a.href = url
+  a.download = name
+  document.body.appendChild(a)
+  a.click()
+  a.remove()
+  setTimeout(() => URL.revokeObjectURL(url), 60_000)
+}
+
+/**
+ * Sends a file as the body with XMLHttpRequest, whose upload reports its progress (fetch's does
+ * not): `progress(sent, total)` as it goes, then the server's JSON answer or the refusal.
+ */
+function upload<T>(path: string, params: Params, file: Blob, type: string, progress: (sent: number, total: number) => void): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest()
+    xhr.open('POST', path + query(params))
+    xhr.setRequestHeader('content-type', type)
+    xhr.setRequestHeader('accept', 'application/json')
+    if (csrfToken) xhr.setRequestHeader('x-csrf-token', csrfToken)
+    xhr.upload.onprogress = (e) => progress(e.loaded, e.lengthComputable ? e.total : file.size)
+    xhr.upload.onload = () => progress(file.size, file.size)
+    xhr.onerror = () => reject(new ApiError(0, 'network', 'upload failed'))
+    xhr.onload = () => {
+      if (xhr.status >= 200 && xhr.status < 300) {
+        try {
+          resolve(JSON.parse(xhr.responseText) as T)
+        } catch (e) {
+          reject(new ApiError(xhr.status, 'unrecognised', String(e)))
+        }
+      } else {
+        reject(refusal(xhr.status, xhr.statusText, xhr.responseText, 'POST', path))
+      }
+    }
+    xhr.send(file)
+  })
 }
 
 export const api = {
@@ -109,4 +180,24 @@ export const api = {
   history: (collection: 'residents' | 'houses' | 'disputes', id: string) =>
     call<HistoryEntry[]>('GET', `/v1/history/${collection}/${encodeURIComponent(id)}`),
   figures: (q: FiguresQuery) => call<DisputeFigures>('GET', '/v1/figures/disputes', undefined, q as Params),
+  map: () => call<MapGrid[]>('GET', '/v1/map'),
+  // 管理: the county administrator's (the server refuses anyone else).
+  structure: () => call<StructureNode[]>('GET', '/v1/admin/structure'),
+  accounts: (q: AccountQuery) => call<AccountRow[]>('GET', '/v1/admin/accounts', undefined, q as Params),
+  createAccount: (body: NewAccount) => call<Account>('POST', '/v1/admin/accounts', body),
+  setPassword: (id: string, body: SetPassword) =>
+    call<void>('PUT', `/v1/admin/accounts/${encodeURIComponent(id)}/password`, body),
+  endSessions: (id: string) => call<SessionsEnded>('DELETE', `/v1/admin/accounts/${encodeURIComponent(id)}/sessions`),
+  devices: () => call<Device[]>('GET', '/v1/admin/devices'),
+  revokeDevice: (id: string) => call<void>('POST', `/v1/admin/devices/${encodeURIComponent(id)}/revoke`),
+  /** Issues codes for everyone at or under a place, with their printable sheet (HTML, QR codes). */
+  issueCodes: (body: BulkCodeRequest, server: string) =>
+    call<BulkCodes>('POST', '/v1/admin/enrolment-codes/bulk', body, { format: 'both', server }),
+  revokeCodes: (node: string) => call<BulkRevoked>('POST', '/v1/admin/enrolment-codes/revoke-bulk', { node }),
+  exportRoster: (grid: string, format: 'csv' | 'xlsx') =>
+    download(`/v1/admin/grids/${encodeURIComponent(grid)}/roster`, { format }, `roster.${format}`),
+  importRoster: (grid: string, format: 'csv' | 'xlsx', file: Blob, type: string, progress: (sent: number, total: number) => void) =>
+    upload<ImportSummary>(`/v1/admin/grids/${encodeURIComponent(grid)}/roster`, { format }, file, type, progress),
+  audit: (q: AuditQuery) => call<AuditEntry[]>('GET', '/v1/admin/audit', undefined, q as Params),
+  auditCsv: (q: AuditQuery) => download('/v1/admin/audit.csv', q as Params, 'audit.csv'),
 }

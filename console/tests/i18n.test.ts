@@ -25,3 +25,10 @@ describe('console texts', () => {
     }
   })
 })
+
+describe('relations', () => {
+  it('every relation to the household head has a name in both languages', async () => {
+    const { RELATIONS } = await import('../src/generated/contract')
+    for (const msgs of [zh, en]) for (const r of RELATIONS) expect(msgs.relation[r], r).toBeTruthy()
+  })
+})

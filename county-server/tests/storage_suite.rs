@@ -1,3 +1,6 @@
+//! (Long on purpose: the one list of promises every backend must keep; a backend added later
+//! runs all of it by adding one line to `backends`.)
+//!
 //! One suite of storage semantics that every backend must pass: SQLite (a real file) and
 //! PostgreSQL (a fresh database on the server named by `GRIDKEEPER_TEST_PG`, by default
 //! `postgres://postgres@127.0.0.1:5432/test`).
@@ -569,6 +572,20 @@ async fn every_backend_counts_the_overview_from_the_records() {
         };
         assert_eq!(o.open_disputes_by_level, by_level(&|s, l| s.status.is_open() && s.level.as_str() == l), "{name}");
         assert_eq!(o.resolved_by_level, by_level(&|s, l| s.resolved_level.is_some_and(|r| r.as_str() == l)), "{name}");
+
+        // The map says the same per grid, with the open disputes past their deadline.
+        let map = s.map_grids(&Scope::Township(township), month, now).await.unwrap();
+        assert_eq!(map.len(), 1, "{name}: the township's one grid");
+        let m = &map[0];
+        assert_eq!((m.id, m.residents, m.houses, m.visits_this_month), (g, o.residents, o.houses, o.visits_this_month));
+        let open: u64 = o.open_disputes_by_level.iter().map(|(_, n)| n).sum();
+        assert_eq!(m.open_disputes, open, "{name}");
+        let overdue = states.iter().filter(|s| s.status.is_open() && s.overdue(now)).count() as u64;
+        assert_eq!(m.overdue, overdue, "{name}");
+        assert!(m.boundary.is_none(), "{name}: no boundary was set up");
+        let everywhere = s.map_grids(&Scope::All, month, now).await.unwrap();
+        assert!(everywhere.iter().any(|x| x.id == elsewhere) && everywhere.iter().any(|x| x.id == g), "{name}");
+        assert!(s.map_grids(&Scope::Township(Uuid::now_v7()), month, now).await.unwrap().is_empty(), "{name}");
     }
     county_server::testing::drop_scratch_postgres(&pg).await.unwrap();
 }

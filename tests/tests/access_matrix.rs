@@ -1,3 +1,6 @@
+//! (Long on purpose: the matrix is complete only as a whole — every route of the router, every
+//! role, every refusal — and a route it does not cover fails the test.)
+//!
 //! The access matrix: every role calls every endpoint on a scope that is not its own (another
 //! grid, another township, a record or photo of a foreign grid, the admin endpoints), and every
 //! endpoint is called with no token and with a revoked one; each call must be refused with the
@@ -400,6 +403,17 @@ fn admin_calls(m: &Matrix) -> Vec<(Call, u16, &'static str)> {
             403,
             "forbidden",
         ),
+        (Call::new(Method::GET, "/v1/admin/accounts", "/v1/admin/accounts"), 403, "forbidden"),
+        (
+            Call::new(
+                Method::DELETE,
+                "/v1/admin/accounts/{id}/sessions",
+                format!("/v1/admin/accounts/{}/sessions", m.org.township_staff),
+            ),
+            403,
+            "forbidden",
+        ),
+        (Call::new(Method::GET, "/v1/admin/structure", "/v1/admin/structure"), 403, "forbidden"),
         (
             Call::new(Method::PUT, "/v1/admin/settings/time-limits", "/v1/admin/settings/time-limits").json(json!({
                 "limits": [{"class": "emergency", "level": "county", "accept_minutes": 5, "settle_minutes": 60}]
@@ -429,6 +443,7 @@ fn every_authenticated_call(m: &Matrix) -> Vec<Call> {
         ("/v1/figures/disputes", "/v1/figures/disputes"),
         ("/v1/settings", "/v1/settings"),
         ("/v1/places", "/v1/places"),
+        ("/v1/map", "/v1/map"),
     ] {
         calls.push(Call::new(Method::GET, route, path));
     }
@@ -701,6 +716,7 @@ async fn every_role_can_do_its_own_work() {
         calls.push(Call::new(Method::GET, "/v1/overview", "/v1/overview"));
         calls.push(Call::new(Method::GET, "/v1/settings", "/v1/settings"));
         calls.push(Call::new(Method::GET, "/v1/places", "/v1/places"));
+        calls.push(Call::new(Method::GET, "/v1/map", "/v1/map"));
         calls.push(Call::new(Method::GET, "/v1/figures/disputes", "/v1/figures/disputes?by=township"));
         for call in &calls {
             let got = send(&url, call, Some(token)).await;
@@ -742,6 +758,8 @@ async fn every_role_can_do_its_own_work() {
                     "/v1/admin/enrolment-codes/revoke-bulk",
                     "/v1/admin/settings/time-limits",
                     "/v1/admin/accounts/{id}/password",
+                    "/v1/admin/accounts",
+                    "/v1/admin/accounts/{id}/sessions",
                 ]
                 .contains(&c.route)
             }) {

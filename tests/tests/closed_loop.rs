@@ -1,3 +1,6 @@
+//! (Long on purpose: one dispute's way through four levels is one story across a server, a
+//! handheld and the staff of each level; its steps depend on the ones before.)
+//!
 //! The four-level closed loop end to end: a dispute reported on a handheld goes up level by
 //! level, is accepted and assigned by a township centre that has no handheld (the staff API),
 //! is worked and reported back by the village, verified, resolved, evaluated and archived —

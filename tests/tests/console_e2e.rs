@@ -113,6 +113,17 @@ async fn the_township_centre_works_a_dispute_in_the_console_and_the_justice_offi
     )
     .await;
 
+    // The first grid's boundary from the county's setup file, for the map (the second has none).
+    let setup = "镇街,村社区,网格,网格编码,网格边界,部门,姓名,角色\n高庄镇,东坡村,东坡村第1网格,371323001001,\"{\"\"type\"\":\"\"Polygon\"\",\"\"coordinates\"\":[[[118.60,35.70],[118.62,35.70],[118.62,35.72],[118.60,35.72],[118.60,35.70]]]}\",,,\n";
+    let done = reqwest::Client::new()
+        .post(format!("{}/v1/admin/structure?format=csv", server.url()))
+        .bearer_auth(&admin)
+        .body(setup)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), 200, "{}", done.text().await.unwrap());
+
     // A grid worker reports a dispute and passes it up; the village passes it up to the township.
     let worker = TestDevice::enrol(&server.url(), &server.code_for(o.worker_a).await, "worker").await;
     // A resident of the grid, whose ID number and phone the console shows masked.
@@ -154,6 +165,7 @@ async fn the_township_centre_works_a_dispute_in_the_console_and_the_justice_offi
         ("GK_RESIDENT", sun.name.clone()),
         ("GK_BIRTH_YEAR", sun.birth_date[..4].to_string()),
         ("GK_WORKER", "张红梅".to_string()),
+        ("GK_MAP_GRID", "东坡村第1网格".to_string()),
         ("GK_ID_NUMBER", sun.id_number.clone().unwrap()),
         ("GK_ID_MASKED", sync_protocol::validate::mask_id_number(sun.id_number.as_deref().unwrap())),
     ];
@@ -215,4 +227,33 @@ async fn the_township_centre_works_a_dispute_in_the_console_and_the_justice_offi
     };
     assert_eq!(of("reveal"), ["id_number"], "{reads}");
     assert_eq!(of("resident_record").len(), 1, "{reads}");
+
+    // The county administrator's 管理: the justice office's clerk given a console log-in, the
+    // other township's handheld revoked, a bad roster rejected with its row named.
+    let admin_password = "Yishui#Admin2026";
+    let set = json!({"login": "admin", "password": admin_password});
+    call(&server, &admin, reqwest::Method::PUT, &format!("/v1/admin/accounts/{}/password", o.admin), Some(set)).await;
+    let revoked = foreign_device.identity().unwrap().device_id;
+    let residents_before = storage.overview(&county_server::storage::Scope::All, 0).await.unwrap().residents;
+    let admin_env = vec![
+        ("GK_URL", server.url()),
+        ("ADMIN_LOGIN", "admin".to_string()),
+        ("ADMIN_PASSWORD", admin_password.to_string()),
+        ("ACCOUNT_NAME", "司法所调解员".to_string()),
+        ("ACCOUNT_LOGIN", "sifasuo".to_string()),
+        ("NEW_PASSWORD", "Sifasuo#2026x".to_string()),
+        ("DEVICE_ID", revoked.to_string()),
+    ];
+    tokio::task::spawn_blocking(move || browser("admin", &admin_env)).await.unwrap();
+    let refused = foreign_device.sync().await.expect_err("a revoked handheld's sync is refused");
+    assert_eq!(refused.code().as_str(), "device_revoked", "{refused}");
+    let logged_in = reqwest::Client::new()
+        .post(format!("{}/v1/session", server.url()))
+        .json(&json!({"login": "sifasuo", "password": "Sifasuo#2026x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logged_in.status(), 200, "the clerk's new console password works");
+    let after = storage.overview(&county_server::storage::Scope::All, 0).await.unwrap().residents;
+    assert_eq!(after, residents_before, "the rejected roster wrote nothing");
 }

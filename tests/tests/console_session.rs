@@ -132,6 +132,43 @@ async fn story(server: TestServer) {
     assert_eq!(http.send(put.clone(), &password_of(o.township_staff), &admin, Some(reset)).await.0, 204);
     assert_eq!(http.send(get.clone(), "/v1/grids", &again, None).await.0, 401);
 
+    // The administrator's list of accounts shows the log-in and the open session, and ends it.
+    let (_, _, cookie) = http
+        .send(post.clone(), "/v1/session", &[], Some(json!({"login": "gaozhuang", "password": "Reset#Gaozhuang1"})))
+        .await;
+    let open = vec![("cookie", cookie.unwrap().split(';').next().unwrap().to_string())];
+    let (status, rows, _) = http.send(get.clone(), "/v1/admin/accounts?q=GAOZ", &admin, None).await;
+    assert_eq!(status, 200, "{rows}");
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 1, "the search finds the log-in name, without case: {rows:?}");
+    assert_eq!(
+        (&rows[0]["account"]["id"], &rows[0]["login"], &rows[0]["open_sessions"]),
+        (&json!(o.township_staff), &json!("gaozhuang"), &json!(1))
+    );
+    let (_, everyone, _) =
+        http.send(get.clone(), &format!("/v1/admin/accounts?node={}", o.township), &admin, None).await;
+    let names: Vec<&str> =
+        everyone.as_array().unwrap().iter().map(|r| r["account"]["name"].as_str().unwrap()).collect();
+    assert!(names.contains(&"另一位专干") && !names.is_empty(), "{everyone}");
+    let long = "长".repeat(65);
+    let (status, body, _) = http.send(get.clone(), &format!("/v1/admin/accounts?q={long}"), &admin, None).await;
+    assert_eq!((status, body["code"].as_str()), (400, Some("malformed_query")), "{body}");
+    let end = format!("/v1/admin/accounts/{}/sessions", o.township_staff);
+    let (status, ended, _) = http.send(delete.clone(), &end, &admin, None).await;
+    assert_eq!((status, &ended["ended"]), (200, &json!(1)), "{ended}");
+    assert_eq!(http.send(get.clone(), "/v1/grids", &open, None).await.0, 401);
+    let (_, rows, _) = http.send(get.clone(), "/v1/admin/accounts?q=gaozhuang", &admin, None).await;
+    assert_eq!(rows[0]["open_sessions"], json!(0));
+    let unknown = format!("/v1/admin/accounts/{}/sessions", Uuid::now_v7());
+    assert_eq!(http.send(delete.clone(), &unknown, &admin, None).await.1["code"], json!("unknown_account"));
+    // The structure, each place once, with the grids' codes.
+    let (status, places, _) = http.send(get.clone(), "/v1/admin/structure", &admin, None).await;
+    assert_eq!(status, 200);
+    let ids: std::collections::HashSet<&str> =
+        places.as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), places.as_array().unwrap().len());
+    assert!(ids.contains(o.grid_a.to_string().as_str()) && ids.contains(o.township.to_string().as_str()));
+
     // Moved into a grid's team: the console is no longer theirs, the session ends.
     let (_, _, cookie) = http
         .send(post.clone(), "/v1/session", &[], Some(json!({"login": "gaozhuang", "password": "Reset#Gaozhuang1"})))

@@ -1,3 +1,6 @@
+//! (Long on purpose: one bad input per section, each beside the honest form of the same shape,
+//! sharing one server harness; split, the harness would be repeated in every file.)
+//!
 //! Bad input sent from outside, as an attacker would send it: a real server on port 0, the
 //! request as bytes. Each test shows a clear refusal (a stable code), the server still
 //! answering, and nothing stored changed (issue 10). The compressed-change bomb, which also

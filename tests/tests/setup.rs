@@ -243,6 +243,13 @@ async fn a_township_gets_its_codes_on_one_sheet_and_a_lost_sheet_is_revoked() {
     assert!(html.contains("郑民警") && html.contains("https://gk.example"));
     let old = codes.codes.iter().find(|c| c.name == "郑民警").unwrap().code.clone();
     assert_eq!(error_code(&enrol(old).await.bytes().await.unwrap()), "forbidden", "replaced by the sheet");
+    // The console's form: the codes and their sheet from one issue, which replaces the last.
+    let both: BulkCodes = bulk("both").await.json().await.unwrap();
+    let sheet = both.sheet.as_deref().expect("the sheet with the codes");
+    assert_eq!(both.replaced as usize, both.codes.len(), "the sheet's codes replaced");
+    assert!(both.codes.iter().all(|c| sheet.contains(&c.code)), "the sheet prints the codes the JSON lists");
+    assert!(codes.sheet.is_none(), "plain JSON carries no sheet");
+    assert_eq!(bulk("pdf").await.status().as_u16(), 400);
 
     // The sheet is lost: revoke every unused code of the township at once.
     let resp = client

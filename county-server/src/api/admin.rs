@@ -9,8 +9,9 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use sync_protocol::api::{
-    AuditEntry, AuditQuery, BulkCodeRequest, BulkRevokeRequest, BulkRevoked, CodeRequest, CodeResponse, ImportSummary,
-    NewAccount, RevokeCodeRequest, SettingsChanged, SetupSummary,
+    AccountQuery, AccountRow, AuditEntry, AuditQuery, BulkCodeRequest, BulkRevokeRequest, BulkRevoked, CodeRequest,
+    CodeResponse, ImportSummary, NewAccount, RevokeCodeRequest, SessionsEnded, SettingsChanged, SetupSummary,
+    StructureNode,
 };
 use sync_protocol::model::TimeLimits;
 use sync_protocol::org::{Account, Device};
@@ -27,6 +28,28 @@ pub async fn create_account(
     J(new): J<NewAccount>,
 ) -> Result<Json<Account>, Error> {
     Ok(Json(st.county.create_account(&c, new).await?))
+}
+
+/// Accounts at or under a place with their log-ins, handhelds and open sessions.
+pub async fn accounts(
+    State(st): State<AppState>,
+    Authed(c): Authed,
+    Q(q): Q<AccountQuery>,
+) -> Result<Json<Vec<AccountRow>>, Error> {
+    Ok(Json(st.county.account_rows(&c, &q).await?))
+}
+
+pub async fn end_sessions(
+    State(st): State<AppState>,
+    Authed(c): Authed,
+    Path(id): Path<Uuid>,
+) -> Result<Json<SessionsEnded>, Error> {
+    Ok(Json(st.county.end_sessions(&c, id).await?))
+}
+
+/// Every place of the county with its code (boundaries are on `/v1/map`).
+pub async fn structure(State(st): State<AppState>, Authed(c): Authed) -> Result<Json<Vec<StructureNode>>, Error> {
+    Ok(Json(st.county.structure_nodes(&c).await?))
 }
 
 pub async fn set_time_limits(
@@ -61,21 +84,23 @@ pub struct SheetQuery {
     server: Option<String>,
 }
 
-/// Codes for everyone at or under a place: JSON, or with `?format=html` the printable sheet.
+/// Codes for everyone at or under a place: JSON, with `?format=html` the printable sheet, with
+/// `?format=both` JSON carrying the sheet too.
 pub async fn issue_codes(
     State(st): State<AppState>,
     Authed(c): Authed,
     Q(q): Q<SheetQuery>,
     J(r): J<BulkCodeRequest>,
 ) -> Result<Response, Error> {
-    let sheet = match q.format.as_deref() {
-        Some("html") => Some(Sheet::new("网格通 登记码 Enrolment codes", q.server)?),
-        None | Some("json") => None,
-        Some(_) => return Err(Error::bad(sync_protocol::Code::UnknownFormat, "format is json or html")),
+    let format = q.format.as_deref().unwrap_or("json");
+    let sheet = match format {
+        "html" | "both" => Some(Sheet::new("网格通 登记码 Enrolment codes", q.server)?),
+        "json" => None,
+        _ => return Err(Error::bad(sync_protocol::Code::UnknownFormat, "format is json, html or both")),
     };
-    match st.county.issue_codes(&c, &r, sheet).await? {
-        (_, Some(html)) => Ok(([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()),
-        (codes, None) => Ok(Json(codes).into_response()),
+    match (st.county.issue_codes(&c, &r, sheet).await?, format) {
+        ((_, Some(html)), "html") => Ok(([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()),
+        ((codes, sheet), _) => Ok(Json(sync_protocol::api::BulkCodes { sheet, ..codes }).into_response()),
     }
 }
 

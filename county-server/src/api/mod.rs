@@ -36,7 +36,7 @@ use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
 use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use serde::de::DeserializeOwned;
 use sync_protocol::Code;
@@ -73,6 +73,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/me", get(enrol::me))
         .route("/v1/grids", get(records::grids))
         .route("/v1/places", get(records::places))
+        .route("/v1/map", get(records::map))
         .route("/v1/residents", get(records::residents))
         .route("/v1/residents/{id}", get(records::resident))
         .route("/v1/residents/{id}/reveal", post(records::reveal))
@@ -93,14 +94,18 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/blobs/{hash}", put(blobs::put_chunk).get(blobs::get))
         .route("/v1/blobs/{hash}/status", get(blobs::status))
         .route("/v1/session", post(session::log_in).get(session::session).delete(session::log_out))
-        .route("/v1/admin/accounts", post(admin::create_account))
+        .route("/v1/admin/accounts", post(admin::create_account).get(admin::accounts))
         .route("/v1/admin/accounts/{id}/password", put(session::set_password))
+        .route("/v1/admin/accounts/{id}/sessions", delete(admin::end_sessions))
         .route("/v1/admin/enrolment-codes", post(admin::issue_code))
         .route("/v1/admin/enrolment-codes/revoke", post(admin::revoke_code))
         .route("/v1/admin/enrolment-codes/bulk", post(admin::issue_codes))
         .route("/v1/admin/enrolment-codes/revoke-bulk", post(admin::revoke_codes))
         // A county's setup file may carry every grid's boundary.
-        .route("/v1/admin/structure", post(admin::setup).layer(DefaultBodyLimit::max(MAX_SETUP_BYTES)))
+        .route(
+            "/v1/admin/structure",
+            post(admin::setup).layer(DefaultBodyLimit::max(MAX_SETUP_BYTES)).get(admin::structure),
+        )
         .route("/v1/admin/devices", get(admin::devices))
         .route("/v1/admin/devices/{id}/revoke", post(admin::revoke))
         .route("/v1/admin/grids/{grid}/roster", post(admin::import_roster).get(admin::export_roster))

@@ -23,6 +23,10 @@ pub async fn grids(State(st): State<AppState>, Authed(c): Authed) -> R<Vec<GridI
     Ok(Json(st.county.grids(&c).await?))
 }
 
+pub async fn map(State(st): State<AppState>, Authed(c): Authed) -> R<Vec<sync_protocol::api::MapGrid>> {
+    Ok(Json(st.county.map(&c).await?))
+}
+
 pub async fn places(State(st): State<AppState>, Authed(c): Authed) -> R<Vec<Place>> {
     Ok(Json(st.county.places(&c).await?))
 }

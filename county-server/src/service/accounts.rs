@@ -1,7 +1,12 @@
-//! Accounts: who is calling, and new accounts made by the county administrator.
+//! Accounts: who is calling, new accounts made by the county administrator, and the
+//! administrator's list of accounts with their log-ins, handhelds and open console sessions.
+
+use std::collections::HashMap;
 
 use sync_protocol::Code;
-use sync_protocol::api::{Me, NewAccount, Place};
+use sync_protocol::api::{
+    AccountQuery, AccountRow, Me, NewAccount, Place, SESSION_IDLE_MS, SESSION_LIFE_MS, SessionsEnded, StructureNode,
+};
 use sync_protocol::org::{Account, GridInfo};
 use uuid::Uuid;
 
@@ -43,5 +48,76 @@ impl County {
         self.storage().put_account(&account).await?;
         tracing::info!(account = %account.id, role = account.role.as_str(), by = %caller.account.id, "account created");
         Ok(account)
+    }
+
+    /// Accounts at or under a place ([`AccountQuery`]), for the administrator.
+    pub async fn account_rows(&self, caller: &Caller, q: &AccountQuery) -> Result<Vec<AccountRow>> {
+        caller.require_admin()?;
+        let text = q.q.as_deref().map(|t| t.trim().to_lowercase()).filter(|t| !t.is_empty());
+        if text.as_ref().is_some_and(|t| t.chars().count() > AccountQuery::MAX_Q) {
+            return Err(Error::bad(Code::MalformedQuery, "the search is longer than 64 characters"));
+        }
+        let storage = self.storage();
+        let structure = storage.structure(false).await?;
+        let people = super::structure::people_under(&structure, q.node, true)?;
+        let now = chrono::Utc::now().timestamp_millis();
+        let logins: HashMap<Uuid, (String, u32)> = storage
+            .logins(now - SESSION_IDLE_MS - 1, now - SESSION_LIFE_MS - 1)
+            .await?
+            .into_iter()
+            .map(|(account, login, open)| (account, (login, open)))
+            .collect();
+        let mut devices: HashMap<Uuid, u32> = HashMap::new();
+        for d in storage.devices(None).await?.into_iter().filter(|d| d.revoked_at.is_none()) {
+            *devices.entry(d.account).or_default() += 1;
+        }
+        let rows = people
+            .into_iter()
+            .filter_map(|(account, place)| {
+                let (login, open_sessions) = match logins.get(&account.id) {
+                    Some((login, open)) => (Some(login.clone()), *open),
+                    None => (None, 0),
+                };
+                let found = text.as_ref().is_none_or(|t| {
+                    account.name.to_lowercase().contains(t) || login.as_ref().is_some_and(|l| l.contains(t))
+                });
+                found.then(|| AccountRow {
+                    devices: devices.get(&account.id).copied().unwrap_or(0),
+                    account,
+                    place,
+                    login,
+                    open_sessions,
+                })
+            })
+            .take(q.limit() as usize)
+            .collect();
+        Ok(rows)
+    }
+
+    /// Ends a person's open console sessions (a lost laptop, someone who left).
+    pub async fn end_sessions(&self, caller: &Caller, account: Uuid) -> Result<SessionsEnded> {
+        caller.require_admin()?;
+        self.storage().account(account).await?.ok_or_else(|| Error::bad(Code::UnknownAccount, "no such account"))?;
+        let ended = self.storage().end_sessions_of(account, chrono::Utc::now().timestamp_millis()).await?;
+        tracing::info!(%account, ended, by = %caller.account.id, "console sessions ended by the administrator");
+        Ok(SessionsEnded { ended })
+    }
+
+    /// Every place of the county, for the administrator's view of its structure.
+    pub async fn structure_nodes(&self, caller: &Caller) -> Result<Vec<StructureNode>> {
+        caller.require_admin()?;
+        let structure = self.storage().structure(true).await?;
+        Ok(structure
+            .nodes
+            .into_iter()
+            .map(|n| StructureNode {
+                id: n.node.id,
+                kind: n.node.kind,
+                name: n.node.name,
+                parent: n.node.parent,
+                code: n.code,
+                has_boundary: n.boundary.is_some(),
+            })
+            .collect())
     }
 }

@@ -163,6 +163,12 @@ impl County {
         Ok(self.storage().overview(&caller.scope()?, month_start).await?)
     }
 
+    /// The caller's grids for the map: boundaries and per-grid figures (counts only, no person).
+    pub async fn map(&self, caller: &Caller) -> Result<Vec<sync_protocol::api::MapGrid>> {
+        let now = chrono::Utc::now().timestamp_millis();
+        Ok(self.storage().map_grids(&caller.scope()?, DocKey::month_start_ms(now), now).await?)
+    }
+
     /// Reads a grid's document for history and similar rare reads.
     pub async fn load_doc(&self, key: DocKey) -> Result<Option<automerge::Automerge>> {
         let stored = self.storage().load_docs(&[key]).await?;

@@ -65,11 +65,12 @@ impl County {
     }
 }
 
-/// The people at or under `node`, with where each works (镇街 / 村社区 / 网格), in the order of
-/// those places' names. County administrators are left out: their codes are issued one by one.
-fn people_under(structure: &Structure, node: Uuid) -> Result<Vec<(Account, String)>> {
+/// The people at or under `node` (everyone without one), with where each works (镇街 / 村社区 /
+/// 网格), in the order of those places' names. County administrators are left out unless
+/// `admins` (enrolment codes: theirs are issued one by one).
+pub(super) fn people_under(structure: &Structure, node: Option<Uuid>, admins: bool) -> Result<Vec<(Account, String)>> {
     let nodes: HashMap<Uuid, &Node> = structure.nodes.iter().map(|n| (n.node.id, &n.node)).collect();
-    if !nodes.contains_key(&node) {
+    if node.is_some_and(|n| !nodes.contains_key(&n)) {
         return Err(Error::bad(Code::UnknownNode, "no such place"));
     }
     let path = |mut id: Uuid| {
@@ -87,6 +88,7 @@ fn people_under(structure: &Structure, node: Uuid) -> Result<Vec<(Account, Strin
         if names.is_empty() { nodes.get(&id).map_or(String::new(), |n| n.name.clone()) } else { names.join(" / ") }
     };
     let under = |mut id: Uuid| loop {
+        let Some(node) = node else { return true };
         if id == node {
             return true;
         }
@@ -98,7 +100,7 @@ fn people_under(structure: &Structure, node: Uuid) -> Result<Vec<(Account, Strin
     let mut people: Vec<(Account, String)> = structure
         .accounts
         .iter()
-        .filter(|a| a.role != Role::CountyAdmin && under(a.node))
+        .filter(|a| (admins || a.role != Role::CountyAdmin) && under(a.node))
         .map(|a| (a.clone(), path(a.node)))
         .collect();
     people.sort_by(|a, b| (&a.1, &a.0.name).cmp(&(&b.1, &b.0.name)));
@@ -125,7 +127,7 @@ pub async fn commit_codes(storage: &dyn Storage, prepared: PreparedCodes) -> Res
 /// the command line; over HTTP through [`County::issue_codes`]).
 pub async fn prepare_codes(storage: &dyn Storage, req: &BulkCodeRequest) -> Result<PreparedCodes> {
     let structure = storage.structure(false).await?;
-    let people = people_under(&structure, req.node)?;
+    let people = people_under(&structure, Some(req.node), false)?;
     let enrolled: HashSet<Uuid> =
         storage.devices(None).await?.into_iter().filter(|d| d.revoked_at.is_none()).map(|d| d.account).collect();
     let now = chrono::Utc::now().timestamp_millis();
@@ -142,13 +144,13 @@ pub async fn prepare_codes(storage: &dyn Storage, req: &BulkCodeRequest) -> Resu
         rows.push((auth::hash_secret(&auth::normalize_code(&code)), a.id, expires_at));
         codes.push(IssuedCode { account: a.id, name: a.name, role: a.role, place, code, expires_at });
     }
-    Ok(PreparedCodes { codes: BulkCodes { codes, replaced: 0, skipped_enrolled }, rows, now })
+    Ok(PreparedCodes { codes: BulkCodes { codes, replaced: 0, skipped_enrolled, sheet: None }, rows, now })
 }
 
 /// Revokes every unused code of the people at or under a place.
 pub async fn revoke_codes(storage: &dyn Storage, node: Uuid) -> Result<BulkRevoked> {
     let structure = storage.structure(false).await?;
-    let accounts: Vec<Uuid> = people_under(&structure, node)?.into_iter().map(|(a, _)| a.id).collect();
+    let accounts: Vec<Uuid> = people_under(&structure, Some(node), false)?.into_iter().map(|(a, _)| a.id).collect();
     let revoked = storage.revoke_codes_of(&accounts, chrono::Utc::now().timestamp_millis()).await?;
     tracing::info!(%node, revoked, "enrolment codes revoked in bulk");
     Ok(BulkRevoked { revoked })
@@ -294,11 +296,19 @@ mod tests {
             nodes: vec![county.clone(), town.clone(), other, village, grid],
         };
         let names = |at: Uuid| {
-            people_under(&s, at).unwrap().into_iter().map(|(a, p)| format!("{}@{p}", a.name)).collect::<Vec<_>>()
+            people_under(&s, Some(at), false)
+                .unwrap()
+                .into_iter()
+                .map(|(a, p)| format!("{}@{p}", a.name))
+                .collect::<Vec<_>>()
         };
         assert_eq!(names(town.node.id), vec!["综治@沂城街道", "王芳@沂城街道 / 东坡村 / 东坡村第1网格"]);
         assert_eq!(names(county.node.id).len(), 4, "everyone but the administrator");
-        assert!(people_under(&s, Uuid::now_v7()).is_err());
+        assert!(people_under(&s, Some(Uuid::now_v7()), false).is_err());
+        // The administrator's list of accounts: everyone, the administrator too.
+        let all = people_under(&s, None, true).unwrap();
+        assert_eq!(all.len(), 5);
+        assert!(all.iter().any(|(a, p)| a.role == Role::CountyAdmin && p == &county.node.name));
     }
 
     #[test]
@@ -314,6 +324,7 @@ mod tests {
             }],
             replaced: 0,
             skipped_enrolled: 0,
+            sheet: None,
         };
         let sheet = Sheet::new("沂城街道 登记码", Some("https://gk.example/".into())).unwrap();
         let html = codes_sheet(&codes, &sheet).unwrap();

@@ -1,3 +1,7 @@
+//! (Long on purpose: one setup file's plan — places, people, codes and boundaries checked
+//! against each other and against the stored structure — reads in the order it is applied;
+//! reading the sheet is in `sheet.rs`.)
+//!
 //! The county's structure from one file (县网格.xlsx or .csv): townships, villages and
 //! communities, grids (with their codes and boundaries), the departments of townships and of the
 //! county ("公安+司法行政+N"), and the people of every level with their roles — the 1+1+1+N team

@@ -395,6 +395,15 @@ pub trait Queries: Send + Sync + 'static {
     async fn record_doc(&self, collection: sync_protocol::schema::Collection, id: Uuid) -> Result<Option<DocKey>>;
     async fn conflicts(&self, scope: &Scope, grid: Option<Uuid>) -> Result<Vec<Conflict>>;
     async fn overview(&self, scope: &Scope, month_start_ms: i64) -> Result<Overview>;
+    /// The grids of `scope` for the map: each with its boundary and its figures from the
+    /// per-grid counters (this month's visits: the month beginning at `month_start_ms`), and
+    /// its open disputes past their deadline at `now_ms`.
+    async fn map_grids(
+        &self,
+        scope: &Scope,
+        month_start_ms: i64,
+        now_ms: i64,
+    ) -> Result<Vec<sync_protocol::api::MapGrid>>;
     /// Counts of log entries and documents, for operators and tests.
     async fn stats(&self) -> Result<StorageStats>;
 }
@@ -476,6 +485,9 @@ pub trait Sessions: Send + Sync + 'static {
     async fn end_session(&self, id: Uuid, at: i64) -> Result<()>;
     /// Ends every open session of an account (a password reset); how many.
     async fn end_sessions_of(&self, account: Uuid, at: i64) -> Result<u64>;
+    /// Every log-in name with its account and how many of its sessions were used after
+    /// `seen_after` and begun after `begun_after` and have not ended (the open ones).
+    async fn logins(&self, seen_after: i64, begun_after: i64) -> Result<Vec<(Uuid, String, u32)>>;
 }
 
 /// Messages between the servers sharing one database (the staff's live events, so a client of

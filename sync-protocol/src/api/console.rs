@@ -50,3 +50,86 @@ impl std::fmt::Debug for SetPassword {
         f.debug_struct("SetPassword").field("login", &self.login).field("password", &"…").finish()
     }
 }
+
+// ---- 管理: accounts, sessions, the county's structure ---------------------------------------
+
+/// `GET /v1/admin/accounts`: accounts at or under a place (the whole county without `node`),
+/// optionally those whose name or log-in contains `q`, at most `limit` (default and ceiling
+/// [`AccountQuery::MAX_LIMIT`]), ordered by place and name.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
+pub struct AccountQuery {
+    pub node: Option<uuid::Uuid>,
+    pub q: Option<String>,
+    pub limit: Option<u32>,
+}
+
+impl AccountQuery {
+    /// The whole county's people (1,358 grids' teams, centres and departments) fit in one list.
+    pub const MAX_LIMIT: u32 = 20_000;
+    /// The longest search text taken.
+    pub const MAX_Q: usize = 64;
+
+    pub fn limit(&self) -> u32 {
+        self.limit.unwrap_or(Self::MAX_LIMIT).clamp(1, Self::MAX_LIMIT)
+    }
+}
+
+/// One account as the administrator's list shows it: where the person works, their console
+/// log-in name if they have one, their enrolled (unrevoked) handhelds and open console sessions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
+pub struct AccountRow {
+    pub account: Account,
+    /// 镇街 / 村社区 / 网格 (or 部门), as on an enrolment sheet.
+    pub place: String,
+    pub login: Option<String>,
+    pub devices: u32,
+    pub open_sessions: u32,
+}
+
+/// `DELETE /v1/admin/accounts/{id}/sessions`: how many open console sessions were ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct SessionsEnded {
+    pub ended: u64,
+}
+
+/// `GET /v1/admin/structure`: one place of the county (boundaries are on the map's answer).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
+pub struct StructureNode {
+    pub id: uuid::Uuid,
+    pub kind: crate::org::NodeKind,
+    pub name: String,
+    pub parent: Option<uuid::Uuid>,
+    /// The place's code from the setup file (a grid's 统一编码), if it has one.
+    pub code: Option<String>,
+    pub has_boundary: bool,
+}
+
+// ---- the map of the county's grids (`GET /v1/map`) ----------------------------------------
+
+/// One grid on the map: its boundary as the setup file gave it (a GeoJSON Polygon or
+/// MultiPolygon, as text) and the figures the map can be coloured by.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
+pub struct MapGrid {
+    pub id: uuid::Uuid,
+    pub name: String,
+    pub township: Option<uuid::Uuid>,
+    pub village: Option<uuid::Uuid>,
+    pub boundary: Option<String>,
+    pub residents: u64,
+    pub houses: u64,
+    /// Visits recorded this month (China Standard Time).
+    pub visits_this_month: u64,
+    pub open_disputes: u64,
+    /// Open disputes past their deadline now.
+    pub overdue: u64,
+}

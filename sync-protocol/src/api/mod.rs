@@ -129,6 +129,11 @@ pub struct BulkCodes {
     pub replaced: u64,
     /// People left out because they already have an enrolled device.
     pub skipped_enrolled: usize,
+    /// The printable sheet of these codes (HTML), when asked for with `?format=both`: the
+    /// console shows the codes and opens the sheet from one issue (issuing twice would replace
+    /// the first codes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sheet: Option<String>,
 }
 
 /// `POST /v1/admin/enrolment-codes/revoke-bulk`: every unused code of the people at or under a

@@ -461,6 +461,54 @@ export type SessionView = { account: Account, csrf_token: string,
  * When the session ends at the latest (it ends earlier after [`SESSION_IDLE_MS`] unused).
  */
 expires_at: number, };
+export type BulkCodeRequest = { node: string, 
+/**
+ * Also people who already have an enrolled device (a second handheld); by default they are
+ * left out.
+ */
+include_enrolled: boolean, };
+export type IssuedCode = { account: string, name: string, role: Role, 
+/**
+ * Where the person works: 镇街 / 村社区 / 网格 (or 部门).
+ */
+place: string, code: string, expires_at: number, };
+export type BulkCodes = { codes: Array<IssuedCode>, 
+/**
+ * Earlier unused codes of these people, revoked.
+ */
+replaced: number, 
+/**
+ * People left out because they already have an enrolled device.
+ */
+skipped_enrolled: number, 
+/**
+ * The printable sheet of these codes (HTML), when asked for with `?format=both`: the
+ * console shows the codes and opens the sheet from one issue (issuing twice would replace
+ * the first codes).
+ */
+sheet?: string | null, };
+export type BulkRevoked = { revoked: number, };
+export type AccountQuery = { node?: string | null, q?: string | null, limit?: number | null, };
+export type AccountRow = { account: Account, 
+/**
+ * 镇街 / 村社区 / 网格 (or 部门), as on an enrolment sheet.
+ */
+place: string, login?: string | null, devices: number, open_sessions: number, };
+export type SessionsEnded = { ended: number, };
+export type StructureNode = { id: string, kind: NodeKind, name: string, parent?: string | null, 
+/**
+ * The place's code from the setup file (a grid's 统一编码), if it has one.
+ */
+code?: string | null, has_boundary: boolean, };
+export type MapGrid = { id: string, name: string, township?: string | null, village?: string | null, boundary?: string | null, residents: number, houses: number, 
+/**
+ * Visits recorded this month (China Standard Time).
+ */
+visits_this_month: number, open_disputes: number, 
+/**
+ * Open disputes past their deadline now.
+ */
+overdue: number, };
 export type SetPassword = { login: string, password: string, };
 export type IdentityView = { device_id: string, server: string, account: Account, grids: Array<GridInfo>, 
 /**

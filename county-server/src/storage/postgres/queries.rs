@@ -264,6 +264,55 @@ impl Queries for PostgresStorage {
         Ok(o)
     }
 
+    async fn map_grids(
+        &self,
+        scope: &Scope,
+        month_start_ms: i64,
+        now_ms: i64,
+    ) -> Result<Vec<sync_protocol::api::MapGrid>> {
+        let p = &self.pool;
+        let mut q = Sql::scoped("SELECT grid, COUNT(*)::int8 FROM disputes", scope, "grid");
+        q.and("open AND deadline <", Arg::Int(now_ms)).push(" GROUP BY grid");
+        let mut overdue = std::collections::HashMap::new();
+        for r in q.fetch_all(p).await? {
+            overdue.insert(r.try_get::<Uuid, _>(0).map_err(db_err)?, r.try_get::<i64, _>(1).map_err(db_err)?);
+        }
+        // The month is a number, never request text: written into the statement.
+        let month = format!("visits:{}", DocKey::month_of(month_start_ms));
+        let select = format!(
+            "SELECT n.id, n.name, n.township, n.village, n.boundary,
+               SUM(CASE WHEN g.what = 'residents' THEN g.n ELSE 0 END)::int8,
+               SUM(CASE WHEN g.what = 'houses' THEN g.n ELSE 0 END)::int8,
+               SUM(CASE WHEN g.what = '{month}' THEN g.n ELSE 0 END)::int8,
+               SUM(CASE WHEN g.what LIKE 'open:%' THEN g.n ELSE 0 END)::int8
+             FROM nodes n LEFT JOIN grid_counts g ON g.grid = n.id"
+        );
+        let mut q = Sql::scoped(&select, scope, "n.id");
+        q.push(" AND n.kind = 'grid' GROUP BY n.id ORDER BY n.name");
+        let count = |r: &PgRow, i: usize| -> Result<u64> {
+            Ok(r.try_get::<Option<i64>, _>(i).map_err(db_err)?.unwrap_or(0).max(0) as u64)
+        };
+        q.fetch_all(p)
+            .await?
+            .iter()
+            .map(|r| {
+                let id: Uuid = r.try_get(0).map_err(db_err)?;
+                Ok(sync_protocol::api::MapGrid {
+                    id,
+                    name: r.try_get(1).map_err(db_err)?,
+                    township: r.try_get(2).map_err(db_err)?,
+                    village: r.try_get(3).map_err(db_err)?,
+                    boundary: r.try_get(4).map_err(db_err)?,
+                    residents: count(r, 5)?,
+                    houses: count(r, 6)?,
+                    visits_this_month: count(r, 7)?,
+                    open_disputes: count(r, 8)?,
+                    overdue: overdue.get(&id).copied().unwrap_or(0) as u64,
+                })
+            })
+            .collect()
+    }
+
     async fn stats(&self) -> Result<StorageStats> {
         let row = sqlx_core::query::query(
             "SELECT (SELECT COUNT(*) FROM changes), (SELECT COUNT(*) FROM documents), (SELECT COUNT(*) FROM residents),

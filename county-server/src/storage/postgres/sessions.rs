@@ -107,4 +107,23 @@ impl Sessions for PostgresStorage {
             .map_err(db_err)?;
         Ok(done.rows_affected())
     }
+
+    async fn logins(&self, seen_after: i64, begun_after: i64) -> Result<Vec<(Uuid, String, u32)>> {
+        let rows = sqlx_core::query::query(
+            "SELECT l.account, l.login, (SELECT COUNT(*) FROM sessions s WHERE s.account = l.account
+               AND s.ended_at IS NULL AND s.seen_at > $1 AND s.created_at > $2) AS open
+             FROM staff_logins l",
+        )
+        .bind(seen_after)
+        .bind(begun_after)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows.iter()
+            .map(|r| {
+                let open: i64 = r.try_get("open").map_err(db_err)?;
+                Ok((r.try_get("account").map_err(db_err)?, r.try_get("login").map_err(db_err)?, open as u32))
+            })
+            .collect()
+    }
 }

@@ -300,6 +300,67 @@ impl Queries for SqliteStorage {
         .await
     }
 
+    async fn map_grids(
+        &self,
+        scope: &Scope,
+        month_start_ms: i64,
+        now_ms: i64,
+    ) -> Result<Vec<sync_protocol::api::MapGrid>> {
+        let (cond, arg) = scope_sql(scope, "grid");
+        let (gcond, _) = scope_sql(scope, "n.id");
+        self.read(move |c| {
+            let args: Vec<String> = arg.into_iter().collect();
+            // A month and a time are numbers, never request text: written into the statements.
+            let month = format!("visits:{}", DocKey::month_of(month_start_ms));
+            let mut overdue = std::collections::HashMap::new();
+            let mut st = c
+                .prepare(&format!(
+                    "SELECT grid, COUNT(*) FROM disputes WHERE {cond} AND open = 1 AND deadline < {now_ms} GROUP BY grid"
+                ))
+                .map_err(db_err)?;
+            let rows = st
+                .query_map(rusqlite::params_from_iter(args.iter()), |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+                .map_err(db_err)?;
+            for row in rows {
+                let (grid, n) = row.map_err(db_err)?;
+                overdue.insert(grid, n);
+            }
+            let mut st = c
+                .prepare(&format!(
+                    "SELECT n.id, n.name, n.township, n.village, n.boundary,
+                       SUM(CASE WHEN g.what = 'residents' THEN g.n ELSE 0 END),
+                       SUM(CASE WHEN g.what = 'houses' THEN g.n ELSE 0 END),
+                       SUM(CASE WHEN g.what = '{month}' THEN g.n ELSE 0 END),
+                       SUM(CASE WHEN g.what LIKE 'open:%' THEN g.n ELSE 0 END)
+                     FROM nodes n LEFT JOIN grid_counts g ON g.grid = n.id
+                     WHERE n.kind = 'grid' AND {gcond} GROUP BY n.id ORDER BY n.name"
+                ))
+                .map_err(db_err)?;
+            let count = |r: &rusqlite::Row, i: usize| r.get::<_, Option<i64>>(i).map(|n| n.unwrap_or(0).max(0) as u64);
+            let uuid = |s: Option<String>| s.and_then(|s| Uuid::parse_str(&s).ok());
+            let rows = st
+                .query_map(rusqlite::params_from_iter(args.iter()), |r| {
+                    let id: String = r.get(0)?;
+                    Ok(sync_protocol::api::MapGrid {
+                        overdue: overdue.get(&id).copied().unwrap_or(0) as u64,
+                        id: uuid_col(id)?,
+                        name: r.get(1)?,
+                        township: uuid(r.get(2)?),
+                        village: uuid(r.get(3)?),
+                        boundary: r.get(4)?,
+                        residents: count(r, 5)?,
+                        houses: count(r, 6)?,
+                        visits_this_month: count(r, 7)?,
+                        open_disputes: count(r, 8)?,
+                    })
+                })
+                .map_err(db_err)?
+                .collect::<rusqlite::Result<Vec<_>>>();
+            rows.map_err(db_err)
+        })
+        .await
+    }
+
     async fn stats(&self) -> Result<StorageStats> {
         self.read(|c| {
             let n = |t: &str| -> Result<u64> {

@@ -121,4 +121,22 @@ impl Sessions for SqliteStorage {
         })
         .await
     }
+
+    async fn logins(&self, seen_after: i64, begun_after: i64) -> Result<Vec<(Uuid, String, u32)>> {
+        self.read(move |c| {
+            let mut st = c
+                .prepare(
+                    "SELECT l.account, l.login, (SELECT COUNT(*) FROM sessions s WHERE s.account = l.account
+                       AND s.ended_at IS NULL AND s.seen_at > ?1 AND s.created_at > ?2)
+                     FROM staff_logins l",
+                )
+                .map_err(db_err)?;
+            let rows = st
+                .query_map(params![seen_after, begun_after], |r| Ok((uuid_col(r.get(0)?)?, r.get(1)?, r.get(2)?)))
+                .map_err(db_err)?
+                .collect::<rusqlite::Result<Vec<_>>>();
+            rows.map_err(db_err)
+        })
+        .await
+    }
 }

@@ -1,3 +1,7 @@
+//! (Long on purpose: the rule is one state machine — what each action may do, what it does,
+//! their order, deadlines, who waits — read best top to bottom; its types are in `state.rs` and
+//! its cases in `tests.rs`.)
+//!
 //! The closed loop (闭环) of a dispute: one deterministic rule that turns a dispute's
 //! append-only actions into where it stands, who holds it, what is due and when, and which
 //! actions contradict each other. Devices and the server run this same code: the validator
