@@ -18,6 +18,7 @@ export const router = createRouter({
         { path: 'map', name: 'map', component: () => import('./views/Map.vue') },
         { path: 'residents', name: 'residents', component: () => import('./views/Residents.vue') },
         { path: 'residents/:id', name: 'resident', component: () => import('./views/ResidentPage.vue'), props: true },
+        { path: 'houses', name: 'houses', component: () => import('./views/Houses.vue') },
         // 管理: the county administrator's only (the server refuses anyone else too).
         {
           path: 'admin',

@@ -582,6 +582,11 @@ async fn every_backend_counts_the_overview_from_the_records() {
         assert_eq!(m.open_disputes, open, "{name}");
         let overdue = states.iter().filter(|s| s.status.is_open() && s.overdue(now)).count() as u64;
         assert_eq!(m.overdue, overdue, "{name}");
+        // A year on, every open dispute with a time limit is overdue.
+        let later = now + 365 * 86_400_000;
+        let overdue = states.iter().filter(|s| s.status.is_open() && s.overdue(later)).count() as u64;
+        assert!(overdue > 0, "{name}: the data has open disputes with a time limit");
+        assert_eq!(s.map_grids(&Scope::Township(township), month, later).await.unwrap()[0].overdue, overdue, "{name}");
         assert!(m.boundary.is_none(), "{name}: no boundary was set up");
         let everywhere = s.map_grids(&Scope::All, month, now).await.unwrap();
         assert!(everywhere.iter().any(|x| x.id == elsewhere) && everywhere.iter().any(|x| x.id == g), "{name}");

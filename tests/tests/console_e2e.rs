@@ -130,6 +130,7 @@ async fn the_township_centre_works_a_dispute_in_the_console_and_the_justice_offi
     let mut sun = gridkeeper_tests::resident("孙玉兰", "1956-08-21", "024");
     sun.phone = Some("13905390024".into());
     worker.create_resident(&sun).unwrap();
+    worker.create_house(&gridkeeper_tests::house("12")).unwrap();
     let description = "两户因宅基地边界争执，需镇里协调";
     let id = worker
         .report_dispute(&neighbours_dispute(vec![party("孙玉兰"), party("李长河")], "东坡村12号", description))
@@ -166,6 +167,8 @@ async fn the_township_centre_works_a_dispute_in_the_console_and_the_justice_offi
         ("GK_BIRTH_YEAR", sun.birth_date[..4].to_string()),
         ("GK_WORKER", "张红梅".to_string()),
         ("GK_MAP_GRID", "东坡村第1网格".to_string()),
+        ("GK_GRID", o.grid_a.to_string()),
+        ("GK_HOUSE", "村内12号".to_string()),
         ("GK_ID_NUMBER", sun.id_number.clone().unwrap()),
         ("GK_ID_MASKED", sync_protocol::validate::mask_id_number(sun.id_number.as_deref().unwrap())),
     ];

@@ -149,7 +149,8 @@ async fn story(server: TestServer) {
         http.send(get.clone(), &format!("/v1/admin/accounts?node={}", o.township), &admin, None).await;
     let names: Vec<&str> =
         everyone.as_array().unwrap().iter().map(|r| r["account"]["name"].as_str().unwrap()).collect();
-    assert!(names.contains(&"另一位专干") && !names.is_empty(), "{everyone}");
+    assert!(names.contains(&"另一位专干") && names.contains(&"张红梅"), "{everyone}");
+    assert!(!names.contains(&"县管理员"), "the county's administrator is not of the township: {everyone}");
     let long = "长".repeat(65);
     let (status, body, _) = http.send(get.clone(), &format!("/v1/admin/accounts?q={long}"), &admin, None).await;
     assert_eq!((status, body["code"].as_str()), (400, Some("malformed_query")), "{body}");

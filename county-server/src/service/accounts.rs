@@ -97,8 +97,14 @@ impl County {
     /// Ends a person's open console sessions (a lost laptop, someone who left).
     pub async fn end_sessions(&self, caller: &Caller, account: Uuid) -> Result<SessionsEnded> {
         caller.require_admin()?;
-        self.storage().account(account).await?.ok_or_else(|| Error::bad(Code::UnknownAccount, "no such account"))?;
-        let ended = self.storage().end_sessions_of(account, chrono::Utc::now().timestamp_millis()).await?;
+        let storage = self.storage();
+        storage.account(account).await?.ok_or_else(|| Error::bad(Code::UnknownAccount, "no such account"))?;
+        let now = chrono::Utc::now().timestamp_millis();
+        // The sessions that were open (those past their idle time or life are ended too, but
+        // were not open: the list showed the first figure).
+        let open = storage.logins(now - SESSION_IDLE_MS - 1, now - SESSION_LIFE_MS - 1).await?;
+        let ended = open.iter().find(|(a, ..)| *a == account).map_or(0, |(_, _, n)| u64::from(*n));
+        storage.end_sessions_of(account, now).await?;
         tracing::info!(%account, ended, by = %caller.account.id, "console sessions ended by the administrator");
         Ok(SessionsEnded { ended })
     }
@@ -106,7 +112,9 @@ impl County {
     /// Every place of the county, for the administrator's view of its structure.
     pub async fn structure_nodes(&self, caller: &Caller) -> Result<Vec<StructureNode>> {
         caller.require_admin()?;
-        let structure = self.storage().structure(true).await?;
+        let storage = self.storage();
+        let bounded: std::collections::HashSet<Uuid> = storage.bounded_nodes().await?.into_iter().collect();
+        let structure = storage.structure(false).await?;
         Ok(structure
             .nodes
             .into_iter()
@@ -116,7 +124,7 @@ impl County {
                 name: n.node.name,
                 parent: n.node.parent,
                 code: n.code,
-                has_boundary: n.boundary.is_some(),
+                has_boundary: bounded.contains(&n.node.id),
             })
             .collect())
     }

@@ -276,6 +276,8 @@ pub trait Organisation: Send + Sync + 'static {
     /// The whole structure: every node with its code (and its boundary if `boundaries`), and
     /// every account.
     async fn structure(&self, boundaries: bool) -> Result<Structure>;
+    /// The places that have a boundary (without reading the boundaries).
+    async fn bounded_nodes(&self) -> Result<Vec<Uuid>>;
     /// Writes nodes and accounts (new or changed, by id) in one transaction, all or none, if
     /// the county still has as many nodes and accounts as `expected` says (the structure the
     /// changes were planned on); `Contention` if not. One such write runs at a time, across

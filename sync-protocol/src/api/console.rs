@@ -73,7 +73,10 @@ impl AccountQuery {
     pub const MAX_Q: usize = 64;
 
     pub fn limit(&self) -> u32 {
-        self.limit.unwrap_or(Self::MAX_LIMIT).clamp(1, Self::MAX_LIMIT)
+        match self.limit {
+            None | Some(0) => Self::MAX_LIMIT,
+            Some(n) => n.min(Self::MAX_LIMIT),
+        }
     }
 }
 

@@ -93,6 +93,14 @@ impl Organisation for PostgresStorage {
             .collect()
     }
 
+    async fn bounded_nodes(&self) -> Result<Vec<Uuid>> {
+        let rows = sqlx_core::query::query("SELECT id FROM nodes WHERE boundary IS NOT NULL")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        rows.iter().map(|r| r.try_get(0).map_err(db_err)).collect()
+    }
+
     async fn structure(&self, boundaries: bool) -> Result<Structure> {
         let sql = if boundaries {
             "SELECT id, kind, name, parent, township, village, code, boundary FROM nodes"

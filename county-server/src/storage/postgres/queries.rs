@@ -285,7 +285,8 @@ impl Queries for PostgresStorage {
                SUM(CASE WHEN g.what = 'houses' THEN g.n ELSE 0 END)::int8,
                SUM(CASE WHEN g.what = '{month}' THEN g.n ELSE 0 END)::int8,
                SUM(CASE WHEN g.what LIKE 'open:%' THEN g.n ELSE 0 END)::int8
-             FROM nodes n LEFT JOIN grid_counts g ON g.grid = n.id"
+             FROM nodes n LEFT JOIN grid_counts g ON g.grid = n.id
+               AND (g.what IN ('residents', 'houses', '{month}') OR g.what LIKE 'open:%')"
         );
         let mut q = Sql::scoped(&select, scope, "n.id");
         q.push(" AND n.kind = 'grid' GROUP BY n.id ORDER BY n.name");

@@ -95,6 +95,15 @@ impl Organisation for SqliteStorage {
         .await
     }
 
+    async fn bounded_nodes(&self) -> Result<Vec<Uuid>> {
+        self.read(|c| {
+            let mut st = c.prepare("SELECT id FROM nodes WHERE boundary IS NOT NULL").map_err(db_err)?;
+            let rows = st.query_map([], |r| uuid_col(r.get(0)?)).map_err(db_err)?.collect::<rusqlite::Result<Vec<_>>>();
+            rows.map_err(db_err)
+        })
+        .await
+    }
+
     async fn structure(&self, boundaries: bool) -> Result<Structure> {
         self.read(move |c| {
             let sql = if boundaries {

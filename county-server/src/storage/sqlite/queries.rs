@@ -333,6 +333,7 @@ impl Queries for SqliteStorage {
                        SUM(CASE WHEN g.what = '{month}' THEN g.n ELSE 0 END),
                        SUM(CASE WHEN g.what LIKE 'open:%' THEN g.n ELSE 0 END)
                      FROM nodes n LEFT JOIN grid_counts g ON g.grid = n.id
+                       AND (g.what IN ('residents', 'houses', '{month}') OR g.what LIKE 'open:%')
                      WHERE n.kind = 'grid' AND {gcond} GROUP BY n.id ORDER BY n.name"
                 ))
                 .map_err(db_err)?;
