@@ -117,6 +117,7 @@ try {
     assert.match(timeline, /分流指派/)
     assert.match(timeline, /交 司法所/)
     assert.match(timeline, /限 /, 'the due time is shown')
+    assert.match(timeline, /东坡村综治专干（村（社区）综治专干）/, 'the village staff member who passed it up, by name and role')
     await shot('04-dispute')
 
     // A request that changes something without the session's CSRF token is refused, even with
@@ -169,6 +170,7 @@ try {
     assert.equal((await page.locator('[data-test=value-birth_date]').innerText()).trim(), env('GK_BIRTH_YEAR'), 'the birth year only')
     assert.ok(!(await page.content()).includes(env('GK_ID_NUMBER')), 'no full ID number before the click')
     assert.match(await page.locator('[data-test=categories]').innerText(), /户籍人口/, 'the categories shown')
+    await page.locator('[data-test=history]', { hasText: env('GK_WORKER') }).waitFor() // who created it, by name
     await shot('06-resident')
     await page.click('[data-test=reveal-id_number]')
     await page.locator('[data-test=value-id_number]', { hasText: env('GK_ID_NUMBER') }).waitFor()

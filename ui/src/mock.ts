@@ -68,7 +68,7 @@ function mockView(d: Dispute): DisputeView {
   }
   const allowed: ActionKind[] = !open ? [] : mine ? [...MOCK_ACTIONS] : ['intervene', 'mediate']
   return {
-    grid: GRID.id, dispute: d, state, overdue: deadline !== null && deadline < Date.now(), waiting: open && mine, allowed,
+    grid: GRID.id, dispute: d, state, overdue: deadline !== null && deadline < Date.now(), waiting: open && mine, allowed, people: [],
     report_delay_minutes: Math.floor((d.reported_at - d.discovered_at) / 60000),
   }
 }

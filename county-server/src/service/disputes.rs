@@ -80,8 +80,11 @@ impl County {
                     let read = Read::new(ReadKind::DisputeList, Some(key.grid)).subject(id).detail(new.kind.clone());
                     self.audit_read(caller, read).await?;
                     let now = chrono::Utc::now().timestamp_millis();
+                    let people = self.people_of(&d).await?;
                     let limits = &self.settings().time_limits;
-                    return Ok(DisputeView::for_viewer(key.grid, d, author.account, role, author.node, now, limits));
+                    let mut view = DisputeView::for_viewer(key.grid, d, author.account, role, author.node, now, limits);
+                    view.people = people;
+                    return Ok(view);
                 }
             }
         }
@@ -99,7 +102,27 @@ impl County {
         self.audit_read(caller, Read::new(ReadKind::DisputeList, Some(key.grid)).subject(id).detail("view")).await?;
         let now = chrono::Utc::now().timestamp_millis();
         let (account, node) = (caller.account.id, Some(caller.account.node));
-        Ok(DisputeView::for_viewer(key.grid, d, account, role, node, now, &self.settings().time_limits))
+        let people = self.people_of(&d).await?;
+        let mut view = DisputeView::for_viewer(key.grid, d, account, role, node, now, &self.settings().time_limits);
+        view.people = people;
+        Ok(view)
+    }
+
+    /// The people a dispute's actions name: who acted, to whom it was assigned.
+    async fn people_of(&self, d: &sync_protocol::model::Dispute) -> Result<Vec<sync_protocol::org::Account>> {
+        self.people(d.actions.iter().flat_map(|a| [Some(a.actor), a.to_account]).flatten().collect()).await
+    }
+
+    /// The accounts of these ids that exist, each once (a dispute's or a record's people: a few).
+    pub(super) async fn people(&self, ids: Vec<Uuid>) -> Result<Vec<sync_protocol::org::Account>> {
+        let ids: std::collections::BTreeSet<Uuid> = ids.into_iter().collect();
+        let mut people = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(a) = self.storage().account(id).await? {
+                people.push(a);
+            }
+        }
+        Ok(people)
     }
 
     /// Derives again, from their documents, every dispute row an older version of the closed

@@ -152,8 +152,10 @@ impl County {
         let read = Read::new(ReadKind::History, Some(key.grid)).subject(id).detail(collection.as_str());
         self.audit_read(caller, read).await?;
         let mut entries = doc::history(&d, id);
+        let people = self.people(entries.iter().filter_map(|e| e.account).collect()).await?;
         for e in &mut entries {
             mask_value(&e.field, &mut e.value);
+            e.by = people.iter().find(|p| Some(p.id) == e.account).cloned();
         }
         Ok(entries)
     }

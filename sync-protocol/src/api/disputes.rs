@@ -84,6 +84,10 @@ pub struct DisputeView {
     pub waiting: bool,
     /// The actions this person may take now.
     pub allowed: Vec<ActionKind>,
+    /// The people its actions name (who acted, to whom it was assigned), for their names: the
+    /// server fills it for one dispute's page; empty in lists and on the device.
+    #[serde(default)]
+    pub people: Vec<crate::org::Account>,
 }
 
 impl DisputeView {
@@ -107,6 +111,7 @@ impl DisputeView {
             overdue: state.overdue(now_ms),
             waiting: closed_loop::waits_for(&state, actor, role, node),
             allowed,
+            people: Vec::new(),
             report_delay_minutes: dispute.report_delay_minutes(),
             state,
             dispute,

@@ -24,6 +24,9 @@ pub struct HistoryEntry {
     pub field: String,
     /// The value written (`null` for a clear or a removal).
     pub value: Json,
+    /// The account's name and role, where whoever answers knows them (the server does).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<crate::org::Account>,
 }
 
 fn collect_objects(doc: &Automerge, obj: &ExId, prefix: &str, out: &mut HashMap<String, String>) {
@@ -61,6 +64,7 @@ pub fn history(doc: &Automerge, record: RecordId) -> Vec<HistoryEntry> {
                 device: meta.map(|m| m.device),
                 field,
                 value,
+                by: None,
             })
         };
         let expanded = change.decode();

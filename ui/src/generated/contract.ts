@@ -68,7 +68,11 @@ field: string,
 /**
  * The value written (`null` for a clear or a removal).
  */
-value: JsonValue, };
+value: JsonValue, 
+/**
+ * The account's name and role, where whoever answers knows them (the server does).
+ */
+by?: Account | null, };
 export type Resident = { id: string, name: string, 
 /**
  * `male` or `female`
@@ -332,7 +336,12 @@ waiting: boolean,
 /**
  * The actions this person may take now.
  */
-allowed: Array<ActionKind>, };
+allowed: Array<ActionKind>, 
+/**
+ * The people its actions name (who acted, to whom it was assigned), for their names: the
+ * server fills it for one dispute's page; empty in lists and on the device.
+ */
+people: Array<Account>, };
 export type NewAction = { kind: ActionKind, to_level?: Level | null, to_node?: string | null, to_account?: string | null, due_at?: number | null, note?: string | null, satisfaction?: Satisfaction | null, };
 export type DisputeEvent = { kind: string, dispute: string, grid: string, class: DisputeClass, status: DisputeStatus, 
 /**
