@@ -162,6 +162,23 @@ async fn story(server: TestServer) {
     assert_eq!(rows[0]["open_sessions"], json!(0));
     let unknown = format!("/v1/admin/accounts/{}/sessions", Uuid::now_v7());
     assert_eq!(http.send(delete.clone(), &unknown, &admin, None).await.1["code"], json!("unknown_account"));
+    // Answers that list a whole county are gzipped for a browser that asks; sync is not.
+    let gzipped = |path: &'static str, token: String| {
+        let url = format!("{}{path}", http.url);
+        async move {
+            let r = reqwest::Client::new()
+                .get(url)
+                .header("authorization", token)
+                .header("accept-encoding", "gzip")
+                .send()
+                .await
+                .unwrap();
+            r.headers().get("content-encoding").map(|v| v.to_str().unwrap().to_string())
+        }
+    };
+    assert_eq!(gzipped("/v1/admin/structure", admin[0].1.clone()).await.as_deref(), Some("gzip"));
+    assert_eq!(gzipped("/v1/map", admin[0].1.clone()).await.as_deref(), Some("gzip"));
+
     // The structure, each place once, with the grids' codes.
     let (status, places, _) = http.send(get.clone(), "/v1/admin/structure", &admin, None).await;
     assert_eq!(status, 200);

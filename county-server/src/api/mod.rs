@@ -58,12 +58,15 @@ pub struct AppState {
 }
 
 pub fn router(state: AppState) -> Router {
-    // The console's files are large and compress well; the API's answers are sized already.
+    // The console's files are large and compress well, and so are the few staff answers that
+    // list a whole county (the map's boundaries, the structure, every account, the grids):
+    // gzip where the client asks for it. Sync and the other answers are sized already.
+    let gz = tower_http::compression::CompressionLayer::new;
     let console = Router::new()
         .route("/console", get(console::root))
         .route("/console/", get(console::index))
         .route("/console/{*path}", get(console::file))
-        .layer(tower_http::compression::CompressionLayer::new());
+        .layer(gz());
     Router::new()
         .merge(console)
         .route("/health", get(|| async { "ok" }))
@@ -71,9 +74,9 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/docs/{*key}", get(sync::doc_range))
         .route("/v1/enrol", post(enrol::enrol))
         .route("/v1/me", get(enrol::me))
-        .route("/v1/grids", get(records::grids))
+        .route("/v1/grids", get(records::grids).layer(gz()))
         .route("/v1/places", get(records::places))
-        .route("/v1/map", get(records::map))
+        .route("/v1/map", get(records::map).layer(gz()))
         .route("/v1/residents", get(records::residents))
         .route("/v1/residents/{id}", get(records::resident))
         .route("/v1/residents/{id}/reveal", post(records::reveal))
@@ -94,7 +97,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/blobs/{hash}", put(blobs::put_chunk).get(blobs::get))
         .route("/v1/blobs/{hash}/status", get(blobs::status))
         .route("/v1/session", post(session::log_in).get(session::session).delete(session::log_out))
-        .route("/v1/admin/accounts", post(admin::create_account).get(admin::accounts))
+        .route("/v1/admin/accounts", post(admin::create_account).get(admin::accounts).layer(gz()))
         .route("/v1/admin/accounts/{id}/password", put(session::set_password))
         .route("/v1/admin/accounts/{id}/sessions", delete(admin::end_sessions))
         .route("/v1/admin/enrolment-codes", post(admin::issue_code))
@@ -104,7 +107,7 @@ pub fn router(state: AppState) -> Router {
         // A county's setup file may carry every grid's boundary.
         .route(
             "/v1/admin/structure",
-            post(admin::setup).layer(DefaultBodyLimit::max(MAX_SETUP_BYTES)).get(admin::structure),
+            post(admin::setup).layer(DefaultBodyLimit::max(MAX_SETUP_BYTES)).get(admin::structure).layer(gz()),
         )
         .route("/v1/admin/devices", get(admin::devices))
         .route("/v1/admin/devices/{id}/revoke", post(admin::revoke))
