@@ -171,6 +171,7 @@ try {
     assert.ok(!(await page.content()).includes(env('GK_ID_NUMBER')), 'no full ID number before the click')
     assert.match(await page.locator('[data-test=categories]').innerText(), /户籍人口/, 'the categories shown')
     await page.locator('[data-test=history]', { hasText: env('GK_WORKER') }).waitFor() // who created it, by name
+    await page.waitForTimeout(400) // the category tags' entry transition
     await shot('06-resident')
     await page.click('[data-test=reveal-id_number]')
     await page.locator('[data-test=value-id_number]', { hasText: env('GK_ID_NUMBER') }).waitFor()
@@ -183,7 +184,9 @@ try {
     await house.waitFor()
     assert.match(await house.innerText(), /砖混/, 'coded values in words')
     await house.click()
-    await page.locator('[data-test=house] [data-test=history]', { hasText: '建档' }).waitFor()
+    const houseHistory = page.locator('[data-test=house] [data-test=history]', { hasText: '建档' })
+    await houseHistory.waitFor()
+    assert.match(await houseHistory.innerText(), /结构\s+砖混/, 'fields and coded values in words')
     await shot('15-houses')
     await page.keyboard.press('Escape')
 
