@@ -2,6 +2,7 @@
 // a rejected roster's rows in the reader's language, and the
 // refusals the admin endpoints word.
 import type { Problem, ReadKind } from '../generated/contract'
+import { ElMessageBox } from 'element-plus'
 import { ApiError } from '../api'
 import { errorText } from './errors'
 
@@ -72,4 +73,21 @@ const ADMIN_WORDED = new Set([
 export function adminErrorText(t: T, e: unknown): string {
   if (e instanceof ApiError && ADMIN_WORDED.has(e.code)) return t(`admin.errors.${e.code}`)
   return errorText(t, e)
+}
+
+/**
+ * Asks before an act that cannot be undone (revoking, issuing, ending sessions): the message,
+ * and a confirm button named `action` (also the box's title). Whether the person confirmed.
+ */
+export async function confirmed(t: T, message: string, action: string): Promise<boolean> {
+  try {
+    await ElMessageBox.confirm(message, action, {
+      type: 'warning',
+      confirmButtonText: action,
+      cancelButtonText: t('admin.cancel'),
+    })
+    return true
+  } catch {
+    return false
+  }
 }
