@@ -96,6 +96,25 @@ try {
     await page.waitForTimeout(500) // the charts' entry animation
     await shot('02-workbench')
 
+    // The charts drill down: a click on the township's one bar (its one village with a
+    // dispute this month) opens the village's figures, its name in the path above them; the
+    // trend and coverage charts follow; the first crumb goes back up.
+    const settled = page.locator('[data-test=chart-settled]')
+    const box = await settled.boundingBox()
+    // Mid-height of the plot (36 px legend above, 60 px axis labels below): a full bar.
+    await page.mouse.click(box.x + box.width / 2, box.y + 36 + (box.height - 96) / 2)
+    await page.waitForURL(/[?&]node=/)
+    const crumbs = page.locator('[data-test=drill-crumb]')
+    await page.waitForFunction(() => document.querySelectorAll('[data-test=drill-crumb]').length === 2)
+    assert.match(await crumbs.nth(1).innerText(), new RegExp(env('GK_VILLAGE_NAME')))
+    await page.locator('[data-test=chart-trend] canvas').first().waitFor()
+    await page.locator('[data-test=chart-coverage] canvas').first().waitFor()
+    await page.waitForTimeout(500)
+    await shot('16-workbench-village')
+    await crumbs.first().locator('a').click()
+    await page.waitForFunction(() => !location.search.includes('node='))
+    await page.waitForFunction(() => document.querySelectorAll('[data-test=drill-crumb]').length === 1)
+
     // From the card to the queue, to the dispute.
     await page.click('[data-test=card-waiting]')
     await page.waitForURL(/\/console\/disputes\?list=waiting/)

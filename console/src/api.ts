@@ -2,6 +2,8 @@
 // HttpOnly cookie (sent by the browser), and the session's CSRF token on every request that
 // changes something. Errors arrive as the contract's ErrorBody and are thrown as ApiError.
 import type {
+  AreaQuery,
+  DisputeCounts,
   DisputeFigures,
   DisputeList,
   DisputeQuery,
@@ -14,6 +16,7 @@ import type {
   House,
   LogIn,
   MapGrid,
+  MapQuery,
   MaskedField,
   Resident,
   ResidentQuery,
@@ -166,7 +169,9 @@ export const api = {
   logOut: () => call<void>('DELETE', '/v1/session'),
   grids: () => call<GridInfo[]>('GET', '/v1/grids'),
   places: () => call<Place[]>('GET', '/v1/places'),
-  overview: () => call<Overview>('GET', '/v1/overview'),
+  overview: (q: AreaQuery = {}) => call<Overview>('GET', '/v1/overview', undefined, q as Params),
+  /** How many disputes each of the workbench's lists holds, counted by the server. */
+  disputeCounts: () => call<DisputeCounts>('GET', '/v1/disputes/counts'),
   disputes: (q: DisputeQuery & { list?: DisputeList | null }) =>
     call<DisputeView[]>('GET', '/v1/disputes', undefined, q as Params),
   dispute: (id: string) => call<DisputeView>('GET', `/v1/disputes/${encodeURIComponent(id)}`),
@@ -180,7 +185,7 @@ export const api = {
   history: (collection: 'residents' | 'houses' | 'disputes', id: string) =>
     call<HistoryEntry[]>('GET', `/v1/history/${collection}/${encodeURIComponent(id)}`),
   figures: (q: FiguresQuery) => call<DisputeFigures>('GET', '/v1/figures/disputes', undefined, q as Params),
-  map: () => call<MapGrid[]>('GET', '/v1/map'),
+  map: (q: MapQuery = {}) => call<MapGrid[]>('GET', '/v1/map', undefined, q as Params),
   // 管理: the county administrator's (the server refuses anyone else).
   structure: () => call<StructureNode[]>('GET', '/v1/admin/structure'),
   accounts: (q: AccountQuery) => call<AccountRow[]>('GET', '/v1/admin/accounts', undefined, q as Params),

@@ -737,3 +737,206 @@ async fn every_backend_lists_disputes_for_staff_as_the_rule_says() {
         assert_eq!(s.stale_dispute_docs(DISPUTE_RULE, 3_000).await.unwrap(), [key], "{name}");
     }
 }
+
+/// The residents a search should find, decided the slow way: every stored resident looked at.
+fn expected_search(
+    all: &[Resident],
+    term: &str,
+    like_folds_ascii_case: bool,
+    house: Option<Uuid>,
+    limit: usize,
+) -> Vec<Uuid> {
+    use sync_protocol::search::SearchTerm;
+    let fold = |s: &str| if like_folds_ascii_case { s.to_ascii_lowercase() } else { s.to_string() };
+    let term = SearchTerm::parse(term);
+    let mut hits: Vec<&Resident> = all
+        .iter()
+        .filter(|r| !r.is_archived() && house.is_none_or(|h| r.house_id == Some(h)))
+        .filter(|r| match &term {
+            None => true,
+            Some(SearchTerm::Name(n)) => fold(&r.name).contains(&fold(n)),
+            Some(SearchTerm::Initials(i)) => sync_protocol::pinyin::initials(&r.name).starts_with(i.as_str()),
+            Some(SearchTerm::IdTail(t)) => {
+                fold(&sync_protocol::search::id_tail(r.id_number.as_deref())).ends_with(&fold(t))
+            }
+        })
+        .collect();
+    // Ordered by name, then cut; ties in name are compared as sets below.
+    hits.sort_by(|a, b| a.name.cmp(&b.name));
+    hits.truncate(limit);
+    hits.into_iter().map(|r| r.id).collect()
+}
+
+#[tokio::test]
+async fn every_backend_finds_by_its_search_index_what_a_scan_finds() {
+    use sync_protocol::api::ResidentQuery;
+    use sync_protocol::org::Author;
+    let dir = tempfile::tempdir().unwrap();
+    let pg = county_server::testing::scratch_postgres("search").await.expect("PostgreSQL for the storage suite");
+    let now = chrono::Utc::now().timestamp_millis();
+    let worker = Uuid::now_v7();
+    let mut spec = demo_county::GridSpec::typical("高庄镇", "东坡村", worker, now, 11);
+    (spec.residents, spec.houses, spec.visit_months, spec.visits_per_month, spec.open_disputes) = (400, 120, 1, 1, 0);
+    let data = demo_county::generate_grid(&spec);
+    let mut residents = data.residents.clone();
+    // Names no generator writes: a name inside another, repeated characters, white space,
+    // Latin letters, LIKE's wildcards, FTS5's quote and a tsvector's quote and backslash.
+    let odd = [
+        "张伟",
+        "张伟明",
+        "李张伟",
+        "张张伟伟",
+        "张 伟",
+        "阿卜杜·热合曼",
+        "O'Neil",
+        "Anna Li",
+        "王_五",
+        "赵%六",
+        "钱\"七",
+        "孙\\八",
+        "欧阳娜娜",
+        "娜",
+    ];
+    for (i, name) in odd.iter().enumerate() {
+        residents[i].name = name.to_string();
+        residents[i].archived_reason = None;
+    }
+    let records = county_server::service::import::GridRecords {
+        residents: residents.clone(),
+        houses: data.houses.clone(),
+        visits: data.visits.clone(),
+        disputes: data.disputes.clone(),
+    };
+    let mut terms: Vec<String> = vec![
+        "张伟".into(),
+        "张".into(),
+        "伟".into(),
+        "张伟明".into(),
+        "张 伟".into(),
+        "张伟伟".into(),
+        "·".into(),
+        "卜杜·热".into(),
+        "'".into(),
+        "O'N".into(),
+        "anna".into(),
+        "Anna Li".into(),
+        "_".into(),
+        "%".into(),
+        "王_".into(),
+        "\"".into(),
+        "钱\"".into(),
+        "\\".into(),
+        "孙\\八".into(),
+        "娜娜".into(),
+        "zw".into(),
+        "z".into(),
+        "oy".into(),
+        "zwm".into(),
+        "q".into(),
+        "x".into(),
+        "无此人".into(),
+    ];
+    // Every one-, two- and three-character piece of some generated names, and ID tails of
+    // every length.
+    for r in residents.iter().skip(odd.len()).step_by(37) {
+        let c: Vec<char> = r.name.chars().collect();
+        for len in 1..=3.min(c.len()) {
+            terms.extend(c.windows(len).map(|w| w.iter().collect::<String>()));
+        }
+        let tail = sync_protocol::search::id_tail(r.id_number.as_deref());
+        for k in 1..=tail.len() {
+            terms.push(tail[tail.len() - k..].to_string());
+        }
+    }
+    for (name, s) in backends(&dir, &pg).await {
+        let s = s.as_ref();
+        let (township, g) = grid(s).await;
+        let author = Author { account: worker, device: Uuid::now_v7(), role: Role::GridWorker, node: None };
+        county_server::service::import::import_grid(s, g, &author, &records, now).await.unwrap();
+        let folds = name == "sqlite";
+        let mut current = residents.clone();
+        for round in ["imported", "after renames"] {
+            for term in &terms {
+                for (scope, limit) in [(Scope::All, 10_000), (Scope::Township(township), 7)] {
+                    let q = ResidentQuery { q: Some(term.clone()), limit: Some(limit), ..Default::default() };
+                    let got: Vec<Resident> = s.residents(&scope, &q).await.unwrap();
+                    let want = expected_search(&current, term, folds, None, limit as usize);
+                    let names = |ids: &[Uuid]| {
+                        let mut v: Vec<String> =
+                            ids.iter().map(|id| current.iter().find(|r| r.id == *id).unwrap().name.clone()).collect();
+                        v.sort();
+                        v
+                    };
+                    let got_ids: Vec<Uuid> = got.iter().map(|r| r.id).collect();
+                    assert_eq!(names(&got_ids), names(&want), "{name} {round}: {term:?} limit {limit}");
+                    assert!(got.windows(2).all(|w| w[0].name <= w[1].name), "{name}: ordered by name");
+                    if limit > 100 {
+                        let (mut a, mut b) = (got_ids.clone(), want.clone());
+                        a.sort();
+                        b.sort();
+                        assert_eq!(a, b, "{name} {round}: {term:?} finds the same residents");
+                    }
+                }
+            }
+            // Renames go through the index's triggers: the old name is no longer found, the new
+            // one is; a resident archived drops out.
+            current[0].name = "周伟".into();
+            current[1].archived_reason = Some("moved_away".into());
+            current[2].name = "李张".into();
+            let rows = Rows {
+                residents: (0..3).map(|i| (DocKey::new(g, Collection::Residents), current[i].clone())).collect(),
+                ..Rows::default()
+            };
+            s.commit(GridCommit { grid: g, docs: vec![], changes: vec![], rows, settings: Default::default() })
+                .await
+                .unwrap();
+        }
+        let q = |t: &str| ResidentQuery { q: Some(t.into()), ..Default::default() };
+        let found = |v: Vec<Resident>| v.into_iter().map(|r| r.name).collect::<Vec<_>>();
+        assert!(found(s.residents(&Scope::All, &q("周伟")).await.unwrap()).contains(&"周伟".to_string()), "{name}");
+        assert!(
+            !found(s.residents(&Scope::All, &q("张伟明")).await.unwrap()).contains(&"张伟明".to_string()),
+            "{name}"
+        );
+        if name == "sqlite" {
+            // The index is keyed by the residents' rowids, which SQLite's VACUUM keeps here
+            // (it copies each table's rows as they are): after rows are deleted and the file
+            // vacuumed, every search still finds what a scan finds. A SQLite that renumbered
+            // rowids would fail this, and would need the index rebuilt after a VACUUM.
+            let raw = rusqlite::Connection::open(dir.path().join("suite.db")).unwrap();
+            raw.execute(
+                "DELETE FROM residents WHERE rowid IN (SELECT rowid FROM residents ORDER BY rowid LIMIT 60)",
+                [],
+            )
+            .unwrap();
+            raw.execute_batch("VACUUM").unwrap();
+            let kept: Vec<String> = raw
+                .prepare("SELECT id FROM residents")
+                .unwrap()
+                .query_map([], |r| r.get(0))
+                .unwrap()
+                .map(|r| r.unwrap())
+                .collect();
+            current.retain(|r| kept.contains(&r.id.to_string()));
+            for term in &terms {
+                let q = ResidentQuery { q: Some(term.clone()), limit: Some(10_000), ..Default::default() };
+                let mut got: Vec<Uuid> =
+                    s.residents(&Scope::All, &q).await.unwrap().into_iter().map(|r| r.id).collect();
+                let mut want = expected_search(&current, term, folds, None, 10_000);
+                got.sort();
+                want.sort();
+                assert_eq!(got, want, "sqlite after VACUUM: {term:?}");
+            }
+        }
+        // One house's residents.
+        let house = current.iter().find_map(|r| r.house_id.filter(|_| !r.is_archived())).unwrap();
+        let q = ResidentQuery { grid: Some(g), house: Some(house), ..Default::default() };
+        let mut got: Vec<Uuid> = s.residents(&Scope::All, &q).await.unwrap().into_iter().map(|r| r.id).collect();
+        let mut want = expected_search(&current, "", folds, Some(house), 10_000);
+        got.sort();
+        want.sort();
+        assert!(!want.is_empty());
+        assert_eq!(got, want, "{name}: one house's residents");
+    }
+    county_server::testing::drop_scratch_postgres(&pg).await.unwrap();
+}

@@ -41,14 +41,30 @@ impl SearchTerm {
         }
     }
 
-    /// The query-table column and the `LIKE` pattern that implement the match.
+    /// The query-table column and the `LIKE` pattern that implement the match, to be used as
+    /// `{column} LIKE ? ESCAPE '\'` ([`LIKE_ESCAPE`]): the term's own `%`, `_` and `\` are
+    /// escaped, so a search for "_" finds names with an underscore, not every name.
     pub fn column_and_pattern(&self) -> (&'static str, String) {
         match self {
-            SearchTerm::IdTail(d) => ("id_tail", format!("%{d}")),
-            SearchTerm::Initials(i) => ("initials", format!("{i}%")),
-            SearchTerm::Name(n) => ("name", format!("%{n}%")),
+            SearchTerm::IdTail(d) => ("id_tail", format!("%{}", escape_like(d))),
+            SearchTerm::Initials(i) => ("initials", format!("{}%", escape_like(i))),
+            SearchTerm::Name(n) => ("name", format!("%{}%", escape_like(n))),
         }
     }
+}
+
+/// The `ESCAPE` clause that goes after the pattern of [`SearchTerm::column_and_pattern`].
+pub const LIKE_ESCAPE: &str = " ESCAPE '\\'";
+
+fn escape_like(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -66,5 +82,13 @@ mod tests {
         assert_eq!(SearchTerm::parse("31002X"), Some(SearchTerm::IdTail("002X".into())));
         assert_eq!(SearchTerm::parse("11010519491231002x"), Some(SearchTerm::IdTail("002X".into())));
         assert_eq!(id_tail(None), "");
+    }
+
+    #[test]
+    fn patterns_escape_the_wildcards_of_like() {
+        assert_eq!(SearchTerm::parse("张").unwrap().column_and_pattern(), ("name", "%张%".into()));
+        assert_eq!(SearchTerm::parse("_").unwrap().column_and_pattern(), ("name", "%\\_%".into()));
+        assert_eq!(SearchTerm::parse("5%\\").unwrap().column_and_pattern(), ("name", "%5\\%\\\\%".into()));
+        assert_eq!(LIKE_ESCAPE, " ESCAPE '\\'");
     }
 }

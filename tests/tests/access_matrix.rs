@@ -266,6 +266,14 @@ fn foreign_calls(f: &GridData) -> Vec<(Call, u16, &'static str)> {
         ),
         (Call::new(Method::GET, "/v1/houses", format!("/v1/houses?grid={g}")), 403, "forbidden"),
         (Call::new(Method::GET, "/v1/disputes", format!("/v1/disputes?grid={g}")), 403, "forbidden"),
+        // A chart drilled down into another's place.
+        (Call::new(Method::GET, "/v1/overview", format!("/v1/overview?node={g}")), 403, "forbidden"),
+        (Call::new(Method::GET, "/v1/map", format!("/v1/map?node={g}&outlines=false")), 403, "forbidden"),
+        (
+            Call::new(Method::GET, "/v1/figures/disputes", format!("/v1/figures/disputes?node={g}&by=month&months=12")),
+            403,
+            "forbidden",
+        ),
         (Call::new(Method::GET, "/v1/conflicts", format!("/v1/conflicts?grid={g}")), 403, "forbidden"),
         (Call::new(Method::GET, "/v1/disputes/{id}", format!("/v1/disputes/{}", f.dispute)), 404, "not_found"),
         (
@@ -438,6 +446,7 @@ fn every_authenticated_call(m: &Matrix) -> Vec<Call> {
         ("/v1/residents", "/v1/residents"),
         ("/v1/houses", "/v1/houses"),
         ("/v1/disputes", "/v1/disputes"),
+        ("/v1/disputes/counts", "/v1/disputes/counts"),
         ("/v1/conflicts", "/v1/conflicts"),
         ("/v1/events", "/v1/events"),
         ("/v1/figures/disputes", "/v1/figures/disputes"),
@@ -718,6 +727,7 @@ async fn every_role_can_do_its_own_work() {
         calls.push(Call::new(Method::GET, "/v1/places", "/v1/places"));
         calls.push(Call::new(Method::GET, "/v1/map", "/v1/map"));
         calls.push(Call::new(Method::GET, "/v1/figures/disputes", "/v1/figures/disputes?by=township"));
+        calls.push(Call::new(Method::GET, "/v1/disputes/counts", "/v1/disputes/counts"));
         for call in &calls {
             let got = send(&url, call, Some(token)).await;
             ok(who, call, &got);

@@ -196,6 +196,43 @@ async fn a_dispute_goes_up_to_the_township_and_back_down_and_every_replica_agree
     assert_eq!(by_worker["rows"][0]["name"], json!("张红梅"));
     let (status, body) = get_status(&server, &township, "/v1/figures/disputes?month=202613").await;
     assert_eq!((status, body["code"].as_str()), (400, Some("malformed_query")), "{body}");
+    // The year's trend: twelve months, the last this one with the dispute, the others empty.
+    let trend = get(&server, &township, "/v1/figures/disputes?by=month&months=12").await;
+    let rows = trend["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 12, "{trend}");
+    let this_month = sync_protocol::doc::DocKey::month_of(field_core::now_ms()).to_string();
+    assert_eq!(rows[11]["name"], json!(this_month));
+    assert_eq!(rows[11]["settled_township"], json!(1));
+    assert!(rows[..11].iter().all(|r| r["disputes"] == json!(0)), "{trend}");
+    assert!(rows.windows(2).all(|w| w[0]["name"].as_str() < w[1]["name"].as_str()));
+    for months in ["0", "25", "x"] {
+        let (status, body) = get_status(&server, &township, &format!("/v1/figures/disputes?months={months}")).await;
+        assert_eq!((status, body["code"].as_str()), (400, Some("malformed_query")), "months={months}: {body}");
+    }
+    // Drilled down into the village and the grid: the same dispute; the figures of the
+    // county's own node are not the township's to ask for.
+    for node in [o.village, o.grid_a] {
+        let f = get(&server, &township, &format!("/v1/figures/disputes?by=county&node={node}")).await;
+        assert_eq!(f["rows"][0]["id"], json!(node.to_string()), "{f}");
+        assert_eq!(f["rows"][0]["settled_township"], json!(1), "{f}");
+    }
+    let (status, _) = get_status(&server, &township, &format!("/v1/figures/disputes?node={}", o.county)).await;
+    assert_eq!(status, 403);
+    // The workbench's counts: nothing waits at the township, its dispute settled.
+    let counts = get(&server, &township, "/v1/disputes/counts").await;
+    assert_eq!(counts["waiting"], json!(0), "{counts}");
+    assert_eq!(
+        counts["new_today"],
+        json!(
+            listed(get(&server, &township, &format!("/v1/disputes?reported_since={}", start_of_today())).await).len()
+        )
+    );
+}
+
+/// Midnight today, China Standard Time.
+fn start_of_today() -> i64 {
+    let (day, cst) = (86_400_000i64, 8 * 3_600_000i64);
+    (field_core::now_ms() + cst).div_euclid(day) * day - cst
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -355,6 +392,23 @@ async fn the_demo_county_holds_disputes_at_every_stage_and_codes_for_every_level
     assert!(count(DisputeStatus::Assigned, Level::Township) > 0, "assigned by the township");
     assert!(!list(DisputeList::Supervised, Level::County).await.is_empty(), "supervised by the county");
     assert!(!list(DisputeList::AssignedOut, Level::Township).await.is_empty());
+    // The workbench's counts are the lists' lengths, counted without reading them.
+    for level in [Level::Community, Level::Township, Level::County] {
+        for l in [
+            DisputeList::Waiting,
+            DisputeList::Overdue,
+            DisputeList::Supervised,
+            DisputeList::UnacceptedEmergencies,
+            DisputeList::AssignedOut,
+        ] {
+            let viewer = Viewer { account: Uuid::now_v7(), level, node: None, department: false, now_ms: now };
+            let n = storage.dispute_count(&Scope::All, Some(l), viewer, &DisputeQuery::default()).await.unwrap();
+            assert_eq!(n, list(l, level).await.len() as u64, "{l:?} at {level:?}");
+        }
+    }
+    let viewer = Viewer { account: Uuid::now_v7(), level: Level::County, node: None, department: false, now_ms: now };
+    let n = storage.dispute_count(&Scope::All, None, viewer, &DisputeQuery::default()).await.unwrap();
+    assert_eq!(n, all.len() as u64);
     assert!(states.iter().all(|s| s.contradictions.is_empty()));
     // The setup file gave every grid its code, boundary, instructor and party-member helper, and
     // every township its departments; the justice office reported back on what it was sent.

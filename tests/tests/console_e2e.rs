@@ -167,6 +167,7 @@ async fn the_township_centre_works_a_dispute_in_the_console_and_the_justice_offi
         ("GK_BIRTH_YEAR", sun.birth_date[..4].to_string()),
         ("GK_WORKER", "张红梅".to_string()),
         ("GK_MAP_GRID", "东坡村第1网格".to_string()),
+        ("GK_VILLAGE_NAME", "东坡村".to_string()),
         ("GK_GRID", o.grid_a.to_string()),
         ("GK_HOUSE", "村内12号".to_string()),
         ("GK_ID_NUMBER", sun.id_number.clone().unwrap()),

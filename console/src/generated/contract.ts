@@ -358,10 +358,19 @@ waiting_level?: Level | null, deadline?: number | null,
 at: number, };
 export type FiguresQuery = { 
 /**
- * `yyyymm` (China Standard Time); this month when absent.
+ * `yyyymm` (China Standard Time); this month when absent. With `months`, the last month.
  */
-month?: number | null, by?: FigureGroup | null, };
-export type FigureGroup = "worker" | "grid" | "village" | "township" | "county";
+month?: number | null, 
+/**
+ * How many months, ending with `month` (1 to 24; 1 when absent): `by=month&months=12` is
+ * the year's trend.
+ */
+months?: number | null, by?: FigureGroup | null, 
+/**
+ * Only this township, village or grid of the caller's scope: a chart drilled down.
+ */
+node?: string | null, };
+export type FigureGroup = "worker" | "grid" | "village" | "township" | "county" | "month";
 export type FigureRow = { 
 /**
  * The account's or node's id (grouped by county: the caller's own node).
@@ -380,7 +389,11 @@ intervention_median_minutes?: number | null, intervened: number,
  * Where they were settled (小事不出社区、大事不出镇、矛盾不上交), and how many are open.
  */
 settled_grid: number, settled_community: number, settled_township: number, settled_county: number, open: number, };
-export type DisputeFigures = { month: number, by: FigureGroup, rows: Array<FigureRow>, };
+export type DisputeFigures = { 
+/**
+ * The last month, and how many months ending with it.
+ */
+month: number, months: number, by: FigureGroup, rows: Array<FigureRow>, };
 export type Overview = { grids: number, residents: number, houses: number, visits_this_month: number, by_category: Array<[string, number]>, open_disputes_by_level: Array<[string, number]>, resolved_by_level: Array<[string, number]>, open_conflicts: number, };
 export type ReadKind = "snapshot" | "catch_up" | "resident_list" | "resident_record" | "reveal" | "house_list" | "dispute_list" | "conflicts" | "history" | "roster_export" | "photo" | "log_in";
 export type MaskedField = "id_number" | "phone" | "birth_date";
@@ -465,7 +478,11 @@ export type Place = { id: string, name: string, kind: NodeKind,
  */
 level: Level, };
 export type LogIn = { login: string, password: string, };
-export type SessionView = { account: Account, csrf_token: string, 
+export type SessionView = { account: Account, 
+/**
+ * The name of the account's place (宜水县, 高庄镇, 高庄镇司法所 …).
+ */
+place: string, csrf_token: string, 
 /**
  * When the session ends at the latest (it ends earlier after [`SESSION_IDLE_MS`] unused).
  */
@@ -518,6 +535,13 @@ visits_this_month: number, open_disputes: number,
  * Open disputes past their deadline now.
  */
 overdue: number, };
+export type MapQuery = { node?: string | null, outlines?: boolean | null, };
+export type AreaQuery = { node?: string | null, };
+export type DisputeCounts = { 
+/**
+ * Reported since midnight, China Standard Time.
+ */
+new_today: number, waiting: number, overdue: number, supervised: number, unaccepted_emergencies: number, assigned_out: number, };
 export type SetPassword = { login: string, password: string, };
 export type IdentityView = { device_id: string, server: string, account: Account, grids: Array<GridInfo>, 
 /**

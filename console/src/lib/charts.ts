@@ -1,7 +1,8 @@
-// ECharts, only the parts the console draws (canvas renderer: also in headless Chromium).
+// ECharts, only the parts the console draws (canvas renderer: also in headless Chromium): bars,
+// lines (the workbench's trend), pies and the map.
 import { use } from 'echarts/core'
 import { CanvasRenderer } from 'echarts/renderers'
-import { BarChart, MapChart, PieChart } from 'echarts/charts'
+import { BarChart, LineChart, MapChart, PieChart } from 'echarts/charts'
 import {
   GridComponent,
   LegendComponent,
@@ -13,6 +14,7 @@ import {
 use([
   CanvasRenderer,
   BarChart,
+  LineChart,
   PieChart,
   MapChart,
   GridComponent,

@@ -82,6 +82,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/residents/{id}/reveal", post(records::reveal))
         .route("/v1/houses", get(records::houses))
         .route("/v1/disputes", get(records::disputes))
+        .route("/v1/disputes/counts", get(records::dispute_counts))
         .route("/v1/disputes/{id}", get(records::dispute))
         .route("/v1/disputes/{id}/actions", post(records::act_on_dispute))
         .route("/v1/events", get(events::events))

@@ -5,8 +5,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 use sync_protocol::Code;
 use sync_protocol::api::{
-    DisputeFigures, DisputeQuery, DisputeView, FiguresQuery, GridFilter, NewAction, Overview, Place, ResidentQuery,
-    RevealRequest, Revealed,
+    AreaQuery, DisputeCounts, DisputeFigures, DisputeQuery, DisputeView, FiguresQuery, GridFilter, MapGrid, MapQuery,
+    NewAction, Overview, Place, ResidentQuery, RevealRequest, Revealed,
 };
 use sync_protocol::doc::{Conflict, HistoryEntry};
 use sync_protocol::model::{CountySettings, House, Resident, ResidentSummary};
@@ -23,8 +23,8 @@ pub async fn grids(State(st): State<AppState>, Authed(c): Authed) -> R<Vec<GridI
     Ok(Json(st.county.grids(&c).await?))
 }
 
-pub async fn map(State(st): State<AppState>, Authed(c): Authed) -> R<Vec<sync_protocol::api::MapGrid>> {
-    Ok(Json(st.county.map(&c).await?))
+pub async fn map(State(st): State<AppState>, Authed(c): Authed, Q(q): Q<MapQuery>) -> R<Vec<MapGrid>> {
+    Ok(Json(st.county.map(&c, &q).await?))
 }
 
 pub async fn places(State(st): State<AppState>, Authed(c): Authed) -> R<Vec<Place>> {
@@ -95,8 +95,12 @@ pub async fn history(
     Ok(Json(st.county.history(&c, collection, id).await?))
 }
 
-pub async fn overview(State(st): State<AppState>, Authed(c): Authed) -> R<Overview> {
-    Ok(Json(st.county.overview(&c).await?))
+pub async fn overview(State(st): State<AppState>, Authed(c): Authed, Q(q): Q<AreaQuery>) -> R<Overview> {
+    Ok(Json(st.county.overview(&c, &q).await?))
+}
+
+pub async fn dispute_counts(State(st): State<AppState>, Authed(c): Authed) -> R<DisputeCounts> {
+    Ok(Json(st.county.dispute_counts(&c).await?))
 }
 
 /// The county's settings in force (any enrolled caller: they are the rules everyone follows).

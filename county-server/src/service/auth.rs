@@ -127,6 +127,32 @@ pub async fn grid_in_scope(storage: &dyn Storage, scope: &Scope, grid: Uuid) -> 
     })
 }
 
+/// A scope narrowed to one township, village or grid within it (a chart drilled down), with
+/// that place; the scope itself when no place is named. A place outside the scope, unknown, or
+/// not an area (a department) is refused alike, so a refusal tells nothing of other places.
+pub async fn narrow_scope(storage: &dyn Storage, scope: Scope, node: Option<Uuid>) -> Result<(Scope, Option<Node>)> {
+    let Some(id) = node else { return Ok((scope, None)) };
+    let outside = || Error::Forbidden("place outside your scope".into());
+    let n = storage.node(id).await?.ok_or_else(outside)?;
+    let inside = match &scope {
+        Scope::All => true,
+        Scope::Township(t) => n.id == *t || n.township == Some(*t),
+        Scope::Village(v) => n.id == *v || n.village == Some(*v),
+        Scope::Grid(g) => n.id == *g,
+    };
+    let narrowed = match n.kind {
+        NodeKind::County => Scope::All,
+        NodeKind::Township => Scope::Township(n.id),
+        NodeKind::Village => Scope::Village(n.id),
+        NodeKind::Grid => Scope::Grid(n.id),
+        NodeKind::Department => return Err(outside()),
+    };
+    if !inside || (n.kind == NodeKind::County && scope != Scope::All) {
+        return Err(outside());
+    }
+    Ok((narrowed, Some(n)))
+}
+
 /// Refuses a grid outside the scope (when one is named).
 pub async fn check_grid(storage: &dyn Storage, scope: &Scope, grid: Option<Uuid>) -> Result<()> {
     if let Some(g) = grid

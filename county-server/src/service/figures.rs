@@ -10,6 +10,7 @@ use sync_protocol::doc::DocKey;
 use sync_protocol::org::Level;
 use uuid::Uuid;
 
+use super::auth::narrow_scope;
 use super::{Caller, County};
 use crate::error::{Error, Result};
 use crate::storage::DisputeTimes;
@@ -60,22 +61,41 @@ fn row(id: Uuid, name: String, times: &[&DisputeTimes]) -> FigureRow {
 
 impl County {
     pub async fn dispute_figures(&self, caller: &Caller, q: &FiguresQuery) -> Result<DisputeFigures> {
-        let scope = caller.scope()?;
+        let bad = |m: &str| Error::bad(sync_protocol::Code::MalformedQuery, m);
+        let (scope, place) = narrow_scope(self.storage(), caller.scope()?, q.node).await?;
         let month = q.month.unwrap_or_else(|| DocKey::month_of(chrono::Utc::now().timestamp_millis()));
-        let (from, to) = month_bounds(month)
-            .ok_or_else(|| Error::bad(sync_protocol::Code::MalformedQuery, "month is yyyymm, 200001 to 210012"))?;
+        let months = q.months.unwrap_or(1);
+        if !(1..=MAX_MONTHS).contains(&months) {
+            return Err(bad("months is 1 to 24"));
+        }
+        let first = month_back(month, months - 1);
+        let (from, to) = match (month_bounds(first), month_bounds(month)) {
+            (Some((from, _)), Some((_, to))) => (from, to),
+            _ => return Err(bad("month is yyyymm, 200001 to 210012")),
+        };
         let by = q.by.unwrap_or_default();
         let times = self.storage().dispute_times(&scope, from, to).await?;
         // Where each grid lies (names as the lists show them).
         let grids: HashMap<Uuid, sync_protocol::org::GridInfo> =
             self.storage().grids(&scope).await?.into_iter().map(|g| (g.id, g)).collect();
         let mut groups: HashMap<(Uuid, String), Vec<&DisputeTimes>> = HashMap::new();
-        let whole = caller.node.as_ref().map(|n| n.name.clone()).unwrap_or_default();
+        // The whole scope's row: the place asked for, else the caller's own.
+        let (whole_id, whole) = match (&place, &caller.node) {
+            (Some(p), _) => (p.id, p.name.clone()),
+            (None, Some(n)) => (n.id, n.name.clone()),
+            (None, None) => (caller.account.node, String::new()),
+        };
+        if by == FigureGroup::Month {
+            // Every month of the window has its row, with or without disputes.
+            for i in 0..months {
+                groups.entry((whole_id, month_back(month, i).to_string())).or_default();
+            }
+        }
         for t in &times {
             let g = grids.get(&t.grid);
             let key = match by {
-                // The caller's whole scope: its own node.
-                FigureGroup::County => (caller.account.node, whole.clone()),
+                FigureGroup::County => (whole_id, whole.clone()),
+                FigureGroup::Month => (whole_id, DocKey::month_of(t.reported_at).to_string()),
                 FigureGroup::Grid => {
                     (t.grid, g.map(|g| format!("{} {} {}", g.township, g.village, g.name)).unwrap_or_default())
                 }
@@ -91,11 +111,25 @@ impl County {
             groups.entry(key).or_default().push(t);
         }
         let mut rows: Vec<FigureRow> = groups.into_iter().map(|((id, name), ts)| row(id, name, &ts)).collect();
-        rows.sort_by(|a, b| {
-            b.disputes.cmp(&a.disputes).then_with(|| a.name.cmp(&b.name)).then_with(|| a.id.cmp(&b.id))
-        });
-        Ok(DisputeFigures { month, by, rows })
+        if by == FigureGroup::Month {
+            rows.sort_by(|a, b| a.name.cmp(&b.name));
+        } else {
+            rows.sort_by(|a, b| {
+                b.disputes.cmp(&a.disputes).then_with(|| a.name.cmp(&b.name)).then_with(|| a.id.cmp(&b.id))
+            });
+        }
+        Ok(DisputeFigures { month, months, by, rows })
     }
+}
+
+/// The most months one request of figures covers.
+const MAX_MONTHS: u32 = 24;
+
+/// The `yyyymm` month `back` months before `month`.
+fn month_back(month: u32, back: u32) -> u32 {
+    let index = (month / 100) * 12 + (month % 100).saturating_sub(1);
+    let index = index.saturating_sub(back);
+    (index / 12) * 100 + index % 12 + 1
 }
 
 #[cfg(test)]
@@ -114,5 +148,9 @@ mod tests {
         assert_eq!(median(vec![]), None);
         assert_eq!(median(vec![9, 1, 5]), Some(5));
         assert_eq!(median(vec![4, 1, 10, 2]), Some(3));
+        assert_eq!(month_back(202611, 0), 202611);
+        assert_eq!(month_back(202611, 10), 202601);
+        assert_eq!(month_back(202611, 11), 202512);
+        assert_eq!(month_back(202601, 13), 202412);
     }
 }

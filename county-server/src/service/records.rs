@@ -4,7 +4,10 @@
 //! in full one field at a time, on a deliberate request ([`County::reveal`]). Every read
 //! of personal data is written to the audit log before it is answered ([`super::audit`]).
 
-use sync_protocol::api::{DisputeQuery, DisputeView, MaskedField, Overview, ReadKind, ResidentQuery, Revealed};
+use sync_protocol::api::{
+    AreaQuery, DisputeCounts, DisputeList, DisputeQuery, DisputeView, MapGrid, MapQuery, MaskedField, Overview,
+    ReadKind, ResidentQuery, Revealed,
+};
 use sync_protocol::doc::{self, Conflict, DocKey, HistoryEntry};
 use sync_protocol::model::{House, Resident, ResidentSummary};
 use sync_protocol::schema::Collection;
@@ -12,7 +15,7 @@ use sync_protocol::validate::{mask_id_number, mask_phone};
 use uuid::Uuid;
 
 use super::audit::Read;
-use super::auth::check_grid;
+use super::auth::{check_grid, narrow_scope};
 use super::{Caller, County};
 use crate::error::{Error, Result};
 use crate::storage::Viewer;
@@ -33,6 +36,13 @@ fn mask_value(field: &str, v: &mut serde_json::Value) {
 /// only the region code to guess, and its check digit confirms the guess.
 fn birth_year(date: &str) -> String {
     date.chars().take(4).collect()
+}
+
+/// Midnight of the day `now` falls in, China Standard Time.
+fn start_of_day_cst(now: i64) -> i64 {
+    const DAY: i64 = 86_400_000;
+    const CST: i64 = 8 * 3_600_000;
+    (now + CST).div_euclid(DAY) * DAY - CST
 }
 
 /// The most disputes one staff list answers (a township's overdue list is far shorter).
@@ -160,15 +170,44 @@ impl County {
         Ok(entries)
     }
 
-    pub async fn overview(&self, caller: &Caller) -> Result<Overview> {
+    /// The figures of the caller's scope, or of one place within it.
+    pub async fn overview(&self, caller: &Caller, q: &AreaQuery) -> Result<Overview> {
+        let (scope, _) = narrow_scope(self.storage(), caller.scope()?, q.node).await?;
         let month_start = DocKey::month_start_ms(chrono::Utc::now().timestamp_millis());
-        Ok(self.storage().overview(&caller.scope()?, month_start).await?)
+        Ok(self.storage().overview(&scope, month_start).await?)
     }
 
-    /// The caller's grids for the map: boundaries and per-grid figures (counts only, no person).
-    pub async fn map(&self, caller: &Caller) -> Result<Vec<sync_protocol::api::MapGrid>> {
+    /// The caller's grids (or one place's) for the map: boundaries and per-grid figures
+    /// (counts only, no person).
+    pub async fn map(&self, caller: &Caller, q: &MapQuery) -> Result<Vec<MapGrid>> {
+        let (scope, _) = narrow_scope(self.storage(), caller.scope()?, q.node).await?;
         let now = chrono::Utc::now().timestamp_millis();
-        Ok(self.storage().map_grids(&caller.scope()?, DocKey::month_start_ms(now), now).await?)
+        let mut grids = self.storage().map_grids(&scope, DocKey::month_start_ms(now), now).await?;
+        if q.outlines == Some(false) {
+            for g in &mut grids {
+                g.boundary = None;
+            }
+        }
+        Ok(grids)
+    }
+
+    /// How many disputes each of the workbench's lists holds for the caller.
+    pub async fn dispute_counts(&self, caller: &Caller) -> Result<DisputeCounts> {
+        let scope = caller.scope()?;
+        let now = chrono::Utc::now().timestamp_millis();
+        let viewer = Viewer::of(&caller.account, now);
+        let today = DisputeQuery { reported_since: Some(start_of_day_cst(now)), ..Default::default() };
+        let all = DisputeQuery::default();
+        let s = self.storage();
+        let (new_today, waiting, overdue, supervised, unaccepted_emergencies, assigned_out) = tokio::try_join!(
+            s.dispute_count(&scope, None, viewer, &today),
+            s.dispute_count(&scope, Some(DisputeList::Waiting), viewer, &all),
+            s.dispute_count(&scope, Some(DisputeList::Overdue), viewer, &all),
+            s.dispute_count(&scope, Some(DisputeList::Supervised), viewer, &all),
+            s.dispute_count(&scope, Some(DisputeList::UnacceptedEmergencies), viewer, &all),
+            s.dispute_count(&scope, Some(DisputeList::AssignedOut), viewer, &all),
+        )?;
+        Ok(DisputeCounts { new_today, waiting, overdue, supervised, unaccepted_emergencies, assigned_out })
     }
 
     /// Reads a grid's document for history and similar rare reads.

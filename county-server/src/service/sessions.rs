@@ -214,7 +214,8 @@ impl County {
         };
         self.storage().start_session(&session, &auth::hash_secret(&token)).await?;
         self.audit_read(&caller, Read::new(ReadKind::LogIn, None).detail("accepted")).await?;
-        Ok(Opened { token, view: SessionView { account, csrf_token: csrf, expires_at: now + SESSION_LIFE_MS } })
+        let place = caller.node.map(|n| n.name).unwrap_or_default();
+        Ok(Opened { token, view: SessionView { account, place, csrf_token: csrf, expires_at: now + SESSION_LIFE_MS } })
     }
 
     /// The caller holding a console session's token. A request that changes something
@@ -247,6 +248,7 @@ impl County {
         }
         let view = SessionView {
             account: account.clone(),
+            place: node.as_ref().map(|n| n.name.clone()).unwrap_or_default(),
             csrf_token: s.csrf.clone(),
             expires_at: s.created_at + SESSION_LIFE_MS,
         };

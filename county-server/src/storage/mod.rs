@@ -386,6 +386,15 @@ pub trait Queries: Send + Sync + 'static {
         q: &DisputeQuery,
         limit: u32,
     ) -> Result<Vec<(Uuid, Dispute)>>;
+    /// How many disputes one of the staff's lists holds (`None`: every dispute `q` matches),
+    /// counted without reading them.
+    async fn dispute_count(
+        &self,
+        scope: &Scope,
+        list: Option<DisputeList>,
+        viewer: Viewer,
+        q: &DisputeQuery,
+    ) -> Result<u64>;
     /// Open disputes whose time limit passed in `[after, until)`, earliest first, with their
     /// grids, at most `limit` (the live stream's overdue events).
     async fn deadlines_passed(&self, after: i64, until: i64, limit: u32) -> Result<Vec<(Uuid, Dispute)>>;

@@ -154,7 +154,7 @@ pub fn residents(conn: &Connection, q: &ResidentQuery) -> Result<Vec<Resident>> 
     }
     if let Some(term) = q.q.as_deref().and_then(SearchTerm::parse) {
         let (column, pattern) = term.column_and_pattern();
-        add(&mut sql, &format!(" AND {column} LIKE ?"), pattern);
+        add(&mut sql, &format!(" AND {column} LIKE ?{}", sync_protocol::search::LIKE_ESCAPE), pattern);
     }
     sql.push_str(" ORDER BY name");
     if let Some(limit) = q.limit {

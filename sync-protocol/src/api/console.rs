@@ -26,6 +26,8 @@ impl std::fmt::Debug for LogIn {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SessionView {
     pub account: Account,
+    /// The name of the account's place (宜水县, 高庄镇, 高庄镇司法所 …).
+    pub place: String,
     pub csrf_token: String,
     /// When the session ends at the latest (it ends earlier after [`SESSION_IDLE_MS`] unused).
     pub expires_at: i64,
@@ -116,6 +118,18 @@ pub struct StructureNode {
 }
 
 // ---- the map of the county's grids (`GET /v1/map`) ----------------------------------------
+
+/// `GET /v1/map?node=&outlines=false`: the caller's grids, or those of one township, village
+/// or grid within its scope; without their boundaries when `outlines` is false (a chart's
+/// figures only).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
+pub struct MapQuery {
+    pub node: Option<uuid::Uuid>,
+    pub outlines: Option<bool>,
+}
 
 /// One grid on the map: its boundary as the setup file gave it (a GeoJSON Polygon or
 /// MultiPolygon, as text) and the figures the map can be coloured by.

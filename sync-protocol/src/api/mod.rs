@@ -323,9 +323,38 @@ impl std::fmt::Debug for Revealed {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
 pub struct FiguresQuery {
-    /// `yyyymm` (China Standard Time); this month when absent.
+    /// `yyyymm` (China Standard Time); this month when absent. With `months`, the last month.
     pub month: Option<u32>,
+    /// How many months, ending with `month` (1 to 24; 1 when absent): `by=month&months=12` is
+    /// the year's trend.
+    pub months: Option<u32>,
     pub by: Option<FigureGroup>,
+    /// Only this township, village or grid of the caller's scope: a chart drilled down.
+    pub node: Option<Uuid>,
+}
+
+/// `GET /v1/overview?node=` and similar figures of an area: the caller's scope, or one
+/// township, village or grid within it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
+pub struct AreaQuery {
+    pub node: Option<Uuid>,
+}
+
+/// `GET /v1/disputes/counts`: how many disputes each of the workbench's lists holds for the
+/// caller, counted, not listed (a list stops at its limit).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct DisputeCounts {
+    /// Reported since midnight, China Standard Time.
+    pub new_today: u64,
+    pub waiting: u64,
+    pub overdue: u64,
+    pub supervised: u64,
+    pub unaccepted_emergencies: u64,
+    pub assigned_out: u64,
 }
 
 /// What figures are grouped by.
@@ -339,8 +368,10 @@ pub enum FigureGroup {
     Grid,
     Village,
     Township,
-    /// The caller's whole scope, as one row.
+    /// The caller's whole scope (or the node asked for), as one row.
     County,
+    /// The whole scope, one row per month (`name`: `yyyymm`), months without disputes included.
+    Month,
 }
 
 /// One worker's or node's disputes reported in the month.
@@ -371,7 +402,9 @@ pub struct FigureRow {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
 pub struct DisputeFigures {
+    /// The last month, and how many months ending with it.
     pub month: u32,
+    pub months: u32,
     pub by: FigureGroup,
     pub rows: Vec<FigureRow>,
 }

@@ -335,7 +335,7 @@ async fn main() -> anyhow::Result<()> {
         };
         let last_month = DocKey::month_of(DocKey::month_start_ms(now) - 1);
         for by in [FigureGroup::County, FigureGroup::Township, FigureGroup::Grid, FigureGroup::Worker] {
-            let q = FiguresQuery { month: Some(last_month), by: Some(by) };
+            let q = FiguresQuery { month: Some(last_month), by: Some(by), ..Default::default() };
             let t = Instant::now();
             let f = servers[0].county.dispute_figures(&caller, &q).await?;
             let first = t.elapsed();

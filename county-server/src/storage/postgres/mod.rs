@@ -282,6 +282,21 @@ CREATE TRIGGER disputes_recounted AFTER UPDATE OF open, level, resolved_level ON
         OR OLD.resolved_level IS DISTINCT FROM NEW.resolved_level)
   EXECUTE FUNCTION gk_disputes_counted();
 "#,
+    // The county-wide resident search (issue 12): a GIN index over each name's characters and
+    // pairs of characters ("张伟明" → 张 伟 明 张伟 伟明). A term of one or two characters is one
+    // key, a longer one all its pairs; `LIKE` then decides. pg_trgm needs three characters, and
+    // most searched names are two.
+    r#"
+CREATE FUNCTION gk_name_grams(name text) RETURNS text[] LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+  SELECT coalesce(array_agg(DISTINCT g), '{}') FROM (
+    SELECT substr(name, i, 1) AS g FROM generate_series(1, length(name)) AS i
+    UNION ALL SELECT substr(name, i, 2) FROM generate_series(1, length(name) - 1) AS i
+  ) AS grams
+$$;
+CREATE INDEX residents_name_grams ON residents USING gin (gk_name_grams(name));
+CREATE INDEX residents_initials ON residents (initials text_pattern_ops);
+CREATE INDEX residents_id_tail ON residents (id_tail);
+"#,
 ];
 
 /// Documents as Automerge loads them: the last full save followed by the changes appended since.
@@ -335,6 +350,7 @@ struct Sql {
 enum Arg {
     Uuid(Uuid),
     Text(String),
+    Texts(Vec<String>),
     Int(i64),
 }
 
@@ -384,6 +400,7 @@ impl Sql {
             q = match a {
                 Arg::Uuid(u) => q.bind(*u),
                 Arg::Text(t) => q.bind(t.as_str()),
+                Arg::Texts(t) => q.bind(t.as_slice()),
                 Arg::Int(i) => q.bind(*i),
             };
         }

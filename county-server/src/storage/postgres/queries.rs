@@ -5,9 +5,23 @@ use sqlx_core::row::Row;
 use sync_protocol::doc::{Conflict, DocKey};
 use sync_protocol::model::{Dispute, House, Resident};
 use sync_protocol::schema::Collection;
+use sync_protocol::search::{ID_TAIL_LEN, SearchTerm};
 use uuid::Uuid;
 
 use super::*;
+
+/// The keys of `gk_name_grams` a name containing `term` has: the term itself if it is one or
+/// two characters, else each pair of characters in it.
+fn name_grams(term: &str) -> Vec<String> {
+    let chars: Vec<char> = term.chars().collect();
+    if chars.len() <= 2 {
+        return vec![term.to_string()];
+    }
+    let mut grams: Vec<String> = chars.windows(2).map(|w| w.iter().collect()).collect();
+    grams.sort();
+    grams.dedup();
+    grams
+}
 
 /// The filters of a dispute query besides its list: grid, status, level, open only.
 fn dispute_filters(sql: &mut Sql, q: &DisputeQuery) {
@@ -31,6 +45,53 @@ fn dispute_filters(sql: &mut Sql, q: &DisputeQuery) {
     }
 }
 
+/// `SELECT {columns} FROM disputes WHERE` the scope, one of the staff's lists (or none) and the
+/// query's other filters.
+fn list_sql(columns: &str, scope: &Scope, list: Option<DisputeList>, viewer: Viewer, q: &DisputeQuery) -> Sql {
+    let mut sql = Sql::scoped(&format!("SELECT {columns} FROM disputes"), scope, "grid");
+    let level = viewer.level.as_str().to_string();
+    match list {
+        None => {}
+        // A named person; else a place sent to (for a department, only that); else the
+        // holding level's centre.
+        Some(DisputeList::Waiting) => {
+            sql.and("waiting_level =", Arg::Text(level));
+            sql.push(" AND (waiting_account = ");
+            sql.arg(Arg::Uuid(viewer.account));
+            sql.push(" OR waiting_account IS NULL");
+            match viewer.node {
+                Some(node) => {
+                    sql.push(" AND (waiting_node = ");
+                    sql.arg(Arg::Uuid(node));
+                }
+                None => {
+                    sql.push(" AND (waiting_node IS NOT NULL");
+                }
+            }
+            sql.push(if viewer.department { "))" } else { " OR waiting_node IS NULL))" });
+        }
+        Some(DisputeList::Overdue) => {
+            sql.push(" AND open");
+            sql.and("deadline <", Arg::Int(viewer.now_ms));
+        }
+        Some(DisputeList::Supervised) => {
+            sql.push(" AND open AND supervised");
+        }
+        Some(DisputeList::UnacceptedEmergencies) => {
+            sql.push(" AND open AND class = 'emergency' AND NOT accepted");
+        }
+        Some(DisputeList::AssignedOut) => {
+            sql.push(" AND open");
+            sql.and("level =", Arg::Text(level.clone()));
+            sql.push(" AND (waiting_level <> ");
+            sql.arg(Arg::Text(level));
+            sql.push(" OR waiting_account IS NOT NULL OR waiting_node IS NOT NULL)");
+        }
+    }
+    dispute_filters(&mut sql, q);
+    sql
+}
+
 /// Rows of a grid column and a JSON column.
 fn grid_json_rows<T: serde::de::DeserializeOwned>(rows: &[sqlx_postgres::PgRow]) -> Result<Vec<(Uuid, T)>> {
     rows.iter().map(|r| Ok((r.try_get::<Uuid, _>(0).map_err(db_err)?, json(r, 1)?))).collect()
@@ -39,9 +100,13 @@ fn grid_json_rows<T: serde::de::DeserializeOwned>(rows: &[sqlx_postgres::PgRow])
 #[async_trait]
 impl Queries for PostgresStorage {
     async fn residents(&self, scope: &Scope, q: &ResidentQuery) -> Result<Vec<Resident>> {
-        let mut sql = Sql::scoped("SELECT data::text FROM residents", scope, "grid");
+        // The matching rows are chosen and ordered on their keys first, then read.
+        let mut sql = Sql::scoped("SELECT id FROM residents", scope, "grid");
         if let Some(g) = q.grid {
             sql.and("grid =", Arg::Uuid(g));
+        }
+        if let Some(h) = q.house {
+            sql.and("house_id =", Arg::Uuid(h));
         }
         if !q.include_archived {
             sql.push(" AND NOT archived");
@@ -49,11 +114,28 @@ impl Queries for PostgresStorage {
         if let Some(cat) = q.category.as_deref().filter(|s| !s.is_empty()) {
             sql.push(" AND ").arg(Arg::Text(cat.to_string())).push(" = ANY(categories)");
         }
-        if let Some(term) = q.q.as_deref().and_then(sync_protocol::search::SearchTerm::parse) {
+        if let Some(term) = q.q.as_deref().and_then(SearchTerm::parse) {
+            // The index narrows; the `LIKE` below decides, as on the handheld.
+            match &term {
+                SearchTerm::Name(n) => {
+                    sql.and("gk_name_grams(name) @>", Arg::Texts(name_grams(n)));
+                }
+                SearchTerm::IdTail(t) if t.len() == ID_TAIL_LEN => {
+                    sql.and("id_tail =", Arg::Text(t.clone()));
+                }
+                SearchTerm::Initials(_) | SearchTerm::IdTail(_) => {}
+            }
             let (column, pattern) = term.column_and_pattern();
-            sql.and(&format!("{column} LIKE"), Arg::Text(pattern));
+            sql.and(&format!("{column} LIKE"), Arg::Text(pattern)).push(sync_protocol::search::LIKE_ESCAPE);
         }
-        sql.push(&format!(" ORDER BY name LIMIT {}", q.limit.unwrap_or(1000).min(10_000)));
+        let limit = q.limit.unwrap_or(1000).min(10_000);
+        let sql = Sql {
+            text: format!(
+                "SELECT data::text FROM residents WHERE id IN ({} ORDER BY name LIMIT {limit}) ORDER BY name",
+                sql.text
+            ),
+            args: sql.args,
+        };
         sql.fetch_all(&self.pool).await?.iter().map(|r| json(r, 0)).collect()
     }
 
@@ -107,48 +189,19 @@ impl Queries for PostgresStorage {
         q: &DisputeQuery,
         limit: u32,
     ) -> Result<Vec<(Uuid, Dispute)>> {
-        let mut sql = Sql::scoped("SELECT grid, data::text FROM disputes", scope, "grid");
-        let level = viewer.level.as_str().to_string();
-        match list {
-            // A named person; else a place sent to (for a department, only that); else the
-            // holding level's centre.
-            DisputeList::Waiting => {
-                sql.and("waiting_level =", Arg::Text(level));
-                sql.push(" AND (waiting_account = ");
-                sql.arg(Arg::Uuid(viewer.account));
-                sql.push(" OR waiting_account IS NULL");
-                match viewer.node {
-                    Some(node) => {
-                        sql.push(" AND (waiting_node = ");
-                        sql.arg(Arg::Uuid(node));
-                    }
-                    None => {
-                        sql.push(" AND (waiting_node IS NOT NULL");
-                    }
-                }
-                sql.push(if viewer.department { "))" } else { " OR waiting_node IS NULL))" });
-            }
-            DisputeList::Overdue => {
-                sql.push(" AND open");
-                sql.and("deadline <", Arg::Int(viewer.now_ms));
-            }
-            DisputeList::Supervised => {
-                sql.push(" AND open AND supervised");
-            }
-            DisputeList::UnacceptedEmergencies => {
-                sql.push(" AND open AND class = 'emergency' AND NOT accepted");
-            }
-            DisputeList::AssignedOut => {
-                sql.push(" AND open");
-                sql.and("level =", Arg::Text(level.clone()));
-                sql.push(" AND (waiting_level <> ");
-                sql.arg(Arg::Text(level));
-                sql.push(" OR waiting_account IS NOT NULL OR waiting_node IS NOT NULL)");
-            }
-        }
-        dispute_filters(&mut sql, q);
+        let mut sql = list_sql("grid, data::text", scope, Some(list), viewer, q);
         sql.push(&format!(" ORDER BY deadline NULLS LAST, reported_at DESC LIMIT {limit}"));
         grid_json_rows(&sql.fetch_all(&self.pool).await?)
+    }
+
+    async fn dispute_count(
+        &self,
+        scope: &Scope,
+        list: Option<DisputeList>,
+        viewer: Viewer,
+        q: &DisputeQuery,
+    ) -> Result<u64> {
+        list_sql("COUNT(*)", scope, list, viewer, q).count(&self.pool).await
     }
 
     async fn deadlines_passed(&self, after: i64, until: i64, limit: u32) -> Result<Vec<(Uuid, Dispute)>> {

@@ -316,6 +316,27 @@ CREATE TRIGGER disputes_recounted AFTER UPDATE OF open, level, resolved_level ON
     ON CONFLICT DO UPDATE SET n = n + 1;
 END;
 "#,
+    // The county-wide resident search (issue 12): names in an FTS5 index of their characters,
+    // each a token (`gk_name_chars`, registered on the writer), so a phrase query is a substring
+    // match of any length — "张伟" is two characters, too short for a trigram index. Keyed by the
+    // residents' rowid, contentless: the names stay in `residents`. Initials are searched by
+    // prefix and ID tails by equality, each on its own index.
+    r#"
+CREATE VIRTUAL TABLE residents_fts USING fts5(chars, content='', contentless_delete=1, tokenize='ascii');
+INSERT INTO residents_fts (rowid, chars) SELECT rowid, gk_name_chars(name) FROM residents;
+CREATE TRIGGER residents_fts_inserted AFTER INSERT ON residents BEGIN
+  INSERT INTO residents_fts (rowid, chars) VALUES (NEW.rowid, gk_name_chars(NEW.name));
+END;
+CREATE TRIGGER residents_fts_renamed AFTER UPDATE OF name ON residents WHEN OLD.name IS NOT NEW.name BEGIN
+  DELETE FROM residents_fts WHERE rowid = OLD.rowid;
+  INSERT INTO residents_fts (rowid, chars) VALUES (NEW.rowid, gk_name_chars(NEW.name));
+END;
+CREATE TRIGGER residents_fts_deleted AFTER DELETE ON residents BEGIN
+  DELETE FROM residents_fts WHERE rowid = OLD.rowid;
+END;
+CREATE INDEX residents_initials ON residents(initials);
+CREATE INDEX residents_id_tail ON residents(id_tail COLLATE NOCASE);
+"#,
 ];
 
 #[derive(Clone)]
@@ -405,6 +426,14 @@ impl SqliteStorage {
         conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(db_err)?;
         conn.pragma_update(None, "cache_size", WRITER_CACHE_KIB).map_err(db_err)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        // The search index's tokens, written by the residents' triggers (only the writer writes).
+        conn.create_scalar_function(
+            "gk_name_chars",
+            1,
+            rusqlite::functions::FunctionFlags::SQLITE_UTF8 | rusqlite::functions::FunctionFlags::SQLITE_DETERMINISTIC,
+            |ctx| Ok(queries::name_chars(&ctx.get::<Option<String>>(0)?.unwrap_or_default())),
+        )
+        .map_err(db_err)?;
         let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(db_err)?;
         for (i, m) in MIGRATIONS.iter().enumerate().skip(version as usize) {
             let tx = conn.transaction().map_err(db_err)?;

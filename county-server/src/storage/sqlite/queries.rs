@@ -5,9 +5,41 @@ use rusqlite::OptionalExtension;
 use sync_protocol::doc::{Conflict, DocKey};
 use sync_protocol::model::{Dispute, House, Resident};
 use sync_protocol::schema::Collection;
+use sync_protocol::search::{ID_TAIL_LEN, SearchTerm};
 use uuid::Uuid;
 
 use super::*;
+
+/// A name as the search index holds it (`gk_name_chars`): its characters apart from white
+/// space, each a token of FTS5's `ascii` tokenizer (which also drops ASCII punctuation and folds
+/// ASCII case, the same for the index and the query).
+pub(super) fn name_chars(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() * 2);
+    for c in name.chars().filter(|c| !c.is_whitespace()) {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The FTS5 phrase that finds the names containing `term`: its characters in a row. `None` if
+/// the index holds none of its characters (white space or ASCII punctuation only): such a term
+/// is matched by `LIKE` alone.
+fn name_phrase(term: &str) -> Option<String> {
+    let indexed = term.chars().any(|c| !c.is_whitespace() && (!c.is_ascii() || c.is_ascii_alphanumeric()));
+    indexed.then(|| format!("\"{}\"", name_chars(term).replace('"', "\"\"")))
+}
+
+/// The first text after every text that starts with `prefix` (ASCII): `"zs"` → `"zt"`.
+fn prefix_end(prefix: &str) -> String {
+    let mut b = prefix.as_bytes().to_vec();
+    if let Some(last) = b.last_mut() {
+        *last = last.saturating_add(1);
+    }
+    String::from_utf8_lossy(&b).into_owned()
+}
 
 #[async_trait]
 impl Queries for SqliteStorage {
@@ -15,7 +47,9 @@ impl Queries for SqliteStorage {
         let (cond, arg) = scope_sql(scope, "grid");
         let q = q.clone();
         self.read(move |c| {
-            let mut sql = format!("SELECT data FROM residents WHERE {cond}");
+            // The matching rows are chosen and ordered on their keys first, then read: a
+            // county-wide search may match a hundred thousand names for the two hundred it shows.
+            let mut sql = format!("SELECT rowid FROM residents WHERE {cond}");
             let mut args: Vec<String> = arg.into_iter().collect();
             let mut push = |sql: &mut String, frag: &str, v: String| {
                 args.push(v);
@@ -24,17 +58,42 @@ impl Queries for SqliteStorage {
             if let Some(g) = q.grid {
                 push(&mut sql, " AND grid = ?", g.to_string());
             }
+            if let Some(h) = q.house {
+                push(&mut sql, " AND house_id = ?", h.to_string());
+            }
             if !q.include_archived {
                 sql.push_str(" AND archived = 0");
             }
             if let Some(cat) = q.category.as_deref().filter(|s| !s.is_empty()) {
                 push(&mut sql, " AND categories LIKE ?", format!("%,{cat},%"));
             }
-            if let Some(term) = q.q.as_deref().and_then(sync_protocol::search::SearchTerm::parse) {
+            if let Some(term) = q.q.as_deref().and_then(SearchTerm::parse) {
+                // The index narrows; the `LIKE` below decides, as on the handheld.
+                match &term {
+                    SearchTerm::Name(n) => {
+                        if let Some(phrase) = name_phrase(n) {
+                            push(
+                                &mut sql,
+                                " AND rowid IN (SELECT rowid FROM residents_fts WHERE residents_fts MATCH ?)",
+                                phrase,
+                            );
+                        }
+                    }
+                    SearchTerm::Initials(i) => {
+                        push(&mut sql, " AND initials >= ?", i.clone());
+                        push(&mut sql, " AND initials < ?", prefix_end(i));
+                    }
+                    SearchTerm::IdTail(t) if t.len() == ID_TAIL_LEN => {
+                        push(&mut sql, " AND id_tail = ? COLLATE NOCASE", t.clone());
+                    }
+                    SearchTerm::IdTail(_) => {}
+                }
                 let (column, pattern) = term.column_and_pattern();
-                push(&mut sql, &format!(" AND {column} LIKE ?"), pattern);
+                push(&mut sql, &format!(" AND {column} LIKE ?{}", sync_protocol::search::LIKE_ESCAPE), pattern);
             }
-            sql.push_str(&format!(" ORDER BY name LIMIT {}", q.limit.unwrap_or(1000).min(10_000)));
+            let limit = q.limit.unwrap_or(1000).min(10_000);
+            let sql =
+                format!("SELECT data FROM residents WHERE rowid IN ({sql} ORDER BY name LIMIT {limit}) ORDER BY name");
             let mut st = c.prepare(&sql).map_err(db_err)?;
             let rows = st
                 .query_map(rusqlite::params_from_iter(args.iter()), |r| json_col::<Resident>(r.get(0)?))
@@ -116,47 +175,25 @@ impl Queries for SqliteStorage {
         q: &DisputeQuery,
         limit: u32,
     ) -> Result<Vec<(Uuid, Dispute)>> {
-        let (cond, arg) = scope_sql(scope, "grid");
-        let q = q.clone();
+        let (mut sql, args) = list_sql("grid, data", scope, Some(list), viewer, q);
         self.read(move |c| {
-            let mut args: Vec<String> = arg.into_iter().collect();
-            let mut sql = format!("SELECT grid, data FROM disputes WHERE {cond}");
-            let mut bind = |sql: &mut String, frag: &str, v: String| {
-                args.push(v);
-                sql.push_str(&frag.replace('?', &format!("?{}", args.len())));
-            };
-            let level = viewer.level.as_str().to_string();
-            match list {
-                // A named person; else a place sent to (for a department, only that); else the
-                // holding level's centre.
-                DisputeList::Waiting => {
-                    bind(&mut sql, " AND waiting_level = ?", level);
-                    bind(&mut sql, " AND (waiting_account = ?", viewer.account.to_string());
-                    sql.push_str(" OR waiting_account IS NULL");
-                    match viewer.node {
-                        Some(node) => bind(&mut sql, " AND (waiting_node = ?", node.to_string()),
-                        None => sql.push_str(" AND (waiting_node IS NOT NULL"),
-                    }
-                    sql.push_str(if viewer.department { "))" } else { " OR waiting_node IS NULL))" });
-                }
-                // A number, never text from a request: written into the statement.
-                DisputeList::Overdue => sql.push_str(&format!(" AND open = 1 AND deadline < {}", viewer.now_ms)),
-                DisputeList::Supervised => sql.push_str(" AND open = 1 AND supervised = 1"),
-                DisputeList::UnacceptedEmergencies => {
-                    sql.push_str(" AND open = 1 AND class = 'emergency' AND accepted = 0")
-                }
-                DisputeList::AssignedOut => {
-                    bind(&mut sql, " AND open = 1 AND level = ?", level.clone());
-                    bind(
-                        &mut sql,
-                        " AND (waiting_level <> ? OR waiting_account IS NOT NULL OR waiting_node IS NOT NULL)",
-                        level,
-                    );
-                }
-            }
-            dispute_filters(&mut sql, &mut args, &q);
             sql.push_str(&format!(" ORDER BY deadline IS NULL, deadline, reported_at DESC LIMIT {limit}"));
             grid_json_rows::<Dispute>(c, &sql, &args)
+        })
+        .await
+    }
+
+    async fn dispute_count(
+        &self,
+        scope: &Scope,
+        list: Option<DisputeList>,
+        viewer: Viewer,
+        q: &DisputeQuery,
+    ) -> Result<u64> {
+        let (sql, args) = list_sql("COUNT(*)", scope, list, viewer, q);
+        self.read(move |c| {
+            let n: i64 = c.query_row(&sql, rusqlite::params_from_iter(args.iter()), |r| r.get(0)).map_err(db_err)?;
+            Ok(n as u64)
         })
         .await
     }
@@ -403,6 +440,56 @@ fn grid_json_rows<T: serde::de::DeserializeOwned>(
 }
 
 /// The filters of a dispute query besides its list: grid, status, level, class, open only.
+/// `SELECT {columns} FROM disputes WHERE` the scope, one of the staff's lists (or none) and the
+/// query's other filters; with its arguments.
+fn list_sql(
+    columns: &str,
+    scope: &Scope,
+    list: Option<DisputeList>,
+    viewer: Viewer,
+    q: &DisputeQuery,
+) -> (String, Vec<String>) {
+    let (cond, arg) = scope_sql(scope, "grid");
+    let mut args: Vec<String> = arg.into_iter().collect();
+    let mut sql = format!("SELECT {columns} FROM disputes WHERE {cond}");
+    let mut bind = |sql: &mut String, frag: &str, v: String| {
+        args.push(v);
+        sql.push_str(&frag.replace('?', &format!("?{}", args.len())));
+    };
+    let level = viewer.level.as_str().to_string();
+    match list {
+        None => {}
+        // A named person; else a place sent to (for a department, only that); else the
+        // holding level's centre.
+        Some(DisputeList::Waiting) => {
+            bind(&mut sql, " AND waiting_level = ?", level);
+            bind(&mut sql, " AND (waiting_account = ?", viewer.account.to_string());
+            sql.push_str(" OR waiting_account IS NULL");
+            match viewer.node {
+                Some(node) => bind(&mut sql, " AND (waiting_node = ?", node.to_string()),
+                None => sql.push_str(" AND (waiting_node IS NOT NULL"),
+            }
+            sql.push_str(if viewer.department { "))" } else { " OR waiting_node IS NULL))" });
+        }
+        // A number, never text from a request: written into the statement.
+        Some(DisputeList::Overdue) => sql.push_str(&format!(" AND open = 1 AND deadline < {}", viewer.now_ms)),
+        Some(DisputeList::Supervised) => sql.push_str(" AND open = 1 AND supervised = 1"),
+        Some(DisputeList::UnacceptedEmergencies) => {
+            sql.push_str(" AND open = 1 AND class = 'emergency' AND accepted = 0")
+        }
+        Some(DisputeList::AssignedOut) => {
+            bind(&mut sql, " AND open = 1 AND level = ?", level.clone());
+            bind(
+                &mut sql,
+                " AND (waiting_level <> ? OR waiting_account IS NOT NULL OR waiting_node IS NOT NULL)",
+                level,
+            );
+        }
+    }
+    dispute_filters(&mut sql, &mut args, q);
+    (sql, args)
+}
+
 fn dispute_filters(sql: &mut String, args: &mut Vec<String>, q: &DisputeQuery) {
     let filters = [
         ("grid", q.grid.map(|g| g.to_string())),
