@@ -23,6 +23,10 @@ import type {
   ResidentSummary,
   Revealed,
   NewAction,
+  Role,
+  SecondFactorCode,
+  SecondFactorRoles,
+  SecondFactorSetup,
   Overview,
   Place,
   SessionView,
@@ -58,6 +62,7 @@ export class ApiError extends Error {
 
 let csrfToken: string | null = null
 let onUnauthorized: (() => void) | null = null
+let onSecondFactorSetupRequired: (() => void) | null = null
 
 /** The token every change must carry; set when a session opens or is read. */
 export function setCsrfToken(token: string | null) {
@@ -67,6 +72,14 @@ export function setCsrfToken(token: string | null) {
 /** Called when the server says the session has ended (idle, logged out elsewhere, reset). */
 export function whenUnauthorized(f: () => void) {
   onUnauthorized = f
+}
+
+/**
+ * Called when the server refuses a call because this person must set up a second factor first
+ * (the administrator has just required one of their role).
+ */
+export function whenSecondFactorSetupRequired(f: () => void) {
+  onSecondFactorSetupRequired = f
 }
 
 type Params = Record<string, string | number | boolean | null | undefined>
@@ -97,6 +110,7 @@ function refusal(status: number, statusText: string, text: string, method: strin
   }
   // The session ended (idle, logged out elsewhere, a password reset): not for the log-in itself.
   if (status === 401 && !(method === 'POST' && path === '/v1/session') && onUnauthorized) onUnauthorized()
+  if (status === 403 && err?.code === 'second_factor_setup_required' && onSecondFactorSetupRequired) onSecondFactorSetupRequired()
   return new ApiError(status, err?.code ?? 'unrecognised', err?.message ?? statusText, err)
 }
 
@@ -167,6 +181,11 @@ export const api = {
   logIn: (body: LogIn) => call<SessionView>('POST', '/v1/session', body),
   session: () => call<SessionView>('GET', '/v1/session'),
   logOut: () => call<void>('DELETE', '/v1/session'),
+  /** A new secret for the caller's authenticator app, shown once (QR code and text). */
+  beginSecondFactor: () => call<SecondFactorSetup>('POST', '/v1/session/second-factor'),
+  /** Confirms the secret with a code from the app: from then on every log-in asks for one. */
+  confirmSecondFactor: (code: string) =>
+    call<void>('PUT', '/v1/session/second-factor', { code } satisfies SecondFactorCode),
   grids: () => call<GridInfo[]>('GET', '/v1/grids'),
   places: () => call<Place[]>('GET', '/v1/places'),
   overview: (q: AreaQuery = {}) => call<Overview>('GET', '/v1/overview', undefined, q as Params),
@@ -192,6 +211,13 @@ export const api = {
   createAccount: (body: NewAccount) => call<Account>('POST', '/v1/admin/accounts', body),
   setPassword: (id: string, body: SetPassword) =>
     call<void>('PUT', `/v1/admin/accounts/${encodeURIComponent(id)}/password`, body),
+  /** The roles whose staff must log in with a second factor. */
+  secondFactorRoles: () => call<SecondFactorRoles>('GET', '/v1/admin/second-factor'),
+  setSecondFactorRoles: (roles: Role[]) =>
+    call<void>('PUT', '/v1/admin/second-factor', { roles } satisfies SecondFactorRoles),
+  /** Removes a person's second factor (a lost phone); their console sessions end. */
+  removeSecondFactor: (id: string) =>
+    call<void>('DELETE', `/v1/admin/accounts/${encodeURIComponent(id)}/second-factor`),
   endSessions: (id: string) => call<SessionsEnded>('DELETE', `/v1/admin/accounts/${encodeURIComponent(id)}/sessions`),
   devices: () => call<Device[]>('GET', '/v1/admin/devices'),
   revokeDevice: (id: string) => call<void>('POST', `/v1/admin/devices/${encodeURIComponent(id)}/revoke`),

@@ -2,6 +2,7 @@
 // History routing under /console/ (the server answers any screen's address with the app).
 import { createRouter, createWebHistory } from 'vue-router'
 import { restore, session } from './session'
+import { routeFor } from './lib/secondFactor'
 
 export const router = createRouter({
   history: createWebHistory('/console/'),
@@ -19,6 +20,8 @@ export const router = createRouter({
         { path: 'residents', name: 'residents', component: () => import('./views/Residents.vue') },
         { path: 'residents/:id', name: 'resident', component: () => import('./views/ResidentPage.vue'), props: true },
         { path: 'houses', name: 'houses', component: () => import('./views/Houses.vue') },
+        // 两步验证: anyone logged in; the only screen while the county requires one they lack.
+        { path: 'second-factor', name: 'second-factor', component: () => import('./views/SecondFactor.vue') },
         // 管理: the county administrator's only (the server refuses anyone else too).
         {
           path: 'admin',
@@ -32,13 +35,10 @@ export const router = createRouter({
   ],
 })
 
-/** The screens of the county administrator, who handles no dispute and keeps the system. */
-const ADMIN_SCREENS = new Set(['admin', 'map'])
-
+// Who may open which screen (lib/secondFactor's routeFor): the log-in without a session, only
+// the set-up of a second factor while one is required and missing, the county administrator's
+// screens (ADMIN_SCREENS: 管理, 地图, 两步验证) for the administrator.
 router.beforeEach(async (to) => {
   if (!session.checked) await restore()
-  if (to.name !== 'login' && !session.view) return { name: 'login', query: { next: to.fullPath } }
-  const admin = session.view?.account.role === 'county_admin'
-  if (to.name === 'login' && session.view) return { name: admin ? 'admin' : 'workbench' }
-  if (admin && to.name !== 'login' && !ADMIN_SCREENS.has(String(to.name))) return { name: 'admin' }
+  return routeFor(String(to.name ?? ''), to.fullPath, session.view) ?? true
 })

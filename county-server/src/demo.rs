@@ -196,6 +196,7 @@ fn staff_caller(account: Account, node: Node) -> Caller {
         account,
         node: Some(node),
         from: None,
+        needs_second_factor: false,
     }
 }
 

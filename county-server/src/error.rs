@@ -18,6 +18,13 @@ pub enum Error {
     /// A console log-in with a wrong name or password (which of the two is not said).
     #[error("登录名或密码错误 wrong log-in name or password")]
     LogInRefused,
+    /// The password was right and the account has a second factor: its code is needed.
+    #[error("请输入验证器应用中的验证码 enter the code of your authenticator app")]
+    SecondFactorRequired,
+    /// A session of a role that must have a second factor, opened by an account with none:
+    /// it may only set one up.
+    #[error("请先设置两步验证 set up two-step verification first")]
+    SecondFactorSetupRequired,
     #[error("this device has been revoked")]
     Revoked,
     #[error("{0}")]
@@ -66,6 +73,8 @@ impl Error {
             Error::BadRequest { code, .. } => *code,
             Error::Unauthorized | Error::LogInRefused => Code::Unauthorized,
             Error::Revoked => Code::DeviceRevoked,
+            Error::SecondFactorRequired => Code::SecondFactorRequired,
+            Error::SecondFactorSetupRequired => Code::SecondFactorSetupRequired,
             Error::Forbidden(_) => Code::Forbidden,
             Error::NotFound(_) => Code::NotFound,
             Error::TooLarge => Code::BodyTooLarge,

@@ -160,6 +160,16 @@ codes! {
         WeakPassword = "weak_password",
         /// A log-in name another account has.
         LoginTaken = "login_taken",
+        /// The account has a second factor: log in again with its code.
+        SecondFactorRequired = "second_factor_required",
+        /// The account's role must log in with a second factor and it has none yet: this
+        /// session may only set one up.
+        SecondFactorSetupRequired = "second_factor_setup_required",
+        /// A second factor is in force (the administrator removes it before another is set
+        /// up), or none is being set up to confirm.
+        SecondFactorConflict = "second_factor_conflict",
+        /// The code does not match the secret being set up.
+        WrongSecondFactor = "wrong_second_factor",
 
         // The device.
         /// No connection, or it broke: everything stays queued.

@@ -421,6 +421,21 @@ fn admin_calls(m: &Matrix) -> Vec<(Call, u16, &'static str)> {
             403,
             "forbidden",
         ),
+        (
+            Call::new(
+                Method::DELETE,
+                "/v1/admin/accounts/{id}/second-factor",
+                format!("/v1/admin/accounts/{}/second-factor", m.org.township_staff),
+            ),
+            403,
+            "forbidden",
+        ),
+        (Call::new(Method::GET, "/v1/admin/second-factor", "/v1/admin/second-factor"), 403, "forbidden"),
+        (
+            Call::new(Method::PUT, "/v1/admin/second-factor", "/v1/admin/second-factor").json(json!({"roles": []})),
+            403,
+            "forbidden",
+        ),
         (Call::new(Method::GET, "/v1/admin/structure", "/v1/admin/structure"), 403, "forbidden"),
         (
             Call::new(Method::PUT, "/v1/admin/settings/time-limits", "/v1/admin/settings/time-limits").json(json!({
@@ -617,6 +632,17 @@ async fn every_role_is_refused_every_endpoint_outside_its_scope() {
         let got = send(&url, &call, None).await;
         t.check("the console session without its cookie", &call, got, 401, "unauthorized");
     }
+    // A second factor is set up by a console session only: not without its cookie, nor with a
+    // handheld's token (console_session.rs follows a set-up through).
+    let (_, _, token, _) = &m.tokens[0];
+    for method in [Method::POST, Method::PUT] {
+        let call =
+            Call::new(method, "/v1/session/second-factor", "/v1/session/second-factor").json(json!({"code": "123456"}));
+        let got = send(&url, &call, None).await;
+        t.check("a second factor without a session", &call, got, 401, "unauthorized");
+        let got = send(&url, &call, Some(token.as_str())).await;
+        t.check("a second factor with a handheld's token", &call, got, 401, "unauthorized");
+    }
     let health = Call::new(Method::GET, "/health", "/health");
     let (status, ..) = send(&url, &health, None).await;
     assert_eq!(status, 200);
@@ -770,6 +796,8 @@ async fn every_role_can_do_its_own_work() {
                     "/v1/admin/accounts/{id}/password",
                     "/v1/admin/accounts",
                     "/v1/admin/accounts/{id}/sessions",
+                    "/v1/admin/accounts/{id}/second-factor",
+                    "/v1/admin/second-factor",
                 ]
                 .contains(&c.route)
             }) {

@@ -227,3 +227,114 @@ async fn staff_log_in_to_the_console_with_a_password_and_a_session_cookie() {
 async fn staff_log_in_to_the_console_on_postgres() {
     story(TestServer::start_postgres().await).await;
 }
+
+/// The cookie and CSRF token of a log-in's answer, as request headers.
+fn session_headers(session: &Value, cookie: Option<String>) -> Vec<(&'static str, String)> {
+    let cookie = cookie.expect("a session cookie").split(';').next().unwrap().to_string();
+    vec![("cookie", cookie), ("x-csrf-token", session["csrf_token"].as_str().unwrap().to_string())]
+}
+
+/// A second factor the county requires of township centres: set up from the console, asked for
+/// at every log-in, a code taken once, removed by the administrator.
+async fn second_factor_story(server: TestServer) {
+    use county_server::service::second_factor::code_at;
+    let o = server.org.clone();
+    let http = Http { url: server.url(), client: reqwest::Client::new() };
+    let admin = vec![("authorization", format!("Bearer {}", staff_token(&server, o.admin).await))];
+    let township = vec![("authorization", format!("Bearer {}", staff_token(&server, o.township_staff).await))];
+    let (get, post, put, delete) =
+        (reqwest::Method::GET, reqwest::Method::POST, reqwest::Method::PUT, reqwest::Method::DELETE);
+    let password = json!({"login": "liuzhuang", "password": "Liuzhuang#2026"});
+    let path = format!("/v1/admin/accounts/{}/password", o.township_staff);
+    assert_eq!(http.send(put.clone(), &path, &admin, Some(password.clone())).await.0, 204);
+
+    // Only the administrator sets the roles, and never a grid's team.
+    let roles = json!({"roles": ["township_staff"]});
+    let (status, body, _) = http.send(put.clone(), "/v1/admin/second-factor", &township, Some(roles.clone())).await;
+    assert_eq!((status, body["code"].as_str()), (403, Some("forbidden")), "{body}");
+    let grid = json!({"roles": ["grid_worker"]});
+    let (status, body, _) = http.send(put.clone(), "/v1/admin/second-factor", &admin, Some(grid)).await;
+    assert_eq!((status, body["code"].as_str()), (400, Some("role_node_mismatch")), "{body}");
+    assert_eq!(http.send(put.clone(), "/v1/admin/second-factor", &admin, Some(roles.clone())).await.0, 204);
+    let (_, got, _) = http.send(get.clone(), "/v1/admin/second-factor", &admin, None).await;
+    assert_eq!(got, roles);
+
+    // Required and not set up: the session can do nothing but set one up.
+    let (status, session, cookie) = http.send(post.clone(), "/v1/session", &[], Some(password.clone())).await;
+    assert_eq!((status, session["second_factor"].as_str()), (200, Some("setup_required")), "{session}");
+    let limited = session_headers(&session, cookie);
+    for path in ["/v1/grids", "/v1/disputes", "/v1/overview", "/v1/events"] {
+        let (status, body, _) = http.send(get.clone(), path, &limited, None).await;
+        assert_eq!((status, body["code"].as_str()), (403, Some("second_factor_setup_required")), "{path}: {body}");
+    }
+    let (status, view, _) = http.send(get.clone(), "/v1/session", &limited, None).await;
+    assert_eq!((status, view["second_factor"].as_str()), (200, Some("setup_required")));
+
+    // Set up: a secret shown once (not cached), confirmed by a code from the app.
+    let (status, setup, _) = http.send(post.clone(), "/v1/session/second-factor", &limited, None).await;
+    assert_eq!(status, 200, "{setup}");
+    let secret = setup["secret"].as_str().unwrap().to_string();
+    assert!(setup["uri"].as_str().unwrap().starts_with("otpauth://totp/Gridkeeper:liuzhuang?"), "{setup}");
+    assert!(setup["qr_svg"].as_str().unwrap().contains("<svg"));
+    let now = chrono::Utc::now().timestamp_millis();
+    let right = code_at(&secret, now).unwrap();
+    let wrong = format!("{:06}", (right.parse::<u32>().unwrap() + 500_000) % 1_000_000);
+    let (status, body, _) =
+        http.send(put.clone(), "/v1/session/second-factor", &limited, Some(json!({"code": wrong}))).await;
+    assert_eq!((status, body["code"].as_str()), (400, Some("wrong_second_factor")), "{body}");
+    assert_eq!(
+        http.send(put.clone(), "/v1/session/second-factor", &limited, Some(json!({"code": right}))).await.0,
+        204
+    );
+    assert_eq!(http.send(get.clone(), "/v1/grids", &limited, None).await.0, 200, "set up: the session works");
+    let (status, body, _) = http.send(post.clone(), "/v1/session/second-factor", &limited, None).await;
+    assert_eq!((status, body["code"].as_str()), (400, Some("second_factor_conflict")), "one at a time: {body}");
+
+    // Every log-in asks for it; a code is taken once (the one that confirmed it too).
+    let (status, body, cookie) = http.send(post.clone(), "/v1/session", &[], Some(password.clone())).await;
+    assert_eq!((status, body["code"].as_str(), cookie), (401, Some("second_factor_required"), None), "{body}");
+    let with = |code: &str| {
+        let mut p = password.clone();
+        p["code"] = json!(code);
+        p
+    };
+    let (status, body, _) = http.send(post.clone(), "/v1/session", &[], Some(with(&right))).await;
+    assert_eq!((status, body["code"].as_str()), (401, Some("unauthorized")), "a used code: {body}");
+    let (status, body, _) = http.send(post.clone(), "/v1/session", &[], Some(with(&wrong))).await;
+    assert_eq!((status, body["code"].as_str()), (401, Some("unauthorized")), "a wrong code: {body}");
+    let next = code_at(&secret, now + 30_000).unwrap();
+    let (status, session, cookie) = http.send(post.clone(), "/v1/session", &[], Some(with(&next))).await;
+    assert_eq!((status, session["second_factor"].as_str()), (200, Some("on")), "{session}");
+    let signed_in = session_headers(&session, cookie);
+    assert_eq!(http.send(get.clone(), "/v1/grids", &signed_in, None).await.0, 200);
+    let (status, _, _) = http.send(post.clone(), "/v1/session", &[], Some(with(&next))).await;
+    assert_eq!(status, 401, "the same code twice");
+    let (_, rows, _) = http.send(get.clone(), "/v1/admin/accounts?q=liuzhuang", &admin, None).await;
+    assert_eq!(rows[0]["second_factor"], json!(true), "{rows}");
+    // The refusals are in the audit log, as a wrong password's are.
+    let (_, audit, _) = http.send(get.clone(), "/v1/admin/audit?kind=log_in", &admin, None).await;
+    assert!(audit.to_string().contains("refused: wrong second factor"), "{audit}");
+
+    // A lost phone: the administrator removes it, the sessions end, and the next log-in must
+    // set one up again; with the requirement lifted, the password alone does.
+    let path = format!("/v1/admin/accounts/{}/second-factor", o.township_staff);
+    assert_eq!(http.send(delete.clone(), &path, &township, None).await.0, 403);
+    assert_eq!(http.send(delete.clone(), &path, &admin, None).await.0, 204);
+    assert_eq!(http.send(get.clone(), "/v1/grids", &signed_in, None).await.0, 401);
+    let (_, session, _) = http.send(post.clone(), "/v1/session", &[], Some(password.clone())).await;
+    assert_eq!(session["second_factor"], json!("setup_required"), "{session}");
+    assert_eq!(http.send(put.clone(), "/v1/admin/second-factor", &admin, Some(json!({"roles": []}))).await.0, 204);
+    let (status, session, cookie) = http.send(post.clone(), "/v1/session", &[], Some(password)).await;
+    assert_eq!((status, session["second_factor"].as_str()), (200, Some("off")), "{session}");
+    assert_eq!(http.send(get.clone(), "/v1/grids", &session_headers(&session, cookie), None).await.0, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_county_requires_a_second_factor_of_chosen_roles() {
+    second_factor_story(TestServer::start().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_county_requires_a_second_factor_of_chosen_roles_on_postgres() {
+    second_factor_story(TestServer::start_postgres().await).await;
+}

@@ -31,7 +31,7 @@ export const LEVELS = ['grid', 'community', 'township', 'county'] as const satis
 export const DISPUTE_STATUSES = ['reported', 'escalated', 'accepted', 'in_progress', 'assigned', 'fed_back', 'returned', 'verified', 'resolved', 'evaluated', 'closed'] as const satisfies readonly DisputeStatus[]
 
 /** Every stable error code (`sync_protocol::error::ErrorCode`); 'unrecognised' is one from a newer peer. */
-export type ErrorCode = 'required' | 'too_long' | 'wrong_type' | 'unknown_field' | 'unknown_value' | 'id_number_length' | 'id_number_format' | 'id_number_birth_date' | 'id_number_check_digit' | 'birth_date_mismatch' | 'mobile' | 'date' | 'out_of_range' | 'record_exists' | 'record_missing' | 'append_only' | 'delete_not_allowed' | 'unsupported_operation' | 'foreign_document' | 'not_permitted' | 'actor_mismatch' | 'not_holder' | 'not_above' | 'not_assignee' | 'not_next_level' | 'wrong_stage' | 'reporter_evaluates' | 'dispute_settled' | 'app_too_old' | 'dependency_refused' | 'missing_dependency' | 'malformed_change' | 'foreign_actor' | 'out_of_scope' | 'compressed_change' | 'malformed_body' | 'malformed_query' | 'unsupported_protocol_version' | 'body_too_large' | 'missing_header' | 'bad_range' | 'duplicate_position' | 'too_many_positions' | 'unauthorized' | 'device_revoked' | 'forbidden' | 'not_found' | 'too_many_attempts' | 'busy' | 'internal' | 'unknown_collection' | 'unknown_node' | 'unknown_account' | 'role_node_mismatch' | 'invalid_record' | 'bad_blob_hash' | 'blob_too_large' | 'bad_chunk' | 'upload_quota' | 'unknown_format' | 'roster_rejected' | 'bad_encoding' | 'bad_workbook' | 'no_header' | 'duplicate_column' | 'too_many_rows' | 'empty_roster' | 'setup_rejected' | 'no_county' | 'empty_setup' | 'bad_setting' | 'bad_csrf_token' | 'weak_password' | 'login_taken' | 'network' | 'stalled' | 'unavailable' | 'unexpected_response' | 'not_enrolled' | 'already_enrolled' | 'locked' | 'wrong_pin' | 'weak_pin' | 'pin_locked' | 'device_wiped' | 'bad_photo' | 'insecure_server_url' | 'bad_server_url' | 'bad_certificate' | 'untrusted_server' | 'local_storage' | 'document' | 'blob_mismatch' | 'upload_stalled' | 'unrecognised'
+export type ErrorCode = 'required' | 'too_long' | 'wrong_type' | 'unknown_field' | 'unknown_value' | 'id_number_length' | 'id_number_format' | 'id_number_birth_date' | 'id_number_check_digit' | 'birth_date_mismatch' | 'mobile' | 'date' | 'out_of_range' | 'record_exists' | 'record_missing' | 'append_only' | 'delete_not_allowed' | 'unsupported_operation' | 'foreign_document' | 'not_permitted' | 'actor_mismatch' | 'not_holder' | 'not_above' | 'not_assignee' | 'not_next_level' | 'wrong_stage' | 'reporter_evaluates' | 'dispute_settled' | 'app_too_old' | 'dependency_refused' | 'missing_dependency' | 'malformed_change' | 'foreign_actor' | 'out_of_scope' | 'compressed_change' | 'malformed_body' | 'malformed_query' | 'unsupported_protocol_version' | 'body_too_large' | 'missing_header' | 'bad_range' | 'duplicate_position' | 'too_many_positions' | 'unauthorized' | 'device_revoked' | 'forbidden' | 'not_found' | 'too_many_attempts' | 'busy' | 'internal' | 'unknown_collection' | 'unknown_node' | 'unknown_account' | 'role_node_mismatch' | 'invalid_record' | 'bad_blob_hash' | 'blob_too_large' | 'bad_chunk' | 'upload_quota' | 'unknown_format' | 'roster_rejected' | 'bad_encoding' | 'bad_workbook' | 'no_header' | 'duplicate_column' | 'too_many_rows' | 'empty_roster' | 'setup_rejected' | 'no_county' | 'empty_setup' | 'bad_setting' | 'bad_csrf_token' | 'weak_password' | 'login_taken' | 'second_factor_required' | 'second_factor_setup_required' | 'second_factor_conflict' | 'wrong_second_factor' | 'network' | 'stalled' | 'unavailable' | 'unexpected_response' | 'not_enrolled' | 'already_enrolled' | 'locked' | 'wrong_pin' | 'weak_pin' | 'pin_locked' | 'device_wiped' | 'bad_photo' | 'insecure_server_url' | 'bad_server_url' | 'bad_certificate' | 'untrusted_server' | 'local_storage' | 'document' | 'blob_mismatch' | 'upload_stalled' | 'unrecognised'
 export const RETRYABLE_CODES: readonly ErrorCode[] = ['too_many_attempts', 'busy', 'internal', 'upload_quota', 'network', 'stalled', 'unavailable']
 
 export type JsonValue = number | string | boolean | Array<JsonValue> | { [key in string]: JsonValue } | null;
@@ -477,12 +477,17 @@ export type Place = { id: string, name: string, kind: NodeKind,
  * The level a dispute sent there is handled at.
  */
 level: Level, };
-export type LogIn = { login: string, password: string, };
+export type LogIn = { login: string, password: string, 
+/**
+ * The six-digit code of the account's authenticator app, when it has a second factor
+ * (the server asks with `second_factor_required`).
+ */
+code?: string, };
 export type SessionView = { account: Account, 
 /**
  * The name of the account's place (宜水县, 高庄镇, 高庄镇司法所 …).
  */
-place: string, csrf_token: string, 
+place: string, second_factor: SecondFactorState, csrf_token: string, 
 /**
  * When the session ends at the latest (it ends earlier after [`SESSION_IDLE_MS`] unused).
  */
@@ -519,7 +524,11 @@ export type AccountRow = { account: Account,
 /**
  * 镇街 / 村社区 / 网格 (or 部门), as on an enrolment sheet.
  */
-place: string, login?: string | null, devices: number, open_sessions: number, };
+place: string, login?: string | null, devices: number, open_sessions: number, 
+/**
+ * A second factor in force.
+ */
+second_factor: boolean, };
 export type SessionsEnded = { ended: number, };
 export type StructureNode = { id: string, kind: NodeKind, name: string, parent?: string | null, 
 /**
@@ -542,6 +551,10 @@ export type DisputeCounts = {
  * Reported since midnight, China Standard Time.
  */
 new_today: number, waiting: number, overdue: number, supervised: number, unaccepted_emergencies: number, assigned_out: number, };
+export type SecondFactorState = "off" | "on" | "setup_required";
+export type SecondFactorSetup = { secret: string, uri: string, qr_svg: string, };
+export type SecondFactorCode = { code: string, };
+export type SecondFactorRoles = { roles: Array<Role>, };
 export type SetPassword = { login: string, password: string, };
 export type IdentityView = { device_id: string, server: string, account: Account, grids: Array<GridInfo>, 
 /**

@@ -3,7 +3,17 @@ import { ApiError } from '../api'
 
 type T = (key: string, values?: Record<string, unknown>) => string
 
-const WORDED = new Set(['network', 'forbidden', 'not_found', 'bad_csrf_token', 'busy'])
+const WORDED = new Set([
+  'network',
+  'forbidden',
+  'not_found',
+  'bad_csrf_token',
+  'busy',
+  'second_factor_required',
+  'second_factor_setup_required',
+  'second_factor_conflict',
+  'wrong_second_factor',
+])
 
 export function errorText(t: T, e: unknown): string {
   if (e instanceof ApiError) {

@@ -11,8 +11,10 @@ use crate::error::Error;
 fn status(e: &Error) -> StatusCode {
     match e {
         Error::BadRequest { .. } => StatusCode::BAD_REQUEST,
-        Error::Unauthorized | Error::Revoked | Error::LogInRefused => StatusCode::UNAUTHORIZED,
-        Error::Forbidden(_) => StatusCode::FORBIDDEN,
+        Error::Unauthorized | Error::Revoked | Error::LogInRefused | Error::SecondFactorRequired => {
+            StatusCode::UNAUTHORIZED
+        }
+        Error::Forbidden(_) | Error::SecondFactorSetupRequired => StatusCode::FORBIDDEN,
         Error::NotFound(_) => StatusCode::NOT_FOUND,
         Error::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         Error::Busy => StatusCode::SERVICE_UNAVAILABLE,

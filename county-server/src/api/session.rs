@@ -7,7 +7,7 @@ use axum::Json;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use sync_protocol::api::{LogIn, SESSION_LIFE_MS, SetPassword};
+use sync_protocol::api::{LogIn, SESSION_LIFE_MS, SecondFactorCode, SecondFactorRoles, SecondFactorSetup, SetPassword};
 use uuid::Uuid;
 
 use super::client_addr::PeerAddr;
@@ -57,5 +57,47 @@ pub async fn set_password(
     J(new): J<SetPassword>,
 ) -> Result<axum::http::StatusCode, Error> {
     st.county.set_password(&c, account, &new).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+/// A new secret for the caller's authenticator app (shown once: not to be cached).
+pub async fn begin_second_factor(State(st): State<AppState>, Console(c, _): Console) -> Result<Response, Error> {
+    let setup: SecondFactorSetup = st.county.begin_second_factor(&c).await?;
+    let mut resp = Json(setup).into_response();
+    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(resp)
+}
+
+pub async fn confirm_second_factor(
+    State(st): State<AppState>,
+    Console(c, _): Console,
+    J(body): J<SecondFactorCode>,
+) -> Result<axum::http::StatusCode, Error> {
+    st.county.confirm_second_factor(&c, &body.code).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+pub async fn remove_second_factor(
+    State(st): State<AppState>,
+    Admin(c): Admin,
+    Path(account): Path<Uuid>,
+) -> Result<axum::http::StatusCode, Error> {
+    st.county.remove_second_factor(&c, account).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+pub async fn second_factor_roles(
+    State(st): State<AppState>,
+    Admin(c): Admin,
+) -> Result<Json<SecondFactorRoles>, Error> {
+    Ok(Json(st.county.second_factor_roles(&c).await?))
+}
+
+pub async fn set_second_factor_roles(
+    State(st): State<AppState>,
+    Admin(c): Admin,
+    J(roles): J<SecondFactorRoles>,
+) -> Result<axum::http::StatusCode, Error> {
+    st.county.set_second_factor_roles(&c, &roles).await?;
     Ok(axum::http::StatusCode::NO_CONTENT)
 }

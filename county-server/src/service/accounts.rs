@@ -1,6 +1,7 @@
 //! Accounts: who is calling, new accounts made by the county administrator, and the
 //! administrator's list of accounts with their log-ins, handhelds and open console sessions.
 
+use crate::storage::LoginRow;
 use std::collections::HashMap;
 
 use sync_protocol::Code;
@@ -61,11 +62,11 @@ impl County {
         let structure = storage.structure(false).await?;
         let people = super::structure::people_under(&structure, q.node, true)?;
         let now = chrono::Utc::now().timestamp_millis();
-        let logins: HashMap<Uuid, (String, u32)> = storage
+        let logins: HashMap<Uuid, LoginRow> = storage
             .logins(now - SESSION_IDLE_MS - 1, now - SESSION_LIFE_MS - 1)
             .await?
             .into_iter()
-            .map(|(account, login, open)| (account, (login, open)))
+            .map(|l| (l.account, l))
             .collect();
         let mut devices: HashMap<Uuid, u32> = HashMap::new();
         for d in storage.devices(None).await?.into_iter().filter(|d| d.revoked_at.is_none()) {
@@ -74,10 +75,9 @@ impl County {
         let rows = people
             .into_iter()
             .filter_map(|(account, place)| {
-                let (login, open_sessions) = match logins.get(&account.id) {
-                    Some((login, open)) => (Some(login.clone()), *open),
-                    None => (None, 0),
-                };
+                let l = logins.get(&account.id);
+                let login = l.map(|l| l.login.clone());
+                let (open_sessions, second_factor) = l.map_or((0, false), |l| (l.open_sessions, l.second_factor));
                 let found = text.as_ref().is_none_or(|t| {
                     account.name.to_lowercase().contains(t) || login.as_ref().is_some_and(|l| l.contains(t))
                 });
@@ -87,6 +87,7 @@ impl County {
                     place,
                     login,
                     open_sessions,
+                    second_factor,
                 })
             })
             .take(q.limit() as usize)
@@ -103,7 +104,7 @@ impl County {
         // The sessions that were open (those past their idle time or life are ended too, but
         // were not open: the list showed the first figure).
         let open = storage.logins(now - SESSION_IDLE_MS - 1, now - SESSION_LIFE_MS - 1).await?;
-        let ended = open.iter().find(|(a, ..)| *a == account).map_or(0, |(_, _, n)| u64::from(*n));
+        let ended = open.iter().find(|l| l.account == account).map_or(0, |l| u64::from(l.open_sessions));
         storage.end_sessions_of(account, now).await?;
         tracing::info!(%account, ended, by = %caller.account.id, "console sessions ended by the administrator");
         Ok(SessionsEnded { ended })

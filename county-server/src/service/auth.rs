@@ -46,6 +46,9 @@ pub struct Caller {
     /// The client's address as the server saw it, for the audit of reads (`None` where there
     /// is no connection: the command line).
     pub from: Option<std::net::IpAddr>,
+    /// A console session of a role that must have a second factor, whose account has none:
+    /// it has no scope and no administration until one is set up.
+    pub needs_second_factor: bool,
 }
 
 impl Caller {
@@ -60,6 +63,9 @@ impl Caller {
 
     /// The grids this caller may see, from the node its account is scoped to.
     pub fn scope(&self) -> Result<Scope> {
+        if self.needs_second_factor {
+            return Err(Error::SecondFactorSetupRequired);
+        }
         scope_at(&self.account, self.node.as_ref())
     }
 
@@ -73,6 +79,9 @@ impl Caller {
     }
 
     pub fn require_admin(&self) -> Result<()> {
+        if self.needs_second_factor {
+            return Err(Error::SecondFactorSetupRequired);
+        }
         if self.account.role == Role::CountyAdmin {
             Ok(())
         } else {
@@ -90,7 +99,7 @@ pub async fn authenticate(storage: &dyn Storage, token: Option<&str>) -> Result<
         tracing::warn!(device = %device.id, "revoked device refused");
         return Err(Error::Revoked);
     }
-    Ok(Caller { device, account, node, from: None })
+    Ok(Caller { device, account, node, from: None, needs_second_factor: false })
 }
 
 /// The grids an account may see, from the node it is scoped to.

@@ -44,6 +44,7 @@ pub mod import;
 pub mod ranges;
 pub mod records;
 pub mod rosters;
+pub mod second_factor;
 pub mod sessions;
 pub mod settings;
 pub mod structure;

@@ -10,8 +10,10 @@
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
 use sync_protocol::Code;
-use sync_protocol::api::{LogIn, ReadKind, SESSION_IDLE_MS, SESSION_LIFE_MS, SessionView, SetPassword};
-use sync_protocol::org::Device;
+use sync_protocol::api::{
+    LogIn, ReadKind, SESSION_IDLE_MS, SESSION_LIFE_MS, SecondFactorState, SessionView, SetPassword,
+};
+use sync_protocol::org::{Account, Device};
 use uuid::Uuid;
 
 use super::County;
@@ -192,6 +194,7 @@ impl County {
             account: account.clone(),
             node,
             from: client,
+            needs_second_factor: false,
         };
         if !ok {
             self.audit_read(&caller, Read::new(ReadKind::LogIn, None).detail("refused: wrong password")).await?;
@@ -201,6 +204,26 @@ impl County {
         if account.role.edits_base_records() {
             return Err(Error::Forbidden("a grid's team works on handhelds".into()));
         }
+        // With a second factor in force, the password alone opens nothing: its code is asked
+        // for (an attempt without one is not a failure), and a wrong or used one is refused as
+        // a wrong password is.
+        let factor = self.storage().second_factor(account.id).await?.filter(|f| f.confirmed);
+        if let Some(f) = &factor {
+            let Some(code) = req.code.as_deref().filter(|c| !c.trim().is_empty()) else {
+                return Err(Error::SecondFactorRequired);
+            };
+            let step = super::second_factor::check_code(&f.secret, code, now)?;
+            let taken = match step {
+                Some(step) => self.storage().take_second_factor_step(account.id, step).await?,
+                None => false,
+            };
+            if !taken {
+                let read = Read::new(ReadKind::LogIn, None).detail("refused: wrong second factor");
+                self.audit_read(&caller, read).await?;
+                return Err(failed());
+            }
+        }
+        let second_factor = self.second_factor_state(&account, factor.is_some()).await?;
         let token = auth::new_device_token();
         let csrf = auth::new_device_token();
         let session = StoredSession {
@@ -215,7 +238,8 @@ impl County {
         self.storage().start_session(&session, &auth::hash_secret(&token)).await?;
         self.audit_read(&caller, Read::new(ReadKind::LogIn, None).detail("accepted")).await?;
         let place = caller.node.map(|n| n.name).unwrap_or_default();
-        Ok(Opened { token, view: SessionView { account, place, csrf_token: csrf, expires_at: now + SESSION_LIFE_MS } })
+        let view = SessionView { account, place, second_factor, csrf_token: csrf, expires_at: now + SESSION_LIFE_MS };
+        Ok(Opened { token, view })
     }
 
     /// The caller holding a console session's token. A request that changes something
@@ -246,14 +270,29 @@ impl County {
         if touch && now - s.seen_at > TOUCH_EVERY_MS {
             self.storage().touch_session(s.id, now).await?;
         }
+        let has_factor = self.storage().second_factor(account.id).await?.is_some_and(|f| f.confirmed);
+        let second_factor = self.second_factor_state(&account, has_factor).await?;
         let view = SessionView {
             account: account.clone(),
             place: node.as_ref().map(|n| n.name.clone()).unwrap_or_default(),
+            second_factor,
             csrf_token: s.csrf.clone(),
             expires_at: s.created_at + SESSION_LIFE_MS,
         };
         let device = session_device(s.id, account.id, s.created_at);
-        Ok((Caller { device, account, node, from: None }, view))
+        let needs_second_factor = second_factor == SecondFactorState::SetupRequired;
+        Ok((Caller { device, account, node, from: None, needs_second_factor }, view))
+    }
+
+    /// Where an account stands with its second factor, under the county's roles that need one.
+    async fn second_factor_state(&self, account: &Account, has_one: bool) -> Result<SecondFactorState> {
+        Ok(if has_one {
+            SecondFactorState::On
+        } else if self.storage().second_factor_roles().await?.contains(&account.role) {
+            SecondFactorState::SetupRequired
+        } else {
+            SecondFactorState::Off
+        })
     }
 
     /// Ends the caller's console session.

@@ -496,9 +496,58 @@ pub trait Sessions: Send + Sync + 'static {
     async fn end_session(&self, id: Uuid, at: i64) -> Result<()>;
     /// Ends every open session of an account (a password reset); how many.
     async fn end_sessions_of(&self, account: Uuid, at: i64) -> Result<u64>;
-    /// Every log-in name with its account and how many of its sessions were used after
-    /// `seen_after` and begun after `begun_after` and have not ended (the open ones).
-    async fn logins(&self, seen_after: i64, begun_after: i64) -> Result<Vec<(Uuid, String, u32)>>;
+    /// Every log-in name with its account, how many of its sessions were used after
+    /// `seen_after` and begun after `begun_after` and have not ended (the open ones), and
+    /// whether a second factor is in force.
+    async fn logins(&self, seen_after: i64, begun_after: i64) -> Result<Vec<LoginRow>>;
+    /// The log-in name of an account.
+    async fn login_of(&self, account: Uuid) -> Result<Option<String>>;
+    /// An account's second factor: its TOTP secret, whether it is in force, the last step taken.
+    async fn second_factor(&self, account: Uuid) -> Result<Option<SecondFactor>>;
+    /// Sets a pending secret (replacing any factor) or removes the factor (`None`).
+    async fn set_second_factor(&self, account: Uuid, secret: Option<&str>) -> Result<()>;
+    /// Puts the pending factor in force, the step of the code that confirmed it taken; `false`
+    /// if none is pending.
+    async fn confirm_second_factor(&self, account: Uuid, step: i64) -> Result<bool>;
+    /// Takes a step of the factor in force, once (RFC 6238 §5.2): `false` if it or a later
+    /// one was taken already, or no factor is in force.
+    async fn take_second_factor_step(&self, account: Uuid, step: i64) -> Result<bool>;
+    /// The roles whose staff must log in with a second factor.
+    async fn second_factor_roles(&self) -> Result<Vec<Role>>;
+    async fn set_second_factor_roles(&self, roles: &[Role]) -> Result<()>;
+}
+
+/// One console log-in, for the administrator's list of accounts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginRow {
+    pub account: Uuid,
+    pub login: String,
+    pub open_sessions: u32,
+    pub second_factor: bool,
+}
+
+/// An account's TOTP second factor as stored.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecondFactor {
+    /// Base32, as authenticator apps take it.
+    pub secret: String,
+    pub confirmed: bool,
+    pub last_step: i64,
+}
+
+impl std::fmt::Debug for SecondFactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecondFactor").field("confirmed", &self.confirmed).field("last_step", &self.last_step).finish()
+    }
+}
+
+/// Roles as stored in one text column: their names, comma-separated.
+pub(crate) fn roles_text(roles: &[Role]) -> String {
+    roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(",")
+}
+
+pub(crate) fn roles_of_text(text: &str) -> Vec<Role> {
+    text.split(',').filter_map(Role::parse).collect()
 }
 
 /// Messages between the servers sharing one database (the staff's live events, so a client of

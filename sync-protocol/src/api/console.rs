@@ -11,12 +11,62 @@ use crate::org::Account;
 pub struct LogIn {
     pub login: String,
     pub password: String,
+    /// The six-digit code of the account's authenticator app, when it has a second factor
+    /// (the server asks with `second_factor_required`).
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub code: Option<String>,
 }
 
 impl std::fmt::Debug for LogIn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LogIn").field("login", &self.login).field("password", &"…").finish()
+        f.debug_struct("LogIn").field("login", &self.login).field("password", &"…").field("code", &"…").finish()
     }
+}
+
+/// Where a console account stands with its second factor (a TOTP authenticator app).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub enum SecondFactorState {
+    /// None, and its role needs none.
+    #[default]
+    Off,
+    /// In force: every log-in asks for a code.
+    On,
+    /// Its role must have one and it has none: the session can do nothing but set one up.
+    SetupRequired,
+}
+
+/// `POST /v1/session/second-factor`: a new secret for the caller's authenticator app, shown
+/// once, as a QR code (SVG) of its `otpauth://` address and as text. It takes effect when a
+/// code from the app confirms it (`PUT /v1/session/second-factor`).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct SecondFactorSetup {
+    pub secret: String,
+    pub uri: String,
+    pub qr_svg: String,
+}
+
+impl std::fmt::Debug for SecondFactorSetup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecondFactorSetup").finish_non_exhaustive()
+    }
+}
+
+/// `PUT /v1/session/second-factor`: a code from the app, confirming the secret it was given.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct SecondFactorCode {
+    pub code: String,
+}
+
+/// `GET`/`PUT /v1/admin/second-factor`: the roles whose staff must log in with a second factor.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct SecondFactorRoles {
+    pub roles: Vec<crate::org::Role>,
 }
 
 /// A console session as its browser sees it (the session's token travels only in an HttpOnly
@@ -28,6 +78,7 @@ pub struct SessionView {
     pub account: Account,
     /// The name of the account's place (宜水县, 高庄镇, 高庄镇司法所 …).
     pub place: String,
+    pub second_factor: SecondFactorState,
     pub csrf_token: String,
     /// When the session ends at the latest (it ends earlier after [`SESSION_IDLE_MS`] unused).
     pub expires_at: i64,
@@ -94,6 +145,8 @@ pub struct AccountRow {
     pub login: Option<String>,
     pub devices: u32,
     pub open_sessions: u32,
+    /// A second factor in force.
+    pub second_factor: bool,
 }
 
 /// `DELETE /v1/admin/accounts/{id}/sessions`: how many open console sessions were ended.

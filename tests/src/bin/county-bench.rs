@@ -332,6 +332,7 @@ async fn main() -> anyhow::Result<()> {
             account: staff,
             node,
             from: None,
+            needs_second_factor: false,
         };
         let last_month = DocKey::month_of(DocKey::month_start_ms(now) - 1);
         for by in [FigureGroup::County, FigureGroup::Township, FigureGroup::Grid, FigureGroup::Worker] {

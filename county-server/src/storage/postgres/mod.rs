@@ -297,6 +297,14 @@ CREATE INDEX residents_name_grams ON residents USING gin (gk_name_grams(name));
 CREATE INDEX residents_initials ON residents (initials text_pattern_ops);
 CREATE INDEX residents_id_tail ON residents (id_tail);
 "#,
+    // A second factor for console log-ins (issue 12): each log-in's TOTP secret, whether it is
+    // in force, and the last step taken (a code is taken once); the roles that must have one.
+    r#"
+ALTER TABLE staff_logins ADD COLUMN totp_secret text;
+ALTER TABLE staff_logins ADD COLUMN totp_confirmed boolean NOT NULL DEFAULT false;
+ALTER TABLE staff_logins ADD COLUMN totp_step bigint NOT NULL DEFAULT 0;
+CREATE TABLE console_policy (id int PRIMARY KEY CHECK (id = 1), second_factor_roles text NOT NULL);
+"#,
 ];
 
 /// Documents as Automerge loads them: the last full save followed by the changes appended since.

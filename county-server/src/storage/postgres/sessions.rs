@@ -108,10 +108,10 @@ impl Sessions for PostgresStorage {
         Ok(done.rows_affected())
     }
 
-    async fn logins(&self, seen_after: i64, begun_after: i64) -> Result<Vec<(Uuid, String, u32)>> {
+    async fn logins(&self, seen_after: i64, begun_after: i64) -> Result<Vec<LoginRow>> {
         let rows = sqlx_core::query::query(
             "SELECT l.account, l.login, (SELECT COUNT(*) FROM sessions s WHERE s.account = l.account
-               AND s.ended_at IS NULL AND s.seen_at > $1 AND s.created_at > $2) AS open
+               AND s.ended_at IS NULL AND s.seen_at > $1 AND s.created_at > $2) AS open, l.totp_confirmed
              FROM staff_logins l",
         )
         .bind(seen_after)
@@ -122,8 +122,98 @@ impl Sessions for PostgresStorage {
         rows.iter()
             .map(|r| {
                 let open: i64 = r.try_get("open").map_err(db_err)?;
-                Ok((r.try_get("account").map_err(db_err)?, r.try_get("login").map_err(db_err)?, open as u32))
+                Ok(LoginRow {
+                    account: r.try_get("account").map_err(db_err)?,
+                    login: r.try_get("login").map_err(db_err)?,
+                    open_sessions: open as u32,
+                    second_factor: r.try_get("totp_confirmed").map_err(db_err)?,
+                })
             })
             .collect()
+    }
+
+    async fn login_of(&self, account: Uuid) -> Result<Option<String>> {
+        let row = sqlx_core::query::query("SELECT login FROM staff_logins WHERE account = $1")
+            .bind(account)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        row.map(|r| r.try_get(0).map_err(db_err)).transpose()
+    }
+
+    async fn second_factor(&self, account: Uuid) -> Result<Option<SecondFactor>> {
+        let row = sqlx_core::query::query(
+            "SELECT totp_secret, totp_confirmed, totp_step FROM staff_logins WHERE account = $1 AND totp_secret IS NOT NULL",
+        )
+        .bind(account)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        row.map(|r| {
+            Ok(SecondFactor {
+                secret: r.try_get(0).map_err(db_err)?,
+                confirmed: r.try_get(1).map_err(db_err)?,
+                last_step: r.try_get(2).map_err(db_err)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn set_second_factor(&self, account: Uuid, secret: Option<&str>) -> Result<()> {
+        sqlx_core::query::query(
+            "UPDATE staff_logins SET totp_secret = $2, totp_confirmed = false, totp_step = 0 WHERE account = $1",
+        )
+        .bind(account)
+        .bind(secret)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn confirm_second_factor(&self, account: Uuid, step: i64) -> Result<bool> {
+        let done = sqlx_core::query::query(
+            "UPDATE staff_logins SET totp_confirmed = true, totp_step = $2
+             WHERE account = $1 AND totp_secret IS NOT NULL AND NOT totp_confirmed",
+        )
+        .bind(account)
+        .bind(step)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn take_second_factor_step(&self, account: Uuid, step: i64) -> Result<bool> {
+        let done = sqlx_core::query::query(
+            "UPDATE staff_logins SET totp_step = $2 WHERE account = $1 AND totp_confirmed AND totp_step < $2",
+        )
+        .bind(account)
+        .bind(step)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn second_factor_roles(&self) -> Result<Vec<Role>> {
+        let row = sqlx_core::query::query("SELECT second_factor_roles FROM console_policy WHERE id = 1")
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        let text: Option<String> = row.map(|r| r.try_get(0).map_err(db_err)).transpose()?;
+        Ok(text.map(|t| roles_of_text(&t)).unwrap_or_default())
+    }
+
+    async fn set_second_factor_roles(&self, roles: &[Role]) -> Result<()> {
+        sqlx_core::query::query(
+            "INSERT INTO console_policy (id, second_factor_roles) VALUES (1, $1)
+             ON CONFLICT (id) DO UPDATE SET second_factor_roles = excluded.second_factor_roles",
+        )
+        .bind(roles_text(roles))
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(())
     }
 }

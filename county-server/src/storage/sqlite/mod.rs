@@ -337,6 +337,20 @@ END;
 CREATE INDEX residents_initials ON residents(initials);
 CREATE INDEX residents_id_tail ON residents(id_tail COLLATE NOCASE);
 "#,
+    // A second factor for console log-ins (issue 12): each log-in's TOTP secret, whether it is
+    // in force, and the last step taken (a code is taken once); the roles that must have one.
+    r#"
+ALTER TABLE staff_logins ADD COLUMN totp_secret TEXT;
+ALTER TABLE staff_logins ADD COLUMN totp_confirmed INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE staff_logins ADD COLUMN totp_step INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE console_policy (id INTEGER PRIMARY KEY CHECK (id = 1), second_factor_roles TEXT NOT NULL);
+"#,
+    // A county-wide search that many names match walks the names in order (issue 12), on an
+    // index holding every column such a search filters on: walking it reads no table row (with
+    // the name alone, "zs" fetched a row per name walked: 1 s county-wide; BENCHMARKS.md).
+    r#"
+CREATE INDEX residents_name ON residents(name, archived, initials, id_tail, categories);
+"#,
 ];
 
 #[derive(Clone)]

@@ -32,6 +32,26 @@ fn name_phrase(term: &str) -> Option<String> {
     indexed.then(|| format!("\"{}\"", name_chars(term).replace('"', "\"\"")))
 }
 
+/// How many rows a county-wide search's index may name before the search walks the names in
+/// order instead: reading and ordering 5,000 rows costs about what walking to a page of 200
+/// does when one name in 200 matches.
+const BROAD: i64 = 5_000;
+
+/// `?` placeholders numbered from `after + 1`.
+fn renumber(sql: &str, after: usize) -> String {
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut n = after;
+    for ch in sql.chars() {
+        if ch == '?' {
+            n += 1;
+            out.push_str(&format!("?{n}"));
+        } else {
+            out.push(ch);
+        }
+    }
+    out
+}
+
 /// The first text after every text that starts with `prefix` (ASCII): `"zs"` → `"zt"`.
 fn prefix_end(prefix: &str) -> String {
     let mut b = prefix.as_bytes().to_vec();
@@ -45,16 +65,62 @@ fn prefix_end(prefix: &str) -> String {
 impl Queries for SqliteStorage {
     async fn residents(&self, scope: &Scope, q: &ResidentQuery) -> Result<Vec<Resident>> {
         let (cond, arg) = scope_sql(scope, "grid");
+        let county_wide = *scope == Scope::All && q.grid.is_none() && q.house.is_none();
         let q = q.clone();
         self.read(move |c| {
-            // The matching rows are chosen and ordered on their keys first, then read: a
-            // county-wide search may match a hundred thousand names for the two hundred it shows.
-            let mut sql = format!("SELECT rowid FROM residents WHERE {cond}");
-            let mut args: Vec<String> = arg.into_iter().collect();
-            let mut push = |sql: &mut String, frag: &str, v: String| {
-                args.push(v);
-                sql.push_str(&frag.replace("?", &format!("?{}", args.len())));
+            let term = q.q.as_deref().and_then(SearchTerm::parse);
+            // The term's index, as a condition on `rowid` and the rows it names.
+            let index: Option<(&str, String)> = match &term {
+                Some(SearchTerm::Name(n)) => name_phrase(n)
+                    .map(|p| ("rowid IN (SELECT rowid FROM residents_fts WHERE residents_fts MATCH ?)", p)),
+                Some(SearchTerm::Initials(i)) => {
+                    Some(("rowid IN (SELECT rowid FROM residents WHERE initials >= ? AND initials < ?)", i.clone()))
+                }
+                Some(SearchTerm::IdTail(t)) if t.len() == ID_TAIL_LEN => {
+                    Some(("rowid IN (SELECT rowid FROM residents WHERE id_tail = ? COLLATE NOCASE)", t.clone()))
+                }
+                _ => None,
             };
+            // Across the whole county, a term many names match ("张", "z") or a filter without
+            // an index (a category, two digits of an ID tail) is answered by walking the names
+            // in order until the page is full; a narrower one by reading what its index names and
+            // ordering that. A township's or grid's rows are found through the grids' index.
+            let walk = county_wide
+                && match &index {
+                    Some((frag, value)) => {
+                        let mut a = vec![value.clone()];
+                        if let Some(SearchTerm::Initials(i)) = &term {
+                            a.push(prefix_end(i));
+                        }
+                        let source = frag.trim_start_matches("rowid IN (").trim_end_matches(')');
+                        let source = renumber(source, 0);
+                        let n: i64 = c
+                            .query_row(
+                                &format!("SELECT COUNT(*) FROM ({source} LIMIT {BROAD})"),
+                                rusqlite::params_from_iter(a.iter()),
+                                |r| r.get(0),
+                            )
+                            .map_err(db_err)?;
+                        n >= BROAD
+                    }
+                    None => true,
+                };
+            let indexed = if walk { " INDEXED BY residents_name" } else { "" };
+            let mut sql = format!("SELECT rowid FROM residents{indexed} WHERE {cond}");
+            let mut args: Vec<String> = arg.into_iter().collect();
+            // A condition and the values of its `?`s in order.
+            let mut push_all = |sql: &mut String, frag: &str, values: Vec<String>| {
+                sql.push_str(&renumber(frag, args.len()));
+                args.extend(values);
+            };
+            if let (Some((frag, value)), false) = (&index, walk) {
+                let mut values = vec![value.clone()];
+                if let Some(SearchTerm::Initials(i)) = &term {
+                    values.push(prefix_end(i));
+                }
+                push_all(&mut sql, &format!(" AND {frag}"), values);
+            }
+            let mut push = |sql: &mut String, frag: &str, v: String| push_all(sql, frag, vec![v]);
             if let Some(g) = q.grid {
                 push(&mut sql, " AND grid = ?", g.to_string());
             }
@@ -67,27 +133,8 @@ impl Queries for SqliteStorage {
             if let Some(cat) = q.category.as_deref().filter(|s| !s.is_empty()) {
                 push(&mut sql, " AND categories LIKE ?", format!("%,{cat},%"));
             }
-            if let Some(term) = q.q.as_deref().and_then(SearchTerm::parse) {
-                // The index narrows; the `LIKE` below decides, as on the handheld.
-                match &term {
-                    SearchTerm::Name(n) => {
-                        if let Some(phrase) = name_phrase(n) {
-                            push(
-                                &mut sql,
-                                " AND rowid IN (SELECT rowid FROM residents_fts WHERE residents_fts MATCH ?)",
-                                phrase,
-                            );
-                        }
-                    }
-                    SearchTerm::Initials(i) => {
-                        push(&mut sql, " AND initials >= ?", i.clone());
-                        push(&mut sql, " AND initials < ?", prefix_end(i));
-                    }
-                    SearchTerm::IdTail(t) if t.len() == ID_TAIL_LEN => {
-                        push(&mut sql, " AND id_tail = ? COLLATE NOCASE", t.clone());
-                    }
-                    SearchTerm::IdTail(_) => {}
-                }
+            if let Some(term) = term {
+                // The index (above) narrows; the `LIKE` decides, as on the handheld.
                 let (column, pattern) = term.column_and_pattern();
                 push(&mut sql, &format!(" AND {column} LIKE ?{}", sync_protocol::search::LIKE_ESCAPE), pattern);
             }

@@ -122,20 +122,115 @@ impl Sessions for SqliteStorage {
         .await
     }
 
-    async fn logins(&self, seen_after: i64, begun_after: i64) -> Result<Vec<(Uuid, String, u32)>> {
+    async fn logins(&self, seen_after: i64, begun_after: i64) -> Result<Vec<LoginRow>> {
         self.read(move |c| {
             let mut st = c
                 .prepare(
                     "SELECT l.account, l.login, (SELECT COUNT(*) FROM sessions s WHERE s.account = l.account
-                       AND s.ended_at IS NULL AND s.seen_at > ?1 AND s.created_at > ?2)
+                       AND s.ended_at IS NULL AND s.seen_at > ?1 AND s.created_at > ?2), l.totp_confirmed
                      FROM staff_logins l",
                 )
                 .map_err(db_err)?;
             let rows = st
-                .query_map(params![seen_after, begun_after], |r| Ok((uuid_col(r.get(0)?)?, r.get(1)?, r.get(2)?)))
+                .query_map(params![seen_after, begun_after], |r| {
+                    Ok(LoginRow {
+                        account: uuid_col(r.get(0)?)?,
+                        login: r.get(1)?,
+                        open_sessions: r.get(2)?,
+                        second_factor: r.get(3)?,
+                    })
+                })
                 .map_err(db_err)?
                 .collect::<rusqlite::Result<Vec<_>>>();
             rows.map_err(db_err)
+        })
+        .await
+    }
+
+    async fn login_of(&self, account: Uuid) -> Result<Option<String>> {
+        self.read(move |c| {
+            c.query_row("SELECT login FROM staff_logins WHERE account = ?1", [account.to_string()], |r| r.get(0))
+                .optional()
+                .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn second_factor(&self, account: Uuid) -> Result<Option<SecondFactor>> {
+        self.read(move |c| {
+            c.query_row(
+                "SELECT totp_secret, totp_confirmed, totp_step FROM staff_logins
+                 WHERE account = ?1 AND totp_secret IS NOT NULL",
+                [account.to_string()],
+                |r| Ok(SecondFactor { secret: r.get(0)?, confirmed: r.get(1)?, last_step: r.get(2)? }),
+            )
+            .optional()
+            .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn set_second_factor(&self, account: Uuid, secret: Option<&str>) -> Result<()> {
+        let secret = secret.map(str::to_string);
+        self.run(move |c| {
+            c.execute(
+                "UPDATE staff_logins SET totp_secret = ?2, totp_confirmed = 0, totp_step = 0 WHERE account = ?1",
+                params![account.to_string(), secret],
+            )
+            .map_err(db_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn confirm_second_factor(&self, account: Uuid, step: i64) -> Result<bool> {
+        self.run(move |c| {
+            let n = c
+                .execute(
+                    "UPDATE staff_logins SET totp_confirmed = 1, totp_step = ?2
+                     WHERE account = ?1 AND totp_secret IS NOT NULL AND totp_confirmed = 0",
+                    params![account.to_string(), step],
+                )
+                .map_err(db_err)?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn take_second_factor_step(&self, account: Uuid, step: i64) -> Result<bool> {
+        self.run(move |c| {
+            let n = c
+                .execute(
+                    "UPDATE staff_logins SET totp_step = ?2 WHERE account = ?1 AND totp_confirmed = 1 AND totp_step < ?2",
+                    params![account.to_string(), step],
+                )
+                .map_err(db_err)?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn second_factor_roles(&self) -> Result<Vec<Role>> {
+        self.read(move |c| {
+            let text: Option<String> = c
+                .query_row("SELECT second_factor_roles FROM console_policy WHERE id = 1", [], |r| r.get(0))
+                .optional()
+                .map_err(db_err)?;
+            Ok(text.map(|t| roles_of_text(&t)).unwrap_or_default())
+        })
+        .await
+    }
+
+    async fn set_second_factor_roles(&self, roles: &[Role]) -> Result<()> {
+        let text = roles_text(roles);
+        self.run(move |c| {
+            c.execute(
+                "INSERT INTO console_policy (id, second_factor_roles) VALUES (1, ?1)
+                 ON CONFLICT (id) DO UPDATE SET second_factor_roles = excluded.second_factor_roles",
+                [text],
+            )
+            .map_err(db_err)?;
+            Ok(())
         })
         .await
     }
