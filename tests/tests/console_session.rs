@@ -270,6 +270,10 @@ async fn second_factor_story(server: TestServer) {
     let (status, view, _) = http.send(get.clone(), "/v1/session", &limited, None).await;
     assert_eq!((status, view["second_factor"].as_str()), (200, Some("setup_required")));
 
+    // A second session opened with the password alone, as whoever else knew it would.
+    let (_, session, cookie) = http.send(post.clone(), "/v1/session", &[], Some(password.clone())).await;
+    let bystander = session_headers(&session, cookie);
+
     // Set up: a secret shown once (not cached), confirmed by a code from the app.
     let (status, setup, _) = http.send(post.clone(), "/v1/session/second-factor", &limited, None).await;
     assert_eq!(status, 200, "{setup}");
@@ -287,6 +291,7 @@ async fn second_factor_story(server: TestServer) {
         204
     );
     assert_eq!(http.send(get.clone(), "/v1/grids", &limited, None).await.0, 200, "set up: the session works");
+    assert_eq!(http.send(get.clone(), "/v1/session", &bystander, None).await.0, 401, "the other session ended");
     let (status, body, _) = http.send(post.clone(), "/v1/session/second-factor", &limited, None).await;
     assert_eq!((status, body["code"].as_str()), (400, Some("second_factor_conflict")), "one at a time: {body}");
 
@@ -327,6 +332,31 @@ async fn second_factor_story(server: TestServer) {
     let (status, session, cookie) = http.send(post.clone(), "/v1/session", &[], Some(password)).await;
     assert_eq!((status, session["second_factor"].as_str()), (200, Some("off")), "{session}");
     assert_eq!(http.send(get.clone(), "/v1/grids", &session_headers(&session, cookie), None).await.0, 200);
+
+    // Guessing codes: after five wrong ones the name waits, even with the right code.
+    let other = put_account(server.storage().as_ref(), "另一位专干", Role::TownshipStaff, o.township).await;
+    let password = json!({"login": "qiuzhuang", "password": "Qiuzhuang#2026"});
+    let path = format!("/v1/admin/accounts/{other}/password");
+    assert_eq!(http.send(put.clone(), &path, &admin, Some(password.clone())).await.0, 204);
+    let (_, session, cookie) = http.send(post.clone(), "/v1/session", &[], Some(password.clone())).await;
+    let own = session_headers(&session, cookie);
+    let (_, setup, _) = http.send(post.clone(), "/v1/session/second-factor", &own, None).await;
+    let secret = setup["secret"].as_str().unwrap().to_string();
+    let now = chrono::Utc::now().timestamp_millis();
+    let code = code_at(&secret, now).unwrap();
+    assert_eq!(http.send(put.clone(), "/v1/session/second-factor", &own, Some(json!({"code": code}))).await.0, 204);
+    let with = |code: &str| {
+        let mut p = password.clone();
+        p["code"] = json!(code);
+        p
+    };
+    let wrong = format!("{:06}", (code.parse::<u32>().unwrap() + 500_000) % 1_000_000);
+    for _ in 0..5 {
+        assert_eq!(http.send(post.clone(), "/v1/session", &[], Some(with(&wrong))).await.0, 401);
+    }
+    let (status, body, _) =
+        http.send(post.clone(), "/v1/session", &[], Some(with(&code_at(&secret, now + 30_000).unwrap()))).await;
+    assert_eq!((status, body["code"].as_str()), (429, Some("too_many_attempts")), "{body}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

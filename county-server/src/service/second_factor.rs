@@ -69,16 +69,17 @@ impl County {
         let account = caller.account.id;
         let login =
             self.storage().login_of(account).await?.ok_or_else(|| Error::Forbidden("no console log-in".into()))?;
-        if self.storage().second_factor(account).await?.is_some_and(|f| f.confirmed) {
+        let bytes: [u8; 20] = rand::rng().random();
+        let secret = Secret::from(bytes).to_base32();
+        let uri = totp(&secret, &login)?.to_url().map_err(Error::internal)?;
+        // One statement decides: a factor in force is never replaced here (two tabs beginning
+        // and confirming at once cannot swap it for a pending one).
+        if !self.storage().begin_second_factor(account, &secret).await? {
             return Err(Error::bad(
                 Code::SecondFactorConflict,
                 "a second factor is in force; the administrator removes it first",
             ));
         }
-        let bytes: [u8; 20] = rand::rng().random();
-        let secret = Secret::from(bytes).to_base32();
-        let uri = totp(&secret, &login)?.to_url().map_err(Error::internal)?;
-        self.storage().set_second_factor(account, Some(&secret)).await?;
         tracing::info!(%account, "second factor set-up begun");
         Ok(SecondFactorSetup { qr_svg: qr_svg(&uri)?, uri, secret })
     }
@@ -95,10 +96,14 @@ impl County {
             .ok_or_else(|| Error::bad(Code::SecondFactorConflict, "no second factor is being set up"))?;
         let now = chrono::Utc::now().timestamp_millis();
         let step = check_code(&pending.secret, code, now)?.ok_or_else(wrong)?;
-        if !self.storage().confirm_second_factor(account, step).await? {
+        // Confirmed only if the pending secret is still the one the code was checked against.
+        if !self.storage().confirm_second_factor(account, &pending.secret, step).await? {
             return Err(wrong());
         }
-        tracing::info!(%account, "second factor in force");
+        // Every other session of the account was opened without this factor: they end (one
+        // opened by whoever else knew the password, say); this one, which proved it, stays.
+        let others = self.storage().end_sessions_of_except(account, caller.device.id, now).await?;
+        tracing::info!(%account, others, "second factor in force; the other sessions ended");
         Ok(())
     }
 
@@ -106,7 +111,7 @@ impl County {
     pub async fn remove_second_factor(&self, caller: &Caller, account: Uuid) -> Result<()> {
         caller.require_admin()?;
         self.storage().account(account).await?.ok_or_else(|| Error::bad(Code::UnknownAccount, "no such account"))?;
-        self.storage().set_second_factor(account, None).await?;
+        self.storage().remove_second_factor(account).await?;
         let ended = self.storage().end_sessions_of(account, chrono::Utc::now().timestamp_millis()).await?;
         tracing::info!(admin = %caller.account.id, %account, ended, "second factor removed");
         Ok(())

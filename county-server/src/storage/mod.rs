@@ -496,6 +496,8 @@ pub trait Sessions: Send + Sync + 'static {
     async fn end_session(&self, id: Uuid, at: i64) -> Result<()>;
     /// Ends every open session of an account (a password reset); how many.
     async fn end_sessions_of(&self, account: Uuid, at: i64) -> Result<u64>;
+    /// Ends every open session of an account but one; how many.
+    async fn end_sessions_of_except(&self, account: Uuid, keep: Uuid, at: i64) -> Result<u64>;
     /// Every log-in name with its account, how many of its sessions were used after
     /// `seen_after` and begun after `begun_after` and have not ended (the open ones), and
     /// whether a second factor is in force.
@@ -504,11 +506,14 @@ pub trait Sessions: Send + Sync + 'static {
     async fn login_of(&self, account: Uuid) -> Result<Option<String>>;
     /// An account's second factor: its TOTP secret, whether it is in force, the last step taken.
     async fn second_factor(&self, account: Uuid) -> Result<Option<SecondFactor>>;
-    /// Sets a pending secret (replacing any factor) or removes the factor (`None`).
-    async fn set_second_factor(&self, account: Uuid, secret: Option<&str>) -> Result<()>;
-    /// Puts the pending factor in force, the step of the code that confirmed it taken; `false`
-    /// if none is pending.
-    async fn confirm_second_factor(&self, account: Uuid, step: i64) -> Result<bool>;
+    /// Sets a pending secret, replacing a pending one but never one in force: `false` if a
+    /// factor is in force (or the account has no log-in).
+    async fn begin_second_factor(&self, account: Uuid, secret: &str) -> Result<bool>;
+    /// Removes an account's factor, pending or in force.
+    async fn remove_second_factor(&self, account: Uuid) -> Result<()>;
+    /// Puts the pending factor in force if it is still `secret` (the one a code was checked
+    /// against), the step of that code taken; `false` otherwise.
+    async fn confirm_second_factor(&self, account: Uuid, secret: &str, step: i64) -> Result<bool>;
     /// Takes a step of the factor in force, once (RFC 6238 §5.2): `false` if it or a later
     /// one was taken already, or no factor is in force.
     async fn take_second_factor_step(&self, account: Uuid, step: i64) -> Result<bool>;

@@ -305,6 +305,12 @@ ALTER TABLE staff_logins ADD COLUMN totp_confirmed boolean NOT NULL DEFAULT fals
 ALTER TABLE staff_logins ADD COLUMN totp_step bigint NOT NULL DEFAULT 0;
 CREATE TABLE console_policy (id int PRIMARY KEY CHECK (id = 1), second_factor_roles text NOT NULL);
 "#,
+    // The figures of a window of months read the disputes' times from an index holding them.
+    r#"
+CREATE INDEX disputes_times ON disputes (reported_at)
+  INCLUDE (grid, reported_by, discovered_at, first_intervention_at, resolved_level, rule);
+DROP INDEX IF EXISTS disputes_reported_at;
+"#,
 ];
 
 /// Documents as Automerge loads them: the last full save followed by the changes appended since.

@@ -98,6 +98,19 @@ impl Sessions for PostgresStorage {
         Ok(())
     }
 
+    async fn end_sessions_of_except(&self, account: Uuid, keep: Uuid, at: i64) -> Result<u64> {
+        let done = sqlx_core::query::query(
+            "UPDATE sessions SET ended_at = $3 WHERE account = $1 AND id <> $2 AND ended_at IS NULL",
+        )
+        .bind(account)
+        .bind(keep)
+        .bind(at)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(done.rows_affected())
+    }
+
     async fn end_sessions_of(&self, account: Uuid, at: i64) -> Result<u64> {
         let done = sqlx_core::query::query("UPDATE sessions SET ended_at = $2 WHERE account = $1 AND ended_at IS NULL")
             .bind(account)
@@ -159,24 +172,37 @@ impl Sessions for PostgresStorage {
         .transpose()
     }
 
-    async fn set_second_factor(&self, account: Uuid, secret: Option<&str>) -> Result<()> {
-        sqlx_core::query::query(
-            "UPDATE staff_logins SET totp_secret = $2, totp_confirmed = false, totp_step = 0 WHERE account = $1",
+    async fn begin_second_factor(&self, account: Uuid, secret: &str) -> Result<bool> {
+        let done = sqlx_core::query::query(
+            "UPDATE staff_logins SET totp_secret = $2, totp_confirmed = false, totp_step = 0
+             WHERE account = $1 AND NOT totp_confirmed",
         )
         .bind(account)
         .bind(secret)
         .execute(&self.pool)
         .await
         .map_err(db_err)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn remove_second_factor(&self, account: Uuid) -> Result<()> {
+        sqlx_core::query::query(
+            "UPDATE staff_logins SET totp_secret = NULL, totp_confirmed = false, totp_step = 0 WHERE account = $1",
+        )
+        .bind(account)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
         Ok(())
     }
 
-    async fn confirm_second_factor(&self, account: Uuid, step: i64) -> Result<bool> {
+    async fn confirm_second_factor(&self, account: Uuid, secret: &str, step: i64) -> Result<bool> {
         let done = sqlx_core::query::query(
-            "UPDATE staff_logins SET totp_confirmed = true, totp_step = $2
-             WHERE account = $1 AND totp_secret IS NOT NULL AND NOT totp_confirmed",
+            "UPDATE staff_logins SET totp_confirmed = true, totp_step = $3
+             WHERE account = $1 AND totp_secret = $2 AND NOT totp_confirmed",
         )
         .bind(account)
+        .bind(secret)
         .bind(step)
         .execute(&self.pool)
         .await

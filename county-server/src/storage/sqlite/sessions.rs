@@ -109,6 +109,19 @@ impl Sessions for SqliteStorage {
         .await
     }
 
+    async fn end_sessions_of_except(&self, account: Uuid, keep: Uuid, at: i64) -> Result<u64> {
+        self.run(move |c| {
+            let n = c
+                .execute(
+                    "UPDATE sessions SET ended_at = ?3 WHERE account = ?1 AND id <> ?2 AND ended_at IS NULL",
+                    params![account.to_string(), keep.to_string(), at],
+                )
+                .map_err(db_err)?;
+            Ok(n as u64)
+        })
+        .await
+    }
+
     async fn end_sessions_of(&self, account: Uuid, at: i64) -> Result<u64> {
         self.run(move |c| {
             let n = c
@@ -170,12 +183,26 @@ impl Sessions for SqliteStorage {
         .await
     }
 
-    async fn set_second_factor(&self, account: Uuid, secret: Option<&str>) -> Result<()> {
-        let secret = secret.map(str::to_string);
+    async fn begin_second_factor(&self, account: Uuid, secret: &str) -> Result<bool> {
+        let secret = secret.to_string();
+        self.run(move |c| {
+            let n = c
+                .execute(
+                    "UPDATE staff_logins SET totp_secret = ?2, totp_confirmed = 0, totp_step = 0
+                     WHERE account = ?1 AND totp_confirmed = 0",
+                    params![account.to_string(), secret],
+                )
+                .map_err(db_err)?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn remove_second_factor(&self, account: Uuid) -> Result<()> {
         self.run(move |c| {
             c.execute(
-                "UPDATE staff_logins SET totp_secret = ?2, totp_confirmed = 0, totp_step = 0 WHERE account = ?1",
-                params![account.to_string(), secret],
+                "UPDATE staff_logins SET totp_secret = NULL, totp_confirmed = 0, totp_step = 0 WHERE account = ?1",
+                [account.to_string()],
             )
             .map_err(db_err)?;
             Ok(())
@@ -183,13 +210,14 @@ impl Sessions for SqliteStorage {
         .await
     }
 
-    async fn confirm_second_factor(&self, account: Uuid, step: i64) -> Result<bool> {
+    async fn confirm_second_factor(&self, account: Uuid, secret: &str, step: i64) -> Result<bool> {
+        let secret = secret.to_string();
         self.run(move |c| {
             let n = c
                 .execute(
-                    "UPDATE staff_logins SET totp_confirmed = 1, totp_step = ?2
-                     WHERE account = ?1 AND totp_secret IS NOT NULL AND totp_confirmed = 0",
-                    params![account.to_string(), step],
+                    "UPDATE staff_logins SET totp_confirmed = 1, totp_step = ?3
+                     WHERE account = ?1 AND totp_secret = ?2 AND totp_confirmed = 0",
+                    params![account.to_string(), secret, step],
                 )
                 .map_err(db_err)?;
             Ok(n == 1)
