@@ -81,30 +81,31 @@ impl Queries for SqliteStorage {
                 }
                 _ => None,
             };
-            // Across the whole county, a term many names match ("张", "z") or a filter without
-            // an index (a category, two digits of an ID tail) is answered by walking the names
-            // in order until the page is full; a narrower one by reading what its index names and
-            // ordering that. A township's or grid's rows are found through the grids' index.
-            let walk = county_wide
-                && match &index {
-                    Some((frag, value)) => {
-                        let mut a = vec![value.clone()];
-                        if let Some(SearchTerm::Initials(i)) = &term {
-                            a.push(prefix_end(i));
-                        }
-                        let source = frag.trim_start_matches("rowid IN (").trim_end_matches(')');
-                        let source = renumber(source, 0);
-                        let n: i64 = c
-                            .query_row(
-                                &format!("SELECT COUNT(*) FROM ({source} LIMIT {BROAD})"),
-                                rusqlite::params_from_iter(a.iter()),
-                                |r| r.get(0),
-                            )
-                            .map_err(db_err)?;
-                        n >= BROAD
+            // A term many names match ("张", "z") or a filter without an index (a category, two
+            // digits of an ID tail) is not read through an index naming a hundred thousand rows:
+            // across the whole county the names are walked in order until the page is full; in
+            // a township, village or grid its own rows are read through the grids' index. A
+            // narrower term reads what its index names and orders that.
+            let broad = match &index {
+                Some((frag, value)) => {
+                    let mut a = vec![value.clone()];
+                    if let Some(SearchTerm::Initials(i)) = &term {
+                        a.push(prefix_end(i));
                     }
-                    None => true,
-                };
+                    let source = frag.trim_start_matches("rowid IN (").trim_end_matches(')');
+                    let source = renumber(source, 0);
+                    let n: i64 = c
+                        .query_row(
+                            &format!("SELECT COUNT(*) FROM ({source} LIMIT {BROAD})"),
+                            rusqlite::params_from_iter(a.iter()),
+                            |r| r.get(0),
+                        )
+                        .map_err(db_err)?;
+                    n >= BROAD
+                }
+                None => true,
+            };
+            let walk = county_wide && broad;
             let indexed = if walk { " INDEXED BY residents_name" } else { "" };
             let mut sql = format!("SELECT rowid FROM residents{indexed} WHERE {cond}");
             let mut args: Vec<String> = arg.into_iter().collect();
@@ -113,7 +114,7 @@ impl Queries for SqliteStorage {
                 sql.push_str(&renumber(frag, args.len()));
                 args.extend(values);
             };
-            if let (Some((frag, value)), false) = (&index, walk) {
+            if let (Some((frag, value)), false) = (&index, broad) {
                 let mut values = vec![value.clone()];
                 if let Some(SearchTerm::Initials(i)) = &term {
                     values.push(prefix_end(i));
