@@ -69,15 +69,17 @@ impl Queries for SqliteStorage {
         let q = q.clone();
         self.read(move |c| {
             let term = q.q.as_deref().and_then(SearchTerm::parse);
-            // The term's index, as a condition on `rowid` and the rows it names.
-            let index: Option<(&str, String)> = match &term {
-                Some(SearchTerm::Name(n)) => name_phrase(n)
-                    .map(|p| ("rowid IN (SELECT rowid FROM residents_fts WHERE residents_fts MATCH ?)", p)),
-                Some(SearchTerm::Initials(i)) => {
-                    Some(("rowid IN (SELECT rowid FROM residents WHERE initials >= ? AND initials < ?)", i.clone()))
+            // The term's index: the rows it names, and the values of its `?`s.
+            let index: Option<(&str, Vec<String>)> = match &term {
+                Some(SearchTerm::Name(n)) => {
+                    name_phrase(n).map(|p| ("SELECT rowid FROM residents_fts WHERE residents_fts MATCH ?", vec![p]))
                 }
+                Some(SearchTerm::Initials(i)) => Some((
+                    "SELECT rowid FROM residents WHERE initials >= ? AND initials < ?",
+                    vec![i.clone(), prefix_end(i)],
+                )),
                 Some(SearchTerm::IdTail(t)) if t.len() == ID_TAIL_LEN => {
-                    Some(("rowid IN (SELECT rowid FROM residents WHERE id_tail = ? COLLATE NOCASE)", t.clone()))
+                    Some(("SELECT rowid FROM residents WHERE id_tail = ? COLLATE NOCASE", vec![t.clone()]))
                 }
                 _ => None,
             };
@@ -87,17 +89,11 @@ impl Queries for SqliteStorage {
             // a township, village or grid its own rows are read through the grids' index. A
             // narrower term reads what its index names and orders that.
             let broad = match &index {
-                Some((frag, value)) => {
-                    let mut a = vec![value.clone()];
-                    if let Some(SearchTerm::Initials(i)) = &term {
-                        a.push(prefix_end(i));
-                    }
-                    let source = frag.trim_start_matches("rowid IN (").trim_end_matches(')');
-                    let source = renumber(source, 0);
+                Some((source, values)) => {
                     let n: i64 = c
                         .query_row(
-                            &format!("SELECT COUNT(*) FROM ({source} LIMIT {BROAD})"),
-                            rusqlite::params_from_iter(a.iter()),
+                            &format!("SELECT COUNT(*) FROM ({} LIMIT {BROAD})", renumber(source, 0)),
+                            rusqlite::params_from_iter(values.iter()),
                             |r| r.get(0),
                         )
                         .map_err(db_err)?;
@@ -114,12 +110,8 @@ impl Queries for SqliteStorage {
                 sql.push_str(&renumber(frag, args.len()));
                 args.extend(values);
             };
-            if let (Some((frag, value)), false) = (&index, broad) {
-                let mut values = vec![value.clone()];
-                if let Some(SearchTerm::Initials(i)) = &term {
-                    values.push(prefix_end(i));
-                }
-                push_all(&mut sql, &format!(" AND {frag}"), values);
+            if let (Some((source, values)), false) = (index, broad) {
+                push_all(&mut sql, &format!(" AND rowid IN ({source})"), values);
             }
             let mut push = |sql: &mut String, frag: &str, v: String| push_all(sql, frag, vec![v]);
             if let Some(g) = q.grid {
